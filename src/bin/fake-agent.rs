@@ -1,0 +1,3 @@
+//! `fake-agent`: a scriptable stand-in for an agent CLI, used by the tests.
+
+fn main() {}

@@ -1,0 +1,68 @@
+//! The command line: one binary, several roles.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A Codex app-server compatible JSON-RPC server whose turns run on any agent CLI.
+#[derive(Debug, Parser)]
+#[command(name = "agent-host", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every command that touches the state directory or the configuration.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonOptions {
+    /// The state directory (threads, turns, index). Default: $XDG_STATE_HOME/agent-host,
+    /// else ~/.local/state/agent-host.
+    #[arg(long, env = "AGENT_HOST_HOME", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// The configuration file (TOML). Default: $XDG_CONFIG_HOME/agent-host/config.toml,
+    /// else ~/.config/agent-host/config.toml; a missing default file means defaults.
+    #[arg(long, env = "AGENT_HOST_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Override one configuration value, as `key=value` with a TOML value
+    /// (e.g. `-c default_provider="claude"`). May be repeated.
+    #[arg(short = 'c', long = "config-override", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the Codex app-server protocol on stdin/stdout (newline-delimited JSON-RPC).
+    AppServer {
+        #[command(flatten)]
+        common: CommonOptions,
+        /// The longest request line accepted, in bytes; a longer line gets a JSON-RPC error.
+        #[arg(long, default_value_t = 256 * 1024 * 1024, value_name = "BYTES")]
+        max_line_bytes: usize,
+    },
+    /// Write the JSON Schema of our protocol types into DIR.
+    Schema {
+        /// The directory to write into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Run one turn's supervisor (internal: started by the server, detached).
+    #[command(hide = true)]
+    Runner {
+        /// The turn directory holding `spec.json`.
+        #[arg(long, value_name = "DIR")]
+        turn_dir: PathBuf,
+    },
+}
+
+/// Runs the parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::AppServer {
+            common,
+            max_line_bytes,
+        } => crate::server::main(common, max_line_bytes),
+        Command::Schema { out } => crate::schema_gen::main(&out),
+        Command::Runner { turn_dir } => crate::runner::main(&turn_dir),
+    }
+}

@@ -1,0 +1,13 @@
+//! agent-host: a Codex app-server compatible JSON-RPC server whose turns run on any agent CLI.
+//!
+//! The crate is one binary with several roles (see `ARCHITECTURE.md`): the protocol server
+//! (`app-server`), the per-turn supervisor (`runner`), and small tools (`kill`, `schema`).
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod atomic_file;
+pub mod cli;
+pub mod logging;
+pub mod protocol;
+pub mod runner;
+pub mod schema_gen;
+pub mod server;

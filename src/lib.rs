@@ -6,8 +6,10 @@
 
 pub mod atomic_file;
 pub mod cli;
+pub mod jsonrpc;
 pub mod logging;
 pub mod protocol;
 pub mod runner;
 pub mod schema_gen;
 pub mod server;
+pub mod transport;

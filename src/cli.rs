@@ -66,3 +66,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Runner { turn_dir } => crate::runner::main(&turn_dir),
     }
 }
+
+/// Reports a command-line failure on stderr and returns the failing exit code.
+pub fn fail(message: &str) -> ExitCode {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "agent-host: {message}");
+    ExitCode::from(2)
+}

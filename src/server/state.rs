@@ -1,0 +1,276 @@
+//! The state owner: connection state, loaded threads, and the dispatch of every event.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::Event;
+use crate::config::Config;
+use crate::jsonrpc::{self, ErrorObject, Incoming, Line, Outgoing, RequestId};
+use crate::protocol::{ClientRequest, InitializeParams, InitializeResponse, RequestParseError};
+use crate::store::{Store, ThreadRecord};
+use crate::transport::InputLine;
+
+/// Whether the loop goes on after an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    Continue,
+    Stop,
+}
+
+/// What the client told us in `initialize`.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub client_name: String,
+    pub opt_out: HashSet<String>,
+    #[allow(dead_code)]
+    pub experimental_api: bool,
+}
+
+/// A thread loaded in this server (started, resumed or forked here).
+#[derive(Debug)]
+pub(crate) struct LoadedThread {
+    pub record: ThreadRecord,
+    pub ephemeral: Ephemeral,
+    pub subscription: Subscription,
+    pub status: LoadedStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ephemeral {
+    Yes,
+    No,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Subscription {
+    Subscribed,
+    Unsubscribed,
+}
+
+/// The live status of a loaded thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LoadedStatus {
+    Idle,
+    SystemError,
+    #[allow(dead_code)]
+    Active { waiting_on_approval: bool },
+}
+
+pub(crate) struct Server {
+    pub state_dir: PathBuf,
+    max_line_bytes: usize,
+    pub config: Config,
+    pub store: Store,
+    out: mpsc::Sender<Outgoing>,
+    #[allow(dead_code)]
+    events: mpsc::Sender<Event>,
+    pub session: Option<Session>,
+    /// Loaded threads, and their load order for `thread/loaded/list`.
+    pub loaded: HashMap<Uuid, LoadedThread>,
+    pub load_order: Vec<Uuid>,
+}
+
+/// The answer to one request: a result to serialize, or an error object.
+pub(crate) type Reply = Result<Value, ErrorObject>;
+
+/// Serializes a response body; our types always serialize.
+pub(crate) fn to_value<T: Serialize>(value: &T) -> Reply {
+    serde_json::to_value(value).map_err(ErrorObject::internal)
+}
+
+impl Server {
+    pub fn new(
+        state_dir: PathBuf,
+        max_line_bytes: usize,
+        config: Config,
+        store: Store,
+        out: mpsc::Sender<Outgoing>,
+        events: mpsc::Sender<Event>,
+    ) -> Self {
+        Server {
+            state_dir,
+            max_line_bytes,
+            config,
+            store,
+            out,
+            events,
+            session: None,
+            loaded: HashMap::new(),
+            load_order: Vec::new(),
+        }
+    }
+
+    pub async fn handle(&mut self, event: Event) -> Flow {
+        match event {
+            Event::Input(InputLine::TooLong { bytes }) => {
+                self.send(Outgoing::Unaddressed {
+                    error: ErrorObject::invalid_request(format!(
+                        "line of {bytes} bytes exceeds the maximum of {} bytes (--max-line-bytes)",
+                        self.max_line_bytes
+                    )),
+                })
+                .await;
+                Flow::Continue
+            }
+            Event::Input(InputLine::Line(line)) => {
+                match jsonrpc::classify(&line) {
+                    Line::Blank => {}
+                    Line::Invalid(err) => {
+                        tracing::debug!("invalid input line: {}", err.error.message);
+                        self.send(match err.id {
+                            Some(id) => Outgoing::Response {
+                                id,
+                                result: Err(err.error),
+                            },
+                            None => Outgoing::Unaddressed { error: err.error },
+                        })
+                        .await;
+                    }
+                    Line::Message(message) => self.on_message(message).await,
+                }
+                Flow::Continue
+            }
+            Event::InputClosed => Flow::Stop,
+        }
+    }
+
+    async fn on_message(&mut self, message: Incoming) {
+        match message {
+            Incoming::Request { id, method, params } => {
+                let reply = self.on_request(&id, &method, params).await;
+                if let Some(reply) = reply {
+                    self.send(Outgoing::Response { id, result: reply }).await;
+                }
+                self.flush_after_response().await;
+            }
+            Incoming::Notification { method, .. } => {
+                // `initialized` needs no action; unknown notifications are ignored like Codex.
+                tracing::debug!("client notification {method}");
+            }
+            Incoming::Response { id, .. } => {
+                tracing::debug!("response {id} to no pending server request; ignored");
+            }
+        }
+    }
+
+    /// Serves one request. `None` means the handler already sent its response (because
+    /// notifications had to follow it in a fixed order).
+    async fn on_request(
+        &mut self,
+        id: &RequestId,
+        method: &str,
+        params: Option<Value>,
+    ) -> Option<Reply> {
+        if self.session.is_none() && method != "initialize" {
+            return Some(Err(ErrorObject::not_initialized()));
+        }
+        let request = match ClientRequest::parse(method, params) {
+            Ok(request) => request,
+            Err(err) => return Some(Err(parse_error_object(err))),
+        };
+        match request {
+            ClientRequest::Initialize(params) => Some(self.initialize(params)),
+            other => self.dispatch(id, other).await,
+        }
+    }
+
+    fn initialize(&mut self, params: InitializeParams) -> Reply {
+        if self.session.is_some() {
+            return Err(ErrorObject::already_initialized());
+        }
+        let capabilities = params.capabilities.unwrap_or_default();
+        let session = Session {
+            client_name: params.client_info.name.clone(),
+            opt_out: capabilities
+                .opt_out_notification_methods
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            experimental_api: capabilities.experimental_api.unwrap_or(false),
+        };
+        let response = InitializeResponse {
+            user_agent: user_agent(&params.client_info.name, &params.client_info.version),
+            codex_home: self.state_dir.display().to_string(),
+            platform_family: "unix".to_string(),
+            platform_os: std::env::consts::OS.to_string(),
+        };
+        self.session = Some(session);
+        to_value(&response)
+    }
+
+    /// Sends a message; waits while stdout is backed up, so nothing is ever dropped.
+    pub async fn send(&self, message: Outgoing) {
+        if self.out.send(message).await.is_err() {
+            tracing::debug!("stdout writer is gone; message not sent");
+        }
+    }
+
+    /// Sends a notification unless the client opted out of its method.
+    pub async fn notify<T: Serialize>(&self, method: &'static str, params: &T) {
+        if let Some(session) = &self.session
+            && session.opt_out.contains(method)
+        {
+            return;
+        }
+        let params = match serde_json::to_value(params) {
+            Ok(params) => params,
+            Err(err) => {
+                tracing::error!("cannot serialize {method}: {err}");
+                return;
+            }
+        };
+        self.send(Outgoing::Notification {
+            method,
+            params,
+            emitted_at_ms: now_ms(),
+        })
+        .await;
+    }
+
+    /// Runs work that must follow a response (nothing yet; turns add to it).
+    async fn flush_after_response(&mut self) {}
+
+    /// The client name given in `initialize`, recorded as a thread's originator.
+    pub fn originator(&self) -> Option<String> {
+        self.session.as_ref().map(|s| s.client_name.clone())
+    }
+}
+
+/// Maps a method-table error to its wire error.
+fn parse_error_object(err: RequestParseError) -> ErrorObject {
+    match err {
+        RequestParseError::UnknownMethod { method } => ErrorObject::method_not_found(&method),
+        RequestParseError::MissingParams { method } => {
+            ErrorObject::invalid_params(&method, "missing field `params` (send `\"params\":{}`)")
+        }
+        RequestParseError::InvalidParams { method, message } => {
+            ErrorObject::invalid_params(&method, message)
+        }
+    }
+}
+
+/// `agent-host/<version> (<os> <release>; <arch>) (<client>; <client version>)`.
+fn user_agent(client_name: &str, client_version: &str) -> String {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    format!(
+        "{client_name}/{} (agent-host; {} {release}; {}) ({client_name}; {client_version})",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+    )
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

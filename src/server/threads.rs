@@ -1,0 +1,593 @@
+//! The `thread/*` methods.
+//!
+//! Texts of errors that clients match on are Codex's (`thread not found: <id>`, `no rollout
+//! found for thread id <id>`, …). A thread id is parsed as a UUID before it touches the store.
+
+use std::path::Path;
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::state::{
+    Ephemeral, LoadedStatus, LoadedThread, Reply, Server, Subscription, now_ms, to_value,
+};
+use crate::jsonrpc::{ErrorObject, Outgoing, RequestId};
+use crate::protocol::*;
+use crate::store::{self, ListQuery, SortDirection, SortKey, ThreadRecord};
+
+/// `thread/list` page size when the client gives none.
+const DEFAULT_PAGE: u32 = 25;
+
+pub(crate) fn no_rollout(id: &str) -> ErrorObject {
+    ErrorObject::request_failed(format!("no rollout found for thread id {id}"))
+}
+
+/// Parses a thread id; Codex's message for a malformed one.
+pub(crate) fn thread_id(raw: &str) -> Result<Uuid, ErrorObject> {
+    store::parse_id(raw).map_err(|err| ErrorObject::request_failed(err.to_string()))
+}
+
+impl Server {
+    pub(crate) async fn dispatch(
+        &mut self,
+        id: &RequestId,
+        request: ClientRequest,
+    ) -> Option<Reply> {
+        match request {
+            ClientRequest::Initialize(_) => Some(Err(ErrorObject::already_initialized())),
+            ClientRequest::ThreadStart(p) => self.thread_start(id, p).await,
+            ClientRequest::ThreadResume(p) => self.thread_resume(id, p).await,
+            ClientRequest::ThreadFork(p) => self.thread_fork(id, p).await,
+            ClientRequest::ThreadList(p) => Some(self.thread_list(p)),
+            ClientRequest::ThreadRead(p) => Some(self.thread_read(p)),
+            ClientRequest::ThreadLoadedList(p) => Some(self.thread_loaded_list(p)),
+            ClientRequest::ThreadUnsubscribe(p) => Some(self.thread_unsubscribe(p)),
+            ClientRequest::ThreadNameSet(p) => self.thread_name_set(id, p).await,
+            ClientRequest::ThreadArchive(p) => self.thread_archive(id, p).await,
+            ClientRequest::ThreadUnarchive(p) => self.thread_unarchive(id, p).await,
+            other => Some(Err(ErrorObject::request_failed(format!(
+                "{} is not available yet in this build",
+                other.method()
+            )))),
+        }
+    }
+
+    /// Sends the response now, so that notifications can follow it.
+    async fn respond(&self, id: &RequestId, reply: Reply) {
+        self.send(Outgoing::Response {
+            id: id.clone(),
+            result: reply,
+        })
+        .await;
+    }
+
+    fn resolve_provider(&self, requested: Option<&str>) -> Result<String, ErrorObject> {
+        let name = match requested {
+            Some(name) => name.to_string(),
+            None => self.config.default_provider_name().to_string(),
+        };
+        if self.config.provider(&name).is_none() {
+            let known: Vec<&str> = self.config.provider_names().collect();
+            return Err(ErrorObject::invalid_params(
+                "thread/start",
+                format!(
+                    "unknown model provider `{name}`; configured providers: {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+        Ok(name)
+    }
+
+    fn resolve_cwd(cwd: Option<&str>) -> Result<String, ErrorObject> {
+        let base = std::env::current_dir().map_err(ErrorObject::internal)?;
+        Ok(match cwd {
+            Some(dir) if Path::new(dir).is_absolute() => dir.to_string(),
+            Some(dir) => base.join(dir).display().to_string(),
+            None => base.display().to_string(),
+        })
+    }
+
+    async fn thread_start(&mut self, id: &RequestId, p: ThreadStartParams) -> Option<Reply> {
+        let built = (|| -> Result<ThreadRecord, ErrorObject> {
+            let provider = self.resolve_provider(p.model_provider.as_deref())?;
+            let cwd = Self::resolve_cwd(p.cwd.as_deref())?;
+            let now = now_ms();
+            let default_model = self
+                .config
+                .provider(&provider)
+                .and_then(|prov| prov.model.clone());
+            let continue_session = p.continue_session.unwrap_or_else(|| {
+                self.config
+                    .provider(&provider)
+                    .is_some_and(|prov| prov.continue_session)
+            });
+            Ok(ThreadRecord {
+                v: 1,
+                id: Uuid::now_v7().to_string(),
+                created_at: now / 1000,
+                updated_at: now / 1000,
+                updated_at_ms: now,
+                name: None,
+                preview: String::new(),
+                model_provider: provider,
+                model: p.model.clone().or(default_model),
+                cwd,
+                archived: false,
+                forked_from_id: None,
+                originator: self.originator(),
+                source: "vscode".to_string(),
+                cli_version: env!("CARGO_PKG_VERSION").to_string(),
+                approval_policy: serde_json::to_value(
+                    p.approval_policy.clone().unwrap_or(AskForApproval::OnRequest),
+                )
+                .unwrap_or(json!("on-request")),
+                sandbox: serde_json::to_value(p.sandbox.clone().unwrap_or(SandboxMode::ReadOnly))
+                    .unwrap_or(json!("read-only")),
+                continue_session,
+                backend_session_id: None,
+                has_turns: false,
+                reasoning_effort: None,
+            })
+        })();
+        let record = match built {
+            Ok(record) => record,
+            Err(err) => return Some(Err(err)),
+        };
+        let ephemeral = if p.ephemeral.unwrap_or(false) {
+            Ephemeral::Yes
+        } else {
+            Ephemeral::No
+        };
+        if ephemeral == Ephemeral::No
+            && let Err(err) = self.store.create_thread(&record)
+        {
+            return Some(Err(ErrorObject::internal(format!(
+                "cannot store the thread: {err}"
+            ))));
+        }
+        let uuid = match thread_id(&record.id) {
+            Ok(uuid) => uuid,
+            Err(err) => return Some(Err(err)),
+        };
+        self.load(uuid, record, ephemeral);
+        let response = self.thread_session_response(&uuid, Vec::new());
+        self.respond(id, to_value(&response)).await;
+        let thread = response.thread;
+        self.notify("thread/started", &ThreadStartedNotification { thread })
+            .await;
+        None
+    }
+
+    fn load(&mut self, uuid: Uuid, record: ThreadRecord, ephemeral: Ephemeral) {
+        if !self.loaded.contains_key(&uuid) {
+            self.load_order.push(uuid);
+        }
+        self.loaded.insert(
+            uuid,
+            LoadedThread {
+                record,
+                ephemeral,
+                subscription: Subscription::Subscribed,
+                status: LoadedStatus::Idle,
+            },
+        );
+    }
+
+    fn unload(&mut self, uuid: &Uuid) {
+        self.loaded.remove(uuid);
+        self.load_order.retain(|u| u != uuid);
+    }
+
+    /// The protocol view of a loaded thread.
+    pub(crate) fn loaded_view(&self, uuid: &Uuid, turns: Vec<Turn>) -> Option<Thread> {
+        let loaded = self.loaded.get(uuid)?;
+        Some(super::convert::thread(
+            &loaded.record,
+            &self.state_dir,
+            super::convert::Loaded::Yes(&loaded.status, loaded.ephemeral),
+            turns,
+        ))
+    }
+
+    fn thread_session_response(&self, uuid: &Uuid, turns: Vec<Turn>) -> ThreadStartResponse {
+        let loaded = &self.loaded[uuid];
+        let thread = super::convert::thread(
+            &loaded.record,
+            &self.state_dir,
+            super::convert::Loaded::Yes(&loaded.status, loaded.ephemeral),
+            turns,
+        );
+        super::convert::session_response(&loaded.record, thread)
+    }
+
+    async fn thread_resume(&mut self, id: &RequestId, p: ThreadResumeParams) -> Option<Reply> {
+        let uuid = match thread_id(&p.thread_id) {
+            Ok(uuid) => uuid,
+            Err(err) => return Some(Err(err)),
+        };
+        let exclude_turns = p.exclude_turns.unwrap_or(false);
+        if let Some(loaded) = self.loaded.get_mut(&uuid) {
+            if loaded.ephemeral == Ephemeral::Yes {
+                return Some(Err(no_rollout(&p.thread_id)));
+            }
+            loaded.subscription = Subscription::Subscribed;
+            let turns = if exclude_turns {
+                Vec::new()
+            } else {
+                self.turns_of(&uuid)
+            };
+            let response = self.thread_session_response(&uuid, turns);
+            return Some(to_value(&response));
+        }
+        let record = match self.store.read_thread(&p.thread_id) {
+            Ok(Some(record)) if !record.archived => record,
+            Ok(_) => return Some(Err(no_rollout(&p.thread_id))),
+            Err(err) => return Some(Err(ErrorObject::internal(err))),
+        };
+        self.load(uuid, record, Ephemeral::No);
+        self.notify(
+            "thread/status/changed",
+            &ThreadStatusChangedNotification {
+                thread_id: p.thread_id.clone(),
+                status: ThreadStatus::Idle,
+            },
+        )
+        .await;
+        let turns = if exclude_turns {
+            Vec::new()
+        } else {
+            self.turns_of(&uuid)
+        };
+        let response = self.thread_session_response(&uuid, turns);
+        Some(to_value(&response))
+    }
+
+    /// The turns of a thread, read from its turn directories.
+    pub(crate) fn turns_of(&self, _uuid: &Uuid) -> Vec<Turn> {
+        Vec::new()
+    }
+
+    async fn thread_fork(&mut self, id: &RequestId, p: ThreadForkParams) -> Option<Reply> {
+        let uuid = match thread_id(&p.thread_id) {
+            Ok(uuid) => uuid,
+            Err(err) => return Some(Err(err)),
+        };
+        let ephemeral = p.ephemeral.unwrap_or(false);
+        let exclude_turns = p.exclude_turns.unwrap_or(false);
+        if ephemeral && !exclude_turns {
+            return Some(Err(ErrorObject::request_failed(
+                "ephemeral paginated thread/fork requires `excludeTurns: true`",
+            )));
+        }
+        let source = match self.loaded.get(&uuid) {
+            Some(loaded) if loaded.ephemeral == Ephemeral::Yes => {
+                return Some(Err(no_rollout(&p.thread_id)));
+            }
+            Some(loaded) => loaded.record.clone(),
+            None => match self.store.read_thread(&p.thread_id) {
+                Ok(Some(record)) if !record.archived => record,
+                Ok(_) => return Some(Err(no_rollout(&p.thread_id))),
+                Err(err) => return Some(Err(ErrorObject::internal(err))),
+            },
+        };
+        let now = now_ms();
+        let mut record = source.clone();
+        record.id = Uuid::now_v7().to_string();
+        record.forked_from_id = Some(source.id.clone());
+        record.created_at = now / 1000;
+        record.updated_at = now / 1000;
+        record.updated_at_ms = now;
+        record.backend_session_id = None;
+        record.originator = self.originator();
+        if let Some(provider) = p.model_provider.as_deref() {
+            match self.resolve_provider(Some(provider)) {
+                Ok(provider) => record.model_provider = provider,
+                Err(err) => return Some(Err(err)),
+            }
+        }
+        if let Some(model) = p.model.clone() {
+            record.model = Some(model);
+        }
+        if p.cwd.is_some() {
+            match Self::resolve_cwd(p.cwd.as_deref()) {
+                Ok(cwd) => record.cwd = cwd,
+                Err(err) => return Some(Err(err)),
+            }
+        }
+        let ephemeral = if ephemeral {
+            Ephemeral::Yes
+        } else {
+            Ephemeral::No
+        };
+        if ephemeral == Ephemeral::No
+            && let Err(err) = self.store.create_thread(&record)
+        {
+            return Some(Err(ErrorObject::internal(format!(
+                "cannot store the thread: {err}"
+            ))));
+        }
+        let new_uuid = match thread_id(&record.id) {
+            Ok(uuid) => uuid,
+            Err(err) => return Some(Err(err)),
+        };
+        self.load(new_uuid, record, ephemeral);
+        let turns = if exclude_turns {
+            Vec::new()
+        } else {
+            self.turns_of(&new_uuid)
+        };
+        let response = self.thread_session_response(&new_uuid, turns);
+        self.respond(id, to_value(&response)).await;
+        let mut thread = response.thread;
+        thread.turns = Vec::new();
+        self.notify("thread/started", &ThreadStartedNotification { thread })
+            .await;
+        None
+    }
+
+    fn thread_list(&self, p: ThreadListParams) -> Reply {
+        let query = ListQuery {
+            limit: p.limit.unwrap_or(DEFAULT_PAGE).max(1) as usize,
+            cursor: p.cursor.clone(),
+            sort_key: match p.sort_key {
+                Some(ThreadSortKey::UpdatedAt) | Some(ThreadSortKey::RecencyAt) => {
+                    SortKey::UpdatedAt
+                }
+                Some(ThreadSortKey::CreatedAt) | None => SortKey::CreatedAt,
+            },
+            direction: match p.sort_direction {
+                Some(SortDirection2::Asc) => SortDirection::Asc,
+                Some(SortDirection2::Desc) | None => SortDirection::Desc,
+            },
+            archived: p.archived.unwrap_or(false),
+            cwd: p.cwd.map(|c| c.into_vec()).unwrap_or_default(),
+            search_term: p.search_term.clone(),
+            model_providers: p.model_providers.clone().unwrap_or_default(),
+        };
+        let page = match self.store.list_threads(&query) {
+            Ok(page) => page,
+            Err(store::StoreError::InvalidCursor(cursor)) => {
+                return Err(ErrorObject::request_failed(format!(
+                    "invalid cursor: {cursor}"
+                )));
+            }
+            Err(err) => return Err(ErrorObject::internal(err)),
+        };
+        let data: Vec<Thread> = page
+            .threads
+            .iter()
+            .map(|record| self.stored_view(record, Vec::new()))
+            .collect();
+        to_value(&ThreadListResponse {
+            data,
+            next_cursor: page.next_cursor,
+            backwards_cursor: None,
+        })
+    }
+
+    /// The protocol view of a stored thread, live if it is loaded here.
+    fn stored_view(&self, record: &ThreadRecord, turns: Vec<Turn>) -> Thread {
+        let loaded = thread_id(&record.id)
+            .ok()
+            .and_then(|uuid| self.loaded.get(&uuid));
+        match loaded {
+            Some(loaded) => super::convert::thread(
+                record,
+                &self.state_dir,
+                super::convert::Loaded::Yes(&loaded.status, loaded.ephemeral),
+                turns,
+            ),
+            None => super::convert::thread(
+                record,
+                &self.state_dir,
+                super::convert::Loaded::No,
+                turns,
+            ),
+        }
+    }
+
+    fn thread_read(&self, p: ThreadReadParams) -> Reply {
+        let uuid = thread_id(&p.thread_id)?;
+        let include_turns = p.include_turns.unwrap_or(false);
+        if let Some(loaded) = self.loaded.get(&uuid) {
+            if include_turns && loaded.ephemeral == Ephemeral::Yes {
+                return Err(ErrorObject::request_failed(
+                    "ephemeral threads do not support includeTurns",
+                ));
+            }
+            let turns = if include_turns {
+                self.turns_of(&uuid)
+            } else {
+                Vec::new()
+            };
+            let thread = self.loaded_view(&uuid, turns);
+            return to_value(&ThreadReadResponse {
+                thread: thread.ok_or_else(|| ErrorObject::internal("thread vanished"))?,
+            });
+        }
+        match self.store.read_thread(&p.thread_id) {
+            Ok(Some(record)) => {
+                let turns = if include_turns {
+                    self.turns_of(&uuid)
+                } else {
+                    Vec::new()
+                };
+                to_value(&ThreadReadResponse {
+                    thread: self.stored_view(&record, turns),
+                })
+            }
+            Ok(None) => Err(ErrorObject::request_failed(format!(
+                "thread not loaded: {}",
+                p.thread_id
+            ))),
+            Err(err) => Err(ErrorObject::internal(err)),
+        }
+    }
+
+    fn thread_loaded_list(&self, p: ThreadLoadedListParams) -> Reply {
+        let start = match &p.cursor {
+            None => 0,
+            Some(cursor) => {
+                let uuid = thread_id(cursor).map_err(|_| {
+                    ErrorObject::request_failed(format!("invalid cursor: {cursor}"))
+                })?;
+                match self.load_order.iter().position(|u| *u == uuid) {
+                    Some(at) => at + 1,
+                    None => {
+                        return Err(ErrorObject::request_failed(format!(
+                            "invalid cursor: {cursor}"
+                        )));
+                    }
+                }
+            }
+        };
+        let rest = &self.load_order[start.min(self.load_order.len())..];
+        let limit = p.limit.map(|l| l.max(1) as usize).unwrap_or(rest.len());
+        let page: Vec<String> = rest.iter().take(limit).map(Uuid::to_string).collect();
+        let next_cursor = if p.limit.is_some() && rest.len() > page.len() {
+            page.last().cloned()
+        } else {
+            None
+        };
+        to_value(&ThreadLoadedListResponse {
+            data: page,
+            next_cursor,
+        })
+    }
+
+    fn thread_unsubscribe(&mut self, p: ThreadUnsubscribeParams) -> Reply {
+        let uuid = thread_id(&p.thread_id)?;
+        let status = match self.loaded.get_mut(&uuid) {
+            None => ThreadUnsubscribeStatus::NotLoaded,
+            Some(loaded) => match loaded.subscription {
+                Subscription::Subscribed => {
+                    loaded.subscription = Subscription::Unsubscribed;
+                    ThreadUnsubscribeStatus::Unsubscribed
+                }
+                Subscription::Unsubscribed => ThreadUnsubscribeStatus::NotSubscribed,
+            },
+        };
+        to_value(&ThreadUnsubscribeResponse { status })
+    }
+
+    async fn thread_name_set(&mut self, id: &RequestId, p: ThreadNameSetParams) -> Option<Reply> {
+        let uuid = match thread_id(&p.thread_id) {
+            Ok(uuid) => uuid,
+            Err(err) => return Some(Err(err)),
+        };
+        if p.name.trim().is_empty() {
+            return Some(Err(ErrorObject::request_failed(
+                "thread name must not be empty",
+            )));
+        }
+        if let Some(loaded) = self.loaded.get(&uuid)
+            && loaded.ephemeral == Ephemeral::Yes
+        {
+            return Some(Err(ErrorObject::request_failed(format!(
+                "ephemeral thread does not support metadata updates: {}",
+                p.thread_id
+            ))));
+        }
+        let name = p.name.clone();
+        let updated = self.store.update_thread(&p.thread_id, |record| {
+            record.name = Some(name.clone());
+        });
+        match updated {
+            Ok(Some(record)) => {
+                if let Some(loaded) = self.loaded.get_mut(&uuid) {
+                    loaded.record = record;
+                }
+            }
+            Ok(None) => return Some(Err(no_rollout(&p.thread_id))),
+            Err(err) => return Some(Err(ErrorObject::internal(err))),
+        }
+        self.respond(id, Ok(json!({}))).await;
+        self.notify(
+            "thread/name/updated",
+            &ThreadNameUpdatedNotification {
+                thread_id: p.thread_id,
+                thread_name: Some(p.name),
+            },
+        )
+        .await;
+        None
+    }
+
+    async fn thread_archive(&mut self, id: &RequestId, p: ThreadArchiveParams) -> Option<Reply> {
+        let uuid = match thread_id(&p.thread_id) {
+            Ok(uuid) => uuid,
+            Err(err) => return Some(Err(err)),
+        };
+        if let Some(loaded) = self.loaded.get(&uuid)
+            && loaded.ephemeral == Ephemeral::Yes
+        {
+            return Some(Err(no_rollout(&p.thread_id)));
+        }
+        match self.store.read_thread(&p.thread_id) {
+            Ok(Some(record)) if !record.archived => {}
+            Ok(_) => return Some(Err(no_rollout(&p.thread_id))),
+            Err(err) => return Some(Err(ErrorObject::internal(err))),
+        }
+        if let Err(err) = self.store.set_archived(&p.thread_id, true) {
+            return Some(Err(ErrorObject::internal(err)));
+        }
+        if self.loaded.contains_key(&uuid) {
+            self.unload(&uuid);
+            self.notify(
+                "thread/status/changed",
+                &ThreadStatusChangedNotification {
+                    thread_id: p.thread_id.clone(),
+                    status: ThreadStatus::NotLoaded,
+                },
+            )
+            .await;
+        }
+        self.respond(id, Ok(json!({}))).await;
+        self.notify(
+            "thread/archived",
+            &ThreadArchivedNotification {
+                thread_id: p.thread_id,
+            },
+        )
+        .await;
+        None
+    }
+
+    async fn thread_unarchive(
+        &mut self,
+        id: &RequestId,
+        p: ThreadUnarchiveParams,
+    ) -> Option<Reply> {
+        if let Err(err) = thread_id(&p.thread_id) {
+            return Some(Err(err));
+        }
+        let not_archived = || {
+            ErrorObject::request_failed(format!(
+                "no archived rollout found for thread id {}",
+                p.thread_id
+            ))
+        };
+        match self.store.read_thread(&p.thread_id) {
+            Ok(Some(record)) if record.archived => {}
+            Ok(_) => return Some(Err(not_archived())),
+            Err(err) => return Some(Err(ErrorObject::internal(err))),
+        }
+        let record = match self.store.set_archived(&p.thread_id, false) {
+            Ok(Some(record)) => record,
+            Ok(None) => return Some(Err(not_archived())),
+            Err(err) => return Some(Err(ErrorObject::internal(err))),
+        };
+        let thread = self.stored_view(&record, Vec::new());
+        self.respond(id, to_value(&ThreadUnarchiveResponse { thread }))
+            .await;
+        self.notify(
+            "thread/unarchived",
+            &ThreadUnarchivedNotification {
+                thread_id: p.thread_id,
+            },
+        )
+        .await;
+        None
+    }
+}

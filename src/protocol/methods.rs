@@ -185,6 +185,9 @@ macro_rules! server_notification_definitions {
         /// A notification from the server, by method. Serializes as `{"method","params"}`.
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
         #[serde(tag = "method", content = "params")]
+        // A message is built, written and dropped at once; boxing the big variants would
+        // only make every constructor noisier.
+        #[allow(clippy::large_enum_variant)]
         pub enum ServerNotification {
             $(
                 #[serde(rename = $method)]
@@ -255,6 +258,9 @@ macro_rules! server_request_definitions {
         /// `{"method","params"}`; the JSON-RPC layer adds the id.
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
         #[serde(tag = "method", content = "params")]
+        // A message is built, written and dropped at once; boxing the big variants would
+        // only make every constructor noisier.
+        #[allow(clippy::large_enum_variant)]
         pub enum ServerRequest {
             $(
                 #[serde(rename = $method)]

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::common::UserInput;
 
-/// One item of a turn. The `type`-specific members live in [`ThreadItemKind`]; the id and the
+/// One item of a turn. The `type`-specific members live in `ThreadItemKind`; the id and the
 /// timestamps are common to every kind.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

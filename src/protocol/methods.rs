@@ -133,6 +133,22 @@ macro_rules! client_request_definitions {
             }
         }
 
+        /// Deserializes a result of `method` into its response type and serializes it back;
+        /// `None` for a method not in the table. Lets tests round-trip captured results.
+        #[cfg(test)]
+        pub(crate) fn reserialize_response(
+            method: &str,
+            result: Value,
+        ) -> Option<Result<Value, serde_json::Error>> {
+            match method {
+                $($method => Some(
+                    serde_json::from_value::<$response>(result)
+                        .and_then(|response| serde_json::to_value(response)),
+                ),)*
+                _ => None,
+            }
+        }
+
         /// Every client method name, in table order.
         pub const CLIENT_METHODS: &[&str] = &[$($method,)*];
 

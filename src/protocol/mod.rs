@@ -22,3 +22,6 @@ pub use methods::*;
 pub use notification::*;
 pub use thread::*;
 pub use turn::*;
+
+#[cfg(test)]
+mod tests;

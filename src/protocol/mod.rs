@@ -1,1 +1,27 @@
 //! The protocol: pure data (serde types and the method table). No IO happens here.
+//!
+//! Types mirror the Codex 0.169.0 app-server wire: `*Params` / `*Response` for requests,
+//! `*Notification` for notifications. See `docs/arch/protocol.md`.
+
+pub mod approval;
+pub mod command_exec;
+pub mod common;
+pub mod initialize;
+pub mod item;
+pub mod methods;
+pub mod notification;
+pub mod thread;
+pub mod turn;
+
+pub use approval::*;
+pub use command_exec::*;
+pub use common::*;
+pub use initialize::*;
+pub use item::*;
+pub use methods::*;
+pub use notification::*;
+pub use thread::*;
+pub use turn::*;
+
+#[cfg(test)]
+mod tests;

@@ -11,3 +11,4 @@ pub mod protocol;
 pub mod runner;
 pub mod schema_gen;
 pub mod server;
+pub mod store;

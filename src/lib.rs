@@ -6,6 +6,7 @@
 
 pub mod atomic_file;
 pub mod cli;
+pub mod config;
 pub mod logging;
 pub mod protocol;
 pub mod runner;

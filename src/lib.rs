@@ -6,10 +6,12 @@
 
 pub mod atomic_file;
 pub mod cli;
+pub mod config;
 pub mod jsonrpc;
 pub mod logging;
 pub mod protocol;
 pub mod runner;
 pub mod schema_gen;
 pub mod server;
+pub mod store;
 pub mod transport;

@@ -1,0 +1,351 @@
+//! The durable thread store: one directory per thread, a JSON record as the source of truth,
+//! and a rebuildable SQLite index for listing.
+//!
+//! Layout (see `docs/contracts.md`):
+//!
+//! ```text
+//! <state>/index.sqlite                       the index (a cache; rebuilt when needed)
+//! <state>/threads/<thread-id>/thread.json    the thread record ("v": 1)
+//! <state>/threads/<thread-id>/thread.lock    the cross-process lock of the thread
+//! <state>/threads/<thread-id>/turns/<turn-id>/
+//! ```
+//!
+//! Ids reach this module as [`Uuid`]s only, so no client string ever becomes a path.
+//! Several server processes may share one state directory: record updates hold the
+//! thread's `flock`, and SQLite's WAL mode with a busy timeout serialises index writes.
+
+mod cursor;
+mod id;
+mod index;
+mod lock;
+mod record;
+#[cfg(test)]
+mod tests;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use uuid::Uuid;
+
+pub use id::{IdError, IdKind, new_id, parse_id, parse_turn_id};
+pub use index::{DEFAULT_PAGE_SIZE, INDEX_SCHEMA_VERSION};
+pub use record::{RecordError, THREAD_RECORD_VERSION, ThreadRecord, Timestamp};
+
+use index::{Index, read_record_file};
+use lock::ThreadLock;
+
+/// The index file inside the state directory.
+pub const INDEX_FILE_NAME: &str = "index.sqlite";
+/// The directory of thread directories inside the state directory.
+pub const THREADS_DIR_NAME: &str = "threads";
+/// The record file inside a thread directory.
+pub const THREAD_FILE_NAME: &str = "thread.json";
+/// The directory of turn directories inside a thread directory.
+pub const TURNS_DIR_NAME: &str = "turns";
+
+/// Everything that can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("thread index: {0}")]
+    Index(#[from] rusqlite::Error),
+    #[error("{}: {source}", path.display())]
+    Record {
+        path: PathBuf,
+        #[source]
+        source: RecordError,
+    },
+    #[error("cannot serialize thread {id}: {source}")]
+    Serialize {
+        id: Uuid,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A list cursor that this store did not produce. Displays as Codex's error.
+    #[error("invalid cursor: {0}")]
+    InvalidCursor(String),
+    #[error("no stored thread {0}")]
+    NotFound(Uuid),
+    #[error("thread {0} already exists")]
+    AlreadyExists(Uuid),
+    #[error("thread {0} is already archived")]
+    AlreadyArchived(Uuid),
+    #[error("thread {0} is not archived")]
+    NotArchived(Uuid),
+}
+
+/// Whether a thread is archived; the target state of [`Store::set_archived`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveState {
+    Active,
+    Archived,
+}
+
+/// What a listing sorts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortKey {
+    #[default]
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// Which way a listing runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortDirection {
+    Asc,
+    #[default]
+    Desc,
+}
+
+/// A `thread/list` query. Only threads that have had a turn are listed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListQuery {
+    /// The page size: `None` is [`DEFAULT_PAGE_SIZE`], `Some(0)` returns one thread (as Codex).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    pub sort_key: SortKey,
+    pub direction: SortDirection,
+    /// `true` lists archived threads only; `false` lists the others.
+    pub archived: bool,
+    /// Threads whose cwd is any of these (empty: any cwd).
+    pub cwd: Vec<String>,
+    /// A case-insensitive substring of the name or the preview.
+    pub search_term: Option<String>,
+    /// Threads whose model provider is any of these (empty: any provider).
+    pub model_providers: Vec<String>,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListPage {
+    pub threads: Vec<ThreadRecord>,
+    /// The cursor of the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+    /// The cursor of the first thread of this page (`None` when empty): with the opposite
+    /// direction it lists the threads before this page.
+    pub backwards_cursor: Option<String>,
+}
+
+/// The thread store over one state directory.
+#[derive(Debug)]
+pub struct Store {
+    state_dir: PathBuf,
+    threads_dir: PathBuf,
+    index: Index,
+}
+
+impl Store {
+    /// Opens the store in `state_dir`, creating it (owner-only) and its index as needed. A
+    /// missing or corrupt index, or one of another schema version, is rebuilt from the files.
+    pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
+        let threads_dir = state_dir.join(THREADS_DIR_NAME);
+        crate::atomic_file::create_private_dir(&threads_dir).map_err(|source| StoreError::Io {
+            path: threads_dir.clone(),
+            source,
+        })?;
+        let index = Index::open(&state_dir.join(INDEX_FILE_NAME), &threads_dir)?;
+        Ok(Store {
+            state_dir: state_dir.to_owned(),
+            threads_dir,
+            index,
+        })
+    }
+
+    /// The state directory this store was opened on.
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    /// Replaces the whole index with what the thread files say; returns the thread count.
+    pub fn rebuild_index(&self) -> Result<usize, StoreError> {
+        self.index.rebuild(&self.threads_dir)
+    }
+
+    /// The directory of a thread.
+    pub fn thread_dir(&self, thread_id: Uuid) -> PathBuf {
+        self.threads_dir.join(thread_id.hyphenated().to_string())
+    }
+
+    fn thread_file(&self, thread_id: Uuid) -> PathBuf {
+        self.thread_dir(thread_id).join(THREAD_FILE_NAME)
+    }
+
+    /// Stores a new thread. Fails with [`StoreError::AlreadyExists`] if the id is taken.
+    pub fn create_thread(&self, record: &ThreadRecord) -> Result<(), StoreError> {
+        let dir = self.thread_dir(record.id);
+        crate::atomic_file::create_private_dir(&dir).map_err(|source| StoreError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let _lock = self.lock(record.id)?;
+        if read_record_file(&self.thread_file(record.id))?.is_some() {
+            return Err(StoreError::AlreadyExists(record.id));
+        }
+        self.write_record(record)
+    }
+
+    /// Reads a thread record from its file (the source of truth); `None` if unknown.
+    pub fn read_thread(&self, thread_id: Uuid) -> Result<Option<ThreadRecord>, StoreError> {
+        read_record_file(&self.thread_file(thread_id))
+    }
+
+    /// Read-modify-write of one record under the thread's cross-process lock; returns the
+    /// record as stored. The id cannot change; a change that leaves the record equal writes
+    /// nothing.
+    pub fn update_thread(
+        &self,
+        thread_id: Uuid,
+        change: impl FnOnce(&mut ThreadRecord),
+    ) -> Result<ThreadRecord, StoreError> {
+        self.modify(thread_id, |record| {
+            change(record);
+            Ok(())
+        })
+    }
+
+    /// Archives or unarchives a thread; fails if it is already in that state.
+    pub fn set_archived(
+        &self,
+        thread_id: Uuid,
+        state: ArchiveState,
+    ) -> Result<ThreadRecord, StoreError> {
+        self.modify(thread_id, |record| match (state, record.archived) {
+            (ArchiveState::Archived, true) => Err(StoreError::AlreadyArchived(thread_id)),
+            (ArchiveState::Active, false) => Err(StoreError::NotArchived(thread_id)),
+            (ArchiveState::Archived, false) | (ArchiveState::Active, true) => {
+                record.archived = state == ArchiveState::Archived;
+                Ok(())
+            }
+        })
+    }
+
+    /// One page of listed threads.
+    pub fn list_threads(&self, query: &ListQuery) -> Result<ListPage, StoreError> {
+        self.index.list(query)
+    }
+
+    /// The directory of one turn (not created).
+    pub fn turn_dir(&self, thread_id: Uuid, turn_id: Uuid) -> PathBuf {
+        self.thread_dir(thread_id)
+            .join(TURNS_DIR_NAME)
+            .join(turn_id.hyphenated().to_string())
+    }
+
+    /// Creates the directory of a turn of a stored thread (owner-only) and returns it.
+    pub fn create_turn_dir(&self, thread_id: Uuid, turn_id: Uuid) -> Result<PathBuf, StoreError> {
+        if read_record_file(&self.thread_file(thread_id))?.is_none() {
+            return Err(StoreError::NotFound(thread_id));
+        }
+        let dir = self.turn_dir(thread_id, turn_id);
+        crate::atomic_file::create_private_dir(&dir).map_err(|source| StoreError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let turns_dir = self.thread_dir(thread_id).join(TURNS_DIR_NAME);
+        crate::atomic_file::sync_dir(&turns_dir).map_err(|source| StoreError::Io {
+            path: turns_dir,
+            source,
+        })?;
+        Ok(dir)
+    }
+
+    /// The ids of a thread's turn directories in start order (UUIDv7 order). Entries that
+    /// are not turn directories (temporary files, stray names) are ignored.
+    pub fn list_turn_ids(&self, thread_id: Uuid) -> Result<Vec<Uuid>, StoreError> {
+        let turns_dir = self.thread_dir(thread_id).join(TURNS_DIR_NAME);
+        let entries = match std::fs::read_dir(&turns_dir) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: turns_dir,
+                    source,
+                });
+            }
+        };
+        let mut ids = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|source| StoreError::Io {
+                path: turns_dir.clone(),
+                source,
+            })?;
+            let is_dir = entry.file_type().map(|kind| kind.is_dir()).unwrap_or(false);
+            let id = entry
+                .file_name()
+                .to_str()
+                .and_then(|name| Uuid::try_parse(name).ok());
+            if let (true, Some(id)) = (is_dir, id) {
+                ids.push(id);
+            }
+        }
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Indexes records without writing their files, in one transaction. Only for tests and
+    /// benchmarks (the rows vanish at the next rebuild): it is how 100,000 threads are made
+    /// in a second.
+    #[doc(hidden)]
+    pub fn index_records_unchecked(&self, records: &[ThreadRecord]) -> Result<(), StoreError> {
+        self.index.insert_unchecked(records)
+    }
+
+    /// The query plan of a listing, one line per step (for tests and diagnostics).
+    #[doc(hidden)]
+    pub fn explain_list(&self, query: &ListQuery) -> Result<Vec<String>, StoreError> {
+        self.index.explain_list(query)
+    }
+
+    /// The index's copy of a record (for tests of index freshness).
+    #[doc(hidden)]
+    pub fn indexed_record(&self, thread_id: Uuid) -> Result<Option<ThreadRecord>, StoreError> {
+        self.index.indexed_record(thread_id)
+    }
+
+    fn lock(&self, thread_id: Uuid) -> Result<ThreadLock, StoreError> {
+        let dir = self.thread_dir(thread_id);
+        ThreadLock::acquire(&dir).map_err(|source| match source.kind() {
+            io::ErrorKind::NotFound => StoreError::NotFound(thread_id),
+            _ => StoreError::Io { path: dir, source },
+        })
+    }
+
+    /// Read-modify-write under the lock; `change` may refuse with an error.
+    fn modify(
+        &self,
+        thread_id: Uuid,
+        change: impl FnOnce(&mut ThreadRecord) -> Result<(), StoreError>,
+    ) -> Result<ThreadRecord, StoreError> {
+        let _lock = self.lock(thread_id)?;
+        let current = self
+            .read_thread(thread_id)?
+            .ok_or(StoreError::NotFound(thread_id))?;
+        let mut next = current.clone();
+        change(&mut next)?;
+        next.id = thread_id;
+        if next != current {
+            self.write_record(&next)?;
+        }
+        Ok(next)
+    }
+
+    /// File first, then index, with the pending mark around them (see `index`). The
+    /// caller holds the thread's lock.
+    fn write_record(&self, record: &ThreadRecord) -> Result<(), StoreError> {
+        let path = self.thread_file(record.id);
+        let bytes = record::to_stored_json(record).map_err(|source| StoreError::Serialize {
+            id: record.id,
+            source,
+        })?;
+        self.index.mark_pending(record.id)?;
+        crate::atomic_file::write_atomic(&path, &bytes)
+            .map_err(|source| StoreError::Io { path, source })?;
+        self.index.upsert(record)
+    }
+}

@@ -6,8 +6,8 @@ use std::path::Path;
 use super::state::{Ephemeral, LoadedStatus};
 use crate::protocol::{
     ActivePermissionProfile, ApprovalsReviewer, AskForApproval, HistoryMode, SandboxMode,
-    SandboxPolicy, SessionSource, Thread, ThreadActiveFlag, ThreadEnvironment,
-    ThreadStartResponse, ThreadStatus, Turn,
+    SandboxPolicy, SessionSource, Thread, ThreadActiveFlag, ThreadEnvironment, ThreadStartResponse,
+    ThreadStatus, Turn,
 };
 use crate::store::ThreadRecord;
 
@@ -58,17 +58,17 @@ pub(crate) fn thread(
         Some(
             state_dir
                 .join("threads")
-                .join(&record.id)
+                .join(record.id.to_string())
                 .display()
                 .to_string(),
         )
     };
     Thread {
-        id: record.id.clone(),
+        id: record.id.to_string(),
         environments,
         extra: None,
-        session_id: record.id.clone(),
-        forked_from_id: record.forked_from_id.clone(),
+        session_id: record.id.to_string(),
+        forked_from_id: record.forked_from_id.map(|id| id.to_string()),
         attached_to_thread_id: None,
         parent_thread_id: None,
         preview: record.preview.clone(),

@@ -64,7 +64,12 @@ pub fn main(common: CommonOptions, max_line_bytes: usize) -> ExitCode {
     runtime.block_on(serve(state_dir, config, store, max_line_bytes))
 }
 
-async fn serve(state_dir: PathBuf, config: Config, store: Store, max_line_bytes: usize) -> ExitCode {
+async fn serve(
+    state_dir: PathBuf,
+    config: Config,
+    store: Store,
+    max_line_bytes: usize,
+) -> ExitCode {
     let (events_tx, mut events_rx) = mpsc::channel::<Event>(INPUT_QUEUE);
     let (out_tx, out_rx) = mpsc::channel(OUTPUT_QUEUE);
     let writer = tokio::spawn(transport::write_messages(tokio::io::stdout(), out_rx));
@@ -86,7 +91,8 @@ async fn serve(state_dir: PathBuf, config: Config, store: Store, max_line_bytes:
         let _ = forward.send(Event::InputClosed).await;
     });
 
-    let mut server = state::Server::new(state_dir, max_line_bytes, config, store, out_tx, events_tx);
+    let mut server =
+        state::Server::new(state_dir, max_line_bytes, config, store, out_tx, events_tx);
     while let Some(event) = events_rx.recv().await {
         if server.handle(event).await == state::Flow::Stop {
             break;
@@ -117,7 +123,7 @@ pub fn resolve_state_dir(explicit: Option<&Path>) -> Result<PathBuf, String> {
                 Some(home) => PathBuf::from(home).join(".local/state/agent-host"),
                 None => {
                     return Err(
-                        "no state directory: pass --state-dir or set AGENT_HOST_HOME".to_string()
+                        "no state directory: pass --state-dir or set AGENT_HOST_HOME".to_string(),
                     );
                 }
             },

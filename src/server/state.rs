@@ -58,7 +58,9 @@ pub(crate) enum LoadedStatus {
     Idle,
     SystemError,
     #[allow(dead_code)]
-    Active { waiting_on_approval: bool },
+    Active {
+        waiting_on_approval: bool,
+    },
 }
 
 pub(crate) struct Server {
@@ -191,7 +193,7 @@ impl Server {
                 .unwrap_or_default()
                 .into_iter()
                 .collect(),
-            experimental_api: capabilities.experimental_api.unwrap_or(false),
+            experimental_api: capabilities.experimental_api,
         };
         let response = InitializeResponse {
             user_agent: user_agent(&params.client_info.name, &params.client_info.version),

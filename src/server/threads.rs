@@ -8,15 +8,10 @@ use std::path::Path;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::state::{
-    Ephemeral, LoadedStatus, LoadedThread, Reply, Server, Subscription, now_ms, to_value,
-};
+use super::state::{Ephemeral, LoadedStatus, LoadedThread, Reply, Server, Subscription, to_value};
 use crate::jsonrpc::{ErrorObject, Outgoing, RequestId};
 use crate::protocol::*;
-use crate::store::{self, ListQuery, SortDirection, SortKey, ThreadRecord};
-
-/// `thread/list` page size when the client gives none.
-const DEFAULT_PAGE: u32 = 25;
+use crate::store::{self, ArchiveState, ListQuery, StoreError, ThreadRecord, Timestamp};
 
 pub(crate) fn no_rollout(id: &str) -> ErrorObject {
     ErrorObject::request_failed(format!("no rollout found for thread id {id}"))
@@ -36,7 +31,7 @@ impl Server {
         match request {
             ClientRequest::Initialize(_) => Some(Err(ErrorObject::already_initialized())),
             ClientRequest::ThreadStart(p) => self.thread_start(id, p).await,
-            ClientRequest::ThreadResume(p) => self.thread_resume(id, p).await,
+            ClientRequest::ThreadResume(p) => self.thread_resume(p).await,
             ClientRequest::ThreadFork(p) => self.thread_fork(id, p).await,
             ClientRequest::ThreadList(p) => Some(self.thread_list(p)),
             ClientRequest::ThreadRead(p) => Some(self.thread_read(p)),
@@ -67,7 +62,7 @@ impl Server {
             None => self.config.default_provider_name().to_string(),
         };
         if self.config.provider(&name).is_none() {
-            let known: Vec<&str> = self.config.provider_names().collect();
+            let known: Vec<&str> = self.config.providers().map(|p| p.name.as_str()).collect();
             return Err(ErrorObject::invalid_params(
                 "thread/start",
                 format!(
@@ -92,7 +87,7 @@ impl Server {
         let built = (|| -> Result<ThreadRecord, ErrorObject> {
             let provider = self.resolve_provider(p.model_provider.as_deref())?;
             let cwd = Self::resolve_cwd(p.cwd.as_deref())?;
-            let now = now_ms();
+            let now = Timestamp::now();
             let default_model = self
                 .config
                 .provider(&provider)
@@ -102,33 +97,25 @@ impl Server {
                     .provider(&provider)
                     .is_some_and(|prov| prov.continue_session)
             });
-            Ok(ThreadRecord {
-                v: 1,
-                id: Uuid::now_v7().to_string(),
-                created_at: now / 1000,
-                updated_at: now / 1000,
-                updated_at_ms: now,
-                name: None,
-                preview: String::new(),
-                model_provider: provider,
-                model: p.model.clone().or(default_model),
+            let mut record = ThreadRecord::new(
+                store::new_id(),
                 cwd,
-                archived: false,
-                forked_from_id: None,
-                originator: self.originator(),
-                source: "vscode".to_string(),
-                cli_version: env!("CARGO_PKG_VERSION").to_string(),
-                approval_policy: serde_json::to_value(
-                    p.approval_policy.clone().unwrap_or(AskForApproval::OnRequest),
-                )
-                .unwrap_or(json!("on-request")),
-                sandbox: serde_json::to_value(p.sandbox.clone().unwrap_or(SandboxMode::ReadOnly))
-                    .unwrap_or(json!("read-only")),
-                continue_session,
-                backend_session_id: None,
-                has_turns: false,
-                reasoning_effort: None,
-            })
+                provider,
+                env!("CARGO_PKG_VERSION").to_string(),
+                now,
+            );
+            record.model = p.model.clone().or(default_model);
+            record.originator = self.originator();
+            record.approval_policy = serde_json::to_value(
+                p.approval_policy
+                    .clone()
+                    .unwrap_or(AskForApproval::OnRequest),
+            )
+            .unwrap_or(json!("on-request"));
+            record.sandbox = serde_json::to_value(p.sandbox.unwrap_or(SandboxMode::ReadOnly))
+                .unwrap_or(json!("read-only"));
+            record.continue_session = continue_session;
+            Ok(record)
         })();
         let record = match built {
             Ok(record) => record,
@@ -146,10 +133,7 @@ impl Server {
                 "cannot store the thread: {err}"
             ))));
         }
-        let uuid = match thread_id(&record.id) {
-            Ok(uuid) => uuid,
-            Err(err) => return Some(Err(err)),
-        };
+        let uuid = record.id;
         self.load(uuid, record, ephemeral);
         let response = self.thread_session_response(&uuid, Vec::new());
         self.respond(id, to_value(&response)).await;
@@ -201,7 +185,7 @@ impl Server {
         super::convert::session_response(&loaded.record, thread)
     }
 
-    async fn thread_resume(&mut self, id: &RequestId, p: ThreadResumeParams) -> Option<Reply> {
+    async fn thread_resume(&mut self, p: ThreadResumeParams) -> Option<Reply> {
         let uuid = match thread_id(&p.thread_id) {
             Ok(uuid) => uuid,
             Err(err) => return Some(Err(err)),
@@ -220,7 +204,7 @@ impl Server {
             let response = self.thread_session_response(&uuid, turns);
             return Some(to_value(&response));
         }
-        let record = match self.store.read_thread(&p.thread_id) {
+        let record = match self.store.read_thread(uuid) {
             Ok(Some(record)) if !record.archived => record,
             Ok(_) => return Some(Err(no_rollout(&p.thread_id))),
             Err(err) => return Some(Err(ErrorObject::internal(err))),
@@ -265,19 +249,18 @@ impl Server {
                 return Some(Err(no_rollout(&p.thread_id)));
             }
             Some(loaded) => loaded.record.clone(),
-            None => match self.store.read_thread(&p.thread_id) {
+            None => match self.store.read_thread(uuid) {
                 Ok(Some(record)) if !record.archived => record,
                 Ok(_) => return Some(Err(no_rollout(&p.thread_id))),
                 Err(err) => return Some(Err(ErrorObject::internal(err))),
             },
         };
-        let now = now_ms();
+        let now = Timestamp::now();
         let mut record = source.clone();
-        record.id = Uuid::now_v7().to_string();
-        record.forked_from_id = Some(source.id.clone());
-        record.created_at = now / 1000;
-        record.updated_at = now / 1000;
-        record.updated_at_ms = now;
+        record.id = store::new_id();
+        record.forked_from_id = Some(source.id);
+        record.created_at = now.unix_seconds();
+        record.touch(now);
         record.backend_session_id = None;
         record.originator = self.originator();
         if let Some(provider) = p.model_provider.as_deref() {
@@ -307,10 +290,7 @@ impl Server {
                 "cannot store the thread: {err}"
             ))));
         }
-        let new_uuid = match thread_id(&record.id) {
-            Ok(uuid) => uuid,
-            Err(err) => return Some(Err(err)),
-        };
+        let new_uuid = record.id;
         self.load(new_uuid, record, ephemeral);
         let turns = if exclude_turns {
             Vec::new()
@@ -328,26 +308,30 @@ impl Server {
 
     fn thread_list(&self, p: ThreadListParams) -> Reply {
         let query = ListQuery {
-            limit: p.limit.unwrap_or(DEFAULT_PAGE).max(1) as usize,
+            limit: p.limit,
             cursor: p.cursor.clone(),
             sort_key: match p.sort_key {
                 Some(ThreadSortKey::UpdatedAt) | Some(ThreadSortKey::RecencyAt) => {
-                    SortKey::UpdatedAt
+                    store::SortKey::UpdatedAt
                 }
-                Some(ThreadSortKey::CreatedAt) | None => SortKey::CreatedAt,
+                Some(ThreadSortKey::CreatedAt) | None => store::SortKey::CreatedAt,
             },
             direction: match p.sort_direction {
-                Some(SortDirection2::Asc) => SortDirection::Asc,
-                Some(SortDirection2::Desc) | None => SortDirection::Desc,
+                Some(SortDirection::Asc) => store::SortDirection::Asc,
+                Some(SortDirection::Desc) | None => store::SortDirection::Desc,
             },
             archived: p.archived.unwrap_or(false),
-            cwd: p.cwd.map(|c| c.into_vec()).unwrap_or_default(),
+            cwd: match p.cwd {
+                Some(CwdFilter::One(dir)) => vec![dir],
+                Some(CwdFilter::Many(dirs)) => dirs,
+                None => Vec::new(),
+            },
             search_term: p.search_term.clone(),
             model_providers: p.model_providers.clone().unwrap_or_default(),
         };
         let page = match self.store.list_threads(&query) {
             Ok(page) => page,
-            Err(store::StoreError::InvalidCursor(cursor)) => {
+            Err(StoreError::InvalidCursor(cursor)) => {
                 return Err(ErrorObject::request_failed(format!(
                     "invalid cursor: {cursor}"
                 )));
@@ -361,29 +345,24 @@ impl Server {
             .collect();
         to_value(&ThreadListResponse {
             data,
+            read_states: Default::default(),
             next_cursor: page.next_cursor,
-            backwards_cursor: None,
+            backwards_cursor: page.backwards_cursor,
         })
     }
 
     /// The protocol view of a stored thread, live if it is loaded here.
     fn stored_view(&self, record: &ThreadRecord, turns: Vec<Turn>) -> Thread {
-        let loaded = thread_id(&record.id)
-            .ok()
-            .and_then(|uuid| self.loaded.get(&uuid));
-        match loaded {
+        match self.loaded.get(&record.id) {
             Some(loaded) => super::convert::thread(
                 record,
                 &self.state_dir,
                 super::convert::Loaded::Yes(&loaded.status, loaded.ephemeral),
                 turns,
             ),
-            None => super::convert::thread(
-                record,
-                &self.state_dir,
-                super::convert::Loaded::No,
-                turns,
-            ),
+            None => {
+                super::convert::thread(record, &self.state_dir, super::convert::Loaded::No, turns)
+            }
         }
     }
 
@@ -404,9 +383,10 @@ impl Server {
             let thread = self.loaded_view(&uuid, turns);
             return to_value(&ThreadReadResponse {
                 thread: thread.ok_or_else(|| ErrorObject::internal("thread vanished"))?,
+                read_state: None,
             });
         }
-        match self.store.read_thread(&p.thread_id) {
+        match self.store.read_thread(uuid) {
             Ok(Some(record)) => {
                 let turns = if include_turns {
                     self.turns_of(&uuid)
@@ -415,6 +395,7 @@ impl Server {
                 };
                 to_value(&ThreadReadResponse {
                     thread: self.stored_view(&record, turns),
+                    read_state: None,
                 })
             }
             Ok(None) => Err(ErrorObject::request_failed(format!(
@@ -490,16 +471,16 @@ impl Server {
             ))));
         }
         let name = p.name.clone();
-        let updated = self.store.update_thread(&p.thread_id, |record| {
+        let updated = self.store.update_thread(uuid, |record| {
             record.name = Some(name.clone());
         });
         match updated {
-            Ok(Some(record)) => {
+            Ok(record) => {
                 if let Some(loaded) = self.loaded.get_mut(&uuid) {
                     loaded.record = record;
                 }
             }
-            Ok(None) => return Some(Err(no_rollout(&p.thread_id))),
+            Err(StoreError::NotFound(_)) => return Some(Err(no_rollout(&p.thread_id))),
             Err(err) => return Some(Err(ErrorObject::internal(err))),
         }
         self.respond(id, Ok(json!({}))).await;
@@ -524,13 +505,17 @@ impl Server {
         {
             return Some(Err(no_rollout(&p.thread_id)));
         }
-        match self.store.read_thread(&p.thread_id) {
+        match self.store.read_thread(uuid) {
             Ok(Some(record)) if !record.archived => {}
             Ok(_) => return Some(Err(no_rollout(&p.thread_id))),
             Err(err) => return Some(Err(ErrorObject::internal(err))),
         }
-        if let Err(err) = self.store.set_archived(&p.thread_id, true) {
-            return Some(Err(ErrorObject::internal(err)));
+        match self.store.set_archived(uuid, ArchiveState::Archived) {
+            Ok(_) => {}
+            Err(StoreError::NotFound(_) | StoreError::AlreadyArchived(_)) => {
+                return Some(Err(no_rollout(&p.thread_id)));
+            }
+            Err(err) => return Some(Err(ErrorObject::internal(err))),
         }
         if self.loaded.contains_key(&uuid) {
             self.unload(&uuid);
@@ -559,23 +544,21 @@ impl Server {
         id: &RequestId,
         p: ThreadUnarchiveParams,
     ) -> Option<Reply> {
-        if let Err(err) = thread_id(&p.thread_id) {
-            return Some(Err(err));
-        }
+        let uuid = match thread_id(&p.thread_id) {
+            Ok(uuid) => uuid,
+            Err(err) => return Some(Err(err)),
+        };
         let not_archived = || {
             ErrorObject::request_failed(format!(
                 "no archived rollout found for thread id {}",
                 p.thread_id
             ))
         };
-        match self.store.read_thread(&p.thread_id) {
-            Ok(Some(record)) if record.archived => {}
-            Ok(_) => return Some(Err(not_archived())),
-            Err(err) => return Some(Err(ErrorObject::internal(err))),
-        }
-        let record = match self.store.set_archived(&p.thread_id, false) {
-            Ok(Some(record)) => record,
-            Ok(None) => return Some(Err(not_archived())),
+        let record = match self.store.set_archived(uuid, ArchiveState::Active) {
+            Ok(record) => record,
+            Err(StoreError::NotFound(_) | StoreError::NotArchived(_)) => {
+                return Some(Err(not_archived()));
+            }
             Err(err) => return Some(Err(ErrorObject::internal(err))),
         };
         let thread = self.stored_view(&record, Vec::new());

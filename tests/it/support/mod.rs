@@ -3,6 +3,7 @@
 // A toolbox for every test: not each helper is used by the tests of this branch.
 #![allow(dead_code, unused_imports)]
 
+pub mod fixture;
 pub mod paths;
 pub mod pattern;
 pub mod process;

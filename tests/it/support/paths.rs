@@ -15,7 +15,8 @@ pub fn transcripts_dir() -> PathBuf {
     repo_root().join("fixtures").join("transcripts")
 }
 
-/// `.cache/codex-schema/<version>`, written by `scripts/install-test-deps.sh`.
+/// `.cache/codex-schema/<version>`, written by `scripts/install-test-deps.sh`: the stable
+/// schema (what a client without `experimentalApi` is promised).
 pub fn schema_dir() -> PathBuf {
     repo_root()
         .join(".cache")
@@ -23,13 +24,27 @@ pub fn schema_dir() -> PathBuf {
         .join(CODEX_VERSION)
 }
 
-/// The real Codex captures, `../shared/reference/codex-transcripts` beside the clone.
-pub fn reference_transcripts_dir() -> PathBuf {
+/// `.cache/codex-schema/<version>-experimental`: the schema with every experimental method
+/// and member (`generate-json-schema --experimental`).
+pub fn experimental_schema_dir() -> PathBuf {
     repo_root()
-        .join("..")
-        .join("shared")
-        .join("reference")
-        .join("codex-transcripts")
+        .join(".cache")
+        .join("codex-schema")
+        .join(format!("{CODEX_VERSION}-experimental"))
+}
+
+/// The real Codex captures: `shared/reference/codex-transcripts` beside the clone (CI), or
+/// beside one of its ancestors (a worktree nested one level deeper); `None` if neither exists.
+pub fn reference_transcripts_dir() -> Option<PathBuf> {
+    repo_root()
+        .ancestors()
+        .skip(1)
+        .map(|dir| {
+            dir.join("shared")
+                .join("reference")
+                .join("codex-transcripts")
+        })
+        .find(|dir| dir.is_dir())
 }
 
 /// The `*.jsonl` files directly in `dir`, sorted by name.

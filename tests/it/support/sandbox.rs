@@ -81,16 +81,31 @@ impl Sandbox {
         extra_args: &[String],
         env: &BTreeMap<String, String>,
     ) -> SpawnSpec {
+        let program = Path::new(env!("CARGO_BIN_EXE_agent-host"));
+        self.app_server_spec(program, &[], config, extra_args, env)
+    }
+
+    /// `program leading… app-server --state-dir <state> --config <config> extra…`: the
+    /// agent-host command line, for agent-host or a stand-in (a fake server script).
+    pub fn app_server_spec(
+        &self,
+        program: &Path,
+        leading_args: &[OsString],
+        config: Option<&Path>,
+        extra_args: &[String],
+        env: &BTreeMap<String, String>,
+    ) -> SpawnSpec {
         let config = config.map_or_else(|| self.default_config(), Path::to_path_buf);
-        let mut args: Vec<OsString> = vec![
+        let mut args: Vec<OsString> = leading_args.to_vec();
+        args.extend([
             "app-server".into(),
             "--state-dir".into(),
             self.state_dir().into(),
             "--config".into(),
             config.into(),
-        ];
+        ]);
         args.extend(extra_args.iter().map(OsString::from));
-        self.spec(Path::new(env!("CARGO_BIN_EXE_agent-host")), args, env)
+        self.spec(program, args, env)
     }
 }
 

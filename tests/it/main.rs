@@ -1,3 +1,7 @@
 //! The one integration-test binary: every test drives real processes of the real binary.
 #![allow(clippy::disallowed_methods)]
+
+mod conformance;
 mod schema_drift;
+mod support;
+mod transcript;

@@ -1,0 +1,270 @@
+//! A server under test: a real child process with piped stdio, read line by line with timeouts.
+//!
+//! Every wait has a deadline and is a blocking receive on a channel fed by a reader thread (no
+//! polling, no sleeps). The child is signalled through a pidfd opened at spawn, before anything
+//! can reap it, so a signal never reaches a recycled pid. Dropping a `ServerProcess` kills the
+//! child if it still runs and reaps it, so no test leaves a process behind.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long a test waits for one message or for the process to exit, unless it says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What to run and how: the program, its arguments, working directory and environment.
+#[derive(Debug, Clone)]
+pub struct SpawnSpec {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub cwd: PathBuf,
+    /// Variables set for the child on top of the inherited environment.
+    pub env: BTreeMap<String, String>,
+    /// Variables removed from the inherited environment.
+    pub env_remove: Vec<String>,
+}
+
+/// One line of server output: a JSON value, or the raw text when it is not JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Line {
+    Json(Value),
+    NotJson(String),
+}
+
+impl Line {
+    pub fn text(&self) -> String {
+        match self {
+            Line::Json(value) => value.to_string(),
+            Line::NotJson(raw) => raw.clone(),
+        }
+    }
+}
+
+/// Why a receive gave no line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecvError {
+    /// Nothing arrived before the deadline.
+    Timeout(Duration),
+    /// The server closed its stdout.
+    Eof,
+}
+
+impl std::fmt::Display for RecvError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecvError::Timeout(after) => write!(f, "no output within {after:?}"),
+            RecvError::Eof => write!(f, "the server closed its stdout"),
+        }
+    }
+}
+
+/// A running (or finished) server process.
+pub struct ServerProcess {
+    stdin: Option<ChildStdin>,
+    lines: Receiver<Line>,
+    exit: Receiver<ExitStatus>,
+    status: Option<ExitStatus>,
+    pidfd: OwnedFd,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    pid: u32,
+}
+
+impl ServerProcess {
+    /// Starts the process with piped stdin, stdout and stderr.
+    pub fn spawn(spec: &SpawnSpec) -> ServerProcess {
+        let mut command = Command::new(&spec.program);
+        command
+            .args(&spec.args)
+            .current_dir(&spec.cwd)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for name in &spec.env_remove {
+            command.env_remove(name);
+        }
+        command.envs(&spec.env);
+        let mut child: Child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn {}: {e}", spec.program.display()));
+        let pid = child.id();
+        let raw_pid = rustix::process::Pid::from_child(&child);
+        let pidfd = rustix::process::pidfd_open(raw_pid, rustix::process::PidfdFlags::empty())
+            .expect("pidfd_open of a child that was not reaped yet");
+
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr_pipe = child.stderr.take().expect("piped stderr");
+
+        let (line_tx, lines) = channel();
+        thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match reader.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                if buf.last() == Some(&b'\n') {
+                    buf.pop();
+                }
+                let text = String::from_utf8_lossy(&buf).into_owned();
+                let line = match serde_json::from_str::<Value>(&text) {
+                    Ok(value) => Line::Json(value),
+                    Err(_) => Line::NotJson(text),
+                };
+                if line_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&stderr);
+        thread::spawn(move || {
+            let mut pipe = stderr_pipe;
+            let mut chunk = [0u8; 8192];
+            while let Ok(n) = pipe.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .expect("stderr buffer")
+                    .extend_from_slice(&chunk[..n]);
+            }
+        });
+
+        let (exit_tx, exit) = channel();
+        thread::spawn(move || {
+            if let Ok(status) = child.wait() {
+                let _ = exit_tx.send(status);
+            }
+        });
+
+        ServerProcess {
+            stdin,
+            lines,
+            exit,
+            status: None,
+            pidfd,
+            stderr,
+            pid,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Writes `line` followed by a newline.
+    pub fn send_line(&mut self, line: &str) {
+        self.send_bytes(line.as_bytes());
+        self.send_bytes(b"\n");
+    }
+
+    /// Writes the JSON value as one compact line.
+    pub fn send_json(&mut self, value: &Value) {
+        self.send_line(&value.to_string());
+    }
+
+    /// Writes raw bytes (no newline added). A server that already closed its stdin is not an
+    /// error here: the missing response shows up at the next receive.
+    pub fn send_bytes(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin is already closed");
+        let _ = stdin.write_all(bytes);
+        let _ = stdin.flush();
+    }
+
+    /// Closes the server's stdin (EOF).
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// The next line of output, waiting at most `timeout`.
+    pub fn recv_line(&mut self, timeout: Duration) -> Result<Line, RecvError> {
+        match self.lines.recv_timeout(timeout) {
+            Ok(line) => Ok(line),
+            Err(RecvTimeoutError::Timeout) => Err(RecvError::Timeout(timeout)),
+            Err(RecvTimeoutError::Disconnected) => Err(RecvError::Eof),
+        }
+    }
+
+    /// The next line of output as JSON; a line that is not JSON is a test failure.
+    pub fn recv_json(&mut self, timeout: Duration) -> Result<Value, RecvError> {
+        match self.recv_line(timeout)? {
+            Line::Json(value) => Ok(value),
+            Line::NotJson(raw) => panic!("the server wrote a line that is not JSON: {raw:?}"),
+        }
+    }
+
+    /// Reads until a JSON message satisfies `predicate`, all within `timeout`; returns it and
+    /// the messages skipped on the way.
+    pub fn wait_for(
+        &mut self,
+        timeout: Duration,
+        mut predicate: impl FnMut(&Value) -> bool,
+    ) -> Result<(Value, Vec<Value>), (RecvError, Vec<Value>)> {
+        let deadline = Instant::now() + timeout;
+        let mut skipped = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.recv_json(left) {
+                Ok(value) if predicate(&value) => return Ok((value, skipped)),
+                Ok(value) => skipped.push(value),
+                Err(error) => return Err((error, skipped)),
+            }
+        }
+    }
+
+    /// Reads until the response (result or error) to request `id` arrives.
+    pub fn wait_for_response(
+        &mut self,
+        id: &Value,
+        timeout: Duration,
+    ) -> Result<(Value, Vec<Value>), (RecvError, Vec<Value>)> {
+        self.wait_for(timeout, |msg| {
+            msg.get("id") == Some(id) && msg.get("method").is_none()
+        })
+    }
+
+    /// Waits for the process to exit; `None` if it still runs after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            self.status = self.exit.recv_timeout(timeout).ok();
+        }
+        self.status
+    }
+
+    /// Sends SIGKILL unless the process has already been reaped.
+    pub fn kill(&mut self) {
+        if self.status.is_none() {
+            let _ = rustix::process::pidfd_send_signal(&self.pidfd, rustix::process::Signal::KILL);
+        }
+    }
+
+    /// Everything the process wrote to stderr so far (lossy UTF-8).
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().expect("stderr buffer")).into_owned()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.close_stdin();
+        if self.status.is_none() {
+            self.kill();
+            if self.wait_exit(DEFAULT_TIMEOUT).is_none() && !thread::panicking() {
+                panic!("process {} did not die after SIGKILL", self.pid);
+            }
+        }
+    }
+}

@@ -147,7 +147,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::protocol::CLIENT_REQUEST_SIGNATURES;
+    use crate::protocol::client_request_signature;
 
     const CAPTURED: &str = include_str!("protocol/testdata/codex-0.169.0.jsonl");
 
@@ -199,12 +199,6 @@ mod tests {
     fn captured_messages_fit_the_generated_schema() {
         let input = file(INPUT_FILE);
         let output = file(OUTPUT_FILE);
-        let type_of = |method: &str| {
-            CLIENT_REQUEST_SIGNATURES
-                .iter()
-                .find(|signature| signature.method == method)
-                .copied()
-        };
         for line in CAPTURED.lines() {
             let record: Value = serde_json::from_str(line).expect("fixture line is JSON");
             let method = record["method"].as_str().unwrap_or_default();
@@ -212,12 +206,12 @@ mod tests {
                 "notification" => check(&output, "ServerNotification", &record["msg"]),
                 "serverRequest" => check(&output, "ServerRequest", &record["msg"]),
                 "result" => {
-                    let signature = type_of(method).expect("method in the table");
+                    let signature = client_request_signature(method).expect("method in the table");
                     let result = signature.result.expect("a result type");
                     check(&output, result, &record["msg"]);
                 }
                 "request" if record["parseError"].is_null() => {
-                    let signature = type_of(method).expect("method in the table");
+                    let signature = client_request_signature(method).expect("method in the table");
                     check(&input, signature.params, &record["params"]);
                 }
                 _ => {}

@@ -71,6 +71,14 @@ pub enum RequestParseError {
     },
 }
 
+/// The signature of a client method, if it is in the table.
+pub fn client_request_signature(method: &str) -> Option<MethodSignature> {
+    CLIENT_REQUEST_SIGNATURES
+        .iter()
+        .find(|signature| signature.method == method)
+        .copied()
+}
+
 fn expected_methods() -> String {
     CLIENT_METHODS
         .iter()

@@ -319,3 +319,33 @@ fn approval_answers_parse_by_request() {
         }
     );
 }
+
+#[test]
+fn the_fixture_covers_every_method_codex_was_seen_sending() {
+    let seen = |kind: &str, field: &dyn Fn(&Value) -> Value| -> Vec<String> {
+        captured(kind)
+            .iter()
+            .filter_map(|record| field(record).as_str().map(str::to_owned))
+            .collect()
+    };
+    let notifications = seen("notification", &|record| record["msg"]["method"].clone());
+    for method in SERVER_NOTIFICATION_METHODS {
+        // `thread/closed` needs 30 idle minutes upstream and was never captured.
+        if *method != "thread/closed" {
+            assert!(notifications.iter().any(|seen| seen == method), "{method}");
+        }
+    }
+    let results = seen("result", &|record| record["method"].clone());
+    for method in CLIENT_METHODS {
+        assert!(results.iter().any(|seen| seen == method), "{method}");
+    }
+    let requests = seen("serverRequest", &|record| record["msg"]["method"].clone());
+    for method in SERVER_REQUEST_METHODS {
+        assert!(requests.iter().any(|seen| seen == method), "{method}");
+    }
+    let commands: Vec<Value> = captured("notification")
+        .into_iter()
+        .filter(|record| record["msg"]["params"]["item"]["type"] == "commandExecution")
+        .collect();
+    assert!(!commands.is_empty(), "a commandExecution item");
+}

@@ -349,3 +349,25 @@ fn the_fixture_covers_every_method_codex_was_seen_sending() {
         .collect();
     assert!(!commands.is_empty(), "a commandExecution item");
 }
+
+#[test]
+fn a_notification_line_parses_with_its_envelope_members() {
+    let line = json!({
+        "method": "thread/archived",
+        "params": {"threadId": "t"},
+        "emittedAtMs": 1795420898293_i64,
+    });
+    let parsed: ServerNotification = serde_json::from_value(line).expect("parse");
+    assert_eq!(parsed.method(), "thread/archived");
+}
+
+#[test]
+fn client_notifications_are_known_or_ignored() {
+    assert_eq!(
+        ClientNotification::parse("initialized"),
+        Some(ClientNotification::Initialized)
+    );
+    assert_eq!(ClientNotification::Initialized.method(), "initialized");
+    assert_eq!(ClientNotification::parse("no/such/notification"), None);
+    assert_eq!(CLIENT_NOTIFICATION_METHODS, &["initialized"]);
+}

@@ -141,3 +141,81 @@ fn sorted(value: &Value) -> Value {
         Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => value.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::protocol::client_request_signature;
+
+    const CAPTURED: &str = include_str!("protocol/testdata/codex-0.169.0.jsonl");
+
+    fn file(name: &str) -> Value {
+        let files = generate().expect("generate");
+        serde_json::from_str(&files[name]).expect("schema is JSON")
+    }
+
+    /// A validator for one definition of a bundle.
+    fn validator(bundle: &Value, definition: &str) -> jsonschema::Validator {
+        let schema = json!({
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "definitions": bundle["definitions"],
+            "allOf": [{"$ref": format!("#/definitions/{definition}")}],
+        });
+        jsonschema::validator_for(&schema).expect("valid schema")
+    }
+
+    fn check(bundle: &Value, definition: &str, instance: &Value) {
+        let errors: Vec<String> = validator(bundle, definition)
+            .iter_errors(instance)
+            .map(|error| format!("{error} at {}", error.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{definition}: {errors:?}\n{instance}");
+    }
+
+    #[test]
+    fn generation_is_deterministic() {
+        assert_eq!(generate().expect("first"), generate().expect("second"));
+    }
+
+    #[test]
+    fn the_schema_rejects_what_the_types_reject() {
+        let output = file(OUTPUT_FILE);
+        let notifications = validator(&output, "ServerNotification");
+        let missing_turn = json!({"method": "turn/completed", "params": {"threadId": "t"}});
+        assert!(!notifications.is_valid(&missing_turn));
+        let unknown_method = json!({"method": "no/such", "params": {}});
+        assert!(!notifications.is_valid(&unknown_method));
+
+        let input = file(INPUT_FILE);
+        let bad_sandbox = json!({"sandbox": "nonsense"});
+        assert!(!validator(&input, "ThreadStartParams").is_valid(&bad_sandbox));
+        let no_text_elements = json!({"threadId": "t", "input": [{"type": "text", "text": "hi"}]});
+        assert!(validator(&input, "TurnStartParams").is_valid(&no_text_elements));
+    }
+
+    #[test]
+    fn captured_messages_fit_the_generated_schema() {
+        let input = file(INPUT_FILE);
+        let output = file(OUTPUT_FILE);
+        for line in CAPTURED.lines() {
+            let record: Value = serde_json::from_str(line).expect("fixture line is JSON");
+            let method = record["method"].as_str().unwrap_or_default();
+            match record["kind"].as_str().unwrap_or_default() {
+                "notification" => check(&output, "ServerNotification", &record["msg"]),
+                "serverRequest" => check(&output, "ServerRequest", &record["msg"]),
+                "result" => {
+                    let signature = client_request_signature(method).expect("method in the table");
+                    let result = signature.result.expect("a result type");
+                    check(&output, result, &record["msg"]);
+                }
+                "request" if record["parseError"].is_null() => {
+                    let signature = client_request_signature(method).expect("method in the table");
+                    check(&input, signature.params, &record["params"]);
+                }
+                _ => {}
+            }
+        }
+    }
+}

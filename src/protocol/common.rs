@@ -145,6 +145,10 @@ pub enum UserInput {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         detail: Option<ImageDetail>,
     },
+    /// Audio by URL (shape as in other clients of 0.169.0; not captured).
+    Audio {
+        url: String,
+    },
     LocalAudio {
         path: String,
     },

@@ -71,6 +71,14 @@ pub enum RequestParseError {
     },
 }
 
+/// The signature of a client method, if it is in the table.
+pub fn client_request_signature(method: &str) -> Option<MethodSignature> {
+    CLIENT_REQUEST_SIGNATURES
+        .iter()
+        .find(|signature| signature.method == method)
+        .copied()
+}
+
 fn expected_methods() -> String {
     CLIENT_METHODS
         .iter()
@@ -350,4 +358,38 @@ macro_rules! server_request_definitions {
 server_request_definitions! {
     CommandExecutionRequestApproval => "item/commandExecution/requestApproval" (CommandExecutionRequestApprovalParams) -> CommandExecutionRequestApprovalResponse,
     FileChangeRequestApproval => "item/fileChange/requestApproval" (FileChangeRequestApprovalParams) -> FileChangeRequestApprovalResponse,
+}
+
+macro_rules! client_notification_definitions {
+    ($($variant:ident => $method:literal,)*) => {
+        /// A notification from the client. None of them carries params we use.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ClientNotification {
+            $($variant,)*
+        }
+
+        impl ClientNotification {
+            /// The notification of that method; `None` for an unknown one (to be ignored).
+            pub fn parse(method: &str) -> Option<ClientNotification> {
+                match method {
+                    $($method => Some(ClientNotification::$variant),)*
+                    _ => None,
+                }
+            }
+
+            /// The wire name of the method.
+            pub fn method(&self) -> &'static str {
+                match self {
+                    $(ClientNotification::$variant => $method,)*
+                }
+            }
+        }
+
+        /// Every client notification method name.
+        pub const CLIENT_NOTIFICATION_METHODS: &[&str] = &[$($method,)*];
+    };
+}
+
+client_notification_definitions! {
+    Initialized => "initialized",
 }

@@ -1,0 +1,821 @@
+//! The `turn/*` methods, and the following of running turns.
+//!
+//! A turn is a directory (see `docs/contracts.md`): the server writes `turn.json` (the user's
+//! input) and `spec.json`, launches a runner for it, and follows the runner's event log.
+//! Every record that arrives goes through [`Server::on_turn_record`] on the loop, in order.
+//! `turn/completed` is sent only for the `turnEnded` record, which the runner writes after
+//! the backend has exited, been reaped and its output drained; it is sent once, because the
+//! active turn is removed from the thread when it is sent.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::Event;
+use super::state::{LoadedStatus, Reply, Server, Subscription, now_ms, to_value};
+use super::threads::thread_id;
+use crate::atomic_file;
+use crate::config::{PromptVia as ConfigPromptVia, ProviderKind};
+use crate::events::{self, EventRecord, InterruptReason, Mode};
+use crate::jsonrpc::{ErrorObject, RequestId};
+use crate::protocol::*;
+use crate::runner::{self, spec};
+use crate::store::{self, Timestamp};
+
+/// The most characters of text one turn's input may hold (Codex's limit).
+const MAX_INPUT_CHARS: usize = 1_048_576;
+
+/// The server's own record of a turn: what the user sent. Written once, at `turn/start`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TurnRecord {
+    pub v: u32,
+    pub turn_id: String,
+    pub user_message_id: String,
+    pub client_user_message_id: Option<String>,
+    pub input: Vec<UserInput>,
+    pub started_at_ms: i64,
+}
+
+/// The file name of [`TurnRecord`] in a turn directory.
+pub(crate) const TURN_FILE: &str = "turn.json";
+
+/// A turn this server is following.
+#[derive(Debug)]
+pub(crate) struct ActiveTurn {
+    pub turn_id: Uuid,
+    pub dir: PathBuf,
+    pub started_at_ms: i64,
+    /// The last completed agent message: the turn's result.
+    pub final_message: Option<Value>,
+    /// The last non-retried error, reported if the turn fails.
+    pub last_error: Option<String>,
+    /// Reasoning summary parts already announced, per item.
+    pub summary_parts: BTreeSet<(String, u32)>,
+}
+
+impl Server {
+    pub(crate) async fn turn_start(&mut self, id: &RequestId, p: TurnStartParams) -> Option<Reply> {
+        let uuid = match thread_id(&p.thread_id) {
+            Ok(uuid) => uuid,
+            Err(err) => return Some(Err(err)),
+        };
+        let Some(loaded) = self.loaded.get(&uuid) else {
+            return Some(Err(ErrorObject::request_failed(format!(
+                "thread not found: {}",
+                p.thread_id
+            ))));
+        };
+        let chars: usize = p.input.iter().map(input_chars).sum();
+        if chars > MAX_INPUT_CHARS {
+            return Some(Err(ErrorObject::invalid_params_with_data(
+                format!("Input exceeds the maximum length of {MAX_INPUT_CHARS} characters."),
+                json!({"input_error_code": "input_too_large", "max_chars": MAX_INPUT_CHARS, "actual_chars": chars}),
+            )));
+        }
+        if let Some(active) = &loaded.active {
+            return Some(Err(ErrorObject::request_failed(format!(
+                "a turn is already active on this thread: {}; use turn/steer or turn/interrupt",
+                active.turn_id
+            ))));
+        }
+        let record = loaded.record.clone();
+        let ephemeral = loaded.ephemeral;
+        let provider_name = record.model_provider.clone();
+        let Some(provider) = self.config.provider(&provider_name).cloned() else {
+            return Some(Err(ErrorObject::invalid_params(
+                "turn/start",
+                format!("the thread's model provider `{provider_name}` is no longer configured"),
+            )));
+        };
+        let cwd = match p.cwd.as_deref() {
+            Some(dir) if Path::new(dir).is_absolute() => dir.to_string(),
+            Some(dir) => match std::env::current_dir() {
+                Ok(base) => base.join(dir).display().to_string(),
+                Err(err) => return Some(Err(ErrorObject::internal(err))),
+            },
+            None => record.cwd.clone(),
+        };
+        let turn_id = store::new_id();
+        let dir = match self.turn_dir_for(uuid, turn_id, ephemeral) {
+            Ok(dir) => dir,
+            Err(err) => return Some(Err(err)),
+        };
+        let started_at_ms = now_ms();
+        let turn_record = TurnRecord {
+            v: 1,
+            turn_id: turn_id.to_string(),
+            user_message_id: store::new_id().to_string(),
+            client_user_message_id: p.client_user_message_id.clone(),
+            input: p.input.clone(),
+            started_at_ms,
+        };
+        let prompt = prompt_text(&p.input);
+        let mode = if p.background.unwrap_or(false) {
+            Mode::Background
+        } else {
+            Mode::Foreground
+        };
+        let resume_session_id = if record.continue_session {
+            record.backend_session_id.clone()
+        } else {
+            None
+        };
+        let runner_spec = spec::Spec {
+            v: events::RECORD_VERSION,
+            thread_id: p.thread_id.clone(),
+            turn_id: turn_id.to_string(),
+            mode,
+            cwd: PathBuf::from(&cwd),
+            provider: spec::Provider {
+                name: provider.name.clone(),
+                kind: match provider.kind {
+                    ProviderKind::Jsonl => spec::BackendKind::Jsonl,
+                    ProviderKind::Codex => spec::BackendKind::Codex,
+                    ProviderKind::Claude => spec::BackendKind::Claude,
+                },
+                command: provider.command.clone(),
+                args: provider.args.clone(),
+                env: provider.env.clone(),
+                prompt_via: match provider.prompt_via {
+                    ConfigPromptVia::Arg => spec::PromptVia::Arg,
+                    ConfigPromptVia::Stdin => spec::PromptVia::Stdin,
+                },
+            },
+            prompt: prompt.clone(),
+            model: p.model.clone().or(record.model.clone()),
+            resume_session_id,
+            approval_policy: Some(record.approval_policy.clone()),
+            grace_ms: spec::GraceMs {
+                cancel: self.config.interrupt.cancel_grace_ms,
+                term: self.config.interrupt.term_grace_ms,
+            },
+            previous_total_usage: None,
+        };
+        let written = atomic_file::write_json_atomic(&dir.join(TURN_FILE), &turn_record)
+            .and_then(|()| atomic_file::write_json_atomic(&dir.join(spec::SPEC_FILE), &runner_spec));
+        if let Err(err) = written {
+            return Some(Err(ErrorObject::internal(format!(
+                "cannot write the turn directory: {err}"
+            ))));
+        }
+        let lifeline = match mode {
+            Mode::Foreground => match self.lifeline() {
+                Ok(lifeline) => Some(lifeline),
+                Err(err) => return Some(Err(ErrorObject::internal(err))),
+            },
+            Mode::Background => None,
+        };
+        if let Err(err) = runner::launch::launch(&dir, mode, lifeline) {
+            return Some(Err(ErrorObject::internal(format!(
+                "failed to start the turn's runner: {err}"
+            ))));
+        }
+        if ephemeral == super::state::Ephemeral::No {
+            let first_text = prompt.clone();
+            let stored = self.store.update_thread(uuid, |r| {
+                r.has_turns = true;
+                if r.preview.is_empty() {
+                    r.preview = first_text.chars().take(400).collect();
+                }
+                r.touch(Timestamp::now());
+            });
+            match stored {
+                Ok(stored) => {
+                    if let Some(loaded) = self.loaded.get_mut(&uuid) {
+                        loaded.record = stored;
+                    }
+                }
+                Err(err) => tracing::warn!("cannot update thread {uuid}: {err}"),
+            }
+        }
+        if let Some(loaded) = self.loaded.get_mut(&uuid) {
+            loaded.active = Some(ActiveTurn {
+                turn_id,
+                dir: dir.clone(),
+                started_at_ms,
+                final_message: None,
+                last_error: None,
+                summary_parts: BTreeSet::new(),
+            });
+            loaded.status = LoadedStatus::Active {
+                waiting_on_approval: false,
+            };
+        }
+        let response_turn = Turn {
+            id: turn_id.to_string(),
+            root_turn_id: Some(turn_id.to_string()),
+            items: Vec::new(),
+            items_view: ItemsView::NotLoaded,
+            status: TurnStatus::InProgress,
+            error: None,
+            started_at: None,
+            completed_at: None,
+            duration_ms: None,
+        };
+        self.respond_now(id, to_value(&TurnStartResponse {
+            turn: response_turn.clone(),
+        }))
+        .await;
+        self.notify_thread(
+            uuid,
+            "thread/status/changed",
+            &ThreadStatusChangedNotification {
+                thread_id: p.thread_id.clone(),
+                status: ThreadStatus::Active {
+                    active_flags: Vec::new(),
+                },
+            },
+        )
+        .await;
+        let mut started = response_turn;
+        started.started_at = Some(started_at_ms / 1000);
+        self.notify_thread(
+            uuid,
+            "turn/started",
+            &TurnStartedNotification {
+                thread_id: p.thread_id.clone(),
+                turn: started,
+            },
+        )
+        .await;
+        let user_item = user_message_item(&turn_record);
+        let item_value = serde_json::to_value(&user_item).unwrap_or(Value::Null);
+        self.notify_thread(
+            uuid,
+            "item/started",
+            &json!({"item": item_value, "threadId": p.thread_id, "turnId": turn_id.to_string(), "startedAtMs": started_at_ms}),
+        )
+        .await;
+        self.notify_thread(
+            uuid,
+            "item/completed",
+            &json!({"item": item_value, "threadId": p.thread_id, "turnId": turn_id.to_string(), "contentTokenCount": null, "completedAtMs": started_at_ms}),
+        )
+        .await;
+        self.follow(uuid, turn_id, dir, 1);
+        None
+    }
+
+    fn turn_dir_for(
+        &self,
+        thread: Uuid,
+        turn: Uuid,
+        ephemeral: super::state::Ephemeral,
+    ) -> Result<PathBuf, ErrorObject> {
+        let made = match ephemeral {
+            super::state::Ephemeral::No => self.store.create_turn_dir(thread, turn),
+            // Ephemeral threads are never listed or resumed, but their turns still need a
+            // directory for the runner's files: a scratch area outside the thread tree.
+            super::state::Ephemeral::Yes => {
+                let dir = self
+                    .state_dir
+                    .join("ephemeral")
+                    .join(thread.to_string())
+                    .join(turn.to_string());
+                atomic_file::create_private_dir(&dir)
+                    .map(|()| dir)
+                    .map_err(|source| store::StoreError::Io {
+                        path: self.state_dir.join("ephemeral"),
+                        source,
+                    })
+            }
+        };
+        made.map_err(|err| ErrorObject::internal(format!("cannot create the turn directory: {err}")))
+    }
+
+    /// Starts forwarding a turn's records, from `from_seq`, to the loop.
+    pub(crate) fn follow(&self, thread: Uuid, turn: Uuid, dir: PathBuf, from_seq: u64) {
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            let mut records = match runner::client::subscribe(&dir, from_seq).await {
+                Ok(records) => records,
+                Err(err) => {
+                    let _ = events
+                        .send(Event::TurnLost {
+                            thread,
+                            turn,
+                            error: err.to_string(),
+                        })
+                        .await;
+                    return;
+                }
+            };
+            while let Some(record) = records.recv().await {
+                match record {
+                    Ok(record) => {
+                        let ended = record.is_turn_ended();
+                        if events
+                            .send(Event::TurnRecord {
+                                thread,
+                                turn,
+                                record,
+                            })
+                            .await
+                            .is_err()
+                            || ended
+                        {
+                            return;
+                        }
+                    }
+                    Err(err) => {
+                        let _ = events
+                            .send(Event::TurnLost {
+                                thread,
+                                turn,
+                                error: err.to_string(),
+                            })
+                            .await;
+                        return;
+                    }
+                }
+            }
+            let _ = events
+                .send(Event::TurnLost {
+                    thread,
+                    turn,
+                    error: "the turn's event stream ended before the turn did".to_string(),
+                })
+                .await;
+        });
+    }
+
+    /// One record of a followed turn, in log order.
+    pub(crate) async fn on_turn_record(&mut self, thread: Uuid, turn: Uuid, record: EventRecord) {
+        let Some(loaded) = self.loaded.get_mut(&thread) else {
+            return;
+        };
+        let Some(active) = loaded.active.as_mut().filter(|a| a.turn_id == turn) else {
+            // A record of a turn that has already ended here: exactly once means dropping it.
+            return;
+        };
+        let thread_id = thread.to_string();
+        let turn_id = turn.to_string();
+        let at_ms = record.at_ms as i64;
+        match record.event {
+            events::Event::RunnerStarted { .. }
+            | events::Event::ApprovalResolved { .. }
+            | events::Event::Steered { .. }
+            | events::Event::InterruptRequested { .. }
+            | events::Event::Marker { .. }
+            | events::Event::BackendExited { .. } => {}
+            events::Event::BackendSession { session_id } => {
+                let keep = loaded.record.continue_session
+                    && loaded.ephemeral == super::state::Ephemeral::No;
+                if keep {
+                    match self
+                        .store
+                        .update_thread(thread, |r| r.backend_session_id = Some(session_id))
+                    {
+                        Ok(stored) => {
+                            if let Some(loaded) = self.loaded.get_mut(&thread) {
+                                loaded.record = stored;
+                            }
+                        }
+                        Err(err) => tracing::warn!("cannot record the backend session: {err}"),
+                    }
+                }
+            }
+            events::Event::ItemStarted { item } => {
+                let started = item_time(&item, "startedAtMs").unwrap_or(at_ms);
+                self.notify_thread(
+                    thread,
+                    "item/started",
+                    &json!({"item": item, "threadId": thread_id, "turnId": turn_id, "startedAtMs": started}),
+                )
+                .await;
+            }
+            events::Event::AgentMessageDelta { item_id, delta } => {
+                self.notify_thread(
+                    thread,
+                    "item/agentMessage/delta",
+                    &AgentMessageDeltaNotification {
+                        thread_id,
+                        turn_id,
+                        item_id,
+                        delta,
+                    },
+                )
+                .await;
+            }
+            events::Event::ReasoningSummaryDelta {
+                item_id,
+                delta,
+                summary_index,
+            } => {
+                let new_part = active.summary_parts.insert((item_id.clone(), summary_index));
+                if new_part {
+                    self.notify_thread(
+                        thread,
+                        "item/reasoning/summaryPartAdded",
+                        &ReasoningSummaryPartAddedNotification {
+                            thread_id: thread_id.clone(),
+                            turn_id: turn_id.clone(),
+                            item_id: item_id.clone(),
+                            summary_index: i64::from(summary_index),
+                        },
+                    )
+                    .await;
+                }
+                self.notify_thread(
+                    thread,
+                    "item/reasoning/summaryTextDelta",
+                    &ReasoningSummaryTextDeltaNotification {
+                        thread_id,
+                        turn_id,
+                        item_id,
+                        delta,
+                        summary_index: i64::from(summary_index),
+                    },
+                )
+                .await;
+            }
+            events::Event::ReasoningTextDelta {
+                item_id,
+                delta,
+                content_index,
+            } => {
+                self.notify_thread(
+                    thread,
+                    "item/reasoning/textDelta",
+                    &ReasoningTextDeltaNotification {
+                        thread_id,
+                        turn_id,
+                        item_id,
+                        delta,
+                        content_index: i64::from(content_index),
+                    },
+                )
+                .await;
+            }
+            events::Event::CommandOutputDelta { item_id, delta } => {
+                self.notify_thread(
+                    thread,
+                    "item/commandExecution/outputDelta",
+                    &CommandExecutionOutputDeltaNotification {
+                        thread_id,
+                        turn_id,
+                        item_id,
+                        delta,
+                    },
+                )
+                .await;
+            }
+            events::Event::ItemCompleted { item } => {
+                if item.get("type").and_then(Value::as_str) == Some("agentMessage") {
+                    active.final_message = Some(item.clone());
+                }
+                let completed = item_time(&item, "completedAtMs").unwrap_or(at_ms);
+                self.notify_thread(
+                    thread,
+                    "item/completed",
+                    &json!({"item": item, "threadId": thread_id, "turnId": turn_id, "contentTokenCount": null, "completedAtMs": completed}),
+                )
+                .await;
+            }
+            events::Event::TokenUsage {
+                total,
+                last,
+                model_context_window,
+            } => {
+                self.notify_thread(
+                    thread,
+                    "thread/tokenUsage/updated",
+                    &json!({"threadId": thread_id, "turnId": turn_id, "tokenUsage": {"total": total, "last": last, "modelContextWindow": model_context_window}}),
+                )
+                .await;
+            }
+            events::Event::Warning { message } => {
+                self.notify_thread(
+                    thread,
+                    "warning",
+                    &WarningNotification {
+                        thread_id: Some(thread_id),
+                        message,
+                    },
+                )
+                .await;
+            }
+            events::Event::Error {
+                message,
+                will_retry,
+            } => {
+                if will_retry {
+                    self.notify_thread(
+                        thread,
+                        "error",
+                        &ErrorNotification {
+                            error: turn_error(message, None),
+                            will_retry,
+                            thread_id,
+                            turn_id,
+                        },
+                    )
+                    .await;
+                } else {
+                    active.last_error = Some(message);
+                }
+            }
+            events::Event::ApprovalRequested { .. } => {
+                // Approvals are answered by the thread's approval policy in the runner
+                // until the server-to-client round trip is wired (see the issue notes).
+            }
+            events::Event::TurnEnded {
+                status,
+                reason,
+                error,
+            } => {
+                let error = error.map(|e| e.message);
+                self.finish_turn(thread, turn, status, reason, error).await;
+            }
+        }
+    }
+
+    /// The runner's stream failed: finish the turn from what the files say.
+    pub(crate) async fn on_turn_lost(&mut self, thread: Uuid, turn: Uuid, error: String) {
+        let Some(active) = self
+            .loaded
+            .get(&thread)
+            .and_then(|l| l.active.as_ref())
+            .filter(|a| a.turn_id == turn)
+        else {
+            return;
+        };
+        tracing::warn!("turn {turn}: {error}");
+        let recorded = runner::client::read_exit_record(&active.dir).ok().flatten();
+        match recorded {
+            Some(exit) => {
+                let message = exit.error.map(|e| e.message);
+                self.finish_turn(thread, turn, exit.status, exit.reason, message)
+                    .await;
+            }
+            None => {
+                self.finish_turn(
+                    thread,
+                    turn,
+                    events::TurnStatus::Failed,
+                    "runnerLost".to_string(),
+                    Some(format!("the turn's runner was lost: {error}")),
+                )
+                .await;
+            }
+        }
+    }
+
+    /// Sends the end of a turn: status change, error, `turn/completed`. Once per turn.
+    async fn finish_turn(
+        &mut self,
+        thread: Uuid,
+        turn: Uuid,
+        status: events::TurnStatus,
+        reason: String,
+        error: Option<String>,
+    ) {
+        let Some(loaded) = self.loaded.get_mut(&thread) else {
+            return;
+        };
+        let Some(active) = loaded.active.take_if(|a| a.turn_id == turn) else {
+            return;
+        };
+        let (turn_status, thread_status) = match status {
+            events::TurnStatus::Completed => (TurnStatus::Completed, LoadedStatus::Idle),
+            events::TurnStatus::Interrupted => (TurnStatus::Interrupted, LoadedStatus::Idle),
+            events::TurnStatus::Failed => (TurnStatus::Failed, LoadedStatus::SystemError),
+        };
+        loaded.status = thread_status.clone();
+        let thread_id = thread.to_string();
+        let turn_error = match turn_status {
+            TurnStatus::Failed => Some(turn_error(
+                error
+                    .or(active.last_error.clone())
+                    .unwrap_or_else(|| format!("the turn failed ({reason})")),
+                Some(CodexErrorInfo::Other),
+            )),
+            TurnStatus::Completed | TurnStatus::Interrupted | TurnStatus::InProgress => None,
+        };
+        self.notify_thread(
+            thread,
+            "thread/status/changed",
+            &ThreadStatusChangedNotification {
+                thread_id: thread_id.clone(),
+                status: super::convert::status(&thread_status),
+            },
+        )
+        .await;
+        if let Some(err) = &turn_error {
+            self.notify_thread(
+                thread,
+                "error",
+                &ErrorNotification {
+                    error: err.clone(),
+                    will_retry: false,
+                    thread_id: thread_id.clone(),
+                    turn_id: turn.to_string(),
+                },
+            )
+            .await;
+        }
+        let completed_ms = now_ms();
+        let (items, items_view) = match turn_status {
+            TurnStatus::Completed => (
+                active
+                    .final_message
+                    .iter()
+                    .filter_map(|v| serde_json::from_value::<ThreadItem>(v.clone()).ok())
+                    .collect(),
+                ItemsView::Summary,
+            ),
+            TurnStatus::Interrupted | TurnStatus::Failed | TurnStatus::InProgress => {
+                (Vec::new(), ItemsView::NotLoaded)
+            }
+        };
+        let turn_view = Turn {
+            id: turn.to_string(),
+            root_turn_id: Some(turn.to_string()),
+            items,
+            items_view,
+            status: turn_status,
+            error: turn_error,
+            started_at: Some(active.started_at_ms / 1000),
+            completed_at: Some(completed_ms / 1000),
+            duration_ms: Some(completed_ms - active.started_at_ms),
+        };
+        self.notify_thread(
+            thread,
+            "turn/completed",
+            &TurnCompletedNotification {
+                thread_id,
+                turn: turn_view,
+            },
+        )
+        .await;
+    }
+
+    pub(crate) async fn turn_interrupt(&mut self, p: TurnInterruptParams) -> Reply {
+        let (dir, active_id) = self.active_turn(&p.thread_id, "interrupt")?;
+        if active_id.to_string() != p.turn_id {
+            return Err(ErrorObject::request_failed(format!(
+                "expected active turn id {} but found {active_id}",
+                p.turn_id
+            )));
+        }
+        runner::client::interrupt(&dir, InterruptReason::Client)
+            .await
+            .map_err(|err| ErrorObject::internal(format!("cannot reach the turn's runner: {err}")))?;
+        to_value(&TurnInterruptResponse {})
+    }
+
+    pub(crate) async fn turn_steer(&mut self, p: TurnSteerParams) -> Reply {
+        let (_dir, active_id) = self.active_turn(&p.thread_id, "steer")?;
+        if active_id.to_string() != p.expected_turn_id {
+            return Err(ErrorObject::request_failed(format!(
+                "expected active turn id `{}` but found `{active_id}`",
+                p.expected_turn_id
+            )));
+        }
+        Err(ErrorObject::request_failed(format!(
+            "the backend of this thread does not accept input during a turn; interrupt turn {active_id} and start a new one"
+        )))
+    }
+
+    /// The running turn of a loaded thread, or Codex's errors.
+    fn active_turn(&self, raw_thread_id: &str, verb: &str) -> Result<(PathBuf, Uuid), ErrorObject> {
+        let uuid = thread_id(raw_thread_id)?;
+        let loaded = self.loaded.get(&uuid).ok_or_else(|| {
+            ErrorObject::request_failed(format!("thread not found: {raw_thread_id}"))
+        })?;
+        let active = loaded
+            .active
+            .as_ref()
+            .ok_or_else(|| ErrorObject::request_failed(format!("no active turn to {verb}")))?;
+        Ok((active.dir.clone(), active.turn_id))
+    }
+
+    /// Sends a thread's notification to this connection if it is subscribed.
+    pub(crate) async fn notify_thread<T: Serialize>(
+        &self,
+        thread: Uuid,
+        method: &'static str,
+        params: &T,
+    ) {
+        let subscribed = self
+            .loaded
+            .get(&thread)
+            .is_none_or(|l| l.subscription == Subscription::Subscribed);
+        if subscribed {
+            self.notify(method, params).await;
+        }
+    }
+
+    /// The turns of a thread, read from its turn directories, with every item.
+    pub(crate) fn read_turns(&self, thread: Uuid) -> Vec<Turn> {
+        let ids = match self.store.list_turn_ids(thread) {
+            Ok(ids) => ids,
+            Err(err) => {
+                tracing::warn!("cannot list the turns of {thread}: {err}");
+                return Vec::new();
+            }
+        };
+        ids.into_iter()
+            .filter_map(|turn| read_turn(&self.store.turn_dir(thread, turn), turn))
+            .collect()
+    }
+}
+
+/// One stored turn with its items: the user message, then every item that completed.
+fn read_turn(dir: &Path, turn: Uuid) -> Option<Turn> {
+    let record: TurnRecord = serde_json::from_slice(&std::fs::read(dir.join(TURN_FILE)).ok()?).ok()?;
+    let mut items = vec![user_message_item(&record)];
+    let log = runner::log::read_all(&dir.join(runner::log::EVENTS_FILE)).ok();
+    let mut ended_at_ms = None;
+    for entry in log.map(|l| l.records).unwrap_or_default() {
+        match entry.event {
+            events::Event::ItemCompleted { item } => {
+                match serde_json::from_value::<ThreadItem>(item) {
+                    Ok(item) => items.push(item),
+                    Err(err) => tracing::warn!("turn {turn}: unreadable item: {err}"),
+                }
+            }
+            events::Event::TurnEnded { .. } => ended_at_ms = Some(entry.at_ms as i64),
+            _ => {}
+        }
+    }
+    let exit = runner::client::read_exit_record(dir).ok().flatten();
+    let (status, error) = match exit {
+        Some(exit) => (
+            match exit.status {
+                events::TurnStatus::Completed => TurnStatus::Completed,
+                events::TurnStatus::Interrupted => TurnStatus::Interrupted,
+                events::TurnStatus::Failed => TurnStatus::Failed,
+            },
+            exit.error
+                .map(|e| turn_error(e.message, Some(CodexErrorInfo::Other))),
+        ),
+        None => (TurnStatus::InProgress, None),
+    };
+    Some(Turn {
+        id: turn.to_string(),
+        root_turn_id: Some(turn.to_string()),
+        items,
+        items_view: ItemsView::Full,
+        status,
+        error,
+        started_at: Some(record.started_at_ms / 1000),
+        completed_at: ended_at_ms.map(|ms| ms / 1000),
+        duration_ms: ended_at_ms.map(|ms| ms - record.started_at_ms),
+    })
+}
+
+fn user_message_item(record: &TurnRecord) -> ThreadItem {
+    ThreadItem {
+        id: record.user_message_id.clone(),
+        kind: ThreadItemKind::UserMessage {
+            client_id: record.client_user_message_id.clone(),
+            content: record.input.clone(),
+        },
+        started_at_ms: Some(record.started_at_ms),
+        completed_at_ms: Some(record.started_at_ms),
+    }
+}
+
+fn turn_error(message: String, info: Option<CodexErrorInfo>) -> TurnError {
+    TurnError {
+        message,
+        codex_error_info: info,
+        additional_details: None,
+        misalignment: None,
+    }
+}
+
+fn item_time(item: &Value, key: &str) -> Option<i64> {
+    item.get(key).and_then(Value::as_i64)
+}
+
+/// How many characters of text an input holds (Codex counts text only).
+fn input_chars(input: &UserInput) -> usize {
+    match input {
+        UserInput::Text { text, .. } => text.chars().count(),
+        _ => 0,
+    }
+}
+
+/// The prompt given to the backend: the text inputs, then the paths of local images and
+/// files mentioned, one per line.
+fn prompt_text(inputs: &[UserInput]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for input in inputs {
+        match input {
+            UserInput::Text { text, .. } => parts.push(text.clone()),
+            UserInput::LocalImage { path, .. } => parts.push(format!("[image: {path}]")),
+            UserInput::Image { url: Some(url), .. } => parts.push(format!("[image: {url}]")),
+            UserInput::Mention { name, path } | UserInput::Skill { name, path } => {
+                parts.push(format!("[{name}: {path}]"))
+            }
+            _ => {}
+        }
+    }
+    parts.join("\n")
+}

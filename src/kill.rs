@@ -126,8 +126,9 @@ fn kill_directly(turn_dir: &Path, process: &ProcessRecord) -> io::Result<()> {
         }
         // A group id stays reserved while the group has members, so the group is the turn's
         // unless a different process now holds the leader's PID.
-        let leader_is_other = identity::read_stat(backend.pgid)
-            .is_ok_and(|stat| stat.start_time != backend.identity.start_time || backend.pgid != backend.identity.pid);
+        let leader_is_other = identity::read_stat(backend.pgid).is_ok_and(|stat| {
+            stat.start_time != backend.identity.start_time || backend.pgid != backend.identity.pid
+        });
         if !leader_is_other && backend.identity.boot_id == identity::boot_id()? {
             scope.groups.push(backend.pgid);
         }

@@ -50,7 +50,10 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("--launch-runner") => launch_runner(&args[1..]),
         Some("--script") => match args.get(1) {
-            Some(file) => run_script(Path::new(file), args.get(2).map(String::as_str).unwrap_or("")),
+            Some(file) => run_script(
+                Path::new(file),
+                args.get(2).map(String::as_str).unwrap_or(""),
+            ),
             None => Err("--script needs a FILE".to_owned()),
         },
         Some(prompt) => match prompt.strip_prefix("script:") {
@@ -73,7 +76,11 @@ fn script_by_name(name: &str) -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/agent-scripts"));
     let plain = dir.join(name);
-    if plain.exists() { plain } else { dir.join(format!("{name}.txt")) }
+    if plain.exists() {
+        plain
+    } else {
+        dir.join(format!("{name}.txt"))
+    }
 }
 
 /// The script interpreter's state.
@@ -111,8 +118,15 @@ impl Agent {
     fn step(&mut self, step: &str, rest: &str) -> Result<Option<u8>, String> {
         match step {
             "start" => {
-                let session = if rest.is_empty() { "fake-session" } else { rest };
-                emit(&serde_json::json!({"type": "thread.started", "thread_id": session}).to_string());
+                let session = if rest.is_empty() {
+                    "fake-session"
+                } else {
+                    rest
+                };
+                emit(
+                    &serde_json::json!({"type": "thread.started", "thread_id": session})
+                        .to_string(),
+                );
                 emit(r#"{"type":"turn.started"}"#);
             }
             "message" => self.message(rest),
@@ -131,7 +145,10 @@ impl Agent {
             ),
             "fail" => {
                 emit(&serde_json::json!({"type": "error", "message": rest}).to_string());
-                emit(&serde_json::json!({"type": "turn.failed", "error": {"message": rest}}).to_string());
+                emit(
+                    &serde_json::json!({"type": "turn.failed", "error": {"message": rest}})
+                        .to_string(),
+                );
             }
             "line" => emit(rest),
             "partial" => {
@@ -147,7 +164,9 @@ impl Agent {
             }
             "read-stdin" => {
                 let mut input = String::new();
-                io::stdin().read_to_string(&mut input).map_err(|err| err.to_string())?;
+                io::stdin()
+                    .read_to_string(&mut input)
+                    .map_err(|err| err.to_string())?;
                 self.message(input.trim_end());
             }
             "echo-prompt" => {
@@ -168,7 +187,10 @@ impl Agent {
                     program: &exe,
                     args: &args,
                     cwd: &cwd,
-                    env: EnvPolicy::Inherit { set: Vec::new(), remove: Vec::new() },
+                    env: EnvPolicy::Inherit {
+                        set: Vec::new(),
+                        remove: Vec::new(),
+                    },
                     stdin: Stdio::null(),
                     stdout: Stdio::inherit(),
                     stderr: Stdio::inherit(),
@@ -188,7 +210,10 @@ impl Agent {
                 }
             }
             "close-stdout" => {
-                let null = OpenOptions::new().write(true).open("/dev/null").map_err(|err| err.to_string())?;
+                let null = OpenOptions::new()
+                    .write(true)
+                    .open("/dev/null")
+                    .map_err(|err| err.to_string())?;
                 use std::os::fd::AsRawFd;
                 // SAFETY: dup2 onto descriptor 1 with a descriptor we own; no memory involved.
                 if unsafe { libc::dup2(null.as_raw_fd(), 1) } < 0 {
@@ -196,7 +221,9 @@ impl Agent {
                 }
             }
             "exit" => {
-                let code: u8 = rest.parse().map_err(|_| format!("bad exit code {rest:?}"))?;
+                let code: u8 = rest
+                    .parse()
+                    .map_err(|_| format!("bad exit code {rest:?}"))?;
                 return Ok(Some(code));
             }
             "kill-self" => {
@@ -288,7 +315,8 @@ fn launch_runner(args: &[String]) -> Result<u8, String> {
         ready_timeout: Duration::from_secs(10),
     };
     let lifeline = Lifeline::new().map_err(|err| err.to_string())?;
-    let launched = launch_with(&options, &turn_dir, mode, Some(&lifeline)).map_err(|err| err.to_string())?;
+    let launched =
+        launch_with(&options, &turn_dir, mode, Some(&lifeline)).map_err(|err| err.to_string())?;
     emit(&format!("ready {}", launched.runner.pid));
     // Hold the lifeline until killed.
     loop {

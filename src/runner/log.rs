@@ -61,10 +61,21 @@ impl EventLog {
         event: Event,
         durability: Durability,
     ) -> io::Result<(EventRecord, String)> {
+        self.append_at(event, now_ms(), durability)
+    }
+
+    /// Appends one record stamped `at_ms` (the `turnEnded` record carries the exit record's
+    /// time, so that a reader synthesizing it from `exit.json` gets the same record).
+    pub fn append_at(
+        &mut self,
+        event: Event,
+        at_ms: u64,
+        durability: Durability,
+    ) -> io::Result<(EventRecord, String)> {
         let record = EventRecord {
             v: RECORD_VERSION,
             seq: self.next_seq,
-            at_ms: now_ms(),
+            at_ms,
             event,
         };
         let mut line = serde_json::to_string(&record).map_err(io::Error::other)?;

@@ -320,7 +320,7 @@ fn fail_before_start(
         last_seq: log.next_seq(),
         ended_at_ms: now_ms(),
     };
-    supervisor::write_end(turn_dir, log, &record)
+    supervisor::write_end(turn_dir, log, &record).map(|_| ())
 }
 
 /// Takes the lifeline descriptor named by the environment, marking it close-on-exec so that

@@ -285,15 +285,8 @@ impl Supervisor {
                 if let Err(err) = &status {
                     tracing::error!(%err, "waiting for the backend failed");
                 }
-                let exit = LeaderExit::from_status(&status);
-                self.leader_exit = Some(exit);
-                self.append(
-                    Event::BackendExited {
-                        exit_code: exit.code,
-                        signal: exit.signal,
-                    },
-                    Durability::Synced,
-                )?;
+                // Recorded at the end, after the last stdout line (see finalize).
+                self.leader_exit = Some(LeaderExit::from_status(&status));
                 // The leader is reaped: from now on the sweep may reap every zombie.
                 self.start_post_exit_sweep();
             }
@@ -486,6 +479,13 @@ impl Supervisor {
             code: None,
             signal: None,
         });
+        self.append(
+            Event::BackendExited {
+                exit_code: exit.code,
+                signal: exit.signal,
+            },
+            Durability::Flushed,
+        )?;
         let stderr_tail = read_tail(&self.turn_dir.join(crate::runner::STDERR_FILE));
         let (status, reason, error) = decide(
             self.marker.as_ref(),
@@ -504,9 +504,7 @@ impl Supervisor {
             last_seq: self.log.next_seq(),
             ended_at_ms: now_ms(),
         };
-        write_end(&self.turn_dir, &mut self.log, &record)?;
-        let line = serde_json::to_string(&record.turn_ended_record()).map_err(io::Error::other)?;
-        let line: Arc<str> = Arc::from(line);
+        let line: Arc<str> = Arc::from(write_end(&self.turn_dir, &mut self.log, &record)?);
         for tx in self.subscribers.drain(..) {
             let _ = tx.send(line.clone());
         }
@@ -519,18 +517,13 @@ impl Supervisor {
     }
 }
 
-/// Writes `exit.json`, then appends the matching `turnEnded` record and syncs it.
-pub fn write_end(turn_dir: &Path, log: &mut EventLog, record: &ExitRecord) -> io::Result<()> {
+/// Writes `exit.json`, then appends the matching `turnEnded` record and syncs it; returns
+/// the record's line.
+pub fn write_end(turn_dir: &Path, log: &mut EventLog, record: &ExitRecord) -> io::Result<String> {
     atomic_file::write_json_atomic(&turn_dir.join(EXIT_FILE), record)?;
-    log.append(
-        Event::TurnEnded {
-            status: record.status,
-            reason: record.reason.clone(),
-            error: record.error.clone(),
-        },
-        Durability::Synced,
-    )?;
-    Ok(())
+    let ended = record.turn_ended_record();
+    let (_, line) = log.append_at(ended.event, ended.at_ms, Durability::Synced)?;
+    Ok(line)
 }
 
 /// The last bytes of a file as text, if it has any.

@@ -53,6 +53,23 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         turn_dir: PathBuf,
     },
+    /// Stop a turn: ask its runner to interrupt it (reason `kill`), or, when the runner is
+    /// gone, kill the turn's recorded processes (each identity-verified) and write its exit
+    /// record. Waits for the exit record and prints it as one JSON line.
+    ///
+    /// Exit codes: 0 the turn has ended; 1 it did not end within the timeout; 2 no such
+    /// turn; 3 another error.
+    Kill {
+        /// The state directory to search for a turn id.
+        #[arg(long, env = "AGENT_HOST_HOME", value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+        /// How long to wait for the exit record, in milliseconds.
+        #[arg(long, default_value_t = 15_000, value_name = "MS")]
+        timeout_ms: u64,
+        /// A turn id (found under <state>/threads/*/turns/) or a turn directory.
+        #[arg(value_name = "TURN")]
+        turn: String,
+    },
 }
 
 /// Runs the parsed command line and returns the process exit code.
@@ -64,6 +81,15 @@ pub fn run(cli: Cli) -> ExitCode {
         } => crate::server::main(common, max_line_bytes),
         Command::Schema { out } => crate::schema_gen::main(&out),
         Command::Runner { turn_dir } => crate::runner::main(&turn_dir),
+        Command::Kill {
+            state_dir,
+            timeout_ms,
+            turn,
+        } => crate::kill::main(
+            state_dir,
+            &turn,
+            std::time::Duration::from_millis(timeout_ms),
+        ),
     }
 }
 

@@ -5,10 +5,14 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod atomic_file;
+pub mod backend;
 pub mod cli;
 pub mod config;
+pub mod events;
 pub mod jsonrpc;
+pub mod kill;
 pub mod logging;
+pub mod process;
 pub mod protocol;
 pub mod runner;
 pub mod schema_gen;

@@ -1,3 +1,325 @@
-//! `fake-agent`: a scriptable stand-in for an agent CLI, used by the tests.
+//! `fake-agent`: a scriptable stand-in for an agent CLI, used by the tests as a `jsonl`
+//! backend (it prints the codex `exec --json` event stream).
+//!
+//! Usage:
+//! - `fake-agent --script FILE [PROMPT]`: run the steps in FILE.
+//! - `fake-agent script:NAME`: the prompt names the script `NAME` (or `NAME.txt`) in
+//!   `$FAKE_AGENT_SCRIPT_DIR`, else in this repository's `fixtures/agent-scripts/`.
+//! - `fake-agent --launch-runner TURN_DIR --agent-host EXE --mode foreground|background`:
+//!   a stand-in server: launches the turn's runner (holding the lifeline in foreground mode),
+//!   prints `ready RUNNER_PID`, then waits forever so that a test can SIGKILL it.
+//!
+//! A script has one step per line; blank lines and lines starting with `#` are skipped:
+//!
+//! | step | effect |
+//! |---|---|
+//! | `start [SESSION]` | print `thread.started` (thread id SESSION, default `fake-session`) and `turn.started` |
+//! | `message TEXT` | print `item.completed` of an `agent_message` |
+//! | `command CMD` | print `item.started` and `item.completed` of a `command_execution` |
+//! | `complete` | print `turn.completed` with usage |
+//! | `fail TEXT` | print a top-level `error` and `turn.failed` |
+//! | `line TEXT` | print TEXT and a newline, as is (any event, or junk) |
+//! | `partial TEXT` | print TEXT without a newline |
+//! | `flood N` | print N `agent_message` items |
+//! | `read-stdin` | read stdin to EOF and print it as an `agent_message` |
+//! | `echo-prompt` | print the prompt argument as an `agent_message` |
+//! | `sleep MS` | sleep |
+//! | `pid` | append `PID STARTTIME` to the file named by `$FAKE_AGENT_PIDS` |
+//! | `child FILE` | start `fake-agent --script FILE` (relative to this script's directory) in the background, sharing stdio |
+//! | `setsid` | become a session leader |
+//! | `ignore SIG` | ignore `TERM`, `INT` or `HUP` |
+//! | `close-stdout` | point stdout at `/dev/null` (the pipe closes) and keep running |
+//! | `exit CODE` | exit with CODE |
+//! | `kill-self SIG` | send itself `TERM`, `INT`, `KILL` or `HUP` |
+//!
+//! The end of the script exits 0. A double fork is a `child` whose script starts its own
+//! `child` and exits.
 
-fn main() {}
+use std::fs::OpenOptions;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+use std::time::Duration;
+
+use agent_host::events::Mode;
+use agent_host::process::{self, EnvPolicy, SessionPolicy, SpawnSpec, identity};
+use agent_host::runner::launch::{LaunchOptions, Lifeline, launch_with};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("--launch-runner") => launch_runner(&args[1..]),
+        Some("--script") => match args.get(1) {
+            Some(file) => run_script(
+                Path::new(file),
+                args.get(2).map(String::as_str).unwrap_or(""),
+            ),
+            None => Err("--script needs a FILE".to_owned()),
+        },
+        Some(prompt) => match prompt.strip_prefix("script:") {
+            Some(name) => run_script(&script_by_name(name.trim()), prompt),
+            None => Err(format!("no script in the prompt {prompt:?}")),
+        },
+        None => Err("usage: fake-agent --script FILE [PROMPT] | fake-agent script:NAME".to_owned()),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(message) => {
+            let _ = writeln!(io::stderr(), "fake-agent: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn script_by_name(name: &str) -> PathBuf {
+    let dir = std::env::var_os("FAKE_AGENT_SCRIPT_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/agent-scripts"));
+    let plain = dir.join(name);
+    if plain.exists() {
+        plain
+    } else {
+        dir.join(format!("{name}.txt"))
+    }
+}
+
+/// The script interpreter's state.
+struct Agent {
+    dir: PathBuf,
+    prompt: String,
+    next_item: u32,
+}
+
+fn run_script(file: &Path, prompt: &str) -> Result<u8, String> {
+    let text = std::fs::read_to_string(file).map_err(|err| format!("{}: {err}", file.display()))?;
+    let mut agent = Agent {
+        dir: file.parent().map(Path::to_path_buf).unwrap_or_default(),
+        prompt: prompt.to_owned(),
+        next_item: 0,
+    };
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (step, rest) = line.split_once(' ').unwrap_or((line, ""));
+        if let Some(code) = agent
+            .step(step, rest.trim())
+            .map_err(|err| format!("{}:{}: {err}", file.display(), number + 1))?
+        {
+            return Ok(code);
+        }
+    }
+    Ok(0)
+}
+
+impl Agent {
+    /// Runs one step; `Some(code)` ends the script.
+    fn step(&mut self, step: &str, rest: &str) -> Result<Option<u8>, String> {
+        match step {
+            "start" => {
+                let session = if rest.is_empty() {
+                    "fake-session"
+                } else {
+                    rest
+                };
+                emit(
+                    &serde_json::json!({"type": "thread.started", "thread_id": session})
+                        .to_string(),
+                );
+                emit(r#"{"type":"turn.started"}"#);
+            }
+            "message" => self.message(rest),
+            "command" => {
+                let id = self.item_id();
+                let mut item = serde_json::json!({"id": id, "type": "command_execution", "command": rest,
+                    "aggregated_output": "", "exit_code": null, "status": "in_progress"});
+                emit(&serde_json::json!({"type": "item.started", "item": item}).to_string());
+                item["aggregated_output"] = "ok\n".into();
+                item["exit_code"] = 0.into();
+                item["status"] = "completed".into();
+                emit(&serde_json::json!({"type": "item.completed", "item": item}).to_string());
+            }
+            "complete" => emit(
+                r#"{"type":"turn.completed","usage":{"input_tokens":10,"cached_input_tokens":0,"cache_write_input_tokens":0,"output_tokens":5,"reasoning_output_tokens":0}}"#,
+            ),
+            "fail" => {
+                emit(&serde_json::json!({"type": "error", "message": rest}).to_string());
+                emit(
+                    &serde_json::json!({"type": "turn.failed", "error": {"message": rest}})
+                        .to_string(),
+                );
+            }
+            "line" => emit(rest),
+            "partial" => {
+                let mut out = io::stdout().lock();
+                let _ = out.write_all(rest.as_bytes());
+                let _ = out.flush();
+            }
+            "flood" => {
+                let count: u32 = rest.parse().map_err(|_| format!("bad count {rest:?}"))?;
+                for n in 0..count {
+                    self.message(&format!("flood line {n}"));
+                }
+            }
+            "read-stdin" => {
+                let mut input = String::new();
+                io::stdin()
+                    .read_to_string(&mut input)
+                    .map_err(|err| err.to_string())?;
+                self.message(input.trim_end());
+            }
+            "echo-prompt" => {
+                let prompt = self.prompt.clone();
+                self.message(&prompt);
+            }
+            "sleep" => {
+                let ms: u64 = rest.parse().map_err(|_| format!("bad duration {rest:?}"))?;
+                std::thread::sleep(Duration::from_millis(ms));
+            }
+            "pid" => write_pid()?,
+            "child" => {
+                let script = self.dir.join(rest);
+                let exe = std::env::current_exe().map_err(|err| err.to_string())?;
+                let cwd = std::env::current_dir().map_err(|err| err.to_string())?;
+                let args = ["--script".into(), script.into_os_string()];
+                process::spawn(SpawnSpec {
+                    program: &exe,
+                    args: &args,
+                    cwd: &cwd,
+                    env: EnvPolicy::Inherit {
+                        set: Vec::new(),
+                        remove: Vec::new(),
+                    },
+                    stdin: Stdio::null(),
+                    stdout: Stdio::inherit(),
+                    stderr: Stdio::inherit(),
+                    session: SessionPolicy::Inherit,
+                    inherit_fd: None,
+                })
+                .map_err(|err| format!("cannot start a child: {err}"))?;
+            }
+            "setsid" => {
+                rustix::process::setsid().map_err(|err| format!("setsid: {err}"))?;
+            }
+            "ignore" => {
+                let signal = signal_number(rest)?;
+                // SAFETY: installing SIG_IGN has no handler code to be unsafe about.
+                unsafe {
+                    libc::signal(signal, libc::SIG_IGN);
+                }
+            }
+            "close-stdout" => {
+                let null = OpenOptions::new()
+                    .write(true)
+                    .open("/dev/null")
+                    .map_err(|err| err.to_string())?;
+                use std::os::fd::AsRawFd;
+                // SAFETY: dup2 onto descriptor 1 with a descriptor we own; no memory involved.
+                if unsafe { libc::dup2(null.as_raw_fd(), 1) } < 0 {
+                    return Err(io::Error::last_os_error().to_string());
+                }
+            }
+            "exit" => {
+                let code: u8 = rest
+                    .parse()
+                    .map_err(|_| format!("bad exit code {rest:?}"))?;
+                return Ok(Some(code));
+            }
+            "kill-self" => {
+                let signal = rustix::process::Signal::from_named_raw(signal_number(rest)?)
+                    .ok_or_else(|| format!("bad signal {rest:?}"))?;
+                rustix::process::kill_process(rustix::process::getpid(), signal)
+                    .map_err(|err| err.to_string())?;
+                // The signal may be ignored; then carry on.
+            }
+            other => return Err(format!("unknown step {other:?}")),
+        }
+        Ok(None)
+    }
+
+    fn item_id(&mut self) -> String {
+        let id = format!("item_{}", self.next_item);
+        self.next_item += 1;
+        id
+    }
+
+    fn message(&mut self, text: &str) {
+        let id = self.item_id();
+        emit(
+            &serde_json::json!({"type": "item.completed", "item": {"id": id, "type": "agent_message", "text": text}})
+                .to_string(),
+        );
+    }
+}
+
+fn emit(line: &str) {
+    let mut out = io::stdout().lock();
+    let _ = out.write_all(line.as_bytes());
+    let _ = out.write_all(b"\n");
+    let _ = out.flush();
+}
+
+fn signal_number(name: &str) -> Result<i32, String> {
+    match name.trim_start_matches("SIG") {
+        "TERM" => Ok(libc::SIGTERM),
+        "INT" => Ok(libc::SIGINT),
+        "HUP" => Ok(libc::SIGHUP),
+        "KILL" => Ok(libc::SIGKILL),
+        other => Err(format!("unknown signal {other:?}")),
+    }
+}
+
+fn write_pid() -> Result<(), String> {
+    let Some(path) = std::env::var_os("FAKE_AGENT_PIDS") else {
+        return Ok(());
+    };
+    let me = identity::current().map_err(|err| err.to_string())?;
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|err| err.to_string())?;
+    // One write per line, so that concurrent writers do not interleave.
+    file.write_all(format!("{} {}\n", me.pid, me.start_time).as_bytes())
+        .map_err(|err| err.to_string())
+}
+
+fn launch_runner(args: &[String]) -> Result<u8, String> {
+    let mut turn_dir = None;
+    let mut exe = None;
+    let mut mode = Mode::Background;
+    let mut iter = args.iter();
+    let mut first = true;
+    while let Some(arg) = iter.next() {
+        if first {
+            turn_dir = Some(PathBuf::from(arg));
+            first = false;
+            continue;
+        }
+        match arg.as_str() {
+            "--agent-host" => exe = iter.next().map(PathBuf::from),
+            "--mode" => {
+                mode = match iter.next().map(String::as_str) {
+                    Some("foreground") => Mode::Foreground,
+                    Some("background") => Mode::Background,
+                    other => return Err(format!("bad mode {other:?}")),
+                }
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    let turn_dir = turn_dir.ok_or("--launch-runner needs TURN_DIR")?;
+    let options = LaunchOptions {
+        exe: exe.ok_or("--launch-runner needs --agent-host EXE")?,
+        ready_timeout: Duration::from_secs(10),
+    };
+    let lifeline = Lifeline::new().map_err(|err| err.to_string())?;
+    let launched =
+        launch_with(&options, &turn_dir, mode, Some(&lifeline)).map_err(|err| err.to_string())?;
+    emit(&format!("ready {}", launched.runner.pid));
+    // Hold the lifeline until killed.
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}

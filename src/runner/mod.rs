@@ -1,9 +1,392 @@
 //! The per-turn runner: a detached supervisor of one backend process tree.
+//!
+//! `agent-host runner --turn-dir DIR` reads `spec.json`, becomes the child subreaper, starts
+//! the backend in its own session, writes `process.json`, appends canonical records to
+//! `events.jsonl`, serves the control socket, and at the very end writes `exit.json` and the
+//! `turnEnded` record. It runs on plain threads, not tokio: it is the subreaper and reaps by
+//! PID, which must not race a runtime's own child reaping, and its work is a handful of
+//! blocking reads feeding one loop.
+//!
+//! Codemap: [`spec`] (input), [`supervisor`] (the loop and the status decision), [`control`]
+//! (the socket), [`log`] (the event log), [`launch`] (starting a runner, for the server),
+//! [`client`] (following and controlling a runner, for the server and `agent-host kill`).
 
-use std::path::Path;
-use std::process::ExitCode;
+pub mod client;
+pub mod control;
+pub mod launch;
+pub mod log;
+pub mod spec;
+pub mod supervisor;
+
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+use std::sync::mpsc;
+
+use rustix::process::{Pid, PidfdFlags, pidfd_open};
+
+use crate::atomic_file;
+use crate::backend::{self, Adapter};
+use crate::events::{
+    BackendProcess, ErrorInfo, Event, ExitRecord, Mode, ProcessRecord, RECORD_VERSION, TurnStatus,
+    now_ms,
+};
+use crate::process::{self, EnvPolicy, SessionPolicy, SpawnSpec, identity, tree::Scope};
+use control::ControlInput;
+use log::{Durability, EventLog};
+use supervisor::{Backend, Input, Supervisor};
+
+/// File names inside a turn directory.
+pub const PROCESS_FILE: &str = "process.json";
+pub const EXIT_FILE: &str = "exit.json";
+pub const STDOUT_FILE: &str = "backend.stdout";
+pub const STDERR_FILE: &str = "backend.stderr";
+pub const RUNNER_LOG_FILE: &str = "runner.log";
+pub const LOCK_FILE: &str = "runner.lock";
+pub const SOCKET_FILE: &str = "control.sock";
+
+/// The environment variable naming the inherited lifeline descriptor (foreground turns).
+pub const LIFELINE_FD_ENV: &str = "AGENT_HOST_LIFELINE_FD";
+
+/// The longest socket path we bind (`sun_path` holds 108 bytes with its terminator).
+const MAX_SOCKET_PATH: usize = 100;
 
 /// Entry point of the hidden `runner` command.
-pub fn main(_turn_dir: &Path) -> ExitCode {
-    ExitCode::FAILURE
+pub fn main(turn_dir: &Path) -> ExitCode {
+    init_logging(turn_dir);
+    match run(turn_dir) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(%err, "runner failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(turn_dir: &Path) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    match OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(turn_dir.join(RUNNER_LOG_FILE))
+    {
+        Ok(file) => {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .try_init();
+        }
+        Err(_) => crate::logging::init(),
+    }
+}
+
+fn run(turn_dir: &Path) -> io::Result<()> {
+    let turn_dir = std::path::absolute(turn_dir)?;
+    // One runner per turn: the lock is held for the runner's life (closed on exec, so the
+    // backend does not inherit it).
+    let lock = File::create(turn_dir.join(LOCK_FILE))?;
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
+        |_| {
+            io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("another runner holds {}", turn_dir.display()),
+            )
+        },
+    )?;
+    if turn_dir.join(EXIT_FILE).exists() {
+        tracing::warn!("the turn has already ended; nothing to do");
+        return Ok(());
+    }
+    let lifeline = take_lifeline();
+    if let Err(err) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
+        tracing::warn!(%err, "cannot become the child subreaper; orphans will escape to init");
+    }
+    let me = identity::current()?;
+    let mut log = EventLog::open(&turn_dir)?;
+    let spec = match spec::read(&turn_dir) {
+        Ok(spec) => spec,
+        Err(err) => {
+            let record = ProcessRecord {
+                v: RECORD_VERSION,
+                runner: me,
+                backend: None,
+                socket: String::new(),
+                mode: Mode::Background,
+                started_at_ms: now_ms(),
+                heartbeat_at_ms: now_ms(),
+            };
+            atomic_file::write_json_atomic(&turn_dir.join(PROCESS_FILE), &record)?;
+            return fail_before_start(
+                &turn_dir,
+                &mut log,
+                "badSpec",
+                format!("cannot read the turn spec: {err}"),
+            );
+        }
+    };
+    let socket_path = socket_path(&turn_dir, &spec.turn_id)?;
+    let listener = bind_private(&socket_path)?;
+    let mut record = ProcessRecord {
+        v: RECORD_VERSION,
+        runner: me.clone(),
+        backend: None,
+        socket: socket_path.to_string_lossy().into_owned(),
+        mode: spec.mode,
+        started_at_ms: now_ms(),
+        heartbeat_at_ms: now_ms(),
+    };
+    let started = backend::command_for(&spec)
+        .and_then(|command| Adapter::new(&spec).map(|adapter| (command, adapter)));
+    let (command, adapter) = match started {
+        Ok(pair) => pair,
+        Err(message) => {
+            atomic_file::write_json_atomic(&turn_dir.join(PROCESS_FILE), &record)?;
+            let _ = std::fs::remove_file(&socket_path);
+            return fail_before_start(&turn_dir, &mut log, "spawnFailed", message);
+        }
+    };
+    let stderr = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(turn_dir.join(STDERR_FILE))?;
+    let env = EnvPolicy::Inherit {
+        set: spec
+            .provider
+            .env
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+            .collect(),
+        remove: vec![OsString::from(LIFELINE_FD_ENV)],
+    };
+    let spawned = process::spawn(SpawnSpec {
+        program: &command.program,
+        args: &command.args,
+        cwd: &spec.cwd,
+        env,
+        stdin: match command.stdin {
+            Some(_) => Stdio::piped(),
+            None => Stdio::null(),
+        },
+        stdout: Stdio::piped(),
+        stderr: Stdio::from(stderr),
+        session: SessionPolicy::NewSession,
+        inherit_fd: None,
+    });
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(err) => {
+            atomic_file::write_json_atomic(&turn_dir.join(PROCESS_FILE), &record)?;
+            let _ = std::fs::remove_file(&socket_path);
+            return fail_before_start(
+                &turn_dir,
+                &mut log,
+                "spawnFailed",
+                format!("cannot start {}: {err}", command.program.display()),
+            );
+        }
+    };
+    let pid = child.id() as i32;
+    // The child is unreaped until its waiter says so, so this pidfd names it for sure.
+    let pidfd = pidfd_open(
+        Pid::from_raw(pid).ok_or_else(|| io::Error::other("pid 0"))?,
+        PidfdFlags::empty(),
+    )?;
+    let backend_identity = identity::of_pid(pid)?;
+    record.backend = Some(BackendProcess {
+        identity: backend_identity,
+        pgid: pid,
+    });
+    atomic_file::write_json_atomic(&turn_dir.join(PROCESS_FILE), &record)?;
+    log.append(
+        Event::RunnerStarted {
+            runner_pid: me.pid,
+            backend_pid: pid,
+            backend_pgid: pid,
+        },
+        Durability::Flushed,
+    )?;
+    tracing::info!(pid, program = %command.program.display(), "backend started");
+
+    let (to_loop, inputs) = mpsc::channel::<Input>();
+    if let (Some(prompt), Some(mut stdin)) = (command.stdin, child.stdin.take()) {
+        spawn_thread("prompt-stdin", move || {
+            // The backend may exit without reading: a broken pipe is not our failure.
+            if let Err(err) = stdin.write_all(prompt.as_bytes()) {
+                tracing::debug!(%err, "prompt not fully written to stdin");
+            }
+        })?;
+    }
+    if let Some(stdout) = child.stdout.take() {
+        let raw_path = turn_dir.join(STDOUT_FILE);
+        let tx = to_loop.clone();
+        spawn_thread("backend-stdout", move || {
+            supervisor::read_stdout(stdout, &raw_path, tx)
+        })?;
+    } else {
+        let _ = to_loop.send(Input::StdoutEof);
+    }
+    {
+        let tx = to_loop.clone();
+        spawn_thread("backend-waiter", move || {
+            let status = child.wait();
+            let _ = tx.send(Input::LeaderExited(status));
+        })?;
+    }
+    match (spec.mode, lifeline) {
+        (Mode::Foreground, Some(fd)) => {
+            let tx = to_loop.clone();
+            spawn_thread("lifeline", move || watch_lifeline(fd, tx))?;
+        }
+        (Mode::Foreground, None) => {
+            tracing::warn!(
+                "foreground turn without a lifeline: it will not notice its client going away"
+            );
+        }
+        (Mode::Background, _) => {}
+    }
+    {
+        let tx = to_loop.clone();
+        let events_path = turn_dir.join(log::EVENTS_FILE);
+        spawn_thread("control", move || {
+            control::serve(
+                listener,
+                events_path,
+                tx,
+                Input::Control as fn(ControlInput) -> Input,
+            )
+        })?;
+    }
+    let scope = Scope {
+        roots: vec![me.pid],
+        groups: vec![pid],
+        exclude: vec![me.pid],
+    };
+    let supervisor = Supervisor::new(
+        turn_dir.clone(),
+        log,
+        record,
+        Backend {
+            pid,
+            pidfd,
+            adapter,
+        },
+        scope,
+        spec.grace_ms,
+        socket_path,
+    );
+    // Keep one sender so the channel never reports "disconnected" while timers run.
+    let _keep = to_loop;
+    let exit = supervisor.run(inputs)?;
+    tracing::info!(status = ?exit.status, reason = %exit.reason, "turn ended");
+    drop(lock);
+    Ok(())
+}
+
+fn spawn_thread(name: &str, body: impl FnOnce() + Send + 'static) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(body)
+        .map(|_| ())
+}
+
+/// Ends a turn whose backend never started.
+fn fail_before_start(
+    turn_dir: &Path,
+    log: &mut EventLog,
+    reason: &str,
+    message: String,
+) -> io::Result<()> {
+    tracing::error!(%message, "turn failed before the backend started");
+    log.append(
+        Event::Error {
+            message: message.clone(),
+            will_retry: false,
+        },
+        Durability::Flushed,
+    )?;
+    let record = ExitRecord {
+        v: RECORD_VERSION,
+        status: TurnStatus::Failed,
+        reason: reason.to_owned(),
+        exit_code: None,
+        signal: None,
+        error: Some(ErrorInfo::new(message)),
+        last_seq: log.next_seq(),
+        ended_at_ms: now_ms(),
+    };
+    supervisor::write_end(turn_dir, log, &record).map(|_| ())
+}
+
+/// Takes the lifeline descriptor named by the environment, marking it close-on-exec so that
+/// the backend never holds it.
+fn take_lifeline() -> Option<OwnedFd> {
+    let raw: RawFd = std::env::var(LIFELINE_FD_ENV).ok()?.parse().ok()?;
+    if raw < 3 {
+        return None;
+    }
+    // SAFETY: the launcher passed this descriptor to us for our sole use; we check that it
+    // is open before owning it.
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(raw) };
+    rustix::io::fcntl_getfd(borrowed).ok()?;
+    rustix::io::fcntl_setfd(borrowed, rustix::io::FdFlags::CLOEXEC).ok()?;
+    // SAFETY: as above; nothing else in this process owns the descriptor.
+    Some(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// Blocks until every writer of the lifeline is gone (the server exited or was killed).
+fn watch_lifeline(fd: OwnedFd, to_loop: mpsc::Sender<Input>) {
+    let mut buf = [0u8; 64];
+    loop {
+        match rustix::io::read(fd.as_fd(), &mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = to_loop.send(Input::LifelineBroken);
+}
+
+/// The control socket path: in the turn directory when short enough, else a short path in
+/// `$XDG_RUNTIME_DIR` or the temp directory (`sun_path` holds 108 bytes).
+pub fn socket_path(turn_dir: &Path, turn_id: &str) -> io::Result<PathBuf> {
+    let local = turn_dir.join(SOCKET_FILE);
+    if local.as_os_str().len() <= MAX_SOCKET_PATH {
+        return Ok(local);
+    }
+    let name = match uuid::Uuid::parse_str(turn_id) {
+        Ok(id) => format!("{}.sock", id.simple()),
+        Err(_) => format!("runner-{}.sock", std::process::id()),
+    };
+    let dir = match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("agent-host"),
+        Some(_) | None => {
+            std::env::temp_dir().join(format!("agent-host-{}", rustix::process::getuid().as_raw()))
+        }
+    };
+    atomic_file::create_private_dir(&dir)?;
+    let path = dir.join(name);
+    if path.as_os_str().len() > MAX_SOCKET_PATH {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("no socket path short enough for {}", turn_dir.display()),
+        ));
+    }
+    Ok(path)
+}
+
+/// Binds an owner-only Unix socket (the umask is narrowed around the bind; the runner has no
+/// other threads yet).
+fn bind_private(path: &Path) -> io::Result<UnixListener> {
+    let _ = std::fs::remove_file(path);
+    let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    let bound = UnixListener::bind(path);
+    rustix::process::umask(old);
+    bound
 }

@@ -1,0 +1,465 @@
+//! The codex `exec --json` event stream (kinds `jsonl` and `codex`), mapped onto canonical
+//! events per `docs/backend-jsonl.md`.
+//!
+//! Item ids are prefixed with the turn id (`<turn>:<id>`), because codex restarts at `item_0`
+//! in every process. `item.completed` of type `error` is a `warning`. A top-level `error` is a
+//! retry notice (`error` with `willRetry`) when its message starts with `Reconnecting`;
+//! otherwise it is held: a following `turn.failed` turns it into the turn's error, anything
+//! else releases it as a `warning`. Usage in `turn.completed` is the thread total.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+
+use crate::events::{ErrorInfo, Event, MarkerOutcome, TokenBreakdown, now_ms};
+
+/// The longest piece of a bad line quoted in a warning.
+const QUOTE_LIMIT: usize = 200;
+
+/// Parser state for one backend process.
+#[derive(Debug)]
+pub struct Stream {
+    turn_id: String,
+    cwd: String,
+    previous_total: TokenBreakdown,
+    /// Start times of items in progress, for `durationMs`.
+    started_at_ms: HashMap<String, u64>,
+    held_error: Option<String>,
+    line_number: u64,
+}
+
+impl Stream {
+    pub fn new(turn_id: &str, cwd: &str, previous_total: TokenBreakdown) -> Stream {
+        Stream {
+            turn_id: turn_id.to_owned(),
+            cwd: cwd.to_owned(),
+            previous_total,
+            started_at_ms: HashMap::new(),
+            held_error: None,
+            line_number: 0,
+        }
+    }
+
+    /// Maps one line.
+    pub fn on_line(&mut self, line: &[u8], out: &mut Vec<Event>) {
+        self.line_number += 1;
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim();
+        if text.is_empty() {
+            return;
+        }
+        let value: Value = match serde_json::from_str(text) {
+            Ok(value) => value,
+            Err(err) => {
+                out.push(self.bad_line(text, &err.to_string()));
+                return;
+            }
+        };
+        let Some(kind) = value.get("type").and_then(Value::as_str) else {
+            out.push(self.bad_line(text, "no \"type\" member"));
+            return;
+        };
+        if kind != "turn.failed" && kind != "error" {
+            self.release_held_error(out);
+        }
+        match kind {
+            "thread.started" => {
+                if let Some(id) = value.get("thread_id").and_then(Value::as_str) {
+                    out.push(Event::BackendSession {
+                        session_id: id.to_owned(),
+                    });
+                }
+            }
+            "turn.started" => {}
+            "item.started" | "item.updated" | "item.completed" => match value.get("item") {
+                Some(item) if item.is_object() => self.on_item(kind, item, out),
+                Some(_) | None => out.push(self.bad_line(text, "no \"item\" object")),
+            },
+            "error" => {
+                let message = str_field(&value, "message");
+                if message.starts_with("Reconnecting") {
+                    out.push(Event::Error {
+                        message,
+                        will_retry: true,
+                    });
+                } else {
+                    self.release_held_error(out);
+                    self.held_error = Some(message);
+                }
+            }
+            "turn.completed" => {
+                if let Some(usage) = value.get("usage") {
+                    out.push(self.token_usage(usage));
+                }
+                out.push(Event::Marker {
+                    outcome: MarkerOutcome::Completed,
+                    error: None,
+                });
+            }
+            "turn.failed" => {
+                let held = self.held_error.take();
+                let message = value
+                    .get("error")
+                    .and_then(|e| e.get("message"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .or(held)
+                    .unwrap_or_else(|| "the backend reported a failed turn".to_owned());
+                out.push(Event::Error {
+                    message: message.clone(),
+                    will_retry: false,
+                });
+                out.push(Event::Marker {
+                    outcome: MarkerOutcome::Failed,
+                    error: Some(ErrorInfo::new(message)),
+                });
+            }
+            other => {
+                tracing::debug!(kind = other, "ignoring unknown backend event type");
+            }
+        }
+    }
+
+    /// At stdout EOF: a held top-level error becomes a warning.
+    pub fn finish(&mut self, out: &mut Vec<Event>) {
+        self.release_held_error(out);
+    }
+
+    fn release_held_error(&mut self, out: &mut Vec<Event>) {
+        if let Some(message) = self.held_error.take() {
+            out.push(Event::Warning { message });
+        }
+    }
+
+    fn bad_line(&self, text: &str, why: &str) -> Event {
+        let mut quoted: String = text.chars().take(QUOTE_LIMIT).collect();
+        if quoted.len() < text.len() {
+            quoted.push('…');
+        }
+        Event::Warning {
+            message: format!(
+                "skipped backend output line {}: {why}: {quoted}",
+                self.line_number
+            ),
+        }
+    }
+
+    fn token_usage(&mut self, usage: &Value) -> Event {
+        let field = |name: &str| usage.get(name).and_then(Value::as_u64).unwrap_or(0);
+        let input = field("input_tokens");
+        let output = field("output_tokens");
+        let total = TokenBreakdown {
+            total_tokens: input + output,
+            input_tokens: input,
+            cached_input_tokens: field("cached_input_tokens"),
+            cache_write_input_tokens: field("cache_write_input_tokens"),
+            output_tokens: output,
+            reasoning_output_tokens: field("reasoning_output_tokens"),
+        };
+        let last = total.since(&self.previous_total);
+        self.previous_total = total;
+        Event::TokenUsage {
+            total,
+            last,
+            model_context_window: None,
+        }
+    }
+
+    fn on_item(&mut self, kind: &str, item: &Value, out: &mut Vec<Event>) {
+        let raw_id = item.get("id").and_then(Value::as_str).unwrap_or("item");
+        let id = format!("{}:{raw_id}", self.turn_id);
+        let item_type = item.get("type").and_then(Value::as_str).unwrap_or("");
+        let phase = match kind {
+            "item.completed" => Phase::Completed,
+            "item.updated" => Phase::Updated,
+            _ => Phase::Started,
+        };
+        match item_type {
+            "agent_message" => {
+                let text = str_field(item, "text");
+                let first = !self.started_at_ms.contains_key(&id);
+                match phase {
+                    Phase::Started | Phase::Updated => {
+                        if first {
+                            self.started_at_ms.insert(id.clone(), now_ms());
+                            out.push(Event::ItemStarted {
+                                item: agent_message(&id, ""),
+                            });
+                        }
+                    }
+                    Phase::Completed => {
+                        if first {
+                            out.push(Event::ItemStarted {
+                                item: agent_message(&id, ""),
+                            });
+                        }
+                        self.started_at_ms.remove(&id);
+                        if !text.is_empty() {
+                            out.push(Event::AgentMessageDelta {
+                                item_id: id.clone(),
+                                delta: text.clone(),
+                            });
+                        }
+                        out.push(Event::ItemCompleted {
+                            item: agent_message(&id, &text),
+                        });
+                    }
+                }
+            }
+            "reasoning" => {
+                let text = str_field(item, "text");
+                match phase {
+                    Phase::Started | Phase::Updated => {}
+                    Phase::Completed => {
+                        out.push(Event::ItemStarted {
+                            item: reasoning(&id, None),
+                        });
+                        if !text.is_empty() {
+                            out.push(Event::ReasoningSummaryDelta {
+                                item_id: id.clone(),
+                                delta: text.clone(),
+                                summary_index: 0,
+                            });
+                        }
+                        out.push(Event::ItemCompleted {
+                            item: reasoning(&id, Some(&text)),
+                        });
+                    }
+                }
+            }
+            "command_execution" | "file_change" | "mcp_tool_call" => {
+                let started_at = match phase {
+                    Phase::Started | Phase::Updated => {
+                        let first = !self.started_at_ms.contains_key(&id);
+                        let at = *self.started_at_ms.entry(id.clone()).or_insert_with(now_ms);
+                        if !first {
+                            return;
+                        }
+                        at
+                    }
+                    Phase::Completed => self.started_at_ms.remove(&id).unwrap_or_else(now_ms),
+                };
+                let duration_ms = match phase {
+                    Phase::Completed => Some(now_ms().saturating_sub(started_at)),
+                    Phase::Started | Phase::Updated => None,
+                };
+                let mapped = match item_type {
+                    "command_execution" => self.command_execution(&id, item, duration_ms),
+                    "file_change" => file_change(&id, item),
+                    _ => mcp_tool_call(&id, item, duration_ms),
+                };
+                match phase {
+                    Phase::Started | Phase::Updated => {
+                        out.push(Event::ItemStarted { item: mapped })
+                    }
+                    Phase::Completed => {
+                        let output = str_field(item, "aggregated_output");
+                        if item_type == "command_execution" && !output.is_empty() {
+                            out.push(Event::CommandOutputDelta {
+                                item_id: id.clone(),
+                                delta: output,
+                            });
+                        }
+                        out.push(Event::ItemCompleted { item: mapped });
+                    }
+                }
+            }
+            "error" => {
+                if let Phase::Completed = phase {
+                    out.push(Event::Warning {
+                        message: str_field(item, "message"),
+                    });
+                }
+            }
+            other => {
+                tracing::debug!(item_type = other, "ignoring item type outside our subset");
+            }
+        }
+    }
+
+    fn command_execution(&self, id: &str, item: &Value, duration_ms: Option<u64>) -> Value {
+        let output = item.get("aggregated_output").and_then(Value::as_str);
+        json!({
+            "type": "commandExecution",
+            "id": id,
+            "command": str_field(item, "command"),
+            "cwd": self.cwd,
+            "processId": null,
+            "source": "agent",
+            "status": status(item),
+            "commandActions": [],
+            "aggregatedOutput": if duration_ms.is_some() { output.map(Value::from).unwrap_or(Value::Null) } else { Value::Null },
+            "exitCode": item.get("exit_code").cloned().unwrap_or(Value::Null),
+            "durationMs": duration_ms,
+        })
+    }
+}
+
+/// Where an item is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Started,
+    Updated,
+    Completed,
+}
+
+fn str_field(value: &Value, name: &str) -> String {
+    value
+        .get(name)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// `in_progress` → `inProgress`; the other statuses are single words.
+fn status(item: &Value) -> String {
+    match item.get("status").and_then(Value::as_str) {
+        Some("in_progress") | None => "inProgress".to_owned(),
+        Some(other) => other.to_owned(),
+    }
+}
+
+fn agent_message(id: &str, text: &str) -> Value {
+    json!({"type": "agentMessage", "id": id, "text": text, "phase": null})
+}
+
+fn reasoning(id: &str, text: Option<&str>) -> Value {
+    let summary: Vec<&str> = text.into_iter().collect();
+    json!({"type": "reasoning", "id": id, "summary": summary, "content": []})
+}
+
+fn file_change(id: &str, item: &Value) -> Value {
+    let changes: Vec<Value> = item
+        .get("changes")
+        .and_then(Value::as_array)
+        .map(|changes| {
+            changes
+                .iter()
+                .map(|change| {
+                    let kind = change
+                        .get("kind")
+                        .and_then(Value::as_str)
+                        .unwrap_or("update");
+                    let mut kind_obj = Map::new();
+                    kind_obj.insert("type".into(), Value::from(kind));
+                    if kind == "update" {
+                        kind_obj.insert("move_path".into(), Value::Null);
+                    }
+                    json!({
+                        "path": str_field(change, "path"),
+                        "kind": kind_obj,
+                        "diff": str_field(change, "diff"),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({"type": "fileChange", "id": id, "changes": changes, "status": status(item)})
+}
+
+fn mcp_tool_call(id: &str, item: &Value, duration_ms: Option<u64>) -> Value {
+    let result = match item.get("result") {
+        Some(result) if result.is_object() => json!({
+            "content": result.get("content").cloned().unwrap_or_else(|| json!([])),
+            "structuredContent": result.get("structured_content").cloned().unwrap_or(Value::Null),
+        }),
+        Some(_) | None => Value::Null,
+    };
+    json!({
+        "type": "mcpToolCall",
+        "id": id,
+        "server": str_field(item, "server"),
+        "tool": str_field(item, "tool"),
+        "status": status(item),
+        "arguments": item.get("arguments").cloned().unwrap_or(Value::Null),
+        "result": result,
+        "error": item.get("error").cloned().unwrap_or(Value::Null),
+        "durationMs": duration_ms,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(lines: &[&str]) -> Vec<Event> {
+        let mut stream = Stream::new("T", "/w", TokenBreakdown::default());
+        let mut out = Vec::new();
+        for line in lines {
+            stream.on_line(line.as_bytes(), &mut out);
+        }
+        stream.finish(&mut out);
+        out
+    }
+
+    #[test]
+    fn maps_the_observed_codex_turn() {
+        let out = map(&[
+            r#"{"type":"thread.started","thread_id":"S1"}"#,
+            r#"{"type":"item.completed","item":{"id":"item_0","type":"error","message":"Model metadata not found"}}"#,
+            r#"{"type":"turn.started"}"#,
+            r#"{"type":"item.completed","item":{"id":"item_1","type":"agent_message","text":"first"}}"#,
+            r#"{"type":"item.started","item":{"id":"item_2","type":"command_execution","command":"echo hi","aggregated_output":"","exit_code":null,"status":"in_progress"}}"#,
+            r#"{"type":"item.completed","item":{"id":"item_2","type":"command_execution","command":"echo hi","aggregated_output":"hi\n","exit_code":0,"status":"completed"}}"#,
+            r#"{"type":"error","message":"Reconnecting... 1/2 (x)"}"#,
+            "not json at all",
+            r#"{"type":"turn.completed","usage":{"input_tokens":10,"cached_input_tokens":2,"output_tokens":5,"reasoning_output_tokens":1}}"#,
+        ]);
+        let types: Vec<String> = out
+            .iter()
+            .map(|e| {
+                serde_json::to_value(e).unwrap()["type"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "backendSession",
+                "warning",
+                "itemStarted",
+                "agentMessageDelta",
+                "itemCompleted",
+                "itemStarted",
+                "commandOutputDelta",
+                "itemCompleted",
+                "error",
+                "warning",
+                "tokenUsage",
+                "marker"
+            ]
+        );
+        let Event::ItemCompleted { item } = &out[7] else {
+            panic!()
+        };
+        assert_eq!(item["id"], "T:item_2");
+        assert_eq!(item["status"], "completed");
+        assert_eq!(item["aggregatedOutput"], "hi\n");
+        let Event::Error { will_retry, .. } = &out[8] else {
+            panic!()
+        };
+        assert!(*will_retry);
+        let Event::TokenUsage { total, .. } = &out[10] else {
+            panic!()
+        };
+        assert_eq!(total.total_tokens, 15);
+    }
+
+    #[test]
+    fn held_error_becomes_the_failure_message() {
+        let out = map(&[
+            r#"{"type":"error","message":"upstream 500"}"#,
+            r#"{"type":"turn.failed","error":{"message":"upstream 500"}}"#,
+        ]);
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert!(matches!(
+            &out[1],
+            Event::Marker {
+                outcome: MarkerOutcome::Failed,
+                ..
+            }
+        ));
+    }
+}

@@ -1,0 +1,157 @@
+//! Backend adapters: how a backend kind is started, cancelled, and how its stdout maps onto
+//! canonical events.
+//!
+//! An adapter is fed the backend's stdout one line at a time and appends canonical
+//! [`Event`]s; a bad line becomes a `warning` and is skipped, never fatal. The end-of-turn
+//! marker is an ordinary [`Event::Marker`] among them; the runner, not the adapter, decides
+//! the turn's status from (marker, interrupt, exit status) together.
+
+pub mod codex_jsonl;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use rustix::process::Signal;
+
+use crate::events::Event;
+use crate::runner::spec::{BackendKind, PromptVia, Spec};
+
+/// How to start the backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendCommand {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    /// Written to the backend's stdin, which is then closed; `None` means stdin is `/dev/null`.
+    pub stdin: Option<String>,
+}
+
+/// The backend's own graceful cancel, the first rung of the interrupt ladder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancel {
+    /// Send this signal to the backend leader (one-shot CLIs: SIGINT).
+    SignalLeader(Signal),
+}
+
+/// The adapter of one backend kind.
+#[derive(Debug)]
+pub enum Adapter {
+    /// `jsonl` and `codex`: the codex `exec --json` event stream.
+    CodexJsonl(codex_jsonl::Stream),
+}
+
+impl Adapter {
+    /// The adapter for the spec's backend kind, or a readable reason why there is none.
+    pub fn new(spec: &Spec) -> Result<Adapter, String> {
+        match spec.provider.kind {
+            BackendKind::Jsonl | BackendKind::Codex => Ok(Adapter::CodexJsonl(
+                codex_jsonl::Stream::new(
+                    &spec.turn_id,
+                    &spec.cwd.to_string_lossy(),
+                    spec.previous_total_usage.unwrap_or_default(),
+                ),
+            )),
+            BackendKind::Claude => Err(
+                "the claude backend kind is not implemented yet; use kind \"jsonl\" with an adapter command".to_owned(),
+            ),
+        }
+    }
+
+    /// Maps one complete stdout line (without its newline) onto canonical events.
+    pub fn on_line(&mut self, line: &[u8], out: &mut Vec<Event>) {
+        match self {
+            Adapter::CodexJsonl(stream) => stream.on_line(line, out),
+        }
+    }
+
+    /// Called once at stdout EOF: flushes anything held back.
+    pub fn finish(&mut self, out: &mut Vec<Event>) {
+        match self {
+            Adapter::CodexJsonl(stream) => stream.finish(out),
+        }
+    }
+
+    /// The backend's own cancel.
+    pub fn cancel(&self) -> Cancel {
+        match self {
+            Adapter::CodexJsonl(_) => Cancel::SignalLeader(Signal::INT),
+        }
+    }
+}
+
+/// The program, arguments and stdin of the spec's backend.
+pub fn command_for(spec: &Spec) -> Result<BackendCommand, String> {
+    let provider = &spec.provider;
+    let (program, template): (String, Vec<String>) = match provider.kind {
+        BackendKind::Codex => {
+            let program = if provider.command.is_empty() {
+                "codex".to_owned()
+            } else {
+                provider.command.clone()
+            };
+            let args = if provider.args.is_empty() {
+                codex_default_args(spec)
+            } else {
+                provider.args.clone()
+            };
+            (program, args)
+        }
+        BackendKind::Jsonl | BackendKind::Claude => {
+            if provider.command.is_empty() {
+                return Err(format!(
+                    "provider {:?} has kind {:?} but no command",
+                    provider.name, provider.kind
+                ));
+            }
+            (provider.command.clone(), provider.args.clone())
+        }
+    };
+    let mut args = Vec::with_capacity(template.len());
+    for element in template {
+        args.push(substitute(&element, spec)?);
+    }
+    let stdin = match provider.prompt_via {
+        PromptVia::Arg => None,
+        PromptVia::Stdin => Some(spec.prompt.clone()),
+    };
+    Ok(BackendCommand {
+        program: PathBuf::from(program),
+        args,
+        stdin,
+    })
+}
+
+/// `codex exec --json --skip-git-repo-check -C {cwd} [-m MODEL] [resume {session}] {prompt}`.
+fn codex_default_args(spec: &Spec) -> Vec<String> {
+    let mut args: Vec<String> = ["exec", "--json", "--skip-git-repo-check", "-C", "{cwd}"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    if let Some(model) = &spec.model {
+        args.push("-m".to_owned());
+        args.push(model.clone());
+    }
+    if spec.resume_session_id.is_some() {
+        args.push("resume".to_owned());
+        args.push("{session}".to_owned());
+    }
+    args.push("{prompt}".to_owned());
+    args
+}
+
+/// Substitutes a whole-element placeholder; other elements pass through unchanged.
+fn substitute(element: &str, spec: &Spec) -> Result<OsString, String> {
+    Ok(match element {
+        "{prompt}" => OsString::from(&spec.prompt),
+        "{cwd}" => spec.cwd.clone().into_os_string(),
+        "{session}" => match &spec.resume_session_id {
+            Some(session) => OsString::from(session),
+            None => {
+                return Err(
+                    "the provider's args use {session} but the spec has no resumeSessionId"
+                        .to_owned(),
+                );
+            }
+        },
+        other => OsString::from(other),
+    })
+}

@@ -1,0 +1,338 @@
+//! Canonical records of a turn: the event log lines, the exit record and the process record.
+//!
+//! These are the stored, versioned types of `docs/contracts.md`. They are converted into
+//! protocol notifications by the server; nothing here knows about JSON-RPC. Every record
+//! carries `"v": 1` and a reader rejects a version it does not know.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::process::identity::Identity;
+
+/// The version of every record defined here.
+pub const RECORD_VERSION: u32 = 1;
+
+/// One line of `events.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventRecord {
+    pub v: u32,
+    /// Counts up from 1 without gaps.
+    pub seq: u64,
+    /// Wall-clock milliseconds since the Unix epoch when the runner wrote the record.
+    pub at_ms: u64,
+    pub event: Event,
+}
+
+impl EventRecord {
+    /// Returns true when this is the last record of a turn.
+    pub fn is_turn_ended(&self) -> bool {
+        matches!(self.event, Event::TurnEnded { .. })
+    }
+}
+
+/// The canonical events of a turn (`event.type` in the log).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum Event {
+    /// The backend is running.
+    RunnerStarted {
+        runner_pid: i32,
+        backend_pid: i32,
+        backend_pgid: i32,
+    },
+    /// The backend's own session or thread id: the resume key.
+    BackendSession {
+        session_id: String,
+    },
+    /// An app-server `ThreadItem` (camelCase JSON, as Codex sends it).
+    ItemStarted {
+        item: Value,
+    },
+    AgentMessageDelta {
+        item_id: String,
+        delta: String,
+    },
+    ReasoningSummaryDelta {
+        item_id: String,
+        delta: String,
+        summary_index: u32,
+    },
+    ReasoningTextDelta {
+        item_id: String,
+        delta: String,
+        content_index: u32,
+    },
+    /// Plain text output of a command.
+    CommandOutputDelta {
+        item_id: String,
+        delta: String,
+    },
+    /// The final state of an item.
+    ItemCompleted {
+        item: Value,
+    },
+    /// Token usage: `total` for the thread so far, `last` for this turn.
+    TokenUsage {
+        total: TokenBreakdown,
+        last: TokenBreakdown,
+        model_context_window: Option<u64>,
+    },
+    /// Something non-fatal the user may want to see.
+    Warning {
+        message: String,
+    },
+    /// An error reported by the backend; `will_retry` when it is a retry notice.
+    Error {
+        message: String,
+        will_retry: bool,
+    },
+    /// The backend waits for an approval answer.
+    ApprovalRequested {
+        request_id: String,
+        kind: ApprovalKind,
+        item_id: String,
+        reason: Option<String>,
+        command: Option<String>,
+        cwd: Option<String>,
+    },
+    ApprovalResolved {
+        request_id: String,
+        decision: Value,
+    },
+    /// Extra user input accepted mid-turn.
+    Steered {
+        input: Value,
+    },
+    /// The runner starts the interrupt ladder.
+    InterruptRequested {
+        reason: InterruptReason,
+    },
+    /// The backend's own end-of-turn marker.
+    Marker {
+        outcome: MarkerOutcome,
+        error: Option<ErrorInfo>,
+    },
+    /// The backend leader was reaped.
+    BackendExited {
+        exit_code: Option<i32>,
+        signal: Option<i32>,
+    },
+    /// The last record of the turn; same content as `exit.json`.
+    TurnEnded {
+        status: TurnStatus,
+        reason: String,
+        error: Option<ErrorInfo>,
+    },
+}
+
+/// A token usage breakdown, as in `thread/tokenUsage/updated`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenBreakdown {
+    pub total_tokens: u64,
+    pub input_tokens: u64,
+    pub cached_input_tokens: u64,
+    pub cache_write_input_tokens: u64,
+    pub output_tokens: u64,
+    pub reasoning_output_tokens: u64,
+}
+
+impl TokenBreakdown {
+    /// This breakdown minus `earlier`, field by field, never below zero.
+    pub fn since(&self, earlier: &TokenBreakdown) -> TokenBreakdown {
+        TokenBreakdown {
+            total_tokens: self.total_tokens.saturating_sub(earlier.total_tokens),
+            input_tokens: self.input_tokens.saturating_sub(earlier.input_tokens),
+            cached_input_tokens: self
+                .cached_input_tokens
+                .saturating_sub(earlier.cached_input_tokens),
+            cache_write_input_tokens: self
+                .cache_write_input_tokens
+                .saturating_sub(earlier.cache_write_input_tokens),
+            output_tokens: self.output_tokens.saturating_sub(earlier.output_tokens),
+            reasoning_output_tokens: self
+                .reasoning_output_tokens
+                .saturating_sub(earlier.reasoning_output_tokens),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ApprovalKind {
+    CommandExecution,
+    FileChange,
+}
+
+/// Why an interrupt was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum InterruptReason {
+    /// The client asked (`turn/interrupt`).
+    Client,
+    /// The foreground client went away (lifeline broken).
+    ClientLost,
+    /// `agent-host kill` or another process asked.
+    Kill,
+}
+
+impl InterruptReason {
+    /// The wire name, also used as the `reason` of the exit record.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InterruptReason::Client => "client",
+            InterruptReason::ClientLost => "clientLost",
+            InterruptReason::Kill => "kill",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MarkerOutcome {
+    Completed,
+    Failed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TurnStatus {
+    Completed,
+    Failed,
+    Interrupted,
+}
+
+/// A readable error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorInfo {
+    pub message: String,
+    /// More detail, such as the tail of the backend's stderr.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_details: Option<String>,
+}
+
+impl ErrorInfo {
+    pub fn new(message: impl Into<String>) -> ErrorInfo {
+        ErrorInfo {
+            message: message.into(),
+            additional_details: None,
+        }
+    }
+}
+
+/// `exit.json`: how the turn ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExitRecord {
+    pub v: u32,
+    pub status: TurnStatus,
+    /// `completed`, `failed`, `client`, `clientLost`, `kill`, `runnerLost`, `spawnFailed`,
+    /// `exitedWithoutMarker`: see `docs/contracts.md`.
+    pub reason: String,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub error: Option<ErrorInfo>,
+    /// The `seq` of the `turnEnded` record that goes with this exit record.
+    pub last_seq: u64,
+    pub ended_at_ms: u64,
+}
+
+impl ExitRecord {
+    /// The `turnEnded` record carrying the same content, as a reader synthesizes it when the
+    /// runner died between writing `exit.json` and appending the record.
+    pub fn turn_ended_record(&self) -> EventRecord {
+        EventRecord {
+            v: RECORD_VERSION,
+            seq: self.last_seq,
+            at_ms: self.ended_at_ms,
+            event: Event::TurnEnded {
+                status: self.status,
+                reason: self.reason.clone(),
+                error: self.error.clone(),
+            },
+        }
+    }
+}
+
+/// Whether a turn's runner holds a lifeline to its server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Mode {
+    /// Interrupted (reason `clientLost`) when the server's lifeline breaks.
+    Foreground,
+    /// Runs to the end whatever happens to the server.
+    Background,
+}
+
+/// The backend part of `process.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackendProcess {
+    #[serde(flatten)]
+    pub identity: Identity,
+    pub pgid: i32,
+}
+
+/// `process.json`: the runner's process record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessRecord {
+    pub v: u32,
+    pub runner: Identity,
+    pub backend: Option<BackendProcess>,
+    /// The control socket path.
+    pub socket: String,
+    pub mode: Mode,
+    pub started_at_ms: u64,
+    pub heartbeat_at_ms: u64,
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Checks the version of a record read from disk.
+pub fn check_version(v: u32, what: &str) -> Result<(), String> {
+    if v == RECORD_VERSION {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} has record version {v}; this agent-host reads version {RECORD_VERSION}"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_record_round_trips_in_contract_shape() {
+        let record = EventRecord {
+            v: 1,
+            seq: 3,
+            at_ms: 10,
+            event: Event::Error {
+                message: "Reconnecting... 1/2".into(),
+                will_retry: true,
+            },
+        };
+        let text = serde_json::to_string(&record).unwrap();
+        assert_eq!(
+            text,
+            r#"{"v":1,"seq":3,"atMs":10,"event":{"type":"error","message":"Reconnecting... 1/2","willRetry":true}}"#
+        );
+        let back: EventRecord = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, record);
+    }
+}

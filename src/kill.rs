@@ -1,0 +1,210 @@
+//! `agent-host kill`: any process can stop any turn.
+//!
+//! The turn is named by its id (searched as `<state>/threads/*/turns/<id>`) or by its
+//! directory. A live runner is asked over its control socket to interrupt (reason `kill`), the
+//! same as `turn/interrupt`. When the runner is gone (or does not answer), the recorded
+//! processes are killed directly, each only after its identity is verified, and `exit.json`
+//! is written on the runner's behalf. Then the command waits (bounded) for `exit.json` and
+//! prints it as one JSON line.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use rustix::process::Signal;
+
+use crate::atomic_file;
+use crate::events::{
+    ErrorInfo, ExitRecord, InterruptReason, ProcessRecord, RECORD_VERSION, TurnStatus, now_ms,
+};
+use crate::process::identity;
+use crate::process::tree::{self, Scope};
+use crate::runner::client::{read_exit_record, request_blocking};
+use crate::runner::control::ControlRequest;
+use crate::runner::launch::read_process_record;
+use crate::runner::{EXIT_FILE, log};
+
+/// Exit code: the turn has ended (the exit record was printed).
+pub const EXIT_ENDED: u8 = 0;
+/// Exit code: the turn did not end within the timeout.
+pub const EXIT_TIMEOUT: u8 = 1;
+/// Exit code: no such turn, or a bad argument.
+pub const EXIT_NOT_FOUND: u8 = 2;
+/// Exit code: anything else went wrong.
+pub const EXIT_ERROR: u8 = 3;
+
+/// How long the direct SIGKILL loop may take when the runner is gone.
+const DIRECT_KILL_LIMIT: Duration = Duration::from_secs(5);
+
+/// Runs the `kill` command.
+pub fn main(state_dir: Option<PathBuf>, turn: &str, timeout: Duration) -> ExitCode {
+    crate::logging::init();
+    let turn_dir = match resolve_turn(state_dir.as_deref(), turn) {
+        Ok(dir) => dir,
+        Err(message) => {
+            report(&format!("agent-host kill: {message}"));
+            return ExitCode::from(EXIT_NOT_FOUND);
+        }
+    };
+    match stop(&turn_dir, timeout) {
+        Ok(Some(record)) => match serde_json::to_string(&record) {
+            Ok(line) => {
+                print_line(&line);
+                ExitCode::from(EXIT_ENDED)
+            }
+            Err(err) => {
+                report(&format!("agent-host kill: {err}"));
+                ExitCode::from(EXIT_ERROR)
+            }
+        },
+        Ok(None) => {
+            report(&format!(
+                "agent-host kill: the turn in {} did not end within {} ms",
+                turn_dir.display(),
+                timeout.as_millis()
+            ));
+            ExitCode::from(EXIT_TIMEOUT)
+        }
+        Err(err) => {
+            report(&format!("agent-host kill: {}: {err}", turn_dir.display()));
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// Stops the turn in `turn_dir` and waits up to `timeout` for its exit record.
+pub fn stop(turn_dir: &Path, timeout: Duration) -> io::Result<Option<ExitRecord>> {
+    if let Some(record) = read_exit_record(turn_dir)? {
+        return Ok(Some(record));
+    }
+    let deadline = Instant::now() + timeout;
+    let process = read_process_record(turn_dir);
+    let asked = request_blocking(
+        turn_dir,
+        &ControlRequest::Interrupt {
+            reason: InterruptReason::Kill,
+        },
+    );
+    match asked {
+        Ok(()) => {}
+        Err(err) => {
+            // The turn may have ended between our first look and the request.
+            if let Some(record) = read_exit_record(turn_dir)? {
+                return Ok(Some(record));
+            }
+            tracing::info!(%err, "the runner did not take the request; killing directly");
+            if let Some(process) = &process {
+                kill_directly(turn_dir, process)?;
+            } else {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "the turn has no process record (its runner never started)",
+                ));
+            }
+        }
+    }
+    loop {
+        if let Some(record) = read_exit_record(turn_dir)? {
+            return Ok(Some(record));
+        }
+        if Instant::now() >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Kills the runner (if it still is the recorded one) and every verified process of the
+/// turn, then writes the exit record the runner could not write.
+fn kill_directly(turn_dir: &Path, process: &ProcessRecord) -> io::Result<()> {
+    identity::signal(&process.runner, Signal::KILL)?;
+    let mut scope = Scope::default();
+    if let Some(backend) = &process.backend {
+        if identity::is_alive(&backend.identity) {
+            scope.roots.push(backend.identity.pid);
+        }
+        // A group id stays reserved while the group has members, so the group is the turn's
+        // unless a different process now holds the leader's PID.
+        let leader_is_other = identity::read_stat(backend.pgid).is_ok_and(|stat| {
+            stat.start_time != backend.identity.start_time || backend.pgid != backend.identity.pid
+        });
+        if !leader_is_other && backend.identity.boot_id == identity::boot_id()? {
+            scope.groups.push(backend.pgid);
+        }
+    }
+    let left = tree::kill_all(&scope, None, Instant::now() + DIRECT_KILL_LIMIT);
+    if !left.is_empty() {
+        return Err(io::Error::other(format!(
+            "processes survived SIGKILL: {:?}",
+            left.iter().map(|stat| stat.pid).collect::<Vec<_>>()
+        )));
+    }
+    if read_exit_record(turn_dir)?.is_some() {
+        return Ok(());
+    }
+    let last_seq = log::read_all(&turn_dir.join(log::EVENTS_FILE))?
+        .records
+        .last()
+        .map_or(1, |record| record.seq + 1);
+    let record = ExitRecord {
+        v: RECORD_VERSION,
+        status: TurnStatus::Interrupted,
+        reason: InterruptReason::Kill.as_str().to_owned(),
+        exit_code: None,
+        signal: None,
+        error: Some(ErrorInfo::new(
+            "the turn's runner was gone; agent-host kill stopped its processes",
+        )),
+        last_seq,
+        ended_at_ms: now_ms(),
+    };
+    atomic_file::write_json_atomic(&turn_dir.join(EXIT_FILE), &record)
+}
+
+/// Finds the turn directory for a turn id or a directory path.
+pub fn resolve_turn(state_dir: Option<&Path>, turn: &str) -> Result<PathBuf, String> {
+    let as_path = Path::new(turn);
+    if as_path.is_dir() {
+        return Ok(as_path.to_path_buf());
+    }
+    let id = uuid::Uuid::parse_str(turn)
+        .map_err(|_| format!("{turn:?} is neither a turn directory nor a turn id (a UUID)"))?;
+    let state = match state_dir {
+        Some(dir) => dir.to_path_buf(),
+        None => default_state_dir().ok_or("no state directory: pass --state-dir")?,
+    };
+    let threads = state.join("threads");
+    let entries = std::fs::read_dir(&threads)
+        .map_err(|err| format!("cannot read {}: {err}", threads.display()))?;
+    for entry in entries.flatten() {
+        let candidate = entry.path().join("turns").join(id.to_string());
+        if candidate.is_dir() {
+            return Ok(candidate);
+        }
+    }
+    Err(format!("no turn {id} under {}", threads.display()))
+}
+
+/// `$XDG_STATE_HOME/agent-host`, else `~/.local/state/agent-host`.
+fn default_state_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir).join("agent-host"));
+    }
+    let home = std::env::var_os("HOME").filter(|d| !d.is_empty())?;
+    Some(PathBuf::from(home).join(".local/state/agent-host"))
+}
+
+/// The command's one place that writes to stdout.
+#[allow(clippy::print_stdout)]
+fn print_line(line: &str) {
+    // Output goes through a locked stdout; a closed stdout is not worth a panic.
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+}
+
+/// The command's one place that writes to stderr.
+fn report(message: &str) {
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "{message}");
+}

@@ -1,0 +1,95 @@
+//! The only module that creates processes, and the tools to find and stop them again.
+//!
+//! [`spawn`] demands an explicit working directory, environment policy, stdio and session
+//! policy; `clippy.toml` bans `Command::new` everywhere else. [`identity`] names processes so
+//! that a reused PID is never signalled; [`tree`] finds every process of a turn and stops it.
+
+pub mod identity;
+pub mod tree;
+
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// Which environment the new process gets.
+#[derive(Debug, Clone)]
+pub enum EnvPolicy {
+    /// Our environment, minus `remove`, plus `set` (later entries win).
+    Inherit {
+        set: Vec<(OsString, OsString)>,
+        remove: Vec<OsString>,
+    },
+    /// Only `set`.
+    Clean { set: Vec<(OsString, OsString)> },
+}
+
+/// Where the new process lives in the session and group hierarchy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionPolicy {
+    /// `setsid()`: a new session and process group led by the child; no controlling terminal.
+    NewSession,
+    /// Stay in our session and group.
+    Inherit,
+}
+
+/// Everything needed to start a process; nothing is implied.
+pub struct SpawnSpec<'a> {
+    pub program: &'a Path,
+    pub args: &'a [OsString],
+    pub cwd: &'a Path,
+    pub env: EnvPolicy,
+    pub stdin: Stdio,
+    pub stdout: Stdio,
+    pub stderr: Stdio,
+    pub session: SessionPolicy,
+    /// A descriptor the child inherits under the same number (its close-on-exec flag is
+    /// cleared in the child only).
+    pub inherit_fd: Option<BorrowedFd<'a>>,
+}
+
+/// Starts a process. This is the one constructor of `Command` in the crate.
+#[allow(clippy::disallowed_methods)]
+pub fn spawn(spec: SpawnSpec<'_>) -> io::Result<Child> {
+    let mut command = Command::new(spec.program);
+    command
+        .args(spec.args)
+        .current_dir(spec.cwd)
+        .stdin(spec.stdin)
+        .stdout(spec.stdout)
+        .stderr(spec.stderr);
+    match spec.env {
+        EnvPolicy::Inherit { set, remove } => {
+            for key in remove {
+                command.env_remove(key);
+            }
+            command.envs(set);
+        }
+        EnvPolicy::Clean { set } => {
+            command.env_clear().envs(set);
+        }
+    }
+    let session = spec.session;
+    let inherit_fd = spec.inherit_fd.map(|fd| fd.as_raw_fd());
+    // SAFETY: the closure runs in the child between fork and exec and only makes
+    // async-signal-safe system calls (setsid, fcntl); it allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            match session {
+                SessionPolicy::NewSession => {
+                    rustix::process::setsid()?;
+                }
+                SessionPolicy::Inherit => {}
+            }
+            if let Some(raw) = inherit_fd {
+                // SAFETY: the parent keeps the descriptor open across the spawn.
+                let fd = BorrowedFd::borrow_raw(raw);
+                rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty())?;
+            }
+            Ok(())
+        });
+    }
+    command.spawn()
+}

@@ -1,0 +1,178 @@
+//! Starting a runner, for the server.
+//!
+//! The runner is our own binary (`runner --turn-dir DIR`) in a new session, with stdin
+//! `/dev/null` and stdout/stderr appended to `runner.log` in the turn directory (never the
+//! server's protocol descriptors), so it survives the server's SIGKILL. The server does not
+//! double-fork: a small reaper thread per runner waits for it, so the server never keeps a
+//! zombie, and if the server dies first the runner is reparented and reaped by init.
+//!
+//! A foreground runner gets the read end of a [`Lifeline`] pipe (named by
+//! `AGENT_HOST_LIFELINE_FD`); the server holds the write end with close-on-exec. When every
+//! write end is closed (the server dropped the lifeline, exited or was killed) the runner
+//! interrupts the turn with reason `clientLost`.
+
+use std::fs::OpenOptions;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::events::{Mode, ProcessRecord, check_version};
+use crate::process::{self, EnvPolicy, SessionPolicy, SpawnSpec, identity::Identity};
+use crate::runner::{EXIT_FILE, LIFELINE_FD_ENV, PROCESS_FILE, RUNNER_LOG_FILE};
+
+/// How long [`launch`] waits for the runner to report ready by default.
+pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The server's end of the lifeline of its foreground runners. Dropping it (or the server's
+/// death) breaks the lifeline of every runner launched with it.
+#[derive(Debug)]
+pub struct Lifeline {
+    read: OwnedFd,
+    write: OwnedFd,
+}
+
+impl Lifeline {
+    /// A new lifeline pipe; both ends are close-on-exec in this process.
+    pub fn new() -> io::Result<Lifeline> {
+        let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+        Ok(Lifeline { read, write })
+    }
+
+    /// Hands the write end to the caller (tests pass it to a stand-in "server" process).
+    pub fn into_write_end(self) -> OwnedFd {
+        self.write
+    }
+}
+
+/// How to start runners.
+#[derive(Debug, Clone)]
+pub struct LaunchOptions {
+    /// The `agent-host` executable.
+    pub exe: PathBuf,
+    pub ready_timeout: Duration,
+}
+
+impl LaunchOptions {
+    /// This executable, with the default timeout.
+    pub fn current() -> io::Result<LaunchOptions> {
+        Ok(LaunchOptions {
+            exe: std::env::current_exe()?,
+            ready_timeout: DEFAULT_READY_TIMEOUT,
+        })
+    }
+}
+
+/// A runner that reported ready.
+#[derive(Debug, Clone)]
+pub struct LaunchedRunner {
+    pub runner: Identity,
+    /// The process record as first written (`backend` is `None` when the backend could not
+    /// be started; the turn has then already ended).
+    pub process: ProcessRecord,
+}
+
+/// Starts the runner of `turn_dir` with this executable and waits until it is ready.
+pub fn launch(
+    turn_dir: &Path,
+    mode: Mode,
+    lifeline: Option<&Lifeline>,
+) -> io::Result<LaunchedRunner> {
+    launch_with(&LaunchOptions::current()?, turn_dir, mode, lifeline)
+}
+
+/// [`launch`] with an explicit executable and timeout.
+pub fn launch_with(
+    options: &LaunchOptions,
+    turn_dir: &Path,
+    mode: Mode,
+    lifeline: Option<&Lifeline>,
+) -> io::Result<LaunchedRunner> {
+    let turn_dir = std::path::absolute(turn_dir)?;
+    let lifeline_fd = match (mode, lifeline) {
+        (Mode::Foreground, Some(lifeline)) => Some(lifeline.read.as_fd()),
+        (Mode::Foreground, None) => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a foreground turn needs a lifeline",
+            ));
+        }
+        (Mode::Background, _) => None,
+    };
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(turn_dir.join(RUNNER_LOG_FILE))?;
+    let mut set = Vec::new();
+    let mut remove = Vec::new();
+    match lifeline_fd {
+        Some(fd) => set.push((LIFELINE_FD_ENV.into(), fd.as_raw_fd().to_string().into())),
+        None => remove.push(LIFELINE_FD_ENV.into()),
+    }
+    let args = [
+        "runner".into(),
+        "--turn-dir".into(),
+        turn_dir.clone().into_os_string(),
+    ];
+    let mut child = process::spawn(SpawnSpec {
+        program: &options.exe,
+        args: &args,
+        cwd: &turn_dir,
+        env: EnvPolicy::Inherit { set, remove },
+        stdin: Stdio::null(),
+        stdout: Stdio::from(log.try_clone()?),
+        stderr: Stdio::from(log),
+        session: SessionPolicy::NewSession,
+        inherit_fd: lifeline_fd,
+    })?;
+    let deadline = Instant::now() + options.ready_timeout;
+    let ready = loop {
+        if let Some(process) = read_process_record(&turn_dir) {
+            break Ok(process);
+        }
+        if turn_dir.join(EXIT_FILE).exists() {
+            // Ended before its record was readable (e.g. a bad spec): still "ready".
+            if let Some(process) = read_process_record(&turn_dir) {
+                break Ok(process);
+            }
+        }
+        if let Some(status) = child.try_wait()? {
+            break Err(io::Error::other(format!(
+                "the runner exited ({status}) before it was ready; see {}",
+                turn_dir.join(RUNNER_LOG_FILE).display()
+            )));
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "the runner was not ready within {:?}",
+                    options.ready_timeout
+                ),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let process = ready?;
+    // The reaper: the runner is our child until it exits; someone must wait for it.
+    std::thread::Builder::new()
+        .name("runner-reaper".into())
+        .spawn(move || {
+            let _ = child.wait();
+        })?;
+    Ok(LaunchedRunner {
+        runner: process.runner.clone(),
+        process,
+    })
+}
+
+/// Reads `process.json` if it exists and parses.
+pub fn read_process_record(turn_dir: &Path) -> Option<ProcessRecord> {
+    let bytes = std::fs::read(turn_dir.join(PROCESS_FILE)).ok()?;
+    let record: ProcessRecord = serde_json::from_slice(&bytes).ok()?;
+    check_version(record.v, "process.json").ok()?;
+    Some(record)
+}

@@ -1,0 +1,112 @@
+//! `spec.json`: what the runner must do, written by the server before it starts the runner.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::events::{Mode, TokenBreakdown, check_version};
+
+/// The file name of the spec inside a turn directory.
+pub const SPEC_FILE: &str = "spec.json";
+
+/// The turn to run (`docs/contracts.md`, "spec.json").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Spec {
+    pub v: u32,
+    pub thread_id: String,
+    pub turn_id: String,
+    pub mode: Mode,
+    pub cwd: PathBuf,
+    pub provider: Provider,
+    pub prompt: String,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub resume_session_id: Option<String>,
+    #[serde(default)]
+    pub approval_policy: Option<Value>,
+    #[serde(default)]
+    pub grace_ms: GraceMs,
+    /// The thread's token usage total before this turn, so that `last` can be computed from
+    /// the backend's thread-total usage (optional; zero when absent).
+    #[serde(default)]
+    pub previous_total_usage: Option<TokenBreakdown>,
+}
+
+/// The backend to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Provider {
+    pub name: String,
+    pub kind: BackendKind,
+    /// The program; for `codex` an empty command means `codex` from `PATH`.
+    #[serde(default)]
+    pub command: String,
+    /// Arguments with whole-element placeholders `{prompt}`, `{cwd}`, `{session}`; for `codex`
+    /// an empty list means the standard `codex exec --json` argv.
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub prompt_via: PromptVia,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum BackendKind {
+    /// Any command printing the codex `exec --json` event stream (`docs/backend-jsonl.md`).
+    Jsonl,
+    /// `codex exec --json`: the same stream with codex's argv.
+    Codex,
+    /// Claude Code stream-json (not implemented yet: the turn fails with a clear message).
+    Claude,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PromptVia {
+    /// The prompt is an argument (`{prompt}`); stdin is `/dev/null`.
+    #[default]
+    Arg,
+    /// The prompt is written to stdin, which is then closed.
+    Stdin,
+}
+
+/// The interrupt ladder's grace periods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GraceMs {
+    /// After the backend's own cancel, before SIGTERM to every process of the turn.
+    pub cancel: u64,
+    /// After SIGTERM, before SIGKILL.
+    pub term: u64,
+}
+
+impl Default for GraceMs {
+    fn default() -> GraceMs {
+        GraceMs {
+            cancel: 2000,
+            term: 2000,
+        }
+    }
+}
+
+/// Reads and checks `spec.json` in `turn_dir`.
+pub fn read(turn_dir: &Path) -> io::Result<Spec> {
+    let path = turn_dir.join(SPEC_FILE);
+    let bytes = std::fs::read(&path)?;
+    let spec: Spec = serde_json::from_slice(&bytes).map_err(|err| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: {err}", path.display()),
+        )
+    })?;
+    check_version(spec.v, "spec.json")
+        .map_err(|msg| io::Error::new(io::ErrorKind::InvalidData, msg))?;
+    Ok(spec)
+}

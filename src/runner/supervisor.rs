@@ -1,0 +1,644 @@
+//! The runner's loop: one owner of the turn's state, fed by one closed [`Input`] enum.
+//!
+//! Helper threads only read (backend stdout, the leader's exit, the lifeline, the control
+//! socket) and send inputs; every decision and every write to the event log happens here, in
+//! arrival order. Timers (ladder rungs, the post-exit sweep, the heartbeat) are deadlines
+//! checked after each input or timeout.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::process::{ChildStdout, ExitStatus};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use rustix::process::{Signal, pidfd_send_signal};
+
+use crate::atomic_file;
+use crate::backend::{Adapter, Cancel};
+use crate::events::{
+    ErrorInfo, Event, ExitRecord, InterruptReason, MarkerOutcome, ProcessRecord, RECORD_VERSION,
+    TurnStatus, now_ms,
+};
+use crate::process::tree::{self, Scope};
+use crate::runner::control::{ControlInput, ControlReply, ControlRequest, Subscription};
+use crate::runner::log::{Durability, EventLog};
+use crate::runner::spec::GraceMs;
+use crate::runner::{EXIT_FILE, PROCESS_FILE};
+
+/// How often `heartbeatAtMs` is refreshed.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
+/// How long after the end marker the backend may take to exit before it is stopped.
+const MARKER_EXIT_GRACE: Duration = Duration::from_secs(10);
+/// How often the tree is polled while it is being swept.
+const SWEEP_POLL: Duration = Duration::from_millis(5);
+/// How long to wait for stdout EOF once no process of the turn is left.
+const EOF_GRACE: Duration = Duration::from_secs(1);
+/// How long the final SIGKILL loop may take.
+const KILL_LOOP_LIMIT: Duration = Duration::from_secs(2);
+/// How long finished subscribers get to write out their last records.
+const SUBSCRIBER_DRAIN: Duration = Duration::from_secs(2);
+/// How much of the backend's stderr goes into a failure's details.
+const STDERR_TAIL_BYTES: u64 = 2048;
+
+/// Everything the loop reacts to.
+#[derive(Debug)]
+pub enum Input {
+    StdoutLine(Vec<u8>),
+    StdoutEof,
+    LeaderExited(io::Result<ExitStatus>),
+    LifelineBroken,
+    Control(ControlInput),
+}
+
+/// When the interrupt was asked relative to the end marker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InterruptOrder {
+    BeforeMarker,
+    AfterMarker,
+}
+
+/// How the backend leader ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaderExit {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+}
+
+impl LeaderExit {
+    fn from_status(status: &io::Result<ExitStatus>) -> LeaderExit {
+        use std::os::unix::process::ExitStatusExt;
+        match status {
+            Ok(status) => LeaderExit {
+                code: status.code(),
+                signal: status.signal(),
+            },
+            Err(_) => LeaderExit {
+                code: None,
+                signal: None,
+            },
+        }
+    }
+
+    fn describe(&self) -> String {
+        match (self.code, self.signal) {
+            (Some(code), _) => format!("exited with code {code}"),
+            (None, Some(signal)) => format!("was killed by signal {signal}"),
+            (None, None) => "ended with an unknown status".to_owned(),
+        }
+    }
+}
+
+/// Whether the backend was stopped by us after its end marker, because it did not exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoppedAfterMarker {
+    Yes,
+    No,
+}
+
+/// The status of a turn from (marker, interrupt, exit status) together.
+pub fn decide(
+    marker: Option<&(MarkerOutcome, Option<ErrorInfo>)>,
+    interrupt: Option<(InterruptReason, InterruptOrder)>,
+    exit: LeaderExit,
+    stopped_after_marker: StoppedAfterMarker,
+    stderr_tail: Option<String>,
+) -> (TurnStatus, String, Option<ErrorInfo>) {
+    let interrupted_first = match interrupt {
+        Some((reason, InterruptOrder::BeforeMarker)) => Some(reason),
+        Some((_, InterruptOrder::AfterMarker)) | None => None,
+    };
+    if let Some(reason) = interrupted_first {
+        return (TurnStatus::Interrupted, reason.as_str().to_owned(), None);
+    }
+    match marker {
+        Some((MarkerOutcome::Completed, _)) => {
+            let clean = exit.code == Some(0)
+                || interrupt.is_some()
+                || stopped_after_marker == StoppedAfterMarker::Yes;
+            if clean {
+                (TurnStatus::Completed, "completed".to_owned(), None)
+            } else {
+                let mut error = ErrorInfo::new(format!(
+                    "the backend reported completion but then {}",
+                    exit.describe()
+                ));
+                error.additional_details = stderr_tail;
+                (
+                    TurnStatus::Failed,
+                    "exitedAfterMarker".to_owned(),
+                    Some(error),
+                )
+            }
+        }
+        Some((MarkerOutcome::Failed, error)) => (
+            TurnStatus::Failed,
+            "failed".to_owned(),
+            Some(
+                error
+                    .clone()
+                    .unwrap_or_else(|| ErrorInfo::new("the backend reported a failed turn")),
+            ),
+        ),
+        None => {
+            let mut error = ErrorInfo::new(format!(
+                "the backend {} without an end-of-turn marker",
+                exit.describe()
+            ));
+            error.additional_details = stderr_tail;
+            (
+                TurnStatus::Failed,
+                "exitedWithoutMarker".to_owned(),
+                Some(error),
+            )
+        }
+    }
+}
+
+/// The running backend as the loop knows it.
+pub struct Backend {
+    pub pid: i32,
+    pub pidfd: OwnedFd,
+    pub adapter: Adapter,
+}
+
+/// The supervisor of one turn.
+pub struct Supervisor {
+    pub turn_dir: PathBuf,
+    pub log: EventLog,
+    pub record: ProcessRecord,
+    pub backend: Backend,
+    pub scope: Scope,
+    pub grace: GraceMs,
+    pub socket_path: PathBuf,
+    marker: Option<(MarkerOutcome, Option<ErrorInfo>)>,
+    marker_at: Option<Instant>,
+    interrupt: Option<(InterruptReason, InterruptOrder)>,
+    stopped_after_marker: StoppedAfterMarker,
+    leader_exit: Option<LeaderExit>,
+    stdout_eof: bool,
+    term_at: Option<Instant>,
+    kill_at: Option<Instant>,
+    tree_clean_at: Option<Instant>,
+    next_heartbeat: Instant,
+    subscribers: Vec<mpsc::Sender<Arc<str>>>,
+    subscriber_done: Vec<mpsc::Receiver<()>>,
+}
+
+impl Supervisor {
+    pub fn new(
+        turn_dir: PathBuf,
+        log: EventLog,
+        record: ProcessRecord,
+        backend: Backend,
+        scope: Scope,
+        grace: GraceMs,
+        socket_path: PathBuf,
+    ) -> Supervisor {
+        Supervisor {
+            turn_dir,
+            log,
+            record,
+            backend,
+            scope,
+            grace,
+            socket_path,
+            marker: None,
+            marker_at: None,
+            interrupt: None,
+            stopped_after_marker: StoppedAfterMarker::No,
+            leader_exit: None,
+            stdout_eof: false,
+            term_at: None,
+            kill_at: None,
+            tree_clean_at: None,
+            next_heartbeat: Instant::now() + HEARTBEAT_EVERY,
+            subscribers: Vec::new(),
+            subscriber_done: Vec::new(),
+        }
+    }
+
+    /// Runs the loop to the end of the turn and writes the exit record.
+    pub fn run(mut self, inputs: mpsc::Receiver<Input>) -> io::Result<ExitRecord> {
+        loop {
+            if self.finished() {
+                break;
+            }
+            let timeout = self.next_wakeup().saturating_duration_since(Instant::now());
+            match inputs.recv_timeout(timeout) {
+                Ok(input) => self.handle(input)?,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    // Every helper is gone; only timers can move the turn on now.
+                    std::thread::sleep(timeout.min(SWEEP_POLL));
+                }
+            }
+            self.on_time()?;
+        }
+        self.finalize()
+    }
+
+    fn finished(&self) -> bool {
+        self.leader_exit.is_some()
+            && self
+                .tree_clean_at
+                .is_some_and(|at| self.stdout_eof || Instant::now() >= at + EOF_GRACE)
+    }
+
+    fn next_wakeup(&self) -> Instant {
+        let mut next = self.next_heartbeat;
+        let mut consider = |at: Option<Instant>| {
+            if let Some(at) = at {
+                next = next.min(at);
+            }
+        };
+        consider(self.term_at);
+        consider(self.kill_at);
+        consider(self.marker_at.map(|at| at + MARKER_EXIT_GRACE));
+        consider(self.tree_clean_at.map(|at| at + EOF_GRACE));
+        if self.leader_exit.is_some() && self.tree_clean_at.is_none() {
+            consider(Some(Instant::now() + SWEEP_POLL));
+        }
+        next
+    }
+
+    fn handle(&mut self, input: Input) -> io::Result<()> {
+        match input {
+            Input::StdoutLine(line) => {
+                let mut events = Vec::new();
+                self.backend.adapter.on_line(&line, &mut events);
+                for event in events {
+                    self.record_backend_event(event)?;
+                }
+            }
+            Input::StdoutEof => {
+                self.stdout_eof = true;
+                let mut events = Vec::new();
+                self.backend.adapter.finish(&mut events);
+                for event in events {
+                    self.record_backend_event(event)?;
+                }
+            }
+            Input::LeaderExited(status) => {
+                if let Err(err) = &status {
+                    tracing::error!(%err, "waiting for the backend failed");
+                }
+                // Recorded at the end, after the last stdout line (see finalize).
+                self.leader_exit = Some(LeaderExit::from_status(&status));
+                // The leader is reaped: from now on the sweep may reap every zombie.
+                self.start_post_exit_sweep();
+            }
+            Input::LifelineBroken => {
+                tracing::info!("lifeline broken: the foreground client is gone");
+                self.interrupt(InterruptReason::ClientLost)?;
+            }
+            Input::Control(ControlInput::Request { request, reply }) => {
+                let answer = self.control(request)?;
+                let _ = reply.send(answer);
+            }
+            Input::Control(ControlInput::Subscribe { reply }) => {
+                let (live_tx, live) = mpsc::channel();
+                let (done, done_rx) = mpsc::channel();
+                let subscription = Subscription {
+                    last_seq: self.log.next_seq() - 1,
+                    live,
+                    done,
+                };
+                if reply.send(subscription).is_ok() {
+                    self.subscribers.push(live_tx);
+                    self.subscriber_done.push(done_rx);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn control(&mut self, request: ControlRequest) -> io::Result<ControlReply> {
+        Ok(match request {
+            ControlRequest::Interrupt { reason } => {
+                self.interrupt(reason)?;
+                ControlReply::ok()
+            }
+            ControlRequest::Steer { .. } => {
+                ControlReply::error("this backend does not accept input during a turn")
+            }
+            ControlRequest::Approve { request_id, .. } => {
+                ControlReply::error(format!("no pending approval request {request_id:?}"))
+            }
+            ControlRequest::Subscribe { .. } => {
+                ControlReply::error("subscribe is answered by the connection")
+            }
+        })
+    }
+
+    fn record_backend_event(&mut self, event: Event) -> io::Result<()> {
+        let durability = match &event {
+            Event::Marker { outcome, error } => {
+                if self.marker.is_none() {
+                    self.marker = Some((*outcome, error.clone()));
+                    self.marker_at = Some(Instant::now());
+                }
+                Durability::Synced
+            }
+            Event::RunnerStarted { .. }
+            | Event::BackendSession { .. }
+            | Event::ItemStarted { .. }
+            | Event::AgentMessageDelta { .. }
+            | Event::ReasoningSummaryDelta { .. }
+            | Event::ReasoningTextDelta { .. }
+            | Event::CommandOutputDelta { .. }
+            | Event::ItemCompleted { .. }
+            | Event::TokenUsage { .. }
+            | Event::Warning { .. }
+            | Event::Error { .. }
+            | Event::ApprovalRequested { .. }
+            | Event::ApprovalResolved { .. }
+            | Event::Steered { .. }
+            | Event::InterruptRequested { .. }
+            | Event::BackendExited { .. }
+            | Event::TurnEnded { .. } => Durability::Flushed,
+        };
+        self.append(event, durability)
+    }
+
+    /// Starts the interrupt ladder (once): the backend's own cancel, then SIGTERM to every
+    /// process of the turn after `grace.cancel`, then SIGKILL after `grace.term`.
+    fn interrupt(&mut self, reason: InterruptReason) -> io::Result<()> {
+        if self.interrupt.is_some() || self.leader_exit.is_some() {
+            // Already stopping, or the backend is gone and the turn is ending anyway.
+            return Ok(());
+        }
+        let order = match self.marker {
+            Some(_) => InterruptOrder::AfterMarker,
+            None => InterruptOrder::BeforeMarker,
+        };
+        self.interrupt = Some((reason, order));
+        self.append(Event::InterruptRequested { reason }, Durability::Synced)?;
+        match self.backend.adapter.cancel() {
+            Cancel::SignalLeader(signal) => {
+                // The leader is our unreaped child or its pidfd reports it gone: never a
+                // reused PID.
+                if let Err(err) = pidfd_send_signal(&self.backend.pidfd, signal) {
+                    tracing::debug!(%err, "cancel signal not delivered");
+                }
+            }
+        }
+        self.term_at = Some(Instant::now() + Duration::from_millis(self.grace.cancel));
+        Ok(())
+    }
+
+    fn leader_to_keep(&self) -> Option<i32> {
+        match self.leader_exit {
+            Some(_) => None,
+            None => Some(self.backend.pid),
+        }
+    }
+
+    fn start_post_exit_sweep(&mut self) {
+        if self.term_at.is_some() || self.kill_at.is_some() {
+            // The ladder is running: its rungs continue (sooner, see on_time).
+            self.term_at = self.term_at.map(|_| Instant::now());
+            return;
+        }
+        let live = tree::sweep_once(&self.scope, Signal::TERM, None);
+        if live.is_empty() {
+            self.tree_clean_at = Some(Instant::now());
+        } else {
+            tracing::info!(
+                count = live.len(),
+                "backend exited; stopping what it left behind"
+            );
+            self.kill_at = Some(Instant::now() + Duration::from_millis(self.grace.term));
+        }
+    }
+
+    fn on_time(&mut self) -> io::Result<()> {
+        let now = Instant::now();
+        if now >= self.next_heartbeat {
+            self.next_heartbeat = now + HEARTBEAT_EVERY;
+            self.record.heartbeat_at_ms = now_ms();
+            if let Err(err) =
+                atomic_file::write_json_atomic(&self.turn_dir.join(PROCESS_FILE), &self.record)
+            {
+                tracing::warn!(%err, "heartbeat write failed");
+            }
+        }
+        if let Some(marker_at) = self.marker_at
+            && self.leader_exit.is_none()
+            && self.term_at.is_none()
+            && self.kill_at.is_none()
+            && now >= marker_at + MARKER_EXIT_GRACE
+        {
+            tracing::warn!("the backend did not exit after its end marker; stopping it");
+            self.stopped_after_marker = StoppedAfterMarker::Yes;
+            self.term_at = Some(now);
+        }
+        if let Some(term_at) = self.term_at
+            && now >= term_at
+        {
+            self.term_at = None;
+            let live = tree::sweep_once(&self.scope, Signal::TERM, self.leader_to_keep());
+            tracing::info!(count = live.len(), "SIGTERM to every process of the turn");
+            self.kill_at = Some(now + Duration::from_millis(self.grace.term));
+        }
+        if let Some(kill_at) = self.kill_at
+            && now >= kill_at
+        {
+            self.kill_at = None;
+            let left = tree::kill_all(&self.scope, self.leader_to_keep(), now + KILL_LOOP_LIMIT);
+            if !left.is_empty() {
+                tracing::error!(pids = ?left.iter().map(|s| s.pid).collect::<Vec<_>>(), "processes survived SIGKILL");
+            }
+        }
+        if self.leader_exit.is_some() && self.tree_clean_at.is_none() {
+            let all = tree::scan();
+            tree::reap_zombie_children(&all, None);
+            let live = tree::members(&self.scope, &all)
+                .into_iter()
+                .any(|stat| !stat.is_zombie());
+            if !live {
+                self.tree_clean_at = Some(now);
+                self.term_at = None;
+                self.kill_at = None;
+            }
+        }
+        Ok(())
+    }
+
+    fn append(&mut self, event: Event, durability: Durability) -> io::Result<()> {
+        let (_, line) = self.log.append(event, durability)?;
+        let line: Arc<str> = Arc::from(line);
+        self.subscribers.retain(|tx| tx.send(line.clone()).is_ok());
+        Ok(())
+    }
+
+    fn finalize(mut self) -> io::Result<ExitRecord> {
+        let exit = self.leader_exit.unwrap_or(LeaderExit {
+            code: None,
+            signal: None,
+        });
+        self.append(
+            Event::BackendExited {
+                exit_code: exit.code,
+                signal: exit.signal,
+            },
+            Durability::Flushed,
+        )?;
+        let stderr_tail = read_tail(&self.turn_dir.join(crate::runner::STDERR_FILE));
+        let (status, reason, error) = decide(
+            self.marker.as_ref(),
+            self.interrupt,
+            exit,
+            self.stopped_after_marker,
+            stderr_tail,
+        );
+        let record = ExitRecord {
+            v: RECORD_VERSION,
+            status,
+            reason: reason.clone(),
+            exit_code: exit.code,
+            signal: exit.signal,
+            error: error.clone(),
+            last_seq: self.log.next_seq(),
+            ended_at_ms: now_ms(),
+        };
+        let line: Arc<str> = Arc::from(write_end(&self.turn_dir, &mut self.log, &record)?);
+        for tx in self.subscribers.drain(..) {
+            let _ = tx.send(line.clone());
+        }
+        let _ = std::fs::remove_file(&self.socket_path);
+        let deadline = Instant::now() + SUBSCRIBER_DRAIN;
+        for done in self.subscriber_done.drain(..) {
+            let _ = done.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+        }
+        Ok(record)
+    }
+}
+
+/// Writes `exit.json`, then appends the matching `turnEnded` record and syncs it; returns
+/// the record's line.
+pub fn write_end(turn_dir: &Path, log: &mut EventLog, record: &ExitRecord) -> io::Result<String> {
+    atomic_file::write_json_atomic(&turn_dir.join(EXIT_FILE), record)?;
+    let ended = record.turn_ended_record();
+    let (_, line) = log.append_at(ended.event, ended.at_ms, Durability::Synced)?;
+    Ok(line)
+}
+
+/// The last bytes of a file as text, if it has any.
+fn read_tail(path: &Path) -> Option<String> {
+    let mut file = File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    if len == 0 {
+        return None;
+    }
+    file.seek(SeekFrom::Start(len.saturating_sub(STDERR_TAIL_BYTES)))
+        .ok()?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).ok()?;
+    let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+    (!text.is_empty()).then_some(text)
+}
+
+/// Reads the backend's stdout line by line, keeping a raw copy in `raw_path`.
+pub fn read_stdout(stdout: ChildStdout, raw_path: &Path, to_loop: mpsc::Sender<Input>) {
+    let mut raw = match OpenOptions::new().create(true).append(true).open(raw_path) {
+        Ok(file) => Some(file),
+        Err(err) => {
+            tracing::warn!(%err, "cannot open the raw stdout copy");
+            None
+        }
+    };
+    let mut reader = BufReader::new(stdout);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(_) => {
+                if let Some(file) = raw.as_mut()
+                    && let Err(err) = file.write_all(&line)
+                {
+                    tracing::warn!(%err, "raw stdout copy failed");
+                    raw = None;
+                }
+                if line.last() == Some(&b'\n') {
+                    line.pop();
+                }
+                if to_loop.send(Input::StdoutLine(line.clone())).is_err() {
+                    return;
+                }
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => {
+                tracing::warn!(%err, "reading backend stdout failed");
+                break;
+            }
+        }
+    }
+    let _ = to_loop.send(Input::StdoutEof);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLEAN: LeaderExit = LeaderExit {
+        code: Some(0),
+        signal: None,
+    };
+    const SIGINT: LeaderExit = LeaderExit {
+        code: None,
+        signal: Some(2),
+    };
+
+    #[test]
+    fn status_comes_from_marker_interrupt_and_exit_together() {
+        let completed = (MarkerOutcome::Completed, None);
+        let no = StoppedAfterMarker::No;
+        assert_eq!(
+            decide(Some(&completed), None, CLEAN, no, None).0,
+            TurnStatus::Completed
+        );
+        assert_eq!(
+            decide(
+                None,
+                Some((InterruptReason::Client, InterruptOrder::BeforeMarker)),
+                SIGINT,
+                no,
+                None
+            )
+            .0,
+            TurnStatus::Interrupted
+        );
+        // A SIGINT-interrupted backend that still wrote a marker and exited 0 is interrupted.
+        assert_eq!(
+            decide(
+                Some(&completed),
+                Some((InterruptReason::Kill, InterruptOrder::BeforeMarker)),
+                CLEAN,
+                no,
+                None
+            )
+            .0,
+            TurnStatus::Interrupted
+        );
+        assert_eq!(
+            decide(
+                Some(&completed),
+                Some((InterruptReason::Kill, InterruptOrder::AfterMarker)),
+                SIGINT,
+                no,
+                None
+            )
+            .0,
+            TurnStatus::Completed
+        );
+        assert_eq!(decide(None, None, CLEAN, no, None).0, TurnStatus::Failed);
+        assert_eq!(
+            decide(Some(&completed), None, SIGINT, no, None).0,
+            TurnStatus::Failed
+        );
+    }
+}

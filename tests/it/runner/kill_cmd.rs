@@ -1,0 +1,135 @@
+//! `agent-host kill`: by id, by directory, with the runner dead, and never a reused PID.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use agent_host::events::{ExitRecord, Mode, TurnStatus};
+use agent_host::process::identity::{self, Identity, SignalOutcome};
+use agent_host::process::{self, EnvPolicy, SessionPolicy, SpawnSpec};
+use rustix::process::Signal;
+
+use super::{Turn, run_agent_host, wait_all_dead};
+
+#[test]
+fn kill_by_turn_id_interrupts_the_turn() {
+    let turn = Turn::new("wait-forever.txt", Mode::Background);
+    turn.launch();
+    let pids = turn.wait_pids(1);
+    let state = turn.root.path().to_str().unwrap();
+    let (code, stdout, stderr) = run_agent_host(
+        &[
+            "kill",
+            "--state-dir",
+            state,
+            "--timeout-ms",
+            "10000",
+            &turn.turn_id,
+        ],
+        turn.root.path(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let exit: ExitRecord = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(exit.status, TurnStatus::Interrupted);
+    assert_eq!(exit.reason, "kill");
+    wait_all_dead(&pids, Duration::from_secs(2));
+    turn.check_ended_once();
+}
+
+#[test]
+fn kill_of_an_unknown_turn_says_so() {
+    let state = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(state.path().join("threads")).unwrap();
+    let id = uuid::Uuid::now_v7().to_string();
+    let dir = state.path().to_str().unwrap();
+    let (code, _, stderr) = run_agent_host(&["kill", "--state-dir", dir, &id], state.path());
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no turn"), "{stderr}");
+    let (code, _, stderr) =
+        run_agent_host(&["kill", "--state-dir", dir, "not-an-id"], state.path());
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("neither a turn directory nor a turn id"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn kill_with_a_dead_runner_kills_the_recorded_tree() {
+    let turn = Turn::new("stubborn-tree.txt", Mode::Background);
+    let launched = turn.launch();
+    let pids = turn.wait_pids(4);
+    // The runner dies without a word: orphans go to init, the record stays.
+    identity::signal(&launched.runner, Signal::KILL).unwrap();
+    wait_all_dead(
+        std::slice::from_ref(&launched.runner),
+        Duration::from_secs(5),
+    );
+    let dir = turn.dir.to_str().unwrap();
+    let (code, stdout, stderr) =
+        run_agent_host(&["kill", "--timeout-ms", "10000", dir], turn.root.path());
+    assert_eq!(code, 0, "{stderr}");
+    let exit: ExitRecord = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(exit.status, TurnStatus::Interrupted);
+    // Descendants of the backend, and its group and session (the double-forked orphan, now
+    // a child of init) are found without the runner.
+    wait_all_dead(&pids, Duration::from_secs(2));
+}
+
+#[test]
+fn a_reused_pid_is_reported_dead_and_never_signalled() {
+    let dir = tempfile::tempdir().unwrap();
+    let args: Vec<std::ffi::OsString> = vec!["30".into()];
+    let mut sleeper = process::spawn(SpawnSpec {
+        program: Path::new("sleep"),
+        args: &args,
+        cwd: dir.path(),
+        env: EnvPolicy::Inherit {
+            set: Vec::new(),
+            remove: Vec::new(),
+        },
+        stdin: Stdio::null(),
+        stdout: Stdio::null(),
+        stderr: Stdio::null(),
+        session: SessionPolicy::Inherit,
+        inherit_fd: None,
+    })
+    .unwrap();
+    let real = identity::of_pid(sleeper.id() as i32).unwrap();
+    let stale = Identity {
+        start_time: real.start_time.saturating_sub(1000),
+        ..real.clone()
+    };
+    assert!(identity::is_alive(&real));
+    assert!(!identity::is_alive(&stale));
+    assert_eq!(
+        identity::signal(&stale, Signal::KILL).unwrap(),
+        SignalOutcome::NotThatProcess
+    );
+
+    // A turn whose record names the sleeper's pid with a different start time.
+    let turn_dir = dir.path().join("turn");
+    std::fs::create_dir_all(&turn_dir).unwrap();
+    let record = serde_json::json!({
+        "v": 1,
+        "runner": stale,
+        "backend": {"pid": stale.pid, "startTime": stale.start_time, "bootId": stale.boot_id, "pgid": stale.pid},
+        "socket": turn_dir.join("control.sock"),
+        "mode": "background", "startedAtMs": 0, "heartbeatAtMs": 0
+    });
+    std::fs::write(turn_dir.join("process.json"), record.to_string()).unwrap();
+    let (code, stdout, stderr) = run_agent_host(
+        &["kill", "--timeout-ms", "5000", turn_dir.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let exit: ExitRecord = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(exit.status, TurnStatus::Interrupted);
+    assert!(
+        identity::is_alive(&real),
+        "the unrelated process was signalled"
+    );
+    assert!(sleeper.try_wait().unwrap().is_none());
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+}

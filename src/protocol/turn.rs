@@ -109,6 +109,10 @@ pub struct TurnStartParams {
     pub output_schema: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_user_message_id: Option<String>,
+    /// agent-host extension: run the turn in the background, so that it outlives this
+    /// client and this server (see the README).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background: Option<bool>,
 }
 
 /// `turn/start` result.

@@ -8,6 +8,7 @@
 mod convert;
 mod state;
 mod threads;
+mod turns;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -26,6 +27,18 @@ pub(crate) enum Event {
     Input(InputLine),
     /// The client closed stdin.
     InputClosed,
+    /// One record of a turn this server follows.
+    TurnRecord {
+        thread: uuid::Uuid,
+        turn: uuid::Uuid,
+        record: crate::events::EventRecord,
+    },
+    /// A followed turn's stream broke before its last record.
+    TurnLost {
+        thread: uuid::Uuid,
+        turn: uuid::Uuid,
+        error: String,
+    },
 }
 
 /// How many input lines may wait for the loop before reading pauses.

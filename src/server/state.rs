@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::jsonrpc::{self, ErrorObject, Incoming, Line, Outgoing, RequestId};
 use crate::protocol::{ClientRequest, InitializeParams, InitializeResponse, RequestParseError};
 use crate::store::{Store, ThreadRecord};
+use crate::runner::launch::Lifeline;
 use crate::transport::InputLine;
 
 /// Whether the loop goes on after an event.
@@ -38,6 +39,8 @@ pub(crate) struct LoadedThread {
     pub ephemeral: Ephemeral,
     pub subscription: Subscription,
     pub status: LoadedStatus,
+    /// The turn running on this thread, if any.
+    pub active: Option<super::turns::ActiveTurn>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,8 +72,9 @@ pub(crate) struct Server {
     pub config: Config,
     pub store: Store,
     out: mpsc::Sender<Outgoing>,
-    #[allow(dead_code)]
-    events: mpsc::Sender<Event>,
+    pub events: mpsc::Sender<Event>,
+    /// The lifeline of this server's foreground runners, made at the first turn.
+    lifeline: Option<Lifeline>,
     pub session: Option<Session>,
     /// Loaded threads, and their load order for `thread/loaded/list`.
     pub loaded: HashMap<Uuid, LoadedThread>,
@@ -104,6 +108,7 @@ impl Server {
             session: None,
             loaded: HashMap::new(),
             load_order: Vec::new(),
+            lifeline: None,
         }
     }
 
@@ -138,6 +143,22 @@ impl Server {
                 Flow::Continue
             }
             Event::InputClosed => Flow::Stop,
+            Event::TurnRecord {
+                thread,
+                turn,
+                record,
+            } => {
+                self.on_turn_record(thread, turn, record).await;
+                Flow::Continue
+            }
+            Event::TurnLost {
+                thread,
+                turn,
+                error,
+            } => {
+                self.on_turn_lost(thread, turn, error).await;
+                Flow::Continue
+            }
         }
     }
 
@@ -148,7 +169,6 @@ impl Server {
                 if let Some(reply) = reply {
                     self.send(Outgoing::Response { id, result: reply }).await;
                 }
-                self.flush_after_response().await;
             }
             Incoming::Notification { method, .. } => {
                 // `initialized` needs no action; unknown notifications are ignored like Codex.
@@ -234,8 +254,24 @@ impl Server {
         .await;
     }
 
-    /// Runs work that must follow a response (nothing yet; turns add to it).
-    async fn flush_after_response(&mut self) {}
+    /// Sends a response now, so that notifications can follow it.
+    pub async fn respond_now(&self, id: &RequestId, reply: Reply) {
+        self.send(Outgoing::Response {
+            id: id.clone(),
+            result: reply,
+        })
+        .await;
+    }
+
+    /// The lifeline handed to foreground runners: it breaks when this process ends.
+    pub fn lifeline(&mut self) -> std::io::Result<&Lifeline> {
+        if self.lifeline.is_none() {
+            self.lifeline = Some(Lifeline::new()?);
+        }
+        self.lifeline
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("lifeline missing"))
+    }
 
     /// The client name given in `initialize`, recorded as a thread's originator.
     pub fn originator(&self) -> Option<String> {

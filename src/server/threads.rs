@@ -9,7 +9,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::state::{Ephemeral, LoadedStatus, LoadedThread, Reply, Server, Subscription, to_value};
-use crate::jsonrpc::{ErrorObject, Outgoing, RequestId};
+use crate::jsonrpc::{ErrorObject, RequestId};
 use crate::protocol::*;
 use crate::store::{self, ArchiveState, ListQuery, StoreError, ThreadRecord, Timestamp};
 
@@ -40,20 +40,14 @@ impl Server {
             ClientRequest::ThreadNameSet(p) => self.thread_name_set(id, p).await,
             ClientRequest::ThreadArchive(p) => self.thread_archive(id, p).await,
             ClientRequest::ThreadUnarchive(p) => self.thread_unarchive(id, p).await,
+            ClientRequest::TurnStart(p) => self.turn_start(id, p).await,
+            ClientRequest::TurnInterrupt(p) => Some(self.turn_interrupt(p).await),
+            ClientRequest::TurnSteer(p) => Some(self.turn_steer(p).await),
             other => Some(Err(ErrorObject::request_failed(format!(
                 "{} is not available yet in this build",
                 other.method()
             )))),
         }
-    }
-
-    /// Sends the response now, so that notifications can follow it.
-    async fn respond(&self, id: &RequestId, reply: Reply) {
-        self.send(Outgoing::Response {
-            id: id.clone(),
-            result: reply,
-        })
-        .await;
     }
 
     fn resolve_provider(&self, requested: Option<&str>) -> Result<String, ErrorObject> {
@@ -136,7 +130,7 @@ impl Server {
         let uuid = record.id;
         self.load(uuid, record, ephemeral);
         let response = self.thread_session_response(&uuid, Vec::new());
-        self.respond(id, to_value(&response)).await;
+        self.respond_now(id, to_value(&response)).await;
         let thread = response.thread;
         self.notify("thread/started", &ThreadStartedNotification { thread })
             .await;
@@ -154,6 +148,7 @@ impl Server {
                 ephemeral,
                 subscription: Subscription::Subscribed,
                 status: LoadedStatus::Idle,
+                active: None,
             },
         );
     }
@@ -228,8 +223,8 @@ impl Server {
     }
 
     /// The turns of a thread, read from its turn directories.
-    pub(crate) fn turns_of(&self, _uuid: &Uuid) -> Vec<Turn> {
-        Vec::new()
+    pub(crate) fn turns_of(&self, uuid: &Uuid) -> Vec<Turn> {
+        self.read_turns(*uuid)
     }
 
     async fn thread_fork(&mut self, id: &RequestId, p: ThreadForkParams) -> Option<Reply> {
@@ -298,7 +293,7 @@ impl Server {
             self.turns_of(&new_uuid)
         };
         let response = self.thread_session_response(&new_uuid, turns);
-        self.respond(id, to_value(&response)).await;
+        self.respond_now(id, to_value(&response)).await;
         let mut thread = response.thread;
         thread.turns = Vec::new();
         self.notify("thread/started", &ThreadStartedNotification { thread })
@@ -483,7 +478,7 @@ impl Server {
             Err(StoreError::NotFound(_)) => return Some(Err(no_rollout(&p.thread_id))),
             Err(err) => return Some(Err(ErrorObject::internal(err))),
         }
-        self.respond(id, Ok(json!({}))).await;
+        self.respond_now(id, Ok(json!({}))).await;
         self.notify(
             "thread/name/updated",
             &ThreadNameUpdatedNotification {
@@ -528,7 +523,7 @@ impl Server {
             )
             .await;
         }
-        self.respond(id, Ok(json!({}))).await;
+        self.respond_now(id, Ok(json!({}))).await;
         self.notify(
             "thread/archived",
             &ThreadArchivedNotification {
@@ -562,7 +557,7 @@ impl Server {
             Err(err) => return Some(Err(ErrorObject::internal(err))),
         };
         let thread = self.stored_view(&record, Vec::new());
-        self.respond(id, to_value(&ThreadUnarchiveResponse { thread }))
+        self.respond_now(id, to_value(&ThreadUnarchiveResponse { thread }))
             .await;
         self.notify(
             "thread/unarchived",

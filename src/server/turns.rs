@@ -380,6 +380,7 @@ impl Server {
                 }
             }
             events::Event::ItemStarted { item } => {
+                let item = normalize_item(item, Some(at_ms), None);
                 let started = item_time(&item, "startedAtMs").unwrap_or(at_ms);
                 self.notify_thread(
                     thread,
@@ -465,6 +466,7 @@ impl Server {
                 .await;
             }
             events::Event::ItemCompleted { item } => {
+                let item = normalize_item(item, None, Some(at_ms));
                 if item.get("type").and_then(Value::as_str) == Some("agentMessage") {
                     active.final_message = Some(item.clone());
                 }
@@ -787,6 +789,26 @@ fn turn_error(message: String, info: Option<CodexErrorInfo>) -> TurnError {
         codex_error_info: info,
         additional_details: None,
         misalignment: None,
+    }
+}
+
+/// Gives a backend's item every member Codex sends (`null` where it does not apply) by
+/// reading it as a protocol item; an item that does not read is passed on as it is.
+fn normalize_item(item: Value, started_at_ms: Option<i64>, completed_at_ms: Option<i64>) -> Value {
+    match serde_json::from_value::<ThreadItem>(item.clone()) {
+        Ok(mut typed) => {
+            if typed.started_at_ms.is_none() {
+                typed.started_at_ms = started_at_ms.or(completed_at_ms);
+            }
+            if typed.completed_at_ms.is_none() {
+                typed.completed_at_ms = completed_at_ms;
+            }
+            serde_json::to_value(&typed).unwrap_or(item)
+        }
+        Err(err) => {
+            tracing::warn!("a backend item does not read as a protocol item: {err}");
+            item
+        }
     }
 }
 

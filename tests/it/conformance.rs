@@ -13,28 +13,28 @@ use serde_json::{Value, json};
 
 use crate::support::paths;
 use crate::support::schema::{CodexSchema, Conformance, Strictness, TrafficChecker};
-use crate::transcript::{Mode, SchemaCheck, Target, run};
+use crate::transcript::check;
 
 fn conformance() -> Conformance {
     Conformance::load().unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Runs every top-level fixture through `check` (so `BLESS=1` blesses them all); with
+/// `TRANSCRIPT=<name>` only that one. Fixtures under `pending/` are not run.
 #[test]
 fn every_transcript_fixture_runs_and_conforms_to_the_codex_schema() {
-    let conformance = conformance();
-    let mut failures = Vec::new();
+    let only = std::env::var("TRANSCRIPT").ok();
+    let mut ran = 0;
     for file in paths::jsonl_files(&paths::transcripts_dir()) {
-        let result = run(
-            &file,
-            &Target::AgentHost,
-            &Mode::Check,
-            SchemaCheck::Codex(&conformance),
-        );
-        if let Err(failure) = result {
-            failures.push(failure);
+        let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+        if only.as_ref().is_none_or(|only| *only == name) {
+            check(&name);
+            ran += 1;
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    if let Some(only) = only {
+        assert_eq!(ran, 1, "TRANSCRIPT={only}: no such top-level fixture");
+    }
 }
 
 /// Capture lines the validator cannot map: a line the capture tool shortened or summarized
@@ -250,7 +250,7 @@ fn wrong_messages_fail() {
     );
     let start = json!({"id": 7, "method": "thread/start", "params": {}});
     fails(
-        &[start.clone()],
+        std::slice::from_ref(&start),
         json!({"id": 7, "result": {"thread": 5}}),
         "response thread/start",
     );

@@ -284,10 +284,10 @@ fn tokenize(text: &str) -> Vec<Token> {
                 Some((Token::Path((*placeholder).to_owned()), placeholder.len()))
             } else if rest.starts_with("<*>") {
                 Some((Token::Any, 3))
-            } else if let Some(name) = rest.strip_prefix("<$").and_then(var_name_prefix) {
-                Some((Token::Var(name.to_owned()), name.len() + 3))
             } else {
-                None
+                rest.strip_prefix("<$")
+                    .and_then(var_name_prefix)
+                    .map(|name| (Token::Var(name.to_owned()), name.len() + 3))
             };
         match special {
             Some((token, len)) => {

@@ -223,6 +223,8 @@ fn good_messages_pass() {
     // Our deliberate difference: a parse error has no request id.
     let parse_error = json!({"error": {"code": -32700, "message": "Parse error"}, "id": null});
     assert_eq!(checked(&c, &[], &parse_error), Ok(()));
+    let bad_id = json!({"error": {"code": -32600, "message": "Invalid request"}, "id": null});
+    assert_eq!(checked(&c, &[], &bad_id), Ok(()));
 }
 
 #[test]
@@ -266,7 +268,7 @@ fn wrong_messages_fail() {
     );
     fails(
         &[],
-        json!({"error": {"code": -32600, "message": "x"}, "id": null}),
+        json!({"error": {"code": -32603, "message": "x"}, "id": null}),
         "JSONRPCError",
     );
     fails(

@@ -104,6 +104,10 @@ pub fn run(
     result.map_err(|failure| runner.report(&failure))
 }
 
+/// A hidden option for debugging the harness or blessing against another build: this
+/// environment variable names a program run instead of this crate's `agent-host`.
+pub const SERVER_OVERRIDE: &str = "AGENT_HOST_TEST_BIN";
+
 /// The id prefix of the probe requests bless mode sends to find the end of a step's output.
 pub const BARRIER_ID_PREFIX: &str = "__barrier_";
 
@@ -270,7 +274,13 @@ impl Runner<'_> {
         }
         let config = self.config.as_deref();
         let mut spec = match self.target {
-            Target::AgentHost => self.sandbox.agent_host_spec(config, &self.args, &env),
+            Target::AgentHost => match std::env::var_os(SERVER_OVERRIDE) {
+                Some(program) => {
+                    self.sandbox
+                        .app_server_spec(Path::new(&program), &[], config, &self.args, &env)
+                }
+                None => self.sandbox.agent_host_spec(config, &self.args, &env),
+            },
             Target::Program { program, args } => self
                 .sandbox
                 .app_server_spec(program, args, config, &self.args, &env),

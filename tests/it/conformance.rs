@@ -205,13 +205,13 @@ fn checked(conformance: &Conformance, requests: &[Value], msg: &Value) -> Result
 /// A thread as real Codex sent it in `thread/started` (capture 02), with `id`.
 fn thread(id: &str) -> Value {
     json!({
-        "id": id, "environments": [{"environmentId": "local", "cwd": "/work",
-        "runtimeWorkspaceRoots": ["/work"]}], "extra": null, "sessionId": id,
+        "id": id, "environments": [{"environmentId": "local", "cwd": "/srv/project",
+        "runtimeWorkspaceRoots": ["/srv/project"]}], "extra": null, "sessionId": id,
         "forkedFromId": null, "attachedToThreadId": null, "parentThreadId": null, "preview": "",
         "ephemeral": false, "section": null, "sectionEnteredAt": null, "projectId": null,
         "historyMode": "paginated", "modelProvider": "mock", "model": "mock-model",
         "reasoningEffort": null, "createdAt": 1795420896, "updatedAt": 1795420896,
-        "recencyAt": 1795420896, "status": {"type": "idle"}, "path": null, "cwd": "/work",
+        "recencyAt": 1795420896, "status": {"type": "idle"}, "path": null, "cwd": "/srv/project",
         "cliVersion": "0.169.0", "originator": "research_client", "source": "vscode",
         "canAcceptDirectInput": true, "threadSource": null, "agentNickname": null,
         "agentRole": null, "gitInfo": null, "name": null, "daybreakEnabled": null, "turns": []

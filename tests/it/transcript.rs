@@ -305,7 +305,10 @@ impl Runner<'_> {
         if let Some(json) = &json {
             self.checker.client_sent(json);
         }
-        self.note(format!("→ {}", String::from_utf8_lossy(&bytes)));
+        self.note(format!(
+            "→ {}",
+            String::from_utf8_lossy(&bytes).trim_end_matches('\n')
+        ));
         self.started()?.send_bytes(&bytes);
         Ok(())
     }

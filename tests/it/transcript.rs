@@ -309,7 +309,11 @@ impl Runner<'_> {
             "→ {}",
             String::from_utf8_lossy(&bytes).trim_end_matches('\n')
         ));
-        self.started()?.send_bytes(&bytes);
+        let server = self.started()?;
+        if !server.stdin_open() {
+            return Err("a c2s line after closeStdin (use restart or spawn)".to_owned());
+        }
+        server.send_bytes(&bytes);
         Ok(())
     }
 
@@ -735,5 +739,28 @@ mod selftest {
         assert!(!blessed.contains(BARRIER_ID_PREFIX), "{blessed}");
         assert!(!blessed.contains(dir.path().to_str().unwrap()), "{blessed}");
         passes(run(&out, &fake(), &Mode::Check, SchemaCheck::Skip));
+    }
+
+    #[test]
+    fn the_support_helpers_drive_a_server() {
+        let sandbox = Sandbox::new();
+        let Target::Program { program, args } = fake() else {
+            unreachable!("fake() is a program")
+        };
+        let spec = sandbox.app_server_spec(&program, &args, None, &[], &BTreeMap::new());
+        let mut server = ServerProcess::spawn(&spec);
+        assert_eq!(server.initialize(), json!({}));
+        let (response, before) = server.request(json!(2), "thread/start", json!({}));
+        assert!(before.is_empty(), "{before:?}");
+        let thread_id = response["result"]["thread"]["id"].clone();
+        let (started, skipped) = server
+            .wait_for(DEFAULT_TIMEOUT, |msg| msg["method"] == "thread/started")
+            .expect("thread/started");
+        assert!(skipped.is_empty(), "{skipped:?}");
+        assert_eq!(started["params"]["thread"]["id"], thread_id);
+        server.close_stdin();
+        assert_eq!(server.recv_line(DEFAULT_TIMEOUT), Err(RecvError::Eof));
+        let status = server.wait_exit(DEFAULT_TIMEOUT).expect("exit after EOF");
+        assert!(status.success(), "{status}");
     }
 }

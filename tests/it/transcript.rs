@@ -92,6 +92,7 @@ pub fn run(
         recent: VecDeque::new(),
         barriers: 0,
         line: 0,
+        last_stderr: String::new(),
     };
     runner.declare_paths();
     let result = match mode {
@@ -102,6 +103,10 @@ pub fn run(
     };
     result.map_err(|failure| runner.report(&failure))
 }
+
+/// A hidden option for debugging the harness or blessing against another build: this
+/// environment variable names a program run instead of this crate's `agent-host`.
+pub const SERVER_OVERRIDE: &str = "AGENT_HOST_TEST_BIN";
 
 /// The id prefix of the probe requests bless mode sends to find the end of a step's output.
 pub const BARRIER_ID_PREFIX: &str = "__barrier_";
@@ -124,6 +129,8 @@ struct Runner<'a> {
     barriers: u64,
     /// The fixture line being run, for reports.
     line: usize,
+    /// The stderr of the last server that ended, for reports.
+    last_stderr: String,
 }
 
 impl Runner<'_> {
@@ -267,7 +274,13 @@ impl Runner<'_> {
         }
         let config = self.config.as_deref();
         let mut spec = match self.target {
-            Target::AgentHost => self.sandbox.agent_host_spec(config, &self.args, &env),
+            Target::AgentHost => match std::env::var_os(SERVER_OVERRIDE) {
+                Some(program) => {
+                    self.sandbox
+                        .app_server_spec(Path::new(&program), &[], config, &self.args, &env)
+                }
+                None => self.sandbox.agent_host_spec(config, &self.args, &env),
+            },
             Target::Program { program, args } => self
                 .sandbox
                 .app_server_spec(program, args, config, &self.args, &env),
@@ -292,8 +305,15 @@ impl Runner<'_> {
         if let Some(json) = &json {
             self.checker.client_sent(json);
         }
-        self.note(format!("→ {}", String::from_utf8_lossy(&bytes)));
-        self.started()?.send_bytes(&bytes);
+        self.note(format!(
+            "→ {}",
+            String::from_utf8_lossy(&bytes).trim_end_matches('\n')
+        ));
+        let server = self.started()?;
+        if !server.stdin_open() {
+            return Err("a c2s line after closeStdin (use restart or spawn)".to_owned());
+        }
+        server.send_bytes(&bytes);
         Ok(())
     }
 
@@ -395,10 +415,11 @@ impl Runner<'_> {
                 return Ok(Some(code));
             }
             Ctl::Spawn => {
-                if let Some(server) = &mut self.server
-                    && server.wait_exit(Duration::ZERO).is_none()
-                {
-                    return Err("spawn while the server still runs (use restart)".to_owned());
+                if let Some(server) = &mut self.server {
+                    if server.wait_exit(Duration::ZERO).is_none() {
+                        return Err("spawn while the server still runs (use restart)".to_owned());
+                    }
+                    self.last_stderr = server.stderr();
                 }
                 let leftover = self.drain()?;
                 if let Some(first) = leftover.first() {
@@ -455,6 +476,14 @@ impl Runner<'_> {
     /// Bless mode: sends a read-only probe request and returns everything the server wrote
     /// before its response. The server answers in order, so that is the step's output.
     fn barrier(&mut self) -> Result<Vec<Value>, String> {
+        let output = self.probe()?;
+        for msg in &output {
+            self.note(format!("← {msg}"));
+        }
+        Ok(output)
+    }
+
+    fn probe(&mut self) -> Result<Vec<Value>, String> {
         self.barriers += 1;
         let id = json!(format!("{BARRIER_ID_PREFIX}{}", self.barriers));
         let probe = json!({"id": id, "method": "thread/loaded/list", "params": {}});
@@ -462,13 +491,10 @@ impl Runner<'_> {
         let server = self.server()?;
         server.send_json(&probe);
         match server.wait_for_response(&id, timeout) {
-            Ok((_, before)) => {
-                for msg in &before {
-                    self.note(format!("← {msg}"));
-                }
-                Ok(before)
-            }
-            Err((error, before)) => Err(format!(
+            Ok((_, before)) => Ok(before),
+            // The step ended the server (an exit request): its output is complete.
+            Err((RecvError::Eof, before)) => Ok(before),
+            Err((error @ RecvError::Timeout(_), before)) => Err(format!(
                 "no response to the bless probe {probe}: {error} (output so far: {before:?})"
             )),
         }
@@ -545,8 +571,11 @@ impl Runner<'_> {
         for line in &self.recent {
             report.push_str(&format!("  {line}\n"));
         }
-        if let Some(server) = &self.server {
-            let stderr = server.stderr();
+        let stderr = match &self.server {
+            Some(server) => server.stderr(),
+            None => self.last_stderr.clone(),
+        };
+        if !stderr.is_empty() {
             let tail: String = stderr
                 .chars()
                 .rev()
@@ -559,5 +588,179 @@ impl Runner<'_> {
         }
         report.push_str("\n(BLESS=1 rewrites the expected lines from the actual output)\n");
         report
+    }
+}
+
+/// The harness's own tests, against `fixtures/transcripts/selftest/fake_server.py` (a real
+/// process, so pipes, restarts, environment and exit codes are exercised for real).
+mod selftest {
+    use super::*;
+
+    fn fake() -> Target {
+        let script = paths::transcripts_dir()
+            .join("selftest")
+            .join("fake_server.py");
+        Target::Program {
+            program: PathBuf::from("python3"),
+            args: vec![script.into_os_string()],
+        }
+    }
+
+    fn fake_fixture() -> PathBuf {
+        paths::transcripts_dir().join("selftest").join("fake.jsonl")
+    }
+
+    fn passes(result: Result<(), String>) {
+        if let Err(failure) = result {
+            panic!("{failure}");
+        }
+    }
+
+    /// Writes `text` as a fixture in a temp dir and runs it against the fake server.
+    fn run_text(text: &str, mode: &Mode) -> Result<(), String> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("inline.jsonl");
+        std::fs::write(&path, text).expect("write fixture");
+        run(&path, &fake(), mode, SchemaCheck::Skip)
+    }
+
+    #[test]
+    fn a_matching_transcript_passes() {
+        passes(run(
+            &fake_fixture(),
+            &fake(),
+            &Mode::Check,
+            SchemaCheck::Skip,
+        ));
+    }
+
+    #[test]
+    fn a_different_value_fails_with_the_place_and_both_messages() {
+        let text = concat!(
+            r#"{"dir":"c2s","msg":{"id":1,"method":"args/get","params":{}}}"#,
+            "\n",
+            r#"{"dir":"s2c","msg":{"id":1,"result":{"args":["--other"]}}}"#,
+            "\n",
+        );
+        let failure = run_text(text, &Mode::Check).expect_err("a mismatch fails");
+        assert!(
+            failure.contains("inline.jsonl:2: mismatch at /result/args"),
+            "{failure}"
+        );
+        assert!(
+            failure.contains(r#"actual:   {"id":1,"result":{"args":[]}}"#),
+            "{failure}"
+        );
+        assert!(failure.contains("BLESS=1"), "{failure}");
+    }
+
+    #[test]
+    fn output_the_transcript_does_not_expect_fails() {
+        let text = concat!(
+            r#"{"dir":"c2s","msg":{"id":1,"method":"thread/start","params":{}}}"#,
+            "\n",
+            r#"{"dir":"s2c","msg":{"id":1,"result":{"thread":{"id":"<uuid>"}}}}"#,
+            "\n",
+        );
+        let failure = run_text(text, &Mode::Check).expect_err("extra output fails");
+        assert!(
+            failure.contains("more than the transcript expects"),
+            "{failure}"
+        );
+        assert!(failure.contains("thread/started"), "{failure}");
+    }
+
+    #[test]
+    fn a_line_that_never_comes_fails_after_the_timeout() {
+        let text = concat!(
+            r#"{"dir":"ctl","ctl":"timeout","ms":300}"#,
+            "\n",
+            r#"{"dir":"c2s","msg":{"method":"a/notification"}}"#,
+            "\n",
+            r#"{"dir":"s2c","msg":{"id":1,"result":{}}}"#,
+            "\n",
+        );
+        let failure = run_text(text, &Mode::Check).expect_err("a missing line fails");
+        assert!(failure.contains("no output within 300ms"), "{failure}");
+    }
+
+    #[test]
+    fn a_wrong_exit_code_fails() {
+        let text = concat!(
+            r#"{"dir":"c2s","msg":{"id":1,"method":"exit","params":{"code":2}}}"#,
+            "\n",
+            r#"{"dir":"s2c","msg":{"id":1,"result":{}}}"#,
+            "\n",
+            r#"{"dir":"ctl","ctl":"expectExit","code":0}"#,
+            "\n",
+        );
+        let failure = run_text(text, &Mode::Check).expect_err("a wrong exit code fails");
+        assert!(failure.contains("expected exit code Some(0)"), "{failure}");
+    }
+
+    #[test]
+    fn bless_keeps_lines_that_still_match() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let out = dir.path().join("blessed.jsonl");
+        let mode = Mode::Bless { out: out.clone() };
+        assert_eq!(
+            run(&fake_fixture(), &fake(), &mode, SchemaCheck::Skip),
+            Ok(())
+        );
+        let original = std::fs::read_to_string(fake_fixture()).expect("fixture");
+        assert_eq!(std::fs::read_to_string(&out).expect("blessed"), original);
+    }
+
+    #[test]
+    fn bless_writes_expected_lines_that_then_pass() {
+        let original = std::fs::read_to_string(fake_fixture()).expect("fixture");
+        let without_expectations: String = original
+            .lines()
+            .filter(|line| !line.contains(r#""dir":"s2c""#))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let out = dir.path().join("blessed.jsonl");
+        passes(run_text(
+            &without_expectations,
+            &Mode::Bless { out: out.clone() },
+        ));
+        let blessed = std::fs::read_to_string(&out).expect("blessed");
+        for needle in [
+            r#"{"id":1,"result":{"thread":{"id":"<$thread1>"}}}"#,
+            r#""path":"<state_dir>/threads/<$thread1>""#,
+            r#""createdAt":"<int>""#,
+            r#""emittedAtMs":"<int>""#,
+            r#"{"id":5,"result":{"value":"<sandbox>/home"}}"#,
+            r#"{"dir":"ctl","ctl":"expectExit","code":3}"#,
+        ] {
+            assert!(blessed.contains(needle), "{needle} is not in:\n{blessed}");
+        }
+        assert!(!blessed.contains(BARRIER_ID_PREFIX), "{blessed}");
+        assert!(!blessed.contains(dir.path().to_str().unwrap()), "{blessed}");
+        passes(run(&out, &fake(), &Mode::Check, SchemaCheck::Skip));
+    }
+
+    #[test]
+    fn the_support_helpers_drive_a_server() {
+        let sandbox = Sandbox::new();
+        let Target::Program { program, args } = fake() else {
+            unreachable!("fake() is a program")
+        };
+        let spec = sandbox.app_server_spec(&program, &args, None, &[], &BTreeMap::new());
+        let mut server = ServerProcess::spawn(&spec);
+        assert_eq!(server.initialize(), json!({}));
+        let (response, before) = server.request(json!(2), "thread/start", json!({}));
+        assert!(before.is_empty(), "{before:?}");
+        let thread_id = response["result"]["thread"]["id"].clone();
+        let (started, skipped) = server
+            .wait_for(DEFAULT_TIMEOUT, |msg| msg["method"] == "thread/started")
+            .expect("thread/started");
+        assert!(skipped.is_empty(), "{skipped:?}");
+        assert_eq!(started["params"]["thread"]["id"], thread_id);
+        server.close_stdin();
+        assert_eq!(server.recv_line(DEFAULT_TIMEOUT), Err(RecvError::Eof));
+        let status = server.wait_exit(DEFAULT_TIMEOUT).expect("exit after EOF");
+        assert!(status.success(), "{status}");
     }
 }

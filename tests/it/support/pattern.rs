@@ -284,10 +284,10 @@ fn tokenize(text: &str) -> Vec<Token> {
                 Some((Token::Path((*placeholder).to_owned()), placeholder.len()))
             } else if rest.starts_with("<*>") {
                 Some((Token::Any, 3))
-            } else if let Some(name) = rest.strip_prefix("<$").and_then(var_name_prefix) {
-                Some((Token::Var(name.to_owned()), name.len() + 3))
             } else {
-                None
+                rest.strip_prefix("<$")
+                    .and_then(var_name_prefix)
+                    .map(|name| (Token::Var(name.to_owned()), name.len() + 3))
             };
         match special {
             Some((token, len)) => {
@@ -399,8 +399,14 @@ pub fn is_time_key(key: &str) -> bool {
         || key.ends_with("At")
 }
 
+/// Keys whose string values describe the machine the test runs on (kernel version, OS), so
+/// bless writes `"<string>"` for them.
+pub fn is_machine_key(key: &str) -> bool {
+    matches!(key, "userAgent")
+}
+
 /// Turns an actual message into a pattern (bless mode): integers under time keys become
-/// `"<int>"`, the sandbox paths become placeholders, and every UUID becomes a variable, named
+/// `"<int>"`, strings under machine keys (`userAgent`) `"<string>"`, the sandbox paths become placeholders, and every UUID becomes a variable, named
 /// after what it identifies (`<$thread1>`, `<$turn1>`, `<$item1>`, `<$id1>`) and reused where
 /// the same UUID appears again. New variables are bound in `bindings`.
 pub fn generalize(actual: &Value, bindings: &mut Bindings) -> Value {
@@ -419,6 +425,7 @@ fn generalize_at(
         {
             Value::String("<int>".to_owned())
         }
+        Value::String(_) if key.is_some_and(is_machine_key) => Value::String("<string>".to_owned()),
         Value::String(text) if is_uuid(text) => {
             let name = uuid_var(text, kind_of(key, parent_key), bindings);
             Value::String(format!("<${name}>"))

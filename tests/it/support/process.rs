@@ -176,6 +176,36 @@ impl ServerProcess {
         self.send_line(&value.to_string());
     }
 
+    /// Whether stdin is still open (not closed by `close_stdin`).
+    pub fn stdin_open(&self) -> bool {
+        self.stdin.is_some()
+    }
+
+    /// Sends a request and waits for its response (result or error); returns it and the
+    /// messages that came before it.
+    pub fn request(&mut self, id: Value, method: &str, params: Value) -> (Value, Vec<Value>) {
+        self.send_json(&serde_json::json!({"id": id, "method": method, "params": params}));
+        self.wait_for_response(&id, DEFAULT_TIMEOUT)
+            .unwrap_or_else(|(error, before)| {
+                panic!("no response to {method} (id {id}): {error}; before: {before:?}")
+            })
+    }
+
+    /// The handshake: `initialize` (with a test client name), then `initialized`; returns the
+    /// initialize result and panics on an error response.
+    pub fn initialize(&mut self) -> Value {
+        let params = serde_json::json!({
+            "clientInfo": {"name": "agent_host_tests", "title": null, "version": "0.0.1"}
+        });
+        let (response, _) = self.request(Value::from("init"), "initialize", params);
+        let result = response
+            .get("result")
+            .cloned()
+            .unwrap_or_else(|| panic!("initialize failed: {response}"));
+        self.send_json(&serde_json::json!({"method": "initialized"}));
+        result
+    }
+
     /// Writes raw bytes (no newline added). A server that already closed its stdin is not an
     /// error here: the missing response shows up at the next receive.
     pub fn send_bytes(&mut self, bytes: &[u8]) {

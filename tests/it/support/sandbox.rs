@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use super::process::SpawnSpec;
+use super::process::{ServerProcess, SpawnSpec};
 
 /// `<root>/state`, `<root>/work` (the server's cwd), `<root>/home`, `<root>/config.toml`.
 pub struct Sandbox {
@@ -83,6 +83,11 @@ impl Sandbox {
     ) -> SpawnSpec {
         let program = Path::new(env!("CARGO_BIN_EXE_agent-host"));
         self.app_server_spec(program, &[], config, extra_args, env)
+    }
+
+    /// Starts `agent-host app-server` in this sandbox with the empty config.
+    pub fn spawn_agent_host(&self) -> ServerProcess {
+        ServerProcess::spawn(&self.agent_host_spec(None, &[], &BTreeMap::new()))
     }
 
     /// `program leading… app-server --state-dir <state> --config <config> extra…`: the

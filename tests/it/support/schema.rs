@@ -38,9 +38,10 @@ pub enum Strictness {
     Closed,
 }
 
-/// Our deliberate error-code difference from Codex: unparseable input gets `-32700` with
-/// `"id": null`, which Codex's `JSONRPCError` (id: string | int64) cannot express.
-pub const PARSE_ERROR: i64 = -32700;
+/// Our deliberate differences from Codex: a line whose id cannot be read gets an error with
+/// `"id": null` (`-32700` unparseable, `-32600` an id of the wrong type), which Codex's
+/// `JSONRPCError` (id: string | int64) cannot express, since Codex drops such lines.
+pub const NULL_ID_ERROR_CODES: [i64; 2] = [-32700, -32600];
 
 /// The two schema checks of a transcript.
 pub struct Conformance {
@@ -132,9 +133,9 @@ impl CodexSchema {
         let validator = self.compiled("JSONRPCError", || {
             read_json(&self.dir.join("JSONRPCError.json"))
         })?;
-        let is_parse_error =
-            msg.pointer("/error/code").and_then(Value::as_i64) == Some(PARSE_ERROR);
-        if is_parse_error && msg.get("id") == Some(&Value::Null) {
+        let code = msg.pointer("/error/code").and_then(Value::as_i64);
+        let null_id_allowed = code.is_some_and(|code| NULL_ID_ERROR_CODES.contains(&code));
+        if null_id_allowed && msg.get("id") == Some(&Value::Null) {
             // Our documented difference: validate everything else.
             let mut copy = msg.clone();
             copy["id"] = json!(0);

@@ -268,9 +268,16 @@ pub struct ActivePermissionProfile {
 }
 
 /// Declares a result type of `thread/start`, `thread/resume` or `thread/fork`: the thread and
-/// the settings in effect, plus the members given per method.
+/// the settings in effect, plus the members given per method (before and after
+/// `multiAgentMode`, where Codex writes them).
 macro_rules! thread_session_response {
-    ($(#[$doc:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty,)* }) => {
+    (
+        $(#[$doc:meta])* $name:ident {
+            $($(#[$bmeta:meta])* $before:ident : $bty:ty,)*
+        } {
+            $($(#[$ameta:meta])* $after:ident : $aty:ty,)*
+        }
+    ) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
         #[serde(rename_all = "camelCase")]
@@ -288,24 +295,25 @@ macro_rules! thread_session_response {
             pub sandbox: SandboxPolicy,
             pub active_permission_profile: Option<ActivePermissionProfile>,
             pub reasoning_effort: Option<String>,
+            $($(#[$bmeta])* pub $before: $bty,)*
             /// E.g. `explicitRequestOnly`.
             pub multi_agent_mode: Option<String>,
-            $($(#[$fmeta])* pub $field: $ty,)*
+            $($(#[$ameta])* pub $after: $aty,)*
         }
     };
 }
 
 thread_session_response!(
     /// `thread/start` result. `thread/started` follows it.
-    ThreadStartResponse {}
+    ThreadStartResponse {} {}
 );
 
 thread_session_response!(
     /// `thread/resume` result.
     ThreadResumeResponse {
-        /// Upstream collaboration mode, passed through opaquely.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        collaboration_mode: Option<Value>,
+        collaboration_mode: Option<CollaborationMode>,
+    } {
         #[serde(default)]
         initial_turns_page: Option<Value>,
         #[serde(default)]
@@ -317,8 +325,43 @@ thread_session_response!(
 
 thread_session_response!(
     /// `thread/fork` result. `thread/started` for the new thread follows it.
-    ThreadForkResponse {}
+    ThreadForkResponse {} {}
 );
+
+/// The collaboration mode of a resumed thread. Note the snake_case settings, as on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CollaborationMode {
+    /// `default` or `plan`.
+    pub mode: String,
+    pub settings: CollaborationSettings,
+}
+
+/// The settings of a collaboration mode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CollaborationSettings {
+    pub model: Option<String>,
+    pub reasoning_effort: Option<String>,
+    pub developer_instructions: Option<String>,
+}
+
+/// How far a reader has read a thread (`thread/list.readStates`, `thread/read.readState`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadReadState {
+    pub first_unread: Option<ThreadReadMarker>,
+    pub revision: String,
+}
+
+/// Where the unread part of a thread begins. Tagged by `type`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum ThreadReadMarker {
+    Turn { turn_id: String },
+}
 
 /// The sort key of `thread/list`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -379,9 +422,9 @@ pub struct ThreadListParams {
 pub struct ThreadListResponse {
     /// The threads of this page (`turns` always empty).
     pub data: Vec<Thread>,
-    /// Per thread id, its read state (passed through opaquely; not in the stable schema).
+    /// Per thread id, its read state (not in the stable schema).
     #[serde(default)]
-    pub read_states: BTreeMap<String, Value>,
+    pub read_states: BTreeMap<String, ThreadReadState>,
     /// `null` on the last page.
     pub next_cursor: Option<String>,
     pub backwards_cursor: Option<String>,
@@ -401,9 +444,9 @@ pub struct ThreadReadParams {
 #[serde(rename_all = "camelCase")]
 pub struct ThreadReadResponse {
     pub thread: Thread,
-    /// Passed through opaquely; not in the stable schema.
+    /// Not in the stable schema.
     #[serde(default)]
-    pub read_state: Option<Value>,
+    pub read_state: Option<ThreadReadState>,
 }
 
 /// `thread/loaded/list` params.

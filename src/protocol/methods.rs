@@ -30,7 +30,7 @@ use super::notification::{
     ThreadTokenUsageUpdatedNotification, ThreadUnarchivedNotification, TurnCompletedNotification,
     TurnDiffUpdatedNotification, TurnStartedNotification, WarningNotification,
 };
-use super::thread::{
+use super::thread_methods::{
     ThreadArchiveParams, ThreadArchiveResponse, ThreadForkParams, ThreadForkResponse,
     ThreadListParams, ThreadListResponse, ThreadLoadedListParams, ThreadLoadedListResponse,
     ThreadNameSetParams, ThreadNameSetResponse, ThreadReadParams, ThreadReadResponse,

@@ -7,12 +7,11 @@ use serde_json::Value;
 
 use super::common::UserInput;
 
-/// One item of a turn. The `type`-specific members live in `ThreadItemKind`; the id and the
-/// timestamps are common to every kind.
+/// One item of a turn: the `type`-specific members (the id among them, so that members come
+/// in Codex's order) live in `ThreadItemKind`; the timestamps are common to every kind.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ThreadItem {
-    pub id: String,
     #[serde(flatten)]
     pub kind: ThreadItemKind,
     /// Unix milliseconds; `null` when unknown.
@@ -31,25 +30,31 @@ pub struct ThreadItem {
 pub enum ThreadItemKind {
     /// The user's input, echoed.
     UserMessage {
+        id: String,
         client_id: Option<String>,
         content: Vec<UserInput>,
     },
     /// Text from the agent: `""` at start, the full text at completion.
     AgentMessage {
+        moderation: Option<Value>,
+        id: String,
         text: String,
         phase: Option<MessagePhase>,
-        moderation: Option<Value>,
         memory_citation: Option<Value>,
         delivery: Option<Value>,
         questions: Option<Value>,
     },
     /// Reasoning: summary parts and raw content parts, by index.
     Reasoning {
+        id: String,
         summary: Vec<String>,
         content: Vec<String>,
     },
     /// A shell command run by the agent.
     CommandExecution {
+        id: String,
+        plugin_id: Option<String>,
+        script_path: Option<String>,
         /// The full shell line, e.g. `/bin/bash -lc 'ls'`.
         command: String,
         cwd: String,
@@ -60,17 +65,17 @@ pub enum ThreadItemKind {
         aggregated_output: Option<String>,
         exit_code: Option<i32>,
         duration_ms: Option<i64>,
-        plugin_id: Option<String>,
-        script_path: Option<String>,
     },
     /// A set of file changes (a patch).
     FileChange {
+        id: String,
         changes: Vec<FileUpdateChange>,
         status: PatchApplyStatus,
     },
     /// A call of an MCP tool. The upstream schema lists more members (`appContext`,
     /// `mcpAppUi`, `pluginId`, `readOnlyHint`); none was ever captured, so they are not modelled.
     McpToolCall {
+        id: String,
         server: String,
         tool: String,
         status: McpToolCallStatus,
@@ -80,11 +85,28 @@ pub enum ThreadItemKind {
         duration_ms: Option<i64>,
     },
     /// A plan written by the agent.
-    Plan { text: String },
+    Plan { id: String, text: String },
     /// The context was compacted.
-    ContextCompaction {},
+    ContextCompaction { id: String },
     /// The agent looked at an image.
-    ImageView { path: String },
+    ImageView { id: String, path: String },
+}
+
+impl ThreadItem {
+    /// The item's id, unique within its thread.
+    pub fn id(&self) -> &str {
+        match &self.kind {
+            ThreadItemKind::UserMessage { id, .. }
+            | ThreadItemKind::AgentMessage { id, .. }
+            | ThreadItemKind::Reasoning { id, .. }
+            | ThreadItemKind::CommandExecution { id, .. }
+            | ThreadItemKind::FileChange { id, .. }
+            | ThreadItemKind::McpToolCall { id, .. }
+            | ThreadItemKind::Plan { id, .. }
+            | ThreadItemKind::ContextCompaction { id }
+            | ThreadItemKind::ImageView { id, .. } => id,
+        }
+    }
 }
 
 /// The phase of an agent message.

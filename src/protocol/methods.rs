@@ -30,7 +30,7 @@ use super::notification::{
     ThreadTokenUsageUpdatedNotification, ThreadUnarchivedNotification, TurnCompletedNotification,
     TurnDiffUpdatedNotification, TurnStartedNotification, WarningNotification,
 };
-use super::thread::{
+use super::thread_methods::{
     ThreadArchiveParams, ThreadArchiveResponse, ThreadForkParams, ThreadForkResponse,
     ThreadListParams, ThreadListResponse, ThreadLoadedListParams, ThreadLoadedListResponse,
     ThreadNameSetParams, ThreadNameSetResponse, ThreadReadParams, ThreadReadResponse,
@@ -141,17 +141,17 @@ macro_rules! client_request_definitions {
             }
         }
 
-        /// Deserializes a result of `method` into its response type and serializes it back;
-        /// `None` for a method not in the table. Lets tests round-trip captured results.
+        /// Deserializes a result of `method` into its response type and serializes it back to
+        /// text; `None` for a method not in the table. Lets tests round-trip captured results.
         #[cfg(test)]
         pub(crate) fn reserialize_response(
             method: &str,
-            result: Value,
-        ) -> Option<Result<Value, serde_json::Error>> {
+            result: &str,
+        ) -> Option<Result<String, serde_json::Error>> {
             match method {
                 $($method => Some(
-                    serde_json::from_value::<$response>(result)
-                        .and_then(|response| serde_json::to_value(response)),
+                    serde_json::from_str::<$response>(result)
+                        .and_then(|response| serde_json::to_string(&response)),
                 ),)*
                 _ => None,
             }

@@ -11,6 +11,7 @@ pub mod item;
 pub mod methods;
 pub mod notification;
 pub mod thread;
+pub mod thread_methods;
 pub mod turn;
 
 pub use approval::*;
@@ -21,6 +22,7 @@ pub use item::*;
 pub use methods::*;
 pub use notification::*;
 pub use thread::*;
+pub use thread_methods::*;
 pub use turn::*;
 
 #[cfg(test)]

@@ -58,9 +58,10 @@ fn captured_results_round_trip() {
     for record in records {
         let method = record["method"].as_str().expect("method");
         let msg = &record["msg"];
-        let again = methods::reserialize_response(method, msg.clone())
+        let again = methods::reserialize_response(method, &msg.to_string())
             .unwrap_or_else(|| panic!("{method} is in the table"))
             .unwrap_or_else(|error| panic!("{method}: {error}: {msg}"));
+        let again: Value = serde_json::from_str(&again).expect("our own JSON");
         assert_eq!(again, *msg, "{method}");
     }
 }
@@ -370,4 +371,62 @@ fn client_notifications_are_known_or_ignored() {
     assert_eq!(ClientNotification::Initialized.method(), "initialized");
     assert_eq!(ClientNotification::parse("no/such/notification"), None);
     assert_eq!(CLIENT_NOTIFICATION_METHODS, &["initialized"]);
+}
+
+/// The raw text of the `msg` of each fixture line of `kind`, as Codex wrote its members
+/// (a `Value` would reorder them).
+fn captured_text(kind: &str) -> Vec<&'static str> {
+    let prefix = format!(r#"{{"kind":"{kind}","msg":"#);
+    CAPTURED
+        .lines()
+        .filter_map(|line| line.strip_prefix(prefix.as_str())?.strip_suffix('}'))
+        .collect()
+}
+
+#[test]
+fn captured_messages_come_back_byte_for_byte() {
+    let mut mismatches = Vec::new();
+    let mut count = 0;
+    for text in captured_text("notification") {
+        let parsed: ServerNotification = serde_json::from_str(text).expect("parse");
+        let ours = serde_json::to_string(&parsed).expect("serialize");
+        if ours != text {
+            mismatches.push(format!(
+                "{}\n  ours:  {ours}\n  codex: {text}",
+                parsed.method()
+            ));
+        }
+        count += 1;
+    }
+    for text in captured_text("serverRequest") {
+        let parsed: ServerRequest = serde_json::from_str(text).expect("parse");
+        let ours = serde_json::to_string(&parsed).expect("serialize");
+        if ours != text {
+            mismatches.push(format!(
+                "{}\n  ours:  {ours}\n  codex: {text}",
+                parsed.method()
+            ));
+        }
+        count += 1;
+    }
+    for method in CLIENT_METHODS {
+        let prefix = format!(r#"{{"kind":"result","method":"{method}","msg":"#);
+        for line in CAPTURED.lines() {
+            let Some(text) = line
+                .strip_prefix(prefix.as_str())
+                .and_then(|rest| rest.strip_suffix('}'))
+            else {
+                continue;
+            };
+            let ours = methods::reserialize_response(method, text)
+                .expect("method in the table")
+                .expect("round trip");
+            if ours != text {
+                mismatches.push(format!("{method}\n  ours:  {ours}\n  codex: {text}"));
+            }
+            count += 1;
+        }
+    }
+    assert!(count > 40, "fixture lines found");
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }

@@ -12,8 +12,8 @@ use super::Event;
 use crate::config::Config;
 use crate::jsonrpc::{self, ErrorObject, Incoming, Line, Outgoing, RequestId};
 use crate::protocol::{ClientRequest, InitializeParams, InitializeResponse, RequestParseError};
-use crate::store::{Store, ThreadRecord};
 use crate::runner::launch::Lifeline;
+use crate::store::{Store, ThreadRecord};
 use crate::transport::InputLine;
 
 /// Whether the loop goes on after an event.

@@ -155,8 +155,10 @@ impl Server {
             },
             previous_total_usage: None,
         };
-        let written = atomic_file::write_json_atomic(&dir.join(TURN_FILE), &turn_record)
-            .and_then(|()| atomic_file::write_json_atomic(&dir.join(spec::SPEC_FILE), &runner_spec));
+        let written =
+            atomic_file::write_json_atomic(&dir.join(TURN_FILE), &turn_record).and_then(|()| {
+                atomic_file::write_json_atomic(&dir.join(spec::SPEC_FILE), &runner_spec)
+            });
         if let Err(err) = written {
             return Some(Err(ErrorObject::internal(format!(
                 "cannot write the turn directory: {err}"
@@ -216,9 +218,12 @@ impl Server {
             completed_at: None,
             duration_ms: None,
         };
-        self.respond_now(id, to_value(&TurnStartResponse {
-            turn: response_turn.clone(),
-        }))
+        self.respond_now(
+            id,
+            to_value(&TurnStartResponse {
+                turn: response_turn.clone(),
+            }),
+        )
         .await;
         self.notify_thread(
             uuid,
@@ -284,7 +289,9 @@ impl Server {
                     })
             }
         };
-        made.map_err(|err| ErrorObject::internal(format!("cannot create the turn directory: {err}")))
+        made.map_err(|err| {
+            ErrorObject::internal(format!("cannot create the turn directory: {err}"))
+        })
     }
 
     /// Starts forwarding a turn's records, from `from_seq`, to the loop.
@@ -407,7 +414,9 @@ impl Server {
                 delta,
                 summary_index,
             } => {
-                let new_part = active.summary_parts.insert((item_id.clone(), summary_index));
+                let new_part = active
+                    .summary_parts
+                    .insert((item_id.clone(), summary_index));
                 if new_part {
                     self.notify_thread(
                         thread,
@@ -666,7 +675,9 @@ impl Server {
         }
         runner::client::interrupt(&dir, InterruptReason::Client)
             .await
-            .map_err(|err| ErrorObject::internal(format!("cannot reach the turn's runner: {err}")))?;
+            .map_err(|err| {
+                ErrorObject::internal(format!("cannot reach the turn's runner: {err}"))
+            })?;
         to_value(&TurnInterruptResponse {})
     }
 
@@ -729,7 +740,8 @@ impl Server {
 
 /// One stored turn with its items: the user message, then every item that completed.
 fn read_turn(dir: &Path, turn: Uuid) -> Option<Turn> {
-    let record: TurnRecord = serde_json::from_slice(&std::fs::read(dir.join(TURN_FILE)).ok()?).ok()?;
+    let record: TurnRecord =
+        serde_json::from_slice(&std::fs::read(dir.join(TURN_FILE)).ok()?).ok()?;
     let mut items = vec![user_message_item(&record)];
     let log = runner::log::read_all(&dir.join(runner::log::EVENTS_FILE)).ok();
     let mut ended_at_ms = None;
@@ -773,8 +785,8 @@ fn read_turn(dir: &Path, turn: Uuid) -> Option<Turn> {
 
 fn user_message_item(record: &TurnRecord) -> ThreadItem {
     ThreadItem {
-        id: record.user_message_id.clone(),
         kind: ThreadItemKind::UserMessage {
+            id: record.user_message_id.clone(),
             client_id: record.client_user_message_id.clone(),
             content: record.input.clone(),
         },

@@ -205,11 +205,16 @@ impl Server {
             Err(err) => return Some(Err(ErrorObject::internal(err))),
         };
         self.load(uuid, record, Ephemeral::No);
+        self.reattach(uuid);
+        let status = self
+            .loaded
+            .get(&uuid)
+            .map_or(ThreadStatus::Idle, |l| super::convert::status(&l.status));
         self.notify(
             "thread/status/changed",
             &ThreadStatusChangedNotification {
                 thread_id: p.thread_id.clone(),
-                status: ThreadStatus::Idle,
+                status,
             },
         )
         .await;
@@ -505,6 +510,9 @@ impl Server {
             Ok(_) => return Some(Err(no_rollout(&p.thread_id))),
             Err(err) => return Some(Err(ErrorObject::internal(err))),
         }
+        // Archiving stops what is still running first (promise 9): the turn ends
+        // `interrupted` before the thread is unloaded.
+        self.stop_active_turn(uuid).await;
         match self.store.set_archived(uuid, ArchiveState::Archived) {
             Ok(_) => {}
             Err(StoreError::NotFound(_) | StoreError::AlreadyArchived(_)) => {

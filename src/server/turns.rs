@@ -28,6 +28,9 @@ use crate::store::{self, Timestamp};
 /// The most characters of text one turn's input may hold (Codex's limit).
 const MAX_INPUT_CHARS: usize = 1_048_576;
 
+/// How long recovery waits for the leftovers of a turn whose runner died.
+const RECOVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The server's own record of a turn: what the user sent. Written once, at `turn/start`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -545,6 +548,66 @@ impl Server {
         }
     }
 
+    /// Follows the thread's last turn again if it has not ended (a server that restarted,
+    /// or another server's background turn). A turn whose runner died is finished by the
+    /// follower: its stream ends without `turnEnded`, and [`Server::on_turn_lost`] stops
+    /// what is left of it.
+    pub(crate) fn reattach(&mut self, thread: Uuid) {
+        let Ok(ids) = self.store.list_turn_ids(thread) else {
+            return;
+        };
+        let Some(&turn) = ids.last() else {
+            return;
+        };
+        let dir = self.store.turn_dir(thread, turn);
+        if !matches!(runner::client::read_exit_record(&dir), Ok(None)) {
+            return;
+        }
+        let Some(record) = std::fs::read(dir.join(TURN_FILE))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<TurnRecord>(&bytes).ok())
+        else {
+            return;
+        };
+        let next_seq = runner::log::read_all(&dir.join(runner::log::EVENTS_FILE))
+            .ok()
+            .and_then(|log| log.records.last().map(|r| r.seq + 1))
+            .unwrap_or(1);
+        if let Some(loaded) = self.loaded.get_mut(&thread) {
+            loaded.active = Some(ActiveTurn {
+                turn_id: turn,
+                dir: dir.clone(),
+                started_at_ms: record.started_at_ms,
+                final_message: None,
+                last_error: None,
+                summary_parts: BTreeSet::new(),
+            });
+            loaded.status = LoadedStatus::Active {
+                waiting_on_approval: false,
+            };
+        }
+        self.follow(thread, turn, dir, next_seq);
+    }
+
+    /// Stops the thread's running turn, if any, and waits (bounded) until it has ended.
+    pub(crate) async fn stop_active_turn(&mut self, thread: Uuid) {
+        let Some(active) = self.loaded.get(&thread).and_then(|l| l.active.as_ref()) else {
+            return;
+        };
+        let (turn, dir) = (active.turn_id, active.dir.clone());
+        let stopped =
+            tokio::task::spawn_blocking(move || crate::kill::stop(&dir, RECOVERY_TIMEOUT)).await;
+        let (status, reason, message) = match stopped {
+            Ok(Ok(Some(exit))) => (exit.status, exit.reason, exit.error.map(|e| e.message)),
+            Ok(Ok(None)) | Ok(Err(_)) | Err(_) => (
+                events::TurnStatus::Interrupted,
+                "archived".to_string(),
+                None,
+            ),
+        };
+        self.finish_turn(thread, turn, status, reason, message).await;
+    }
+
     /// The runner's stream failed: finish the turn from what the files say.
     pub(crate) async fn on_turn_lost(&mut self, thread: Uuid, turn: Uuid, error: String) {
         let Some(active) = self
@@ -564,14 +627,22 @@ impl Server {
                     .await;
             }
             None => {
-                self.finish_turn(
-                    thread,
-                    turn,
-                    events::TurnStatus::Failed,
-                    "runnerLost".to_string(),
-                    Some(format!("the turn's runner was lost: {error}")),
-                )
+                // The runner died without its exit record: stop whatever is left of the
+                // turn (identity-checked) and record it as interrupted, so it can be resumed.
+                let dir = active.dir.clone();
+                let stopped = tokio::task::spawn_blocking(move || {
+                    crate::kill::stop(&dir, RECOVERY_TIMEOUT)
+                })
                 .await;
+                let (status, reason, message) = match stopped {
+                    Ok(Ok(Some(exit))) => (exit.status, exit.reason, exit.error.map(|e| e.message)),
+                    Ok(Ok(None)) | Ok(Err(_)) | Err(_) => (
+                        events::TurnStatus::Interrupted,
+                        "runnerLost".to_string(),
+                        Some(format!("the turn's runner was lost: {error}")),
+                    ),
+                };
+                self.finish_turn(thread, turn, status, reason, message).await;
             }
         }
     }

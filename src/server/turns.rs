@@ -605,7 +605,8 @@ impl Server {
                 None,
             ),
         };
-        self.finish_turn(thread, turn, status, reason, message).await;
+        self.finish_turn(thread, turn, status, reason, message)
+            .await;
     }
 
     /// The runner's stream failed: finish the turn from what the files say.
@@ -630,10 +631,9 @@ impl Server {
                 // The runner died without its exit record: stop whatever is left of the
                 // turn (identity-checked) and record it as interrupted, so it can be resumed.
                 let dir = active.dir.clone();
-                let stopped = tokio::task::spawn_blocking(move || {
-                    crate::kill::stop(&dir, RECOVERY_TIMEOUT)
-                })
-                .await;
+                let stopped =
+                    tokio::task::spawn_blocking(move || crate::kill::stop(&dir, RECOVERY_TIMEOUT))
+                        .await;
                 let (status, reason, message) = match stopped {
                     Ok(Ok(Some(exit))) => (exit.status, exit.reason, exit.error.map(|e| e.message)),
                     Ok(Ok(None)) | Ok(Err(_)) | Err(_) => (
@@ -642,7 +642,8 @@ impl Server {
                         Some(format!("the turn's runner was lost: {error}")),
                     ),
                 };
-                self.finish_turn(thread, turn, status, reason, message).await;
+                self.finish_turn(thread, turn, status, reason, message)
+                    .await;
             }
         }
     }

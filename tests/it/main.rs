@@ -6,3 +6,4 @@ mod runner;
 mod schema_drift;
 mod support;
 mod transcript;
+mod turns;

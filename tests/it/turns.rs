@@ -1,0 +1,655 @@
+//! Turns end to end: the real server, real runners, and the fake agent as the backend.
+//!
+//! Each test writes its own fake-agent scripts into a sandbox, configures a `jsonl` provider
+//! that runs them, and drives `agent-host app-server` over real pipes. Process liveness is
+//! checked by pid and start time (the fake agent records both), never by sleeping.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::{DEFAULT_TIMEOUT, Sandbox, ServerProcess};
+
+/// A sandboxed server with a `fake` provider whose prompts name scripts.
+pub struct Host {
+    pub sandbox: Sandbox,
+    pub server: ServerProcess,
+    pub thread_id: String,
+    next_id: i64,
+}
+
+const TURN_TIMEOUT: Duration = Duration::from_secs(20);
+
+impl Host {
+    /// Writes `scripts` (name, text) and starts a server with one thread.
+    pub fn new(scripts: &[(&str, &str)]) -> Host {
+        let sandbox = Sandbox::new();
+        Self::write_scripts(&sandbox, scripts);
+        let server = Self::spawn(&sandbox);
+        let mut host = Host {
+            sandbox,
+            server,
+            thread_id: String::new(),
+            next_id: 1,
+        };
+        host.server.initialize();
+        let cwd = host.sandbox.work_dir().display().to_string();
+        let started = host.request("thread/start", json!({"cwd": cwd}));
+        host.thread_id = started["result"]["thread"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("thread/start failed: {started}"))
+            .to_owned();
+        host
+    }
+
+    pub fn write_scripts(sandbox: &Sandbox, scripts: &[(&str, &str)]) {
+        let dir = sandbox.root().join("scripts");
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in scripts {
+            std::fs::write(dir.join(format!("{name}.txt")), text).unwrap();
+        }
+        let config = format!(
+            r#"default_provider = "fake"
+[interrupt]
+cancel_grace_ms = 300
+term_grace_ms = 300
+[providers.fake]
+kind = "jsonl"
+command = {command:?}
+args = ["{{prompt}}"]
+[providers.fake.env]
+FAKE_AGENT_SCRIPT_DIR = {scripts:?}
+FAKE_AGENT_PIDS = {pids:?}
+"#,
+            command = env!("CARGO_BIN_EXE_fake-agent"),
+            scripts = dir.display().to_string(),
+            pids = sandbox.root().join("pids").display().to_string(),
+        );
+        std::fs::write(sandbox.root().join("turns.toml"), config).unwrap();
+    }
+
+    pub fn spawn(sandbox: &Sandbox) -> ServerProcess {
+        let config = sandbox.root().join("turns.toml");
+        ServerProcess::spawn(&sandbox.agent_host_spec(Some(&config), &[], &BTreeMap::new()))
+    }
+
+    pub fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.server.request(json!(id), method, params).0
+    }
+
+    /// Starts a turn running script `name`; returns the turn id.
+    pub fn start_turn(&mut self, name: &str, extra: Value) -> String {
+        let mut params = json!({
+            "threadId": self.thread_id,
+            "input": [{"type": "text", "text": format!("script:{name}")}],
+        });
+        if let (Some(params), Some(extra)) = (params.as_object_mut(), extra.as_object()) {
+            params.extend(extra.clone());
+        }
+        let response = self.request("turn/start", params);
+        response["result"]["turn"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("turn/start failed: {response}"))
+            .to_owned()
+    }
+
+    /// Every message up to and including the turn's `turn/completed`.
+    pub fn until_completed(&mut self, turn_id: &str) -> Vec<Value> {
+        let turn = turn_id.to_owned();
+        let (done, mut before) = self
+            .server
+            .wait_for(TURN_TIMEOUT, |m| {
+                m["method"] == "turn/completed" && m["params"]["turn"]["id"] == turn
+            })
+            .unwrap_or_else(|(err, before)| {
+                panic!("no turn/completed for {turn}: {err}; got {before:#?}")
+            });
+        before.push(done);
+        before
+    }
+
+    /// Checks that nothing more about `turn_id` arrives: a request made now is answered
+    /// with no notification of that turn before it.
+    pub fn assert_turn_silent(&mut self, turn_id: &str) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let (_, before) = self
+            .server
+            .request(json!(id), "thread/loaded/list", json!({}));
+        let late: Vec<&Value> = before
+            .iter()
+            .filter(|m| mentions_turn(m, turn_id))
+            .collect();
+        assert!(
+            late.is_empty(),
+            "notifications after turn/completed: {late:#?}"
+        );
+    }
+
+    /// The processes the fake agent recorded, as (pid, start time).
+    pub fn recorded_pids(&self) -> Vec<(i32, u64)> {
+        let text = std::fs::read_to_string(self.sandbox.root().join("pids")).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| {
+                let mut parts = line.split_whitespace();
+                Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+            })
+            .collect()
+    }
+
+    pub fn turn_dir(&self, turn_id: &str) -> PathBuf {
+        self.sandbox
+            .state_dir()
+            .join("threads")
+            .join(&self.thread_id)
+            .join("turns")
+            .join(turn_id)
+    }
+}
+
+/// Whether a message is a notification about `turn_id`.
+pub fn mentions_turn(message: &Value, turn_id: &str) -> bool {
+    message.get("method").is_some()
+        && (message["params"]["turnId"] == turn_id || message["params"]["turn"]["id"] == turn_id)
+}
+
+/// Whether the process `pid` that started at `start_time` still exists (zombies count as
+/// gone: they have exited).
+pub fn alive(pid: i32, start_time: u64) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let Some(after) = stat.rfind(')').map(|at| &stat[at + 2..]) else {
+        return false;
+    };
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // Fields after the command: state is field 3, start time field 22 (index 19 here).
+    fields.first() != Some(&"Z") && fields.get(19).and_then(|f| f.parse().ok()) == Some(start_time)
+}
+
+/// Waits until none of `pids` is alive, or fails after `limit`.
+pub fn assert_all_gone(pids: &[(i32, u64)], limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left: Vec<_> = pids.iter().filter(|(p, s)| alive(*p, *s)).collect();
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "processes of the turn still alive: {left:?}"
+        );
+        std::thread::yield_now();
+    }
+}
+
+fn methods(messages: &[Value]) -> Vec<String> {
+    messages
+        .iter()
+        .filter_map(|m| m["method"].as_str().map(str::to_owned))
+        .collect()
+}
+
+const FULL: &str =
+    "start\nmessage I will look first.\ncommand ls\nmessage Hello from the fake agent.\ncomplete\n";
+
+#[test]
+fn a_full_turn_is_sent_in_codex_order_and_ends_with_the_final_message() {
+    let mut host = Host::new(&[("full", FULL)]);
+    let turn = host.start_turn("full", json!({}));
+    let messages = host.until_completed(&turn);
+    let names = methods(&messages);
+    assert_eq!(
+        names[..4],
+        [
+            "thread/status/changed",
+            "turn/started",
+            "item/started",
+            "item/completed"
+        ],
+        "{names:?}"
+    );
+    assert_eq!(messages[2]["params"]["item"]["type"], "userMessage");
+    assert_eq!(messages[0]["params"]["status"]["type"], "active");
+    let n = names.len();
+    assert_eq!(names[n - 2], "thread/status/changed");
+    assert_eq!(messages[n - 2]["params"]["status"]["type"], "idle");
+    assert!(names.contains(&"thread/tokenUsage/updated".to_owned()));
+    let completed = &messages[n - 1]["params"]["turn"];
+    assert_eq!(completed["status"], "completed");
+    assert_eq!(completed["itemsView"], "summary");
+    assert_eq!(completed["items"][0]["text"], "Hello from the fake agent.");
+    assert_eq!(completed["items"].as_array().map(Vec::len), Some(1));
+    host.assert_turn_silent(&turn);
+    // Every item that started also completed, in order, with its deltas between.
+    let started: Vec<&Value> = messages
+        .iter()
+        .filter(|m| m["method"] == "item/started")
+        .map(|m| &m["params"]["item"]["id"])
+        .collect();
+    let done: Vec<&Value> = messages
+        .iter()
+        .filter(|m| m["method"] == "item/completed")
+        .map(|m| &m["params"]["item"]["id"])
+        .collect();
+    assert_eq!(started, done);
+}
+
+#[test]
+fn two_turns_run_two_fresh_backends_and_read_back_with_their_items() {
+    let mut host = Host::new(&[("full", &format!("pid\n{FULL}"))]);
+    let first = host.start_turn("full", json!({}));
+    host.until_completed(&first);
+    let second = host.start_turn("full", json!({}));
+    host.until_completed(&second);
+    assert_ne!(first, second);
+    let pids = host.recorded_pids();
+    assert_eq!(pids.len(), 2, "one backend process per turn: {pids:?}");
+    assert_ne!(pids[0], pids[1]);
+    let read = host.request(
+        "thread/read",
+        json!({"threadId": host.thread_id, "includeTurns": true}),
+    );
+    let turns = read["result"]["thread"]["turns"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(turns.len(), 2, "{read}");
+    for turn in &turns {
+        assert_eq!(turn["status"], "completed");
+        assert_eq!(turn["itemsView"], "full");
+        let kinds: Vec<&str> = turn["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|i| i["type"].as_str())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "userMessage",
+                "agentMessage",
+                "commandExecution",
+                "agentMessage"
+            ]
+        );
+    }
+    assert_eq!(read["result"]["thread"]["preview"], "script:full");
+}
+
+#[test]
+fn the_trap_turn_waits_for_the_real_answer_and_the_exit() {
+    let trap = "pid\nstart\nmessage I will run a tool first.\ncommand make test\nsleep 2000\nmessage The real answer.\ncomplete\n";
+    let mut host = Host::new(&[("trap", trap)]);
+    let turn = host.start_turn("trap", json!({}));
+    let messages = host.until_completed(&turn);
+    // When turn/completed arrives, the backend has exited and been reaped.
+    let pids = host.recorded_pids();
+    assert_eq!(pids.len(), 1);
+    assert!(
+        !alive(pids[0].0, pids[0].1),
+        "backend still alive at turn/completed"
+    );
+    assert!(host.turn_dir(&turn).join("exit.json").exists());
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(completed["status"], "completed");
+    assert_eq!(completed["items"][0]["text"], "The real answer.");
+    let early = messages
+        .iter()
+        .position(|m| {
+            m["method"] == "item/completed"
+                && m["params"]["item"]["text"] == "I will run a tool first."
+        })
+        .expect("the preamble item");
+    assert!(early < messages.len() - 1);
+}
+
+#[test]
+fn interrupt_mid_message_ends_interrupted_and_leaves_no_process() {
+    let script = "pid\nstart\nmessage partial thoughts\nsleep 600000\nmessage never\ncomplete\n";
+    let mut host = Host::new(&[("long", script)]);
+    let turn = host.start_turn("long", json!({}));
+    host.server
+        .wait_for(TURN_TIMEOUT, |m| {
+            m["method"] == "item/completed" && m["params"]["item"]["type"] == "agentMessage"
+        })
+        .unwrap_or_else(|(err, got)| panic!("no message: {err}: {got:#?}"));
+    let response = host.request(
+        "turn/interrupt",
+        json!({"threadId": host.thread_id, "turnId": turn}),
+    );
+    assert_eq!(response["result"], json!({}), "{response}");
+    let messages = host.until_completed(&turn);
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(completed["status"], "interrupted");
+    assert_eq!(completed["items"], json!([]));
+    assert_eq!(completed["itemsView"], "notLoaded");
+    assert_all_gone(&host.recorded_pids(), Duration::from_secs(2));
+    host.assert_turn_silent(&turn);
+    // The next turn runs normally.
+    std::fs::write(host.sandbox.root().join("scripts/quick.txt"), FULL).unwrap();
+    let next = host.start_turn("quick", json!({}));
+    let messages = host.until_completed(&next);
+    assert_eq!(
+        messages.last().unwrap()["params"]["turn"]["status"],
+        "completed"
+    );
+}
+
+#[test]
+fn interrupt_during_a_tool_command_kills_the_whole_tree() {
+    let tree = "pid\nstart\nline {\"type\":\"item.started\",\"item\":{\"id\":\"item_1\",\"type\":\"command_execution\",\"command\":\"build\",\"aggregated_output\":\"\",\"exit_code\":null,\"status\":\"in_progress\"}}\nchild tool.txt\nsleep 600000\n";
+    let tool = "setsid\nignore TERM\npid\nchild grandchild.txt\nsleep 600000\n";
+    let grandchild = "setsid\nignore TERM\nignore INT\npid\nsleep 600000\n";
+    let mut host = Host::new(&[("tree", tree), ("tool", tool), ("grandchild", grandchild)]);
+    let turn = host.start_turn("tree", json!({}));
+    host.server
+        .wait_for(TURN_TIMEOUT, |m| {
+            m["method"] == "item/started" && m["params"]["item"]["type"] == "commandExecution"
+        })
+        .unwrap_or_else(|(err, got)| panic!("no command: {err}: {got:#?}"));
+    // All three processes have recorded themselves before the interrupt.
+    let deadline = Instant::now() + TURN_TIMEOUT;
+    while host.recorded_pids().len() < 3 {
+        assert!(Instant::now() < deadline, "the tree did not start");
+        std::thread::yield_now();
+    }
+    let response = host.request(
+        "turn/interrupt",
+        json!({"threadId": host.thread_id, "turnId": turn}),
+    );
+    assert_eq!(response["result"], json!({}), "{response}");
+    let messages = host.until_completed(&turn);
+    assert_eq!(
+        messages.last().unwrap()["params"]["turn"]["status"],
+        "interrupted"
+    );
+    // turn/completed comes after the runner swept the tree: nothing is left.
+    let left: Vec<_> = host
+        .recorded_pids()
+        .into_iter()
+        .filter(|(p, s)| alive(*p, *s))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+fn failed_turn(script: &str) -> (Vec<Value>, Value) {
+    let mut host = Host::new(&[("s", script)]);
+    let turn = host.start_turn("s", json!({}));
+    let messages = host.until_completed(&turn);
+    let completed = messages.last().unwrap()["params"]["turn"].clone();
+    host.assert_turn_silent(&turn);
+    (messages, completed)
+}
+
+#[test]
+fn a_backend_that_exits_1_fails_the_turn_with_a_readable_error() {
+    let (messages, completed) = failed_turn("start\nmessage working\nexit 1\n");
+    assert_eq!(completed["status"], "failed");
+    let message = completed["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains('1'), "{message}");
+    let n = messages.len();
+    assert_eq!(messages[n - 3]["params"]["status"]["type"], "systemError");
+    assert_eq!(messages[n - 2]["method"], "error");
+    assert_eq!(messages[n - 2]["params"]["error"], completed["error"]);
+}
+
+#[test]
+fn a_backend_killed_by_a_signal_fails_the_turn() {
+    let (_, completed) = failed_turn("start\nmessage working\nkill-self KILL\n");
+    assert_eq!(completed["status"], "failed");
+    let message = completed["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("signal") || message.contains('9'),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_backend_that_closes_stdout_early_is_not_done_until_it_exits() {
+    let script = "pid\nstart\nmessage early\nclose-stdout\nsleep 1500\nexit 0\n";
+    let mut host = Host::new(&[("s", script)]);
+    let turn = host.start_turn("s", json!({}));
+    let messages = host.until_completed(&turn);
+    let pids = host.recorded_pids();
+    assert!(
+        !alive(pids[0].0, pids[0].1),
+        "turn/completed before the backend exited"
+    );
+    // No end marker: the turn failed, and says so.
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(completed["status"], "failed");
+}
+
+#[test]
+fn a_backend_that_fails_its_turn_reports_the_backend_message() {
+    let (_, completed) = failed_turn("start\nfail upstream said no\n");
+    assert_eq!(completed["status"], "failed");
+    assert_eq!(completed["error"]["message"], "upstream said no");
+}
+
+#[test]
+fn kill_racing_natural_exit_ends_every_turn_exactly_once() {
+    let mut host = Host::new(&[("quick", "start\nmessage done\ncomplete\n")]);
+    for round in 0..200 {
+        let turn = host.start_turn("quick", json!({}));
+        let id = 10_000 + round;
+        host.server
+            .send_json(&json!({"id": id, "method": "turn/interrupt",
+            "params": {"threadId": host.thread_id, "turnId": turn}}));
+        let messages = host.until_completed(&turn);
+        let status = messages.last().unwrap()["params"]["turn"]["status"].clone();
+        assert!(status == "completed" || status == "interrupted", "{status}");
+        // The interrupt's answer: `{}` if it came in time, else "no active turn".
+        let mut answered = messages.iter().any(|m| m["id"] == id);
+        let id_value = json!(id);
+        if !answered {
+            let (response, between) = host
+                .server
+                .wait_for_response(&id_value, DEFAULT_TIMEOUT)
+                .unwrap_or_else(|(err, got)| panic!("no interrupt answer: {err}: {got:#?}"));
+            assert!(
+                !between.iter().any(|m| mentions_turn(m, &turn)),
+                "round {round}: a notification after turn/completed: {between:#?}"
+            );
+            answered = response.get("result").is_some() || response.get("error").is_some();
+        }
+        assert!(answered);
+        let completions = messages
+            .iter()
+            .filter(|m| m["method"] == "turn/completed")
+            .count();
+        assert_eq!(completions, 1, "round {round}");
+    }
+    host.assert_turn_silent("none");
+    let dirs = std::fs::read_dir(
+        host.sandbox
+            .state_dir()
+            .join("threads")
+            .join(&host.thread_id)
+            .join("turns"),
+    )
+    .unwrap()
+    .count();
+    assert_eq!(dirs, 200);
+}
+
+#[test]
+fn turn_errors_match_codex() {
+    let mut host = Host::new(&[("long", "start\nsleep 600000\n")]);
+    let none = host.request(
+        "turn/interrupt",
+        json!({"threadId": host.thread_id, "turnId": "x"}),
+    );
+    assert_eq!(none["error"]["message"], "no active turn to interrupt");
+    let steer_none = host.request(
+        "turn/steer",
+        json!({"threadId": host.thread_id, "input": [], "expectedTurnId": "x"}),
+    );
+    assert_eq!(steer_none["error"]["message"], "no active turn to steer");
+    let unknown = "01a20ce3-9ca8-701a-acf0-0db34183136d";
+    let missing = host.request(
+        "turn/start",
+        json!({"threadId": unknown, "input": [{"type": "text", "text": "hi"}]}),
+    );
+    assert_eq!(
+        missing["error"]["message"],
+        format!("thread not found: {unknown}")
+    );
+    let turn = host.start_turn("long", json!({}));
+    let wrong = host.request(
+        "turn/interrupt",
+        json!({"threadId": host.thread_id, "turnId": "other"}),
+    );
+    assert_eq!(
+        wrong["error"]["message"],
+        format!("expected active turn id other but found {turn}")
+    );
+    let huge = "x".repeat(1_048_577);
+    let too_big = host.request(
+        "turn/start",
+        json!({"threadId": host.thread_id, "input": [{"type": "text", "text": huge}]}),
+    );
+    assert_eq!(too_big["error"]["code"], -32602);
+    assert_eq!(too_big["error"]["data"]["actual_chars"], 1_048_577);
+    let busy = host.request(
+        "turn/start",
+        json!({"threadId": host.thread_id, "input": [{"type": "text", "text": "again"}]}),
+    );
+    assert!(
+        busy["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&turn)),
+        "{busy}"
+    );
+    host.request(
+        "turn/interrupt",
+        json!({"threadId": host.thread_id, "turnId": turn}),
+    );
+    host.until_completed(&turn);
+}
+
+#[test]
+fn a_foreground_turn_dies_with_its_server_and_a_background_turn_survives_it() {
+    let waits = "pid\nstart\nmessage waiting\nsleep 600000\n";
+    let finishes =
+        "pid\nstart\nmessage working\nsleep 1500\nmessage finished in the background\ncomplete\n";
+    let mut host = Host::new(&[("waits", waits), ("finishes", finishes)]);
+    let foreground = host.start_turn("waits", json!({}));
+    host.server
+        .wait_for(TURN_TIMEOUT, |m| {
+            m["method"] == "item/completed" && m["params"]["item"]["type"] == "agentMessage"
+        })
+        .unwrap_or_else(|(err, got)| panic!("{err}: {got:#?}"));
+    // A second thread for the background turn.
+    let cwd = host.sandbox.work_dir().display().to_string();
+    let other = host.request("thread/start", json!({"cwd": cwd}));
+    let other_id = other["result"]["thread"]["id"].as_str().unwrap().to_owned();
+    let background = {
+        let response = host.request(
+            "turn/start",
+            json!({"threadId": other_id, "background": true,
+                   "input": [{"type": "text", "text": "script:finishes"}]}),
+        );
+        response["result"]["turn"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let deadline = Instant::now() + TURN_TIMEOUT;
+    while host.recorded_pids().len() < 2 {
+        assert!(Instant::now() < deadline, "backends did not start");
+        std::thread::yield_now();
+    }
+    host.server.kill();
+    let pids = host.recorded_pids();
+    // The foreground backend goes within the grace periods (plus slack).
+    assert_all_gone(&pids[..1], Duration::from_millis(300 + 300 + 2000));
+    let state = host.sandbox.state_dir().join("threads");
+    let exit_of = |thread: &str, turn: &str| {
+        state
+            .join(thread)
+            .join("turns")
+            .join(turn)
+            .join("exit.json")
+    };
+    let foreground_exit = exit_of(&host.thread_id, &foreground);
+    let deadline = Instant::now() + TURN_TIMEOUT;
+    while !foreground_exit.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "no exit record for the foreground turn"
+        );
+        std::thread::yield_now();
+    }
+    let record: Value = serde_json::from_slice(&std::fs::read(&foreground_exit).unwrap()).unwrap();
+    assert_eq!(record["status"], "interrupted");
+    assert_eq!(record["reason"], "clientLost");
+    // The background turn finishes on its own, and a new server reads it back.
+    let background_exit = exit_of(&other_id, &background);
+    let deadline = Instant::now() + TURN_TIMEOUT;
+    while !background_exit.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the background turn did not finish"
+        );
+        std::thread::yield_now();
+    }
+    let record: Value = serde_json::from_slice(&std::fs::read(&background_exit).unwrap()).unwrap();
+    assert_eq!(record["status"], "completed");
+    let mut server = Host::spawn(&host.sandbox);
+    server.initialize();
+    let (read, _) = server.request(
+        json!(1),
+        "thread/read",
+        json!({"threadId": other_id, "includeTurns": true}),
+    );
+    let turns = &read["result"]["thread"]["turns"];
+    assert_eq!(turns[0]["status"], "completed", "{read}");
+    let last = turns[0]["items"]
+        .as_array()
+        .unwrap()
+        .last()
+        .cloned()
+        .unwrap();
+    assert_eq!(last["text"], "finished in the background");
+}
+
+#[test]
+fn a_restarted_server_follows_a_running_background_turn_to_its_end() {
+    let script = "start\nmessage started\nsleep 1500\nmessage done after the restart\ncomplete\n";
+    let mut host = Host::new(&[("slow", script)]);
+    let turn = host.start_turn("slow", json!({"background": true}));
+    host.server.kill();
+    let mut server = Host::spawn(&host.sandbox);
+    server.initialize();
+    let (resumed, before) = server.request(
+        json!(1),
+        "thread/resume",
+        json!({"threadId": host.thread_id}),
+    );
+    assert_eq!(
+        resumed["result"]["thread"]["status"]["type"], "active",
+        "{resumed}"
+    );
+    assert!(
+        before
+            .iter()
+            .any(|m| m["method"] == "thread/status/changed")
+    );
+    let turn_id = turn.clone();
+    let (done, _) = server
+        .wait_for(TURN_TIMEOUT, |m| {
+            m["method"] == "turn/completed" && m["params"]["turn"]["id"] == turn_id
+        })
+        .unwrap_or_else(|(err, got)| panic!("{err}: {got:#?}"));
+    assert_eq!(done["params"]["turn"]["status"], "completed");
+    assert_eq!(
+        done["params"]["turn"]["items"][0]["text"],
+        "done after the restart"
+    );
+}

@@ -284,10 +284,10 @@ fn parse_error_object(err: RequestParseError) -> ErrorObject {
     match err {
         RequestParseError::UnknownMethod { method } => ErrorObject::method_not_found(&method),
         RequestParseError::MissingParams { method } => {
-            ErrorObject::invalid_params(&method, "missing field `params` (send `\"params\":{}`)")
+            ErrorObject::invalid_params(method, "missing field `params` (send `\"params\":{}`)")
         }
         RequestParseError::InvalidParams { method, message } => {
-            ErrorObject::invalid_params(&method, message)
+            ErrorObject::invalid_params(method, message)
         }
     }
 }

@@ -38,6 +38,29 @@ pub enum Strictness {
     Closed,
 }
 
+/// Why a message failed a schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Violation {
+    /// The schema has no definition for the message's method.
+    NotInSchema(String),
+    /// The message does not match its definition (or is no message at all).
+    Invalid(String),
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Violation::NotInSchema(text) | Violation::Invalid(text) => f.write_str(text),
+        }
+    }
+}
+
+impl From<String> for Violation {
+    fn from(text: String) -> Violation {
+        Violation::Invalid(text)
+    }
+}
+
 /// Our deliberate differences from Codex: a line whose id cannot be read gets an error with
 /// `"id": null` (`-32700` unparseable, `-32600` an id of the wrong type), which Codex's
 /// `JSONRPCError` (id: string | int64) cannot express, since Codex drops such lines.
@@ -107,29 +130,33 @@ impl CodexSchema {
     }
 
     /// Validates a notification against its `ServerNotification` branch.
-    pub fn check_notification(&self, msg: &Value) -> Result<(), String> {
+    pub fn check_notification(&self, msg: &Value) -> Result<(), Violation> {
         let method = method_of(msg)?;
         let key = format!("notification {method}");
-        let validator = self.compiled(&key, || {
-            union_branch(&self.server_notification, method)
-                .ok_or_else(|| format!("`{method}` is not a server notification of Codex"))
-        })?;
-        run(&validator, msg, &key)
+        let validator = self
+            .compiled(&key, || {
+                union_branch(&self.server_notification, method)
+                    .ok_or_else(|| format!("`{method}` is not a server notification of Codex"))
+            })
+            .map_err(Violation::NotInSchema)?;
+        Ok(run(&validator, msg, &key)?)
     }
 
     /// Validates a server-to-client request against its `ServerRequest` branch.
-    pub fn check_server_request(&self, msg: &Value) -> Result<(), String> {
+    pub fn check_server_request(&self, msg: &Value) -> Result<(), Violation> {
         let method = method_of(msg)?;
         let key = format!("server request {method}");
-        let validator = self.compiled(&key, || {
-            union_branch(&self.server_request, method)
-                .ok_or_else(|| format!("`{method}` is not a server request of Codex"))
-        })?;
-        run(&validator, msg, &key)
+        let validator = self
+            .compiled(&key, || {
+                union_branch(&self.server_request, method)
+                    .ok_or_else(|| format!("`{method}` is not a server request of Codex"))
+            })
+            .map_err(Violation::NotInSchema)?;
+        Ok(run(&validator, msg, &key)?)
     }
 
     /// Validates an error response against `JSONRPCError`.
-    pub fn check_error(&self, msg: &Value) -> Result<(), String> {
+    pub fn check_error(&self, msg: &Value) -> Result<(), Violation> {
         let validator = self.compiled("JSONRPCError", || {
             read_json(&self.dir.join("JSONRPCError.json"))
         })?;
@@ -139,30 +166,39 @@ impl CodexSchema {
             // Our documented difference: validate everything else.
             let mut copy = msg.clone();
             copy["id"] = json!(0);
-            return run(&validator, &copy, "JSONRPCError");
+            return Ok(run(&validator, &copy, "JSONRPCError")?);
         }
-        run(&validator, msg, "JSONRPCError")
+        Ok(run(&validator, msg, "JSONRPCError")?)
     }
 
     /// Validates a success response to a request of `method`.
-    pub fn check_response(&self, method: &str, msg: &Value) -> Result<(), String> {
+    pub fn check_response(&self, method: &str, msg: &Value) -> Result<(), Violation> {
         let envelope = self.compiled("JSONRPCResponse", || {
             read_json(&self.dir.join("JSONRPCResponse.json"))
         })?;
         run(&envelope, msg, "JSONRPCResponse")?;
+        if self.client_request_branch(method).is_none() {
+            return Err(Violation::NotInSchema(format!(
+                "`{method}` is not a client request of Codex"
+            )));
+        }
         let key = format!("response {method}");
         let validator = self.compiled(&key, || self.response_schema(method))?;
-        run(&validator, &msg["result"], &key)
+        Ok(run(&validator, &msg["result"], &key)?)
     }
 
-    fn response_schema(&self, method: &str) -> Result<Value, String> {
-        let branch = self
-            .client_request
+    fn client_request_branch(&self, method: &str) -> Option<&Value> {
+        self.client_request
             .get("oneOf")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
             .find(|branch| branch_method(branch) == Some(method))
+    }
+
+    fn response_schema(&self, method: &str) -> Result<Value, String> {
+        let branch = self
+            .client_request_branch(method)
             .ok_or_else(|| format!("`{method}` is not a client request of Codex"))?;
         let params_ref = branch
             .pointer("/properties/params/$ref")
@@ -238,18 +274,30 @@ impl<'a> TrafficChecker<'a> {
         }
     }
 
-    /// Validates one server message against every schema.
+    /// Validates one server message against every schema. A method that only some of the
+    /// schemas define (an experimental one, absent from the stable schema) is checked by those.
     pub fn server_sent(&self, msg: &Value) -> Result<(), String> {
+        let mut not_in_schema = Vec::new();
         for schema in &self.schemas {
-            self.check_one(schema, msg)
-                .map_err(|e| format!("{} schema: {e}", schema.label()))?;
+            match self.check_one(schema, msg) {
+                Ok(()) => {}
+                Err(Violation::NotInSchema(text)) => {
+                    not_in_schema.push(format!("{} schema: {text}", schema.label()));
+                }
+                Err(Violation::Invalid(text)) => {
+                    return Err(format!("{} schema: {text}", schema.label()));
+                }
+            }
+        }
+        if !not_in_schema.is_empty() && not_in_schema.len() == self.schemas.len() {
+            return Err(not_in_schema.join("\n"));
         }
         Ok(())
     }
 
-    fn check_one(&self, schema: &CodexSchema, msg: &Value) -> Result<(), String> {
+    fn check_one(&self, schema: &CodexSchema, msg: &Value) -> Result<(), Violation> {
         let Some(object) = msg.as_object() else {
-            return Err(format!("not a JSON object: {msg}"));
+            return Err(Violation::Invalid(format!("not a JSON object: {msg}")));
         };
         match (object.get("method"), object.get("id")) {
             (Some(_), Some(_)) => schema.check_server_request(msg),
@@ -261,7 +309,9 @@ impl<'a> TrafficChecker<'a> {
                 })?;
                 schema.check_response(method, msg)
             }
-            (None, _) => Err(format!("neither notification, request nor response: {msg}")),
+            (None, _) => Err(Violation::Invalid(format!(
+                "neither notification, request nor response: {msg}"
+            ))),
         }
     }
 }

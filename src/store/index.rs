@@ -82,6 +82,7 @@ impl Index {
     }
 
     fn open_checked(path: &Path, threads_dir: &Path) -> Result<Index, StoreError> {
+        create_private_file(path)?;
         let conn = Connection::open(path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // WAL lets readers in other processes go on while one process writes; FULL makes a
@@ -450,6 +451,25 @@ pub fn read_record_file(path: &Path) -> Result<Option<ThreadRecord>, StoreError>
             path: path.to_owned(),
             source,
         })
+}
+
+/// Creates an empty owner-only file at `path` if there is none; SQLite gives its `-wal` and
+/// `-shm` files the same permissions.
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StoreError::Io {
+            path: path.to_owned(),
+            source,
+        }),
+    }
 }
 
 fn is_corruption(err: &rusqlite::Error) -> bool {

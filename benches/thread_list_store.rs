@@ -19,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|n| {
             let mut record = ThreadRecord::new(
                 new_id(),
-                format!("/work/project-{}", n % 20),
+                format!("/projects/project-{}", n % 20),
                 if n % 3 == 0 { "claude" } else { "codex" }.to_owned(),
                 "0.1.0".to_owned(),
                 Timestamp {
@@ -66,7 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (
             "cwd filter (1 in 20)",
             ListQuery {
-                cwd: vec!["/work/project-7".to_owned()],
+                cwd: vec!["/projects/project-7".to_owned()],
                 ..ListQuery::default()
             },
         ),

@@ -852,6 +852,10 @@ term_grace_ms = 300
             "{err}"
         );
         assert!(err.contains("line 1"), "{err}");
+        assert!(
+            err.contains("TOML parse error at line 1, column 20"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ fn at(unix_ms: i64) -> Timestamp {
 fn thread(unix_ms: i64, preview: &str) -> ThreadRecord {
     let mut record = ThreadRecord::new(
         new_id(),
-        "/work/a".to_owned(),
+        "/projects/a".to_owned(),
         "fake".to_owned(),
         "0.1.0".to_owned(),
         at(unix_ms),

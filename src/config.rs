@@ -227,7 +227,7 @@ impl Config {
         &self.default_provider
     }
 
-    /// The provider used when a thread does not choose one (it always exists: validated).
+    /// The provider used when a thread does not choose one; always `Some` (validated at load).
     pub fn default_provider(&self) -> Option<&Provider> {
         self.providers.get(&self.default_provider)
     }

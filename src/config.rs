@@ -227,7 +227,7 @@ impl Config {
         &self.default_provider
     }
 
-    /// The provider used when a thread does not choose one (it always exists: validated).
+    /// The provider used when a thread does not choose one; always `Some` (validated at load).
     pub fn default_provider(&self) -> Option<&Provider> {
         self.providers.get(&self.default_provider)
     }
@@ -852,6 +852,10 @@ term_grace_ms = 300
             "{err}"
         );
         assert!(err.contains("line 1"), "{err}");
+        assert!(
+            err.contains("TOML parse error at line 1, column 20"),
+            "{err}"
+        );
     }
 
     #[test]

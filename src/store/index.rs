@@ -32,7 +32,8 @@ pub const DEFAULT_PAGE_SIZE: u32 = 25;
 
 const CREATE_SCHEMA: &str = "
 CREATE TABLE threads (
-    id TEXT PRIMARY KEY NOT NULL,
+    n INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
     created_at INTEGER NOT NULL,
     updated_at_ms INTEGER NOT NULL,
     archived INTEGER NOT NULL,
@@ -40,9 +41,9 @@ CREATE TABLE threads (
     cwd TEXT NOT NULL,
     model_provider TEXT NOT NULL,
     name_folded TEXT NOT NULL,
-    preview_folded TEXT NOT NULL,
-    record TEXT NOT NULL
+    preview_folded TEXT NOT NULL
 );
+CREATE TABLE records (n INTEGER PRIMARY KEY, record TEXT NOT NULL);
 CREATE INDEX threads_by_created ON threads (archived, has_turns, created_at, id);
 CREATE INDEX threads_by_updated ON threads (archived, has_turns, updated_at_ms, id);
 CREATE TABLE IF NOT EXISTS pending (id TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;
@@ -81,6 +82,7 @@ impl Index {
     }
 
     fn open_checked(path: &Path, threads_dir: &Path) -> Result<Index, StoreError> {
+        create_private_file(path)?;
         let conn = Connection::open(path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // WAL lets readers in other processes go on while one process writes; FULL makes a
@@ -88,6 +90,7 @@ impl Index {
         let _mode: String =
             conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "mmap_size", 256i64 * 1024 * 1024)?;
         let index = Index {
             conn,
             path: path.to_owned(),
@@ -189,6 +192,10 @@ impl Index {
                         &self.conn,
                         TransactionBehavior::Immediate,
                     )?;
+                    tx.execute(
+                        "DELETE FROM records WHERE n IN (SELECT n FROM threads WHERE id = ?1)",
+                        params![text],
+                    )?;
                     tx.execute("DELETE FROM threads WHERE id = ?1", params![text])?;
                     tx.execute("DELETE FROM pending WHERE id = ?1", params![text])?;
                     tx.commit()?;
@@ -257,7 +264,7 @@ impl Index {
         let text: Option<String> = self
             .conn
             .query_row(
-                "SELECT record FROM threads WHERE id = ?1",
+                "SELECT record FROM threads JOIN records USING (n) WHERE id = ?1",
                 params![id.hyphenated().to_string()],
                 |row| row.get(0),
             )
@@ -288,7 +295,9 @@ fn list_sql(query: &ListQuery) -> Result<(String, Vec<Value>, usize), StoreError
         SortDirection::Asc => ("ASC", ">"),
         SortDirection::Desc => ("DESC", "<"),
     };
-    let mut sql = "SELECT record FROM threads WHERE archived = ? AND has_turns = 1".to_owned();
+    let mut sql =
+        "SELECT record FROM threads JOIN records USING (n) WHERE archived = ? AND has_turns = 1"
+            .to_owned();
     let mut values: Vec<Value> = vec![Value::Integer(i64::from(query.archived))];
     if let Some(after) = after {
         sql.push_str(&format!(" AND ({column}, id) {compare} (?, ?)"));
@@ -334,15 +343,15 @@ fn upsert_row(tx: &rusqlite::Transaction<'_>, record: &ThreadRecord) -> Result<(
             id: record.id,
             source,
         })?;
-    tx.execute(
+    let n: i64 = tx.query_row(
         "INSERT INTO threads (id, created_at, updated_at_ms, archived, has_turns, cwd, \
-         model_provider, name_folded, preview_folded, record) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+         model_provider, name_folded, preview_folded) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
          ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, \
          updated_at_ms = excluded.updated_at_ms, archived = excluded.archived, \
          has_turns = excluded.has_turns, cwd = excluded.cwd, \
          model_provider = excluded.model_provider, name_folded = excluded.name_folded, \
-         preview_folded = excluded.preview_folded, record = excluded.record",
+         preview_folded = excluded.preview_folded RETURNING n",
         params![
             record.id.hyphenated().to_string(),
             record.created_at,
@@ -353,8 +362,12 @@ fn upsert_row(tx: &rusqlite::Transaction<'_>, record: &ThreadRecord) -> Result<(
             record.model_provider,
             fold_case(record.name.as_deref().unwrap_or("")),
             fold_case(&record.preview),
-            stored,
         ],
+        |row| row.get(0),
+    )?;
+    tx.execute(
+        "INSERT OR REPLACE INTO records (n, record) VALUES (?1, ?2)",
+        params![n, stored],
     )?;
     Ok(())
 }
@@ -368,12 +381,15 @@ fn fill_from_files(
 ) -> Result<usize, StoreError> {
     match scope {
         RebuildScope::Schema => {
-            tx.execute_batch("DROP TABLE IF EXISTS threads; DROP TABLE IF EXISTS pending;")?;
+            tx.execute_batch(
+                "DROP TABLE IF EXISTS threads; DROP TABLE IF EXISTS records; \
+                 DROP TABLE IF EXISTS pending;",
+            )?;
             tx.execute_batch(CREATE_SCHEMA)?;
             tx.pragma_update(None, "user_version", INDEX_SCHEMA_VERSION)?;
         }
         RebuildScope::Rows => {
-            tx.execute("DELETE FROM threads", [])?;
+            tx.execute_batch("DELETE FROM threads; DELETE FROM records;")?;
         }
     }
     let entries = match std::fs::read_dir(threads_dir) {
@@ -435,6 +451,25 @@ pub fn read_record_file(path: &Path) -> Result<Option<ThreadRecord>, StoreError>
             path: path.to_owned(),
             source,
         })
+}
+
+/// Creates an empty owner-only file at `path` if there is none; SQLite gives its `-wal` and
+/// `-shm` files the same permissions.
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StoreError::Io {
+            path: path.to_owned(),
+            source,
+        }),
+    }
 }
 
 fn is_corruption(err: &rusqlite::Error) -> bool {

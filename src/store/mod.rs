@@ -132,7 +132,26 @@ pub struct ListPage {
     pub backwards_cursor: Option<String>,
 }
 
+/// Creates `dir` (owner-only) if needed and fsyncs its `parent` so the new entry survives a
+/// power loss.
+fn create_dir_durably(dir: &Path, parent: &Path) -> Result<(), StoreError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    crate::atomic_file::create_private_dir(dir).map_err(|source| StoreError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
+    crate::atomic_file::sync_dir(parent).map_err(|source| StoreError::Io {
+        path: parent.to_owned(),
+        source,
+    })
+}
+
 /// The thread store over one state directory.
+///
+/// A `Store` owns one SQLite connection: it is `Send` but not `Sync`. Code that reads beside
+/// the owner opens its own `Store` on the same directory (cheap once the index exists).
 #[derive(Debug)]
 pub struct Store {
     state_dir: PathBuf,
@@ -179,10 +198,7 @@ impl Store {
     /// Stores a new thread. Fails with [`StoreError::AlreadyExists`] if the id is taken.
     pub fn create_thread(&self, record: &ThreadRecord) -> Result<(), StoreError> {
         let dir = self.thread_dir(record.id);
-        crate::atomic_file::create_private_dir(&dir).map_err(|source| StoreError::Io {
-            path: dir.clone(),
-            source,
-        })?;
+        create_dir_durably(&dir, &self.threads_dir)?;
         let _lock = self.lock(record.id)?;
         if read_record_file(&self.thread_file(record.id))?.is_some() {
             return Err(StoreError::AlreadyExists(record.id));
@@ -197,7 +213,8 @@ impl Store {
 
     /// Read-modify-write of one record under the thread's cross-process lock; returns the
     /// record as stored. The id cannot change; a change that leaves the record equal writes
-    /// nothing.
+    /// nothing. `change` must not call back into a store for the same thread: the lock is
+    /// held while it runs.
     pub fn update_thread(
         &self,
         thread_id: Uuid,
@@ -242,16 +259,11 @@ impl Store {
         if read_record_file(&self.thread_file(thread_id))?.is_none() {
             return Err(StoreError::NotFound(thread_id));
         }
+        let thread_dir = self.thread_dir(thread_id);
+        let turns_dir = thread_dir.join(TURNS_DIR_NAME);
+        create_dir_durably(&turns_dir, &thread_dir)?;
         let dir = self.turn_dir(thread_id, turn_id);
-        crate::atomic_file::create_private_dir(&dir).map_err(|source| StoreError::Io {
-            path: dir.clone(),
-            source,
-        })?;
-        let turns_dir = self.thread_dir(thread_id).join(TURNS_DIR_NAME);
-        crate::atomic_file::sync_dir(&turns_dir).map_err(|source| StoreError::Io {
-            path: turns_dir,
-            source,
-        })?;
+        create_dir_durably(&dir, &turns_dir)?;
         Ok(dir)
     }
 

@@ -12,7 +12,7 @@ fn at(unix_ms: i64) -> Timestamp {
 fn thread(unix_ms: i64, preview: &str) -> ThreadRecord {
     let mut record = ThreadRecord::new(
         new_id(),
-        "/work/a".to_owned(),
+        "/projects/a".to_owned(),
         "fake".to_owned(),
         "0.1.0".to_owned(),
         at(unix_ms),
@@ -82,6 +82,11 @@ fn record_file_is_versioned_and_private() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o700);
+    let mode = std::fs::metadata(dir.path().join(INDEX_FILE_NAME))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
 
     // A record of another version is a clear error, not a silent default.
     let mut other = json.clone();

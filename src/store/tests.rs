@@ -468,7 +468,7 @@ fn turn_directories() {
 }
 
 #[test]
-fn lists_a_page_of_100k_threads_in_order_and_fast() {
+fn pages_through_100k_threads_in_order_on_the_index() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
     let total = 100_000;
@@ -500,11 +500,8 @@ fn lists_a_page_of_100k_threads_in_order_and_fast() {
             ..ListQuery::default()
         };
         let mut seen = Vec::new();
-        let mut slowest = std::time::Duration::ZERO;
         loop {
-            let started = std::time::Instant::now();
             let page = store.list_threads(&query).unwrap();
-            slowest = slowest.max(started.elapsed());
             assert!(page.threads.len() <= DEFAULT_PAGE_SIZE as usize);
             seen.extend(
                 page.threads
@@ -529,10 +526,5 @@ fn lists_a_page_of_100k_threads_in_order_and_fast() {
         assert_eq!(seen, expected, "{sort_key:?} {direction:?}");
         let unique: HashSet<Uuid> = seen.iter().map(|(_, id)| *id).collect();
         assert_eq!(unique.len(), expected.len());
-        // Generous for debug builds on a loaded machine; the benchmark measures release.
-        assert!(
-            slowest < std::time::Duration::from_millis(200),
-            "{slowest:?}"
-        );
     }
 }

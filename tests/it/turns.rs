@@ -653,3 +653,33 @@ fn a_restarted_server_follows_a_running_background_turn_to_its_end() {
         "done after the restart"
     );
 }
+
+#[test]
+fn another_process_can_stop_a_turn_with_the_same_result_as_interrupt() {
+    let mut host = Host::new(&[("long", "pid\nstart\nmessage waiting\nsleep 600000\n")]);
+    let turn = host.start_turn("long", json!({}));
+    host.server
+        .wait_for(TURN_TIMEOUT, |m| {
+            m["method"] == "item/completed" && m["params"]["item"]["type"] == "agentMessage"
+        })
+        .unwrap_or_else(|(err, got)| panic!("{err}: {got:#?}"));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_agent-host"))
+        .args(["kill", "--state-dir"])
+        .arg(host.sandbox.state_dir())
+        .arg(&turn)
+        .output()
+        .expect("run agent-host kill");
+    assert!(output.status.success(), "{output:?}");
+    let messages = host.until_completed(&turn);
+    assert_eq!(
+        messages.last().unwrap()["params"]["turn"]["status"],
+        "interrupted"
+    );
+    let left: Vec<_> = host
+        .recorded_pids()
+        .into_iter()
+        .filter(|(p, s)| alive(*p, *s))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    host.assert_turn_silent(&turn);
+}

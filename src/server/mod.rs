@@ -5,6 +5,7 @@
 //! input lines from the transport, and records from the turns it follows. Everything that
 //! changes a thread happens there, in arrival order.
 
+mod approvals;
 mod convert;
 mod state;
 mod threads;

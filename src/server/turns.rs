@@ -533,9 +533,19 @@ impl Server {
                     active.last_error = Some(message);
                 }
             }
-            events::Event::ApprovalRequested { .. } => {
-                // Approvals are answered by the thread's approval policy in the runner
-                // until the server-to-client round trip is wired (see the issue notes).
+            events::Event::ApprovalRequested {
+                request_id,
+                kind,
+                item_id,
+                reason,
+                command,
+                cwd,
+            } => {
+                let dir = active.dir.clone();
+                self.request_approval(
+                    thread, turn, dir, request_id, kind, item_id, reason, command, cwd,
+                )
+                .await;
             }
             events::Event::TurnEnded {
                 status,
@@ -661,6 +671,10 @@ impl Server {
             return;
         };
         let Some(active) = loaded.active.take_if(|a| a.turn_id == turn) else {
+            return;
+        };
+        self.resolve_turn_requests(thread, turn).await;
+        let Some(loaded) = self.loaded.get_mut(&thread) else {
             return;
         };
         let (turn_status, thread_status) = match status {

@@ -683,3 +683,63 @@ fn another_process_can_stop_a_turn_with_the_same_result_as_interrupt() {
     assert!(left.is_empty(), "left behind: {left:?}");
     host.assert_turn_silent(&turn);
 }
+
+#[test]
+fn a_server_that_starts_ends_turns_whose_runner_died_and_kills_their_leftovers() {
+    let mut host = Host::new(&[("long", "pid\nstart\nmessage waiting\nsleep 600000\n")]);
+    let turn = host.start_turn("long", json!({"background": true}));
+    host.server
+        .wait_for(TURN_TIMEOUT, |m| {
+            m["method"] == "item/completed" && m["params"]["item"]["type"] == "agentMessage"
+        })
+        .unwrap_or_else(|(err, got)| panic!("{err}: {got:#?}"));
+    host.server.kill();
+    // Kill the runner itself: the backend is orphaned, and nothing wrote an exit record.
+    let process: Value =
+        serde_json::from_slice(&std::fs::read(host.turn_dir(&turn).join("process.json")).unwrap())
+            .unwrap();
+    let runner_pid = process["runner"]["pid"].as_i64().unwrap() as i32;
+    let runner_start = process["runner"]["startTime"].as_u64().unwrap();
+    assert!(alive(runner_pid, runner_start));
+    // By pid, a process this test started (through the server), after checking its identity.
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &runner_pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_all_gone(&[(runner_pid, runner_start)], Duration::from_secs(5));
+    let backend = host.recorded_pids();
+    assert!(
+        alive(backend[0].0, backend[0].1),
+        "the orphaned backend should still run"
+    );
+    assert!(!host.turn_dir(&turn).join("exit.json").exists());
+    // A new server finds the dead turn, kills its leftovers and records it interrupted.
+    let mut server = Host::spawn(&host.sandbox);
+    server.initialize();
+    assert_all_gone(&backend, Duration::from_secs(10));
+    let exit = host.turn_dir(&turn).join("exit.json");
+    let deadline = Instant::now() + TURN_TIMEOUT;
+    while !exit.exists() {
+        assert!(Instant::now() < deadline, "recovery wrote no exit record");
+        std::thread::yield_now();
+    }
+    let (read, _) = server.request(
+        json!(1),
+        "thread/read",
+        json!({"threadId": host.thread_id, "includeTurns": true}),
+    );
+    assert_eq!(
+        read["result"]["thread"]["turns"][0]["status"], "interrupted",
+        "{read}"
+    );
+    let items = read["result"]["thread"]["turns"][0]["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        items.last().unwrap()["text"],
+        "waiting",
+        "completed items are kept"
+    );
+}

@@ -153,6 +153,22 @@ impl Server {
         );
     }
 
+    /// Re-reads a loaded thread's record: another server on the same state directory may
+    /// have changed it (a name, an archive).
+    pub(crate) fn refresh(&mut self, uuid: Uuid) {
+        let Some(loaded) = self.loaded.get_mut(&uuid) else {
+            return;
+        };
+        if loaded.ephemeral == Ephemeral::Yes {
+            return;
+        }
+        match self.store.read_thread(uuid) {
+            Ok(Some(record)) => loaded.record = record,
+            Ok(None) => {}
+            Err(err) => tracing::warn!("cannot re-read thread {uuid}: {err}"),
+        }
+    }
+
     fn unload(&mut self, uuid: &Uuid) {
         self.loaded.remove(uuid);
         self.load_order.retain(|u| u != uuid);
@@ -186,6 +202,7 @@ impl Server {
             Err(err) => return Some(Err(err)),
         };
         let exclude_turns = p.exclude_turns.unwrap_or(false);
+        self.refresh(uuid);
         if let Some(loaded) = self.loaded.get_mut(&uuid) {
             if loaded.ephemeral == Ephemeral::Yes {
                 return Some(Err(no_rollout(&p.thread_id)));
@@ -366,8 +383,9 @@ impl Server {
         }
     }
 
-    fn thread_read(&self, p: ThreadReadParams) -> Reply {
+    fn thread_read(&mut self, p: ThreadReadParams) -> Reply {
         let uuid = thread_id(&p.thread_id)?;
+        self.refresh(uuid);
         let include_turns = p.include_turns.unwrap_or(false);
         if let Some(loaded) = self.loaded.get(&uuid) {
             if include_turns && loaded.ephemeral == Ephemeral::Yes {

@@ -66,6 +66,7 @@ impl Server {
             Ok(uuid) => uuid,
             Err(err) => return Some(Err(err)),
         };
+        self.refresh(uuid);
         let Some(loaded) = self.loaded.get(&uuid) else {
             return Some(Err(ErrorObject::request_failed(format!(
                 "thread not found: {}",

@@ -743,3 +743,38 @@ fn a_server_that_starts_ends_turns_whose_runner_died_and_kills_their_leftovers()
         "completed items are kept"
     );
 }
+
+#[test]
+fn a_second_server_that_resumes_a_running_thread_gets_the_turn_end_exactly_once() {
+    let script = "start\nmessage working\nsleep 1000\nmessage the end\ncomplete\n";
+    let mut host = Host::new(&[("slow", script)]);
+    let turn = host.start_turn("slow", json!({}));
+    let mut second = Host::spawn(&host.sandbox);
+    second.initialize();
+    let (resumed, _) = second.request(
+        json!(1),
+        "thread/resume",
+        json!({"threadId": host.thread_id}),
+    );
+    assert_eq!(
+        resumed["result"]["thread"]["status"]["type"], "active",
+        "{resumed}"
+    );
+    let first_end = host.until_completed(&turn);
+    let turn_id = turn.clone();
+    let (done, before) = second
+        .wait_for(TURN_TIMEOUT, |m| {
+            m["method"] == "turn/completed" && m["params"]["turn"]["id"] == turn_id
+        })
+        .unwrap_or_else(|(err, got)| panic!("{err}: {got:#?}"));
+    assert_eq!(done["params"]["turn"]["status"], "completed");
+    assert_eq!(done["params"]["turn"]["items"][0]["text"], "the end");
+    assert_eq!(
+        first_end.last().unwrap()["params"]["turn"]["items"][0]["text"],
+        "the end"
+    );
+    assert!(!before.iter().any(|m| m["method"] == "turn/completed"));
+    let (_, after) = second.request(json!(2), "thread/loaded/list", json!({}));
+    assert!(!after.iter().any(|m| mentions_turn(m, &turn)), "{after:#?}");
+    host.assert_turn_silent(&turn);
+}

@@ -28,7 +28,6 @@ pub(crate) enum Flow {
 pub(crate) struct Session {
     pub client_name: String,
     pub opt_out: HashSet<String>,
-    #[allow(dead_code)]
     pub experimental_api: bool,
 }
 

@@ -77,7 +77,32 @@ impl Server {
         })
     }
 
+    /// Codex's gate for experimental fields: without `experimentalApi` they are refused.
+    fn check_experimental(&self, p: &ThreadStartParams) -> Result<(), ErrorObject> {
+        if self.session.as_ref().is_some_and(|s| s.experimental_api) {
+            return Ok(());
+        }
+        let gated = if p.mock_experimental_field.is_some() {
+            Some("thread/start.mockExperimentalField")
+        } else if p.dynamic_tools.is_some() {
+            Some("thread/start.dynamicTools")
+        } else if matches!(p.approval_policy, Some(AskForApproval::Granular(_))) {
+            Some("askForApproval.granular")
+        } else {
+            None
+        };
+        match gated {
+            Some(descriptor) => Err(ErrorObject::request_failed(format!(
+                "{descriptor} requires experimentalApi capability"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     async fn thread_start(&mut self, id: &RequestId, p: ThreadStartParams) -> Option<Reply> {
+        if let Err(err) = self.check_experimental(&p) {
+            return Some(Err(err));
+        }
         let built = (|| -> Result<ThreadRecord, ErrorObject> {
             let provider = self.resolve_provider(p.model_provider.as_deref())?;
             let cwd = Self::resolve_cwd(p.cwd.as_deref())?;

@@ -101,3 +101,41 @@ fn two_servers_share_one_state_directory() {
     let (resumed, _) = second.request(json!(3), "thread/resume", json!({"threadId": id}));
     assert_eq!(resumed["result"]["thread"]["id"], id.as_str());
 }
+
+#[test]
+fn experimental_fields_need_the_capability_like_codex() {
+    let sandbox = Sandbox::new();
+    let mut server = sandbox.spawn_agent_host();
+    server.initialize();
+    for (params, descriptor) in [
+        (
+            json!({"mockExperimentalField": 1}),
+            "thread/start.mockExperimentalField",
+        ),
+        (json!({"dynamicTools": []}), "thread/start.dynamicTools"),
+        (
+            json!({"approvalPolicy": {"granular": {}}}),
+            "askForApproval.granular",
+        ),
+    ] {
+        let (response, _) = server.request(json!(1), "thread/start", params);
+        assert_eq!(response["error"]["code"], -32600, "{response}");
+        assert_eq!(
+            response["error"]["message"],
+            format!("{descriptor} requires experimentalApi capability")
+        );
+    }
+    let mut opted_in = sandbox.spawn_agent_host();
+    let (init, _) = opted_in.request(
+        json!(0),
+        "initialize",
+        json!({"clientInfo": {"name": "t", "version": "1"}, "capabilities": {"experimentalApi": true}}),
+    );
+    assert!(init.get("result").is_some());
+    let (started, _) = opted_in.request(
+        json!(1),
+        "thread/start",
+        json!({"mockExperimentalField": 1}),
+    );
+    assert!(started["result"]["thread"]["id"].is_string(), "{started}");
+}

@@ -262,9 +262,13 @@ fn run(turn_dir: &Path) -> io::Result<()> {
             )
         })?;
     }
+    // Every process of the turn is a descendant of the runner: it is their subreaper, so
+    // orphans (double-forked, `setsid`-ed) come back to it. Matching by group or session id
+    // is not needed here, and would risk a PID reused as a new session id after the leader
+    // is reaped.
     let scope = Scope {
         roots: vec![me.pid],
-        groups: vec![pid],
+        groups: Vec::new(),
         exclude: vec![me.pid],
     };
     let supervisor = Supervisor::new(

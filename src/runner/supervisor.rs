@@ -450,6 +450,11 @@ impl Supervisor {
             let left = tree::kill_all(&self.scope, self.leader_to_keep(), now + KILL_LOOP_LIMIT);
             if !left.is_empty() {
                 tracing::error!(pids = ?left.iter().map(|s| s.pid).collect::<Vec<_>>(), "processes survived SIGKILL");
+                if self.leader_exit.is_some() {
+                    // Nothing stronger exists (a process stuck in the kernel): end the turn
+                    // anyway rather than never.
+                    self.tree_clean_at = Some(Instant::now());
+                }
             }
         }
         if self.leader_exit.is_some() && self.tree_clean_at.is_none() {

@@ -170,3 +170,26 @@ fn a_turn_dir_too_long_for_sun_path_gets_a_short_socket() {
     });
     assert_eq!(exit.status, TurnStatus::Interrupted);
 }
+
+#[test]
+fn the_claude_kind_maps_a_stream_json_turn() {
+    let turn = Turn::with("claude-turn.txt", Mode::Background, super::GRACE, |spec| {
+        spec["provider"]["kind"] = "claude".into();
+    });
+    turn.launch();
+    let exit = turn.wait_exit(Duration::from_secs(10));
+    assert_eq!(exit.status, TurnStatus::Completed, "{exit:?}");
+    let (_, events) = turn.check_ended_once();
+    assert_eq!(
+        completed_texts(&events),
+        ["I will run a command first.", "All done, it printed hi."]
+    );
+    assert!(events.iter().any(|r| matches!(
+        &r.event,
+        Event::BackendSession { session_id } if session_id == "c-session"
+    )));
+    assert!(events.iter().any(|r| matches!(
+        &r.event,
+        Event::ItemCompleted { item } if item["type"] == "commandExecution" && item["aggregatedOutput"] == "hi"
+    )));
+}

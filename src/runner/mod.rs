@@ -103,6 +103,9 @@ fn run(turn_dir: &Path) -> io::Result<()> {
         tracing::warn!("the turn has already ended; nothing to do");
         return Ok(());
     }
+    // Before any thread exists, so that every thread inherits the mask (the backend gets a
+    // clean mask from std's spawn).
+    let stop_signals = block_stop_signals()?;
     let lifeline = take_lifeline();
     if let Err(err) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
         tracing::warn!(%err, "cannot become the child subreaper; orphans will escape to init");
@@ -238,6 +241,10 @@ fn run(turn_dir: &Path) -> io::Result<()> {
             let _ = tx.send(Input::LeaderExited(status));
         })?;
     }
+    {
+        let tx = to_loop.clone();
+        spawn_thread("signals", move || wait_stop_signals(stop_signals, tx))?;
+    }
     match (spec.mode, lifeline) {
         (Mode::Foreground, Some(fd)) => {
             let tx = to_loop.clone();
@@ -325,6 +332,41 @@ fn fail_before_start(
         ended_at_ms: now_ms(),
     };
     supervisor::write_end(turn_dir, log, &record).map(|_| ())
+}
+
+/// Blocks SIGTERM, SIGINT and SIGHUP in this thread (and the threads it starts): the runner
+/// takes them with `sigwait` and treats them as an interrupt with reason `kill`, instead of
+/// dying and leaving the turn without an exit record.
+fn block_stop_signals() -> io::Result<libc::sigset_t> {
+    // SAFETY: sigset manipulation on a local value, and a mask change of this thread only.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+            libc::sigaddset(&mut set, signal);
+        }
+        let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        Ok(set)
+    }
+}
+
+/// Waits for the blocked stop signals and forwards each to the loop.
+fn wait_stop_signals(set: libc::sigset_t, to_loop: mpsc::Sender<Input>) {
+    loop {
+        let mut signal: libc::c_int = 0;
+        // SAFETY: `set` is a valid, initialized signal set and `signal` a valid out pointer.
+        let rc = unsafe { libc::sigwait(&set, &mut signal) };
+        if rc != 0 {
+            tracing::warn!(rc, "sigwait failed; stop signals are no longer watched");
+            return;
+        }
+        if to_loop.send(Input::StopSignal(signal)).is_err() {
+            return;
+        }
+    }
 }
 
 /// Takes the lifeline descriptor named by the environment, marking it close-on-exec so that

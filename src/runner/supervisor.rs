@@ -50,6 +50,8 @@ pub enum Input {
     StdoutEof,
     LeaderExited(io::Result<ExitStatus>),
     LifelineBroken,
+    /// SIGTERM, SIGINT or SIGHUP to the runner itself.
+    StopSignal(i32),
     Control(ControlInput),
 }
 
@@ -293,6 +295,10 @@ impl Supervisor {
             Input::LifelineBroken => {
                 tracing::info!("lifeline broken: the foreground client is gone");
                 self.interrupt(InterruptReason::ClientLost)?;
+            }
+            Input::StopSignal(signal) => {
+                tracing::info!(signal, "stop signal to the runner: interrupting the turn");
+                self.interrupt(InterruptReason::Kill)?;
             }
             Input::Control(ControlInput::Request { request, reply }) => {
                 let answer = self.control(request)?;

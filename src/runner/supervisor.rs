@@ -30,8 +30,6 @@ use crate::runner::{EXIT_FILE, PROCESS_FILE};
 
 /// How often `heartbeatAtMs` is refreshed.
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
-/// How long after the end marker the backend may take to exit before it is stopped.
-const MARKER_EXIT_GRACE: Duration = Duration::from_secs(10);
 /// How often the tree is polled while it is being swept.
 const SWEEP_POLL: Duration = Duration::from_millis(5);
 /// How long to wait for stdout EOF once no process of the turn is left.
@@ -258,7 +256,13 @@ impl Supervisor {
         };
         consider(self.term_at);
         consider(self.kill_at);
-        consider(self.marker_at.map(|at| at + MARKER_EXIT_GRACE));
+        if self.leader_exit.is_none()
+            && self.stopped_after_marker == StoppedAfterMarker::No
+            && self.term_at.is_none()
+            && self.kill_at.is_none()
+        {
+            consider(self.marker_at.map(|at| at + self.marker_exit_grace()));
+        }
         consider(self.tree_clean_at.map(|at| at + EOF_GRACE));
         if self.leader_exit.is_some() && self.tree_clean_at.is_none() {
             consider(Some(Instant::now() + SWEEP_POLL));
@@ -395,6 +399,10 @@ impl Supervisor {
         Ok(())
     }
 
+    fn marker_exit_grace(&self) -> Duration {
+        Duration::from_millis(self.grace.marker_exit)
+    }
+
     fn leader_to_keep(&self) -> Option<i32> {
         match self.leader_exit {
             Some(_) => None,
@@ -433,9 +441,10 @@ impl Supervisor {
         }
         if let Some(marker_at) = self.marker_at
             && self.leader_exit.is_none()
+            && self.stopped_after_marker == StoppedAfterMarker::No
             && self.term_at.is_none()
             && self.kill_at.is_none()
-            && now >= marker_at + MARKER_EXIT_GRACE
+            && now >= marker_at + self.marker_exit_grace()
         {
             tracing::warn!("the backend did not exit after its end marker; stopping it");
             self.stopped_after_marker = StoppedAfterMarker::Yes;

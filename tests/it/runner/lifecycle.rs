@@ -193,3 +193,25 @@ fn the_claude_kind_maps_a_stream_json_turn() {
         Event::ItemCompleted { item } if item["type"] == "commandExecution" && item["aggregatedOutput"] == "hi"
     )));
 }
+
+#[test]
+fn a_backend_that_hangs_after_its_marker_is_stopped_and_the_marker_stands() {
+    let turn = Turn::with(
+        "marker-then-hang.txt",
+        Mode::Background,
+        super::GRACE,
+        |spec| {
+            spec["graceMs"]["markerExit"] = 200.into();
+        },
+    );
+    turn.launch();
+    let exit = turn.wait_exit(Duration::from_secs(10));
+    assert_eq!(exit.status, TurnStatus::Completed, "{exit:?}");
+    assert_eq!(
+        exit.signal,
+        Some(15),
+        "stopped by the SIGTERM rung: {exit:?}"
+    );
+    let (_, events) = turn.check_ended_once();
+    assert_eq!(completed_texts(&events), ["the answer"]);
+}

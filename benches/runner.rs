@@ -13,7 +13,10 @@ use agent_host::runner::launch::{LaunchOptions, launch_with};
 use agent_host::runner::log;
 use serde_json::json;
 
+/// Runs measured by `cargo bench`; `cargo test --all-targets` runs the bench as a smoke test
+/// with fewer (cargo passes `--bench` only to a real benchmark run).
 const ITERATIONS: usize = 40;
+const SMOKE_ITERATIONS: usize = 3;
 const AGENT_HOST: &str = env!("CARGO_BIN_EXE_agent-host");
 const FAKE_AGENT: &str = env!("CARGO_BIN_EXE_fake-agent");
 
@@ -65,14 +68,19 @@ fn stats(mut samples: Vec<Duration>) -> (f64, f64) {
 }
 
 fn main() {
+    let iterations = if std::env::args().any(|arg| arg == "--bench") {
+        ITERATIONS
+    } else {
+        SMOKE_ITERATIONS
+    };
     let root = tempfile::tempdir().expect("temp dir");
     let options = LaunchOptions {
         exe: PathBuf::from(AGENT_HOST),
         ready_timeout: Duration::from_secs(10),
     };
-    let mut start = Vec::with_capacity(ITERATIONS);
-    let mut interrupt = Vec::with_capacity(ITERATIONS);
-    for _ in 0..ITERATIONS {
+    let mut start = Vec::with_capacity(iterations);
+    let mut interrupt = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
         let dir = turn(root.path(), "wait-forever.txt");
         let t0 = Instant::now();
         launch_with(&options, &dir, Mode::Background, None).expect("launch");

@@ -103,7 +103,7 @@ fn main() {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
-        "| measurement ({ITERATIONS} runs) | median ms | p90 ms |"
+        "| measurement ({iterations} runs) | median ms | p90 ms |"
     );
     let _ = writeln!(out, "|---|---|---|");
     let _ = writeln!(

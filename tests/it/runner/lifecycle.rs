@@ -215,3 +215,15 @@ fn a_backend_that_hangs_after_its_marker_is_stopped_and_the_marker_stands() {
     let (_, events) = turn.check_ended_once();
     assert_eq!(completed_texts(&events), ["the answer"]);
 }
+
+#[test]
+fn a_flood_of_lines_is_logged_completely_and_in_order() {
+    let turn = Turn::new("flood.txt", Mode::Background);
+    turn.launch();
+    let exit = turn.wait_exit(Duration::from_secs(30));
+    assert_eq!(exit.status, TurnStatus::Completed, "{exit:?}");
+    let (_, events) = turn.check_ended_once();
+    let texts = completed_texts(&events);
+    assert_eq!(texts.len(), 5000);
+    assert_eq!(texts[4999], "flood line 4999");
+}

@@ -232,8 +232,8 @@ impl ErrorInfo {
 pub struct ExitRecord {
     pub v: u32,
     pub status: TurnStatus,
-    /// `completed`, `failed`, `client`, `clientLost`, `kill`, `runnerLost`, `spawnFailed`,
-    /// `exitedWithoutMarker`: see `docs/contracts.md`.
+    /// `completed`, `failed`, `exitedAfterMarker`, `exitedWithoutMarker`, `client`,
+    /// `clientLost`, `kill`, `spawnFailed`, `badSpec`, `runnerError`: see `docs/contracts.md`.
     pub reason: String,
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,

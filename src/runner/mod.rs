@@ -417,6 +417,14 @@ pub fn socket_path(turn_dir: &Path, turn_id: &str) -> io::Result<PathBuf> {
         }
     };
     atomic_file::create_private_dir(&dir)?;
+    // A shared temp directory may hold a directory of that name made by someone else.
+    let stat = rustix::fs::stat(&dir)?;
+    if stat.st_uid != rustix::process::getuid().as_raw() || stat.st_mode & 0o077 != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("{} is not a private directory of ours", dir.display()),
+        ));
+    }
     let path = dir.join(name);
     if path.as_os_str().len() > MAX_SOCKET_PATH {
         return Err(io::Error::new(

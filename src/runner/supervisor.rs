@@ -185,6 +185,8 @@ pub struct Supervisor {
     next_heartbeat: Instant,
     subscribers: Vec<mpsc::Sender<Arc<str>>>,
     subscriber_done: Vec<mpsc::Receiver<()>>,
+    /// Set when the runner itself failed; the turn then ends `failed` (`runnerError`).
+    runner_error: Option<String>,
 }
 
 impl Supervisor {
@@ -217,14 +219,26 @@ impl Supervisor {
             next_heartbeat: Instant::now() + HEARTBEAT_EVERY,
             subscribers: Vec::new(),
             subscriber_done: Vec::new(),
+            runner_error: None,
         }
     }
 
     /// Runs the loop to the end of the turn and writes the exit record.
     pub fn run(mut self, inputs: mpsc::Receiver<Input>) -> io::Result<ExitRecord> {
+        if let Err(err) = self.event_loop(&inputs) {
+            // The runner cannot go on (say, the disk is full): stop the whole tree rather
+            // than leave it to init, and still try to write the exit record.
+            tracing::error!(%err, "runner loop failed; stopping every process of the turn");
+            self.runner_error = Some(err.to_string());
+            self.emergency_stop(&inputs);
+        }
+        self.finalize()
+    }
+
+    fn event_loop(&mut self, inputs: &mpsc::Receiver<Input>) -> io::Result<()> {
         loop {
             if self.finished() {
-                break;
+                return Ok(());
             }
             let timeout = self.next_wakeup().saturating_duration_since(Instant::now());
             match inputs.recv_timeout(timeout) {
@@ -237,7 +251,25 @@ impl Supervisor {
             }
             self.on_time()?;
         }
-        self.finalize()
+    }
+
+    /// SIGKILLs every process of the turn and waits (bounded) for the leader's exit status.
+    fn emergency_stop(&mut self, inputs: &mpsc::Receiver<Input>) {
+        let deadline = Instant::now() + KILL_LOOP_LIMIT;
+        if self.leader_exit.is_none() {
+            let _ = pidfd_send_signal(&self.backend.pidfd, Signal::KILL);
+        }
+        tree::kill_all(&self.scope, self.leader_to_keep(), deadline);
+        while self.leader_exit.is_none() {
+            match inputs.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(Input::LeaderExited(status)) => {
+                    self.leader_exit = Some(LeaderExit::from_status(&status));
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        tree::kill_all(&self.scope, None, Instant::now() + KILL_LOOP_LIMIT);
     }
 
     fn finished(&self) -> bool {
@@ -499,21 +531,33 @@ impl Supervisor {
             code: None,
             signal: None,
         });
-        self.append(
+        let appended = self.append(
             Event::BackendExited {
                 exit_code: exit.code,
                 signal: exit.signal,
             },
             Durability::Flushed,
-        )?;
-        let stderr_tail = read_tail(&self.turn_dir.join(crate::runner::STDERR_FILE));
-        let (status, reason, error) = decide(
-            self.marker.as_ref(),
-            self.interrupt,
-            exit,
-            self.stopped_after_marker,
-            stderr_tail,
         );
+        if let Err(err) = appended {
+            self.runner_error.get_or_insert(err.to_string());
+        }
+        let stderr_tail = read_tail(&self.turn_dir.join(crate::runner::STDERR_FILE));
+        let (status, reason, error) = match &self.runner_error {
+            Some(message) => (
+                TurnStatus::Failed,
+                "runnerError".to_owned(),
+                Some(ErrorInfo::new(format!(
+                    "the turn's runner failed: {message}"
+                ))),
+            ),
+            None => decide(
+                self.marker.as_ref(),
+                self.interrupt,
+                exit,
+                self.stopped_after_marker,
+                stderr_tail,
+            ),
+        };
         let record = ExitRecord {
             v: RECORD_VERSION,
             status,

@@ -291,6 +291,10 @@ pub struct ProcessRecord {
     pub mode: Mode,
     pub started_at_ms: u64,
     pub heartbeat_at_ms: u64,
+    /// The live processes of the turn at the last heartbeat (so that they can be found and
+    /// stopped by identity when the runner is gone and they were reparented to init).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub descendants: Vec<Identity>,
 }
 
 /// Milliseconds since the Unix epoch, now.

@@ -123,6 +123,7 @@ fn run(turn_dir: &Path) -> io::Result<()> {
                 mode: Mode::Background,
                 started_at_ms: now_ms(),
                 heartbeat_at_ms: now_ms(),
+                descendants: Vec::new(),
             };
             atomic_file::write_json_atomic(&turn_dir.join(PROCESS_FILE), &record)?;
             return fail_before_start(
@@ -143,6 +144,7 @@ fn run(turn_dir: &Path) -> io::Result<()> {
         mode: spec.mode,
         started_at_ms: now_ms(),
         heartbeat_at_ms: now_ms(),
+        descendants: Vec::new(),
     };
     let started = backend::command_for(&spec)
         .and_then(|command| Adapter::new(&spec).map(|adapter| (command, adapter)));
@@ -275,6 +277,7 @@ fn run(turn_dir: &Path) -> io::Result<()> {
     // is reaped.
     let scope = Scope {
         roots: vec![me.pid],
+        verified_roots: Vec::new(),
         groups: Vec::new(),
         exclude: vec![me.pid],
     };

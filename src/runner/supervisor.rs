@@ -28,8 +28,10 @@ use crate::runner::log::{Durability, EventLog};
 use crate::runner::spec::GraceMs;
 use crate::runner::{EXIT_FILE, PROCESS_FILE};
 
-/// How often `heartbeatAtMs` is refreshed.
+/// How often `heartbeatAtMs` (and the recorded descendants) are refreshed.
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
+/// The first heartbeat comes sooner, to record the backend's early children.
+const FIRST_HEARTBEAT: Duration = Duration::from_millis(250);
 /// How often the tree is polled while it is being swept.
 const SWEEP_POLL: Duration = Duration::from_millis(5);
 /// How long to wait for stdout EOF once no process of the turn is left.
@@ -216,7 +218,7 @@ impl Supervisor {
             term_at: None,
             kill_at: None,
             tree_clean_at: None,
-            next_heartbeat: Instant::now() + HEARTBEAT_EVERY,
+            next_heartbeat: Instant::now() + FIRST_HEARTBEAT,
             subscribers: Vec::new(),
             subscriber_done: Vec::new(),
             runner_error: None,
@@ -465,6 +467,16 @@ impl Supervisor {
         if now >= self.next_heartbeat {
             self.next_heartbeat = now + HEARTBEAT_EVERY;
             self.record.heartbeat_at_ms = now_ms();
+            if let Ok(boot_id) = crate::process::identity::boot_id() {
+                self.record.descendants = tree::live_members(&self.scope)
+                    .into_iter()
+                    .map(|stat| crate::process::identity::Identity {
+                        pid: stat.pid,
+                        start_time: stat.start_time,
+                        boot_id: boot_id.clone(),
+                    })
+                    .collect();
+            }
             if let Err(err) =
                 atomic_file::write_json_atomic(&self.turn_dir.join(PROCESS_FILE), &self.record)
             {

@@ -47,6 +47,8 @@ const STDERR_TAIL_BYTES: u64 = 2048;
 #[derive(Debug)]
 pub enum Input {
     StdoutLine(Vec<u8>),
+    /// A stdout line over [`MAX_LINE_BYTES`], with its length; only the raw copy has it.
+    StdoutLineTooLong(u64),
     StdoutEof,
     LeaderExited(io::Result<ExitStatus>),
     LifelineBroken,
@@ -312,6 +314,16 @@ impl Supervisor {
                 for event in events {
                     self.record_backend_event(event)?;
                 }
+            }
+            Input::StdoutLineTooLong(len) => {
+                self.append(
+                    Event::Warning {
+                        message: format!(
+                            "skipped a backend output line of {len} bytes (the limit is {MAX_LINE_BYTES})"
+                        ),
+                    },
+                    Durability::Flushed,
+                )?;
             }
             Input::StdoutEof => {
                 self.stdout_eof = true;
@@ -617,8 +629,17 @@ fn read_tail(path: &Path) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
+/// The longest backend stdout line mapped; a longer one is kept in the raw copy only and
+/// reported as a warning.
+pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+
 /// Reads the backend's stdout line by line, keeping a raw copy in `raw_path`.
 pub fn read_stdout(stdout: ChildStdout, raw_path: &Path, to_loop: mpsc::Sender<Input>) {
+    read_lines(stdout, raw_path, MAX_LINE_BYTES, &to_loop);
+    let _ = to_loop.send(Input::StdoutEof);
+}
+
+fn read_lines(stdout: impl Read, raw_path: &Path, max_line: usize, to_loop: &mpsc::Sender<Input>) {
     let mut raw = match OpenOptions::new().create(true).append(true).open(raw_path) {
         Ok(file) => Some(file),
         Err(err) => {
@@ -628,32 +649,59 @@ pub fn read_stdout(stdout: ChildStdout, raw_path: &Path, to_loop: mpsc::Sender<I
     };
     let mut reader = BufReader::new(stdout);
     let mut line = Vec::new();
+    // The length of the current line when it is over the limit (its bytes are not kept).
+    let mut oversized: Option<u64> = None;
     loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) => break,
-            Ok(_) => {
-                if let Some(file) = raw.as_mut()
-                    && let Err(err) = file.write_all(&line)
-                {
-                    tracing::warn!(%err, "raw stdout copy failed");
-                    raw = None;
-                }
-                if line.last() == Some(&b'\n') {
-                    line.pop();
-                }
-                if to_loop.send(Input::StdoutLine(line.clone())).is_err() {
-                    return;
-                }
-            }
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+        let chunk = match reader.fill_buf() {
+            Ok([]) => break,
+            Ok(chunk) => chunk,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) => {
                 tracing::warn!(%err, "reading backend stdout failed");
                 break;
             }
+        };
+        let (piece, complete) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(newline) => (&chunk[..=newline], true),
+            None => (chunk, false),
+        };
+        if let Some(file) = raw.as_mut()
+            && let Err(err) = file.write_all(piece)
+        {
+            tracing::warn!(%err, "raw stdout copy failed");
+            raw = None;
+        }
+        match oversized.as_mut() {
+            Some(len) => *len += piece.len() as u64,
+            None if line.len() + piece.len() > max_line + 1 => {
+                oversized = Some((line.len() + piece.len()) as u64);
+                line = Vec::new();
+            }
+            None => line.extend_from_slice(piece),
+        }
+        let consumed = piece.len();
+        reader.consume(consumed);
+        if complete {
+            let input = match oversized.take() {
+                Some(len) => Input::StdoutLineTooLong(len),
+                None => {
+                    line.pop();
+                    Input::StdoutLine(std::mem::take(&mut line))
+                }
+            };
+            if to_loop.send(input).is_err() {
+                return;
+            }
         }
     }
-    let _ = to_loop.send(Input::StdoutEof);
+    // A last line without its newline.
+    let last = match oversized {
+        Some(len) => Some(Input::StdoutLineTooLong(len)),
+        None => (!line.is_empty()).then_some(Input::StdoutLine(line)),
+    };
+    if let Some(input) = last {
+        let _ = to_loop.send(input);
+    }
 }
 
 #[cfg(test)]
@@ -668,6 +716,26 @@ mod tests {
         code: None,
         signal: Some(2),
     };
+
+    #[test]
+    fn lines_are_split_and_an_oversized_line_is_skipped_but_kept_raw() {
+        let dir = tempfile::tempdir().unwrap();
+        let raw = dir.path().join("raw");
+        let input: &[u8] = b"short\nthis one is far too long\nok\nlast";
+        let (tx, rx) = mpsc::channel();
+        read_lines(input, &raw, 10, &tx);
+        drop(tx);
+        let got: Vec<String> = rx
+            .iter()
+            .map(|input| match input {
+                Input::StdoutLine(line) => String::from_utf8(line).unwrap(),
+                Input::StdoutLineTooLong(len) => format!("too long: {len}"),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(got, ["short", "too long: 25", "ok", "last"]);
+        assert_eq!(std::fs::read(&raw).unwrap(), input);
+    }
 
     #[test]
     fn status_comes_from_marker_interrupt_and_exit_together() {

@@ -156,6 +156,7 @@ impl Server {
             grace_ms: spec::GraceMs {
                 cancel: self.config.interrupt.cancel_grace_ms,
                 term: self.config.interrupt.term_grace_ms,
+                ..spec::GraceMs::default()
             },
             previous_total_usage: None,
         };

@@ -48,6 +48,17 @@ pub(crate) enum Ephemeral {
     No,
 }
 
+impl Ephemeral {
+    /// The `ephemeral` param of `thread/start` and `thread/fork` (absent means no).
+    pub fn from_flag(flag: Option<bool>) -> Ephemeral {
+        if flag.unwrap_or(false) {
+            Ephemeral::Yes
+        } else {
+            Ephemeral::No
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Subscription {
     Subscribed,

@@ -140,26 +140,32 @@ impl Server {
             Ok(record) => record,
             Err(err) => return Some(Err(err)),
         };
-        let ephemeral = if p.ephemeral.unwrap_or(false) {
-            Ephemeral::Yes
-        } else {
-            Ephemeral::No
+        let uuid = match self.store_and_load(record, Ephemeral::from_flag(p.ephemeral)) {
+            Ok(uuid) => uuid,
+            Err(err) => return Some(Err(err)),
         };
-        if ephemeral == Ephemeral::No
-            && let Err(err) = self.store.create_thread(&record)
-        {
-            return Some(Err(ErrorObject::internal(format!(
-                "cannot store the thread: {err}"
-            ))));
-        }
-        let uuid = record.id;
-        self.load(uuid, record, ephemeral);
         let response = self.thread_session_response(&uuid, Vec::new());
         self.respond_now(id, to_value(&response)).await;
         let thread = response.thread;
         self.notify("thread/started", &ThreadStartedNotification { thread })
             .await;
         None
+    }
+
+    /// Stores a new thread (unless ephemeral) and loads it.
+    fn store_and_load(
+        &mut self,
+        record: ThreadRecord,
+        ephemeral: Ephemeral,
+    ) -> Result<Uuid, ErrorObject> {
+        if ephemeral == Ephemeral::No {
+            self.store
+                .create_thread(&record)
+                .map_err(|err| ErrorObject::internal(format!("cannot store the thread: {err}")))?;
+        }
+        let uuid = record.id;
+        self.load(uuid, record, ephemeral);
+        Ok(uuid)
     }
 
     fn load(&mut self, uuid: Uuid, record: ThreadRecord, ephemeral: Ephemeral) {
@@ -320,20 +326,18 @@ impl Server {
                 Err(err) => return Some(Err(err)),
             }
         }
-        let ephemeral = if ephemeral {
-            Ephemeral::Yes
-        } else {
-            Ephemeral::No
+        let source_id = source.id;
+        let new_uuid = match self.store_and_load(record, Ephemeral::from_flag(Some(ephemeral))) {
+            Ok(uuid) => uuid,
+            Err(err) => return Some(Err(err)),
         };
-        if ephemeral == Ephemeral::No
-            && let Err(err) = self.store.create_thread(&record)
-        {
-            return Some(Err(ErrorObject::internal(format!(
-                "cannot store the thread: {err}"
-            ))));
+        if !exclude_turns {
+            let last_turn = p
+                .last_turn_id
+                .as_deref()
+                .and_then(|t| store::parse_turn_id(t).ok());
+            self.copy_turns(source_id, new_uuid, last_turn);
         }
-        let new_uuid = record.id;
-        self.load(new_uuid, record, ephemeral);
         let turns = if exclude_turns {
             Vec::new()
         } else {

@@ -778,3 +778,35 @@ fn a_second_server_that_resumes_a_running_thread_gets_the_turn_end_exactly_once(
     assert!(!after.iter().any(|m| mentions_turn(m, &turn)), "{after:#?}");
     host.assert_turn_silent(&turn);
 }
+
+#[test]
+fn a_fork_carries_the_ended_turns_and_is_listed() {
+    let mut host = Host::new(&[("full", FULL)]);
+    let turn = host.start_turn("full", json!({}));
+    host.until_completed(&turn);
+    let forked = host.request("thread/fork", json!({"threadId": host.thread_id}));
+    let thread = &forked["result"]["thread"];
+    assert_eq!(thread["forkedFromId"], host.thread_id.as_str(), "{forked}");
+    assert_eq!(thread["turns"][0]["id"], turn.as_str());
+    assert_eq!(
+        thread["turns"][0]["items"].as_array().map(Vec::len),
+        Some(4)
+    );
+    let fork_id = thread["id"].as_str().unwrap().to_owned();
+    let listed = host.request("thread/list", json!({}));
+    let ids: Vec<&str> = listed["result"]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&fork_id.as_str()) && ids.contains(&host.thread_id.as_str()),
+        "{listed}"
+    );
+    let excluded = host.request(
+        "thread/fork",
+        json!({"threadId": host.thread_id, "excludeTurns": true}),
+    );
+    assert_eq!(excluded["result"]["thread"]["turns"], json!([]));
+}

@@ -2,6 +2,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod conformance;
+mod real_codex;
 mod runner;
 mod schema_drift;
 mod support;

@@ -31,17 +31,19 @@ const PROVIDER_KEYS: &[&str] = &[
 ];
 const INTERRUPT_KEYS: &[&str] = &["cancel_grace_ms", "term_grace_ms"];
 
-/// The built-in providers, as TOML, laid under the user's file.
+/// The built-in providers, as TOML, laid under the user's file. Their `args` are empty: the
+/// runner then builds the kind's own command line, which knows the model flag and the resume
+/// form (`src/backend/mod.rs`).
 const BUILTIN_PROVIDERS: &str = r#"
 [providers.codex]
 kind = "codex"
 command = "codex"
-args = ["exec", "--json", "--skip-git-repo-check", "-C", "{cwd}", "--", "{prompt}"]
+args = []
 
 [providers.claude]
 kind = "claude"
 command = "claude"
-args = ["-p", "--output-format", "stream-json", "--verbose", "--", "{prompt}"]
+args = []
 "#;
 
 /// The validated configuration.
@@ -609,33 +611,12 @@ term_grace_ms = 300
         let codex = config.provider("codex").unwrap();
         assert_eq!(codex.kind, ProviderKind::Codex);
         assert_eq!(codex.command, "codex");
-        assert_eq!(
-            codex.args,
-            [
-                "exec",
-                "--json",
-                "--skip-git-repo-check",
-                "-C",
-                "{cwd}",
-                "--",
-                "{prompt}"
-            ]
-        );
+        assert!(codex.args.is_empty(), "the runner builds codex's argv");
         assert_eq!(codex.prompt_via, PromptVia::Arg);
         assert!(!codex.continue_session);
         let claude = config.provider("claude").unwrap();
         assert_eq!(claude.kind, ProviderKind::Claude);
-        assert_eq!(
-            claude.args,
-            [
-                "-p",
-                "--output-format",
-                "stream-json",
-                "--verbose",
-                "--",
-                "{prompt}"
-            ]
-        );
+        assert!(claude.args.is_empty(), "the runner builds claude's argv");
         assert_eq!(config.interrupt, InterruptConfig::default());
         assert!(config.provider("fake").is_none());
     }

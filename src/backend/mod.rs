@@ -142,7 +142,7 @@ pub fn command_for(spec: &Spec) -> Result<BackendCommand, String> {
     })
 }
 
-/// `codex exec --json --skip-git-repo-check -C {cwd} [-m MODEL] [resume {session}] {prompt}`.
+/// `codex exec --json --skip-git-repo-check -C {cwd} [-m MODEL] [resume {session}] -- {prompt}`.
 fn codex_default_args(spec: &Spec) -> Vec<String> {
     let mut args: Vec<String> = ["exec", "--json", "--skip-git-repo-check", "-C", "{cwd}"]
         .into_iter()
@@ -156,6 +156,8 @@ fn codex_default_args(spec: &Spec) -> Vec<String> {
         args.push("resume".to_owned());
         args.push("{session}".to_owned());
     }
+    // After `--`, so that a prompt starting with `-` is not read as a flag.
+    args.push("--".to_owned());
     args.push("{prompt}".to_owned());
     args
 }

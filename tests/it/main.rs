@@ -3,6 +3,7 @@
 
 mod conformance;
 mod protocol;
+mod real_codex;
 mod runner;
 mod schema_drift;
 mod support;

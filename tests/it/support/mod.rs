@@ -4,6 +4,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod fixture;
+pub mod mock_responses;
 pub mod paths;
 pub mod pattern;
 pub mod process;

@@ -1,0 +1,603 @@
+//! The real Codex CLI (0.169.0, from `scripts/install-test-deps.sh`) as the backend of
+//! agent-host turns, talking to our own mock of the Responses API on 127.0.0.1.
+//!
+//! Each test starts the mock with a script of model replies, writes a throwaway `CODEX_HOME`
+//! whose `config.toml` points Codex at the mock, configures an agent-host provider of kind
+//! `codex` whose command is the installed binary, and drives `agent-host app-server` over
+//! real pipes. Every wait is bounded; the mock stops after its script or its deadline; every
+//! process is checked by pid and start time.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::mock_responses::{MockEvent, MockResponses, Output, Reply};
+use crate::support::paths;
+use crate::support::schema::{Conformance, TrafficChecker};
+use crate::support::{Sandbox, ServerProcess};
+
+/// How long a real Codex turn may take (it takes about a second).
+const TURN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the mock serves at most.
+const MOCK_LIFETIME: Duration = Duration::from_secs(120);
+
+/// The installed Codex binary, `.cache/codex-bin`; a missing one fails the test.
+fn codex_bin() -> PathBuf {
+    let bin = paths::repo_root().join(".cache").join("codex-bin");
+    assert!(
+        bin.is_file(),
+        "the real Codex CLI is missing (.cache/codex-bin): run scripts/install-test-deps.sh"
+    );
+    bin
+}
+
+/// The `config.toml` of a throwaway `CODEX_HOME` that sends every model request to the mock
+/// (`codex-app-server-protocol.md` §15).
+fn codex_config(base_url: &str) -> String {
+    format!(
+        r#"model = "mock-model"
+model_provider = "mock"
+check_for_update_on_startup = false
+
+[model_providers.mock]
+name = "mock"
+base_url = "{base_url}"
+wire_api = "responses"
+request_max_retries = 0
+stream_max_retries = 0
+
+[features]
+plugins = false
+apps = false
+remote_plugin = false
+
+[analytics]
+enabled = false
+"#
+    )
+}
+
+/// A sandboxed agent-host whose provider `provider` runs the real Codex against `mock`.
+struct CodexHost {
+    sandbox: Sandbox,
+    mock: MockResponses,
+    server: ServerProcess,
+    thread_id: String,
+    checker_requests: Vec<(Value, String)>,
+    /// Notifications that arrived before a response, not yet handed to the test.
+    pending: Vec<Value>,
+    next_id: i64,
+}
+
+/// How the test's provider is configured.
+enum ProviderSetup {
+    /// The built-in `codex` provider (its shipped argv) with our command and environment.
+    BuiltIn,
+    /// A provider of our own, `kind = "codex"` and no `args`: the adapter's default argv.
+    Named(&'static str),
+}
+
+impl CodexHost {
+    fn new(script: Vec<Reply>, setup: ProviderSetup) -> CodexHost {
+        let bin = codex_bin();
+        let mock = MockResponses::start(script, MOCK_LIFETIME);
+        let sandbox = Sandbox::new();
+        let codex_home = sandbox.root().join("codex-home");
+        let codex_user_home = sandbox.root().join("codex-user-home");
+        std::fs::create_dir_all(&codex_home).unwrap();
+        std::fs::create_dir_all(&codex_user_home).unwrap();
+        std::fs::write(
+            codex_home.join("config.toml"),
+            codex_config(&mock.base_url()),
+        )
+        .unwrap();
+        let name = match setup {
+            ProviderSetup::BuiltIn => "codex",
+            ProviderSetup::Named(name) => name,
+        };
+        let config = format!(
+            r#"default_provider = "{name}"
+[interrupt]
+cancel_grace_ms = 5000
+term_grace_ms = 1000
+[providers.{name}]
+kind = "codex"
+command = {command:?}
+[providers.{name}.env]
+CODEX_HOME = {codex_home:?}
+HOME = {home:?}
+"#,
+            command = path_str(&bin),
+            codex_home = path_str(&codex_home),
+            home = path_str(&codex_user_home),
+        );
+        let config_path = sandbox.root().join("real-codex.toml");
+        std::fs::write(&config_path, config).unwrap();
+        let server = ServerProcess::spawn(&sandbox.agent_host_spec(
+            Some(&config_path),
+            &[],
+            &BTreeMap::new(),
+        ));
+        let mut host = CodexHost {
+            sandbox,
+            mock,
+            server,
+            thread_id: String::new(),
+            checker_requests: Vec::new(),
+            pending: Vec::new(),
+            next_id: 1,
+        };
+        host.server.initialize();
+        let cwd = path_str(&host.sandbox.work_dir());
+        let started = host.request("thread/start", json!({"cwd": cwd, "modelProvider": name}));
+        assert_eq!(
+            started["result"]["thread"]["modelProvider"], name,
+            "{started}"
+        );
+        host.thread_id = started["result"]["thread"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("thread/start failed: {started}"))
+            .to_owned();
+        host
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = json!(self.next_id);
+        self.next_id += 1;
+        self.checker_requests.push((id.clone(), method.to_owned()));
+        let (response, before) = self.server.request(id, method, params);
+        self.pending.extend(before);
+        response
+    }
+
+    fn start_turn(&mut self, text: &str) -> String {
+        let response = self.request(
+            "turn/start",
+            json!({"threadId": self.thread_id, "input": [{"type": "text", "text": text}]}),
+        );
+        response["result"]["turn"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("turn/start failed: {response}"))
+            .to_owned()
+    }
+
+    /// Every message since the last call (also those that came before a response), up to
+    /// and including the turn's `turn/completed`.
+    fn until_completed(&mut self, turn_id: &str) -> Vec<Value> {
+        let turn = turn_id.to_owned();
+        let (done, mut before) = self
+            .server
+            .wait_for(TURN_TIMEOUT, |m| {
+                m["method"] == "turn/completed" && m["params"]["turn"]["id"] == turn
+            })
+            .unwrap_or_else(|(err, before)| {
+                panic!(
+                    "no turn/completed for {turn}: {err}; got {before:#?}\nmock: {:?}",
+                    self.mock.drain()
+                )
+            });
+        before.push(done);
+        let mut messages = std::mem::take(&mut self.pending);
+        messages.extend(before);
+        messages
+    }
+
+    fn turn_dir(&self, turn_id: &str) -> PathBuf {
+        self.sandbox
+            .state_dir()
+            .join("threads")
+            .join(&self.thread_id)
+            .join("turns")
+            .join(turn_id)
+    }
+
+    /// The turn's raw backend stdout, for failure messages.
+    fn backend_stdout(&self, turn_id: &str) -> String {
+        std::fs::read_to_string(self.turn_dir(turn_id).join("backend.stdout")).unwrap_or_default()
+    }
+
+    fn process_record(&self, turn_id: &str) -> Value {
+        let path = self.turn_dir(turn_id).join("process.json");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Checks every server message against Codex's own schema (stable and closed
+    /// experimental), as the transcript tests do.
+    fn assert_conforms(&self, messages: &[Value]) {
+        let conformance = Conformance::load().unwrap_or_else(|e| panic!("{e}"));
+        let mut checker = TrafficChecker::new(&conformance.schemas());
+        for (id, method) in &self.checker_requests {
+            checker.client_requested(id, method);
+        }
+        for message in messages {
+            if let Err(err) = checker.server_sent(message) {
+                panic!("does not conform to the Codex schema: {message}\n{err}");
+            }
+        }
+    }
+}
+
+fn path_str(path: &Path) -> String {
+    path.to_str().expect("UTF-8 path").to_owned()
+}
+
+fn with_method<'a>(messages: &'a [Value], method: &str) -> Vec<&'a Value> {
+    messages.iter().filter(|m| m["method"] == method).collect()
+}
+
+/// A process as (pid, start time, command name), from `/proc/PID/stat`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Proc {
+    pid: i32,
+    start_time: u64,
+    ppid: i32,
+    sid: i32,
+    comm: String,
+}
+
+fn read_proc(pid: i32) -> Option<Proc> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let comm = stat.get(open + 1..close)?.to_owned();
+    let fields: Vec<&str> = stat.get(close + 2..)?.split_whitespace().collect();
+    // After the name: state (3), ppid (4), pgrp (5), session (6), …, starttime (22).
+    if matches!(fields.first(), Some(&"Z") | Some(&"X")) {
+        return None;
+    }
+    Some(Proc {
+        pid,
+        ppid: fields.get(1)?.parse().ok()?,
+        sid: fields.get(3)?.parse().ok()?,
+        start_time: fields.get(19)?.parse().ok()?,
+        comm,
+    })
+}
+
+/// Every live (non-zombie) process of the machine.
+fn scan() -> Vec<Proc> {
+    std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+                .filter_map(read_proc)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The live processes whose ancestry leads to `root` (not `root` itself), or whose session
+/// is one of `sessions`.
+fn descendants(root: i32, sessions: &[i32]) -> Vec<Proc> {
+    let all = scan();
+    let parent: BTreeMap<i32, i32> = all.iter().map(|p| (p.pid, p.ppid)).collect();
+    all.iter()
+        .filter(|p| {
+            if p.pid == root {
+                return false;
+            }
+            if sessions.contains(&p.sid) {
+                return true;
+            }
+            let mut at = p.ppid;
+            let mut seen = BTreeSet::new();
+            while at > 1 && seen.insert(at) {
+                if at == root {
+                    return true;
+                }
+                at = parent.get(&at).copied().unwrap_or(0);
+            }
+            false
+        })
+        .cloned()
+        .collect()
+}
+
+fn alive(pid: i32, start_time: u64) -> bool {
+    read_proc(pid).is_some_and(|p| p.start_time == start_time)
+}
+
+const PREAMBLE: &str = "I will look at the files first.";
+const FINAL: &str = "The tool ran; this is the final answer.";
+const TOOL_MARK: &str = "tool-output-7f3a";
+
+#[test]
+fn a_real_codex_turn_runs_a_tool_and_completes_with_the_final_message() {
+    let script = vec![
+        Reply::Complete {
+            outputs: vec![
+                Output::Message(PREAMBLE.to_owned()),
+                Output::ExecCommand(json!({"cmd": format!("echo {TOOL_MARK}")})),
+            ],
+            usage: (100, 20, 7),
+        },
+        Reply::Complete {
+            outputs: vec![Output::Message(FINAL.to_owned())],
+            usage: (150, 60, 9),
+        },
+    ];
+    let mut host = CodexHost::new(script, ProviderSetup::BuiltIn);
+    // A prompt that looks like a flag: the built-in argv puts it after `--`.
+    let turn = host.start_turn("-v: list the files, then answer");
+    let messages = host.until_completed(&turn);
+    let stdout = host.backend_stdout(&turn);
+    let context = format!("backend.stdout:\n{stdout}\nmessages: {messages:#?}");
+
+    // The model was asked twice: the prompt, then the tool's real output.
+    let first = host.mock.wait_request(0, Duration::ZERO);
+    let second = host.mock.wait_request(1, Duration::ZERO);
+    assert_eq!(first["model"], "mock-model");
+    assert!(
+        first["input"]
+            .to_string()
+            .contains("-v: list the files, then answer"),
+        "{first}"
+    );
+    let tool_result = second["input"]
+        .as_array()
+        .and_then(|items| items.iter().find(|i| i["type"] == "function_call_output"))
+        .unwrap_or_else(|| panic!("no tool output in the second request: {second}"));
+    assert!(
+        tool_result["output"]
+            .as_str()
+            .is_some_and(|o| o.contains(TOOL_MARK)),
+        "{tool_result}"
+    );
+
+    // The client saw both messages and the command, in the model's order.
+    let agent_messages: Vec<&Value> = with_method(&messages, "item/completed")
+        .into_iter()
+        .map(|m| &m["params"]["item"])
+        .filter(|item| item["type"] == "agentMessage")
+        .collect();
+    let texts: Vec<&str> = agent_messages
+        .iter()
+        .filter_map(|i| i["text"].as_str())
+        .collect();
+    assert_eq!(texts, [PREAMBLE, FINAL], "{context}");
+    let position = |pred: &dyn Fn(&Value) -> bool| {
+        messages
+            .iter()
+            .position(pred)
+            .unwrap_or_else(|| panic!("missing message; {context}"))
+    };
+    let preamble_at =
+        position(&|m| m["method"] == "item/completed" && m["params"]["item"]["text"] == PREAMBLE);
+    let command_at = position(&|m| {
+        m["method"] == "item/completed" && m["params"]["item"]["type"] == "commandExecution"
+    });
+    let final_at =
+        position(&|m| m["method"] == "item/completed" && m["params"]["item"]["text"] == FINAL);
+    assert!(
+        preamble_at < command_at && command_at < final_at,
+        "{context}"
+    );
+    let command = &messages[command_at]["params"]["item"];
+    assert!(
+        command["command"]
+            .as_str()
+            .is_some_and(|c| c.contains(TOOL_MARK)),
+        "{command}"
+    );
+    assert_eq!(command["status"], "completed", "{command}");
+    assert_eq!(command["exitCode"], 0, "{command}");
+    assert!(
+        command["aggregatedOutput"]
+            .as_str()
+            .is_some_and(|o| o.contains(TOOL_MARK)),
+        "{command}"
+    );
+    assert!(
+        with_method(&messages, "item/started")
+            .iter()
+            .any(|m| m["params"]["item"]["type"] == "commandExecution"),
+        "{context}"
+    );
+    // Every item that started also completed.
+    let ids = |method: &str| -> Vec<Value> {
+        with_method(&messages, method)
+            .iter()
+            .map(|m| m["params"]["item"]["id"].clone())
+            .collect()
+    };
+    assert_eq!(ids("item/started"), ids("item/completed"), "{context}");
+
+    // Usage: Codex's thread total over both model requests.
+    let usage = with_method(&messages, "thread/tokenUsage/updated");
+    let usage = usage
+        .last()
+        .unwrap_or_else(|| panic!("no thread/tokenUsage/updated; {context}"));
+    let total = &usage["params"]["tokenUsage"]["total"];
+    assert_eq!(total["inputTokens"], 250, "{usage}");
+    assert_eq!(total["cachedInputTokens"], 80, "{usage}");
+    assert_eq!(total["outputTokens"], 16, "{usage}");
+    assert_eq!(total["totalTokens"], 266, "{usage}");
+    assert_eq!(usage["params"]["turnId"], turn);
+    assert!(
+        with_method(&messages, "error").is_empty(),
+        "an error notification in a good turn; {context}"
+    );
+
+    // turn/completed: completed, and its one item is the FINAL message.
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(completed["status"], "completed", "{context}");
+    assert_eq!(completed["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(completed["items"][0]["type"], "agentMessage");
+    assert_eq!(completed["items"][0]["text"], FINAL, "{context}");
+    assert_eq!(
+        messages[messages.len() - 2]["params"]["status"]["type"],
+        "idle"
+    );
+
+    // Final means final: Codex has exited and the runner recorded it.
+    let record = host.process_record(&turn);
+    let backend = &record["backend"];
+    let (pid, start) = (
+        backend["pid"].as_i64().unwrap() as i32,
+        backend["startTime"].as_u64().unwrap(),
+    );
+    assert!(!alive(pid, start), "codex still runs at turn/completed");
+    assert!(host.turn_dir(&turn).join("exit.json").is_file());
+
+    // Read back: the whole turn, in order.
+    let read = host.request(
+        "thread/read",
+        json!({"threadId": host.thread_id, "includeTurns": true}),
+    );
+    let kinds: Vec<&str> = read["result"]["thread"]["turns"][0]["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{read}"))
+        .iter()
+        .filter_map(|i| i["type"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "userMessage",
+            "agentMessage",
+            "commandExecution",
+            "agentMessage"
+        ],
+        "{read}"
+    );
+    let mut all = messages.clone();
+    all.push(read);
+    host.assert_conforms(&all);
+    assert!(
+        host.mock.drain().is_empty(),
+        "the mock got more than two requests"
+    );
+}
+
+#[test]
+fn interrupting_a_real_codex_turn_while_the_model_stalls_leaves_no_process() {
+    // First a command that keeps running (Codex returns to the model after 300 ms with a
+    // session id), then a model stream that never ends.
+    let script = vec![
+        Reply::Complete {
+            outputs: vec![
+                Output::Message("Starting a long job.".to_owned()),
+                Output::ExecCommand(json!({"cmd": "sleep 600", "yield_time_ms": 300})),
+            ],
+            usage: (10, 0, 5),
+        },
+        Reply::Stall,
+    ];
+    let mut host = CodexHost::new(script, ProviderSetup::Named("mock-codex"));
+    let turn = host.start_turn("start the long job");
+    host.mock.wait_request(0, TURN_TIMEOUT);
+    host.mock.wait_request(1, TURN_TIMEOUT);
+
+    // The model is stalled: Codex and its command run under the runner.
+    let record = host.process_record(&turn);
+    let runner = record["runner"]["pid"].as_i64().unwrap() as i32;
+    let runner_start = record["runner"]["startTime"].as_u64().unwrap();
+    let backend_pid = record["backend"]["pid"].as_i64().unwrap() as i32;
+    let backend_start = record["backend"]["startTime"].as_u64().unwrap();
+    let backend_pgid = record["backend"]["pgid"].as_i64().unwrap() as i32;
+    assert!(alive(backend_pid, backend_start));
+    let before = descendants(runner, &[backend_pgid]);
+    assert!(
+        before.iter().any(|p| p.pid == backend_pid),
+        "codex is not under its runner: {before:#?}"
+    );
+    assert!(
+        before.iter().any(|p| p.comm == "sleep"),
+        "the tool command is not running: {before:#?}\n{}",
+        host.backend_stdout(&turn)
+    );
+
+    let response = host.request(
+        "turn/interrupt",
+        json!({"threadId": host.thread_id, "turnId": turn}),
+    );
+    assert_eq!(response["result"], json!({}), "{response}");
+    let messages = host.until_completed(&turn);
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(
+        completed["status"],
+        "interrupted",
+        "{messages:#?}\nbackend.stdout:\n{}",
+        host.backend_stdout(&turn)
+    );
+    assert_eq!(completed["items"], json!([]));
+    assert!(
+        with_method(&messages, "item/completed")
+            .iter()
+            .any(|m| m["params"]["item"]["text"] == "Starting a long job."),
+        "{messages:#?}"
+    );
+
+    // At turn/completed, every process of the turn is gone: Codex, the command, anything
+    // they started.
+    let left: Vec<&Proc> = before
+        .iter()
+        .filter(|p| alive(p.pid, p.start_time))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:#?}");
+    let exit: Value = serde_json::from_slice(
+        &std::fs::read(host.turn_dir(&turn).join("exit.json")).expect("exit.json"),
+    )
+    .unwrap();
+    assert_eq!(exit["status"], "interrupted", "{exit}");
+    // The runner itself ends too; then nothing runs in the backend's session either.
+    let deadline = Instant::now() + TURN_TIMEOUT;
+    while alive(runner, runner_start) {
+        assert!(Instant::now() < deadline, "the runner did not exit");
+        std::thread::yield_now();
+    }
+    let stragglers = descendants(runner, &[backend_pgid]);
+    assert!(stragglers.is_empty(), "left behind: {stragglers:#?}");
+    // Codex's connection to the stalled stream closed with it.
+    match host.mock.next_event(TURN_TIMEOUT) {
+        Some(MockEvent::StallEnded { index: 1 }) => {}
+        other => panic!("the stalled request was not closed by the client: {other:?}"),
+    }
+    host.assert_conforms(&messages);
+}
+
+#[test]
+fn an_upstream_http_500_fails_the_real_codex_turn_with_a_readable_error() {
+    let script = vec![Reply::HttpError {
+        status: 500,
+        message: "mock upstream exploded".to_owned(),
+    }];
+    let mut host = CodexHost::new(script, ProviderSetup::Named("mock-codex"));
+    let turn = host.start_turn("hello");
+    let messages = host.until_completed(&turn);
+    let stdout = host.backend_stdout(&turn);
+    host.mock.wait_request(0, Duration::ZERO);
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(
+        completed["status"], "failed",
+        "{messages:#?}\nbackend.stdout:\n{stdout}"
+    );
+    // Codex words every 5xx its own way (it drops the status and the body); the client gets
+    // exactly the text of Codex's `turn.failed`.
+    let failed: Value = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|event| event["type"] == "turn.failed")
+        .unwrap_or_else(|| panic!("no turn.failed from codex:\n{stdout}"));
+    let message = completed["error"]["message"].as_str().unwrap_or_default();
+    assert_eq!(message, failed["error"]["message"], "{completed}\n{stdout}");
+    assert!(
+        message.contains("high demand"),
+        "not Codex's readable 5xx message: {completed}\nbackend.stdout:\n{stdout}"
+    );
+    let errors = with_method(&messages, "error");
+    assert_eq!(errors.len(), 1, "{messages:#?}");
+    assert_eq!(errors[0]["params"]["willRetry"], false);
+    assert_eq!(errors[0]["params"]["error"], completed["error"]);
+    assert_eq!(
+        messages[messages.len() - 3]["params"]["status"]["type"],
+        "systemError",
+        "{messages:#?}"
+    );
+    // No retry (request_max_retries = 0): one request, and nothing more.
+    assert!(host.mock.drain().is_empty(), "Codex retried");
+    host.assert_conforms(&messages);
+}

@@ -36,6 +36,8 @@ struct Plan {
     threads: usize,
     list_reps: usize,
     codex: bool,
+    /// A run without `--bench`: tiny counts, only to keep the harness working.
+    smoke: bool,
 }
 
 impl Plan {
@@ -48,6 +50,7 @@ impl Plan {
                 threads: 100_000,
                 list_reps: 200,
                 codex: true,
+                smoke: false,
             }
         } else {
             Plan {
@@ -55,6 +58,7 @@ impl Plan {
                 threads: 1_000,
                 list_reps: 5,
                 codex: false,
+                smoke: true,
             }
         };
         let mut iter = args.iter();
@@ -82,6 +86,7 @@ impl Plan {
 #[derive(Default)]
 struct Front {
     spawn_to_initialize: Samples,
+    restart_to_initialize: Samples,
     rss_after_initialize: Samples,
     anon_after_initialize: Samples,
     rss_after_start: Samples,
@@ -96,12 +101,21 @@ struct Front {
 /// How many `thread/start`s each fresh process serves after the first (timed as "later").
 const LATER_STARTS: i64 = 3;
 
+fn initialize_request() -> serde_json::Value {
+    json!({
+        "id": 0,
+        "method": "initialize",
+        "params": {"clientInfo": {"name": "agent_host_bench", "title": null, "version": "0.1.0"}},
+    })
+}
+
 fn kib_to_mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// `runs` fresh processes of one server, each: spawn → initialize → thread/start ×(1 + later)
-/// → thread/list → close stdin.
+/// `runs` rounds of one server, each on a new state directory: a first process (spawn →
+/// initialize → thread/start ×(1 + later) → thread/list → close stdin), then a second one on
+/// the same state directory (spawn → initialize → close stdin).
 fn measure_front(kind: Kind, program: &std::path::Path, runs: usize) -> Result<Front, String> {
     let mut front = Front::default();
     for _ in 0..runs {
@@ -111,11 +125,7 @@ fn measure_front(kind: Kind, program: &std::path::Path, runs: usize) -> Result<F
 
         let spawned = std::time::Instant::now();
         let mut server = Server::spawn(&launch)?;
-        server.send(&json!({
-            "id": 0,
-            "method": "initialize",
-            "params": {"clientInfo": {"name": "agent_host_bench", "title": null, "version": "0.1.0"}},
-        }))?;
+        server.send(&initialize_request())?;
         let (init, at) = server.wait_for_id(0)?;
         if init.get("result").is_none() {
             return Err(format!("initialize failed: {init}"));
@@ -147,6 +157,21 @@ fn measure_front(kind: Kind, program: &std::path::Path, runs: usize) -> Result<F
         let list = server.call(100, "thread/list", json!({"limit": 25}))?;
         front.empty_list.push_ms(list.elapsed);
 
+        if !server.shutdown() {
+            front.killed += 1;
+        }
+
+        // A second process on the same, now initialized, state: the everyday restart.
+        let spawned = std::time::Instant::now();
+        let mut server = Server::spawn(&launch)?;
+        server.send(&initialize_request())?;
+        let (init, at) = server.wait_for_id(0)?;
+        if init.get("result").is_none() {
+            return Err(format!("initialize (restart) failed: {init}"));
+        }
+        front
+            .restart_to_initialize
+            .push_ms(at.saturating_duration_since(spawned));
         if !server.shutdown() {
             front.killed += 1;
         }
@@ -235,18 +260,28 @@ type Row = (&'static str, fn(&Front) -> String, &'static str);
 fn front_rows() -> Vec<Row> {
     vec![
         (
-            "spawn → initialize response, median (ms)",
+            "spawn → initialize, new state dir, median (ms)",
             |f| cell(f.spawn_to_initialize.median(), 1),
             "< 10",
         ),
         (
-            "spawn → initialize response, p90 (ms)",
+            "spawn → initialize, new state dir, p90 (ms)",
             |f| cell(f.spawn_to_initialize.percentile(90.0), 1),
             "",
         ),
         (
-            "spawn → initialize response, min–max (ms)",
+            "spawn → initialize, new state dir, min–max (ms)",
             |f| range(&f.spawn_to_initialize, 1),
+            "",
+        ),
+        (
+            "spawn → initialize, existing state dir, median (ms)",
+            |f| cell(f.restart_to_initialize.median(), 1),
+            "",
+        ),
+        (
+            "spawn → initialize, existing state dir, p90 (ms)",
+            |f| cell(f.restart_to_initialize.percentile(90.0), 1),
             "",
         ),
         (
@@ -275,23 +310,57 @@ fn front_rows() -> Vec<Row> {
             "",
         ),
         (
-            "thread/start → response, first in process, median (ms)",
+            "thread/start, first in process, median (ms)",
             |f| cell(f.first_start.median(), 2),
             "",
         ),
         (
-            "thread/start → response, first in process, p90 (ms)",
+            "thread/start, first in process, p90 (ms)",
             |f| cell(f.first_start.percentile(90.0), 2),
             "",
         ),
         (
-            "thread/start → response, 2nd–4th in process, median (ms)",
+            "thread/start, 2nd–4th in process, median (ms)",
             |f| cell(f.later_starts.median(), 2),
             "",
         ),
         (
-            "thread/list limit 25, nothing listed, median (ms)",
+            "thread/list limit 25, none listed, median (ms)",
             |f| cell(f.empty_list.median(), 2),
+            "",
+        ),
+    ]
+}
+
+/// The rows of the listing table (agent-host only): metric after "thread/list 25 of N
+/// threads, ", how to read the results, target.
+type ListRow = (&'static str, fn(&Listing) -> String, &'static str);
+
+fn list_rows() -> Vec<ListRow> {
+    vec![
+        (
+            "first page, first request (ms)",
+            |l| cell(l.first_request.median(), 2),
+            "",
+        ),
+        (
+            "first page, median (ms)",
+            |l| cell(l.first_page.median(), 2),
+            "< 20",
+        ),
+        (
+            "first page, p99 (ms)",
+            |l| cell(l.first_page.percentile(99.0), 2),
+            "",
+        ),
+        (
+            "middle page (cursor), median (ms)",
+            |l| cell(l.middle_page.median(), 2),
+            "< 20",
+        ),
+        (
+            "middle page (cursor), p99 (ms)",
+            |l| cell(l.middle_page.percentile(99.0), 2),
             "",
         ),
     ]
@@ -331,12 +400,10 @@ fn main() -> ExitCode {
         }
     };
     let mut failures = Vec::new();
+    let load_before = setup::load_average();
 
     let agent_host = setup::agent_host_binary();
-    eprintln!(
-        "protocol_front: agent-host, {} fresh processes…",
-        plan.runs
-    );
+    eprintln!("protocol_front: agent-host, {} fresh processes…", plan.runs);
     let host_front = measure_front(Kind::AgentHost, &agent_host, plan.runs);
 
     let codex_front = if plan.codex {
@@ -352,7 +419,7 @@ fn main() -> ExitCode {
             Err(missing) => Err(missing),
         }
     } else {
-        Err("codex: skipped (--no-codex or smoke run)".to_owned())
+        Err("codex: skipped (--no-codex, or a smoke run without --bench)".to_owned())
     };
 
     eprintln!(
@@ -382,54 +449,44 @@ fn main() -> ExitCode {
         ]);
     }
     let not_comparable = "n/a (no comparable store)".to_owned();
-    let list_rows: [(String, Box<dyn Fn(&Listing) -> String>, &str); 5] = [
-        (
-            format!("thread/list limit 25 over {} threads, first page, first request after start (ms)", plan.threads),
-            Box::new(|l: &Listing| cell(l.first_request.median(), 2)),
-            "",
-        ),
-        (
-            format!("thread/list limit 25 over {} threads, first page, median (ms)", plan.threads),
-            Box::new(|l: &Listing| cell(l.first_page.median(), 2)),
-            "< 20",
-        ),
-        (
-            format!("thread/list limit 25 over {} threads, first page, p99 (ms)", plan.threads),
-            Box::new(|l: &Listing| cell(l.first_page.percentile(99.0), 2)),
-            "",
-        ),
-        (
-            format!("thread/list limit 25 over {} threads, middle page (cursor), median (ms)", plan.threads),
-            Box::new(|l: &Listing| cell(l.middle_page.median(), 2)),
-            "< 20",
-        ),
-        (
-            format!("thread/list limit 25 over {} threads, middle page (cursor), p99 (ms)", plan.threads),
-            Box::new(|l: &Listing| cell(l.middle_page.percentile(99.0), 2)),
-            "",
-        ),
-    ];
-    for (i, (metric, read, target)) in list_rows.iter().enumerate() {
+    for (i, (metric, read, target)) in list_rows().into_iter().enumerate() {
         let host = match &listing {
             Ok(listing) => read(listing),
             Err(err) if i == 0 => err.lines().next().unwrap_or_default().to_owned(),
             Err(_) => "–".to_owned(),
         };
-        rows.push([metric.clone(), host, not_comparable.clone(), (*target).to_owned()]);
+        rows.push([
+            format!("thread/list 25 of {} threads, {metric}", plan.threads),
+            host,
+            not_comparable.clone(),
+            (*target).to_owned(),
+        ]);
     }
 
     println!("protocol_front, {} (UTC)", setup::today_utc());
+    if plan.smoke {
+        println!(
+            "SMOKE RUN (no --bench: whatever profile `cargo test` built, tiny counts): \
+             not a measurement; run `cargo bench --bench protocol_front`"
+        );
+    }
     println!("machine: {}", setup::machine());
+    println!(
+        "load average (1 min) at start {load_before}, at end {}",
+        setup::load_average()
+    );
     println!();
     println!("{}", render(&rows));
     println!();
-    let runs_note = |name: &str, front: &Result<Front, String>| match front {
-        Ok(front) => println!(
-            "{name}: {} fresh processes ({} killed after the exit grace instead of exiting on stdin EOF)",
-            front.spawn_to_initialize.len(),
-            front.killed
-        ),
-        Err(_) => {}
+    let runs_note = |name: &str, front: &Result<Front, String>| {
+        if let Ok(front) = front {
+            println!(
+                "{name}: {} rounds of a new + a restarted process ({} killed after the exit \
+                 grace instead of exiting on stdin EOF)",
+                front.spawn_to_initialize.len(),
+                front.killed
+            );
+        }
     };
     runs_note("agent-host", &host_front);
     runs_note("codex", &codex_front);

@@ -210,6 +210,14 @@ pub fn machine() -> String {
     format!("nproc {cpus}, Linux {kernel}, {model}, {mem_gib} GiB RAM")
 }
 
+/// The one-minute load average (other work on the machine skews every timing).
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
+}
+
 /// Today's date (UTC) as `YYYY-MM-DD`.
 pub fn today_utc() -> String {
     let secs = std::time::SystemTime::now()

@@ -1,14 +1,14 @@
 //! Protocol-front benchmarks: agent-host and the real `codex app-server` side by side.
 //!
 //! `cargo bench --bench protocol_front` builds agent-host in the release profile, then measures
-//! for each server, over fresh state directories: spawn → `initialize` response, resident
-//! memory after `initialize` and after `thread/start`, `thread/start` latency, and an empty
-//! `thread/list`; and for agent-host alone, one `thread/list` page of 25 over 100,000 stored
+//! for each server, over fresh state directories: spawn → `initialize` response (on a new and
+//! on an existing state directory), resident memory after `initialize` and after
+//! `thread/start`, `thread/start` latency, and an empty `thread/list`; and for agent-host alone, one `thread/list` page of 25 over 100,000 stored
 //! threads. It prints one Markdown table. See `docs/benchmarks.md`.
 //!
-//! Options (after `--`): `--runs N` (fresh processes per server, default 20), `--threads N`
-//! (stored threads, default 100000), `--list-reps N` (timed listings per page, default 200),
-//! `--no-codex`. Without `--bench` (that is, under `cargo test --all-targets`) it runs a tiny
+//! Options (after `--`): `--runs N` (rounds per server, each a new and a restarted process;
+//! default 20), `--threads N` (stored threads, default 100000), `--list-reps N` (timed
+//! listings per page, default 200), `--no-codex`. Without `--bench` (that is, under `cargo test --all-targets`) it runs a tiny
 //! smoke pass of agent-host only, so the harness cannot rot; it never judges speed.
 //!
 //! Every wait has a timeout, every process started is reaped (killed by pidfd if it does not
@@ -403,14 +403,14 @@ fn main() -> ExitCode {
     let load_before = setup::load_average();
 
     let agent_host = setup::agent_host_binary();
-    eprintln!("protocol_front: agent-host, {} fresh processes…", plan.runs);
+    eprintln!("protocol_front: agent-host, {} rounds…", plan.runs);
     let host_front = measure_front(Kind::AgentHost, &agent_host, plan.runs);
 
     let codex_front = if plan.codex {
         match setup::codex_binary() {
             Ok(codex) => {
                 eprintln!(
-                    "protocol_front: codex app-server {}, {} fresh processes…",
+                    "protocol_front: codex app-server {}, {} rounds…",
                     setup::CODEX_VERSION,
                     plan.runs
                 );

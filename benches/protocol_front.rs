@@ -87,6 +87,7 @@ impl Plan {
 struct Front {
     spawn_to_initialize: Samples,
     restart_to_initialize: Samples,
+    cpu_until_initialize: Samples,
     rss_after_initialize: Samples,
     anon_after_initialize: Samples,
     rss_after_start: Samples,
@@ -134,6 +135,7 @@ fn measure_front(kind: Kind, program: &std::path::Path, runs: usize) -> Result<F
             .spawn_to_initialize
             .push_ms(at.saturating_duration_since(spawned));
         let memory = Memory::of(server.pid())?;
+        front.cpu_until_initialize.push(memory.cpu_ns as f64 / 1e6);
         front
             .rss_after_initialize
             .push(kib_to_mib(memory.vm_rss_kib));
@@ -282,6 +284,11 @@ fn front_rows() -> Vec<Row> {
         (
             "spawn → initialize, existing state dir, p90 (ms)",
             |f| cell(f.restart_to_initialize.percentile(90.0), 1),
+            "",
+        ),
+        (
+            "CPU time until initialize (new state dir), median (ms)",
+            |f| cell(f.cpu_until_initialize.median(), 1),
             "",
         ),
         (

@@ -238,12 +238,14 @@ fn wait_readable(pidfd: &OwnedFd, deadline: Instant) {
     let _ = poll(&mut fds, Some(&timeout));
 }
 
-/// Resident memory of a process from `/proc/<pid>/status`, in KiB.
+/// Resident memory of a process from `/proc/<pid>/status` (KiB), its thread count, and the CPU
+/// time its live threads have used so far (`/proc/<pid>/task/*/schedstat`, nanoseconds).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Memory {
     pub vm_rss_kib: u64,
     pub rss_anon_kib: u64,
     pub threads: u64,
+    pub cpu_ns: u64,
 }
 
 impl Memory {
@@ -263,6 +265,20 @@ impl Memory {
             vm_rss_kib: field("VmRSS:")?,
             rss_anon_kib: field("RssAnon:")?,
             threads: field("Threads:")?,
+            cpu_ns: cpu_ns(pid),
         })
     }
+}
+
+/// The on-CPU time of every live thread of `pid`, summed (the first field of each
+/// `schedstat`). Threads that already exited are not counted.
+fn cpu_ns(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
 }

@@ -232,8 +232,8 @@ impl ErrorInfo {
 pub struct ExitRecord {
     pub v: u32,
     pub status: TurnStatus,
-    /// `completed`, `failed`, `client`, `clientLost`, `kill`, `runnerLost`, `spawnFailed`,
-    /// `exitedWithoutMarker`: see `docs/contracts.md`.
+    /// `completed`, `failed`, `exitedAfterMarker`, `exitedWithoutMarker`, `client`,
+    /// `clientLost`, `kill`, `spawnFailed`, `badSpec`, `runnerError`: see `docs/contracts.md`.
     pub reason: String,
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
@@ -291,6 +291,10 @@ pub struct ProcessRecord {
     pub mode: Mode,
     pub started_at_ms: u64,
     pub heartbeat_at_ms: u64,
+    /// The live processes of the turn at the last heartbeat (so that they can be found and
+    /// stopped by identity when the runner is gone and they were reparented to init).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub descendants: Vec<Identity>,
 }
 
 /// Milliseconds since the Unix epoch, now.

@@ -120,16 +120,23 @@ pub fn stop(turn_dir: &Path, timeout: Duration) -> io::Result<Option<ExitRecord>
 fn kill_directly(turn_dir: &Path, process: &ProcessRecord) -> io::Result<()> {
     identity::signal(&process.runner, Signal::KILL)?;
     let mut scope = Scope::default();
+    // The processes seen at the last heartbeat, and their descendants, each only while its
+    // PID still has the recorded start time.
+    let boot_id = identity::boot_id()?;
+    scope.verified_roots = process
+        .descendants
+        .iter()
+        .filter(|id| id.boot_id == boot_id)
+        .cloned()
+        .collect();
     if let Some(backend) = &process.backend {
-        if identity::is_alive(&backend.identity) {
-            scope.roots.push(backend.identity.pid);
-        }
+        scope.verified_roots.push(backend.identity.clone());
         // A group id stays reserved while the group has members, so the group is the turn's
         // unless a different process now holds the leader's PID.
         let leader_is_other = identity::read_stat(backend.pgid).is_ok_and(|stat| {
             stat.start_time != backend.identity.start_time || backend.pgid != backend.identity.pid
         });
-        if !leader_is_other && backend.identity.boot_id == identity::boot_id()? {
+        if !leader_is_other && backend.identity.boot_id == boot_id {
             scope.groups.push(backend.pgid);
         }
     }

@@ -6,6 +6,7 @@
 //! marker is an ordinary [`Event::Marker`] among them; the runner, not the adapter, decides
 //! the turn's status from (marker, interrupt, exit status) together.
 
+pub mod claude;
 pub mod codex_jsonl;
 
 use std::ffi::OsString;
@@ -37,22 +38,26 @@ pub enum Cancel {
 pub enum Adapter {
     /// `jsonl` and `codex`: the codex `exec --json` event stream.
     CodexJsonl(codex_jsonl::Stream),
+    /// `claude`: Claude Code `-p --output-format stream-json` (one-shot).
+    Claude(claude::Stream),
 }
 
 impl Adapter {
     /// The adapter for the spec's backend kind, or a readable reason why there is none.
     pub fn new(spec: &Spec) -> Result<Adapter, String> {
         match spec.provider.kind {
-            BackendKind::Jsonl | BackendKind::Codex => Ok(Adapter::CodexJsonl(
-                codex_jsonl::Stream::new(
+            BackendKind::Jsonl | BackendKind::Codex => {
+                Ok(Adapter::CodexJsonl(codex_jsonl::Stream::new(
                     &spec.turn_id,
                     &spec.cwd.to_string_lossy(),
                     spec.previous_total_usage.unwrap_or_default(),
-                ),
-            )),
-            BackendKind::Claude => Err(
-                "the claude backend kind is not implemented yet; use kind \"jsonl\" with an adapter command".to_owned(),
-            ),
+                )))
+            }
+            BackendKind::Claude => Ok(Adapter::Claude(claude::Stream::new(
+                &spec.turn_id,
+                &spec.cwd.to_string_lossy(),
+                spec.previous_total_usage.unwrap_or_default(),
+            ))),
         }
     }
 
@@ -60,6 +65,7 @@ impl Adapter {
     pub fn on_line(&mut self, line: &[u8], out: &mut Vec<Event>) {
         match self {
             Adapter::CodexJsonl(stream) => stream.on_line(line, out),
+            Adapter::Claude(stream) => stream.on_line(line, out),
         }
     }
 
@@ -67,13 +73,16 @@ impl Adapter {
     pub fn finish(&mut self, out: &mut Vec<Event>) {
         match self {
             Adapter::CodexJsonl(stream) => stream.finish(out),
+            Adapter::Claude(stream) => stream.finish(out),
         }
     }
 
     /// The backend's own cancel.
     pub fn cancel(&self) -> Cancel {
         match self {
-            Adapter::CodexJsonl(_) => Cancel::SignalLeader(Signal::INT),
+            // One-shot Claude writes an `error_during_execution` result on SIGINT and kills
+            // its tool groups itself.
+            Adapter::CodexJsonl(_) | Adapter::Claude(_) => Cancel::SignalLeader(Signal::INT),
         }
     }
 }
@@ -95,7 +104,20 @@ pub fn command_for(spec: &Spec) -> Result<BackendCommand, String> {
             };
             (program, args)
         }
-        BackendKind::Jsonl | BackendKind::Claude => {
+        BackendKind::Claude => {
+            let program = if provider.command.is_empty() {
+                "claude".to_owned()
+            } else {
+                provider.command.clone()
+            };
+            let args = if provider.args.is_empty() {
+                claude_default_args(spec)
+            } else {
+                provider.args.clone()
+            };
+            (program, args)
+        }
+        BackendKind::Jsonl => {
             if provider.command.is_empty() {
                 return Err(format!(
                     "provider {:?} has kind {:?} but no command",
@@ -134,6 +156,26 @@ fn codex_default_args(spec: &Spec) -> Vec<String> {
         args.push("resume".to_owned());
         args.push("{session}".to_owned());
     }
+    args.push("{prompt}".to_owned());
+    args
+}
+
+/// `claude -p --output-format stream-json --verbose [--model M] [--resume {session}] -- {prompt}`
+/// (the prompt after `--`, or variadic flags swallow it).
+fn claude_default_args(spec: &Spec) -> Vec<String> {
+    let mut args: Vec<String> = ["-p", "--output-format", "stream-json", "--verbose"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    if let Some(model) = &spec.model {
+        args.push("--model".to_owned());
+        args.push(model.clone());
+    }
+    if spec.resume_session_id.is_some() {
+        args.push("--resume".to_owned());
+        args.push("{session}".to_owned());
+    }
+    args.push("--".to_owned());
     args.push("{prompt}".to_owned());
     args
 }

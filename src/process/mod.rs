@@ -50,7 +50,8 @@ pub struct SpawnSpec<'a> {
     pub inherit_fd: Option<BorrowedFd<'a>>,
 }
 
-/// Starts a process. This is the one constructor of `Command` in the crate.
+/// Starts a process with an empty signal mask. This is the one constructor of `Command` in
+/// the crate.
 #[allow(clippy::disallowed_methods)]
 pub fn spawn(spec: SpawnSpec<'_>) -> io::Result<Child> {
     let mut command = Command::new(spec.program);
@@ -74,9 +75,16 @@ pub fn spawn(spec: SpawnSpec<'_>) -> io::Result<Child> {
     let session = spec.session;
     let inherit_fd = spec.inherit_fd.map(|fd| fd.as_raw_fd());
     // SAFETY: the closure runs in the child between fork and exec and only makes
-    // async-signal-safe system calls (setsid, fcntl); it allocates nothing.
+    // async-signal-safe system calls (sigprocmask, setsid, fcntl); it allocates nothing.
     unsafe {
         command.pre_exec(move || {
+            // A clean signal mask: the runner blocks its stop signals to `sigwait` for them,
+            // and a backend must still receive SIGINT and SIGTERM.
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            if libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
             match session {
                 SessionPolicy::NewSession => {
                     rustix::process::setsid()?;

@@ -21,6 +21,9 @@ pub struct Scope {
     /// Processes whose descendants belong to the turn (the roots themselves too, unless
     /// excluded).
     pub roots: Vec<i32>,
+    /// Like `roots`, but only while the PID still has the recorded start time (for records
+    /// read back from disk, whose PIDs may have been reused).
+    pub verified_roots: Vec<Identity>,
     /// Process group and session ids of the turn.
     pub groups: Vec<i32>,
     /// Never members (the runner itself).
@@ -48,6 +51,14 @@ pub fn members(scope: &Scope, all: &[ProcStat]) -> Vec<ProcStat> {
     }
     let mut found: HashSet<i32> = HashSet::new();
     let mut queue: Vec<i32> = scope.roots.clone();
+    for root in &scope.verified_roots {
+        if all
+            .iter()
+            .any(|stat| stat.pid == root.pid && stat.start_time == root.start_time)
+        {
+            queue.push(root.pid);
+        }
+    }
     while let Some(pid) = queue.pop() {
         if !found.insert(pid) {
             continue;

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use crate::events::{Mode, ProcessRecord, check_version};
 use crate::process::{self, EnvPolicy, SessionPolicy, SpawnSpec, identity::Identity};
-use crate::runner::{EXIT_FILE, LIFELINE_FD_ENV, PROCESS_FILE, RUNNER_LOG_FILE};
+use crate::runner::{LIFELINE_FD_ENV, PROCESS_FILE, RUNNER_LOG_FILE, spec};
 
 /// How long [`launch`] waits for the runner to report ready by default.
 pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -64,7 +64,8 @@ impl LaunchOptions {
     }
 }
 
-/// A runner that reported ready.
+/// A runner that reported ready (it wrote `process.json`; a turn whose backend could not
+/// start has then already ended, with `exit.json`).
 #[derive(Debug, Clone)]
 pub struct LaunchedRunner {
     pub runner: Identity,
@@ -90,6 +91,16 @@ pub fn launch_with(
     lifeline: Option<&Lifeline>,
 ) -> io::Result<LaunchedRunner> {
     let turn_dir = std::path::absolute(turn_dir)?;
+    let spec = spec::read(&turn_dir)?;
+    if spec.mode != mode {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "launch asked for {mode:?} but spec.json says {:?}",
+                spec.mode
+            ),
+        ));
+    }
     let lifeline_fd = match (mode, lifeline) {
         (Mode::Foreground, Some(lifeline)) => Some(lifeline.read.as_fd()),
         (Mode::Foreground, None) => {
@@ -130,12 +141,6 @@ pub fn launch_with(
     let ready = loop {
         if let Some(process) = read_process_record(&turn_dir) {
             break Ok(process);
-        }
-        if turn_dir.join(EXIT_FILE).exists() {
-            // Ended before its record was readable (e.g. a bad spec): still "ready".
-            if let Some(process) = read_process_record(&turn_dir) {
-                break Ok(process);
-            }
         }
         if let Some(status) = child.try_wait()? {
             break Err(io::Error::other(format!(

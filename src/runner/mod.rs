@@ -103,6 +103,9 @@ fn run(turn_dir: &Path) -> io::Result<()> {
         tracing::warn!("the turn has already ended; nothing to do");
         return Ok(());
     }
+    // Before any thread exists, so that every thread inherits the mask (the backend gets a
+    // clean mask from std's spawn).
+    let stop_signals = block_stop_signals()?;
     let lifeline = take_lifeline();
     if let Err(err) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
         tracing::warn!(%err, "cannot become the child subreaper; orphans will escape to init");
@@ -120,6 +123,7 @@ fn run(turn_dir: &Path) -> io::Result<()> {
                 mode: Mode::Background,
                 started_at_ms: now_ms(),
                 heartbeat_at_ms: now_ms(),
+                descendants: Vec::new(),
             };
             atomic_file::write_json_atomic(&turn_dir.join(PROCESS_FILE), &record)?;
             return fail_before_start(
@@ -140,6 +144,7 @@ fn run(turn_dir: &Path) -> io::Result<()> {
         mode: spec.mode,
         started_at_ms: now_ms(),
         heartbeat_at_ms: now_ms(),
+        descendants: Vec::new(),
     };
     let started = backend::command_for(&spec)
         .and_then(|command| Adapter::new(&spec).map(|adapter| (command, adapter)));
@@ -238,6 +243,10 @@ fn run(turn_dir: &Path) -> io::Result<()> {
             let _ = tx.send(Input::LeaderExited(status));
         })?;
     }
+    {
+        let tx = to_loop.clone();
+        spawn_thread("signals", move || wait_stop_signals(stop_signals, tx))?;
+    }
     match (spec.mode, lifeline) {
         (Mode::Foreground, Some(fd)) => {
             let tx = to_loop.clone();
@@ -262,9 +271,14 @@ fn run(turn_dir: &Path) -> io::Result<()> {
             )
         })?;
     }
+    // Every process of the turn is a descendant of the runner: it is their subreaper, so
+    // orphans (double-forked, `setsid`-ed) come back to it. Matching by group or session id
+    // is not needed here, and would risk a PID reused as a new session id after the leader
+    // is reaped.
     let scope = Scope {
         roots: vec![me.pid],
-        groups: vec![pid],
+        verified_roots: Vec::new(),
+        groups: Vec::new(),
         exclude: vec![me.pid],
     };
     let supervisor = Supervisor::new(
@@ -323,6 +337,41 @@ fn fail_before_start(
     supervisor::write_end(turn_dir, log, &record).map(|_| ())
 }
 
+/// Blocks SIGTERM, SIGINT and SIGHUP in this thread (and the threads it starts): the runner
+/// takes them with `sigwait` and treats them as an interrupt with reason `kill`, instead of
+/// dying and leaving the turn without an exit record.
+fn block_stop_signals() -> io::Result<libc::sigset_t> {
+    // SAFETY: sigset manipulation on a local value, and a mask change of this thread only.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+            libc::sigaddset(&mut set, signal);
+        }
+        let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        Ok(set)
+    }
+}
+
+/// Waits for the blocked stop signals and forwards each to the loop.
+fn wait_stop_signals(set: libc::sigset_t, to_loop: mpsc::Sender<Input>) {
+    loop {
+        let mut signal: libc::c_int = 0;
+        // SAFETY: `set` is a valid, initialized signal set and `signal` a valid out pointer.
+        let rc = unsafe { libc::sigwait(&set, &mut signal) };
+        if rc != 0 {
+            tracing::warn!(rc, "sigwait failed; stop signals are no longer watched");
+            return;
+        }
+        if to_loop.send(Input::StopSignal(signal)).is_err() {
+            return;
+        }
+    }
+}
+
 /// Takes the lifeline descriptor named by the environment, marking it close-on-exec so that
 /// the backend never holds it.
 fn take_lifeline() -> Option<OwnedFd> {
@@ -371,6 +420,14 @@ pub fn socket_path(turn_dir: &Path, turn_id: &str) -> io::Result<PathBuf> {
         }
     };
     atomic_file::create_private_dir(&dir)?;
+    // A shared temp directory may hold a directory of that name made by someone else.
+    let stat = rustix::fs::stat(&dir)?;
+    if stat.st_uid != rustix::process::getuid().as_raw() || stat.st_mode & 0o077 != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("{} is not a private directory of ours", dir.display()),
+        ));
+    }
     let path = dir.join(name);
     if path.as_os_str().len() > MAX_SOCKET_PATH {
         return Err(io::Error::new(

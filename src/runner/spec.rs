@@ -85,6 +85,14 @@ pub struct GraceMs {
     pub cancel: u64,
     /// After SIGTERM, before SIGKILL.
     pub term: u64,
+    /// After the end marker, how long the backend may take to exit before it is stopped
+    /// (its marker's outcome stands).
+    #[serde(default = "default_marker_exit")]
+    pub marker_exit: u64,
+}
+
+fn default_marker_exit() -> u64 {
+    10_000
 }
 
 impl Default for GraceMs {
@@ -92,6 +100,7 @@ impl Default for GraceMs {
         GraceMs {
             cancel: 2000,
             term: 2000,
+            marker_exit: default_marker_exit(),
         }
     }
 }

@@ -28,10 +28,10 @@ use crate::runner::log::{Durability, EventLog};
 use crate::runner::spec::GraceMs;
 use crate::runner::{EXIT_FILE, PROCESS_FILE};
 
-/// How often `heartbeatAtMs` is refreshed.
+/// How often `heartbeatAtMs` (and the recorded descendants) are refreshed.
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
-/// How long after the end marker the backend may take to exit before it is stopped.
-const MARKER_EXIT_GRACE: Duration = Duration::from_secs(10);
+/// The first heartbeat comes sooner, to record the backend's early children.
+const FIRST_HEARTBEAT: Duration = Duration::from_millis(250);
 /// How often the tree is polled while it is being swept.
 const SWEEP_POLL: Duration = Duration::from_millis(5);
 /// How long to wait for stdout EOF once no process of the turn is left.
@@ -47,9 +47,13 @@ const STDERR_TAIL_BYTES: u64 = 2048;
 #[derive(Debug)]
 pub enum Input {
     StdoutLine(Vec<u8>),
+    /// A stdout line over [`MAX_LINE_BYTES`], with its length; only the raw copy has it.
+    StdoutLineTooLong(u64),
     StdoutEof,
     LeaderExited(io::Result<ExitStatus>),
     LifelineBroken,
+    /// SIGTERM, SIGINT or SIGHUP to the runner itself.
+    StopSignal(i32),
     Control(ControlInput),
 }
 
@@ -185,6 +189,8 @@ pub struct Supervisor {
     next_heartbeat: Instant,
     subscribers: Vec<mpsc::Sender<Arc<str>>>,
     subscriber_done: Vec<mpsc::Receiver<()>>,
+    /// Set when the runner itself failed; the turn then ends `failed` (`runnerError`).
+    runner_error: Option<String>,
 }
 
 impl Supervisor {
@@ -214,17 +220,29 @@ impl Supervisor {
             term_at: None,
             kill_at: None,
             tree_clean_at: None,
-            next_heartbeat: Instant::now() + HEARTBEAT_EVERY,
+            next_heartbeat: Instant::now() + FIRST_HEARTBEAT,
             subscribers: Vec::new(),
             subscriber_done: Vec::new(),
+            runner_error: None,
         }
     }
 
     /// Runs the loop to the end of the turn and writes the exit record.
     pub fn run(mut self, inputs: mpsc::Receiver<Input>) -> io::Result<ExitRecord> {
+        if let Err(err) = self.event_loop(&inputs) {
+            // The runner cannot go on (say, the disk is full): stop the whole tree rather
+            // than leave it to init, and still try to write the exit record.
+            tracing::error!(%err, "runner loop failed; stopping every process of the turn");
+            self.runner_error = Some(err.to_string());
+            self.emergency_stop(&inputs);
+        }
+        self.finalize()
+    }
+
+    fn event_loop(&mut self, inputs: &mpsc::Receiver<Input>) -> io::Result<()> {
         loop {
             if self.finished() {
-                break;
+                return Ok(());
             }
             let timeout = self.next_wakeup().saturating_duration_since(Instant::now());
             match inputs.recv_timeout(timeout) {
@@ -237,7 +255,25 @@ impl Supervisor {
             }
             self.on_time()?;
         }
-        self.finalize()
+    }
+
+    /// SIGKILLs every process of the turn and waits (bounded) for the leader's exit status.
+    fn emergency_stop(&mut self, inputs: &mpsc::Receiver<Input>) {
+        let deadline = Instant::now() + KILL_LOOP_LIMIT;
+        if self.leader_exit.is_none() {
+            let _ = pidfd_send_signal(&self.backend.pidfd, Signal::KILL);
+        }
+        tree::kill_all(&self.scope, self.leader_to_keep(), deadline);
+        while self.leader_exit.is_none() {
+            match inputs.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(Input::LeaderExited(status)) => {
+                    self.leader_exit = Some(LeaderExit::from_status(&status));
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        tree::kill_all(&self.scope, None, Instant::now() + KILL_LOOP_LIMIT);
     }
 
     fn finished(&self) -> bool {
@@ -256,7 +292,13 @@ impl Supervisor {
         };
         consider(self.term_at);
         consider(self.kill_at);
-        consider(self.marker_at.map(|at| at + MARKER_EXIT_GRACE));
+        if self.leader_exit.is_none()
+            && self.stopped_after_marker == StoppedAfterMarker::No
+            && self.term_at.is_none()
+            && self.kill_at.is_none()
+        {
+            consider(self.marker_at.map(|at| at + self.marker_exit_grace()));
+        }
         consider(self.tree_clean_at.map(|at| at + EOF_GRACE));
         if self.leader_exit.is_some() && self.tree_clean_at.is_none() {
             consider(Some(Instant::now() + SWEEP_POLL));
@@ -272,6 +314,16 @@ impl Supervisor {
                 for event in events {
                     self.record_backend_event(event)?;
                 }
+            }
+            Input::StdoutLineTooLong(len) => {
+                self.append(
+                    Event::Warning {
+                        message: format!(
+                            "skipped a backend output line of {len} bytes (the limit is {MAX_LINE_BYTES})"
+                        ),
+                    },
+                    Durability::Flushed,
+                )?;
             }
             Input::StdoutEof => {
                 self.stdout_eof = true;
@@ -293,6 +345,10 @@ impl Supervisor {
             Input::LifelineBroken => {
                 tracing::info!("lifeline broken: the foreground client is gone");
                 self.interrupt(InterruptReason::ClientLost)?;
+            }
+            Input::StopSignal(signal) => {
+                tracing::info!(signal, "stop signal to the runner: interrupting the turn");
+                self.interrupt(InterruptReason::Kill)?;
             }
             Input::Control(ControlInput::Request { request, reply }) => {
                 let answer = self.control(request)?;
@@ -389,6 +445,10 @@ impl Supervisor {
         Ok(())
     }
 
+    fn marker_exit_grace(&self) -> Duration {
+        Duration::from_millis(self.grace.marker_exit)
+    }
+
     fn leader_to_keep(&self) -> Option<i32> {
         match self.leader_exit {
             Some(_) => None,
@@ -419,6 +479,16 @@ impl Supervisor {
         if now >= self.next_heartbeat {
             self.next_heartbeat = now + HEARTBEAT_EVERY;
             self.record.heartbeat_at_ms = now_ms();
+            if let Ok(boot_id) = crate::process::identity::boot_id() {
+                self.record.descendants = tree::live_members(&self.scope)
+                    .into_iter()
+                    .map(|stat| crate::process::identity::Identity {
+                        pid: stat.pid,
+                        start_time: stat.start_time,
+                        boot_id: boot_id.clone(),
+                    })
+                    .collect();
+            }
             if let Err(err) =
                 atomic_file::write_json_atomic(&self.turn_dir.join(PROCESS_FILE), &self.record)
             {
@@ -427,9 +497,10 @@ impl Supervisor {
         }
         if let Some(marker_at) = self.marker_at
             && self.leader_exit.is_none()
+            && self.stopped_after_marker == StoppedAfterMarker::No
             && self.term_at.is_none()
             && self.kill_at.is_none()
-            && now >= marker_at + MARKER_EXIT_GRACE
+            && now >= marker_at + self.marker_exit_grace()
         {
             tracing::warn!("the backend did not exit after its end marker; stopping it");
             self.stopped_after_marker = StoppedAfterMarker::Yes;
@@ -450,6 +521,11 @@ impl Supervisor {
             let left = tree::kill_all(&self.scope, self.leader_to_keep(), now + KILL_LOOP_LIMIT);
             if !left.is_empty() {
                 tracing::error!(pids = ?left.iter().map(|s| s.pid).collect::<Vec<_>>(), "processes survived SIGKILL");
+                if self.leader_exit.is_some() {
+                    // Nothing stronger exists (a process stuck in the kernel): end the turn
+                    // anyway rather than never.
+                    self.tree_clean_at = Some(Instant::now());
+                }
             }
         }
         if self.leader_exit.is_some() && self.tree_clean_at.is_none() {
@@ -479,21 +555,33 @@ impl Supervisor {
             code: None,
             signal: None,
         });
-        self.append(
+        let appended = self.append(
             Event::BackendExited {
                 exit_code: exit.code,
                 signal: exit.signal,
             },
             Durability::Flushed,
-        )?;
-        let stderr_tail = read_tail(&self.turn_dir.join(crate::runner::STDERR_FILE));
-        let (status, reason, error) = decide(
-            self.marker.as_ref(),
-            self.interrupt,
-            exit,
-            self.stopped_after_marker,
-            stderr_tail,
         );
+        if let Err(err) = appended {
+            self.runner_error.get_or_insert(err.to_string());
+        }
+        let stderr_tail = read_tail(&self.turn_dir.join(crate::runner::STDERR_FILE));
+        let (status, reason, error) = match &self.runner_error {
+            Some(message) => (
+                TurnStatus::Failed,
+                "runnerError".to_owned(),
+                Some(ErrorInfo::new(format!(
+                    "the turn's runner failed: {message}"
+                ))),
+            ),
+            None => decide(
+                self.marker.as_ref(),
+                self.interrupt,
+                exit,
+                self.stopped_after_marker,
+                stderr_tail,
+            ),
+        };
         let record = ExitRecord {
             v: RECORD_VERSION,
             status,
@@ -541,8 +629,17 @@ fn read_tail(path: &Path) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
+/// The longest backend stdout line mapped; a longer one is kept in the raw copy only and
+/// reported as a warning.
+pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+
 /// Reads the backend's stdout line by line, keeping a raw copy in `raw_path`.
 pub fn read_stdout(stdout: ChildStdout, raw_path: &Path, to_loop: mpsc::Sender<Input>) {
+    read_lines(stdout, raw_path, MAX_LINE_BYTES, &to_loop);
+    let _ = to_loop.send(Input::StdoutEof);
+}
+
+fn read_lines(stdout: impl Read, raw_path: &Path, max_line: usize, to_loop: &mpsc::Sender<Input>) {
     let mut raw = match OpenOptions::new().create(true).append(true).open(raw_path) {
         Ok(file) => Some(file),
         Err(err) => {
@@ -552,32 +649,59 @@ pub fn read_stdout(stdout: ChildStdout, raw_path: &Path, to_loop: mpsc::Sender<I
     };
     let mut reader = BufReader::new(stdout);
     let mut line = Vec::new();
+    // The length of the current line when it is over the limit (its bytes are not kept).
+    let mut oversized: Option<u64> = None;
     loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) => break,
-            Ok(_) => {
-                if let Some(file) = raw.as_mut()
-                    && let Err(err) = file.write_all(&line)
-                {
-                    tracing::warn!(%err, "raw stdout copy failed");
-                    raw = None;
-                }
-                if line.last() == Some(&b'\n') {
-                    line.pop();
-                }
-                if to_loop.send(Input::StdoutLine(line.clone())).is_err() {
-                    return;
-                }
-            }
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+        let chunk = match reader.fill_buf() {
+            Ok([]) => break,
+            Ok(chunk) => chunk,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) => {
                 tracing::warn!(%err, "reading backend stdout failed");
                 break;
             }
+        };
+        let (piece, complete) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(newline) => (&chunk[..=newline], true),
+            None => (chunk, false),
+        };
+        if let Some(file) = raw.as_mut()
+            && let Err(err) = file.write_all(piece)
+        {
+            tracing::warn!(%err, "raw stdout copy failed");
+            raw = None;
+        }
+        match oversized.as_mut() {
+            Some(len) => *len += piece.len() as u64,
+            None if line.len() + piece.len() > max_line + 1 => {
+                oversized = Some((line.len() + piece.len()) as u64);
+                line = Vec::new();
+            }
+            None => line.extend_from_slice(piece),
+        }
+        let consumed = piece.len();
+        reader.consume(consumed);
+        if complete {
+            let input = match oversized.take() {
+                Some(len) => Input::StdoutLineTooLong(len),
+                None => {
+                    line.pop();
+                    Input::StdoutLine(std::mem::take(&mut line))
+                }
+            };
+            if to_loop.send(input).is_err() {
+                return;
+            }
         }
     }
-    let _ = to_loop.send(Input::StdoutEof);
+    // A last line without its newline.
+    let last = match oversized {
+        Some(len) => Some(Input::StdoutLineTooLong(len)),
+        None => (!line.is_empty()).then_some(Input::StdoutLine(line)),
+    };
+    if let Some(input) = last {
+        let _ = to_loop.send(input);
+    }
 }
 
 #[cfg(test)]
@@ -592,6 +716,26 @@ mod tests {
         code: None,
         signal: Some(2),
     };
+
+    #[test]
+    fn lines_are_split_and_an_oversized_line_is_skipped_but_kept_raw() {
+        let dir = tempfile::tempdir().unwrap();
+        let raw = dir.path().join("raw");
+        let input: &[u8] = b"short\nthis one is far too long\nok\nlast";
+        let (tx, rx) = mpsc::channel();
+        read_lines(input, &raw, 10, &tx);
+        drop(tx);
+        let got: Vec<String> = rx
+            .iter()
+            .map(|input| match input {
+                Input::StdoutLine(line) => String::from_utf8(line).unwrap(),
+                Input::StdoutLineTooLong(len) => format!("too long: {len}"),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(got, ["short", "too long: 25", "ok", "last"]);
+        assert_eq!(std::fs::read(&raw).unwrap(), input);
+    }
 
     #[test]
     fn status_comes_from_marker_interrupt_and_exit_together() {

@@ -5,7 +5,9 @@
 //! input lines from the transport, and records from the turns it follows. Everything that
 //! changes a thread happens there, in arrival order.
 
+mod approvals;
 mod convert;
+pub mod recovery;
 mod state;
 mod threads;
 mod turns;
@@ -104,6 +106,16 @@ async fn serve(
         let _ = forward.send(Event::InputClosed).await;
     });
 
+    let recovery_dir = state_dir.clone();
+    tokio::task::spawn_blocking(move || {
+        let ended = recovery::recover(&recovery_dir);
+        if !ended.is_empty() {
+            tracing::info!(
+                "recovery ended {} turn(s) whose runner had died",
+                ended.len()
+            );
+        }
+    });
     let mut server =
         state::Server::new(state_dir, max_line_bytes, config, store, out_tx, events_tx);
     while let Some(event) = events_rx.recv().await {

@@ -28,7 +28,6 @@ pub(crate) enum Flow {
 pub(crate) struct Session {
     pub client_name: String,
     pub opt_out: HashSet<String>,
-    #[allow(dead_code)]
     pub experimental_api: bool,
 }
 
@@ -47,6 +46,17 @@ pub(crate) struct LoadedThread {
 pub(crate) enum Ephemeral {
     Yes,
     No,
+}
+
+impl Ephemeral {
+    /// The `ephemeral` param of `thread/start` and `thread/fork` (absent means no).
+    pub fn from_flag(flag: Option<bool>) -> Ephemeral {
+        if flag.unwrap_or(false) {
+            Ephemeral::Yes
+        } else {
+            Ephemeral::No
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +83,10 @@ pub(crate) struct Server {
     pub store: Store,
     out: mpsc::Sender<Outgoing>,
     pub events: mpsc::Sender<Event>,
+    /// Our requests to the client waiting for an answer, by id.
+    pub pending_approvals: HashMap<i64, super::approvals::PendingApproval>,
+    /// The id of our next request to the client (from 0, like Codex).
+    pub next_server_request_id: i64,
     /// The lifeline of this server's foreground runners, made at the first turn.
     lifeline: Option<Lifeline>,
     pub session: Option<Session>,
@@ -109,6 +123,8 @@ impl Server {
             loaded: HashMap::new(),
             load_order: Vec::new(),
             lifeline: None,
+            pending_approvals: HashMap::new(),
+            next_server_request_id: 0,
         }
     }
 
@@ -174,9 +190,7 @@ impl Server {
                 // `initialized` needs no action; unknown notifications are ignored like Codex.
                 tracing::debug!("client notification {method}");
             }
-            Incoming::Response { id, .. } => {
-                tracing::debug!("response {id} to no pending server request; ignored");
-            }
+            Incoming::Response { id, result } => self.on_client_response(id, result).await,
         }
     }
 

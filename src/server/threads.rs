@@ -77,7 +77,32 @@ impl Server {
         })
     }
 
+    /// Codex's gate for experimental fields: without `experimentalApi` they are refused.
+    fn check_experimental(&self, p: &ThreadStartParams) -> Result<(), ErrorObject> {
+        if self.session.as_ref().is_some_and(|s| s.experimental_api) {
+            return Ok(());
+        }
+        let gated = if p.mock_experimental_field.is_some() {
+            Some("thread/start.mockExperimentalField")
+        } else if p.dynamic_tools.is_some() {
+            Some("thread/start.dynamicTools")
+        } else if matches!(p.approval_policy, Some(AskForApproval::Granular(_))) {
+            Some("askForApproval.granular")
+        } else {
+            None
+        };
+        match gated {
+            Some(descriptor) => Err(ErrorObject::request_failed(format!(
+                "{descriptor} requires experimentalApi capability"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     async fn thread_start(&mut self, id: &RequestId, p: ThreadStartParams) -> Option<Reply> {
+        if let Err(err) = self.check_experimental(&p) {
+            return Some(Err(err));
+        }
         let built = (|| -> Result<ThreadRecord, ErrorObject> {
             let provider = self.resolve_provider(p.model_provider.as_deref())?;
             let cwd = Self::resolve_cwd(p.cwd.as_deref())?;
@@ -115,26 +140,32 @@ impl Server {
             Ok(record) => record,
             Err(err) => return Some(Err(err)),
         };
-        let ephemeral = if p.ephemeral.unwrap_or(false) {
-            Ephemeral::Yes
-        } else {
-            Ephemeral::No
+        let uuid = match self.store_and_load(record, Ephemeral::from_flag(p.ephemeral)) {
+            Ok(uuid) => uuid,
+            Err(err) => return Some(Err(err)),
         };
-        if ephemeral == Ephemeral::No
-            && let Err(err) = self.store.create_thread(&record)
-        {
-            return Some(Err(ErrorObject::internal(format!(
-                "cannot store the thread: {err}"
-            ))));
-        }
-        let uuid = record.id;
-        self.load(uuid, record, ephemeral);
         let response = self.thread_session_response(&uuid, Vec::new());
         self.respond_now(id, to_value(&response)).await;
         let thread = response.thread;
         self.notify("thread/started", &ThreadStartedNotification { thread })
             .await;
         None
+    }
+
+    /// Stores a new thread (unless ephemeral) and loads it.
+    fn store_and_load(
+        &mut self,
+        record: ThreadRecord,
+        ephemeral: Ephemeral,
+    ) -> Result<Uuid, ErrorObject> {
+        if ephemeral == Ephemeral::No {
+            self.store
+                .create_thread(&record)
+                .map_err(|err| ErrorObject::internal(format!("cannot store the thread: {err}")))?;
+        }
+        let uuid = record.id;
+        self.load(uuid, record, ephemeral);
+        Ok(uuid)
     }
 
     fn load(&mut self, uuid: Uuid, record: ThreadRecord, ephemeral: Ephemeral) {
@@ -151,6 +182,22 @@ impl Server {
                 active: None,
             },
         );
+    }
+
+    /// Re-reads a loaded thread's record: another server on the same state directory may
+    /// have changed it (a name, an archive).
+    pub(crate) fn refresh(&mut self, uuid: Uuid) {
+        let Some(loaded) = self.loaded.get_mut(&uuid) else {
+            return;
+        };
+        if loaded.ephemeral == Ephemeral::Yes {
+            return;
+        }
+        match self.store.read_thread(uuid) {
+            Ok(Some(record)) => loaded.record = record,
+            Ok(None) => {}
+            Err(err) => tracing::warn!("cannot re-read thread {uuid}: {err}"),
+        }
     }
 
     fn unload(&mut self, uuid: &Uuid) {
@@ -186,6 +233,7 @@ impl Server {
             Err(err) => return Some(Err(err)),
         };
         let exclude_turns = p.exclude_turns.unwrap_or(false);
+        self.refresh(uuid);
         if let Some(loaded) = self.loaded.get_mut(&uuid) {
             if loaded.ephemeral == Ephemeral::Yes {
                 return Some(Err(no_rollout(&p.thread_id)));
@@ -278,20 +326,18 @@ impl Server {
                 Err(err) => return Some(Err(err)),
             }
         }
-        let ephemeral = if ephemeral {
-            Ephemeral::Yes
-        } else {
-            Ephemeral::No
+        let source_id = source.id;
+        let new_uuid = match self.store_and_load(record, Ephemeral::from_flag(Some(ephemeral))) {
+            Ok(uuid) => uuid,
+            Err(err) => return Some(Err(err)),
         };
-        if ephemeral == Ephemeral::No
-            && let Err(err) = self.store.create_thread(&record)
-        {
-            return Some(Err(ErrorObject::internal(format!(
-                "cannot store the thread: {err}"
-            ))));
+        if !exclude_turns {
+            let last_turn = p
+                .last_turn_id
+                .as_deref()
+                .and_then(|t| store::parse_turn_id(t).ok());
+            self.copy_turns(source_id, new_uuid, last_turn);
         }
-        let new_uuid = record.id;
-        self.load(new_uuid, record, ephemeral);
         let turns = if exclude_turns {
             Vec::new()
         } else {
@@ -366,8 +412,9 @@ impl Server {
         }
     }
 
-    fn thread_read(&self, p: ThreadReadParams) -> Reply {
+    fn thread_read(&mut self, p: ThreadReadParams) -> Reply {
         let uuid = thread_id(&p.thread_id)?;
+        self.refresh(uuid);
         let include_turns = p.include_turns.unwrap_or(false);
         if let Some(loaded) = self.loaded.get(&uuid) {
             if include_turns && loaded.ephemeral == Ephemeral::Yes {

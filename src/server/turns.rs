@@ -66,6 +66,7 @@ impl Server {
             Ok(uuid) => uuid,
             Err(err) => return Some(Err(err)),
         };
+        self.refresh(uuid);
         let Some(loaded) = self.loaded.get(&uuid) else {
             return Some(Err(ErrorObject::request_failed(format!(
                 "thread not found: {}",
@@ -155,6 +156,7 @@ impl Server {
             grace_ms: spec::GraceMs {
                 cancel: self.config.interrupt.cancel_grace_ms,
                 term: self.config.interrupt.term_grace_ms,
+                ..spec::GraceMs::default()
             },
             previous_total_usage: None,
         };
@@ -297,57 +299,38 @@ impl Server {
         })
     }
 
-    /// Starts forwarding a turn's records, from `from_seq`, to the loop.
+    /// Starts forwarding a turn's records, from `from_seq`, to the loop. A stream that ends
+    /// without `turnEnded` is reported as lost, once.
     pub(crate) fn follow(&self, thread: Uuid, turn: Uuid, dir: PathBuf, from_seq: u64) {
         let events = self.events.clone();
         tokio::spawn(async move {
-            let mut records = match runner::client::subscribe(&dir, from_seq).await {
-                Ok(records) => records,
-                Err(err) => {
-                    let _ = events
-                        .send(Event::TurnLost {
-                            thread,
-                            turn,
-                            error: err.to_string(),
-                        })
-                        .await;
-                    return;
-                }
-            };
-            while let Some(record) = records.recv().await {
-                match record {
-                    Ok(record) => {
-                        let ended = record.is_turn_ended();
-                        if events
-                            .send(Event::TurnRecord {
+            let error = match runner::client::subscribe(&dir, from_seq).await {
+                Err(err) => err.to_string(),
+                Ok(mut records) => loop {
+                    match records.recv().await {
+                        Some(Ok(record)) => {
+                            let ended = record.is_turn_ended();
+                            let event = Event::TurnRecord {
                                 thread,
                                 turn,
                                 record,
-                            })
-                            .await
-                            .is_err()
-                            || ended
-                        {
-                            return;
+                            };
+                            if events.send(event).await.is_err() || ended {
+                                return;
+                            }
+                        }
+                        Some(Err(err)) => break err.to_string(),
+                        None => {
+                            break "the turn's event stream ended before the turn did".to_string();
                         }
                     }
-                    Err(err) => {
-                        let _ = events
-                            .send(Event::TurnLost {
-                                thread,
-                                turn,
-                                error: err.to_string(),
-                            })
-                            .await;
-                        return;
-                    }
-                }
-            }
+                },
+            };
             let _ = events
                 .send(Event::TurnLost {
                     thread,
                     turn,
-                    error: "the turn's event stream ended before the turn did".to_string(),
+                    error,
                 })
                 .await;
         });
@@ -533,9 +516,19 @@ impl Server {
                     active.last_error = Some(message);
                 }
             }
-            events::Event::ApprovalRequested { .. } => {
-                // Approvals are answered by the thread's approval policy in the runner
-                // until the server-to-client round trip is wired (see the issue notes).
+            events::Event::ApprovalRequested {
+                request_id,
+                kind,
+                item_id,
+                reason,
+                command,
+                cwd,
+            } => {
+                let dir = active.dir.clone();
+                self.request_approval(
+                    thread, turn, dir, request_id, kind, item_id, reason, command, cwd,
+                )
+                .await;
             }
             events::Event::TurnEnded {
                 status,
@@ -661,6 +654,10 @@ impl Server {
             return;
         };
         let Some(active) = loaded.active.take_if(|a| a.turn_id == turn) else {
+            return;
+        };
+        self.resolve_turn_requests(thread, turn).await;
+        let Some(loaded) = self.loaded.get_mut(&thread) else {
             return;
         };
         let (turn_status, thread_status) = match status {
@@ -795,6 +792,54 @@ impl Server {
         }
     }
 
+    /// Copies the ended turns of `source` (up to and including `last_turn`, when given) into
+    /// the new thread `target`: the records a fork starts from. Running turns are not copied.
+    pub(crate) fn copy_turns(&mut self, source: Uuid, target: Uuid, last_turn: Option<Uuid>) {
+        let Ok(ids) = self.store.list_turn_ids(source) else {
+            return;
+        };
+        let mut copied = 0;
+        for turn in ids {
+            let from = self.store.turn_dir(source, turn);
+            if !from.join(runner::EXIT_FILE).exists() {
+                continue;
+            }
+            let copy = self
+                .store
+                .create_turn_dir(target, turn)
+                .map_err(io_error)
+                .and_then(|to| {
+                    for name in [TURN_FILE, runner::log::EVENTS_FILE, runner::EXIT_FILE] {
+                        std::fs::copy(from.join(name), to.join(name))?;
+                    }
+                    atomic_file::sync_dir(&to)
+                });
+            match copy {
+                Ok(()) => copied += 1,
+                Err(err) => tracing::warn!("fork: cannot copy turn {turn}: {err}"),
+            }
+            if Some(turn) == last_turn {
+                break;
+            }
+        }
+        if copied > 0 {
+            let preview = self.loaded.get(&target).map(|l| l.record.preview.clone());
+            match self.store.update_thread(target, |r| {
+                r.has_turns = true;
+                if let Some(preview) = preview {
+                    r.preview = preview;
+                }
+            }) {
+                Ok(stored) => {
+                    if let Some(loaded) = self.loaded.get_mut(&target) {
+                        loaded.record = stored;
+                    }
+                }
+                Err(err) => tracing::warn!("fork: cannot update thread {target}: {err}"),
+            }
+        }
+    }
+
     /// The turns of a thread, read from its turn directories, with every item.
     pub(crate) fn read_turns(&self, thread: Uuid) -> Vec<Turn> {
         let ids = match self.store.list_turn_ids(thread) {
@@ -853,6 +898,10 @@ fn read_turn(dir: &Path, turn: Uuid) -> Option<Turn> {
         completed_at: ended_at_ms.map(|ms| ms / 1000),
         duration_ms: ended_at_ms.map(|ms| ms - record.started_at_ms),
     })
+}
+
+fn io_error(err: store::StoreError) -> std::io::Error {
+    std::io::Error::other(err.to_string())
 }
 
 fn user_message_item(record: &TurnRecord) -> ThreadItem {

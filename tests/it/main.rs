@@ -2,6 +2,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod conformance;
+mod protocol;
 mod runner;
 mod schema_drift;
 mod support;

@@ -653,3 +653,160 @@ fn a_restarted_server_follows_a_running_background_turn_to_its_end() {
         "done after the restart"
     );
 }
+
+#[test]
+fn another_process_can_stop_a_turn_with_the_same_result_as_interrupt() {
+    let mut host = Host::new(&[("long", "pid\nstart\nmessage waiting\nsleep 600000\n")]);
+    let turn = host.start_turn("long", json!({}));
+    host.server
+        .wait_for(TURN_TIMEOUT, |m| {
+            m["method"] == "item/completed" && m["params"]["item"]["type"] == "agentMessage"
+        })
+        .unwrap_or_else(|(err, got)| panic!("{err}: {got:#?}"));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_agent-host"))
+        .args(["kill", "--state-dir"])
+        .arg(host.sandbox.state_dir())
+        .arg(&turn)
+        .output()
+        .expect("run agent-host kill");
+    assert!(output.status.success(), "{output:?}");
+    let messages = host.until_completed(&turn);
+    assert_eq!(
+        messages.last().unwrap()["params"]["turn"]["status"],
+        "interrupted"
+    );
+    let left: Vec<_> = host
+        .recorded_pids()
+        .into_iter()
+        .filter(|(p, s)| alive(*p, *s))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    host.assert_turn_silent(&turn);
+}
+
+#[test]
+fn a_server_that_starts_ends_turns_whose_runner_died_and_kills_their_leftovers() {
+    let mut host = Host::new(&[("long", "pid\nstart\nmessage waiting\nsleep 600000\n")]);
+    let turn = host.start_turn("long", json!({"background": true}));
+    host.server
+        .wait_for(TURN_TIMEOUT, |m| {
+            m["method"] == "item/completed" && m["params"]["item"]["type"] == "agentMessage"
+        })
+        .unwrap_or_else(|(err, got)| panic!("{err}: {got:#?}"));
+    host.server.kill();
+    // Kill the runner itself: the backend is orphaned, and nothing wrote an exit record.
+    let process: Value =
+        serde_json::from_slice(&std::fs::read(host.turn_dir(&turn).join("process.json")).unwrap())
+            .unwrap();
+    let runner_pid = process["runner"]["pid"].as_i64().unwrap() as i32;
+    let runner_start = process["runner"]["startTime"].as_u64().unwrap();
+    assert!(alive(runner_pid, runner_start));
+    // By pid, a process this test started (through the server), after checking its identity.
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &runner_pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_all_gone(&[(runner_pid, runner_start)], Duration::from_secs(5));
+    let backend = host.recorded_pids();
+    assert!(
+        alive(backend[0].0, backend[0].1),
+        "the orphaned backend should still run"
+    );
+    assert!(!host.turn_dir(&turn).join("exit.json").exists());
+    // A new server finds the dead turn, kills its leftovers and records it interrupted.
+    let mut server = Host::spawn(&host.sandbox);
+    server.initialize();
+    assert_all_gone(&backend, Duration::from_secs(10));
+    let exit = host.turn_dir(&turn).join("exit.json");
+    let deadline = Instant::now() + TURN_TIMEOUT;
+    while !exit.exists() {
+        assert!(Instant::now() < deadline, "recovery wrote no exit record");
+        std::thread::yield_now();
+    }
+    let (read, _) = server.request(
+        json!(1),
+        "thread/read",
+        json!({"threadId": host.thread_id, "includeTurns": true}),
+    );
+    assert_eq!(
+        read["result"]["thread"]["turns"][0]["status"], "interrupted",
+        "{read}"
+    );
+    let items = read["result"]["thread"]["turns"][0]["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        items.last().unwrap()["text"],
+        "waiting",
+        "completed items are kept"
+    );
+}
+
+#[test]
+fn a_second_server_that_resumes_a_running_thread_gets_the_turn_end_exactly_once() {
+    let script = "start\nmessage working\nsleep 1000\nmessage the end\ncomplete\n";
+    let mut host = Host::new(&[("slow", script)]);
+    let turn = host.start_turn("slow", json!({}));
+    let mut second = Host::spawn(&host.sandbox);
+    second.initialize();
+    let (resumed, _) = second.request(
+        json!(1),
+        "thread/resume",
+        json!({"threadId": host.thread_id}),
+    );
+    assert_eq!(
+        resumed["result"]["thread"]["status"]["type"], "active",
+        "{resumed}"
+    );
+    let first_end = host.until_completed(&turn);
+    let turn_id = turn.clone();
+    let (done, before) = second
+        .wait_for(TURN_TIMEOUT, |m| {
+            m["method"] == "turn/completed" && m["params"]["turn"]["id"] == turn_id
+        })
+        .unwrap_or_else(|(err, got)| panic!("{err}: {got:#?}"));
+    assert_eq!(done["params"]["turn"]["status"], "completed");
+    assert_eq!(done["params"]["turn"]["items"][0]["text"], "the end");
+    assert_eq!(
+        first_end.last().unwrap()["params"]["turn"]["items"][0]["text"],
+        "the end"
+    );
+    assert!(!before.iter().any(|m| m["method"] == "turn/completed"));
+    let (_, after) = second.request(json!(2), "thread/loaded/list", json!({}));
+    assert!(!after.iter().any(|m| mentions_turn(m, &turn)), "{after:#?}");
+    host.assert_turn_silent(&turn);
+}
+
+#[test]
+fn a_fork_carries_the_ended_turns_and_is_listed() {
+    let mut host = Host::new(&[("full", FULL)]);
+    let turn = host.start_turn("full", json!({}));
+    host.until_completed(&turn);
+    let forked = host.request("thread/fork", json!({"threadId": host.thread_id}));
+    let thread = &forked["result"]["thread"];
+    assert_eq!(thread["forkedFromId"], host.thread_id.as_str(), "{forked}");
+    assert_eq!(thread["turns"][0]["id"], turn.as_str());
+    assert_eq!(
+        thread["turns"][0]["items"].as_array().map(Vec::len),
+        Some(4)
+    );
+    let fork_id = thread["id"].as_str().unwrap().to_owned();
+    let listed = host.request("thread/list", json!({}));
+    let ids: Vec<&str> = listed["result"]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&fork_id.as_str()) && ids.contains(&host.thread_id.as_str()),
+        "{listed}"
+    );
+    let excluded = host.request(
+        "thread/fork",
+        json!({"threadId": host.thread_id, "excludeTurns": true}),
+    );
+    assert_eq!(excluded["result"]["thread"]["turns"], json!([]));
+}

@@ -133,3 +133,47 @@ fn a_reused_pid_is_reported_dead_and_never_signalled() {
     sleeper.kill().unwrap();
     sleeper.wait().unwrap();
 }
+
+#[test]
+fn kill_with_a_dead_runner_finds_orphans_by_the_recorded_descendants() {
+    let turn = Turn::new("stubborn-tree.txt", Mode::Background);
+    let launched = turn.launch();
+    let pids = turn.wait_pids(4);
+    super::wait_for(
+        Duration::from_secs(10),
+        "a heartbeat recording the tree",
+        || {
+            let record = agent_host::runner::launch::read_process_record(&turn.dir)?;
+            pids.iter()
+                .all(|id| record.descendants.contains(id))
+                .then_some(())
+        },
+    );
+    identity::signal(&launched.runner, Signal::KILL).unwrap();
+    wait_all_dead(
+        std::slice::from_ref(&launched.runner),
+        Duration::from_secs(5),
+    );
+    // Orphan the setsid-ed grandchild: kill its parent. It is now a child of init, in a
+    // session of its own: neither a descendant of the backend nor in its session.
+    let grandchild = pids
+        .iter()
+        .find(|id| {
+            identity::read_stat(id.pid).is_ok_and(|stat| stat.sid == id.pid) && *id != &pids[0]
+        })
+        .expect("the setsid-ed grandchild")
+        .clone();
+    let parent_pid = identity::read_stat(grandchild.pid).unwrap().ppid;
+    let parent = pids
+        .iter()
+        .find(|id| id.pid == parent_pid)
+        .expect("its parent")
+        .clone();
+    identity::signal(&parent, Signal::KILL).unwrap();
+    wait_all_dead(std::slice::from_ref(&parent), Duration::from_secs(5));
+    let dir = turn.dir.to_str().unwrap();
+    let (code, _, stderr) =
+        run_agent_host(&["kill", "--timeout-ms", "10000", dir], turn.root.path());
+    assert_eq!(code, 0, "{stderr}");
+    wait_all_dead(&pids, Duration::from_secs(2));
+}

@@ -170,3 +170,128 @@ fn a_turn_dir_too_long_for_sun_path_gets_a_short_socket() {
     });
     assert_eq!(exit.status, TurnStatus::Interrupted);
 }
+
+#[test]
+fn the_claude_kind_maps_a_stream_json_turn() {
+    let turn = Turn::with("claude-turn.txt", Mode::Background, super::GRACE, |spec| {
+        spec["provider"]["kind"] = "claude".into();
+    });
+    turn.launch();
+    let exit = turn.wait_exit(Duration::from_secs(10));
+    assert_eq!(exit.status, TurnStatus::Completed, "{exit:?}");
+    let (_, events) = turn.check_ended_once();
+    assert_eq!(
+        completed_texts(&events),
+        ["I will run a command first.", "All done, it printed hi."]
+    );
+    assert!(events.iter().any(|r| matches!(
+        &r.event,
+        Event::BackendSession { session_id } if session_id == "c-session"
+    )));
+    assert!(events.iter().any(|r| matches!(
+        &r.event,
+        Event::ItemCompleted { item } if item["type"] == "commandExecution" && item["aggregatedOutput"] == "hi"
+    )));
+}
+
+#[test]
+fn a_backend_that_hangs_after_its_marker_is_stopped_and_the_marker_stands() {
+    let turn = Turn::with(
+        "marker-then-hang.txt",
+        Mode::Background,
+        super::GRACE,
+        |spec| {
+            spec["graceMs"]["markerExit"] = 200.into();
+        },
+    );
+    turn.launch();
+    let exit = turn.wait_exit(Duration::from_secs(10));
+    assert_eq!(exit.status, TurnStatus::Completed, "{exit:?}");
+    assert_eq!(
+        exit.signal,
+        Some(15),
+        "stopped by the SIGTERM rung: {exit:?}"
+    );
+    let (_, events) = turn.check_ended_once();
+    assert_eq!(completed_texts(&events), ["the answer"]);
+}
+
+#[test]
+fn a_flood_of_lines_is_logged_completely_and_in_order() {
+    let turn = Turn::new("flood.txt", Mode::Background);
+    turn.launch();
+    let exit = turn.wait_exit(Duration::from_secs(30));
+    assert_eq!(exit.status, TurnStatus::Completed, "{exit:?}");
+    let (_, events) = turn.check_ended_once();
+    let texts = completed_texts(&events);
+    assert_eq!(texts.len(), 5000);
+    assert_eq!(texts[4999], "flood line 4999");
+}
+
+#[test]
+fn steer_and_approve_get_clear_refusals_from_one_shot_backends() {
+    let turn = Turn::new("wait-forever.txt", Mode::Background);
+    turn.launch();
+    turn.wait_pids(1);
+    let rt = runtime();
+    let steer = rt
+        .block_on(client::steer(
+            &turn.dir,
+            serde_json::json!([{"type": "text", "text": "more"}]),
+        ))
+        .unwrap_err();
+    assert!(
+        steer.to_string().contains("does not accept input"),
+        "{steer}"
+    );
+    let approve = rt
+        .block_on(client::approve(
+            &turn.dir,
+            "r1",
+            serde_json::json!("accept"),
+        ))
+        .unwrap_err();
+    assert!(
+        approve.to_string().contains("no pending approval"),
+        "{approve}"
+    );
+    rt.block_on(client::interrupt(
+        &turn.dir,
+        agent_host::events::InterruptReason::Client,
+    ))
+    .unwrap();
+    let exit = turn.wait_exit(Duration::from_secs(10));
+    assert_eq!(exit.status, TurnStatus::Interrupted);
+    // Once the runner is gone, requests say so instead of hanging.
+    super::wait_for(Duration::from_secs(5), "the runner to exit", || {
+        client::live_socket(&turn.dir).is_none().then_some(())
+    });
+    let late = rt
+        .block_on(client::interrupt(
+            &turn.dir,
+            agent_host::events::InterruptReason::Client,
+        ))
+        .unwrap_err();
+    assert_eq!(late.kind(), std::io::ErrorKind::NotConnected);
+}
+
+#[test]
+fn launch_refuses_a_foreground_turn_without_lifeline_or_a_wrong_mode() {
+    let options = agent_host::runner::launch::LaunchOptions {
+        exe: super::AGENT_HOST.into(),
+        ready_timeout: Duration::from_secs(10),
+    };
+    let foreground = Turn::new("quick.txt", Mode::Foreground);
+    let err =
+        agent_host::runner::launch::launch_with(&options, &foreground.dir, Mode::Foreground, None)
+            .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    let err =
+        agent_host::runner::launch::launch_with(&options, &foreground.dir, Mode::Background, None)
+            .unwrap_err();
+    assert!(err.to_string().contains("spec.json says"), "{err}");
+    assert!(
+        !foreground.dir.join("process.json").exists(),
+        "no runner was started"
+    );
+}

@@ -4,6 +4,7 @@ mod files;
 mod kill_cmd;
 mod lifecycle;
 mod race;
+mod schema;
 mod supervision;
 
 use std::path::{Path, PathBuf};

@@ -114,3 +114,19 @@ fn backend_exit_sweeps_what_it_left_behind() {
     assert_eq!(exit.reason, "exitedWithoutMarker");
     turn.check_ended_once();
 }
+
+#[test]
+fn sigterm_to_the_runner_interrupts_the_turn_instead_of_abandoning_it() {
+    let turn = Turn::new("stubborn-tree.txt", Mode::Background);
+    let launched = turn.launch();
+    let pids = turn.wait_pids(STUBBORN_TREE_PIDS);
+    identity::signal(&launched.runner, Signal::TERM).unwrap();
+    let grace = Duration::from_millis(GRACE.0 + GRACE.1);
+    wait_all_dead(&pids, grace + Duration::from_secs(1));
+    let exit = turn.wait_exit(Duration::from_secs(5));
+    assert_eq!(exit.status, TurnStatus::Interrupted, "{exit:?}");
+    assert_eq!(exit.reason, "kill");
+    // The backend itself got the cancel signal (SIGINT), so its signal mask was clean.
+    assert_eq!(exit.signal, Some(2), "{exit:?}");
+    turn.check_ended_once();
+}

@@ -1,0 +1,500 @@
+//! Claude Code `-p --output-format stream-json --verbose` (one-shot), mapped onto canonical
+//! events per `backends-and-supervision.md` §1.2.
+//!
+//! Each `assistant` line carries one content block; blocks of one message share its id, so
+//! item ids are `<turn>:<message id>:<n>` with `n` counted per message. `tool_use` blocks open
+//! items that the matching `tool_result` (in a `user` line) completes. Subagent traffic
+//! (`parent_tool_use_id` set) is dropped. The `result` line is the end marker: `completed`
+//! only when `subtype` is `success` and `is_error` is false (Claude reports API errors as a
+//! "successful" result with `is_error`). `usage` in `result` is taken as this turn's usage.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Value, json};
+
+use crate::events::{ErrorInfo, Event, MarkerOutcome, TokenBreakdown, now_ms};
+
+/// The longest piece of a bad line quoted in a warning.
+const QUOTE_LIMIT: usize = 200;
+
+/// What a `tool_use` opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ToolKind {
+    Command,
+    FileChange,
+    Mcp,
+}
+
+#[derive(Debug)]
+struct OpenTool {
+    item_id: String,
+    kind: ToolKind,
+    item: Value,
+    started_at_ms: u64,
+}
+
+/// Parser state for one Claude process.
+#[derive(Debug)]
+pub struct Stream {
+    turn_id: String,
+    cwd: String,
+    previous_total: TokenBreakdown,
+    session_id: Option<String>,
+    blocks_per_message: HashMap<String, u32>,
+    open_tools: HashMap<String, OpenTool>,
+    denied: HashSet<String>,
+    line_number: u64,
+}
+
+impl Stream {
+    pub fn new(turn_id: &str, cwd: &str, previous_total: TokenBreakdown) -> Stream {
+        Stream {
+            turn_id: turn_id.to_owned(),
+            cwd: cwd.to_owned(),
+            previous_total,
+            session_id: None,
+            blocks_per_message: HashMap::new(),
+            open_tools: HashMap::new(),
+            denied: HashSet::new(),
+            line_number: 0,
+        }
+    }
+
+    /// Maps one line.
+    pub fn on_line(&mut self, line: &[u8], out: &mut Vec<Event>) {
+        self.line_number += 1;
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim();
+        if text.is_empty() {
+            return;
+        }
+        let value: Value = match serde_json::from_str(text) {
+            Ok(value) => value,
+            Err(err) => {
+                out.push(self.bad_line(text, &err.to_string()));
+                return;
+            }
+        };
+        let Some(kind) = value.get("type").and_then(Value::as_str) else {
+            out.push(self.bad_line(text, "no \"type\" member"));
+            return;
+        };
+        if let Some(session) = value.get("session_id").and_then(Value::as_str)
+            && self.session_id.as_deref() != Some(session)
+        {
+            self.session_id = Some(session.to_owned());
+            out.push(Event::BackendSession {
+                session_id: session.to_owned(),
+            });
+        }
+        let subagent = value
+            .get("parent_tool_use_id")
+            .is_some_and(|parent| !parent.is_null());
+        match kind {
+            "system" => self.on_system(&value, out),
+            "assistant" if !subagent => self.on_assistant(&value, out),
+            "user" if !subagent => self.on_user(&value, out),
+            "result" => self.on_result(&value, out),
+            _ => {}
+        }
+    }
+
+    /// At stdout EOF: tools never answered are left open (the turn's status says why).
+    pub fn finish(&mut self, _out: &mut Vec<Event>) {}
+
+    fn bad_line(&self, text: &str, why: &str) -> Event {
+        let mut quoted: String = text.chars().take(QUOTE_LIMIT).collect();
+        if quoted.len() < text.len() {
+            quoted.push('…');
+        }
+        Event::Warning {
+            message: format!(
+                "skipped backend output line {}: {why}: {quoted}",
+                self.line_number
+            ),
+        }
+    }
+
+    fn on_system(&mut self, value: &Value, out: &mut Vec<Event>) {
+        match value.get("subtype").and_then(Value::as_str) {
+            Some("api_retry") => out.push(Event::Error {
+                message: format!(
+                    "Reconnecting... {}/{} ({})",
+                    value.get("attempt").cloned().unwrap_or(Value::Null),
+                    value.get("max_retries").cloned().unwrap_or(Value::Null),
+                    value
+                        .get("error")
+                        .map(|e| e.to_string())
+                        .unwrap_or_default()
+                ),
+                will_retry: true,
+            }),
+            Some("permission_denied") => {
+                if let Some(id) = value.get("tool_use_id").and_then(Value::as_str) {
+                    self.denied.insert(id.to_owned());
+                }
+            }
+            Some(_) | None => {}
+        }
+    }
+
+    fn on_assistant(&mut self, value: &Value, out: &mut Vec<Event>) {
+        let message = value.get("message").unwrap_or(&Value::Null);
+        let message_id = message.get("id").and_then(Value::as_str).unwrap_or("msg");
+        let Some(blocks) = message.get("content").and_then(Value::as_array) else {
+            return;
+        };
+        for block in blocks {
+            let counter = self
+                .blocks_per_message
+                .entry(message_id.to_owned())
+                .or_insert(0);
+            let n = *counter;
+            *counter += 1;
+            let id = format!("{}:{message_id}:{n}", self.turn_id);
+            match block.get("type").and_then(Value::as_str) {
+                Some("text") => {
+                    let text = str_field(block, "text");
+                    out.push(Event::ItemStarted {
+                        item: json!({"type": "agentMessage", "id": id, "text": "", "phase": null}),
+                    });
+                    if !text.is_empty() {
+                        out.push(Event::AgentMessageDelta {
+                            item_id: id.clone(),
+                            delta: text.clone(),
+                        });
+                    }
+                    out.push(Event::ItemCompleted {
+                        item: json!({"type": "agentMessage", "id": id, "text": text, "phase": null}),
+                    });
+                }
+                Some("thinking") => {
+                    let text = str_field(block, "thinking");
+                    out.push(Event::ItemStarted {
+                        item: json!({"type": "reasoning", "id": id, "summary": [], "content": []}),
+                    });
+                    if !text.is_empty() {
+                        out.push(Event::ReasoningSummaryDelta {
+                            item_id: id.clone(),
+                            delta: text.clone(),
+                            summary_index: 0,
+                        });
+                    }
+                    out.push(Event::ItemCompleted {
+                        item: json!({"type": "reasoning", "id": id, "summary": [text], "content": []}),
+                    });
+                }
+                Some("tool_use") => self.open_tool(block, out),
+                Some(_) | None => {}
+            }
+        }
+    }
+
+    fn open_tool(&mut self, block: &Value, out: &mut Vec<Event>) {
+        let tool_use_id = str_field(block, "id");
+        let name = str_field(block, "name");
+        let input = block.get("input").cloned().unwrap_or(Value::Null);
+        let item_id = format!("{}:{tool_use_id}", self.turn_id);
+        let (kind, item) = match name.as_str() {
+            "Bash" => (
+                ToolKind::Command,
+                json!({"type": "commandExecution", "id": item_id,
+                    "command": str_field(&input, "command"), "cwd": self.cwd, "processId": null,
+                    "source": "agent", "status": "inProgress", "commandActions": [],
+                    "aggregatedOutput": null, "exitCode": null, "durationMs": null}),
+            ),
+            "Edit" | "Write" | "MultiEdit" | "NotebookEdit" => {
+                let path = input
+                    .get("file_path")
+                    .or_else(|| input.get("notebook_path"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let kind = match name.as_str() {
+                    "Write" => json!({"type": "add"}),
+                    _ => json!({"type": "update", "move_path": null}),
+                };
+                (
+                    ToolKind::FileChange,
+                    json!({"type": "fileChange", "id": item_id,
+                        "changes": [{"path": path, "kind": kind, "diff": ""}], "status": "inProgress"}),
+                )
+            }
+            other => {
+                let (server, tool) = match other
+                    .strip_prefix("mcp__")
+                    .and_then(|rest| rest.split_once("__"))
+                {
+                    Some((server, tool)) => (server.to_owned(), tool.to_owned()),
+                    None => ("claude".to_owned(), other.to_owned()),
+                };
+                (
+                    ToolKind::Mcp,
+                    json!({"type": "mcpToolCall", "id": item_id, "server": server, "tool": tool,
+                        "status": "inProgress", "arguments": input, "result": null, "error": null,
+                        "durationMs": null}),
+                )
+            }
+        };
+        out.push(Event::ItemStarted { item: item.clone() });
+        self.open_tools.insert(
+            tool_use_id,
+            OpenTool {
+                item_id,
+                kind,
+                item,
+                started_at_ms: now_ms(),
+            },
+        );
+    }
+
+    fn on_user(&mut self, value: &Value, out: &mut Vec<Event>) {
+        let Some(blocks) = value
+            .get("message")
+            .and_then(|m| m.get("content"))
+            .and_then(Value::as_array)
+        else {
+            return;
+        };
+        for block in blocks {
+            if block.get("type").and_then(Value::as_str) != Some("tool_result") {
+                continue;
+            }
+            let tool_use_id = str_field(block, "tool_use_id");
+            let Some(open) = self.open_tools.remove(&tool_use_id) else {
+                continue;
+            };
+            let is_error = block
+                .get("is_error")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let status = if self.denied.contains(&tool_use_id) {
+                "declined"
+            } else if is_error {
+                "failed"
+            } else {
+                "completed"
+            };
+            let result_text = content_text(block.get("content"));
+            let duration = now_ms().saturating_sub(open.started_at_ms);
+            let mut item = open.item;
+            item["status"] = status.into();
+            match open.kind {
+                ToolKind::Command => {
+                    let tool_result = value.get("tool_use_result");
+                    let output = match tool_result {
+                        Some(r) if r.get("stdout").is_some() => {
+                            format!("{}{}", str_field(r, "stdout"), str_field(r, "stderr"))
+                        }
+                        Some(_) | None => result_text.clone(),
+                    };
+                    let exit_code = if is_error {
+                        result_text
+                            .strip_prefix("Exit code ")
+                            .and_then(|rest| rest.split_whitespace().next())
+                            .and_then(|n| n.parse::<i64>().ok())
+                            .map(Value::from)
+                            .unwrap_or(Value::Null)
+                    } else {
+                        Value::from(0)
+                    };
+                    if !output.is_empty() {
+                        out.push(Event::CommandOutputDelta {
+                            item_id: open.item_id.clone(),
+                            delta: output.clone(),
+                        });
+                    }
+                    item["aggregatedOutput"] = output.into();
+                    item["exitCode"] = exit_code;
+                    item["durationMs"] = duration.into();
+                }
+                ToolKind::FileChange => {}
+                ToolKind::Mcp => {
+                    item["durationMs"] = duration.into();
+                    if is_error {
+                        item["error"] = json!({"message": result_text});
+                    } else {
+                        item["result"] = json!({"content": block.get("content").cloned().unwrap_or(Value::Null), "structuredContent": null});
+                    }
+                }
+            }
+            out.push(Event::ItemCompleted { item });
+        }
+    }
+
+    fn on_result(&mut self, value: &Value, out: &mut Vec<Event>) {
+        if let Some(usage) = value.get("usage") {
+            let field = |name: &str| usage.get(name).and_then(Value::as_u64).unwrap_or(0);
+            let input = field("input_tokens");
+            let output = field("output_tokens");
+            let last = TokenBreakdown {
+                total_tokens: input + output,
+                input_tokens: input,
+                cached_input_tokens: field("cache_read_input_tokens"),
+                cache_write_input_tokens: field("cache_creation_input_tokens"),
+                output_tokens: output,
+                reasoning_output_tokens: 0,
+            };
+            let p = self.previous_total;
+            let total = TokenBreakdown {
+                total_tokens: p.total_tokens + last.total_tokens,
+                input_tokens: p.input_tokens + last.input_tokens,
+                cached_input_tokens: p.cached_input_tokens + last.cached_input_tokens,
+                cache_write_input_tokens: p.cache_write_input_tokens
+                    + last.cache_write_input_tokens,
+                output_tokens: p.output_tokens + last.output_tokens,
+                reasoning_output_tokens: p.reasoning_output_tokens,
+            };
+            self.previous_total = total;
+            out.push(Event::TokenUsage {
+                total,
+                last,
+                model_context_window: None,
+            });
+        }
+        let success = value.get("subtype").and_then(Value::as_str) == Some("success");
+        let is_error = value
+            .get("is_error")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        if success && !is_error {
+            out.push(Event::Marker {
+                outcome: MarkerOutcome::Completed,
+                error: None,
+            });
+            return;
+        }
+        let errors: Vec<String> = value
+            .get("errors")
+            .and_then(Value::as_array)
+            .map(|errors| {
+                errors
+                    .iter()
+                    .map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let message = value
+            .get("result")
+            .and_then(Value::as_str)
+            .filter(|text| !text.is_empty())
+            .map(str::to_owned)
+            .or_else(|| (!errors.is_empty()).then(|| errors.join("; ")))
+            .unwrap_or_else(|| {
+                format!(
+                    "the backend ended the turn with {}",
+                    value
+                        .get("subtype")
+                        .and_then(Value::as_str)
+                        .unwrap_or("an error")
+                )
+            });
+        out.push(Event::Error {
+            message: message.clone(),
+            will_retry: false,
+        });
+        out.push(Event::Marker {
+            outcome: MarkerOutcome::Failed,
+            error: Some(ErrorInfo::new(message)),
+        });
+    }
+}
+
+fn str_field(value: &Value, name: &str) -> String {
+    value
+        .get(name)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The text of a `tool_result` content: a string, or the text blocks of an array.
+fn content_text(content: Option<&Value>) -> String {
+    match content {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Array(blocks)) => blocks
+            .iter()
+            .filter_map(|b| b.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Some(_) | None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(lines: &[&str]) -> Vec<Event> {
+        let mut stream = Stream::new("T", "/w", TokenBreakdown::default());
+        let mut out = Vec::new();
+        for line in lines {
+            stream.on_line(line.as_bytes(), &mut out);
+        }
+        stream.finish(&mut out);
+        out
+    }
+
+    fn types(out: &[Event]) -> Vec<String> {
+        out.iter()
+            .map(|e| {
+                serde_json::to_value(e).unwrap()["type"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn maps_the_observed_tool_turn() {
+        let out = map(&[
+            r#"{"type":"system","subtype":"ui_invalidate","session_id":"S","uuid":"u0"}"#,
+            r#"{"type":"system","subtype":"init","session_id":"S","cwd":"/w","model":"m","tools":[]}"#,
+            r#"{"type":"assistant","message":{"id":"msg_0","content":[{"type":"text","text":"I will run a command first."}]},"parent_tool_use_id":null,"session_id":"S"}"#,
+            r#"{"type":"assistant","message":{"id":"msg_0","content":[{"type":"tool_use","id":"tu_1","name":"Bash","input":{"command":"echo hi"}}]},"parent_tool_use_id":null,"session_id":"S"}"#,
+            r#"{"type":"user","message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"tu_1","content":"hi","is_error":false}]},"tool_use_result":{"stdout":"hi\n","stderr":""},"parent_tool_use_id":null,"session_id":"S"}"#,
+            r#"{"type":"assistant","message":{"id":"msg_1","content":[{"type":"text","text":"All done."}]},"parent_tool_use_id":null,"session_id":"S"}"#,
+            r#"{"type":"result","subtype":"success","is_error":false,"result":"All done.","usage":{"input_tokens":20,"output_tokens":4},"session_id":"S"}"#,
+        ]);
+        assert_eq!(
+            types(&out),
+            [
+                "backendSession",
+                "itemStarted",
+                "agentMessageDelta",
+                "itemCompleted",
+                "itemStarted",
+                "commandOutputDelta",
+                "itemCompleted",
+                "itemStarted",
+                "agentMessageDelta",
+                "itemCompleted",
+                "tokenUsage",
+                "marker"
+            ]
+        );
+        let Event::ItemCompleted { item } = &out[6] else {
+            panic!()
+        };
+        assert_eq!(item["id"], "T:tu_1");
+        assert_eq!(item["aggregatedOutput"], "hi\n");
+        assert_eq!(item["exitCode"], 0);
+        let Event::ItemCompleted { item } = &out[3] else {
+            panic!()
+        };
+        assert_eq!(item["id"], "T:msg_0:0");
+    }
+
+    #[test]
+    fn an_api_error_reported_as_success_is_a_failure() {
+        let out = map(&[
+            r#"{"type":"assistant","message":{"id":"m","content":[{"type":"text","text":"API Error: 400 x"}]},"parent_tool_use_id":null,"error":"unknown"}"#,
+            r#"{"type":"result","subtype":"success","is_error":true,"result":"API Error: 400 x","terminal_reason":"api_error"}"#,
+        ]);
+        let Some(Event::Marker { outcome, error }) = out.last() else {
+            panic!("{out:?}")
+        };
+        assert_eq!(*outcome, MarkerOutcome::Failed);
+        assert_eq!(error.as_ref().unwrap().message, "API Error: 400 x");
+    }
+}

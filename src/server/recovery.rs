@@ -1,0 +1,95 @@
+//! Recovery at start: every turn that was running when some server stopped is found, and the
+//! ones whose runner died are ended.
+//!
+//! A turn without `exit.json` whose runner is alive (pid, start time and boot id all match)
+//! is left alone: it is still running, and `thread/resume` follows it again. A turn whose
+//! runner is gone is stopped the way `agent-host kill` stops it (identity-checked leftovers
+//! killed) and recorded `interrupted`, so it can be resumed; nothing already recorded is
+//! touched. This runs beside the loop (it only reads, and writes exit records of dead turns),
+//! so a large state directory does not delay `initialize`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::atomic_file;
+use crate::events::{ErrorInfo, ExitRecord, RECORD_VERSION, TurnStatus};
+use crate::process::identity;
+use crate::runner;
+
+/// A turn without a process record younger than this may still be launching.
+const LAUNCH_WINDOW: Duration = Duration::from_secs(60);
+
+/// How long recovery waits for one dead turn's leftovers to go.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Ends every turn under `state_dir` whose runner died before writing its exit record;
+/// returns the turn directories it ended.
+pub fn recover(state_dir: &Path) -> Vec<PathBuf> {
+    let mut ended = Vec::new();
+    let Ok(threads) = std::fs::read_dir(state_dir.join("threads")) else {
+        return ended;
+    };
+    for thread in threads.flatten() {
+        let Ok(turns) = std::fs::read_dir(thread.path().join("turns")) else {
+            continue;
+        };
+        for turn in turns.flatten() {
+            let dir = turn.path();
+            if dir.join(runner::EXIT_FILE).exists() || !dir.join("spec.json").exists() {
+                continue;
+            }
+            if recover_turn(&dir) {
+                ended.push(dir);
+            }
+        }
+    }
+    ended
+}
+
+/// Ends one turn if its runner is gone; `true` if it did.
+fn recover_turn(dir: &Path) -> bool {
+    tracing::debug!("recovery looks at {}", dir.display());
+    match runner::launch::read_process_record(dir) {
+        Some(process) if identity::is_alive(&process.runner) => false,
+        Some(_) => match crate::kill::stop(dir, STOP_TIMEOUT) {
+            Ok(Some(_)) => true,
+            Ok(None) => false,
+            Err(err) => {
+                tracing::warn!("recovery of {}: {err}", dir.display());
+                false
+            }
+        },
+        None => {
+            // No process record: the runner never started a backend, or is starting right
+            // now for another server. Only a turn older than any launch can be ended.
+            let age = std::fs::metadata(dir.join("spec.json"))
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .unwrap_or_default();
+            if age < LAUNCH_WINDOW {
+                return false;
+            }
+            let last_seq = runner::log::read_all(&dir.join(runner::log::EVENTS_FILE))
+                .ok()
+                .and_then(|log| log.records.last().map(|r| r.seq + 1))
+                .unwrap_or(1);
+            let record = ExitRecord {
+                v: RECORD_VERSION,
+                status: TurnStatus::Interrupted,
+                reason: "runnerLost".to_owned(),
+                exit_code: None,
+                signal: None,
+                error: Some(ErrorInfo::new(
+                    "the turn's runner never started; the turn was ended at recovery",
+                )),
+                last_seq,
+                ended_at_ms: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as u64)
+                    .unwrap_or(0),
+            };
+            atomic_file::write_json_atomic(&dir.join(runner::EXIT_FILE), &record).is_ok()
+        }
+    }
+}

@@ -25,7 +25,7 @@ use std::process::ExitCode;
 use serde_json::json;
 
 use support::populate::populate;
-use support::server::{Memory, Server};
+use support::server::{Server, Snapshot};
 use support::setup::{self, Kind, Sandbox};
 use support::stats::Samples;
 
@@ -134,7 +134,7 @@ fn measure_front(kind: Kind, program: &std::path::Path, runs: usize) -> Result<F
         front
             .spawn_to_initialize
             .push_ms(at.saturating_duration_since(spawned));
-        let memory = Memory::of(server.pid())?;
+        let memory = Snapshot::of(server.pid())?;
         front.cpu_until_initialize.push(memory.cpu_ns as f64 / 1e6);
         front
             .rss_after_initialize
@@ -146,7 +146,7 @@ fn measure_front(kind: Kind, program: &std::path::Path, runs: usize) -> Result<F
 
         let start = server.call(1, "thread/start", json!({"cwd": work}))?;
         front.first_start.push_ms(start.elapsed);
-        let memory = Memory::of(server.pid())?;
+        let memory = Snapshot::of(server.pid())?;
         front.rss_after_start.push(kib_to_mib(memory.vm_rss_kib));
         front.anon_after_start.push(kib_to_mib(memory.rss_anon_kib));
         front.threads_after_start.push(memory.threads as f64);
@@ -206,7 +206,7 @@ fn measure_listing(plan: Plan) -> Result<Listing, String> {
     let expect_page = |page: &serde_json::Value, what: &str| -> Result<(), String> {
         let count = page["data"].as_array().map_or(0, Vec::len);
         let want = plan.threads.min(25);
-        if count != want || page["nextCursor"].is_null() && plan.threads > 50 {
+        if count != want || (page["nextCursor"].is_null() && plan.threads > 50) {
             return Err(format!(
                 "{what}: {count} threads (want {want}), nextCursor {}",
                 page["nextCursor"]

@@ -241,15 +241,15 @@ fn wait_readable(pidfd: &OwnedFd, deadline: Instant) {
 /// Resident memory of a process from `/proc/<pid>/status` (KiB), its thread count, and the CPU
 /// time its live threads have used so far (`/proc/<pid>/task/*/schedstat`, nanoseconds).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Memory {
+pub struct Snapshot {
     pub vm_rss_kib: u64,
     pub rss_anon_kib: u64,
     pub threads: u64,
     pub cpu_ns: u64,
 }
 
-impl Memory {
-    pub fn of(pid: u32) -> Result<Memory, String> {
+impl Snapshot {
+    pub fn of(pid: u32) -> Result<Snapshot, String> {
         let path = format!("/proc/{pid}/status");
         let status =
             std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
@@ -261,7 +261,7 @@ impl Memory {
                 .and_then(|n| n.parse().ok())
                 .ok_or_else(|| format!("{path} has no {name}"))
         };
-        Ok(Memory {
+        Ok(Snapshot {
             vm_rss_kib: field("VmRSS:")?,
             rss_anon_kib: field("RssAnon:")?,
             threads: field("Threads:")?,

@@ -776,6 +776,43 @@ mod selftest {
     }
 
     #[test]
+    fn a_fixture_config_gets_its_placeholders_replaced() {
+        let sandbox = Sandbox::new();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let template = dir.path().join("inline.toml");
+        std::fs::write(
+            &template,
+            "command = \"<fake_agent>\"\nscripts = \"<repo>/fixtures/agent-scripts\"\n\
+             pids = \"<sandbox>/pids\"\nstate = \"<state_dir>\"\nwork = \"<work_dir>\"\n",
+        )
+        .expect("write config");
+        let out = instantiate_config(&template, &sandbox).expect("instantiate");
+        assert!(out.starts_with(sandbox.root()), "{}", out.display());
+        let text = std::fs::read_to_string(&out).expect("read config");
+        let table: toml::Table = text.parse().expect("still TOML");
+        let fake_agent = PathBuf::from(table["command"].as_str().unwrap());
+        assert_eq!(fake_agent, Path::new(env!("CARGO_BIN_EXE_fake-agent")));
+        assert!(fake_agent.is_file(), "{}", fake_agent.display());
+        let scripts = PathBuf::from(table["scripts"].as_str().unwrap());
+        assert!(scripts.join("quick.txt").is_file(), "{}", scripts.display());
+        assert_eq!(
+            PathBuf::from(table["pids"].as_str().unwrap()),
+            sandbox.root().join("pids")
+        );
+        assert_eq!(
+            PathBuf::from(table["state"].as_str().unwrap()),
+            sandbox.state_dir()
+        );
+        assert_eq!(
+            PathBuf::from(table["work"].as_str().unwrap()),
+            sandbox.work_dir()
+        );
+        // The template itself is left as it is.
+        let original = std::fs::read_to_string(&template).expect("template");
+        assert!(original.contains("<fake_agent>"), "{original}");
+    }
+
+    #[test]
     fn the_support_helpers_drive_a_server() {
         let sandbox = Sandbox::new();
         let Target::Program { program, args } = fake() else {

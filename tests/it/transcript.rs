@@ -71,6 +71,12 @@ pub fn run(
 ) -> Result<(), String> {
     let entries = fixture::load(path)?;
     let config = path.with_extension("toml");
+    let sandbox = Sandbox::new();
+    let config = if config.is_file() {
+        Some(instantiate_config(&config, &sandbox)?)
+    } else {
+        None
+    };
     let schemas = match schema {
         SchemaCheck::Codex(conformance) => conformance.schemas().to_vec(),
         SchemaCheck::Skip => Vec::new(),
@@ -80,9 +86,9 @@ pub fn run(
             .strip_prefix(paths::repo_root())
             .unwrap_or(path)
             .to_path_buf(),
-        sandbox: Sandbox::new(),
+        sandbox,
         target,
-        config: config.is_file().then_some(config),
+        config,
         env: BTreeMap::new(),
         args: Vec::new(),
         server: None,
@@ -102,6 +108,34 @@ pub fn run(
         }),
     };
     result.map_err(|failure| runner.report(&failure))
+}
+
+/// The placeholders a fixture's config file (`<name>.toml`) may hold, so that it names the
+/// test binaries and the sandbox without an absolute path of the machine: `<fake_agent>` (this
+/// crate's `fake-agent` binary), `<repo>` (the repository root), `<sandbox>`, `<state_dir>`
+/// and `<work_dir>`.
+pub fn config_placeholders(sandbox: &Sandbox) -> Vec<(&'static str, String)> {
+    let text = |p: &Path| p.to_str().expect("UTF-8 path").to_owned();
+    vec![
+        ("<fake_agent>", env!("CARGO_BIN_EXE_fake-agent").to_owned()),
+        ("<repo>", text(paths::repo_root())),
+        ("<sandbox>", text(sandbox.root())),
+        ("<state_dir>", text(&sandbox.state_dir())),
+        ("<work_dir>", text(&sandbox.work_dir())),
+    ]
+}
+
+/// Writes the fixture's config with its placeholders replaced into the sandbox; returns the
+/// written file.
+fn instantiate_config(template: &Path, sandbox: &Sandbox) -> Result<PathBuf, String> {
+    let mut text = std::fs::read_to_string(template)
+        .map_err(|e| format!("cannot read {}: {e}", template.display()))?;
+    for (placeholder, value) in config_placeholders(sandbox) {
+        text = text.replace(placeholder, &value);
+    }
+    let out = sandbox.root().join("fixture-config.toml");
+    std::fs::write(&out, text).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    Ok(out)
 }
 
 /// A hidden option for debugging the harness or blessing against another build: this
@@ -739,6 +773,43 @@ mod selftest {
         assert!(!blessed.contains(BARRIER_ID_PREFIX), "{blessed}");
         assert!(!blessed.contains(dir.path().to_str().unwrap()), "{blessed}");
         passes(run(&out, &fake(), &Mode::Check, SchemaCheck::Skip));
+    }
+
+    #[test]
+    fn a_fixture_config_gets_its_placeholders_replaced() {
+        let sandbox = Sandbox::new();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let template = dir.path().join("inline.toml");
+        std::fs::write(
+            &template,
+            "command = \"<fake_agent>\"\nscripts = \"<repo>/fixtures/agent-scripts\"\n\
+             pids = \"<sandbox>/pids\"\nstate = \"<state_dir>\"\nwork = \"<work_dir>\"\n",
+        )
+        .expect("write config");
+        let out = instantiate_config(&template, &sandbox).expect("instantiate");
+        assert!(out.starts_with(sandbox.root()), "{}", out.display());
+        let text = std::fs::read_to_string(&out).expect("read config");
+        let table: toml::Table = text.parse().expect("still TOML");
+        let fake_agent = PathBuf::from(table["command"].as_str().unwrap());
+        assert_eq!(fake_agent, Path::new(env!("CARGO_BIN_EXE_fake-agent")));
+        assert!(fake_agent.is_file(), "{}", fake_agent.display());
+        let scripts = PathBuf::from(table["scripts"].as_str().unwrap());
+        assert!(scripts.join("quick.txt").is_file(), "{}", scripts.display());
+        assert_eq!(
+            PathBuf::from(table["pids"].as_str().unwrap()),
+            sandbox.root().join("pids")
+        );
+        assert_eq!(
+            PathBuf::from(table["state"].as_str().unwrap()),
+            sandbox.state_dir()
+        );
+        assert_eq!(
+            PathBuf::from(table["work"].as_str().unwrap()),
+            sandbox.work_dir()
+        );
+        // The template itself is left as it is.
+        let original = std::fs::read_to_string(&template).expect("template");
+        assert!(original.contains("<fake_agent>"), "{original}");
     }
 
     #[test]

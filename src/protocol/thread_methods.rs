@@ -252,6 +252,8 @@ pub enum ThreadSortKey {
     CreatedAt,
     UpdatedAt,
     RecencyAt,
+    /// Codex's section order; we have no sections, so it lists like `created_at`.
+    SectionPosition,
 }
 
 /// The sort direction of `thread/list` (default `desc`).

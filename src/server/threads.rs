@@ -31,7 +31,7 @@ impl Server {
         match request {
             ClientRequest::Initialize(_) => Some(Err(ErrorObject::already_initialized())),
             ClientRequest::ThreadStart(p) => self.thread_start(id, p).await,
-            ClientRequest::ThreadResume(p) => self.thread_resume(p).await,
+            ClientRequest::ThreadResume(p) => self.thread_resume(id, p).await,
             ClientRequest::ThreadFork(p) => self.thread_fork(id, p).await,
             ClientRequest::ThreadList(p) => Some(self.thread_list(p)),
             ClientRequest::ThreadRead(p) => Some(self.thread_read(p)),
@@ -227,7 +227,7 @@ impl Server {
         super::convert::session_response(&loaded.record, thread)
     }
 
-    async fn thread_resume(&mut self, p: ThreadResumeParams) -> Option<Reply> {
+    async fn thread_resume(&mut self, id: &RequestId, p: ThreadResumeParams) -> Option<Reply> {
         let uuid = match thread_id(&p.thread_id) {
             Ok(uuid) => uuid,
             Err(err) => return Some(Err(err)),
@@ -272,7 +272,17 @@ impl Server {
             self.turns_of(&uuid)
         };
         let response = self.thread_session_response(&uuid, turns);
-        Some(to_value(&response))
+        self.respond_now(id, to_value(&response)).await;
+        // Like Codex after a resume from disk: the last token usage, replayed.
+        if let Some((turn, usage)) = self.last_token_usage(uuid) {
+            self.notify_thread(
+                uuid,
+                "thread/tokenUsage/updated",
+                &json!({"threadId": p.thread_id, "turnId": turn.to_string(), "tokenUsage": usage}),
+            )
+            .await;
+        }
+        None
     }
 
     /// The turns of a thread, read from its turn directories.
@@ -307,6 +317,7 @@ impl Server {
         let mut record = source.clone();
         record.id = store::new_id();
         record.forked_from_id = Some(source.id);
+        record.name = None;
         record.created_at = now.unix_seconds();
         record.touch(now);
         record.backend_session_id = None;
@@ -360,7 +371,9 @@ impl Server {
                 Some(ThreadSortKey::UpdatedAt) | Some(ThreadSortKey::RecencyAt) => {
                     store::SortKey::UpdatedAt
                 }
-                Some(ThreadSortKey::CreatedAt) | None => store::SortKey::CreatedAt,
+                Some(ThreadSortKey::CreatedAt) | Some(ThreadSortKey::SectionPosition) | None => {
+                    store::SortKey::CreatedAt
+                }
             },
             direction: match p.sort_direction {
                 Some(SortDirection::Asc) => store::SortDirection::Asc,

@@ -252,12 +252,15 @@ impl Server {
             },
         )
         .await;
-        let user_item = user_message_item(&turn_record);
+        let mut user_item = user_message_item(&turn_record);
         let item_value = serde_json::to_value(&user_item).unwrap_or(Value::Null);
+        // Like Codex: the started item has no completion time yet.
+        user_item.completed_at_ms = None;
+        let started_value = serde_json::to_value(&user_item).unwrap_or(Value::Null);
         self.notify_thread(
             uuid,
             "item/started",
-            &json!({"item": item_value, "threadId": p.thread_id, "turnId": turn_id.to_string(), "startedAtMs": started_at_ms}),
+            &json!({"item": started_value, "threadId": p.thread_id, "turnId": turn_id.to_string(), "startedAtMs": started_at_ms}),
         )
         .await;
         self.notify_thread(
@@ -840,6 +843,27 @@ impl Server {
         }
     }
 
+    /// The last token usage a thread's turns reported, as `thread/tokenUsage/updated` carries
+    /// it, with the turn that reported it.
+    pub(crate) fn last_token_usage(&self, thread: Uuid) -> Option<(Uuid, Value)> {
+        let ids = self.store.list_turn_ids(thread).ok()?;
+        ids.into_iter().rev().find_map(|turn| {
+            let dir = self.store.turn_dir(thread, turn);
+            let log = runner::log::read_all(&dir.join(runner::log::EVENTS_FILE)).ok()?;
+            log.records.into_iter().rev().find_map(|record| match record.event {
+                events::Event::TokenUsage {
+                    total,
+                    last,
+                    model_context_window,
+                } => Some((
+                    turn,
+                    json!({"total": total, "last": last, "modelContextWindow": model_context_window}),
+                )),
+                _ => None,
+            })
+        })
+    }
+
     /// The turns of a thread, read from its turn directories, with every item.
     pub(crate) fn read_turns(&self, thread: Uuid) -> Vec<Turn> {
         let ids = match self.store.list_turn_ids(thread) {
@@ -862,9 +886,23 @@ fn read_turn(dir: &Path, turn: Uuid) -> Option<Turn> {
     let mut items = vec![user_message_item(&record)];
     let log = runner::log::read_all(&dir.join(runner::log::EVENTS_FILE)).ok();
     let mut ended_at_ms = None;
+    let mut started_at: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
     for entry in log.map(|l| l.records).unwrap_or_default() {
+        let at_ms = entry.at_ms as i64;
         match entry.event {
+            events::Event::ItemStarted { item } => {
+                if let Some(id) = item.get("id").and_then(Value::as_str) {
+                    let at = item_time(&item, "startedAtMs").unwrap_or(at_ms);
+                    started_at.insert(id.to_owned(), at);
+                }
+            }
             events::Event::ItemCompleted { item } => {
+                let started = item
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .and_then(|id| started_at.get(id).copied())
+                    .unwrap_or(at_ms);
+                let item = normalize_item(item, Some(started), Some(at_ms));
                 match serde_json::from_value::<ThreadItem>(item) {
                     Ok(item) => items.push(item),
                     Err(err) => tracing::warn!("turn {turn}: unreadable item: {err}"),

@@ -21,6 +21,7 @@
 //! | `line TEXT` | print TEXT and a newline, as is (any event, or junk) |
 //! | `partial TEXT` | print TEXT without a newline |
 //! | `flood N` | print N `agent_message` items |
+//! | `stamp N [EVERY_US]` | print N `agent_message` items with text `stamp I NANOS` (`NANOS`: `CLOCK_MONOTONIC` just before the write), one every EVERY_US microseconds (default 0: as fast as possible) |
 //! | `read-stdin` | read stdin to EOF and print it as an `agent_message` |
 //! | `echo-prompt` | print the prompt argument as an `agent_message` |
 //! | `sleep MS` | sleep |
@@ -162,6 +163,7 @@ impl Agent {
                     self.message(&format!("flood line {n}"));
                 }
             }
+            "stamp" => self.stamp(rest)?,
             "read-stdin" => {
                 let mut input = String::new();
                 io::stdin()
@@ -244,6 +246,33 @@ impl Agent {
         id
     }
 
+    /// `stamp N [EVERY_US]`: timestamped messages on a fixed schedule (message `i` is due at
+    /// `start + i * EVERY_US`; a late one goes out at once, so the rate does not drift).
+    fn stamp(&mut self, rest: &str) -> Result<(), String> {
+        let mut words = rest.split_whitespace();
+        let count: u64 = words
+            .next()
+            .and_then(|w| w.parse().ok())
+            .ok_or_else(|| format!("bad count {rest:?}"))?;
+        let every_us: u64 = match words.next() {
+            Some(word) => word.parse().map_err(|_| format!("bad interval {word:?}"))?,
+            None => 0,
+        };
+        let start = std::time::Instant::now();
+        for n in 0..count {
+            if every_us > 0 {
+                let due = start + Duration::from_micros(n * every_us);
+                let now = std::time::Instant::now();
+                if due > now {
+                    std::thread::sleep(due - now);
+                }
+            }
+            let text = format!("stamp {n} {}", monotonic_ns());
+            self.message(&text);
+        }
+        Ok(())
+    }
+
     fn message(&mut self, text: &str) {
         let id = self.item_id();
         emit(
@@ -258,6 +287,20 @@ fn emit(line: &str) {
     let _ = out.write_all(line.as_bytes());
     let _ = out.write_all(b"\n");
     let _ = out.flush();
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds: one clock for every process of the machine (unlike
+/// `Instant`, whose value cannot leave the process), and never stepped by NTP.
+fn monotonic_ns() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec that we own; CLOCK_MONOTONIC always exists.
+    unsafe {
+        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now);
+    }
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
 }
 
 fn signal_number(name: &str) -> Result<i32, String> {

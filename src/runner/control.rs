@@ -198,6 +198,11 @@ fn subscription<T>(
     for line in subscription.live.iter() {
         out.write_all(line.as_bytes())?;
         out.write_all(b"\n")?;
+        // Write what else is queued before flushing: one send per burst, not per record.
+        while let Ok(more) = subscription.live.try_recv() {
+            out.write_all(more.as_bytes())?;
+            out.write_all(b"\n")?;
+        }
         out.flush()?;
     }
     out.flush()?;

@@ -145,8 +145,18 @@ pub fn parse_line(line: &[u8]) -> Result<EventRecord, String> {
     struct Version {
         v: u32,
     }
-    let version: Version =
-        serde_json::from_slice(line).map_err(|err| format!("not an event record: {err}"))?;
-    check_version(version.v, "an event record")?;
-    serde_json::from_slice(line).map_err(|err| format!("not an event record: {err}"))
+    // One full parse on the hot path; only a line that does not read is probed for its
+    // version, so that a record of a newer version is reported as such.
+    match serde_json::from_slice::<EventRecord>(line) {
+        Ok(record) => {
+            check_version(record.v, "an event record")?;
+            Ok(record)
+        }
+        Err(err) => {
+            if let Ok(version) = serde_json::from_slice::<Version>(line) {
+                check_version(version.v, "an event record")?;
+            }
+            Err(format!("not an event record: {err}"))
+        }
+    }
 }

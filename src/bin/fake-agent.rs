@@ -148,8 +148,10 @@ impl Agent {
                     "aggregated_output": "", "exit_code": null, "status": "in_progress"});
                 emit(&serde_json::json!({"type": "item.started", "item": item}).to_string());
                 let cwd = std::env::current_dir().map_err(|err| err.to_string())?;
-                let accepted = ask(serde_json::json!({"kind": "command_execution", "item_id": id,
-                    "command": rest, "cwd": cwd.display().to_string(), "reason": null}))?;
+                let accepted = ask(
+                    serde_json::json!({"kind": "command_execution", "item_id": id,
+                    "command": rest, "cwd": cwd.display().to_string(), "reason": null}),
+                )?;
                 if accepted {
                     item["aggregated_output"] = "ok\n".into();
                     item["exit_code"] = 0.into();
@@ -285,7 +287,10 @@ impl Agent {
 /// Prints `approval.requested` (with `request` merged in) and reads the answer from stdin;
 /// true if the decision accepts. End of input is a decline.
 fn ask(mut request: serde_json::Value) -> Result<bool, String> {
-    let id = format!("approval-{}", request["item_id"].as_str().unwrap_or_default());
+    let id = format!(
+        "approval-{}",
+        request["item_id"].as_str().unwrap_or_default()
+    );
     request["type"] = "approval.requested".into();
     request["id"] = id.clone().into();
     emit(&request.to_string());
@@ -302,7 +307,9 @@ fn ask(mut request: serde_json::Value) -> Result<bool, String> {
         return Err(format!("unexpected answer {line:?} to {id}"));
     }
     Ok(match &answer["decision"] {
-        serde_json::Value::String(decision) => decision == "accept" || decision == "acceptForSession",
+        serde_json::Value::String(decision) => {
+            decision == "accept" || decision == "acceptForSession"
+        }
         serde_json::Value::Object(decision) => decision.keys().any(|key| key.starts_with("accept")),
         _ => false,
     })

@@ -122,7 +122,10 @@ impl Approvals {
 pub fn write_answers(mut stdin: ChildStdin, answers: mpsc::Receiver<String>) {
     for mut line in answers {
         line.push('\n');
-        if let Err(err) = stdin.write_all(line.as_bytes()).and_then(|()| stdin.flush()) {
+        if let Err(err) = stdin
+            .write_all(line.as_bytes())
+            .and_then(|()| stdin.flush())
+        {
             tracing::warn!(%err, "cannot write an approval answer to the backend's stdin");
             return;
         }

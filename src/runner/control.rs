@@ -96,7 +96,9 @@ pub enum ControlInput {
     },
     /// The subscriber of subscription `id` closed its connection (or could not be written
     /// to): it no longer follows the turn.
-    Unsubscribed { id: u64 },
+    Unsubscribed {
+        id: u64,
+    },
 }
 
 /// Accepts connections forever, forwarding to `to_loop` (wrapped by `wrap`).

@@ -220,7 +220,9 @@ fn run(turn_dir: &Path) -> io::Result<()> {
     tracing::info!(pid, program = %command.program.display(), "backend started");
 
     let (to_loop, inputs) = mpsc::channel::<Input>();
-    if let (Some(prompt), Some(mut stdin)) = (command.stdin, child.stdin.take()) {
+    if let Some(prompt) = command.stdin
+        && let Some(mut stdin) = child.stdin.take()
+    {
         spawn_thread("prompt-stdin", move || {
             // The backend may exit without reading: a broken pipe is not our failure.
             if let Err(err) = stdin.write_all(prompt.as_bytes()) {
@@ -228,6 +230,8 @@ fn run(turn_dir: &Path) -> io::Result<()> {
             }
         })?;
     }
+    // With approvals on stdin (never together with a prompt on stdin), the pipe stays open
+    // for the answers.
     let answers = match (spec.provider.approvals, child.stdin.take()) {
         (spec::Approvals::Stdin, Some(stdin)) => {
             let (answers, lines) = mpsc::channel::<String>();

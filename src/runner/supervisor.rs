@@ -445,7 +445,10 @@ impl Supervisor {
             return Ok(());
         }
         if !self.approvals.send_answer(request_id, &decision) {
-            tracing::warn!(request_id, "the backend's stdin is closed; the answer is lost");
+            tracing::warn!(
+                request_id,
+                "the backend's stdin is closed; the answer is lost"
+            );
         }
         self.append(
             Event::ApprovalResolved {

@@ -352,3 +352,23 @@ fn a_background_turn_without_its_server_accepts_when_the_policy_is_never() {
 fn a_background_turn_without_its_server_declines_under_any_other_policy() {
     policy_outcome("untrusted", "decline", "declined");
 }
+
+#[test]
+fn a_background_turn_with_its_server_connected_asks_the_client() {
+    let script = "start\napprove-command make install\nmessage done.\ncomplete\n";
+    let mut host = host(&[("s", script)], "untrusted");
+    let turn = host.start_turn("s", json!({"background": true}));
+    let (request, _) = approval_request(&mut host, "item/commandExecution/requestApproval");
+    host.server
+        .send_json(&json!({"id": request["id"], "result": {"decision": "accept"}}));
+    let item_id = request["params"]["itemId"].clone();
+    let messages = after_answer(&mut host, &turn, 0, &item_id);
+    assert_eq!(completed_item(&messages, &item_id)["status"], "completed");
+    let events = events(&host, &turn);
+    let resolved = events
+        .iter()
+        .find(|e| e["type"] == "approvalResolved")
+        .unwrap();
+    assert_eq!(resolved["decision"], "accept");
+    assert_eq!(resolved["decidedBy"], "client");
+}

@@ -28,6 +28,7 @@ const PROVIDER_KEYS: &[&str] = &[
     "prompt_via",
     "continue_session",
     "model",
+    "approvals",
 ];
 const INTERRUPT_KEYS: &[&str] = &["cancel_grace_ms", "term_grace_ms"];
 
@@ -75,6 +76,8 @@ pub struct Provider {
     pub continue_session: bool,
     /// The default model, when the client does not name one.
     pub model: Option<String>,
+    /// How the backend takes approval answers.
+    pub approvals: Approvals,
 }
 
 /// How a provider's output is understood.
@@ -124,6 +127,29 @@ impl PromptVia {
         match self {
             PromptVia::Arg => "arg",
             PromptVia::Stdin => "stdin",
+        }
+    }
+}
+
+/// How a provider takes the answers to its approval requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Approvals {
+    /// It asks for none; its stdin is `/dev/null` (needed by `codex exec`, which blocks on
+    /// an open stdin).
+    None,
+    /// It prints `approval.requested` and reads `approval.response` lines on its stdin.
+    Stdin,
+}
+
+impl Approvals {
+    const ALL: [Approvals; 2] = [Approvals::None, Approvals::Stdin];
+
+    /// The name used in the configuration file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Approvals::None => "none",
+            Approvals::Stdin => "stdin",
         }
     }
 }
@@ -536,6 +562,37 @@ fn validate_provider(name: &str, value: Value) -> Result<Provider, ConfigError> 
         Some(other) => return Err(wrong_type(&key("model"), "a string", &other)),
     };
 
+    let approvals = match table.remove("approvals") {
+        None => Approvals::None,
+        Some(Value::String(text)) => Approvals::ALL
+            .into_iter()
+            .find(|approvals| approvals.as_str() == text)
+            .ok_or_else(|| {
+                invalid(
+                    &key("approvals"),
+                    format!("unknown value \"{text}\", expected one of none, stdin"),
+                )
+            })?,
+        Some(other) => return Err(wrong_type(&key("approvals"), "a string", &other)),
+    };
+    if approvals == Approvals::Stdin {
+        if kind != ProviderKind::Jsonl {
+            return Err(invalid(
+                &key("approvals"),
+                format!(
+                    "\"stdin\" needs kind \"jsonl\" (kind \"{}\" does not read answers on stdin)",
+                    kind.as_str()
+                ),
+            ));
+        }
+        if prompt_via == PromptVia::Stdin {
+            return Err(invalid(
+                &key("approvals"),
+                "\"stdin\" cannot be combined with prompt_via = \"stdin\" (stdin carries the answers)",
+            ));
+        }
+    }
+
     Ok(Provider {
         name: name.to_owned(),
         kind,
@@ -545,6 +602,7 @@ fn validate_provider(name: &str, value: Value) -> Result<Provider, ConfigError> 
         prompt_via,
         continue_session,
         model,
+        approvals,
     })
 }
 
@@ -642,6 +700,7 @@ term_grace_ms = 300
                 prompt_via: PromptVia::Arg,
                 continue_session: true,
                 model: Some("fake-1".to_owned()),
+                approvals: Approvals::None,
             }
         );
         assert_eq!(
@@ -724,7 +783,7 @@ term_grace_ms = 300
         assert_eq!(
             error("[providers.codex]\ncomand = \"x\"", &[]),
             "unknown key `providers.codex.comand` (expected one of kind, command, args, env, \
-             prompt_via, continue_session, model)"
+             prompt_via, continue_session, model, approvals)"
         );
         assert_eq!(
             error("[interrupt]\ncancel_grace = 1", &[]),
@@ -733,7 +792,7 @@ term_grace_ms = 300
         assert_eq!(
             error("", &["providers.codex.typo=1"]),
             "unknown key `providers.codex.typo` (expected one of kind, command, args, env, \
-             prompt_via, continue_session, model)"
+             prompt_via, continue_session, model, approvals)"
         );
     }
 
@@ -809,6 +868,38 @@ term_grace_ms = 300
         assert_eq!(
             error("[providers]\nx = 3", &[]),
             "providers.x: expected a table, found an integer"
+        );
+    }
+
+    #[test]
+    fn approvals_on_stdin_are_for_jsonl_providers_with_the_prompt_elsewhere() {
+        let base = "[providers.x]\nkind = \"jsonl\"\ncommand = \"x\"\n";
+        let config = load(&format!("{base}approvals = \"stdin\""), &[]).unwrap();
+        assert_eq!(config.provider("x").unwrap().approvals, Approvals::Stdin);
+        assert_eq!(
+            load(base, &[]).unwrap().provider("x").unwrap().approvals,
+            Approvals::None
+        );
+        assert_eq!(
+            error(&format!("{base}approvals = \"pipe\""), &[]),
+            "providers.x.approvals: unknown value \"pipe\", expected one of none, stdin"
+        );
+        assert_eq!(
+            error(&format!("{base}approvals = true"), &[]),
+            "providers.x.approvals: expected a string, found a boolean"
+        );
+        assert_eq!(
+            error("[providers.codex]\napprovals = \"stdin\"", &[]),
+            "providers.codex.approvals: \"stdin\" needs kind \"jsonl\" (kind \"codex\" does not \
+             read answers on stdin)"
+        );
+        assert_eq!(
+            error(
+                &format!("{base}approvals = \"stdin\"\nprompt_via = \"stdin\""),
+                &[]
+            ),
+            "providers.x.approvals: \"stdin\" cannot be combined with prompt_via = \"stdin\" \
+             (stdin carries the answers)"
         );
     }
 

@@ -100,9 +100,14 @@ pub enum Event {
         command: Option<String>,
         cwd: Option<String>,
     },
+    /// The answer went to the backend.
     ApprovalResolved {
         request_id: String,
         decision: Value,
+        /// Who decided: the client, or the thread's `approvalPolicy` when no client could
+        /// answer.
+        #[serde(default)]
+        decided_by: DecidedBy,
     },
     /// Extra user input accepted mid-turn.
     Steered {
@@ -167,6 +172,17 @@ impl TokenBreakdown {
 pub enum ApprovalKind {
     CommandExecution,
     FileChange,
+}
+
+/// Who decided an approval request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DecidedBy {
+    /// The client's answer (through the control socket's `approve`).
+    #[default]
+    Client,
+    /// The spec's `approvalPolicy`, because no client was attached to answer.
+    Policy,
 }
 
 /// Why an interrupt was asked.

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
-use crate::events::{ErrorInfo, Event, MarkerOutcome, TokenBreakdown, now_ms};
+use crate::events::{ApprovalKind, ErrorInfo, Event, MarkerOutcome, TokenBreakdown, now_ms};
 
 /// The longest piece of a bad line quoted in a warning.
 const QUOTE_LIMIT: usize = 200;
@@ -87,6 +87,10 @@ impl Stream {
                     self.held_error = Some(message);
                 }
             }
+            "approval.requested" => match self.approval_request(&value) {
+                Ok(event) => out.push(event),
+                Err(why) => out.push(self.bad_line(text, why)),
+            },
             "turn.completed" => {
                 if let Some(usage) = value.get("usage") {
                     out.push(self.token_usage(usage));
@@ -142,6 +146,41 @@ impl Stream {
                 self.line_number
             ),
         }
+    }
+
+    /// `approval.requested` (`docs/backend-jsonl.md`, "Approvals"): the backend waits for an
+    /// `approval.response` line on its stdin.
+    fn approval_request(&self, value: &Value) -> Result<Event, &'static str> {
+        let request_id = value
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty())
+            .ok_or("no \"id\" string")?;
+        let kind = match value.get("kind").and_then(Value::as_str) {
+            Some("command_execution") => ApprovalKind::CommandExecution,
+            Some("file_change") => ApprovalKind::FileChange,
+            Some(_) | None => return Err("\"kind\" is not command_execution or file_change"),
+        };
+        let item_id = value
+            .get("item_id")
+            .and_then(Value::as_str)
+            .ok_or("no \"item_id\" string")?;
+        let optional = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_owned);
+        let (command, cwd) = match kind {
+            ApprovalKind::CommandExecution => (
+                optional("command"),
+                optional("cwd").or_else(|| Some(self.cwd.clone())),
+            ),
+            ApprovalKind::FileChange => (None, None),
+        };
+        Ok(Event::ApprovalRequested {
+            request_id: request_id.to_owned(),
+            kind,
+            item_id: format!("{}:{item_id}", self.turn_id),
+            reason: optional("reason"),
+            command,
+            cwd,
+        })
     }
 
     fn token_usage(&mut self, usage: &Value) -> Event {
@@ -445,6 +484,40 @@ mod tests {
             panic!()
         };
         assert_eq!(total.total_tokens, 15);
+    }
+
+    #[test]
+    fn approval_requests_name_the_prefixed_item() {
+        let out = map(&[
+            r#"{"type":"approval.requested","id":"a1","kind":"command_execution","item_id":"item_2","command":"rm x","reason":null}"#,
+            r#"{"type":"approval.requested","id":"a2","kind":"file_change","item_id":"item_3","reason":"new file"}"#,
+            r#"{"type":"approval.requested","id":"a3","kind":"network","item_id":"item_4"}"#,
+            r#"{"type":"approval.requested","kind":"file_change","item_id":"item_4"}"#,
+        ]);
+        assert_eq!(
+            out[0],
+            Event::ApprovalRequested {
+                request_id: "a1".into(),
+                kind: ApprovalKind::CommandExecution,
+                item_id: "T:item_2".into(),
+                reason: None,
+                command: Some("rm x".into()),
+                cwd: Some("/w".into()),
+            }
+        );
+        assert_eq!(
+            out[1],
+            Event::ApprovalRequested {
+                request_id: "a2".into(),
+                kind: ApprovalKind::FileChange,
+                item_id: "T:item_3".into(),
+                reason: Some("new file".into()),
+                command: None,
+                cwd: None,
+            }
+        );
+        assert!(matches!(&out[2], Event::Warning { message } if message.contains("kind")));
+        assert!(matches!(&out[3], Event::Warning { message } if message.contains("\"id\"")));
     }
 
     #[test]

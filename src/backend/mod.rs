@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use rustix::process::Signal;
 
 use crate::events::Event;
-use crate::runner::spec::{BackendKind, PromptVia, Spec};
+use crate::runner::spec::{Approvals, BackendKind, PromptVia, Spec};
 
 /// How to start the backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +130,13 @@ pub fn command_for(spec: &Spec) -> Result<BackendCommand, String> {
     let mut args = Vec::with_capacity(template.len());
     for element in template {
         args.push(substitute(&element, spec)?);
+    }
+    if provider.prompt_via == PromptVia::Stdin && provider.approvals == Approvals::Stdin {
+        return Err(format!(
+            "provider {:?} takes both its prompt and its approval answers on stdin; only one \
+             can use it",
+            provider.name
+        ));
     }
     let stdin = match provider.prompt_via {
         PromptVia::Arg => None,

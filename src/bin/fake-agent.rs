@@ -16,6 +16,8 @@
 //! | `start [SESSION]` | print `thread.started` (thread id SESSION, default `fake-session`) and `turn.started` |
 //! | `message TEXT` | print `item.completed` of an `agent_message` |
 //! | `command CMD` | print `item.started` and `item.completed` of a `command_execution` |
+//! | `approve-command CMD` | print `item.started` of a `command_execution`, then `approval.requested`; read one `approval.response` line from stdin; print `item.completed` with status `completed` (exit code 0, output `ok\n`) if the decision accepts, else `declined` |
+//! | `approve-file PATH` | the same for a `file_change` adding PATH |
 //! | `complete` | print `turn.completed` with usage |
 //! | `fail TEXT` | print a top-level `error` and `turn.failed` |
 //! | `line TEXT` | print TEXT and a newline, as is (any event, or junk) |
@@ -139,6 +141,35 @@ impl Agent {
                 item["aggregated_output"] = "ok\n".into();
                 item["exit_code"] = 0.into();
                 item["status"] = "completed".into();
+                emit(&serde_json::json!({"type": "item.completed", "item": item}).to_string());
+            }
+            "approve-command" => {
+                let id = self.item_id();
+                let mut item = serde_json::json!({"id": id, "type": "command_execution", "command": rest,
+                    "aggregated_output": "", "exit_code": null, "status": "in_progress"});
+                emit(&serde_json::json!({"type": "item.started", "item": item}).to_string());
+                let cwd = std::env::current_dir().map_err(|err| err.to_string())?;
+                let accepted = ask(
+                    serde_json::json!({"kind": "command_execution", "item_id": id,
+                    "command": rest, "cwd": cwd.display().to_string(), "reason": null}),
+                )?;
+                if accepted {
+                    item["aggregated_output"] = "ok\n".into();
+                    item["exit_code"] = 0.into();
+                    item["status"] = "completed".into();
+                } else {
+                    item["status"] = "declined".into();
+                }
+                emit(&serde_json::json!({"type": "item.completed", "item": item}).to_string());
+            }
+            "approve-file" => {
+                let id = self.item_id();
+                let mut item = serde_json::json!({"id": id, "type": "file_change",
+                    "changes": [{"path": rest, "kind": "add", "diff": ""}], "status": "in_progress"});
+                emit(&serde_json::json!({"type": "item.started", "item": item}).to_string());
+                let accepted = ask(serde_json::json!({"kind": "file_change", "item_id": id,
+                    "reason": null}))?;
+                item["status"] = if accepted { "completed" } else { "declined" }.into();
                 emit(&serde_json::json!({"type": "item.completed", "item": item}).to_string());
             }
             "complete" => emit(
@@ -280,6 +311,37 @@ impl Agent {
                 .to_string(),
         );
     }
+}
+
+/// Prints `approval.requested` (with `request` merged in) and reads the answer from stdin;
+/// true if the decision accepts. End of input is a decline.
+fn ask(mut request: serde_json::Value) -> Result<bool, String> {
+    let id = format!(
+        "approval-{}",
+        request["item_id"].as_str().unwrap_or_default()
+    );
+    request["type"] = "approval.requested".into();
+    request["id"] = id.clone().into();
+    emit(&request.to_string());
+    let mut line = String::new();
+    io::stdin()
+        .read_line(&mut line)
+        .map_err(|err| format!("reading the approval answer: {err}"))?;
+    if line.trim().is_empty() {
+        return Ok(false);
+    }
+    let answer: serde_json::Value =
+        serde_json::from_str(line.trim()).map_err(|err| format!("bad answer {line:?}: {err}"))?;
+    if answer["type"] != "approval.response" || answer["id"] != id.as_str() {
+        return Err(format!("unexpected answer {line:?} to {id}"));
+    }
+    Ok(match &answer["decision"] {
+        serde_json::Value::String(decision) => {
+            decision == "accept" || decision == "acceptForSession"
+        }
+        serde_json::Value::Object(decision) => decision.keys().any(|key| key.starts_with("accept")),
+        _ => false,
+    })
 }
 
 fn emit(line: &str) {

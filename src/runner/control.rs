@@ -75,6 +75,8 @@ impl ControlReply {
 /// A subscription handed out by the supervisor loop.
 #[derive(Debug)]
 pub struct Subscription {
+    /// Names the subscription in [`ControlInput::Unsubscribed`].
+    pub id: u64,
     /// Records up to this seq are read from the file; later ones arrive on `live`.
     pub last_seq: u64,
     pub live: mpsc::Receiver<Arc<str>>,
@@ -91,6 +93,11 @@ pub enum ControlInput {
     },
     Subscribe {
         reply: mpsc::Sender<Subscription>,
+    },
+    /// The subscriber of subscription `id` closed its connection (or could not be written
+    /// to): it no longer follows the turn.
+    Unsubscribed {
+        id: u64,
     },
 }
 
@@ -124,7 +131,7 @@ pub fn serve<T: Send + 'static>(
     }
 }
 
-fn connection<T>(
+fn connection<T: Send + 'static>(
     stream: UnixStream,
     events_path: &Path,
     to_loop: &mpsc::Sender<T>,
@@ -171,7 +178,7 @@ fn connection<T>(
     }
 }
 
-fn subscription<T>(
+fn subscription<T: Send + 'static>(
     writer: &mut UnixStream,
     events_path: &Path,
     to_loop: &mpsc::Sender<T>,
@@ -186,6 +193,47 @@ fn subscription<T>(
     let Some(subscription) = subscription else {
         return write_json(writer, &ControlReply::error("the turn has ended"));
     };
+    let id = subscription.id;
+    // The subscriber writes nothing more: end of input means it is gone (the client's
+    // process died, or it stopped following).
+    match writer.try_clone() {
+        Ok(mut watched) => {
+            let to_loop = to_loop.clone();
+            let spawned = std::thread::Builder::new()
+                .name("control-watch".into())
+                .spawn(move || {
+                    let mut buf = [0u8; 256];
+                    loop {
+                        match io::Read::read(&mut watched, &mut buf) {
+                            Ok(0) => break,
+                            Ok(_) => {}
+                            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                            Err(_) => break,
+                        }
+                    }
+                    let _ = to_loop.send(wrap(ControlInput::Unsubscribed { id }));
+                });
+            if let Err(err) = spawned {
+                tracing::warn!(%err, "cannot watch a subscriber");
+            }
+        }
+        Err(err) => tracing::warn!(%err, "cannot watch a subscriber"),
+    }
+    let followed = follow(writer, events_path, from_seq, &subscription);
+    if followed.is_err() {
+        let _ = to_loop.send(wrap(ControlInput::Unsubscribed { id }));
+    }
+    drop(subscription.done);
+    followed
+}
+
+/// Replays the file up to the subscription's seq, then writes live lines until the end.
+fn follow(
+    writer: &mut UnixStream,
+    events_path: &Path,
+    from_seq: u64,
+    subscription: &Subscription,
+) -> io::Result<()> {
     write_json(writer, &ControlReply::ok())?;
     let mut out = io::BufWriter::new(writer);
     for record in log::read_all(events_path)?.records {
@@ -205,9 +253,7 @@ fn subscription<T>(
         }
         out.flush()?;
     }
-    out.flush()?;
-    drop(subscription.done);
-    Ok(())
+    out.flush()
 }
 
 fn write_json<W: Write, V: Serialize>(writer: &mut W, value: &V) -> io::Result<()> {

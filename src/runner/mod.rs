@@ -11,6 +11,7 @@
 //! (the socket), [`log`] (the event log), [`launch`] (starting a runner, for the server),
 //! [`client`] (following and controlling a runner, for the server and `agent-host kill`).
 
+pub mod approvals;
 pub mod client;
 pub mod control;
 pub mod launch;
@@ -174,9 +175,9 @@ fn run(turn_dir: &Path) -> io::Result<()> {
         args: &command.args,
         cwd: &spec.cwd,
         env,
-        stdin: match command.stdin {
-            Some(_) => Stdio::piped(),
-            None => Stdio::null(),
+        stdin: match (&command.stdin, spec.provider.approvals) {
+            (Some(_), _) | (None, spec::Approvals::Stdin) => Stdio::piped(),
+            (None, spec::Approvals::None) => Stdio::null(),
         },
         stdout: Stdio::piped(),
         stderr: Stdio::from(stderr),
@@ -219,7 +220,9 @@ fn run(turn_dir: &Path) -> io::Result<()> {
     tracing::info!(pid, program = %command.program.display(), "backend started");
 
     let (to_loop, inputs) = mpsc::channel::<Input>();
-    if let (Some(prompt), Some(mut stdin)) = (command.stdin, child.stdin.take()) {
+    if let Some(prompt) = command.stdin
+        && let Some(mut stdin) = child.stdin.take()
+    {
         spawn_thread("prompt-stdin", move || {
             // The backend may exit without reading: a broken pipe is not our failure.
             if let Err(err) = stdin.write_all(prompt.as_bytes()) {
@@ -227,6 +230,18 @@ fn run(turn_dir: &Path) -> io::Result<()> {
             }
         })?;
     }
+    // With approvals on stdin (never together with a prompt on stdin), the pipe stays open
+    // for the answers.
+    let answers = match (spec.provider.approvals, child.stdin.take()) {
+        (spec::Approvals::Stdin, Some(stdin)) => {
+            let (answers, lines) = mpsc::channel::<String>();
+            spawn_thread("backend-stdin", move || {
+                approvals::write_answers(stdin, lines)
+            })?;
+            Some(answers)
+        }
+        (spec::Approvals::Stdin, None) | (spec::Approvals::None, _) => None,
+    };
     if let Some(stdout) = child.stdout.take() {
         let raw_path = turn_dir.join(STDOUT_FILE);
         let tx = to_loop.clone();
@@ -247,10 +262,12 @@ fn run(turn_dir: &Path) -> io::Result<()> {
         let tx = to_loop.clone();
         spawn_thread("signals", move || wait_stop_signals(stop_signals, tx))?;
     }
+    let mut client_link = approvals::ClientLink::Subscribers;
     match (spec.mode, lifeline) {
         (Mode::Foreground, Some(fd)) => {
             let tx = to_loop.clone();
             spawn_thread("lifeline", move || watch_lifeline(fd, tx))?;
+            client_link = approvals::ClientLink::Lifeline;
         }
         (Mode::Foreground, None) => {
             tracing::warn!(
@@ -293,7 +310,12 @@ fn run(turn_dir: &Path) -> io::Result<()> {
         scope,
         spec.grace_ms,
         socket_path,
-    );
+    )
+    .with_approvals(approvals::Approvals::new(
+        answers,
+        spec::policy_decision(spec.approval_policy.as_ref()),
+        client_link,
+    ));
     // Keep one sender so the channel never reports "disconnected" while timers run.
     let _keep = to_loop;
     let exit = supervisor.run(inputs)?;

@@ -54,6 +54,9 @@ pub struct Provider {
     pub env: BTreeMap<String, String>,
     #[serde(default)]
     pub prompt_via: PromptVia,
+    /// How the backend takes approval answers (`docs/backend-jsonl.md`, "Approvals").
+    #[serde(default)]
+    pub approvals: Approvals,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +78,37 @@ pub enum PromptVia {
     Arg,
     /// The prompt is written to stdin, which is then closed.
     Stdin,
+}
+
+/// How a backend receives the answers to its approval requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Approvals {
+    /// The backend asks for nothing; its stdin is `/dev/null` (or the prompt, see
+    /// [`PromptVia`]). `codex exec` needs this: it blocks forever on an open stdin.
+    #[default]
+    None,
+    /// The backend prints `approval.requested` and reads one `approval.response` line per
+    /// request on its stdin, which stays an open pipe for the whole turn.
+    Stdin,
+}
+
+impl From<crate::config::Approvals> for Approvals {
+    fn from(approvals: crate::config::Approvals) -> Approvals {
+        match approvals {
+            crate::config::Approvals::None => Approvals::None,
+            crate::config::Approvals::Stdin => Approvals::Stdin,
+        }
+    }
+}
+
+/// The decision the thread's `approvalPolicy` makes when no client can answer: `"never"`
+/// (never ask the user) accepts, anything else declines.
+pub fn policy_decision(approval_policy: Option<&Value>) -> &'static str {
+    match approval_policy.and_then(Value::as_str) {
+        Some("never") => "accept",
+        Some(_) | None => "decline",
+    }
 }
 
 /// The interrupt ladder's grace periods.

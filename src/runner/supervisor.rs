@@ -19,10 +19,11 @@ use rustix::process::{Signal, pidfd_send_signal};
 use crate::atomic_file;
 use crate::backend::{Adapter, Cancel};
 use crate::events::{
-    ErrorInfo, Event, ExitRecord, InterruptReason, MarkerOutcome, ProcessRecord, RECORD_VERSION,
-    TurnStatus, now_ms,
+    DecidedBy, ErrorInfo, Event, ExitRecord, InterruptReason, MarkerOutcome, ProcessRecord,
+    RECORD_VERSION, TurnStatus, now_ms,
 };
 use crate::process::tree::{self, Scope};
+use crate::runner::approvals::{ATTACH_GRACE, Approvals, ClientLink};
 use crate::runner::control::{ControlInput, ControlReply, ControlRequest, Subscription};
 use crate::runner::log::{Durability, EventLog};
 use crate::runner::spec::GraceMs;
@@ -191,6 +192,9 @@ pub struct Supervisor {
     subscriber_done: Vec<mpsc::Receiver<()>>,
     /// Set when the runner itself failed; the turn then ends `failed` (`runnerError`).
     runner_error: Option<String>,
+    approvals: Approvals,
+    lifeline_intact: bool,
+    next_subscription_id: u64,
 }
 
 impl Supervisor {
@@ -224,7 +228,16 @@ impl Supervisor {
             subscribers: Vec::new(),
             subscriber_done: Vec::new(),
             runner_error: None,
+            approvals: Approvals::none(),
+            lifeline_intact: true,
+            next_subscription_id: 0,
         }
+    }
+
+    /// Sets how approval requests are answered (the default takes none).
+    pub fn with_approvals(mut self, approvals: Approvals) -> Supervisor {
+        self.approvals = approvals;
+        self
     }
 
     /// Runs the loop to the end of the turn and writes the exit record.
@@ -300,6 +313,7 @@ impl Supervisor {
             consider(self.marker_at.map(|at| at + self.marker_exit_grace()));
         }
         consider(self.tree_clean_at.map(|at| at + EOF_GRACE));
+        consider(self.approvals.policy_at);
         if self.leader_exit.is_some() && self.tree_clean_at.is_none() {
             consider(Some(Instant::now() + SWEEP_POLL));
         }
@@ -344,6 +358,8 @@ impl Supervisor {
             }
             Input::LifelineBroken => {
                 tracing::info!("lifeline broken: the foreground client is gone");
+                self.lifeline_intact = false;
+                self.decide_pending_by_policy()?;
                 self.interrupt(InterruptReason::ClientLost)?;
             }
             Input::StopSignal(signal) => {
@@ -357,7 +373,10 @@ impl Supervisor {
             Input::Control(ControlInput::Subscribe { reply }) => {
                 let (live_tx, live) = mpsc::channel();
                 let (done, done_rx) = mpsc::channel();
+                let id = self.next_subscription_id;
+                self.next_subscription_id += 1;
                 let subscription = Subscription {
+                    id,
                     last_seq: self.log.next_seq() - 1,
                     live,
                     done,
@@ -365,6 +384,16 @@ impl Supervisor {
                 if reply.send(subscription).is_ok() {
                     self.subscribers.push(live_tx);
                     self.subscriber_done.push(done_rx);
+                    self.approvals.subscribers.insert(id);
+                    self.approvals.ever_subscribed = true;
+                    self.approvals.policy_at = None;
+                }
+            }
+            Input::Control(ControlInput::Unsubscribed { id }) => {
+                if self.approvals.subscribers.remove(&id)
+                    && !self.approvals.client_attached(self.lifeline_intact)
+                {
+                    self.decide_pending_by_policy()?;
                 }
             }
         }
@@ -380,8 +409,24 @@ impl Supervisor {
             ControlRequest::Steer { .. } => {
                 ControlReply::error("this backend does not accept input during a turn")
             }
-            ControlRequest::Approve { request_id, .. } => {
-                ControlReply::error(format!("no pending approval request {request_id:?}"))
+            ControlRequest::Approve {
+                request_id,
+                decision,
+            } => {
+                if !(decision.is_string() || decision.is_object()) {
+                    ControlReply::error(format!(
+                        "the decision must be a string or an object, not {decision}"
+                    ))
+                } else if self.approvals.is_pending(&request_id) {
+                    self.resolve(&request_id, decision, DecidedBy::Client)?;
+                    ControlReply::ok()
+                } else if self.interrupt.is_some() {
+                    ControlReply::error(format!(
+                        "approval request {request_id:?} was dropped: the turn is being interrupted"
+                    ))
+                } else {
+                    ControlReply::error(format!("no pending approval request {request_id:?}"))
+                }
             }
             ControlRequest::Subscribe { .. } => {
                 ControlReply::error("subscribe is answered by the connection")
@@ -389,7 +434,76 @@ impl Supervisor {
         })
     }
 
+    /// Answers a pending request: the line to the backend, then `approvalResolved`.
+    fn resolve(
+        &mut self,
+        request_id: &str,
+        decision: serde_json::Value,
+        decided_by: DecidedBy,
+    ) -> io::Result<()> {
+        if !self.approvals.take(request_id) {
+            return Ok(());
+        }
+        if !self.approvals.send_answer(request_id, &decision) {
+            tracing::warn!(
+                request_id,
+                "the backend's stdin is closed; the answer is lost"
+            );
+        }
+        self.append(
+            Event::ApprovalResolved {
+                request_id: request_id.to_owned(),
+                decision,
+                decided_by,
+            },
+            Durability::Flushed,
+        )
+    }
+
+    /// No client can answer: the spec's `approvalPolicy` decides every pending request.
+    fn decide_pending_by_policy(&mut self) -> io::Result<()> {
+        self.approvals.policy_at = None;
+        let decision = serde_json::Value::from(self.approvals.policy_decision);
+        for request_id in self.approvals.pending.clone() {
+            tracing::info!(request_id, %decision, "no client attached: the approval policy decides");
+            self.resolve(&request_id, decision.clone(), DecidedBy::Policy)?;
+        }
+        Ok(())
+    }
+
+    /// A backend's approval request: pending until the client or the policy answers.
+    fn approval_requested(&mut self, event: Event) -> io::Result<()> {
+        let Event::ApprovalRequested { request_id, .. } = &event else {
+            return self.append(event, Durability::Flushed);
+        };
+        let request_id = request_id.clone();
+        if let Some(message) = self
+            .approvals
+            .refusal(&request_id, self.interrupt.is_some())
+        {
+            return self.append(Event::Warning { message }, Durability::Flushed);
+        }
+        self.append(event, Durability::Flushed)?;
+        self.approvals.pending.push(request_id);
+        if self.approvals.client_attached(self.lifeline_intact) {
+            return Ok(());
+        }
+        match self.approvals.link {
+            ClientLink::Subscribers if !self.approvals.ever_subscribed => {
+                // The server that started the turn may not have subscribed yet.
+                self.approvals
+                    .policy_at
+                    .get_or_insert(Instant::now() + ATTACH_GRACE);
+                Ok(())
+            }
+            ClientLink::Subscribers | ClientLink::Lifeline => self.decide_pending_by_policy(),
+        }
+    }
+
     fn record_backend_event(&mut self, event: Event) -> io::Result<()> {
+        if matches!(event, Event::ApprovalRequested { .. }) {
+            return self.approval_requested(event);
+        }
         let durability = match &event {
             Event::Marker { outcome, error } => {
                 if self.marker.is_none() {
@@ -431,6 +545,9 @@ impl Supervisor {
             None => InterruptOrder::BeforeMarker,
         };
         self.interrupt = Some((reason, order));
+        // The backend is being stopped: its pending requests are dropped, unanswered.
+        self.approvals.pending.clear();
+        self.approvals.policy_at = None;
         self.append(Event::InterruptRequested { reason }, Durability::Synced)?;
         match self.backend.adapter.cancel() {
             Cancel::SignalLeader(signal) => {
@@ -476,6 +593,12 @@ impl Supervisor {
 
     fn on_time(&mut self) -> io::Result<()> {
         let now = Instant::now();
+        if self.approvals.policy_at.is_some_and(|at| now >= at) {
+            self.approvals.policy_at = None;
+            if !self.approvals.client_attached(self.lifeline_intact) {
+                self.decide_pending_by_policy()?;
+            }
+        }
         if now >= self.next_heartbeat {
             self.next_heartbeat = now + HEARTBEAT_EVERY;
             self.record.heartbeat_at_ms = now_ms();

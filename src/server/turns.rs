@@ -148,6 +148,7 @@ impl Server {
                     ConfigPromptVia::Arg => spec::PromptVia::Arg,
                     ConfigPromptVia::Stdin => spec::PromptVia::Stdin,
                 },
+                approvals: provider.approvals.into(),
             },
             prompt: prompt.clone(),
             model: p.model.clone().or(record.model.clone()),

@@ -1,6 +1,7 @@
 //! The one integration-test binary: every test drives real processes of the real binary.
 #![allow(clippy::disallowed_methods)]
 
+mod approvals;
 mod conformance;
 mod protocol;
 mod real_codex;

@@ -17,10 +17,10 @@ pub struct Host {
     pub sandbox: Sandbox,
     pub server: ServerProcess,
     pub thread_id: String,
-    next_id: i64,
+    pub next_id: i64,
 }
 
-const TURN_TIMEOUT: Duration = Duration::from_secs(20);
+pub const TURN_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl Host {
     /// Writes `scripts` (name, text) and starts a server with one thread.

@@ -1,5 +1,6 @@
 //! Runner tests: real runners, real fake-agent backends, every wait bounded.
 
+mod approvals;
 mod files;
 mod kill_cmd;
 mod lifecycle;

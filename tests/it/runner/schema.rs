@@ -37,6 +37,8 @@ fn backend_schema_accepts_real_streams_and_rejects_broken_events() {
         r#"{"type":"error","message":"Reconnecting... 1/2 (stream disconnected before completion: x)"}"#,
         r#"{"type":"turn.failed","error":{"message":"boom"}}"#,
         r#"{"type":"item.completed","item":{"id":"item_4","type":"todo_list","items":[]}}"#,
+        r#"{"type":"approval.requested","id":"a1","kind":"command_execution","item_id":"item_1","command":"ls","cwd":"/w","reason":null}"#,
+        r#"{"type":"approval.requested","id":"a2","kind":"file_change","item_id":"item_2"}"#,
     ];
     for line in observed {
         assert!(
@@ -49,6 +51,8 @@ fn backend_schema_accepts_real_streams_and_rejects_broken_events() {
         r#"{"type":"thread.started"}"#,
         r#"{"type":"item.completed","item":{"id":"i","type":"agent_message"}}"#,
         r#"{"type":"turn.failed"}"#,
+        r#"{"type":"approval.requested","id":"a1","kind":"network","item_id":"item_1"}"#,
+        r#"{"type":"approval.requested","kind":"file_change","item_id":"item_1"}"#,
         r#"{"type":"item.started","item":{"id":"i","type":"command_execution","command":"x","status":"running"}}"#,
     ];
     for line in broken {

@@ -158,6 +158,27 @@ impl Server {
         }
     }
 
+    /// Resolves our request for the runner's request `runner_request_id`, if it is still
+    /// waiting for the client (the runner decided it by policy).
+    pub(crate) async fn resolve_by_runner(
+        &mut self,
+        thread: Uuid,
+        turn: Uuid,
+        runner_request_id: &str,
+    ) {
+        let found = self
+            .pending_approvals
+            .iter()
+            .find(|(_, p)| {
+                p.thread == thread && p.turn == turn && p.runner_request_id == runner_request_id
+            })
+            .map(|(id, _)| *id);
+        if let Some(number) = found {
+            self.pending_approvals.remove(&number);
+            self.resolve(number, thread).await;
+        }
+    }
+
     /// Resolves every request of a turn that has ended.
     pub(crate) async fn resolve_turn_requests(&mut self, thread: Uuid, turn: Uuid) {
         let ids: Vec<i64> = self

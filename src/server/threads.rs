@@ -273,6 +273,7 @@ impl Server {
         };
         let response = self.thread_session_response(&uuid, turns);
         self.respond_now(id, to_value(&response)).await;
+        self.ask_waiting_approvals(uuid).await;
         // Like Codex after a resume from disk: the last token usage, replayed.
         if let Some((turn, usage)) = self.last_token_usage(uuid) {
             self.notify_thread(

@@ -58,6 +58,8 @@ pub(crate) struct ActiveTurn {
     pub last_error: Option<String>,
     /// Reasoning summary parts already announced, per item.
     pub summary_parts: BTreeSet<(String, u32)>,
+    /// Approval requests found waiting when the turn was re-attached, to ask again.
+    pub waiting_approvals: Vec<events::Event>,
 }
 
 impl Server {
@@ -208,6 +210,7 @@ impl Server {
                 final_message: None,
                 last_error: None,
                 summary_parts: BTreeSet::new(),
+                waiting_approvals: Vec::new(),
             });
             loaded.status = LoadedStatus::Active {
                 waiting_on_approval: false,
@@ -353,6 +356,14 @@ impl Server {
         let turn_id = turn.to_string();
         let at_ms = record.at_ms as i64;
         match record.event {
+            events::Event::ApprovalResolved {
+                request_id,
+                decided_by: events::DecidedBy::Policy,
+                ..
+            } => {
+                // The policy answered while our request was still out: it is settled.
+                self.resolve_by_runner(thread, turn, &request_id).await;
+            }
             events::Event::RunnerStarted { .. }
             | events::Event::ApprovalResolved { .. }
             | events::Event::Steered { .. }
@@ -566,24 +577,80 @@ impl Server {
         else {
             return;
         };
-        let next_seq = runner::log::read_all(&dir.join(runner::log::EVENTS_FILE))
-            .ok()
-            .and_then(|log| log.records.last().map(|r| r.seq + 1))
-            .unwrap_or(1);
+        let records = runner::log::read_all(&dir.join(runner::log::EVENTS_FILE))
+            .map(|log| log.records)
+            .unwrap_or_default();
+        let next_seq = records.last().map_or(1, |r| r.seq + 1);
+        // What the records so far say: the result so far, the last error, and the approval
+        // requests still waiting for an answer (asked again once the client is told).
+        let mut final_message = None;
+        let mut last_error = None;
+        let mut waiting: Vec<events::Event> = Vec::new();
+        for entry in records {
+            match entry.event {
+                events::Event::ItemCompleted { item }
+                    if item.get("type").and_then(Value::as_str) == Some("agentMessage") =>
+                {
+                    final_message = Some(normalize_item(item, None, Some(entry.at_ms as i64)));
+                }
+                events::Event::Error {
+                    message,
+                    will_retry: false,
+                } => last_error = Some(message),
+                asked @ events::Event::ApprovalRequested { .. } => waiting.push(asked),
+                events::Event::ApprovalResolved { request_id, .. } => waiting.retain(|w| {
+                    !matches!(w, events::Event::ApprovalRequested { request_id: r, .. } if *r == request_id)
+                }),
+                _ => {}
+            }
+        }
         if let Some(loaded) = self.loaded.get_mut(&thread) {
             loaded.active = Some(ActiveTurn {
                 turn_id: turn,
                 dir: dir.clone(),
                 started_at_ms: record.started_at_ms,
-                final_message: None,
-                last_error: None,
+                final_message,
+                last_error,
                 summary_parts: BTreeSet::new(),
+                waiting_approvals: waiting,
             });
             loaded.status = LoadedStatus::Active {
                 waiting_on_approval: false,
             };
         }
         self.follow(thread, turn, dir, next_seq);
+    }
+
+    /// Asks the client again for the approvals a re-attached turn is still waiting for.
+    pub(crate) async fn ask_waiting_approvals(&mut self, thread: Uuid) {
+        let Some(active) = self.loaded.get_mut(&thread).and_then(|l| l.active.as_mut()) else {
+            return;
+        };
+        let (turn, dir) = (active.turn_id, active.dir.clone());
+        for asked in std::mem::take(&mut active.waiting_approvals) {
+            if let events::Event::ApprovalRequested {
+                request_id,
+                kind,
+                item_id,
+                reason,
+                command,
+                cwd,
+            } = asked
+            {
+                self.request_approval(
+                    thread,
+                    turn,
+                    dir.clone(),
+                    request_id,
+                    kind,
+                    item_id,
+                    reason,
+                    command,
+                    cwd,
+                )
+                .await;
+            }
+        }
     }
 
     /// Stops the thread's running turn, if any, and waits (bounded) until it has ended.

@@ -810,3 +810,35 @@ fn a_fork_carries_the_ended_turns_and_is_listed() {
     );
     assert_eq!(excluded["result"]["thread"]["turns"], json!([]));
 }
+
+#[test]
+fn a_re_attached_turn_still_reports_the_answer_given_before_the_restart() {
+    let script = "start\nmessage the answer\nsleep 1500\ncomplete\n";
+    let mut host = Host::new(&[("s", script)]);
+    let turn = host.start_turn("s", json!({"background": true}));
+    host.server
+        .wait_for(TURN_TIMEOUT, |m| {
+            m["method"] == "item/completed" && m["params"]["item"]["type"] == "agentMessage"
+        })
+        .unwrap_or_else(|(err, got)| panic!("{err}: {got:#?}"));
+    host.server.kill();
+    let mut server = Host::spawn(&host.sandbox);
+    server.initialize();
+    let (resumed, _) = server.request(
+        json!(1),
+        "thread/resume",
+        json!({"threadId": host.thread_id}),
+    );
+    assert_eq!(
+        resumed["result"]["thread"]["status"]["type"], "active",
+        "{resumed}"
+    );
+    let turn_id = turn.clone();
+    let (done, _) = server
+        .wait_for(TURN_TIMEOUT, |m| {
+            m["method"] == "turn/completed" && m["params"]["turn"]["id"] == turn_id
+        })
+        .unwrap_or_else(|(err, got)| panic!("{err}: {got:#?}"));
+    assert_eq!(done["params"]["turn"]["status"], "completed");
+    assert_eq!(done["params"]["turn"]["items"][0]["text"], "the answer");
+}

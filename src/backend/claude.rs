@@ -14,9 +14,6 @@ use serde_json::{Value, json};
 
 use crate::events::{ErrorInfo, Event, MarkerOutcome, TokenBreakdown, now_ms};
 
-/// The longest piece of a bad line quoted in a warning.
-const QUOTE_LIMIT: usize = 200;
-
 /// What a `tool_use` opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ToolKind {
@@ -63,22 +60,15 @@ impl Stream {
     /// Maps one line.
     pub fn on_line(&mut self, line: &[u8], out: &mut Vec<Event>) {
         self.line_number += 1;
-        let text = String::from_utf8_lossy(line);
-        let text = text.trim();
-        if text.is_empty() {
-            return;
-        }
-        let value: Value = match serde_json::from_str(text) {
-            Ok(value) => value,
-            Err(err) => {
-                out.push(self.bad_line(text, &err.to_string()));
+        let (kind, value) = match super::read_typed_line(line, self.line_number) {
+            Ok(Some(read)) => read,
+            Ok(None) => return,
+            Err(warning) => {
+                out.push(warning);
                 return;
             }
         };
-        let Some(kind) = value.get("type").and_then(Value::as_str) else {
-            out.push(self.bad_line(text, "no \"type\" member"));
-            return;
-        };
+        let kind = kind.as_str();
         if let Some(session) = value.get("session_id").and_then(Value::as_str)
             && self.session_id.as_deref() != Some(session)
         {
@@ -101,19 +91,6 @@ impl Stream {
 
     /// At stdout EOF: tools never answered are left open (the turn's status says why).
     pub fn finish(&mut self, _out: &mut Vec<Event>) {}
-
-    fn bad_line(&self, text: &str, why: &str) -> Event {
-        let mut quoted: String = text.chars().take(QUOTE_LIMIT).collect();
-        if quoted.len() < text.len() {
-            quoted.push('…');
-        }
-        Event::Warning {
-            message: format!(
-                "skipped backend output line {}: {why}: {quoted}",
-                self.line_number
-            ),
-        }
-    }
 
     fn on_system(&mut self, value: &Value, out: &mut Vec<Event>) {
         match value.get("subtype").and_then(Value::as_str) {

@@ -13,9 +13,6 @@ use serde_json::{Map, Value, json};
 
 use crate::events::{ApprovalKind, ErrorInfo, Event, MarkerOutcome, TokenBreakdown, now_ms};
 
-/// The longest piece of a bad line quoted in a warning.
-const QUOTE_LIMIT: usize = 200;
-
 /// Parser state for one backend process.
 #[derive(Debug)]
 pub struct Stream {
@@ -43,22 +40,15 @@ impl Stream {
     /// Maps one line.
     pub fn on_line(&mut self, line: &[u8], out: &mut Vec<Event>) {
         self.line_number += 1;
-        let text = String::from_utf8_lossy(line);
-        let text = text.trim();
-        if text.is_empty() {
-            return;
-        }
-        let value: Value = match serde_json::from_str(text) {
-            Ok(value) => value,
-            Err(err) => {
-                out.push(self.bad_line(text, &err.to_string()));
+        let (kind, value) = match super::read_typed_line(line, self.line_number) {
+            Ok(Some(read)) => read,
+            Ok(None) => return,
+            Err(warning) => {
+                out.push(warning);
                 return;
             }
         };
-        let Some(kind) = value.get("type").and_then(Value::as_str) else {
-            out.push(self.bad_line(text, "no \"type\" member"));
-            return;
-        };
+        let kind = kind.as_str();
         if kind != "turn.failed" && kind != "error" {
             self.release_held_error(out);
         }
@@ -73,7 +63,11 @@ impl Stream {
             "turn.started" => {}
             "item.started" | "item.updated" | "item.completed" => match value.get("item") {
                 Some(item) if item.is_object() => self.on_item(kind, item, out),
-                Some(_) | None => out.push(self.bad_line(text, "no \"item\" object")),
+                Some(_) | None => out.push(super::bad_line(
+                    self.line_number,
+                    &String::from_utf8_lossy(line),
+                    "no \"item\" object",
+                )),
             },
             "error" => {
                 let message = str_field(&value, "message");
@@ -89,7 +83,11 @@ impl Stream {
             }
             "approval.requested" => match self.approval_request(&value) {
                 Ok(event) => out.push(event),
-                Err(why) => out.push(self.bad_line(text, why)),
+                Err(why) => out.push(super::bad_line(
+                    self.line_number,
+                    &String::from_utf8_lossy(line),
+                    why,
+                )),
             },
             "turn.completed" => {
                 if let Some(usage) = value.get("usage") {
@@ -132,19 +130,6 @@ impl Stream {
     fn release_held_error(&mut self, out: &mut Vec<Event>) {
         if let Some(message) = self.held_error.take() {
             out.push(Event::Warning { message });
-        }
-    }
-
-    fn bad_line(&self, text: &str, why: &str) -> Event {
-        let mut quoted: String = text.chars().take(QUOTE_LIMIT).collect();
-        if quoted.len() < text.len() {
-            quoted.push('…');
-        }
-        Event::Warning {
-            message: format!(
-                "skipped backend output line {}: {why}: {quoted}",
-                self.line_number
-            ),
         }
     }
 

@@ -13,6 +13,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use rustix::process::Signal;
+use serde_json::Value;
 
 use crate::events::Event;
 use crate::runner::spec::{Approvals, BackendKind, PromptVia, Spec};
@@ -205,4 +206,40 @@ fn substitute(element: &str, spec: &Spec) -> Result<OsString, String> {
         },
         other => OsString::from(other),
     })
+}
+
+/// The most characters of a bad line quoted in its warning.
+const QUOTE_LIMIT: usize = 200;
+
+/// The warning recorded for a backend line that is skipped.
+pub(crate) fn bad_line(line_number: u64, text: &str, why: &str) -> Event {
+    let text = text.trim();
+    let mut quoted: String = text.chars().take(QUOTE_LIMIT).collect();
+    if quoted.len() < text.len() {
+        quoted.push('…');
+    }
+    Event::Warning {
+        message: format!("skipped backend output line {line_number}: {why}: {quoted}"),
+    }
+}
+
+/// One line of a backend's stdout read as a JSON object with a `type`: `Ok(None)` for a blank
+/// line, `Err(warning)` for a line that is not one (recorded and skipped, never fatal).
+pub(crate) fn read_typed_line(
+    line: &[u8],
+    line_number: u64,
+) -> Result<Option<(String, Value)>, Event> {
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let value: Value =
+        serde_json::from_str(text).map_err(|err| bad_line(line_number, text, &err.to_string()))?;
+    let kind = value
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad_line(line_number, text, "no \"type\" member"))?
+        .to_owned();
+    Ok(Some((kind, value)))
 }

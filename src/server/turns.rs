@@ -179,7 +179,11 @@ impl Server {
             },
             Mode::Background => None,
         };
-        if let Err(err) = runner::launch::launch(&dir, mode, lifeline) {
+        // The launch waits (bounded) for the runner to report ready; the loop waits with it,
+        // so the order of events stays the order of requests, while the runtime's other
+        // tasks (turns being followed, the writer) go on.
+        let launched = tokio::task::block_in_place(|| runner::launch::launch(&dir, mode, lifeline));
+        if let Err(err) = launched {
             return Some(Err(ErrorObject::internal(format!(
                 "failed to start the turn's runner: {err}"
             ))));

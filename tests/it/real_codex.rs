@@ -81,6 +81,11 @@ enum ProviderSetup {
 
 impl CodexHost {
     fn new(script: Vec<Reply>, setup: ProviderSetup) -> CodexHost {
+        CodexHost::with_thread_params(script, setup, json!({}))
+    }
+
+    /// As `new`, with `extra` merged into the `thread/start` params (e.g. `continueSession`).
+    fn with_thread_params(script: Vec<Reply>, setup: ProviderSetup, extra: Value) -> CodexHost {
         let bin = codex_bin();
         let mock = MockResponses::start(script, MOCK_LIFETIME);
         let sandbox = Sandbox::new();
@@ -131,7 +136,11 @@ HOME = {home:?}
         };
         host.server.initialize();
         let cwd = path_str(&host.sandbox.work_dir());
-        let started = host.request("thread/start", json!({"cwd": cwd, "modelProvider": name}));
+        let mut params = json!({"cwd": cwd, "modelProvider": name});
+        if let (Some(params), Some(extra)) = (params.as_object_mut(), extra.as_object()) {
+            params.extend(extra.clone());
+        }
+        let started = host.request("thread/start", params);
         assert_eq!(
             started["result"]["thread"]["modelProvider"], name,
             "{started}"
@@ -205,6 +214,48 @@ HOME = {home:?}
         serde_json::from_str(&text).unwrap()
     }
 
+    /// The thread record on disk, `<state>/threads/<id>/thread.json`.
+    fn thread_record(&self) -> Value {
+        let path = self
+            .sandbox
+            .state_dir()
+            .join("threads")
+            .join(&self.thread_id)
+            .join("thread.json");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// The turn's `spec.json`, what the runner was told to run.
+    fn turn_spec(&self, turn_id: &str) -> Value {
+        let path = self.turn_dir(turn_id).join("spec.json");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// The turn's raw backend stderr, for failure messages.
+    fn backend_stderr(&self, turn_id: &str) -> String {
+        std::fs::read_to_string(self.turn_dir(turn_id).join("backend.stderr")).unwrap_or_default()
+    }
+
+    /// Runs one turn with `prompt` to its `turn/completed`; asserts it completed and returns
+    /// its messages and its turn id.
+    fn completed_turn(&mut self, prompt: &str) -> (String, Vec<Value>) {
+        let turn = self.start_turn(prompt);
+        let messages = self.until_completed(&turn);
+        let completed = &messages.last().unwrap()["params"]["turn"];
+        assert_eq!(
+            completed["status"],
+            "completed",
+            "turn {prompt:?}: {messages:#?}\nbackend.stdout:\n{}\nbackend.stderr:\n{}",
+            self.backend_stdout(&turn),
+            self.backend_stderr(&turn)
+        );
+        (turn, messages)
+    }
+
     /// Checks every server message against Codex's own schema (stable and closed
     /// experimental), as the transcript tests do.
     fn assert_conforms(&self, messages: &[Value]) {
@@ -223,6 +274,29 @@ HOME = {home:?}
 
 fn path_str(path: &Path) -> String {
     path.to_str().expect("UTF-8 path").to_owned()
+}
+
+/// Codex's own thread id: the `thread_id` of `thread.started` in a turn's `backend.stdout`.
+fn codex_thread_id(stdout: &str) -> String {
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|event| event["type"] == "thread.started")
+        .and_then(|event| event["thread_id"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no thread.started from codex:\n{stdout}"))
+}
+
+/// Whether the model request `body` carries a `message` of `role` whose text is `text`.
+fn has_message(body: &Value, role: &str, text: &str) -> bool {
+    body["input"].as_array().is_some_and(|items| {
+        items.iter().any(|item| {
+            item["type"] == "message"
+                && item["role"] == role
+                && item["content"].as_array().is_some_and(|parts| {
+                    parts.iter().any(|part| part["text"].as_str() == Some(text))
+                })
+        })
+    })
 }
 
 fn with_method<'a>(messages: &'a [Value], method: &str) -> Vec<&'a Value> {
@@ -600,4 +674,91 @@ fn an_upstream_http_500_fails_the_real_codex_turn_with_a_readable_error() {
     // No retry (request_max_retries = 0): one request, and nothing more.
     assert!(host.mock.drain().is_empty(), "Codex retried");
     host.assert_conforms(&messages);
+}
+
+const KIWI_PROMPT: &str = "remember the word kiwi";
+const KIWI_REPLY: &str = "Noted: kiwi.";
+const QUESTION: &str = "what was the word?";
+
+fn kiwi_script() -> Vec<Reply> {
+    vec![
+        Reply::Complete {
+            outputs: vec![Output::Message(KIWI_REPLY.to_owned())],
+            usage: (40, 0, 4),
+        },
+        Reply::Complete {
+            outputs: vec![Output::Message("The word was kiwi.".to_owned())],
+            usage: (60, 40, 5),
+        },
+    ]
+}
+
+#[test]
+fn a_continued_thread_resumes_the_real_codex_session_on_the_next_turn() {
+    let mut host = CodexHost::with_thread_params(
+        kiwi_script(),
+        ProviderSetup::Named("mock-codex"),
+        json!({"continueSession": true}),
+    );
+    let (turn1, messages1) = host.completed_turn(KIWI_PROMPT);
+    let first = host.mock.wait_request(0, Duration::ZERO);
+    assert!(has_message(&first, "user", KIWI_PROMPT), "{first}");
+
+    // Turn 1 started a fresh Codex session; the thread record keeps its id.
+    let codex_thread = codex_thread_id(&host.backend_stdout(&turn1));
+    let spec1 = host.turn_spec(&turn1);
+    assert_eq!(spec1["resumeSessionId"], Value::Null, "{spec1}");
+    let record = host.thread_record();
+    assert_eq!(record["continueSession"], true, "{record}");
+    assert_eq!(record["backendSessionId"], codex_thread, "{record}");
+
+    // Turn 2 resumes it: the runner was told the id, and Codex sent the whole conversation.
+    let (turn2, messages2) = host.completed_turn(QUESTION);
+    let spec2 = host.turn_spec(&turn2);
+    assert_eq!(spec2["resumeSessionId"], codex_thread, "{spec2}");
+    let second = host.mock.wait_request(1, Duration::ZERO);
+    assert!(
+        has_message(&second, "user", KIWI_PROMPT),
+        "turn 1's prompt is not in the resumed request: {second}"
+    );
+    assert!(
+        has_message(&second, "assistant", KIWI_REPLY),
+        "turn 1's answer is not in the resumed request: {second}"
+    );
+    assert!(has_message(&second, "user", QUESTION), "{second}");
+    // The same Codex session, still recorded.
+    let stdout2 = host.backend_stdout(&turn2);
+    assert_eq!(codex_thread_id(&stdout2), codex_thread, "{stdout2}");
+    let record = host.thread_record();
+    assert_eq!(record["backendSessionId"], codex_thread, "{record}");
+
+    let mut all = messages1;
+    all.extend(messages2);
+    host.assert_conforms(&all);
+    assert!(
+        host.mock.drain().is_empty(),
+        "the mock got more than two requests"
+    );
+}
+
+#[test]
+fn without_continue_session_each_real_codex_turn_starts_a_fresh_session() {
+    let mut host = CodexHost::new(kiwi_script(), ProviderSetup::Named("mock-codex"));
+    let (turn1, _) = host.completed_turn(KIWI_PROMPT);
+    host.mock.wait_request(0, Duration::ZERO);
+    let (turn2, _) = host.completed_turn(QUESTION);
+    let second = host.mock.wait_request(1, Duration::ZERO);
+    assert!(has_message(&second, "user", QUESTION), "{second}");
+    assert!(
+        !second.to_string().contains("kiwi"),
+        "a fresh session carries turn 1's conversation: {second}"
+    );
+    assert_eq!(host.turn_spec(&turn2)["resumeSessionId"], Value::Null);
+    let record = host.thread_record();
+    assert_eq!(record["continueSession"], false, "{record}");
+    assert_eq!(record["backendSessionId"], Value::Null, "{record}");
+    assert_ne!(
+        codex_thread_id(&host.backend_stdout(&turn1)),
+        codex_thread_id(&host.backend_stdout(&turn2))
+    );
 }

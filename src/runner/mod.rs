@@ -104,8 +104,8 @@ fn run(turn_dir: &Path) -> io::Result<()> {
         tracing::warn!("the turn has already ended; nothing to do");
         return Ok(());
     }
-    // Before any thread exists, so that every thread inherits the mask (the backend gets a
-    // clean mask from std's spawn).
+    // Before any thread exists, so that every thread inherits the mask (`process::spawn`
+    // gives the backend a clean one).
     let stop_signals = block_stop_signals()?;
     let lifeline = take_lifeline();
     if let Err(err) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
@@ -135,18 +135,31 @@ fn run(turn_dir: &Path) -> io::Result<()> {
             );
         }
     };
-    let socket_path = socket_path(&turn_dir, &spec.turn_id)?;
-    let listener = bind_private(&socket_path)?;
     let mut record = ProcessRecord {
         v: RECORD_VERSION,
         runner: me.clone(),
         backend: None,
-        socket: socket_path.to_string_lossy().into_owned(),
+        socket: String::new(),
         mode: spec.mode,
         started_at_ms: now_ms(),
         heartbeat_at_ms: now_ms(),
         descendants: Vec::new(),
     };
+    let bound = socket_path(&turn_dir, &spec.turn_id)
+        .and_then(|path| bind_private(&path).map(|listener| (path, listener)));
+    let (socket_path, listener) = match bound {
+        Ok(bound) => bound,
+        Err(err) => {
+            atomic_file::write_json_atomic(&turn_dir.join(PROCESS_FILE), &record)?;
+            return fail_before_start(
+                &turn_dir,
+                &mut log,
+                "runnerError",
+                format!("cannot serve the control socket: {err}"),
+            );
+        }
+    };
+    record.socket = socket_path.to_string_lossy().into_owned();
     let started = backend::command_for(&spec)
         .and_then(|command| Adapter::new(&spec).map(|adapter| (command, adapter)));
     let (command, adapter) = match started {

@@ -7,6 +7,12 @@
 //! (`parent_tool_use_id` set) is dropped. The `result` line is the end marker: `completed`
 //! only when `subtype` is `success` and `is_error` is false (Claude reports API errors as a
 //! "successful" result with `is_error`). `usage` in `result` is taken as this turn's usage.
+//!
+//! What the real CLI (2.1.330) showed beyond its documentation: a failed API call also comes
+//! as an `assistant` line whose text is the error (`"API Error: 500 …"`, model `<synthetic>`,
+//! `error` set); it is not the agent's message and is dropped, the `result` after it carries
+//! the same text as the turn's error. An `error_during_execution` result (after SIGINT) has
+//! no text and only internal diagnostics in `errors` (`[ede_diagnostic] …`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -95,15 +101,7 @@ impl Stream {
     fn on_system(&mut self, value: &Value, out: &mut Vec<Event>) {
         match value.get("subtype").and_then(Value::as_str) {
             Some("api_retry") => out.push(Event::Error {
-                message: format!(
-                    "Reconnecting... {}/{} ({})",
-                    value.get("attempt").cloned().unwrap_or(Value::Null),
-                    value.get("max_retries").cloned().unwrap_or(Value::Null),
-                    value
-                        .get("error")
-                        .map(|e| e.to_string())
-                        .unwrap_or_default()
-                ),
+                message: retry_message(value),
                 will_retry: true,
             }),
             Some("permission_denied") => {
@@ -116,6 +114,11 @@ impl Stream {
     }
 
     fn on_assistant(&mut self, value: &Value, out: &mut Vec<Event>) {
+        if value.get("error").is_some_and(|error| !error.is_null()) {
+            // Claude's own report of a failed API call, not the model's words; the `result`
+            // that follows ends the turn with it.
+            return;
+        }
         let message = value.get("message").unwrap_or(&Value::Null);
         let message_id = message.get("id").and_then(Value::as_str).unwrap_or("msg");
         let Some(blocks) = message.get("content").and_then(Value::as_array) else {
@@ -340,31 +343,7 @@ impl Stream {
             });
             return;
         }
-        let errors: Vec<String> = value
-            .get("errors")
-            .and_then(Value::as_array)
-            .map(|errors| {
-                errors
-                    .iter()
-                    .map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let message = value
-            .get("result")
-            .and_then(Value::as_str)
-            .filter(|text| !text.is_empty())
-            .map(str::to_owned)
-            .or_else(|| (!errors.is_empty()).then(|| errors.join("; ")))
-            .unwrap_or_else(|| {
-                format!(
-                    "the backend ended the turn with {}",
-                    value
-                        .get("subtype")
-                        .and_then(Value::as_str)
-                        .unwrap_or("an error")
-                )
-            });
+        let message = failure_message(value);
         out.push(Event::Error {
             message: message.clone(),
             will_retry: false,
@@ -374,6 +353,61 @@ impl Stream {
             error: Some(ErrorInfo::new(message)),
         });
     }
+}
+
+/// The error of a `result` that is not a success: its text, else its readable `errors`
+/// (internal `[ede_diagnostic]` entries left out), else its subtype and terminal reason.
+fn failure_message(result: &Value) -> String {
+    if let Some(text) = result
+        .get("result")
+        .and_then(Value::as_str)
+        .filter(|text| !text.is_empty())
+    {
+        return text.to_owned();
+    }
+    let errors: Vec<String> = result
+        .get("errors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_owned))
+        .filter(|e| !e.is_empty() && !e.starts_with("[ede_diagnostic]"))
+        .collect();
+    if !errors.is_empty() {
+        return errors.join("; ");
+    }
+    let subtype = result
+        .get("subtype")
+        .and_then(Value::as_str)
+        .unwrap_or("an error");
+    match result.get("terminal_reason").and_then(Value::as_str) {
+        Some(reason) => format!("the backend ended the turn with {subtype} ({reason})"),
+        None => format!("the backend ended the turn with {subtype}"),
+    }
+}
+
+/// `Reconnecting... 1/10 (HTTP 500 server_error)`, the retry notice of a `system/api_retry`
+/// line, worded as Codex words its own.
+fn retry_message(retry: &Value) -> String {
+    let number = |name: &str| {
+        retry
+            .get(name)
+            .and_then(Value::as_u64)
+            .map_or_else(|| "?".to_owned(), |n| n.to_string())
+    };
+    let status = retry.get("error_status").and_then(Value::as_u64);
+    let error = retry.get("error").and_then(Value::as_str);
+    let why = match (status, error) {
+        (Some(status), Some(error)) => format!("HTTP {status} {error}"),
+        (Some(status), None) => format!("HTTP {status}"),
+        (None, Some(error)) => error.to_owned(),
+        (None, None) => "request failed".to_owned(),
+    };
+    format!(
+        "Reconnecting... {}/{} ({why})",
+        number("attempt"),
+        number("max_retries")
+    )
 }
 
 fn str_field(value: &Value, name: &str) -> String {
@@ -463,15 +497,91 @@ mod tests {
     }
 
     #[test]
-    fn an_api_error_reported_as_success_is_a_failure() {
+    fn an_api_error_reported_as_success_is_a_failure_and_not_an_agent_message() {
+        // As Claude Code 2.1.330 writes an HTTP 500 (abridged): a synthetic assistant message
+        // with the error's text, then a "successful" result with `is_error`, then exit 1.
         let out = map(&[
-            r#"{"type":"assistant","message":{"id":"m","content":[{"type":"text","text":"API Error: 400 x"}]},"parent_tool_use_id":null,"error":"unknown"}"#,
-            r#"{"type":"result","subtype":"success","is_error":true,"result":"API Error: 400 x","terminal_reason":"api_error"}"#,
+            r#"{"type":"assistant","message":{"id":"d64fb2d0-050c-4521-ac95-01a4547733eb","model":"<synthetic>","role":"assistant","stop_reason":"stop_sequence","type":"message","content":[{"type":"text","text":"API Error: 500 boom. This is a server-side issue"}]},"parent_tool_use_id":null,"session_id":"S","error":"server_error","is_api_error_message":true,"api_error_status":500,"api_error_type":"api_error"}"#,
+            r#"{"type":"result","subtype":"success","is_error":true,"api_error_status":500,"result":"API Error: 500 boom. This is a server-side issue","terminal_reason":"api_error","usage":{"input_tokens":0,"output_tokens":0},"session_id":"S"}"#,
+        ]);
+        assert_eq!(
+            types(&out),
+            ["backendSession", "tokenUsage", "error", "marker"],
+            "{out:?}"
+        );
+        let Some(Event::Marker { outcome, error }) = out.last() else {
+            panic!("{out:?}")
+        };
+        assert_eq!(*outcome, MarkerOutcome::Failed);
+        assert_eq!(
+            error.as_ref().unwrap().message,
+            "API Error: 500 boom. This is a server-side issue"
+        );
+    }
+
+    #[test]
+    fn an_assistant_line_with_a_null_error_is_the_agents_message() {
+        let out = map(&[
+            r#"{"type":"assistant","message":{"id":"m","content":[{"type":"text","text":"hello"}]},"parent_tool_use_id":null,"error":null}"#,
+        ]);
+        assert_eq!(
+            types(&out),
+            ["itemStarted", "agentMessageDelta", "itemCompleted"]
+        );
+    }
+
+    #[test]
+    fn an_error_during_execution_is_worded_without_internal_diagnostics() {
+        // The result Claude Code 2.1.330 writes after SIGINT during a Bash command.
+        let out = map(&[
+            r#"{"type":"result","subtype":"error_during_execution","is_error":true,"terminal_reason":"aborted_tools","errors":["[ede_diagnostic] result_type=user last_content_type=n/a stop_reason=tool_use"],"session_id":"S"}"#,
         ]);
         let Some(Event::Marker { outcome, error }) = out.last() else {
             panic!("{out:?}")
         };
         assert_eq!(*outcome, MarkerOutcome::Failed);
-        assert_eq!(error.as_ref().unwrap().message, "API Error: 400 x");
+        assert_eq!(
+            error.as_ref().unwrap().message,
+            "the backend ended the turn with error_during_execution (aborted_tools)"
+        );
+        // Readable `errors` are kept.
+        let out = map(&[
+            r#"{"type":"result","subtype":"error_max_turns","is_error":true,"errors":["[ede_diagnostic] x","Reached maximum number of turns (1)"]}"#,
+        ]);
+        let Some(Event::Marker { error, .. }) = out.last() else {
+            panic!("{out:?}")
+        };
+        assert_eq!(
+            error.as_ref().unwrap().message,
+            "Reached maximum number of turns (1)"
+        );
+    }
+
+    #[test]
+    fn an_api_retry_is_a_retry_notice_in_codex_words() {
+        let out = map(&[
+            r#"{"type":"system","subtype":"api_retry","attempt":1,"max_retries":10,"retry_delay_ms":543,"error_status":500,"error":"server_error","session_id":"S"}"#,
+            r#"{"type":"system","subtype":"api_retry","attempt":2,"max_retries":10,"retry_delay_ms":900,"error_status":null,"error":"connection_error","session_id":"S"}"#,
+        ]);
+        let notices: Vec<(String, bool)> = out
+            .iter()
+            .filter_map(|e| match e {
+                Event::Error {
+                    message,
+                    will_retry,
+                } => Some((message.clone(), *will_retry)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            notices,
+            [
+                (
+                    "Reconnecting... 1/10 (HTTP 500 server_error)".to_owned(),
+                    true
+                ),
+                ("Reconnecting... 2/10 (connection_error)".to_owned(), true)
+            ]
+        );
     }
 }

@@ -4,6 +4,7 @@
 mod approvals;
 mod conformance;
 mod protocol;
+mod real_claude;
 mod real_codex;
 mod runner;
 mod schema_drift;

@@ -7,19 +7,19 @@
 //! real pipes. Every wait is bounded; the mock stops after its script or its deadline; every
 //! process is checked by pid and start time.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::ops::{Deref, DerefMut};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::support::Sandbox;
 use crate::support::mock_responses::{MockEvent, MockResponses, Output, Reply};
 use crate::support::paths;
-use crate::support::schema::{Conformance, TrafficChecker};
-use crate::support::{Sandbox, ServerProcess};
+use crate::support::real_backend::{
+    Proc, RealBackendHost, TURN_TIMEOUT, alive, descendants, path_str, with_method,
+};
 
-/// How long a real Codex turn may take (it takes about a second).
-const TURN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the mock serves at most.
 const MOCK_LIFETIME: Duration = Duration::from_secs(120);
 
@@ -59,16 +59,23 @@ enabled = false
     )
 }
 
-/// A sandboxed agent-host whose provider `provider` runs the real Codex against `mock`.
+/// A sandboxed agent-host whose provider runs the real Codex against `mock`.
 struct CodexHost {
-    sandbox: Sandbox,
+    host: RealBackendHost,
     mock: MockResponses,
-    server: ServerProcess,
-    thread_id: String,
-    checker_requests: Vec<(Value, String)>,
-    /// Notifications that arrived before a response, not yet handed to the test.
-    pending: Vec<Value>,
-    next_id: i64,
+}
+
+impl Deref for CodexHost {
+    type Target = RealBackendHost;
+    fn deref(&self) -> &RealBackendHost {
+        &self.host
+    }
+}
+
+impl DerefMut for CodexHost {
+    fn deref_mut(&mut self) -> &mut RealBackendHost {
+        &mut self.host
+    }
 }
 
 /// How the test's provider is configured.
@@ -120,160 +127,19 @@ HOME = {home:?}
         );
         let config_path = sandbox.root().join("real-codex.toml");
         std::fs::write(&config_path, config).unwrap();
-        let server = ServerProcess::spawn(&sandbox.agent_host_spec(
-            Some(&config_path),
-            &[],
-            &BTreeMap::new(),
-        ));
-        let mut host = CodexHost {
-            sandbox,
+        CodexHost {
+            host: RealBackendHost::start(sandbox, &config_path, name, extra),
             mock,
-            server,
-            thread_id: String::new(),
-            checker_requests: Vec::new(),
-            pending: Vec::new(),
-            next_id: 1,
-        };
-        host.server.initialize();
-        let cwd = path_str(&host.sandbox.work_dir());
-        let mut params = json!({"cwd": cwd, "modelProvider": name});
-        if let (Some(params), Some(extra)) = (params.as_object_mut(), extra.as_object()) {
-            params.extend(extra.clone());
         }
-        let started = host.request("thread/start", params);
-        assert_eq!(
-            started["result"]["thread"]["modelProvider"], name,
-            "{started}"
-        );
-        host.thread_id = started["result"]["thread"]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("thread/start failed: {started}"))
-            .to_owned();
-        host
     }
 
-    fn request(&mut self, method: &str, params: Value) -> Value {
-        let id = json!(self.next_id);
-        self.next_id += 1;
-        self.checker_requests.push((id.clone(), method.to_owned()));
-        let (response, before) = self.server.request(id, method, params);
-        self.pending.extend(before);
-        response
-    }
-
-    fn start_turn(&mut self, text: &str) -> String {
-        let response = self.request(
-            "turn/start",
-            json!({"threadId": self.thread_id, "input": [{"type": "text", "text": text}]}),
-        );
-        response["result"]["turn"]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("turn/start failed: {response}"))
-            .to_owned()
-    }
-
-    /// Every message since the last call (also those that came before a response), up to
-    /// and including the turn's `turn/completed`.
+    /// Every message up to the turn's `turn/completed` (see [`RealBackendHost`]); a failure
+    /// also shows what the mock saw.
     fn until_completed(&mut self, turn_id: &str) -> Vec<Value> {
-        let turn = turn_id.to_owned();
-        let (done, mut before) = self
-            .server
-            .wait_for(TURN_TIMEOUT, |m| {
-                m["method"] == "turn/completed" && m["params"]["turn"]["id"] == turn
-            })
-            .unwrap_or_else(|(err, before)| {
-                panic!(
-                    "no turn/completed for {turn}: {err}; got {before:#?}\nmock: {:?}",
-                    self.mock.drain()
-                )
-            });
-        before.push(done);
-        let mut messages = std::mem::take(&mut self.pending);
-        messages.extend(before);
-        messages
+        let mock = &self.mock;
+        self.host
+            .until_completed_or(turn_id, &|| format!("mock: {:?}", mock.drain()))
     }
-
-    fn turn_dir(&self, turn_id: &str) -> PathBuf {
-        self.sandbox
-            .state_dir()
-            .join("threads")
-            .join(&self.thread_id)
-            .join("turns")
-            .join(turn_id)
-    }
-
-    /// The turn's raw backend stdout, for failure messages.
-    fn backend_stdout(&self, turn_id: &str) -> String {
-        std::fs::read_to_string(self.turn_dir(turn_id).join("backend.stdout")).unwrap_or_default()
-    }
-
-    fn process_record(&self, turn_id: &str) -> Value {
-        let path = self.turn_dir(turn_id).join("process.json");
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        serde_json::from_str(&text).unwrap()
-    }
-
-    /// The thread record on disk, `<state>/threads/<id>/thread.json`.
-    fn thread_record(&self) -> Value {
-        let path = self
-            .sandbox
-            .state_dir()
-            .join("threads")
-            .join(&self.thread_id)
-            .join("thread.json");
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        serde_json::from_str(&text).unwrap()
-    }
-
-    /// The turn's `spec.json`, what the runner was told to run.
-    fn turn_spec(&self, turn_id: &str) -> Value {
-        let path = self.turn_dir(turn_id).join("spec.json");
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        serde_json::from_str(&text).unwrap()
-    }
-
-    /// The turn's raw backend stderr, for failure messages.
-    fn backend_stderr(&self, turn_id: &str) -> String {
-        std::fs::read_to_string(self.turn_dir(turn_id).join("backend.stderr")).unwrap_or_default()
-    }
-
-    /// Runs one turn with `prompt` to its `turn/completed`; asserts it completed and returns
-    /// its messages and its turn id.
-    fn completed_turn(&mut self, prompt: &str) -> (String, Vec<Value>) {
-        let turn = self.start_turn(prompt);
-        let messages = self.until_completed(&turn);
-        let completed = &messages.last().unwrap()["params"]["turn"];
-        assert_eq!(
-            completed["status"],
-            "completed",
-            "turn {prompt:?}: {messages:#?}\nbackend.stdout:\n{}\nbackend.stderr:\n{}",
-            self.backend_stdout(&turn),
-            self.backend_stderr(&turn)
-        );
-        (turn, messages)
-    }
-
-    /// Checks every server message against Codex's own schema (stable and closed
-    /// experimental), as the transcript tests do.
-    fn assert_conforms(&self, messages: &[Value]) {
-        let conformance = Conformance::load().unwrap_or_else(|e| panic!("{e}"));
-        let mut checker = TrafficChecker::new(&conformance.schemas());
-        for (id, method) in &self.checker_requests {
-            checker.client_requested(id, method);
-        }
-        for message in messages {
-            if let Err(err) = checker.server_sent(message) {
-                panic!("does not conform to the Codex schema: {message}\n{err}");
-            }
-        }
-    }
-}
-
-fn path_str(path: &Path) -> String {
-    path.to_str().expect("UTF-8 path").to_owned()
 }
 
 /// Codex's own thread id: the `thread_id` of `thread.started` in a turn's `backend.stdout`.
@@ -297,81 +163,6 @@ fn has_message(body: &Value, role: &str, text: &str) -> bool {
                 })
         })
     })
-}
-
-fn with_method<'a>(messages: &'a [Value], method: &str) -> Vec<&'a Value> {
-    messages.iter().filter(|m| m["method"] == method).collect()
-}
-
-/// A process as (pid, start time, command name), from `/proc/PID/stat`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Proc {
-    pid: i32,
-    start_time: u64,
-    ppid: i32,
-    sid: i32,
-    comm: String,
-}
-
-fn read_proc(pid: i32) -> Option<Proc> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let comm = stat.get(open + 1..close)?.to_owned();
-    let fields: Vec<&str> = stat.get(close + 2..)?.split_whitespace().collect();
-    // After the name: state (3), ppid (4), pgrp (5), session (6), …, starttime (22).
-    if matches!(fields.first(), Some(&"Z") | Some(&"X")) {
-        return None;
-    }
-    Some(Proc {
-        pid,
-        ppid: fields.get(1)?.parse().ok()?,
-        sid: fields.get(3)?.parse().ok()?,
-        start_time: fields.get(19)?.parse().ok()?,
-        comm,
-    })
-}
-
-/// Every live (non-zombie) process of the machine.
-fn scan() -> Vec<Proc> {
-    std::fs::read_dir("/proc")
-        .map(|dir| {
-            dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-                .filter_map(read_proc)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The live processes whose ancestry leads to `root` (not `root` itself), or whose session
-/// is one of `sessions`.
-fn descendants(root: i32, sessions: &[i32]) -> Vec<Proc> {
-    let all = scan();
-    let parent: BTreeMap<i32, i32> = all.iter().map(|p| (p.pid, p.ppid)).collect();
-    all.iter()
-        .filter(|p| {
-            if p.pid == root {
-                return false;
-            }
-            if sessions.contains(&p.sid) {
-                return true;
-            }
-            let mut at = p.ppid;
-            let mut seen = BTreeSet::new();
-            while at > 1 && seen.insert(at) {
-                if at == root {
-                    return true;
-                }
-                at = parent.get(&at).copied().unwrap_or(0);
-            }
-            false
-        })
-        .cloned()
-        .collect()
-}
-
-fn alive(pid: i32, start_time: u64) -> bool {
-    read_proc(pid).is_some_and(|p| p.start_time == start_time)
 }
 
 const PREAMBLE: &str = "I will look at the files first.";
@@ -517,10 +308,7 @@ fn a_real_codex_turn_runs_a_tool_and_completes_with_the_final_message() {
     assert!(host.turn_dir(&turn).join("exit.json").is_file());
 
     // Read back: the whole turn, in order.
-    let read = host.request(
-        "thread/read",
-        json!({"threadId": host.thread_id, "includeTurns": true}),
-    );
+    let read = host.read_thread();
     let kinds: Vec<&str> = read["result"]["thread"]["turns"][0]["items"]
         .as_array()
         .unwrap_or_else(|| panic!("{read}"))
@@ -584,10 +372,7 @@ fn interrupting_a_real_codex_turn_while_the_model_stalls_leaves_no_process() {
         host.backend_stdout(&turn)
     );
 
-    let response = host.request(
-        "turn/interrupt",
-        json!({"threadId": host.thread_id, "turnId": turn}),
-    );
+    let response = host.interrupt(&turn);
     assert_eq!(response["result"], json!({}), "{response}");
     let messages = host.until_completed(&turn);
     let completed = &messages.last().unwrap()["params"]["turn"];

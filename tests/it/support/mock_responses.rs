@@ -1,8 +1,7 @@
 //! A mock of the OpenAI Responses API for driving the real Codex CLI offline.
 //!
-//! A `std::net::TcpListener` bound to `127.0.0.1:0` speaks just enough HTTP/1.1 for Codex:
-//! every `POST …/responses` takes the next scripted [`Reply`]; anything else gets a 404 and
-//! takes nothing. Replies are server-sent events in the shape Codex 0.169.0 reads
+//! A loopback HTTP server on `127.0.0.1:0` ([`super::loopback`]): every `POST …/responses`
+//! takes the next scripted [`Reply`]; anything else gets a 404 and takes nothing. Replies are server-sent events in the shape Codex 0.169.0 reads
 //! (`response.created`, `response.output_item.added`, `response.output_text.delta`,
 //! `response.output_item.done`, `response.completed` with usage), an HTTP error, or a stream
 //! that stalls after `response.created` until the client goes away.
@@ -13,15 +12,13 @@
 //! ([`MockEvent`]) so a test can wait for "Codex asked" without sleeping.
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+use super::loopback::{Closed, Connection, Loopback, Request, Service};
 
 /// One output item of a completed response.
 #[derive(Debug, Clone)]
@@ -60,52 +57,35 @@ pub enum MockEvent {
 
 /// A running mock; see the module documentation.
 pub struct MockResponses {
-    addr: SocketAddr,
+    server: Loopback,
     events: Receiver<MockEvent>,
-    stop: Arc<AtomicBool>,
-    streams: Arc<Mutex<Vec<TcpStream>>>,
-    acceptor: Option<JoinHandle<Vec<JoinHandle<()>>>>,
 }
 
 struct Shared {
     script: Mutex<VecDeque<Reply>>,
     served: Mutex<usize>,
     events: Sender<MockEvent>,
-    deadline: Instant,
-    stop: Arc<AtomicBool>,
-    streams: Arc<Mutex<Vec<TcpStream>>>,
 }
 
 impl MockResponses {
     /// Serves `script` (one reply per model request, in order) until it is used up or
     /// `lifetime` has passed.
     pub fn start(script: Vec<Reply>, lifetime: Duration) -> MockResponses {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the mock on 127.0.0.1");
-        let addr = listener.local_addr().expect("mock address");
         let (events_tx, events) = channel();
-        let stop = Arc::new(AtomicBool::new(false));
-        let streams = Arc::new(Mutex::new(Vec::new()));
         let shared = Arc::new(Shared {
             script: Mutex::new(script.into()),
             served: Mutex::new(0),
             events: events_tx,
-            deadline: Instant::now() + lifetime,
-            stop: Arc::clone(&stop),
-            streams: Arc::clone(&streams),
         });
-        let acceptor = thread::spawn(move || accept_loop(&listener, &shared));
         MockResponses {
-            addr,
+            server: Loopback::start(shared, lifetime),
             events,
-            stop,
-            streams,
-            acceptor: Some(acceptor),
         }
     }
 
     /// `http://127.0.0.1:<port>/v1`: Codex's `base_url`.
     pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
+        format!("http://{}/v1", self.server.addr())
     }
 
     /// The next event, waiting at most `timeout`.
@@ -136,262 +116,76 @@ impl MockResponses {
     }
 }
 
-impl Drop for MockResponses {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the acceptor (a connection it drops at once) and unblock every connection.
-        let _ = TcpStream::connect(self.addr);
-        for stream in self.streams.lock().expect("mock streams").iter() {
-            let _ = stream.shutdown(Shutdown::Both);
-        }
-        if let Some(acceptor) = self.acceptor.take()
-            && let Ok(workers) = acceptor.join()
-        {
-            for worker in workers {
-                let _ = worker.join();
-            }
-        }
+impl Service for Shared {
+    fn exhausted(&self) -> bool {
+        self.script.lock().expect("mock script").is_empty()
     }
-}
 
-/// Accepts connections until the script is used up, the deadline passes or the mock is
-/// dropped; returns the connection threads.
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) -> Vec<JoinHandle<()>> {
-    use rustix::event::{PollFd, PollFlags, Timespec, poll};
-    let mut workers = Vec::new();
-    loop {
-        let exhausted = shared.script.lock().expect("mock script").is_empty();
-        let left = shared.deadline.saturating_duration_since(Instant::now());
-        if exhausted || left.is_zero() || shared.stop.load(Ordering::SeqCst) {
-            return workers;
-        }
-        let timeout = Timespec {
-            tv_sec: left.as_secs() as _,
-            tv_nsec: left.subsec_nanos() as _,
-        };
-        let mut fds = [PollFd::new(listener, PollFlags::IN)];
-        match poll(&mut fds, Some(&timeout)) {
-            Ok(0) => return workers,
-            Ok(_) => {}
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(_) => return workers,
-        }
-        let Ok((stream, _)) = listener.accept() else {
-            continue;
-        };
-        {
-            // Checked under the lock that `Drop` takes after setting `stop`: a connection is
-            // either shut down by `Drop` or never served.
-            let mut streams = shared.streams.lock().expect("mock streams");
-            if shared.stop.load(Ordering::SeqCst) {
-                return workers;
-            }
-            if let Ok(clone) = stream.try_clone() {
-                streams.push(clone);
-            }
-        }
-        let shared = Arc::clone(shared);
-        workers.push(thread::spawn(move || serve_connection(stream, &shared)));
-    }
-}
-
-/// One parsed HTTP request.
-struct Request {
-    line: String,
-    body: Vec<u8>,
-}
-
-/// Serves the requests of one (keep-alive) connection until it closes or a reply closes it.
-fn serve_connection(stream: TcpStream, shared: &Shared) {
-    let Ok(read_half) = stream.try_clone() else {
-        return;
-    };
-    let mut reader = BufReader::new(read_half);
-    let mut writer = stream;
-    loop {
-        let left = shared.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || reader.get_ref().set_read_timeout(Some(left)).is_err() {
-            return;
-        }
-        let Some(request) = read_request(&mut reader) else {
-            return;
-        };
-        let mut parts = request.line.split_whitespace();
-        let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-        if method != "POST" || !path.ends_with("/responses") {
-            let _ = shared.events.send(MockEvent::Unexpected {
+    fn serve(&self, request: Request, connection: &mut Connection) -> bool {
+        if request.method != "POST" || !request.path.ends_with("/responses") {
+            let _ = self.events.send(MockEvent::Unexpected {
                 request_line: request.line.clone(),
             });
-            if write_plain(&mut writer, 404, "not served by the mock").is_err() {
-                return;
-            }
-            continue;
+            return connection
+                .respond_plain(404, "not served by the mock")
+                .is_ok();
         }
-        let reply = shared.script.lock().expect("mock script").pop_front();
+        let reply = self.script.lock().expect("mock script").pop_front();
         let index = {
-            let mut served = shared.served.lock().expect("mock counter");
+            let mut served = self.served.lock().expect("mock counter");
             *served += 1;
             *served - 1
         };
-        let body = serde_json::from_slice(&request.body)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&request.body).into()));
-        let _ = shared.events.send(MockEvent::Request { index, body });
-        let keep_open = match reply {
+        let _ = self.events.send(MockEvent::Request {
+            index,
+            body: request.json(),
+        });
+        match reply {
             Some(Reply::Complete { outputs, usage }) => {
                 let body = sse_body(index, &outputs, usage);
-                write_response(&mut writer, 200, "text/event-stream", body.as_bytes()).is_ok()
+                connection
+                    .respond(200, "text/event-stream", body.as_bytes())
+                    .is_ok()
             }
             Some(Reply::HttpError { status, message }) => {
                 let body =
                     json!({"error": {"message": message, "type": "server_error", "code": null}});
-                write_response(
-                    &mut writer,
-                    status,
-                    "application/json",
-                    body.to_string().as_bytes(),
-                )
-                .is_ok()
+                connection
+                    .respond(status, "application/json", body.to_string().as_bytes())
+                    .is_ok()
             }
             Some(Reply::Stall) => {
-                stall(&mut writer, &mut reader, index, shared);
+                self.stall(connection, index);
                 false
             }
             None => {
-                let _ = write_plain(&mut writer, 500, "the mock's script is used up");
+                let _ = connection.respond_plain(500, "the mock's script is used up");
                 false
             }
-        };
-        if !keep_open {
+        }
+    }
+}
+
+impl Shared {
+    /// Sends the head of an endless event stream and `response.created`, then waits for the
+    /// client to close the connection, or for the deadline.
+    fn stall(&self, connection: &mut Connection, index: usize) {
+        let head =
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+        let created = event(
+            "response.created",
+            json!({"response": {"id": format!("resp_{index}")}}),
+        );
+        if connection.write_raw(head.as_bytes()).is_err()
+            || connection.write_raw(created.as_bytes()).is_err()
+        {
             return;
         }
-    }
-}
-
-/// Reads one request (request line, headers, a `content-length` or chunked body); `None` at
-/// EOF, on a timeout or on malformed input.
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
-    let mut line = String::new();
-    // Skip blank lines between requests.
-    while line.trim().is_empty() {
-        line.clear();
-        if reader.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-    }
-    let mut length = 0usize;
-    let mut chunked = false;
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).ok()? == 0 {
-            return None;
-        }
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        let (name, value) = header.split_once(':')?;
-        let (name, value) = (name.trim().to_ascii_lowercase(), value.trim());
-        if name == "content-length" {
-            length = value.parse().ok()?;
-        } else if name == "transfer-encoding" && value.eq_ignore_ascii_case("chunked") {
-            chunked = true;
-        }
-    }
-    let mut body = Vec::new();
-    if chunked {
-        loop {
-            let mut size_line = String::new();
-            reader.read_line(&mut size_line).ok()?;
-            let size_text = size_line.trim().split(';').next()?;
-            let size = usize::from_str_radix(size_text, 16).ok()?;
-            let mut chunk = vec![0; size + 2];
-            reader.read_exact(&mut chunk).ok()?;
-            if size == 0 {
-                break;
+        match connection.wait_closed() {
+            Closed::ByClient => {
+                let _ = self.events.send(MockEvent::StallEnded { index });
             }
-            body.extend_from_slice(&chunk[..size]);
-        }
-    } else {
-        body.resize(length, 0);
-        reader.read_exact(&mut body).ok()?;
-    }
-    Some(Request {
-        line: line.trim_end().to_owned(),
-        body,
-    })
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        404 => "Not Found",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "Mock Status",
-    }
-}
-
-fn write_response(
-    writer: &mut TcpStream,
-    status: u16,
-    content_type: &str,
-    body: &[u8],
-) -> std::io::Result<()> {
-    let head = format!(
-        "HTTP/1.1 {status} {}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n",
-        reason(status),
-        body.len()
-    );
-    writer.write_all(head.as_bytes())?;
-    writer.write_all(body)?;
-    writer.flush()
-}
-
-fn write_plain(writer: &mut TcpStream, status: u16, text: &str) -> std::io::Result<()> {
-    write_response(writer, status, "text/plain", text.as_bytes())
-}
-
-/// Sends the head of an endless event stream and `response.created`, then waits for the
-/// client to close the connection (read returns EOF or an error), or for the deadline.
-fn stall(writer: &mut TcpStream, reader: &mut BufReader<TcpStream>, index: usize, shared: &Shared) {
-    let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
-    let created = event(
-        "response.created",
-        json!({"response": {"id": format!("resp_{index}")}}),
-    );
-    if writer.write_all(head.as_bytes()).is_err()
-        || writer.write_all(created.as_bytes()).is_err()
-        || writer.flush().is_err()
-    {
-        return;
-    }
-    let left = shared.deadline.saturating_duration_since(Instant::now());
-    if left.is_zero() || reader.get_ref().set_read_timeout(Some(left)).is_err() {
-        return;
-    }
-    let mut sink = [0u8; 4096];
-    loop {
-        match reader.read(&mut sink) {
-            Ok(0) => {
-                let _ = shared.events.send(MockEvent::StallEnded { index });
-                return;
-            }
-            Ok(_) => {}
-            Err(err)
-                if matches!(
-                    err.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                return;
-            }
-            Err(_) => {
-                if !shared.stop.load(Ordering::SeqCst) {
-                    let _ = shared.events.send(MockEvent::StallEnded { index });
-                }
-                return;
-            }
+            Closed::ByMock => {}
         }
     }
 }

@@ -4,10 +4,13 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod fixture;
+pub mod loopback;
+pub mod mock_anthropic;
 pub mod mock_responses;
 pub mod paths;
 pub mod pattern;
 pub mod process;
+pub mod real_backend;
 pub mod sandbox;
 pub mod schema;
 

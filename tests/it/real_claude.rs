@@ -1,0 +1,657 @@
+//! The real Claude Code CLI (2.1.330, from `scripts/install-test-deps.sh`) as the backend of
+//! agent-host turns, talking to our own mock of the Anthropic Messages API on 127.0.0.1.
+//!
+//! Each test starts the mock with a script of model replies, configures an agent-host
+//! provider of kind `claude` whose command is the installed native binary and whose
+//! environment points Claude at the mock (a throwaway `HOME`, `ANTHROPIC_BASE_URL`, a dummy
+//! key, `CLAUDE_CODE_SIMPLE=1`, which is what `--bare` sets, no nonessential traffic, no
+//! retries), and drives `agent-host app-server` over real pipes. The provider has no `args`:
+//! the runner builds the kind's own command line, resume form included. Every wait is bounded;
+//! the mock stops after its script or its deadline; every process is checked by pid and start
+//! time.
+
+use std::ops::{Deref, DerefMut};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::Sandbox;
+use crate::support::mock_anthropic::{Block, MockAnthropic, Reply};
+use crate::support::paths;
+use crate::support::real_backend::{
+    Proc, RealBackendHost, TURN_TIMEOUT, alive, completed_items, descendants, path_str,
+    turn_processes, with_method,
+};
+
+/// How long the mock serves at most.
+const MOCK_LIFETIME: Duration = Duration::from_secs(120);
+
+/// The installed Claude Code binary, `.cache/claude-bin`; a missing one fails the test.
+fn claude_bin() -> PathBuf {
+    let bin = paths::repo_root().join(".cache").join("claude-bin");
+    assert!(
+        bin.is_file(),
+        "the real Claude Code CLI is missing (.cache/claude-bin): run scripts/install-test-deps.sh"
+    );
+    bin
+}
+
+/// A sandboxed agent-host whose provider runs the real Claude Code against `mock`.
+struct ClaudeHost {
+    host: RealBackendHost,
+    mock: MockAnthropic,
+}
+
+impl Deref for ClaudeHost {
+    type Target = RealBackendHost;
+    fn deref(&self) -> &RealBackendHost {
+        &self.host
+    }
+}
+
+impl DerefMut for ClaudeHost {
+    fn deref_mut(&mut self) -> &mut RealBackendHost {
+        &mut self.host
+    }
+}
+
+/// How the test's provider is configured.
+enum ProviderSetup {
+    /// The built-in `claude` provider (its shipped argv) with our command and environment.
+    BuiltIn,
+    /// A provider of our own, `kind = "claude"` and no `args`: the kind's default argv.
+    Named(&'static str),
+}
+
+impl ClaudeHost {
+    fn new(script: Vec<Reply>, setup: ProviderSetup) -> ClaudeHost {
+        ClaudeHost::with_options(script, setup, json!({}), 0)
+    }
+
+    /// As `new`, with `extra` merged into the `thread/start` params (e.g. `continueSession`)
+    /// and Claude retrying a failed API call `max_retries` times.
+    fn with_options(
+        script: Vec<Reply>,
+        setup: ProviderSetup,
+        extra: Value,
+        max_retries: u32,
+    ) -> ClaudeHost {
+        let bin = claude_bin();
+        let mock = MockAnthropic::start(script, MOCK_LIFETIME);
+        let sandbox = Sandbox::new();
+        // Claude keeps its sessions under $HOME/.claude/projects/<cwd>/: resume needs the same
+        // HOME (and cwd) on every turn, so it is the provider's, not the turn's.
+        let claude_home = sandbox.root().join("claude-home");
+        std::fs::create_dir_all(&claude_home).unwrap();
+        let name = match setup {
+            ProviderSetup::BuiltIn => "claude",
+            ProviderSetup::Named(name) => name,
+        };
+        let config = format!(
+            r#"default_provider = "{name}"
+[interrupt]
+cancel_grace_ms = 5000
+term_grace_ms = 1000
+[providers.{name}]
+kind = "claude"
+command = {command:?}
+model = "{MODEL}"
+[providers.{name}.env]
+HOME = {home:?}
+CLAUDE_CONFIG_DIR = {config_dir:?}
+ANTHROPIC_BASE_URL = {base_url:?}
+ANTHROPIC_API_KEY = "mock-key"
+CLAUDE_CODE_SIMPLE = "1"
+CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1"
+DISABLE_AUTOUPDATER = "1"
+CLAUDE_CODE_MAX_RETRIES = "{max_retries}"
+"#,
+            command = path_str(&bin),
+            home = path_str(&claude_home),
+            config_dir = path_str(&claude_home.join(".claude")),
+            base_url = mock.base_url(),
+        );
+        let config_path = sandbox.root().join("real-claude.toml");
+        std::fs::write(&config_path, config).unwrap();
+        ClaudeHost {
+            host: RealBackendHost::start(sandbox, &config_path, name, extra),
+            mock,
+        }
+    }
+
+    /// Every message up to the turn's `turn/completed` (see [`RealBackendHost`]); a failure
+    /// also shows what the mock saw.
+    fn until_completed(&mut self, turn_id: &str) -> Vec<Value> {
+        let mock = &self.mock;
+        self.host
+            .until_completed_or(turn_id, &|| format!("mock: {:?}", mock.drain()))
+    }
+}
+
+/// The model the provider names; Claude passes it on to the API as it is.
+const MODEL: &str = "claude-mock-model";
+
+/// Claude's own session id: the `session_id` of `system/init` in a turn's `backend.stdout`.
+fn claude_session_id(stdout: &str) -> String {
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["type"] == "system" && line["subtype"] == "init")
+        .and_then(|line| line["session_id"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no system/init from claude:\n{stdout}"))
+}
+
+/// The text of a Messages API content: a string, or its text blocks joined.
+fn content_text(content: &Value) -> String {
+    match content {
+        Value::String(text) => text.clone(),
+        Value::Array(blocks) => blocks
+            .iter()
+            .filter_map(|b| b["text"].as_str())
+            .collect::<Vec<_>>()
+            .join(""),
+        _ => String::new(),
+    }
+}
+
+/// The (role, text) of every user and assistant message of a model request, in order.
+fn conversation(body: &Value) -> Vec<(String, String)> {
+    body["messages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no messages in the request: {body}"))
+        .iter()
+        .filter(|m| m["role"] == "user" || m["role"] == "assistant")
+        .map(|m| {
+            (
+                m["role"].as_str().unwrap_or_default().to_owned(),
+                content_text(&m["content"]),
+            )
+        })
+        .filter(|(_, text)| !text.is_empty())
+        .collect()
+}
+
+/// The `tool_result` blocks of a model request.
+fn tool_results(body: &Value) -> Vec<&Value> {
+    body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["content"].as_array())
+        .flatten()
+        .filter(|block| block["type"] == "tool_result")
+        .collect()
+}
+
+const THINKING: &str = "The user wants a command run first.";
+const PREAMBLE: &str = "I will run a command first.";
+const FINAL: &str = "The command printed its mark; this is the final answer.";
+const TOOL_MARK: &str = "tool-output-5c1d";
+
+#[test]
+fn a_real_claude_turn_runs_bash_and_completes_with_the_final_message() {
+    let command = format!("echo {TOOL_MARK}");
+    let script = vec![
+        Reply::Message {
+            blocks: vec![
+                Block::Thinking(THINKING.to_owned()),
+                Block::Text(PREAMBLE.to_owned()),
+                Block::Bash(command.clone()),
+            ],
+            usage: (100, 7),
+        },
+        Reply::Message {
+            blocks: vec![Block::Text(FINAL.to_owned())],
+            usage: (150, 9),
+        },
+    ];
+    let mut host = ClaudeHost::new(script, ProviderSetup::BuiltIn);
+    // A prompt that looks like a flag: the built-in argv puts it after `--`.
+    let prompt = "-v: run the command, then answer";
+    let turn = host.start_turn(prompt);
+    let messages = host.until_completed(&turn);
+    let stdout = host.backend_stdout(&turn);
+    let context = format!(
+        "backend.stdout:\n{stdout}\nbackend.stderr:\n{}\nmessages: {messages:#?}",
+        host.backend_stderr(&turn)
+    );
+
+    // The model was asked twice: the prompt, then the tool's real output.
+    let first = host.mock.wait_request(0, Duration::ZERO);
+    let second = host.mock.wait_request(1, Duration::ZERO);
+    assert_eq!(first["model"], MODEL, "{first}");
+    assert_eq!(first["stream"], true, "{first}");
+    assert_eq!(
+        conversation(&first),
+        [("user".to_owned(), prompt.to_owned())]
+    );
+    let results = tool_results(&second);
+    assert_eq!(results.len(), 1, "{second}");
+    assert_eq!(results[0]["tool_use_id"], "toolu_mock_0_2", "{second}");
+    assert_eq!(results[0]["is_error"], false, "{second}");
+    assert_eq!(content_text(&results[0]["content"]), TOOL_MARK, "{second}");
+
+    // The client saw the thinking, both messages and the command, in the model's order.
+    let items: Vec<&Value> = completed_items(&messages)
+        .into_iter()
+        .filter(|i| i["type"] != "userMessage")
+        .collect();
+    let kinds: Vec<&str> = items.iter().filter_map(|i| i["type"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "reasoning",
+            "agentMessage",
+            "commandExecution",
+            "agentMessage"
+        ],
+        "{context}"
+    );
+    assert_eq!(items[0]["summary"], json!([THINKING]), "{context}");
+    assert_eq!(items[1]["text"], PREAMBLE, "{context}");
+    assert_eq!(items[3]["text"], FINAL, "{context}");
+    let command_item = items[2];
+    assert_eq!(command_item["command"], command, "{command_item}");
+    assert_eq!(command_item["status"], "completed", "{command_item}");
+    assert_eq!(command_item["exitCode"], 0, "{command_item}");
+    assert_eq!(
+        command_item["cwd"],
+        path_str(&host.sandbox.work_dir()),
+        "{command_item}"
+    );
+    assert!(
+        command_item["aggregatedOutput"]
+            .as_str()
+            .is_some_and(|o| o.contains(TOOL_MARK)),
+        "{command_item}"
+    );
+    // Every item that started also completed, in the same order.
+    let ids = |method: &str| -> Vec<Value> {
+        with_method(&messages, method)
+            .iter()
+            .map(|m| m["params"]["item"]["id"].clone())
+            .collect()
+    };
+    assert_eq!(ids("item/started"), ids("item/completed"), "{context}");
+
+    // Usage: both model requests of the turn.
+    let usage = with_method(&messages, "thread/tokenUsage/updated");
+    let usage = usage
+        .last()
+        .unwrap_or_else(|| panic!("no thread/tokenUsage/updated; {context}"));
+    let total = &usage["params"]["tokenUsage"]["total"];
+    assert_eq!(total["inputTokens"], 250, "{usage}");
+    assert_eq!(total["outputTokens"], 16, "{usage}");
+    assert_eq!(usage["params"]["turnId"], turn);
+    assert!(
+        with_method(&messages, "error").is_empty(),
+        "an error notification in a good turn; {context}"
+    );
+
+    // turn/completed: completed, and its one item is the FINAL message.
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(completed["status"], "completed", "{context}");
+    assert_eq!(completed["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(completed["items"][0]["type"], "agentMessage");
+    assert_eq!(completed["items"][0]["text"], FINAL, "{context}");
+
+    // Final means final: Claude has exited and the runner recorded it.
+    let (_, (pid, start), _) = turn_processes(&host.process_record(&turn));
+    assert!(!alive(pid, start), "claude still runs at turn/completed");
+    let exit = host.turn_file(&turn, "exit.json");
+    assert_eq!(exit["status"], "completed", "{exit}");
+
+    // Read back: the whole turn, in order.
+    let read = host.read_thread();
+    let kinds: Vec<&str> = read["result"]["thread"]["turns"][0]["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{read}"))
+        .iter()
+        .filter_map(|i| i["type"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "userMessage",
+            "reasoning",
+            "agentMessage",
+            "commandExecution",
+            "agentMessage"
+        ],
+        "{read}"
+    );
+    let mut all = messages.clone();
+    all.push(read);
+    host.assert_conforms(&all);
+    assert!(
+        host.mock.drain().is_empty(),
+        "the mock got more than two requests"
+    );
+}
+
+/// Waits (bounded) until a process named `comm` runs among the turn's processes; returns them.
+fn wait_for_process(runner: i32, sessions: &[i32], comm: &str) -> Vec<Proc> {
+    let deadline = Instant::now() + TURN_TIMEOUT;
+    loop {
+        let found = descendants(runner, sessions);
+        if found.iter().any(|p| p.comm == comm) {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {comm} under the runner within {TURN_TIMEOUT:?}: {found:#?}"
+        );
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn interrupting_a_real_claude_turn_during_a_long_bash_command_leaves_no_process() {
+    // One reply: a command that runs for ten minutes. Claude waits for it; nothing else is
+    // asked of the model.
+    let script = vec![Reply::Message {
+        blocks: vec![
+            Block::Text("Starting a long job.".to_owned()),
+            Block::Bash("sleep 600".to_owned()),
+        ],
+        usage: (10, 5),
+    }];
+    let mut host = ClaudeHost::new(script, ProviderSetup::Named("mock-claude"));
+    let turn = host.start_turn("start the long job");
+    host.mock.wait_request(0, TURN_TIMEOUT);
+
+    // Claude runs the command in a session of its own, under the runner.
+    let record = host.process_record(&turn);
+    let ((runner, runner_start), (backend_pid, backend_start), backend_pgid) =
+        turn_processes(&record);
+    assert!(alive(backend_pid, backend_start));
+    let before = wait_for_process(runner, &[backend_pgid], "sleep");
+    assert!(
+        before.iter().any(|p| p.pid == backend_pid),
+        "claude is not under its runner: {before:#?}"
+    );
+    let sleep = before.iter().find(|p| p.comm == "sleep").unwrap();
+    assert_ne!(
+        sleep.sid, backend_pgid,
+        "the tool runs in claude's own session: {before:#?}"
+    );
+
+    let response = host.interrupt(&turn);
+    assert_eq!(response["result"], json!({}), "{response}");
+    let messages = host.until_completed(&turn);
+    let context = format!(
+        "{messages:#?}\nbackend.stdout:\n{}",
+        host.backend_stdout(&turn)
+    );
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(completed["status"], "interrupted", "{context}");
+    assert_eq!(completed["items"], json!([]));
+    assert_eq!(completed["error"], Value::Null, "{context}");
+    assert!(
+        with_method(&messages, "error").is_empty(),
+        "an interrupt is not an error: {context}"
+    );
+    let items = completed_items(&messages);
+    assert!(
+        items.iter().any(|i| i["text"] == "Starting a long job."),
+        "{context}"
+    );
+    // The command's item ends too, and not as a success.
+    let command_item = items
+        .iter()
+        .find(|i| i["type"] == "commandExecution")
+        .unwrap_or_else(|| panic!("the command never completed: {context}"));
+    assert_eq!(command_item["command"], "sleep 600", "{command_item}");
+    assert_ne!(command_item["status"], "completed", "{command_item}");
+    assert_ne!(command_item["exitCode"], 0, "{command_item}");
+
+    // At turn/completed, every process of the turn is gone: Claude, the shell, the sleep.
+    let left: Vec<&Proc> = before
+        .iter()
+        .filter(|p| alive(p.pid, p.start_time))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:#?}");
+    let exit = host.turn_file(&turn, "exit.json");
+    assert_eq!(exit["status"], "interrupted", "{exit}");
+    // The runner itself ends too; then nothing runs in the backend's session either.
+    let deadline = Instant::now() + TURN_TIMEOUT;
+    while alive(runner, runner_start) {
+        assert!(Instant::now() < deadline, "the runner did not exit");
+        std::thread::yield_now();
+    }
+    let stragglers = descendants(runner, &[backend_pgid, sleep.sid]);
+    assert!(stragglers.is_empty(), "left behind: {stragglers:#?}");
+    assert!(
+        host.mock.drain().is_empty(),
+        "claude asked the model again after the interrupt"
+    );
+    host.assert_conforms(&messages);
+}
+
+#[test]
+fn an_upstream_http_500_fails_the_real_claude_turn_with_a_readable_error() {
+    let script = vec![Reply::HttpError {
+        status: 500,
+        message: "mock upstream exploded".to_owned(),
+    }];
+    let mut host = ClaudeHost::new(script, ProviderSetup::Named("mock-claude"));
+    let turn = host.start_turn("hello");
+    let messages = host.until_completed(&turn);
+    let stdout = host.backend_stdout(&turn);
+    let context = format!("{messages:#?}\nbackend.stdout:\n{stdout}");
+    host.mock.wait_request(0, Duration::ZERO);
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(completed["status"], "failed", "{context}");
+    assert_eq!(completed["items"], json!([]), "{context}");
+    // The message is Claude's own wording of the API error, with the status and the body's
+    // message in it.
+    let message = completed["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("500") && message.contains("mock upstream exploded"),
+        "not a readable error: {completed}\n{context}"
+    );
+    // Claude wrote the error as an assistant message too; it is not the agent's answer.
+    assert!(
+        completed_items(&messages)
+            .iter()
+            .all(|i| i["type"] != "agentMessage"),
+        "the API error became an agent message: {context}"
+    );
+    let errors = with_method(&messages, "error");
+    assert_eq!(errors.len(), 1, "{context}");
+    assert_eq!(errors[0]["params"]["willRetry"], false);
+    assert_eq!(errors[0]["params"]["error"], completed["error"]);
+    assert_eq!(
+        messages[messages.len() - 3]["params"]["status"]["type"],
+        "systemError",
+        "{context}"
+    );
+    // Claude exited 1 and wrote `result` with `is_error`; the runner recorded a failure.
+    let exit = host.turn_file(&turn, "exit.json");
+    assert_eq!(exit["status"], "failed", "{exit}");
+    // No retry (CLAUDE_CODE_MAX_RETRIES=0): one request, and nothing more.
+    assert!(host.mock.drain().is_empty(), "Claude retried");
+    let read = host.read_thread();
+    let items = &read["result"]["thread"]["turns"][0]["items"];
+    assert_eq!(
+        items.as_array().map(Vec::len),
+        Some(1),
+        "only the user's message: {read}"
+    );
+    let mut all = messages.clone();
+    all.push(read);
+    host.assert_conforms(&all);
+}
+
+#[test]
+fn a_retried_upstream_error_is_a_retry_notice_and_the_real_claude_turn_completes() {
+    let script = vec![
+        Reply::HttpError {
+            status: 500,
+            message: "mock upstream hiccup".to_owned(),
+        },
+        Reply::Message {
+            blocks: vec![Block::Text("Recovered.".to_owned())],
+            usage: (10, 2),
+        },
+    ];
+    let mut host =
+        ClaudeHost::with_options(script, ProviderSetup::Named("mock-claude"), json!({}), 1);
+    let (_, messages) = host.completed_turn("hello");
+    let first = host.mock.wait_request(0, Duration::ZERO);
+    let second = host.mock.wait_request(1, Duration::ZERO);
+    assert_eq!(
+        first["messages"], second["messages"],
+        "not the same request"
+    );
+    // One retry notice, as Codex words its own, then the answer.
+    let errors = with_method(&messages, "error");
+    assert_eq!(errors.len(), 1, "{messages:#?}");
+    assert_eq!(errors[0]["params"]["willRetry"], true);
+    assert_eq!(
+        errors[0]["params"]["error"]["message"],
+        "Reconnecting... 1/1 (HTTP 500 server_error)"
+    );
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(completed["items"][0]["text"], "Recovered.", "{completed}");
+    assert_eq!(completed["error"], Value::Null, "{completed}");
+    host.assert_conforms(&messages);
+}
+
+#[test]
+fn a_bash_command_claude_does_not_permit_is_a_declined_command() {
+    // Claude's default permission mode runs a read-only command such as `echo` but refuses,
+    // in `-p` mode where nobody can be asked, a compound command that writes.
+    let command = "touch made-by-tool && sh -c 'echo ok'";
+    let script = vec![
+        Reply::Message {
+            blocks: vec![Block::Bash(command.to_owned())],
+            usage: (10, 2),
+        },
+        Reply::Message {
+            blocks: vec![Block::Text("I was not allowed to run it.".to_owned())],
+            usage: (20, 3),
+        },
+    ];
+    let mut host = ClaudeHost::new(script, ProviderSetup::Named("mock-claude"));
+    let (turn, messages) = host.completed_turn("make a file");
+    let context = format!(
+        "{messages:#?}\nbackend.stdout:\n{}",
+        host.backend_stdout(&turn)
+    );
+    host.mock.wait_request(0, Duration::ZERO);
+    let second = host.mock.wait_request(1, Duration::ZERO);
+    let results = tool_results(&second);
+    assert_eq!(results.len(), 1, "{second}");
+    assert_eq!(results[0]["is_error"], true, "{second}");
+    let items = completed_items(&messages);
+    let command_item = items
+        .iter()
+        .find(|i| i["type"] == "commandExecution")
+        .unwrap_or_else(|| panic!("no command item: {context}"));
+    assert_eq!(command_item["command"], command, "{command_item}");
+    assert_eq!(command_item["status"], "declined", "{command_item}");
+    assert_eq!(command_item["exitCode"], Value::Null, "{command_item}");
+    assert!(
+        !host.sandbox.work_dir().join("made-by-tool").exists(),
+        "the refused command ran"
+    );
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(
+        completed["items"][0]["text"], "I was not allowed to run it.",
+        "{context}"
+    );
+    host.assert_conforms(&messages);
+}
+
+const KIWI_PROMPT: &str = "remember the word kiwi";
+const KIWI_REPLY: &str = "Noted: kiwi.";
+const QUESTION: &str = "what was the word?";
+
+fn kiwi_script() -> Vec<Reply> {
+    vec![
+        Reply::Message {
+            blocks: vec![Block::Text(KIWI_REPLY.to_owned())],
+            usage: (40, 4),
+        },
+        Reply::Message {
+            blocks: vec![Block::Text("The word was kiwi.".to_owned())],
+            usage: (60, 5),
+        },
+    ]
+}
+
+#[test]
+fn a_continued_thread_resumes_the_real_claude_session_on_the_next_turn() {
+    let mut host = ClaudeHost::with_options(
+        kiwi_script(),
+        ProviderSetup::Named("mock-claude"),
+        json!({"continueSession": true}),
+        0,
+    );
+    let (turn1, messages1) = host.completed_turn(KIWI_PROMPT);
+    let first = host.mock.wait_request(0, Duration::ZERO);
+    assert_eq!(
+        conversation(&first),
+        [("user".to_owned(), KIWI_PROMPT.to_owned())]
+    );
+
+    // Turn 1 started a fresh Claude session; the thread record keeps its id.
+    let session = claude_session_id(&host.backend_stdout(&turn1));
+    let spec1 = host.turn_spec(&turn1);
+    assert_eq!(spec1["resumeSessionId"], Value::Null, "{spec1}");
+    let record = host.thread_record();
+    assert_eq!(record["continueSession"], true, "{record}");
+    assert_eq!(record["backendSessionId"], session, "{record}");
+
+    // Turn 2 resumes it: the runner was told the id, and Claude sent the whole conversation.
+    let (turn2, messages2) = host.completed_turn(QUESTION);
+    let spec2 = host.turn_spec(&turn2);
+    assert_eq!(spec2["resumeSessionId"], session, "{spec2}");
+    let second = host.mock.wait_request(1, Duration::ZERO);
+    assert_eq!(
+        conversation(&second),
+        [
+            ("user".to_owned(), KIWI_PROMPT.to_owned()),
+            ("assistant".to_owned(), KIWI_REPLY.to_owned()),
+            ("user".to_owned(), QUESTION.to_owned()),
+        ],
+        "{second}"
+    );
+    // The same Claude session, still recorded.
+    let stdout2 = host.backend_stdout(&turn2);
+    assert_eq!(claude_session_id(&stdout2), session, "{stdout2}");
+    let record = host.thread_record();
+    assert_eq!(record["backendSessionId"], session, "{record}");
+
+    let mut all = messages1;
+    all.extend(messages2);
+    host.assert_conforms(&all);
+    assert!(
+        host.mock.drain().is_empty(),
+        "the mock got more than two requests"
+    );
+}
+
+#[test]
+fn without_continue_session_each_real_claude_turn_starts_a_fresh_session() {
+    let mut host = ClaudeHost::new(kiwi_script(), ProviderSetup::Named("mock-claude"));
+    let (turn1, _) = host.completed_turn(KIWI_PROMPT);
+    host.mock.wait_request(0, Duration::ZERO);
+    let (turn2, _) = host.completed_turn(QUESTION);
+    let second = host.mock.wait_request(1, Duration::ZERO);
+    assert_eq!(
+        conversation(&second),
+        [("user".to_owned(), QUESTION.to_owned())],
+        "a fresh session carries turn 1's conversation: {second}"
+    );
+    assert_eq!(host.turn_spec(&turn2)["resumeSessionId"], Value::Null);
+    let record = host.thread_record();
+    assert_eq!(record["continueSession"], false, "{record}");
+    assert_eq!(record["backendSessionId"], Value::Null, "{record}");
+    assert_ne!(
+        claude_session_id(&host.backend_stdout(&turn1)),
+        claude_session_id(&host.backend_stdout(&turn2))
+    );
+}

@@ -296,11 +296,7 @@ impl Server {
     }
 
     /// The directories of a thread's turns, oldest first.
-    fn turn_dirs(
-        &self,
-        thread: Uuid,
-        ephemeral: super::state::Ephemeral,
-    ) -> Vec<PathBuf> {
+    fn turn_dirs(&self, thread: Uuid, ephemeral: super::state::Ephemeral) -> Vec<PathBuf> {
         match ephemeral {
             super::state::Ephemeral::No => match self.store.list_turn_ids(thread) {
                 Ok(ids) => ids

@@ -76,11 +76,17 @@ pub enum Event {
     ItemCompleted {
         item: Value,
     },
-    /// Token usage: `total` for the thread so far, `last` for this turn.
+    /// Token usage: `total` for the whole thread so far (every earlier turn included),
+    /// `last` since the previous report (for a one-shot backend: this turn).
     TokenUsage {
         total: TokenBreakdown,
         last: TokenBreakdown,
         model_context_window: Option<u64>,
+        /// The backend's own cumulative figure for its session, as it reported it, for
+        /// backends that report session totals (codex): where the next turn that resumes
+        /// the session counts from.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_total: Option<TokenBreakdown>,
     },
     /// Something non-fatal the user may want to see.
     Warning {
@@ -148,6 +154,24 @@ pub struct TokenBreakdown {
 }
 
 impl TokenBreakdown {
+    /// This breakdown plus `other`, field by field (saturating).
+    pub fn plus(&self, other: &TokenBreakdown) -> TokenBreakdown {
+        TokenBreakdown {
+            total_tokens: self.total_tokens.saturating_add(other.total_tokens),
+            input_tokens: self.input_tokens.saturating_add(other.input_tokens),
+            cached_input_tokens: self
+                .cached_input_tokens
+                .saturating_add(other.cached_input_tokens),
+            cache_write_input_tokens: self
+                .cache_write_input_tokens
+                .saturating_add(other.cache_write_input_tokens),
+            output_tokens: self.output_tokens.saturating_add(other.output_tokens),
+            reasoning_output_tokens: self
+                .reasoning_output_tokens
+                .saturating_add(other.reasoning_output_tokens),
+        }
+    }
+
     /// This breakdown minus `earlier`, field by field, never below zero.
     pub fn since(&self, earlier: &TokenBreakdown) -> TokenBreakdown {
         TokenBreakdown {

@@ -18,6 +18,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Value, json};
 
+use super::UsageBase;
 use crate::events::{ErrorInfo, Event, MarkerOutcome, TokenBreakdown, now_ms};
 
 /// What a `tool_use` opened.
@@ -41,7 +42,9 @@ struct OpenTool {
 pub struct Stream {
     turn_id: String,
     cwd: String,
-    previous_total: TokenBreakdown,
+    /// The thread's total so far (`tokenUsage.total`). Claude's `usage` counts one result
+    /// only, also in a resumed session, so no session figure is needed.
+    thread_total: TokenBreakdown,
     session_id: Option<String>,
     blocks_per_message: HashMap<String, u32>,
     open_tools: HashMap<String, OpenTool>,
@@ -50,11 +53,11 @@ pub struct Stream {
 }
 
 impl Stream {
-    pub fn new(turn_id: &str, cwd: &str, previous_total: TokenBreakdown) -> Stream {
+    pub fn new(turn_id: &str, cwd: &str, usage: UsageBase) -> Stream {
         Stream {
             turn_id: turn_id.to_owned(),
             cwd: cwd.to_owned(),
-            previous_total,
+            thread_total: usage.thread_total,
             session_id: None,
             blocks_per_message: HashMap::new(),
             open_tools: HashMap::new(),
@@ -70,7 +73,7 @@ impl Stream {
             Ok(Some(read)) => read,
             Ok(None) => return,
             Err(warning) => {
-                out.push(warning);
+                out.push(*warning);
                 return;
             }
         };
@@ -314,21 +317,12 @@ impl Stream {
                 output_tokens: output,
                 reasoning_output_tokens: 0,
             };
-            let p = self.previous_total;
-            let total = TokenBreakdown {
-                total_tokens: p.total_tokens + last.total_tokens,
-                input_tokens: p.input_tokens + last.input_tokens,
-                cached_input_tokens: p.cached_input_tokens + last.cached_input_tokens,
-                cache_write_input_tokens: p.cache_write_input_tokens
-                    + last.cache_write_input_tokens,
-                output_tokens: p.output_tokens + last.output_tokens,
-                reasoning_output_tokens: p.reasoning_output_tokens,
-            };
-            self.previous_total = total;
+            self.thread_total = self.thread_total.plus(&last);
             out.push(Event::TokenUsage {
-                total,
+                total: self.thread_total,
                 last,
                 model_context_window: None,
+                session_total: None,
             });
         }
         let success = value.get("subtype").and_then(Value::as_str) == Some("success");
@@ -436,7 +430,7 @@ mod tests {
     use super::*;
 
     fn map(lines: &[&str]) -> Vec<Event> {
-        let mut stream = Stream::new("T", "/w", TokenBreakdown::default());
+        let mut stream = Stream::new("T", "/w", UsageBase::default());
         let mut out = Vec::new();
         for line in lines {
             stream.on_line(line.as_bytes(), &mut out);
@@ -583,5 +577,41 @@ mod tests {
                 ("Reconnecting... 2/10 (connection_error)".to_owned(), true)
             ]
         );
+    }
+
+    #[test]
+    fn a_result_adds_its_own_usage_to_the_thread_total_also_in_a_resumed_session() {
+        let before = TokenBreakdown {
+            total_tokens: 15,
+            input_tokens: 10,
+            output_tokens: 5,
+            ..TokenBreakdown::default()
+        };
+        let base = UsageBase {
+            thread_total: before,
+            session_total: before,
+            session_id: Some("S".into()),
+        };
+        let mut stream = Stream::new("T", "/w", base);
+        let mut out = Vec::new();
+        stream.on_line(
+            br#"{"type":"result","subtype":"success","is_error":false,"result":"ok","usage":{"input_tokens":20,"output_tokens":4,"cache_read_input_tokens":3},"session_id":"S"}"#,
+            &mut out,
+        );
+        let Event::TokenUsage {
+            total,
+            last,
+            session_total,
+            ..
+        } = &out[1]
+        else {
+            panic!("{out:?}")
+        };
+        assert_eq!((last.total_tokens, last.cached_input_tokens), (24, 3));
+        assert_eq!(
+            (total.total_tokens, total.input_tokens, total.output_tokens),
+            (39, 30, 9)
+        );
+        assert_eq!(*session_total, None);
     }
 }

@@ -5,12 +5,15 @@
 //! in every process. `item.completed` of type `error` is a `warning`. A top-level `error` is a
 //! retry notice (`error` with `willRetry`) when its message starts with `Reconnecting`;
 //! otherwise it is held: a following `turn.failed` turns it into the turn's error, anything
-//! else releases it as a `warning`. Usage in `turn.completed` is the thread total.
+//! else releases it as a `warning`. Usage in `turn.completed` is the backend session's
+//! cumulative total (codex keeps counting across `exec resume`): `last` is measured from the
+//! session's figure before this turn, and `total` adds it to the thread's total.
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
+use super::UsageBase;
 use crate::events::{ApprovalKind, ErrorInfo, Event, MarkerOutcome, TokenBreakdown, now_ms};
 
 /// Parser state for one backend process.
@@ -18,7 +21,12 @@ use crate::events::{ApprovalKind, ErrorInfo, Event, MarkerOutcome, TokenBreakdow
 pub struct Stream {
     turn_id: String,
     cwd: String,
-    previous_total: TokenBreakdown,
+    /// The thread's total so far (`tokenUsage.total`).
+    thread_total: TokenBreakdown,
+    /// The backend session's cumulative figure at its last report (or before this turn).
+    session_total: TokenBreakdown,
+    /// The session this turn resumes, if any.
+    resumed_session: Option<String>,
     /// Start times of items in progress, for `durationMs`.
     started_at_ms: HashMap<String, u64>,
     held_error: Option<String>,
@@ -26,11 +34,13 @@ pub struct Stream {
 }
 
 impl Stream {
-    pub fn new(turn_id: &str, cwd: &str, previous_total: TokenBreakdown) -> Stream {
+    pub fn new(turn_id: &str, cwd: &str, usage: UsageBase) -> Stream {
         Stream {
             turn_id: turn_id.to_owned(),
             cwd: cwd.to_owned(),
-            previous_total,
+            thread_total: usage.thread_total,
+            session_total: usage.session_total,
+            resumed_session: usage.session_id,
             started_at_ms: HashMap::new(),
             held_error: None,
             line_number: 0,
@@ -44,7 +54,7 @@ impl Stream {
             Ok(Some(read)) => read,
             Ok(None) => return,
             Err(warning) => {
-                out.push(warning);
+                out.push(*warning);
                 return;
             }
         };
@@ -55,6 +65,10 @@ impl Stream {
         match kind {
             "thread.started" => {
                 if let Some(id) = value.get("thread_id").and_then(Value::as_str) {
+                    if self.resumed_session.as_deref() != Some(id) {
+                        // Not the session we resumed: a fresh one, counting from zero.
+                        self.session_total = TokenBreakdown::default();
+                    }
                     out.push(Event::BackendSession {
                         session_id: id.to_owned(),
                     });
@@ -172,7 +186,7 @@ impl Stream {
         let field = |name: &str| usage.get(name).and_then(Value::as_u64).unwrap_or(0);
         let input = field("input_tokens");
         let output = field("output_tokens");
-        let total = TokenBreakdown {
+        let session_total = TokenBreakdown {
             total_tokens: input + output,
             input_tokens: input,
             cached_input_tokens: field("cached_input_tokens"),
@@ -180,12 +194,14 @@ impl Stream {
             output_tokens: output,
             reasoning_output_tokens: field("reasoning_output_tokens"),
         };
-        let last = total.since(&self.previous_total);
-        self.previous_total = total;
+        let last = session_total.since(&self.session_total);
+        self.session_total = session_total;
+        self.thread_total = self.thread_total.plus(&last);
         Event::TokenUsage {
-            total,
+            total: self.thread_total,
             last,
             model_context_window: None,
+            session_total: Some(session_total),
         }
     }
 
@@ -407,7 +423,7 @@ mod tests {
     use super::*;
 
     fn map(lines: &[&str]) -> Vec<Event> {
-        let mut stream = Stream::new("T", "/w", TokenBreakdown::default());
+        let mut stream = Stream::new("T", "/w", UsageBase::default());
         let mut out = Vec::new();
         for line in lines {
             stream.on_line(line.as_bytes(), &mut out);
@@ -519,5 +535,145 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    fn breakdown(input: u64, output: u64) -> TokenBreakdown {
+        TokenBreakdown {
+            total_tokens: input + output,
+            input_tokens: input,
+            output_tokens: output,
+            ..TokenBreakdown::default()
+        }
+    }
+
+    /// The usage events of `lines` mapped with `base`, as (total, last, session total).
+    fn usage(base: UsageBase, lines: &[&str]) -> Vec<(u64, u64, Option<u64>)> {
+        let mut stream = Stream::new("T", "/w", base);
+        let mut out = Vec::new();
+        for line in lines {
+            stream.on_line(line.as_bytes(), &mut out);
+        }
+        out.iter()
+            .filter_map(|e| match e {
+                Event::TokenUsage {
+                    total,
+                    last,
+                    session_total,
+                    ..
+                } => Some((
+                    total.total_tokens,
+                    last.total_tokens,
+                    session_total.map(|s| s.total_tokens),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    const COMPLETED_42: &str =
+        r#"{"type":"turn.completed","usage":{"input_tokens":30,"output_tokens":12}}"#;
+
+    #[test]
+    fn a_fresh_session_adds_its_usage_to_the_thread_total() {
+        let base = UsageBase {
+            thread_total: breakdown(10, 5),
+            ..UsageBase::default()
+        };
+        let got = usage(
+            base,
+            &[
+                r#"{"type":"thread.started","thread_id":"s2"}"#,
+                COMPLETED_42,
+            ],
+        );
+        assert_eq!(got, [(57, 42, Some(42))]);
+    }
+
+    #[test]
+    fn a_resumed_session_counts_from_its_own_figure_before_the_turn() {
+        let base = UsageBase {
+            thread_total: breakdown(10, 5),
+            session_total: breakdown(10, 5),
+            session_id: Some("s1".into()),
+        };
+        let got = usage(
+            base,
+            &[
+                r#"{"type":"thread.started","thread_id":"s1"}"#,
+                COMPLETED_42,
+            ],
+        );
+        assert_eq!(got, [(42, 27, Some(42))]);
+    }
+
+    #[test]
+    fn a_session_other_than_the_resumed_one_counts_from_zero() {
+        let base = UsageBase {
+            thread_total: breakdown(10, 5),
+            session_total: breakdown(10, 5),
+            session_id: Some("s1".into()),
+        };
+        let got = usage(
+            base,
+            &[
+                r#"{"type":"thread.started","thread_id":"new"}"#,
+                COMPLETED_42,
+            ],
+        );
+        assert_eq!(got, [(57, 42, Some(42))]);
+    }
+
+    #[test]
+    fn field_by_field_sums_and_differences() {
+        let base = UsageBase {
+            thread_total: TokenBreakdown {
+                total_tokens: 15,
+                input_tokens: 10,
+                cached_input_tokens: 2,
+                cache_write_input_tokens: 1,
+                output_tokens: 5,
+                reasoning_output_tokens: 3,
+            },
+            session_total: TokenBreakdown {
+                total_tokens: 15,
+                input_tokens: 10,
+                cached_input_tokens: 2,
+                cache_write_input_tokens: 1,
+                output_tokens: 5,
+                reasoning_output_tokens: 3,
+            },
+            session_id: Some("s1".into()),
+        };
+        let mut stream = Stream::new("T", "/w", base);
+        let mut out = Vec::new();
+        stream.on_line(
+            br#"{"type":"turn.completed","usage":{"input_tokens":25,"cached_input_tokens":7,"cache_write_input_tokens":1,"output_tokens":9,"reasoning_output_tokens":4}}"#,
+            &mut out,
+        );
+        let Event::TokenUsage { total, last, .. } = &out[0] else {
+            panic!("{out:?}")
+        };
+        assert_eq!(
+            *last,
+            TokenBreakdown {
+                total_tokens: 19,
+                input_tokens: 15,
+                cached_input_tokens: 5,
+                cache_write_input_tokens: 0,
+                output_tokens: 4,
+                reasoning_output_tokens: 1,
+            }
+        );
+        assert_eq!(
+            *total,
+            TokenBreakdown {
+                total_tokens: 34,
+                input_tokens: 25,
+                cached_input_tokens: 7,
+                cache_write_input_tokens: 1,
+                output_tokens: 9,
+                reasoning_output_tokens: 4,
+            }
+        );
     }
 }

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use rustix::process::Signal;
 use serde_json::Value;
 
-use crate::events::Event;
+use crate::events::{Event, TokenBreakdown};
 use crate::runner::spec::{Approvals, BackendKind, PromptVia, Spec};
 
 /// How to start the backend.
@@ -32,6 +32,30 @@ pub struct BackendCommand {
 pub enum Cancel {
     /// Send this signal to the backend leader (one-shot CLIs: SIGINT).
     SignalLeader(Signal),
+}
+
+/// Where a turn's token counts start, from its spec.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsageBase {
+    /// The thread's total before this turn (`previousTotalUsage`): `tokenUsage.total` is
+    /// this plus the turn's own usage.
+    pub thread_total: TokenBreakdown,
+    /// The resumed session's own cumulative figure before this turn
+    /// (`resumedSessionUsage`); zero for a fresh session.
+    pub session_total: TokenBreakdown,
+    /// The session the turn resumes (`resumeSessionId`). A backend that announces another
+    /// session started a fresh one, whose figures count from zero.
+    pub session_id: Option<String>,
+}
+
+impl UsageBase {
+    pub fn of(spec: &Spec) -> UsageBase {
+        UsageBase {
+            thread_total: spec.previous_total_usage.unwrap_or_default(),
+            session_total: spec.resumed_session_usage.unwrap_or_default(),
+            session_id: spec.resume_session_id.clone(),
+        }
+    }
 }
 
 /// The adapter of one backend kind.
@@ -51,13 +75,13 @@ impl Adapter {
                 Ok(Adapter::CodexJsonl(codex_jsonl::Stream::new(
                     &spec.turn_id,
                     &spec.cwd.to_string_lossy(),
-                    spec.previous_total_usage.unwrap_or_default(),
+                    UsageBase::of(spec),
                 )))
             }
             BackendKind::Claude => Ok(Adapter::Claude(claude::Stream::new(
                 &spec.turn_id,
                 &spec.cwd.to_string_lossy(),
-                spec.previous_total_usage.unwrap_or_default(),
+                UsageBase::of(spec),
             ))),
         }
     }
@@ -228,18 +252,18 @@ pub(crate) fn bad_line(line_number: u64, text: &str, why: &str) -> Event {
 pub(crate) fn read_typed_line(
     line: &[u8],
     line_number: u64,
-) -> Result<Option<(String, Value)>, Event> {
+) -> Result<Option<(String, Value)>, Box<Event>> {
     let text = String::from_utf8_lossy(line);
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
     }
-    let value: Value =
-        serde_json::from_str(text).map_err(|err| bad_line(line_number, text, &err.to_string()))?;
+    let value: Value = serde_json::from_str(text)
+        .map_err(|err| Box::new(bad_line(line_number, text, &err.to_string())))?;
     let kind = value
         .get("type")
         .and_then(Value::as_str)
-        .ok_or_else(|| bad_line(line_number, text, "no \"type\" member"))?
+        .ok_or_else(|| Box::new(bad_line(line_number, text, "no \"type\" member")))?
         .to_owned();
     Ok(Some((kind, value)))
 }

@@ -31,10 +31,16 @@ pub struct Spec {
     pub approval_policy: Option<Value>,
     #[serde(default)]
     pub grace_ms: GraceMs,
-    /// The thread's token usage total before this turn, so that `last` can be computed from
-    /// the backend's thread-total usage (optional; zero when absent).
+    /// The thread's token usage total before this turn: the turn's `tokenUsage.total` is
+    /// this plus the turn's own usage (optional; zero when absent).
     #[serde(default)]
     pub previous_total_usage: Option<TokenBreakdown>,
+    /// When the turn resumes a backend session (`resumeSessionId`): that session's own
+    /// cumulative usage as the backend last reported it. A backend that reports session
+    /// totals (codex) is measured from it, so earlier turns are not counted twice
+    /// (optional; zero when absent).
+    #[serde(default)]
+    pub resumed_session_usage: Option<TokenBreakdown>,
 }
 
 /// The backend to run.

@@ -11,6 +11,7 @@ pub mod recovery;
 mod state;
 mod threads;
 mod turns;
+mod usage;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -357,6 +357,16 @@ impl Server {
         };
         let response = self.thread_session_response(&new_uuid, turns);
         self.respond_now(id, to_value(&response)).await;
+        // Like Codex: the fork starts from the parent's token usage (its copied turns carry
+        // the parent's totals), announced between the response and `thread/started`.
+        if let Some((turn, usage)) = self.last_token_usage(new_uuid) {
+            self.notify_thread(
+                new_uuid,
+                "thread/tokenUsage/updated",
+                &json!({"threadId": new_uuid.to_string(), "turnId": turn.to_string(), "tokenUsage": usage}),
+            )
+            .await;
+        }
         let mut thread = response.thread;
         thread.turns = Vec::new();
         self.notify("thread/started", &ThreadStartedNotification { thread })

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::Event;
 use super::state::{LoadedStatus, Reply, Server, Subscription, now_ms, to_value};
 use super::threads::thread_id;
+use super::usage;
 use crate::atomic_file;
 use crate::config::{PromptVia as ConfigPromptVia, ProviderKind};
 use crate::events::{self, EventRecord, InterruptReason, Mode};
@@ -130,6 +131,11 @@ impl Server {
         } else {
             None
         };
+        // `tokenUsage.total` counts the whole thread: the runner adds this turn's usage to
+        // the total of the earlier turns, read from their logs (`server/usage.rs`).
+        let turn_dirs = self.turn_dirs(uuid, ephemeral);
+        let earlier = turn_dirs.iter().rev().filter(|d| **d != dir);
+        let usage_base = usage::base(earlier.map(PathBuf::as_path), resume_session_id.as_deref());
         let runner_spec = spec::Spec {
             v: events::RECORD_VERSION,
             thread_id: p.thread_id.clone(),
@@ -161,7 +167,8 @@ impl Server {
                 term: self.config.interrupt.term_grace_ms,
                 ..spec::GraceMs::default()
             },
-            previous_total_usage: None,
+            previous_total_usage: Some(usage_base.thread_total),
+            resumed_session_usage: usage_base.session_total,
         };
         let written =
             atomic_file::write_json_atomic(&dir.join(TURN_FILE), &turn_record).and_then(|()| {
@@ -281,6 +288,41 @@ impl Server {
         None
     }
 
+    /// Where an ephemeral thread's turn directories are. Ephemeral threads are never listed
+    /// or resumed, but their turns still need a directory for the runner's files: a scratch
+    /// area outside the thread tree.
+    fn ephemeral_turns_dir(&self, thread: Uuid) -> PathBuf {
+        self.state_dir.join("ephemeral").join(thread.to_string())
+    }
+
+    /// The directories of a thread's turns, oldest first.
+    fn turn_dirs(&self, thread: Uuid, ephemeral: super::state::Ephemeral) -> Vec<PathBuf> {
+        match ephemeral {
+            super::state::Ephemeral::No => match self.store.list_turn_ids(thread) {
+                Ok(ids) => ids
+                    .into_iter()
+                    .map(|turn| self.store.turn_dir(thread, turn))
+                    .collect(),
+                Err(err) => {
+                    tracing::warn!("cannot list the turns of {thread}: {err}");
+                    Vec::new()
+                }
+            },
+            super::state::Ephemeral::Yes => {
+                let Ok(entries) = std::fs::read_dir(self.ephemeral_turns_dir(thread)) else {
+                    return Vec::new();
+                };
+                let mut ids: Vec<Uuid> = entries
+                    .filter_map(|entry| Uuid::try_parse(entry.ok()?.file_name().to_str()?).ok())
+                    .collect();
+                ids.sort();
+                ids.into_iter()
+                    .map(|turn| self.ephemeral_turns_dir(thread).join(turn.to_string()))
+                    .collect()
+            }
+        }
+    }
+
     fn turn_dir_for(
         &self,
         thread: Uuid,
@@ -289,14 +331,8 @@ impl Server {
     ) -> Result<PathBuf, ErrorObject> {
         let made = match ephemeral {
             super::state::Ephemeral::No => self.store.create_turn_dir(thread, turn),
-            // Ephemeral threads are never listed or resumed, but their turns still need a
-            // directory for the runner's files: a scratch area outside the thread tree.
             super::state::Ephemeral::Yes => {
-                let dir = self
-                    .state_dir
-                    .join("ephemeral")
-                    .join(thread.to_string())
-                    .join(turn.to_string());
+                let dir = self.ephemeral_turns_dir(thread).join(turn.to_string());
                 atomic_file::create_private_dir(&dir)
                     .map(|()| dir)
                     .map_err(|source| store::StoreError::Io {
@@ -496,6 +532,7 @@ impl Server {
                 total,
                 last,
                 model_context_window,
+                ..
             } => {
                 self.notify_thread(
                     thread,
@@ -915,25 +952,20 @@ impl Server {
         }
     }
 
-    /// The last token usage a thread's turns reported, as `thread/tokenUsage/updated` carries
-    /// it, with the turn that reported it.
+    /// The last token usage a stored thread's turns reported, as `thread/tokenUsage/updated`
+    /// carries it (`total` is the thread's), with the turn that reported it.
     pub(crate) fn last_token_usage(&self, thread: Uuid) -> Option<(Uuid, Value)> {
         let ids = self.store.list_turn_ids(thread).ok()?;
-        ids.into_iter().rev().find_map(|turn| {
-            let dir = self.store.turn_dir(thread, turn);
-            let log = runner::log::read_all(&dir.join(runner::log::EVENTS_FILE)).ok()?;
-            log.records.into_iter().rev().find_map(|record| match record.event {
-                events::Event::TokenUsage {
-                    total,
-                    last,
-                    model_context_window,
-                } => Some((
-                    turn,
-                    json!({"total": total, "last": last, "modelContextWindow": model_context_window}),
-                )),
-                _ => None,
-            })
-        })
+        let dirs: Vec<PathBuf> = ids
+            .iter()
+            .rev()
+            .map(|turn| self.store.turn_dir(thread, *turn))
+            .collect();
+        let (at, report) = usage::latest_report(dirs.iter().map(PathBuf::as_path))?;
+        Some((
+            ids[ids.len() - 1 - at],
+            json!({"total": report.total, "last": report.last, "modelContextWindow": report.model_context_window}),
+        ))
     }
 
     /// The turns of a thread, read from its turn directories, with every item.

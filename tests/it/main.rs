@@ -9,5 +9,6 @@ mod real_codex;
 mod runner;
 mod schema_drift;
 mod support;
+mod token_usage;
 mod transcript;
 mod turns;

@@ -478,6 +478,29 @@ fn kiwi_script() -> Vec<Reply> {
     ]
 }
 
+/// `(total, last)` of the turn's `thread/tokenUsage/updated`, each as
+/// `(totalTokens, inputTokens, cachedInputTokens, outputTokens)`.
+type Usage = (u64, u64, u64, u64);
+fn thread_usage(messages: &[Value], turn: &str) -> (Usage, Usage) {
+    let usage = with_method(messages, "thread/tokenUsage/updated");
+    let usage: Vec<&&Value> = usage
+        .iter()
+        .filter(|m| m["params"]["turnId"] == turn)
+        .collect();
+    assert_eq!(usage.len(), 1, "{messages:#?}");
+    let of = |b: &Value| {
+        let field = |name: &str| b[name].as_u64().unwrap_or_else(|| panic!("{b}"));
+        (
+            field("totalTokens"),
+            field("inputTokens"),
+            field("cachedInputTokens"),
+            field("outputTokens"),
+        )
+    };
+    let token_usage = &usage[0]["params"]["tokenUsage"];
+    (of(&token_usage["total"]), of(&token_usage["last"]))
+}
+
 #[test]
 fn a_continued_thread_resumes_the_real_codex_session_on_the_next_turn() {
     let mut host = CodexHost::with_thread_params(
@@ -516,6 +539,13 @@ fn a_continued_thread_resumes_the_real_codex_session_on_the_next_turn() {
     assert_eq!(codex_thread_id(&stdout2), codex_thread, "{stdout2}");
     let record = host.thread_record();
     assert_eq!(record["backendSessionId"], codex_thread, "{record}");
+    // Codex's usage counts its whole session (turn 1 included, 100 + 9); the thread total is
+    // not counted twice, and `last` is turn 2's own.
+    assert_eq!(
+        thread_usage(&messages2, &turn2),
+        ((109, 100, 40, 9), (65, 60, 40, 5)),
+        "backend.stdout:\n{stdout2}"
+    );
 
     let mut all = messages1;
     all.extend(messages2);
@@ -531,7 +561,12 @@ fn without_continue_session_each_real_codex_turn_starts_a_fresh_session() {
     let mut host = CodexHost::new(kiwi_script(), ProviderSetup::Named("mock-codex"));
     let (turn1, _) = host.completed_turn(KIWI_PROMPT);
     host.mock.wait_request(0, Duration::ZERO);
-    let (turn2, _) = host.completed_turn(QUESTION);
+    let (turn2, messages2) = host.completed_turn(QUESTION);
+    // A fresh session counts turn 2 only; the thread total adds turn 1's.
+    assert_eq!(
+        thread_usage(&messages2, &turn2),
+        ((109, 100, 40, 9), (65, 60, 40, 5))
+    );
     let second = host.mock.wait_request(1, Duration::ZERO);
     assert!(has_message(&second, "user", QUESTION), "{second}");
     assert!(

@@ -306,22 +306,12 @@ impl Stream {
 
     fn on_result(&mut self, value: &Value, out: &mut Vec<Event>) {
         if let Some(usage) = value.get("usage") {
-            let field = |name: &str| usage.get(name).and_then(Value::as_u64).unwrap_or(0);
-            let input = field("input_tokens");
-            let output = field("output_tokens");
-            let last = TokenBreakdown {
-                total_tokens: input + output,
-                input_tokens: input,
-                cached_input_tokens: field("cache_read_input_tokens"),
-                cache_write_input_tokens: field("cache_creation_input_tokens"),
-                output_tokens: output,
-                reasoning_output_tokens: 0,
-            };
+            let last = claude_usage(usage);
             self.thread_total = self.thread_total.plus(&last);
             out.push(Event::TokenUsage {
                 total: self.thread_total,
                 last,
-                model_context_window: None,
+                model_context_window: context_window(value),
                 session_total: None,
             });
         }
@@ -423,6 +413,41 @@ fn content_text(content: Option<&Value>) -> String {
             .join("\n"),
         Some(_) | None => String::new(),
     }
+}
+
+/// A `result`'s Anthropic `usage` in Codex's terms. Anthropic counts cache reads and cache
+/// writes apart from `input_tokens`; Codex's `inputTokens` is every prompt token, with
+/// `cachedInputTokens` (and `cacheWriteInputTokens`) the parts of it served from or written
+/// to the cache.
+fn claude_usage(usage: &Value) -> TokenBreakdown {
+    let field = |name: &str| usage.get(name).and_then(Value::as_u64).unwrap_or(0);
+    let cache_read = field("cache_read_input_tokens");
+    let cache_write = field("cache_creation_input_tokens");
+    let input = field("input_tokens")
+        .saturating_add(cache_read)
+        .saturating_add(cache_write);
+    let output = field("output_tokens");
+    TokenBreakdown {
+        total_tokens: input.saturating_add(output),
+        input_tokens: input,
+        cached_input_tokens: cache_read,
+        cache_write_input_tokens: cache_write,
+        output_tokens: output,
+        reasoning_output_tokens: 0,
+    }
+}
+
+/// The context window of the model that ran the turn, from `result.modelUsage`
+/// (`{"<model>": {"contextWindow": N, ...}}`); the largest when several models ran (a
+/// subagent on a smaller model does not shrink the main loop's window).
+fn context_window(result: &Value) -> Option<u64> {
+    result
+        .get("modelUsage")?
+        .as_object()?
+        .values()
+        .filter_map(|m| m.get("contextWindow").and_then(Value::as_u64))
+        .filter(|&w| w > 0)
+        .max()
 }
 
 #[cfg(test)]
@@ -607,11 +632,53 @@ mod tests {
         else {
             panic!("{out:?}")
         };
-        assert_eq!((last.total_tokens, last.cached_input_tokens), (24, 3));
+        assert_eq!((last.total_tokens, last.cached_input_tokens), (27, 3));
         assert_eq!(
             (total.total_tokens, total.input_tokens, total.output_tokens),
-            (39, 30, 9)
+            (42, 33, 9)
         );
         assert_eq!(*session_total, None);
+    }
+
+    #[test]
+    fn cache_reads_and_writes_count_as_input_like_codex_and_the_window_comes_from_model_usage() {
+        let mut stream = Stream::new("T", "/w", UsageBase::default());
+        let mut out = Vec::new();
+        stream.on_line(
+            br#"{"type":"result","subtype":"success","is_error":false,"result":"ok","usage":{"input_tokens":5,"output_tokens":7,"cache_read_input_tokens":100,"cache_creation_input_tokens":20},"modelUsage":{"claude-haiku":{"contextWindow":100000},"claude-sonnet":{"contextWindow":200000},"other":{"contextWindow":0}},"session_id":"S"}"#,
+            &mut out,
+        );
+        let usage = out
+            .iter()
+            .find_map(|e| match e {
+                Event::TokenUsage {
+                    last,
+                    model_context_window,
+                    ..
+                } => Some((*last, *model_context_window)),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{out:?}"));
+        let (last, window) = usage;
+        assert_eq!(
+            (
+                last.input_tokens,
+                last.cached_input_tokens,
+                last.cache_write_input_tokens,
+                last.output_tokens,
+                last.total_tokens
+            ),
+            (125, 100, 20, 7, 132)
+        );
+        assert_eq!(window, Some(200000));
+    }
+
+    #[test]
+    fn a_result_without_model_usage_has_no_context_window() {
+        assert_eq!(context_window(&serde_json::json!({"usage": {}})), None);
+        assert_eq!(
+            context_window(&serde_json::json!({"modelUsage": {"m": {"contextWindow": 0}}})),
+            None
+        );
     }
 }

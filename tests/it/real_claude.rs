@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::support::Sandbox;
-use crate::support::mock_anthropic::{Block, MockAnthropic, Reply};
+use crate::support::mock_anthropic::{
+    Block, CACHE_READ_TOKENS, CACHE_WRITE_TOKENS, MockAnthropic, Reply,
+};
 use crate::support::paths;
 use crate::support::real_backend::{
     Proc, RealBackendHost, TURN_TIMEOUT, alive, completed_items, descendants, path_str,
@@ -280,9 +282,18 @@ fn a_real_claude_turn_runs_bash_and_completes_with_the_final_message() {
     let usage = usage
         .last()
         .unwrap_or_else(|| panic!("no thread/tokenUsage/updated; {context}"));
+    // Anthropic counts cache reads and writes apart from `input_tokens`; Codex's
+    // `inputTokens` holds every prompt token, the cached ones included.
     let total = &usage["params"]["tokenUsage"]["total"];
-    assert_eq!(total["inputTokens"], 250, "{usage}");
+    let cached = 2 * CACHE_READ_TOKENS;
+    let input = 250 + cached + 2 * CACHE_WRITE_TOKENS;
+    assert_eq!(total["inputTokens"], input, "{usage}");
+    assert_eq!(total["cachedInputTokens"], cached, "{usage}");
     assert_eq!(total["outputTokens"], 16, "{usage}");
+    assert_eq!(total["totalTokens"], input + 16, "{usage}");
+    // The model's context window, from Claude's `modelUsage`.
+    let window = &usage["params"]["tokenUsage"]["modelContextWindow"];
+    assert!(window.as_u64().is_some_and(|w| w > 0), "{usage}");
     assert_eq!(usage["params"]["turnId"], turn);
     assert!(
         with_method(&messages, "error").is_empty(),

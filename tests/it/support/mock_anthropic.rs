@@ -192,6 +192,12 @@ fn error_body(kind: &str, message: &str) -> String {
 }
 
 /// A scripted assistant message, ready to be sent.
+/// Prompt tokens every message reports as read from the cache, beside its `input_tokens`
+/// (Anthropic counts them apart; Codex counts them in `inputTokens`).
+pub const CACHE_READ_TOKENS: u64 = 10;
+/// Prompt tokens every message reports as written to the cache.
+pub const CACHE_WRITE_TOKENS: u64 = 5;
+
 struct Message<'a> {
     /// The request's number: message `msg_mock_<index>`, tools `toolu_mock_<index>_<block>`.
     index: usize,
@@ -218,8 +224,9 @@ impl Message<'_> {
     }
 
     fn usage_json(&self, output_tokens: u64) -> Value {
-        json!({"input_tokens": self.usage.0, "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0, "output_tokens": output_tokens})
+        json!({"input_tokens": self.usage.0,
+            "cache_creation_input_tokens": CACHE_WRITE_TOKENS,
+            "cache_read_input_tokens": CACHE_READ_TOKENS, "output_tokens": output_tokens})
     }
 
     /// The block as it stands complete.

@@ -27,6 +27,7 @@
 //! | `read-stdin` | read stdin to EOF and print it as an `agent_message` |
 //! | `echo-prompt` | print the prompt argument as an `agent_message` |
 //! | `sleep MS` | sleep |
+//! | `wait-file FILE` | wait until FILE (relative to this script's directory) exists; exit 3 after 20 s |
 //! | `pid` | append `PID STARTTIME` to the file named by `$FAKE_AGENT_PIDS` |
 //! | `child FILE` | start `fake-agent --script FILE` (relative to this script's directory) in the background, sharing stdio |
 //! | `setsid` | become a session leader |
@@ -211,6 +212,17 @@ impl Agent {
                 std::thread::sleep(Duration::from_millis(ms));
             }
             "pid" => write_pid()?,
+            "wait-file" => {
+                let path = self.dir.join(rest);
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+                while !path.exists() {
+                    if std::time::Instant::now() >= deadline {
+                        eprintln!("fake-agent: {} did not appear", path.display());
+                        return Ok(Some(3));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+            }
             "child" => {
                 let script = self.dir.join(rest);
                 let exe = std::env::current_exe().map_err(|err| err.to_string())?;

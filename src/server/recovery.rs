@@ -47,7 +47,7 @@ pub fn recover(state_dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Ends one turn if its runner is gone; `true` if it did.
-fn recover_turn(dir: &Path) -> bool {
+pub(crate) fn recover_turn(dir: &Path) -> bool {
     tracing::debug!("recovery looks at {}", dir.display());
     match runner::launch::read_process_record(dir) {
         Some(process) if identity::is_alive(&process.runner) => false,

@@ -44,6 +44,38 @@ pub(crate) struct TurnRecord {
     pub started_at_ms: i64,
 }
 
+/// Why a new turn cannot start on a thread (see [`Server::claim_thread`]).
+enum Claim {
+    /// Its last turn is running under a live runner.
+    Running(Uuid),
+    /// Its last turn has no runner yet and may still be launching.
+    Starting(Uuid),
+    Store(store::StoreError),
+}
+
+/// Records the end of a turn whose runner could not be started.
+fn end_unlaunched(dir: &Path, message: &str) {
+    if !matches!(runner::client::read_exit_record(dir), Ok(None)) {
+        return; // the runner recorded its own end before it died
+    }
+    let record = events::ExitRecord {
+        v: events::RECORD_VERSION,
+        status: events::TurnStatus::Failed,
+        reason: "runnerError".to_owned(),
+        exit_code: None,
+        signal: None,
+        error: Some(events::ErrorInfo::new(message)),
+        last_seq: runner::log::read_all(&dir.join(runner::log::EVENTS_FILE))
+            .ok()
+            .and_then(|log| log.records.last().map(|r| r.seq + 1))
+            .unwrap_or(1),
+        ended_at_ms: now_ms().max(0) as u64,
+    };
+    if let Err(err) = atomic_file::write_json_atomic(&dir.join(runner::EXIT_FILE), &record) {
+        tracing::warn!("cannot record the end of {}: {err}", dir.display());
+    }
+}
+
 /// The file name of [`TurnRecord`] in a turn directory.
 pub(crate) const TURN_FILE: &str = "turn.json";
 
@@ -106,6 +138,58 @@ impl Server {
             },
             None => record.cwd.clone(),
         };
+        // One turn at a time per thread, also across the servers sharing the state directory:
+        // the thread's lock is held from the look at its last turn until this turn's runner
+        // has written its process record, so two servers cannot both start one, and one that
+        // looks meanwhile sees a runner it can follow.
+        let _thread_lock = match ephemeral {
+            super::state::Ephemeral::Yes => None,
+            super::state::Ephemeral::No => {
+                match tokio::task::block_in_place(|| self.claim_thread(uuid)) {
+                    Ok(lock) => Some(lock),
+                    Err(Claim::Running(other)) => {
+                        // Another server's turn: follow it, so this client sees its end and
+                        // can interrupt it.
+                        self.reattach(uuid);
+                        self.notify_thread(
+                            uuid,
+                            "thread/status/changed",
+                            &ThreadStatusChangedNotification {
+                                thread_id: p.thread_id.clone(),
+                                status: ThreadStatus::Active {
+                                    active_flags: Vec::new(),
+                                },
+                            },
+                        )
+                        .await;
+                        return Some(Err(ErrorObject::request_failed(format!(
+                            "a turn is already active on this thread: {other}; use turn/steer or turn/interrupt"
+                        ))));
+                    }
+                    Err(Claim::Starting(other)) => {
+                        return Some(Err(ErrorObject::request_failed(format!(
+                            "a turn is starting on this thread: {other}; retry when it has started"
+                        ))));
+                    }
+                    Err(Claim::Store(err)) => {
+                        return Some(Err(ErrorObject::internal(format!(
+                            "cannot lock the thread: {err}"
+                        ))));
+                    }
+                }
+            }
+        };
+        // What the turns before this one recorded (the backend session to resume) is read
+        // under the lock, after they have ended.
+        let record = match &_thread_lock {
+            Some(_) => {
+                self.refresh(uuid);
+                self.loaded
+                    .get(&uuid)
+                    .map_or(record, |loaded| loaded.record.clone())
+            }
+            None => record,
+        };
         let turn_id = store::new_id();
         let dir = match self.turn_dir_for(uuid, turn_id, ephemeral) {
             Ok(dir) => dir,
@@ -126,15 +210,22 @@ impl Server {
         } else {
             Mode::Foreground
         };
+        let turn_dirs = self.turn_dirs(uuid, ephemeral);
+        let earlier = turn_dirs.iter().rev().filter(|d| **d != dir);
+        // The session to resume: the one the last turn announced, read from its log (a turn
+        // that ended while no server followed it, such as a background turn whose server
+        // was gone, never reached the thread record), else the thread record's.
         let resume_session_id = if record.continue_session {
-            record.backend_session_id.clone()
+            earlier
+                .clone()
+                .next()
+                .and_then(|d| usage::read_turn_usage(d).session_id)
+                .or_else(|| record.backend_session_id.clone())
         } else {
             None
         };
         // `tokenUsage.total` counts the whole thread: the runner adds this turn's usage to
         // the total of the earlier turns, read from their logs (`server/usage.rs`).
-        let turn_dirs = self.turn_dirs(uuid, ephemeral);
-        let earlier = turn_dirs.iter().rev().filter(|d| **d != dir);
         let usage_base = usage::base(earlier.map(PathBuf::as_path), resume_session_id.as_deref());
         let runner_spec = spec::Spec {
             v: events::RECORD_VERSION,
@@ -191,10 +282,13 @@ impl Server {
         // tasks (turns being followed, the writer) go on.
         let launched = tokio::task::block_in_place(|| runner::launch::launch(&dir, mode, lifeline));
         if let Err(err) = launched {
-            return Some(Err(ErrorObject::internal(format!(
-                "failed to start the turn's runner: {err}"
-            ))));
+            let message = format!("failed to start the turn's runner: {err}");
+            // The turn never ran: its exit record says so, so nobody waits for it to start.
+            end_unlaunched(&dir, &message);
+            return Some(Err(ErrorObject::internal(message)));
         }
+        // Released before the record update below, which takes the same lock.
+        drop(_thread_lock);
         if ephemeral == super::state::Ephemeral::No {
             let first_text = prompt.clone();
             let stored = self.store.update_thread(uuid, |r| {
@@ -286,6 +380,38 @@ impl Server {
         .await;
         self.follow(uuid, turn_id, dir, 1);
         None
+    }
+
+    /// Takes the thread's cross-process lock for a new turn, after making sure its last turn
+    /// has ended. A last turn whose runner died is ended here the way recovery ends it; a
+    /// live one (another server's, or this server's before a restart) is refused.
+    fn claim_thread(&self, thread: Uuid) -> Result<store::ThreadLock, Claim> {
+        let lock = self.store.lock_thread(thread).map_err(Claim::Store)?;
+        let last = self
+            .store
+            .list_turn_ids(thread)
+            .map_err(Claim::Store)?
+            .last()
+            .copied();
+        let Some(turn) = last else {
+            return Ok(lock);
+        };
+        let dir = self.store.turn_dir(thread, turn);
+        let ended = |dir: &Path| !matches!(runner::client::read_exit_record(dir), Ok(None));
+        if ended(&dir) || !dir.join(spec::SPEC_FILE).exists() {
+            return Ok(lock);
+        }
+        if runner::client::live_socket(&dir).is_some() {
+            return Err(Claim::Running(turn));
+        }
+        super::recovery::recover_turn(&dir);
+        if ended(&dir) {
+            Ok(lock)
+        } else {
+            // No process record yet and too young to be given up: a launch that is not
+            // ours and not under the lock (a server that died while launching).
+            Err(Claim::Starting(turn))
+        }
     }
 
     /// Where an ephemeral thread's turn directories are. Ephemeral threads are never listed

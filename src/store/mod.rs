@@ -32,7 +32,7 @@ pub use index::{DEFAULT_PAGE_SIZE, INDEX_SCHEMA_VERSION};
 pub use record::{RecordError, THREAD_RECORD_VERSION, ThreadRecord, Timestamp};
 
 use index::{Index, read_record_file};
-use lock::ThreadLock;
+pub use lock::ThreadLock;
 
 /// The index file inside the state directory.
 pub const INDEX_FILE_NAME: &str = "index.sqlite";
@@ -318,6 +318,12 @@ impl Store {
     #[doc(hidden)]
     pub fn indexed_record(&self, thread_id: Uuid) -> Result<Option<ThreadRecord>, StoreError> {
         self.index.indexed_record(thread_id)
+    }
+
+    /// Holds the thread's cross-process lock until the guard is dropped (the same lock every
+    /// record update takes: do not update this thread's record while holding it).
+    pub fn lock_thread(&self, thread_id: Uuid) -> Result<ThreadLock, StoreError> {
+        self.lock(thread_id)
     }
 
     fn lock(&self, thread_id: Uuid) -> Result<ThreadLock, StoreError> {

@@ -215,3 +215,47 @@ fn an_ephemeral_thread_counts_its_turns_too() {
     let (_, usage2) = turn(&mut host, "b");
     assert_eq!((usage2.0.0, usage2.1.0), (42, 27));
 }
+
+#[test]
+fn a_continued_thread_resumes_the_session_of_a_turn_no_server_followed_to_its_end() {
+    // The session is announced only after the server is gone (`go` appears later).
+    let late = "wait-file go\nstart s-late\nmessage done\ncomplete\n";
+    let next = &script("s-late", 30, 0, 12, 0);
+    let mut host = Host::new(&[("late", late), ("next", next)]);
+    new_thread(&mut host, json!({"continueSession": true}));
+    let first = host.start_turn("late", json!({"background": true}));
+    host.server.kill();
+    std::fs::write(host.sandbox.root().join("scripts").join("go"), "").unwrap();
+    let exit = host.turn_dir(&first).join("exit.json");
+    let deadline = std::time::Instant::now() + TURN_TIMEOUT;
+    while !exit.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the background turn did not finish"
+        );
+        std::thread::yield_now();
+    }
+    // Nobody followed the turn, so the thread record never saw the session.
+    let record: Value = serde_json::from_slice(
+        &std::fs::read(
+            host.sandbox
+                .state_dir()
+                .join("threads")
+                .join(&host.thread_id)
+                .join("thread.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["backendSessionId"], Value::Null, "{record}");
+    // A new server resumes the thread; the next turn resumes the session from the log.
+    host.server = Host::spawn(&host.sandbox);
+    host.server.initialize();
+    let thread = host.thread_id.clone();
+    host.request("thread/resume", json!({"threadId": thread}));
+    let (second, _) = turn(&mut host, "next");
+    let spec: Value =
+        serde_json::from_slice(&std::fs::read(host.turn_dir(&second).join("spec.json")).unwrap())
+            .unwrap();
+    assert_eq!(spec["resumeSessionId"], "s-late", "{spec}");
+}

@@ -842,3 +842,175 @@ fn a_re_attached_turn_still_reports_the_answer_given_before_the_restart() {
     assert_eq!(done["params"]["turn"]["status"], "completed");
     assert_eq!(done["params"]["turn"]["items"][0]["text"], "the answer");
 }
+
+/// A second server on the host's state directory, with the host's thread loaded while idle.
+fn second_server_on_idle_thread(host: &Host) -> ServerProcess {
+    let mut second = Host::spawn(&host.sandbox);
+    second.initialize();
+    let (resumed, _) = second.request(
+        json!("resume"),
+        "thread/resume",
+        json!({"threadId": host.thread_id}),
+    );
+    assert_eq!(
+        resumed["result"]["thread"]["status"]["type"], "idle",
+        "{resumed}"
+    );
+    second
+}
+
+/// Waits for `turn/completed` of `turn`; returns it and what came before.
+fn completed_on(server: &mut ServerProcess, turn: &str) -> (Value, Vec<Value>) {
+    server
+        .wait_for(TURN_TIMEOUT, |m| {
+            m["method"] == "turn/completed" && m["params"]["turn"]["id"] == turn
+        })
+        .unwrap_or_else(|(err, got)| panic!("no turn/completed for {turn}: {err}: {got:#?}"))
+}
+
+/// Nothing more about `turn` arrives at `server` (a request is answered first).
+fn silent_on(server: &mut ServerProcess, turn: &str) {
+    let (_, before) = server.request(json!("silent"), "thread/loaded/list", json!({}));
+    assert!(
+        !before.iter().any(|m| mentions_turn(m, turn)),
+        "notifications after turn/completed: {before:#?}"
+    );
+}
+
+fn turn_count(host: &Host) -> usize {
+    let dir = host
+        .sandbox
+        .state_dir()
+        .join("threads")
+        .join(&host.thread_id)
+        .join("turns");
+    std::fs::read_dir(dir).unwrap().count()
+}
+
+#[test]
+fn a_server_that_did_not_start_the_running_turn_refuses_a_second_one_and_follows_the_first() {
+    let script = "start\nmessage working\nsleep 1500\nmessage the end\ncomplete\n";
+    let mut first = Host::new(&[("slow", script)]);
+    let mut second = second_server_on_idle_thread(&first);
+    let turn = first.start_turn("slow", json!({}));
+    // The second server did not know of the turn: it refuses a new one, naming the running
+    // turn, and follows it from now on.
+    let input = json!([{"type": "text", "text": "script:slow"}]);
+    let (refused, mut seen) = second.request(
+        json!("refused"),
+        "turn/start",
+        json!({"threadId": first.thread_id, "input": input}),
+    );
+    let message = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("a turn is already active on this thread") && message.contains(&turn),
+        "{refused}"
+    );
+    let (done, before) = completed_on(&mut second, &turn);
+    assert_eq!(done["params"]["turn"]["status"], "completed", "{done}");
+    assert_eq!(done["params"]["turn"]["items"][0]["text"], "the end");
+    seen.extend(before);
+    let statuses: Vec<&Value> = seen
+        .iter()
+        .filter(|m| m["method"] == "thread/status/changed")
+        .map(|m| &m["params"]["status"]["type"])
+        .collect();
+    assert_eq!(statuses, ["active", "idle"], "{seen:#?}");
+    first.until_completed(&turn);
+    silent_on(&mut second, &turn);
+    assert_eq!(turn_count(&first), 1, "only the first server's turn ran");
+    // Once it has ended, the second server starts the next turn.
+    let (started, _) = second.request(
+        json!("next"),
+        "turn/start",
+        json!({"threadId": first.thread_id, "input": input}),
+    );
+    let next = started["result"]["turn"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{started}"))
+        .to_owned();
+    let (end, _) = completed_on(&mut second, &next);
+    assert_eq!(end["params"]["turn"]["status"], "completed");
+}
+
+/// `(started_at_ms, ended_at_ms)` of a turn from its records.
+fn turn_span(host: &Host, turn: &str) -> (u64, u64) {
+    let dir = host
+        .sandbox
+        .state_dir()
+        .join("threads")
+        .join(&host.thread_id)
+        .join("turns")
+        .join(turn);
+    let read = |name: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(dir.join(name)).unwrap()).unwrap()
+    };
+    let started = read("turn.json")["startedAtMs"].as_u64().unwrap();
+    let ended = read("exit.json")["endedAtMs"].as_u64().unwrap();
+    (started, ended)
+}
+
+#[test]
+fn two_servers_starting_turns_on_one_thread_at_once_never_run_two_together() {
+    // Long enough that the other server's request nearly always arrives while it runs.
+    let script = "start\nmessage working\nsleep 400\nmessage done\ncomplete\n";
+    let mut first = Host::new(&[("quick", script)]);
+    let mut second = second_server_on_idle_thread(&first);
+    let rounds = 10;
+    let mut refusals = 0;
+    let mut all_started = Vec::new();
+    for round in 0..rounds {
+        let id = json!(format!("race-{round}"));
+        let request = json!({"id": id, "method": "turn/start", "params": {
+            "threadId": first.thread_id,
+            "input": [{"type": "text", "text": "script:quick"}]}});
+        first.server.send_json(&request);
+        second.send_json(&request);
+        let mut started = Vec::new();
+        for server in [&mut first.server, &mut second] {
+            let (response, _) = server
+                .wait_for_response(&id, TURN_TIMEOUT)
+                .unwrap_or_else(|(err, got)| panic!("round {round}: {err}: {got:#?}"));
+            match response["result"]["turn"]["id"].as_str() {
+                Some(turn) => started.push(turn.to_owned()),
+                None => {
+                    let message = response["error"]["message"].as_str().unwrap_or_default();
+                    assert!(
+                        message.starts_with("a turn is already active on this thread"),
+                        "round {round}: {response}"
+                    );
+                    refusals += 1;
+                }
+            }
+        }
+        assert!(!started.is_empty(), "round {round}: no turn started");
+        // Every turn of the round ends exactly once on both servers (the refusing one
+        // follows the other's turn).
+        for turn in &started {
+            for server in [&mut first.server, &mut second] {
+                let (end, _) = completed_on(server, turn);
+                assert_eq!(end["params"]["turn"]["status"], "completed", "{end}");
+            }
+        }
+        for server in [&mut first.server, &mut second] {
+            for turn in &started {
+                silent_on(server, turn);
+            }
+        }
+        all_started.extend(started);
+    }
+    // Never two at once: each turn started after the one before it had ended.
+    all_started.sort(); // UUIDv7: start order
+    for pair in all_started.windows(2) {
+        let (_, ended) = turn_span(&first, &pair[0]);
+        let (started, _) = turn_span(&first, &pair[1]);
+        assert!(
+            started >= ended,
+            "turn {} started at {started} before turn {} ended at {ended}",
+            pair[1],
+            pair[0]
+        );
+    }
+    assert_eq!(turn_count(&first), all_started.len());
+    assert!(refusals > 0, "no round raced: nothing was tested");
+}

@@ -239,13 +239,41 @@ impl Server {
                 return Some(Err(no_rollout(&p.thread_id)));
             }
             loaded.subscription = Subscription::Subscribed;
+            let idle = loaded.active.is_none();
+            if idle {
+                // A turn another server started meanwhile: follow it from now on.
+                self.reattach(uuid);
+                if let Some(loaded) = self.loaded.get(&uuid).filter(|l| l.active.is_some()) {
+                    let status = super::convert::status(&loaded.status);
+                    self.notify_thread(
+                        uuid,
+                        "thread/status/changed",
+                        &ThreadStatusChangedNotification {
+                            thread_id: p.thread_id.clone(),
+                            status,
+                        },
+                    )
+                    .await;
+                }
+            }
             let turns = if exclude_turns {
                 Vec::new()
             } else {
                 self.turns_of(&uuid)
             };
             let response = self.thread_session_response(&uuid, turns);
-            return Some(to_value(&response));
+            self.respond_now(id, to_value(&response)).await;
+            // Like Codex for a loaded idle thread: the last token usage, replayed.
+            let still_idle = self.loaded.get(&uuid).is_some_and(|l| l.active.is_none());
+            if still_idle && let Some((turn, usage)) = self.last_token_usage(uuid) {
+                self.notify_thread(
+                    uuid,
+                    "thread/tokenUsage/updated",
+                    &json!({"threadId": p.thread_id, "turnId": turn.to_string(), "tokenUsage": usage}),
+                )
+                .await;
+            }
+            return None;
         }
         let record = match self.store.read_thread(uuid) {
             Ok(Some(record)) if !record.archived => record,

@@ -259,3 +259,31 @@ fn a_continued_thread_resumes_the_session_of_a_turn_no_server_followed_to_its_en
             .unwrap();
     assert_eq!(spec["resumeSessionId"], "s-late", "{spec}");
 }
+
+#[test]
+fn resuming_a_loaded_idle_thread_replays_its_usage_after_the_response() {
+    let mut host = Host::new(&[("a", &script("s1", 10, 4, 5, 1))]);
+    let (turn1, _) = turn(&mut host, "a");
+    let thread = host.thread_id.clone();
+    let id = json!("resume-loaded");
+    host.server
+        .send_json(&json!({"id": id, "method": "thread/resume", "params": {"threadId": thread}}));
+    let (response, _) = host
+        .server
+        .wait_for_response(&id, DEFAULT_TIMEOUT)
+        .unwrap_or_else(|(err, got)| panic!("{err}: {got:#?}"));
+    assert_eq!(
+        response["result"]["thread"]["status"]["type"], "idle",
+        "{response}"
+    );
+    let next = host
+        .server
+        .recv_json(DEFAULT_TIMEOUT)
+        .unwrap_or_else(|err| panic!("no token usage after the resume response: {err:?}"));
+    assert_eq!(next["method"], "thread/tokenUsage/updated", "{next}");
+    assert_eq!(next["params"]["turnId"], turn1.as_str(), "{next}");
+    assert_eq!(
+        counts(&next["params"]["tokenUsage"]["total"]),
+        (15, 10, 4, 5, 1)
+    );
+}

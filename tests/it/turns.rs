@@ -1014,3 +1014,31 @@ fn two_servers_starting_turns_on_one_thread_at_once_never_run_two_together() {
     assert_eq!(turn_count(&first), all_started.len());
     assert!(refusals > 0, "no round raced: nothing was tested");
 }
+
+#[test]
+fn resuming_a_loaded_thread_follows_the_turn_another_server_started() {
+    let script = "start\nmessage working\nsleep 1000\nmessage the end\ncomplete\n";
+    let mut first = Host::new(&[("slow", script)]);
+    let mut second = second_server_on_idle_thread(&first);
+    let turn = first.start_turn("slow", json!({}));
+    let (resumed, mut seen) = second.request(
+        json!("again"),
+        "thread/resume",
+        json!({"threadId": first.thread_id}),
+    );
+    assert_eq!(
+        resumed["result"]["thread"]["status"]["type"], "active",
+        "{resumed}"
+    );
+    let (done, before) = completed_on(&mut second, &turn);
+    assert_eq!(done["params"]["turn"]["items"][0]["text"], "the end");
+    seen.extend(before);
+    let statuses: Vec<&Value> = seen
+        .iter()
+        .filter(|m| m["method"] == "thread/status/changed")
+        .map(|m| &m["params"]["status"]["type"])
+        .collect();
+    assert_eq!(statuses, ["active", "idle"], "{seen:#?}");
+    first.until_completed(&turn);
+    silent_on(&mut second, &turn);
+}

@@ -115,6 +115,24 @@ pub fn stop(turn_dir: &Path, timeout: Duration) -> io::Result<Option<ExitRecord>
     }
 }
 
+/// Stops a turn whose runner did not answer a request (hung or stopped): kills it and the
+/// turn's processes directly, as [`stop`] does for a runner that is gone; returns the exit
+/// record.
+pub fn stop_unresponsive(turn_dir: &Path) -> io::Result<ExitRecord> {
+    if let Some(record) = read_exit_record(turn_dir)? {
+        return Ok(record);
+    }
+    let process = read_process_record(turn_dir).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            "the turn has no process record (its runner never started)",
+        )
+    })?;
+    kill_directly(turn_dir, &process)?;
+    read_exit_record(turn_dir)?
+        .ok_or_else(|| io::Error::other("no exit record after the direct kill"))
+}
+
 /// Kills the runner (if it still is the recorded one) and every verified process of the
 /// turn, then writes the exit record the runner could not write.
 fn kill_directly(turn_dir: &Path, process: &ProcessRecord) -> io::Result<()> {

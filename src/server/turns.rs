@@ -980,11 +980,25 @@ impl Server {
                 p.turn_id
             )));
         }
-        runner::client::interrupt(&dir, InterruptReason::Client)
-            .await
-            .map_err(|err| {
-                ErrorObject::internal(format!("cannot reach the turn's runner: {err}"))
-            })?;
+        // The answer does not wait for the runner (the loop serves every client): `{}` now,
+        // `turn/completed` when the turn has ended. A runner that does not take the request
+        // (hung, stopped, or gone) is killed directly with the turn's processes; the
+        // follower then reads the exit record and ends the turn, once.
+        tokio::spawn(async move {
+            let Err(err) = runner::client::interrupt(&dir, InterruptReason::Client).await else {
+                return;
+            };
+            tracing::warn!(
+                "turn {active_id}: the runner did not take the interrupt ({err}); killing it directly"
+            );
+            let stopped =
+                tokio::task::spawn_blocking(move || crate::kill::stop_unresponsive(&dir)).await;
+            match stopped {
+                Ok(Ok(_)) => {}
+                Ok(Err(err)) => tracing::warn!("turn {active_id}: direct kill failed: {err}"),
+                Err(err) => tracing::warn!("turn {active_id}: direct kill failed: {err}"),
+            }
+        });
         to_value(&TurnInterruptResponse {})
     }
 

@@ -1042,3 +1042,51 @@ fn resuming_a_loaded_thread_follows_the_turn_another_server_started() {
     first.until_completed(&turn);
     silent_on(&mut second, &turn);
 }
+
+#[test]
+fn interrupting_a_turn_whose_runner_is_stopped_kills_it_directly() {
+    use agent_host::events::ProcessRecord;
+    use agent_host::process::identity::{self, SignalOutcome};
+    use rustix::process::Signal;
+
+    let script = "pid\nstart\nmessage working\nsleep 600000\n";
+    let mut host = Host::new(&[("hangs", script)]);
+    let turn = host.start_turn("hangs", json!({}));
+    let deadline = Instant::now() + TURN_TIMEOUT;
+    while host.recorded_pids().is_empty() {
+        assert!(Instant::now() < deadline, "the backend did not start");
+        std::thread::yield_now();
+    }
+    let process: ProcessRecord =
+        serde_json::from_slice(&std::fs::read(host.turn_dir(&turn).join("process.json")).unwrap())
+            .unwrap();
+    // A runner that cannot answer: stopped, alive by every identity check.
+    assert_eq!(
+        identity::signal(&process.runner, Signal::STOP).unwrap(),
+        SignalOutcome::Sent
+    );
+    let thread = host.thread_id.clone();
+    let (answer, _) = host.server.request(
+        json!("interrupt"),
+        "turn/interrupt",
+        json!({"threadId": thread, "turnId": turn}),
+    );
+    assert_eq!(answer["result"], json!({}), "{answer}");
+    // The server keeps serving meanwhile.
+    let (listed, _) = host
+        .server
+        .request(json!("meanwhile"), "thread/loaded/list", json!({}));
+    assert!(listed["result"]["data"].is_array(), "{listed}");
+    // The runner's request times out (10 s), then the runner and the backend are killed.
+    let turn_id = turn.clone();
+    let (done, _) = host
+        .server
+        .wait_for(Duration::from_secs(40), |m| {
+            m["method"] == "turn/completed" && m["params"]["turn"]["id"] == turn_id
+        })
+        .unwrap_or_else(|(err, got)| panic!("{err}: {got:#?}"));
+    assert_eq!(done["params"]["turn"]["status"], "interrupted", "{done}");
+    assert!(!identity::is_alive(&process.runner), "the runner lives on");
+    assert_all_gone(&host.recorded_pids(), Duration::from_secs(5));
+    host.assert_turn_silent(&turn);
+}

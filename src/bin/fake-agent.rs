@@ -4,7 +4,8 @@
 //! Usage:
 //! - `fake-agent --script FILE [PROMPT]`: run the steps in FILE.
 //! - `fake-agent script:NAME`: the prompt names the script `NAME` (or `NAME.txt`) in
-//!   `$FAKE_AGENT_SCRIPT_DIR`, else in this repository's `fixtures/agent-scripts/`.
+//!   `$FAKE_AGENT_SCRIPT_DIR`, else in this repository's `fixtures/agent-scripts/`. Only
+//!   the prompt's first line names it (more lines may follow, such as `[image: PATH]`).
 //! - `fake-agent --launch-runner TURN_DIR --agent-host EXE --mode foreground|background`:
 //!   a stand-in server: launches the turn's runner (holding the lifeline in foreground mode),
 //!   prints `ready RUNNER_PID`, then waits forever so that a test can SIGKILL it.
@@ -60,7 +61,11 @@ fn main() -> ExitCode {
             None => Err("--script needs a FILE".to_owned()),
         },
         Some(prompt) => match prompt.strip_prefix("script:") {
-            Some(name) => run_script(&script_by_name(name.trim()), prompt),
+            // The first line names the script; the rest is the prompt's other input.
+            Some(name) => run_script(
+                &script_by_name(name.lines().next().unwrap_or_default().trim()),
+                prompt,
+            ),
             None => Err(format!("no script in the prompt {prompt:?}")),
         },
         None => Err("usage: fake-agent --script FILE [PROMPT] | fake-agent script:NAME".to_owned()),

@@ -62,6 +62,9 @@ args = ["{{prompt}}"]
 [providers.fake.env]
 FAKE_AGENT_SCRIPT_DIR = {scripts:?}
 FAKE_AGENT_PIDS = {pids:?}
+[providers.codexlike]
+kind = "codex"
+command = {command:?}
 "#,
             command = env!("CARGO_BIN_EXE_fake-agent"),
             scripts = dir.display().to_string(),
@@ -841,4 +844,148 @@ fn a_re_attached_turn_still_reports_the_answer_given_before_the_restart() {
         .unwrap_or_else(|(err, got)| panic!("{err}: {got:#?}"));
     assert_eq!(done["params"]["turn"]["status"], "completed");
     assert_eq!(done["params"]["turn"]["items"][0]["text"], "the answer");
+}
+
+/// The `-32602` message of a `turn/start` refused because of its input.
+fn refused_input(host: &mut Host, input: Value) -> String {
+    let response = host.request(
+        "turn/start",
+        json!({"threadId": host.thread_id, "input": input}),
+    );
+    assert_eq!(response["error"]["code"], -32602, "{response}");
+    response["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn local_images_are_checked_first_and_named_in_a_jsonl_prompt() {
+    let mut host = Host::new(&[("echo", "start\necho-prompt\ncomplete\n")]);
+    let root = host.sandbox.root().to_path_buf();
+    let image = root.join("a pic.png");
+    std::fs::write(&image, b"not really a png").unwrap();
+    let text = json!({"type": "text", "text": "script:echo"});
+
+    let relative = refused_input(
+        &mut host,
+        json!([text, {"type": "localImage", "path": "a pic.png"}]),
+    );
+    assert_eq!(
+        relative,
+        "Invalid params for `turn/start`: `input[1].path` must be an absolute path, found \"a pic.png\""
+    );
+    let missing = root.join("missing.png");
+    let not_found = refused_input(
+        &mut host,
+        json!([{"type": "localImage", "path": missing}, text]),
+    );
+    assert_eq!(
+        not_found,
+        format!(
+            "Invalid params for `turn/start`: `input[0].path` cannot be read: {:?}: No such file \
+             or directory (os error 2)",
+            missing.display().to_string()
+        )
+    );
+    let directory = refused_input(
+        &mut host,
+        json!([text, {"type": "localImage", "path": root}]),
+    );
+    assert_eq!(
+        directory,
+        format!(
+            "Invalid params for `turn/start`: `input[1].path` is not a file: {:?}",
+            root.display().to_string()
+        )
+    );
+    // Nothing started: no turn directory was made.
+    let turns = host
+        .sandbox
+        .state_dir()
+        .join("threads")
+        .join(&host.thread_id)
+        .join("turns");
+    assert_eq!(
+        std::fs::read_dir(&turns).map(|d| d.count()).unwrap_or(0),
+        0,
+        "a refused turn left a directory"
+    );
+
+    // A jsonl backend gets each image as a line of its prompt, in input order.
+    let response = host.request(
+        "turn/start",
+        json!({"threadId": host.thread_id, "input": [
+            text,
+            {"type": "localImage", "path": image, "detail": "low"},
+            {"type": "image", "url": "https://example.com/cat.png"},
+        ]}),
+    );
+    let turn = response["result"]["turn"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("turn/start failed: {response}"))
+        .to_owned();
+    let messages = host.until_completed(&turn);
+    let echoed: Vec<&Value> = messages
+        .iter()
+        .filter(|m| m["method"] == "item/completed")
+        .map(|m| &m["params"]["item"])
+        .filter(|item| item["type"] == "agentMessage")
+        .collect();
+    assert_eq!(echoed.len(), 1, "{messages:#?}");
+    assert_eq!(
+        echoed[0]["text"],
+        format!(
+            "script:echo\n[image: {}]\n[image: https://example.com/cat.png]",
+            image.display()
+        )
+    );
+    let spec: Value =
+        serde_json::from_slice(&std::fs::read(host.turn_dir(&turn).join("spec.json")).unwrap())
+            .unwrap();
+    assert_eq!(spec.get("images"), None, "{spec}");
+}
+
+#[test]
+fn a_comma_in_an_image_path_is_refused_only_where_codex_would_split_it() {
+    let mut host = Host::new(&[("echo", "start\necho-prompt\ncomplete\n")]);
+    let image = host.sandbox.root().join("a,b.png");
+    std::fs::write(&image, b"png").unwrap();
+    let input = json!([
+        {"type": "text", "text": "script:echo"},
+        {"type": "localImage", "path": image},
+    ]);
+    // The jsonl thread takes it: the path is a line of the prompt.
+    let response = host.request(
+        "turn/start",
+        json!({"threadId": host.thread_id, "input": input}),
+    );
+    let turn = response["result"]["turn"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("turn/start failed: {response}"))
+        .to_owned();
+    let completed = host.until_completed(&turn);
+    assert_eq!(
+        completed.last().unwrap()["params"]["turn"]["status"],
+        "completed"
+    );
+    // A codex thread would pass it to `--image`, which splits at commas.
+    let cwd = host.sandbox.work_dir().display().to_string();
+    let started = host.request(
+        "thread/start",
+        json!({"cwd": cwd, "modelProvider": "codexlike"}),
+    );
+    host.thread_id = started["result"]["thread"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("thread/start failed: {started}"))
+        .to_owned();
+    let refused = refused_input(&mut host, input);
+    assert_eq!(
+        refused,
+        format!(
+            "Invalid params for `turn/start`: `input[1].path` contains a comma, which `codex exec \
+             --image` reads as a separator between paths: {:?}",
+            image.display().to_string()
+        )
+    );
 }

@@ -98,6 +98,16 @@ impl Server {
                 format!("the thread's model provider `{provider_name}` is no longer configured"),
             )));
         };
+        let resume_session_id = if record.continue_session {
+            record.backend_session_id.clone()
+        } else {
+            None
+        };
+        // A turn that resumes a session runs the provider's resume form, if it has one.
+        let args = match (&resume_session_id, &provider.resume_args) {
+            (Some(_), Some(resume_args)) => resume_args.clone(),
+            (Some(_), None) | (None, _) => provider.args.clone(),
+        };
         let spec_provider = spec::Provider {
             name: provider.name.clone(),
             kind: match provider.kind {
@@ -106,7 +116,7 @@ impl Server {
                 ProviderKind::Claude => spec::BackendKind::Claude,
             },
             command: provider.command.clone(),
-            args: provider.args.clone(),
+            args,
             env: provider.env.clone(),
             prompt_via: match provider.prompt_via {
                 ConfigPromptVia::Arg => spec::PromptVia::Arg,
@@ -143,11 +153,6 @@ impl Server {
             Mode::Background
         } else {
             Mode::Foreground
-        };
-        let resume_session_id = if record.continue_session {
-            record.backend_session_id.clone()
-        } else {
-            None
         };
         let (images, image_delivery) = if backend::takes_image_flags(&spec_provider) {
             (local_images(&p.input), ImageDelivery::Flags)

@@ -65,6 +65,14 @@ FAKE_AGENT_PIDS = {pids:?}
 [providers.codexlike]
 kind = "codex"
 command = {command:?}
+[providers.resuming]
+kind = "jsonl"
+command = {command:?}
+args = ["{{prompt}}"]
+resume_args = ["--resume", "{{session}}", "{{prompt}}"]
+continue_session = true
+[providers.resuming.env]
+FAKE_AGENT_SCRIPT_DIR = {scripts:?}
 "#,
             command = env!("CARGO_BIN_EXE_fake-agent"),
             scripts = dir.display().to_string(),
@@ -987,5 +995,108 @@ fn a_comma_in_an_image_path_is_refused_only_where_codex_would_split_it() {
              --image` reads as a separator between paths: {:?}",
             image.display().to_string()
         )
+    );
+}
+
+/// Starts a thread on `provider` with `extra` params and makes it the host's thread.
+fn switch_thread(host: &mut Host, provider: &str, extra: Value) {
+    let mut params =
+        json!({"cwd": host.sandbox.work_dir().display().to_string(), "modelProvider": provider});
+    if let (Some(params), Some(extra)) = (params.as_object_mut(), extra.as_object()) {
+        params.extend(extra.clone());
+    }
+    let started = host.request("thread/start", params);
+    host.thread_id = started["result"]["thread"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("thread/start failed: {started}"))
+        .to_owned();
+}
+
+/// Runs script `name` as one turn to completion; returns its agent messages and its spec.
+fn completed_turn_texts(host: &mut Host, name: &str) -> (Vec<String>, Value) {
+    let turn = host.start_turn(name, json!({}));
+    let messages = host.until_completed(&turn);
+    assert_eq!(
+        messages.last().unwrap()["params"]["turn"]["status"],
+        "completed",
+        "{messages:#?}"
+    );
+    let texts = messages
+        .iter()
+        .filter(|m| m["method"] == "item/completed")
+        .map(|m| &m["params"]["item"])
+        .filter(|item| item["type"] == "agentMessage")
+        .filter_map(|item| item["text"].as_str().map(str::to_owned))
+        .collect();
+    let spec: Value =
+        serde_json::from_slice(&std::fs::read(host.turn_dir(&turn).join("spec.json")).unwrap())
+            .unwrap();
+    (texts, spec)
+}
+
+#[test]
+fn a_continued_thread_starts_with_args_and_resumes_with_resume_args() {
+    let mut host = Host::new(&[("session", "start sess-41\necho-session\ncomplete\n")]);
+    // The provider has continue_session = true: the thread continues its session.
+    switch_thread(&mut host, "resuming", json!({}));
+
+    // Turn 1: no session yet, so `args`.
+    let (texts, spec) = completed_turn_texts(&mut host, "session");
+    assert_eq!(texts, ["fresh"]);
+    assert_eq!(spec["provider"]["args"], json!(["{prompt}"]), "{spec}");
+    assert_eq!(spec["resumeSessionId"], Value::Null, "{spec}");
+    let record: Value = serde_json::from_slice(
+        &std::fs::read(
+            host.sandbox
+                .state_dir()
+                .join("threads")
+                .join(&host.thread_id)
+                .join("thread.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["backendSessionId"], "sess-41", "{record}");
+
+    // Turn 2: the recorded session, so `resume_args` with it.
+    let (texts, spec) = completed_turn_texts(&mut host, "session");
+    assert_eq!(texts, ["resumed sess-41"]);
+    assert_eq!(
+        spec["provider"]["args"],
+        json!(["--resume", "{session}", "{prompt}"]),
+        "{spec}"
+    );
+    assert_eq!(spec["resumeSessionId"], "sess-41", "{spec}");
+
+    // A thread of the same provider that opts out never resumes.
+    switch_thread(&mut host, "resuming", json!({"continueSession": false}));
+    for _ in 0..2 {
+        let (texts, spec) = completed_turn_texts(&mut host, "session");
+        assert_eq!(texts, ["fresh"]);
+        assert_eq!(spec["provider"]["args"], json!(["{prompt}"]), "{spec}");
+    }
+}
+
+#[test]
+fn a_session_placeholder_in_args_stops_the_server_at_start_naming_the_key() {
+    let sandbox = Sandbox::new();
+    let config = sandbox.root().join("session.toml");
+    std::fs::write(
+        &config,
+        "[providers.mine]\nkind = \"jsonl\"\ncommand = \"my-agent\"\nargs = [\"--resume\", \"{session}\", \"{prompt}\"]\n",
+    )
+    .unwrap();
+    let mut server =
+        ServerProcess::spawn(&sandbox.agent_host_spec(Some(&config), &[], &BTreeMap::new()));
+    let status = server
+        .wait_exit(DEFAULT_TIMEOUT)
+        .expect("the server exits on a bad configuration");
+    assert_eq!(status.code(), Some(2));
+    let stderr = server.stderr_to_end(DEFAULT_TIMEOUT).expect("stderr ends");
+    assert_eq!(
+        stderr.trim_end(),
+        "agent-host: configuration: providers.mine.args[1]: {session} cannot be used in args: \
+         they also start a thread's first turn, which has no session yet; put the command line \
+         that resumes a session in resume_args"
     );
 }

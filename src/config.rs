@@ -24,6 +24,7 @@ const PROVIDER_KEYS: &[&str] = &[
     "kind",
     "command",
     "args",
+    "resume_args",
     "env",
     "prompt_via",
     "continue_session",
@@ -67,8 +68,14 @@ pub struct Provider {
     pub kind: ProviderKind,
     /// The program to run (looked up in `PATH` when it has no slash).
     pub command: String,
-    /// The arguments; elements may hold `{prompt}`, `{cwd}` and `{session}`.
+    /// The arguments of a turn that starts a new backend session; elements may hold
+    /// `{prompt}` and `{cwd}` (never `{session}`: there is none yet).
     pub args: Vec<String>,
+    /// The arguments of a turn that resumes the backend session recorded by the thread's
+    /// previous turn, used instead of `args` when there is one; they may hold `{session}`.
+    /// `None`: such a turn runs `args` (for kinds `codex` and `claude` with `args` empty, the
+    /// kind's own command line, which has its resume form).
+    pub resume_args: Option<Vec<String>>,
     /// Extra environment variables for the backend.
     pub env: BTreeMap<String, String>,
     pub prompt_via: PromptVia,
@@ -501,19 +508,19 @@ fn validate_provider(name: &str, value: Value) -> Result<Provider, ConfigError> 
 
     let args = match table.remove("args") {
         None => Vec::new(),
-        Some(Value::Array(items)) => items
-            .into_iter()
-            .enumerate()
-            .map(|(position, item)| {
-                let item_key = format!("{prefix}.args[{position}]");
-                match item {
-                    Value::String(arg) => check_placeholders(&item_key, &arg).map(|()| arg),
-                    other => Err(wrong_type(&item_key, "a string", &other)),
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        Some(other) => return Err(wrong_type(&key("args"), "an array of strings", &other)),
+        Some(value) => string_array(&prefix, "args", value)?,
     };
+    if let Some(position) = args.iter().position(|arg| has_placeholder(arg, "session")) {
+        return Err(invalid(
+            &format!("{prefix}.args[{position}]"),
+            "{session} cannot be used in args: they also start a thread's first turn, which \
+             has no session yet; put the command line that resumes a session in resume_args",
+        ));
+    }
+    let resume_args = table
+        .remove("resume_args")
+        .map(|value| string_array(&prefix, "resume_args", value))
+        .transpose()?;
 
     let env = match table.remove("env") {
         None => BTreeMap::new(),
@@ -555,6 +562,15 @@ fn validate_provider(name: &str, value: Value) -> Result<Provider, ConfigError> 
         Some(Value::Boolean(flag)) => flag,
         Some(other) => return Err(wrong_type(&key("continue_session"), "a boolean", &other)),
     };
+    let own_resume_form =
+        matches!(kind, ProviderKind::Codex | ProviderKind::Claude) && args.is_empty();
+    if continue_session && resume_args.is_none() && !own_resume_form {
+        return Err(invalid(
+            &key("continue_session"),
+            "true needs resume_args, the command line that resumes the recorded session \
+             (only kinds codex and claude with args empty have their own)",
+        ));
+    }
 
     let model = match table.remove("model") {
         None => None,
@@ -598,12 +614,40 @@ fn validate_provider(name: &str, value: Value) -> Result<Provider, ConfigError> 
         kind,
         command,
         args,
+        resume_args,
         env,
         prompt_via,
         continue_session,
         model,
         approvals,
     })
+}
+
+/// `providers.NAME.FIELD`: an array of strings, each checked for unknown placeholders.
+fn string_array(prefix: &str, field: &str, value: Value) -> Result<Vec<String>, ConfigError> {
+    match value {
+        Value::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(position, item)| {
+                let item_key = format!("{prefix}.{field}[{position}]");
+                match item {
+                    Value::String(arg) => check_placeholders(&item_key, &arg).map(|()| arg),
+                    other => Err(wrong_type(&item_key, "a string", &other)),
+                }
+            })
+            .collect(),
+        other => Err(wrong_type(
+            &format!("{prefix}.{field}"),
+            "an array of strings",
+            &other,
+        )),
+    }
+}
+
+/// Whether `arg` holds the placeholder `{name}`.
+fn has_placeholder(arg: &str, name: &str) -> bool {
+    arg.contains(&format!("{{{name}}}"))
 }
 
 /// Rejects `{name}` where `name` is not a known placeholder; other braces are literal.
@@ -652,6 +696,7 @@ default_provider = "fake"
 kind = "jsonl"
 command = "fake-agent"
 args = ["--script", "s.json", "--cwd={cwd}", "{prompt}"]
+resume_args = ["--script", "s.json", "--resume", "{session}", "{prompt}"]
 env = { FAKE_MODE = "fast" }
 prompt_via = "arg"
 continue_session = true
@@ -696,6 +741,11 @@ term_grace_ms = 300
                     "--cwd={cwd}".to_owned(),
                     "{prompt}".to_owned()
                 ],
+                resume_args: Some(
+                    ["--script", "s.json", "--resume", "{session}", "{prompt}"]
+                        .map(str::to_owned)
+                        .to_vec()
+                ),
                 env: BTreeMap::from([("FAKE_MODE".to_owned(), "fast".to_owned())]),
                 prompt_via: PromptVia::Arg,
                 continue_session: true,
@@ -782,8 +832,8 @@ term_grace_ms = 300
         );
         assert_eq!(
             error("[providers.codex]\ncomand = \"x\"", &[]),
-            "unknown key `providers.codex.comand` (expected one of kind, command, args, env, \
-             prompt_via, continue_session, model, approvals)"
+            "unknown key `providers.codex.comand` (expected one of kind, command, args, \
+             resume_args, env, prompt_via, continue_session, model, approvals)"
         );
         assert_eq!(
             error("[interrupt]\ncancel_grace = 1", &[]),
@@ -791,8 +841,8 @@ term_grace_ms = 300
         );
         assert_eq!(
             error("", &["providers.codex.typo=1"]),
-            "unknown key `providers.codex.typo` (expected one of kind, command, args, env, \
-             prompt_via, continue_session, model, approvals)"
+            "unknown key `providers.codex.typo` (expected one of kind, command, args, \
+             resume_args, env, prompt_via, continue_session, model, approvals)"
         );
     }
 
@@ -900,6 +950,73 @@ term_grace_ms = 300
             ),
             "providers.x.approvals: \"stdin\" cannot be combined with prompt_via = \"stdin\" \
              (stdin carries the answers)"
+        );
+    }
+
+    #[test]
+    fn a_session_is_resumed_only_through_resume_args() {
+        let base = "[providers.x]\nkind = \"jsonl\"\ncommand = \"x\"\n";
+        let config = load(
+            &format!(
+                "{base}args = [\"{{prompt}}\"]\nresume_args = [\"--resume\", \"{{session}}\", \
+                 \"{{prompt}}\"]\ncontinue_session = true"
+            ),
+            &[],
+        )
+        .unwrap();
+        let x = config.provider("x").unwrap();
+        assert_eq!(x.args, ["{prompt}"]);
+        assert_eq!(
+            x.resume_args.as_deref(),
+            Some(
+                ["--resume", "{session}", "{prompt}"]
+                    .map(str::to_owned)
+                    .as_slice()
+            )
+        );
+        assert_eq!(
+            load(base, &[]).unwrap().provider("x").unwrap().resume_args,
+            None
+        );
+        assert_eq!(
+            error(
+                &format!("{base}args = [\"run\", \"--resume={{session}}\", \"{{prompt}}\"]"),
+                &[]
+            ),
+            "providers.x.args[1]: {session} cannot be used in args: they also start a thread's \
+             first turn, which has no session yet; put the command line that resumes a session \
+             in resume_args"
+        );
+        assert_eq!(
+            error(&format!("{base}resume_args = [\"{{sesion}}\"]"), &[]),
+            "providers.x.resume_args[0]: unknown placeholder {sesion}, expected one of {prompt}, \
+             {cwd}, {session}"
+        );
+        assert_eq!(
+            error(&format!("{base}resume_args = \"--resume\""), &[]),
+            "providers.x.resume_args: expected an array of strings, found a string"
+        );
+        assert_eq!(
+            error(&format!("{base}continue_session = true"), &[]),
+            "providers.x.continue_session: true needs resume_args, the command line that resumes \
+             the recorded session (only kinds codex and claude with args empty have their own)"
+        );
+        assert_eq!(
+            error(
+                "[providers.codex]\nargs = [\"exec\", \"{prompt}\"]\ncontinue_session = true",
+                &[]
+            ),
+            "providers.codex.continue_session: true needs resume_args, the command line that \
+             resumes the recorded session (only kinds codex and claude with args empty have their \
+             own)"
+        );
+        // The built-in kinds resume with their own command line.
+        let builtin = load("[providers.codex]\ncontinue_session = true", &[]).unwrap();
+        assert!(builtin.provider("codex").unwrap().continue_session);
+        // An override is checked the same way.
+        assert!(
+            error("", &["providers.claude.args=[\"-p\", \"{session}\"]"])
+                .starts_with("providers.claude.args[1]: {session} cannot be used in args")
         );
     }
 

@@ -16,7 +16,7 @@ use rustix::process::Signal;
 use serde_json::Value;
 
 use crate::events::{Event, TokenBreakdown};
-use crate::runner::spec::{Approvals, BackendKind, PromptVia, Spec};
+use crate::runner::spec::{Approvals, BackendKind, PromptVia, Provider, Spec};
 
 /// How to start the backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,36 +112,49 @@ impl Adapter {
     }
 }
 
+/// Whether the provider's command line attaches local images with the backend's own flag:
+/// only kind `codex` with the kind's own argv (`args` empty) does (`--image PATH`). Every
+/// other provider gets each local image as a `[image: PATH]` line of the prompt: Claude
+/// Code's `-p` has no image flag (it opens the file with its own tools when the prompt names
+/// it), arguments written in the configuration are used as written, and a `jsonl` backend
+/// reads the lines (`docs/backend-jsonl.md`, "The prompt").
+pub fn takes_image_flags(provider: &Provider) -> bool {
+    provider.kind == BackendKind::Codex && provider.args.is_empty()
+}
+
+/// Why a local image cannot be given to this provider's image flag, if it cannot:
+/// `codex exec --image` splits its value at commas (a list of paths).
+pub fn image_flag_problem(provider: &Provider, path: &str) -> Option<String> {
+    (takes_image_flags(provider) && path.contains(',')).then(|| {
+        "contains a comma, which `codex exec --image` reads as a separator between paths".to_owned()
+    })
+}
+
 /// The program, arguments and stdin of the spec's backend.
 pub fn command_for(spec: &Spec) -> Result<BackendCommand, String> {
     let provider = &spec.provider;
-    let (program, template): (String, Vec<String>) = match provider.kind {
-        BackendKind::Codex => {
-            let program = if provider.command.is_empty() {
-                "codex".to_owned()
-            } else {
-                provider.command.clone()
-            };
-            let args = if provider.args.is_empty() {
-                codex_default_args(spec)
-            } else {
-                provider.args.clone()
-            };
-            (program, args)
+    let default_program = |name: &str| {
+        if provider.command.is_empty() {
+            name.to_owned()
+        } else {
+            provider.command.clone()
         }
-        BackendKind::Claude => {
-            let program = if provider.command.is_empty() {
-                "claude".to_owned()
-            } else {
-                provider.command.clone()
-            };
-            let args = if provider.args.is_empty() {
-                claude_default_args(spec)
-            } else {
-                provider.args.clone()
-            };
-            (program, args)
+    };
+    let (program, args): (String, Vec<OsString>) = match provider.kind {
+        BackendKind::Codex if provider.args.is_empty() => {
+            (default_program("codex"), codex_default_args(spec))
         }
+        BackendKind::Claude if provider.args.is_empty() => {
+            (default_program("claude"), claude_default_args(spec))
+        }
+        BackendKind::Codex => (
+            default_program("codex"),
+            substitute_all(&provider.args, spec)?,
+        ),
+        BackendKind::Claude => (
+            default_program("claude"),
+            substitute_all(&provider.args, spec)?,
+        ),
         BackendKind::Jsonl => {
             if provider.command.is_empty() {
                 return Err(format!(
@@ -149,12 +162,17 @@ pub fn command_for(spec: &Spec) -> Result<BackendCommand, String> {
                     provider.name, provider.kind
                 ));
             }
-            (provider.command.clone(), provider.args.clone())
+            (
+                provider.command.clone(),
+                substitute_all(&provider.args, spec)?,
+            )
         }
     };
-    let mut args = Vec::with_capacity(template.len());
-    for element in template {
-        args.push(substitute(&element, spec)?);
+    if !spec.images.is_empty() && !takes_image_flags(provider) {
+        return Err(format!(
+            "provider {:?} takes no image flags, but the spec lists images",
+            provider.name
+        ));
     }
     if provider.prompt_via == PromptVia::Stdin && provider.approvals == Approvals::Stdin {
         return Err(format!(
@@ -174,44 +192,62 @@ pub fn command_for(spec: &Spec) -> Result<BackendCommand, String> {
     })
 }
 
-/// `codex exec --json --skip-git-repo-check -C {cwd} [-m MODEL] [resume {session}] -- {prompt}`.
-fn codex_default_args(spec: &Spec) -> Vec<String> {
-    let mut args: Vec<String> = ["exec", "--json", "--skip-git-repo-check", "-C", "{cwd}"]
+/// `codex exec --json --skip-git-repo-check -C CWD [-m MODEL] [resume SESSION]
+/// [--image PATH]... -- PROMPT`.
+///
+/// The images come after `resume SESSION`: before it, `exec`'s own `--image` (which takes
+/// any number of values) would read `resume` and the session id as image paths; after it,
+/// they are the resume command's `--image`, one value each. The prompt comes after `--`, so
+/// that neither a variadic flag nor a prompt starting with `-` is misread.
+fn codex_default_args(spec: &Spec) -> Vec<OsString> {
+    let mut args: Vec<OsString> = ["exec", "--json", "--skip-git-repo-check", "-C"]
         .into_iter()
-        .map(str::to_owned)
+        .map(OsString::from)
         .collect();
+    args.push(spec.cwd.clone().into_os_string());
     if let Some(model) = &spec.model {
-        args.push("-m".to_owned());
-        args.push(model.clone());
+        args.push("-m".into());
+        args.push(model.into());
     }
-    if spec.resume_session_id.is_some() {
-        args.push("resume".to_owned());
-        args.push("{session}".to_owned());
+    if let Some(session) = &spec.resume_session_id {
+        args.push("resume".into());
+        args.push(session.into());
     }
-    // After `--`, so that a prompt starting with `-` is not read as a flag.
-    args.push("--".to_owned());
-    args.push("{prompt}".to_owned());
+    for image in &spec.images {
+        args.push("--image".into());
+        args.push(image.clone().into_os_string());
+    }
+    args.push("--".into());
+    args.push((&spec.prompt).into());
     args
 }
 
-/// `claude -p --output-format stream-json --verbose [--model M] [--resume {session}] -- {prompt}`
+/// `claude -p --output-format stream-json --verbose [--model M] [--resume SESSION] -- PROMPT`
 /// (the prompt after `--`, or variadic flags swallow it).
-fn claude_default_args(spec: &Spec) -> Vec<String> {
-    let mut args: Vec<String> = ["-p", "--output-format", "stream-json", "--verbose"]
+fn claude_default_args(spec: &Spec) -> Vec<OsString> {
+    let mut args: Vec<OsString> = ["-p", "--output-format", "stream-json", "--verbose"]
         .into_iter()
-        .map(str::to_owned)
+        .map(OsString::from)
         .collect();
     if let Some(model) = &spec.model {
-        args.push("--model".to_owned());
-        args.push(model.clone());
+        args.push("--model".into());
+        args.push(model.into());
     }
-    if spec.resume_session_id.is_some() {
-        args.push("--resume".to_owned());
-        args.push("{session}".to_owned());
+    if let Some(session) = &spec.resume_session_id {
+        args.push("--resume".into());
+        args.push(session.into());
     }
-    args.push("--".to_owned());
-    args.push("{prompt}".to_owned());
+    args.push("--".into());
+    args.push((&spec.prompt).into());
     args
+}
+
+/// The provider's own arguments with their placeholders substituted.
+fn substitute_all(template: &[String], spec: &Spec) -> Result<Vec<OsString>, String> {
+    template
+        .iter()
+        .map(|element| substitute(element, spec))
+        .collect()
 }
 
 /// Substitutes a whole-element placeholder; other elements pass through unchanged.
@@ -266,4 +302,167 @@ pub(crate) fn read_typed_line(
         .ok_or_else(|| Box::new(bad_line(line_number, text, "no \"type\" member")))?
         .to_owned();
     Ok(Some((kind, value)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::events::Mode;
+    use crate::runner::spec::GraceMs;
+
+    fn spec(kind: BackendKind, args: &[&str]) -> Spec {
+        Spec {
+            v: 1,
+            thread_id: "t".to_owned(),
+            turn_id: "u".to_owned(),
+            mode: Mode::Foreground,
+            cwd: PathBuf::from("/work"),
+            provider: Provider {
+                name: "p".to_owned(),
+                kind,
+                command: String::new(),
+                args: args.iter().map(|a| (*a).to_owned()).collect(),
+                env: BTreeMap::new(),
+                prompt_via: PromptVia::Arg,
+                approvals: Approvals::None,
+            },
+            prompt: "-v: look at these".to_owned(),
+            images: Vec::new(),
+            model: None,
+            resume_session_id: None,
+            approval_policy: None,
+            grace_ms: GraceMs::default(),
+            previous_total_usage: None,
+            resumed_session_usage: None,
+        }
+    }
+
+    fn argv(spec: &Spec) -> Vec<String> {
+        let command = command_for(spec).unwrap();
+        std::iter::once(command.program.into_os_string())
+            .chain(command.args)
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn codex_images_go_before_the_prompt_and_after_resume() {
+        let mut fresh = spec(BackendKind::Codex, &[]);
+        fresh.images = vec![PathBuf::from("/img/a.png"), PathBuf::from("/img/b c.jpg")];
+        fresh.model = Some("o3".to_owned());
+        assert_eq!(
+            argv(&fresh),
+            [
+                "codex",
+                "exec",
+                "--json",
+                "--skip-git-repo-check",
+                "-C",
+                "/work",
+                "-m",
+                "o3",
+                "--image",
+                "/img/a.png",
+                "--image",
+                "/img/b c.jpg",
+                "--",
+                "-v: look at these"
+            ]
+        );
+        let mut resumed = fresh.clone();
+        resumed.model = None;
+        resumed.resume_session_id = Some("0199-session".to_owned());
+        assert_eq!(
+            argv(&resumed),
+            [
+                "codex",
+                "exec",
+                "--json",
+                "--skip-git-repo-check",
+                "-C",
+                "/work",
+                "resume",
+                "0199-session",
+                "--image",
+                "/img/a.png",
+                "--image",
+                "/img/b c.jpg",
+                "--",
+                "-v: look at these"
+            ]
+        );
+        let plain = spec(BackendKind::Codex, &[]);
+        assert_eq!(
+            argv(&plain),
+            [
+                "codex",
+                "exec",
+                "--json",
+                "--skip-git-repo-check",
+                "-C",
+                "/work",
+                "--",
+                "-v: look at these"
+            ]
+        );
+    }
+
+    #[test]
+    fn only_codex_with_its_own_argv_takes_image_flags() {
+        assert!(takes_image_flags(&spec(BackendKind::Codex, &[]).provider));
+        for provider in [
+            spec(BackendKind::Codex, &["exec", "{prompt}"]).provider,
+            spec(BackendKind::Claude, &[]).provider,
+            spec(BackendKind::Jsonl, &["{prompt}"]).provider,
+        ] {
+            assert!(!takes_image_flags(&provider), "{provider:?}");
+            assert_eq!(image_flag_problem(&provider, "/a,b.png"), None);
+        }
+        let codex = spec(BackendKind::Codex, &[]).provider;
+        assert_eq!(image_flag_problem(&codex, "/a.png"), None);
+        assert!(
+            image_flag_problem(&codex, "/a,b.png").is_some_and(|why| why.contains("comma")),
+            "a comma splits codex's --image value"
+        );
+        // A spec that lists images for a provider without the flag is refused, not dropped.
+        let mut claude = spec(BackendKind::Claude, &[]);
+        claude.images = vec![PathBuf::from("/img/a.png")];
+        assert!(
+            command_for(&claude)
+                .unwrap_err()
+                .contains("takes no image flags")
+        );
+    }
+
+    #[test]
+    fn claude_and_written_args() {
+        let mut claude = spec(BackendKind::Claude, &[]);
+        claude.resume_session_id = Some("s-1".to_owned());
+        assert_eq!(
+            argv(&claude),
+            [
+                "claude",
+                "-p",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--resume",
+                "s-1",
+                "--",
+                "-v: look at these"
+            ]
+        );
+        let mut written = spec(BackendKind::Jsonl, &["run", "{cwd}", "{prompt}"]);
+        written.provider.command = "agent".to_owned();
+        assert_eq!(
+            argv(&written),
+            ["agent", "run", "/work", "-v: look at these"]
+        );
+        let session = spec(BackendKind::Jsonl, &["{session}"]);
+        let mut session = session;
+        session.provider.command = "agent".to_owned();
+        assert!(command_for(&session).unwrap_err().contains("{session}"));
+    }
 }

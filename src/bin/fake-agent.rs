@@ -4,7 +4,10 @@
 //! Usage:
 //! - `fake-agent --script FILE [PROMPT]`: run the steps in FILE.
 //! - `fake-agent script:NAME`: the prompt names the script `NAME` (or `NAME.txt`) in
-//!   `$FAKE_AGENT_SCRIPT_DIR`, else in this repository's `fixtures/agent-scripts/`.
+//!   `$FAKE_AGENT_SCRIPT_DIR`, else in this repository's `fixtures/agent-scripts/`. Only
+//!   the prompt's first line names it (more lines may follow, such as `[image: PATH]`).
+//! - `fake-agent --resume SESSION …`: either of the above, resuming the backend session
+//!   SESSION (the `echo-session` step reports it).
 //! - `fake-agent --launch-runner TURN_DIR --agent-host EXE --mode foreground|background`:
 //!   a stand-in server: launches the turn's runner (holding the lifeline in foreground mode),
 //!   prints `ready RUNNER_PID`, then waits forever so that a test can SIGKILL it.
@@ -26,6 +29,7 @@
 //! | `stamp N [EVERY_US]` | print N `agent_message` items with text `stamp I NANOS` (`NANOS`: `CLOCK_MONOTONIC` just before the write), one every EVERY_US microseconds (default 0: as fast as possible) |
 //! | `read-stdin` | read stdin to EOF and print it as an `agent_message` |
 //! | `echo-prompt` | print the prompt argument as an `agent_message` |
+//! | `echo-session` | print `resumed SESSION` (after `--resume SESSION`) or `fresh` as an `agent_message` |
 //! | `sleep MS` | sleep |
 //! | `wait-file FILE` | wait until FILE (relative to this script's directory) exists; exit 3 after 20 s |
 //! | `pid` | append `PID STARTTIME` to the file named by `$FAKE_AGENT_PIDS` |
@@ -50,18 +54,32 @@ use agent_host::process::{self, EnvPolicy, SessionPolicy, SpawnSpec, identity};
 use agent_host::runner::launch::{LaunchOptions, Lifeline, launch_with};
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let resumed = match args.first().map(String::as_str) {
+        Some("--resume") if args.len() >= 2 => {
+            let session = args.remove(1);
+            args.remove(0);
+            Some(session)
+        }
+        _ => None,
+    };
     let result = match args.first().map(String::as_str) {
         Some("--launch-runner") => launch_runner(&args[1..]),
         Some("--script") => match args.get(1) {
             Some(file) => run_script(
                 Path::new(file),
                 args.get(2).map(String::as_str).unwrap_or(""),
+                resumed,
             ),
             None => Err("--script needs a FILE".to_owned()),
         },
         Some(prompt) => match prompt.strip_prefix("script:") {
-            Some(name) => run_script(&script_by_name(name.trim()), prompt),
+            // The first line names the script; the rest is the prompt's other input.
+            Some(name) => run_script(
+                &script_by_name(name.lines().next().unwrap_or_default().trim()),
+                prompt,
+                resumed,
+            ),
             None => Err(format!("no script in the prompt {prompt:?}")),
         },
         None => Err("usage: fake-agent --script FILE [PROMPT] | fake-agent script:NAME".to_owned()),
@@ -91,14 +109,17 @@ fn script_by_name(name: &str) -> PathBuf {
 struct Agent {
     dir: PathBuf,
     prompt: String,
+    /// The session given with `--resume`.
+    resumed: Option<String>,
     next_item: u32,
 }
 
-fn run_script(file: &Path, prompt: &str) -> Result<u8, String> {
+fn run_script(file: &Path, prompt: &str, resumed: Option<String>) -> Result<u8, String> {
     let text = std::fs::read_to_string(file).map_err(|err| format!("{}: {err}", file.display()))?;
     let mut agent = Agent {
         dir: file.parent().map(Path::to_path_buf).unwrap_or_default(),
         prompt: prompt.to_owned(),
+        resumed,
         next_item: 0,
     };
     for (number, line) in text.lines().enumerate() {
@@ -206,6 +227,13 @@ impl Agent {
             "echo-prompt" => {
                 let prompt = self.prompt.clone();
                 self.message(&prompt);
+            }
+            "echo-session" => {
+                let text = match &self.resumed {
+                    Some(session) => format!("resumed {session}"),
+                    None => "fresh".to_owned(),
+                };
+                self.message(&text);
             }
             "sleep" => {
                 let ms: u64 = rest.parse().map_err(|_| format!("bad duration {rest:?}"))?;

@@ -23,6 +23,11 @@ pub struct Spec {
     pub cwd: PathBuf,
     pub provider: Provider,
     pub prompt: String,
+    /// Local images (absolute paths) to attach with the backend's own flag; only set when the
+    /// backend takes one (see [`crate::backend::takes_image_flags`]), else the prompt names
+    /// them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<PathBuf>,
     #[serde(default)]
     pub model: Option<String>,
     #[serde(default)]

@@ -1,7 +1,8 @@
 //! The protocol server: one event loop owning all connection and thread state.
 //!
-//! `main` resolves the state directory and the configuration, opens the store, and runs the
-//! loop on a tokio runtime. The loop ([`state::Server`]) is fed by one closed [`Event`] enum:
+//! `main` resolves the state directory and the configuration, opens the store (its index in
+//! the background, waited for by the first request that needs it), and runs the loop on a
+//! tokio runtime. The loop ([`state::Server`]) is fed by one closed [`Event`] enum:
 //! input lines from the transport, and records from the turns it follows. Everything that
 //! changes a thread happens there, in arrival order.
 
@@ -60,7 +61,10 @@ pub fn main(common: CommonOptions, max_line_bytes: usize) -> ExitCode {
         Ok(config) => config,
         Err(err) => return fail(&format!("configuration: {err}")),
     };
-    let store = match Store::open(&state_dir) {
+    // The directories are made now, so a state directory that cannot be made stops the
+    // server here; the index is opened on a thread of its own, so `initialize` does not
+    // wait for it (on a new state directory that is a new database and several fsyncs).
+    let store = match Store::open_deferred(&state_dir) {
         Ok(store) => store,
         Err(err) => {
             return fail(&format!(

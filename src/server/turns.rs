@@ -19,6 +19,7 @@ use super::state::{LoadedStatus, Reply, Server, Subscription, now_ms, to_value};
 use super::threads::thread_id;
 use super::usage;
 use crate::atomic_file;
+use crate::backend;
 use crate::config::{PromptVia as ConfigPromptVia, ProviderKind};
 use crate::events::{self, EventRecord, InterruptReason, Mode};
 use crate::jsonrpc::{ErrorObject, RequestId};
@@ -130,6 +131,15 @@ impl Server {
                 format!("the thread's model provider `{provider_name}` is no longer configured"),
             )));
         };
+        // Checked before anything else happens, with the command line the thread's record
+        // implies; chosen again below, under the thread's lock, from what the last turn said.
+        let provisional = spec_provider(
+            &provider,
+            record.continue_session && record.backend_session_id.is_some(),
+        );
+        if let Err(err) = check_local_images(&p.input, &provisional) {
+            return Some(Err(err));
+        }
         let cwd = match p.cwd.as_deref() {
             Some(dir) if Path::new(dir).is_absolute() => dir.to_string(),
             Some(dir) => match std::env::current_dir() {
@@ -204,7 +214,6 @@ impl Server {
             input: p.input.clone(),
             started_at_ms,
         };
-        let prompt = prompt_text(&p.input);
         let mode = if p.background.unwrap_or(false) {
             Mode::Background
         } else {
@@ -224,6 +233,20 @@ impl Server {
         } else {
             None
         };
+        // A turn that resumes a session runs the provider's resume form, if it has one.
+        let spec_provider = spec_provider(&provider, resume_session_id.is_some());
+        if let Err(err) = check_local_images(&p.input, &spec_provider) {
+            // Only when the command line differs from the provisional one; nothing was
+            // written into the new turn directory yet.
+            let _ = std::fs::remove_dir(&dir);
+            return Some(Err(err));
+        }
+        let (images, image_delivery) = if backend::takes_image_flags(&spec_provider) {
+            (local_images(&p.input), ImageDelivery::Flags)
+        } else {
+            (Vec::new(), ImageDelivery::PromptLines)
+        };
+        let prompt = prompt_text(&p.input, image_delivery);
         // `tokenUsage.total` counts the whole thread: the runner adds this turn's usage to
         // the total of the earlier turns, read from their logs (`server/usage.rs`).
         let usage_base = usage::base(earlier.map(PathBuf::as_path), resume_session_id.as_deref());
@@ -233,23 +256,9 @@ impl Server {
             turn_id: turn_id.to_string(),
             mode,
             cwd: PathBuf::from(&cwd),
-            provider: spec::Provider {
-                name: provider.name.clone(),
-                kind: match provider.kind {
-                    ProviderKind::Jsonl => spec::BackendKind::Jsonl,
-                    ProviderKind::Codex => spec::BackendKind::Codex,
-                    ProviderKind::Claude => spec::BackendKind::Claude,
-                },
-                command: provider.command.clone(),
-                args: provider.args.clone(),
-                env: provider.env.clone(),
-                prompt_via: match provider.prompt_via {
-                    ConfigPromptVia::Arg => spec::PromptVia::Arg,
-                    ConfigPromptVia::Stdin => spec::PromptVia::Stdin,
-                },
-                approvals: provider.approvals.into(),
-            },
+            provider: spec_provider,
             prompt: prompt.clone(),
+            images,
             model: p.model.clone().or(record.model.clone()),
             resume_session_id,
             approval_policy: Some(record.approval_policy.clone()),
@@ -1239,14 +1248,97 @@ fn input_chars(input: &UserInput) -> usize {
     }
 }
 
-/// The prompt given to the backend: the text inputs, then the paths of local images and
-/// files mentioned, one per line.
-fn prompt_text(inputs: &[UserInput]) -> String {
+/// How a turn's local images reach its backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ImageDelivery {
+    /// With the backend's own flag (`spec.json` `images`); the prompt does not name them.
+    Flags,
+    /// As `[image: PATH]` lines of the prompt.
+    PromptLines,
+}
+
+/// The provider as the runner's spec holds it; `resuming`: the turn resumes a recorded
+/// session, and runs the provider's `resume_args` if it has them.
+fn spec_provider(provider: &crate::config::Provider, resuming: bool) -> spec::Provider {
+    let args = match (resuming, &provider.resume_args) {
+        (true, Some(resume_args)) => resume_args.clone(),
+        (true, None) | (false, _) => provider.args.clone(),
+    };
+    spec::Provider {
+        name: provider.name.clone(),
+        kind: match provider.kind {
+            ProviderKind::Jsonl => spec::BackendKind::Jsonl,
+            ProviderKind::Codex => spec::BackendKind::Codex,
+            ProviderKind::Claude => spec::BackendKind::Claude,
+        },
+        command: provider.command.clone(),
+        args,
+        env: provider.env.clone(),
+        prompt_via: match provider.prompt_via {
+            ConfigPromptVia::Arg => spec::PromptVia::Arg,
+            ConfigPromptVia::Stdin => spec::PromptVia::Stdin,
+        },
+        approvals: provider.approvals.into(),
+    }
+}
+
+/// Checks every `localImage` input before anything starts: its `path` must be absolute and
+/// name a readable file (the backend runs elsewhere, later, and must find it), and it must
+/// fit the backend's image flag. The error names the input: `input[1].path`.
+fn check_local_images(inputs: &[UserInput], provider: &spec::Provider) -> Result<(), ErrorObject> {
+    for (position, input) in inputs.iter().enumerate() {
+        let UserInput::LocalImage { path, .. } = input else {
+            continue;
+        };
+        let field = format!("input[{position}].path");
+        let fail = |why: String| {
+            Err(ErrorObject::invalid_params(
+                "turn/start",
+                format!("`{field}` {why}"),
+            ))
+        };
+        if !Path::new(path).is_absolute() {
+            return fail(format!("must be an absolute path, found {path:?}"));
+        }
+        // Stat first: opening a FIFO for reading would wait for a writer.
+        match std::fs::metadata(path) {
+            Err(err) => return fail(format!("cannot be read: {path:?}: {err}")),
+            Ok(meta) if !meta.is_file() => return fail(format!("is not a file: {path:?}")),
+            Ok(_) => {}
+        }
+        if let Err(err) = std::fs::File::open(path) {
+            return fail(format!("cannot be read: {path:?}: {err}"));
+        }
+        if let Some(why) = backend::image_flag_problem(provider, path) {
+            return fail(format!("{why}: {path:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// The paths of the local images of a turn's input, in order.
+fn local_images(inputs: &[UserInput]) -> Vec<PathBuf> {
+    inputs
+        .iter()
+        .filter_map(|input| match input {
+            UserInput::LocalImage { path, .. } => Some(PathBuf::from(path)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The prompt given to the backend: each input on its own line, in input order: a text as
+/// it is, an image not attached with a flag as `[image: PATH]` or `[image: URL]`, a file
+/// mentioned as `[NAME: PATH]` (`docs/backend-jsonl.md`, "The prompt").
+fn prompt_text(inputs: &[UserInput], images: ImageDelivery) -> String {
     let mut parts: Vec<String> = Vec::new();
     for input in inputs {
         match input {
             UserInput::Text { text, .. } => parts.push(text.clone()),
-            UserInput::LocalImage { path, .. } => parts.push(format!("[image: {path}]")),
+            UserInput::LocalImage { path, .. } => match images {
+                ImageDelivery::Flags => {}
+                ImageDelivery::PromptLines => parts.push(format!("[image: {path}]")),
+            },
             UserInput::Image { url: Some(url), .. } => parts.push(format!("[image: {url}]")),
             UserInput::Mention { name, path } | UserInput::Skill { name, path } => {
                 parts.push(format!("[{name}: {path}]"))

@@ -22,8 +22,10 @@ mod record;
 #[cfg(test)]
 mod tests;
 
+use std::cell::{OnceCell, RefCell};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
 
 use uuid::Uuid;
 
@@ -54,6 +56,10 @@ pub enum StoreError {
     },
     #[error("thread index: {0}")]
     Index(#[from] rusqlite::Error),
+    /// The index could not be opened in the background ([`Store::open_deferred`]); every
+    /// use of it reports the first failure.
+    #[error("the thread index could not be opened: {0}")]
+    IndexUnavailable(String),
     #[error("{}: {source}", path.display())]
     Record {
         path: PathBuf,
@@ -152,28 +158,86 @@ fn create_dir_durably(dir: &Path, parent: &Path) -> Result<(), StoreError> {
 ///
 /// A `Store` owns one SQLite connection: it is `Send` but not `Sync`. Code that reads beside
 /// the owner opens its own `Store` on the same directory (cheap once the index exists).
+///
+/// The index may still be opening on a thread of its own ([`Store::open_deferred`]): the
+/// first method that needs it waits for it. Reading records and turn directories never does.
 #[derive(Debug)]
 pub struct Store {
     state_dir: PathBuf,
     threads_dir: PathBuf,
-    index: Index,
+    /// The index once opened, or why it could not be.
+    index: OnceCell<Result<Index, String>>,
+    /// The thread opening the index, until someone waits for it.
+    opening: RefCell<Option<JoinHandle<Result<Index, StoreError>>>>,
 }
 
 impl Store {
     /// Opens the store in `state_dir`, creating it (owner-only) and its index as needed. A
     /// missing or corrupt index, or one of another schema version, is rebuilt from the files.
     pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
+        let threads_dir = Store::create_threads_dir(state_dir)?;
+        let index = Index::open(&state_dir.join(INDEX_FILE_NAME), &threads_dir)?;
+        Ok(Store {
+            state_dir: state_dir.to_owned(),
+            threads_dir,
+            index: OnceCell::from(Ok(index)),
+            opening: RefCell::new(None),
+        })
+    }
+
+    /// As [`Store::open`], but only the directories are made before it returns: the index
+    /// (on a new state directory a new SQLite database, several fsyncs) is opened on a
+    /// thread started here, and the first method that needs it waits for it. A failure to
+    /// open it is logged once and returned by every method that needs the index.
+    pub fn open_deferred(state_dir: &Path) -> Result<Store, StoreError> {
+        let threads_dir = Store::create_threads_dir(state_dir)?;
+        let index_path = state_dir.join(INDEX_FILE_NAME);
+        let index_threads_dir = threads_dir.clone();
+        let opening = std::thread::Builder::new()
+            .name("index-open".to_owned())
+            .spawn(move || Index::open(&index_path, &index_threads_dir))
+            .map_err(|source| StoreError::Io {
+                path: state_dir.join(INDEX_FILE_NAME),
+                source,
+            })?;
+        Ok(Store {
+            state_dir: state_dir.to_owned(),
+            threads_dir,
+            index: OnceCell::new(),
+            opening: RefCell::new(Some(opening)),
+        })
+    }
+
+    fn create_threads_dir(state_dir: &Path) -> Result<PathBuf, StoreError> {
         let threads_dir = state_dir.join(THREADS_DIR_NAME);
         crate::atomic_file::create_private_dir(&threads_dir).map_err(|source| StoreError::Io {
             path: threads_dir.clone(),
             source,
         })?;
-        let index = Index::open(&state_dir.join(INDEX_FILE_NAME), &threads_dir)?;
-        Ok(Store {
-            state_dir: state_dir.to_owned(),
-            threads_dir,
-            index,
-        })
+        Ok(threads_dir)
+    }
+
+    /// The index, waiting for it if it is still being opened.
+    fn index(&self) -> Result<&Index, StoreError> {
+        let opened = self.index.get_or_init(|| {
+            let opening = self.opening.borrow_mut().take();
+            let result = match opening.map(JoinHandle::join) {
+                Some(Ok(Ok(index))) => Ok(index),
+                Some(Ok(Err(err))) => Err(err.to_string()),
+                Some(Err(_panic)) => Err("the thread opening it panicked".to_owned()),
+                None => Err("it was never opened".to_owned()),
+            };
+            if let Err(err) = &result {
+                tracing::error!(
+                    path = %self.state_dir.join(INDEX_FILE_NAME).display(),
+                    "the thread index could not be opened: {err}"
+                );
+            }
+            result
+        });
+        opened
+            .as_ref()
+            .map_err(|err| StoreError::IndexUnavailable(err.clone()))
     }
 
     /// The state directory this store was opened on.
@@ -183,7 +247,7 @@ impl Store {
 
     /// Replaces the whole index with what the thread files say; returns the thread count.
     pub fn rebuild_index(&self) -> Result<usize, StoreError> {
-        self.index.rebuild(&self.threads_dir)
+        self.index()?.rebuild(&self.threads_dir)
     }
 
     /// The directory of a thread.
@@ -197,6 +261,8 @@ impl Store {
 
     /// Stores a new thread. Fails with [`StoreError::AlreadyExists`] if the id is taken.
     pub fn create_thread(&self, record: &ThreadRecord) -> Result<(), StoreError> {
+        // Nothing is written unless the index can follow.
+        self.index()?;
         let dir = self.thread_dir(record.id);
         create_dir_durably(&dir, &self.threads_dir)?;
         let _lock = self.lock(record.id)?;
@@ -244,7 +310,7 @@ impl Store {
 
     /// One page of listed threads.
     pub fn list_threads(&self, query: &ListQuery) -> Result<ListPage, StoreError> {
-        self.index.list(query)
+        self.index()?.list(query)
     }
 
     /// The directory of one turn (not created).
@@ -305,19 +371,19 @@ impl Store {
     /// in a second.
     #[doc(hidden)]
     pub fn index_records_unchecked(&self, records: &[ThreadRecord]) -> Result<(), StoreError> {
-        self.index.insert_unchecked(records)
+        self.index()?.insert_unchecked(records)
     }
 
     /// The query plan of a listing, one line per step (for tests and diagnostics).
     #[doc(hidden)]
     pub fn explain_list(&self, query: &ListQuery) -> Result<Vec<String>, StoreError> {
-        self.index.explain_list(query)
+        self.index()?.explain_list(query)
     }
 
     /// The index's copy of a record (for tests of index freshness).
     #[doc(hidden)]
     pub fn indexed_record(&self, thread_id: Uuid) -> Result<Option<ThreadRecord>, StoreError> {
-        self.index.indexed_record(thread_id)
+        self.index()?.indexed_record(thread_id)
     }
 
     /// Holds the thread's cross-process lock until the guard is dropped (the same lock every
@@ -361,9 +427,20 @@ impl Store {
             id: record.id,
             source,
         })?;
-        self.index.mark_pending(record.id)?;
+        let index = self.index()?;
+        index.mark_pending(record.id)?;
         crate::atomic_file::write_atomic(&path, &bytes)
             .map_err(|source| StoreError::Io { path, source })?;
-        self.index.upsert(record)
+        index.upsert(record)
+    }
+}
+
+impl Drop for Store {
+    /// A store dropped while its index is still opening waits for it, so that the process
+    /// never exits in the middle of creating the database.
+    fn drop(&mut self) {
+        if let Some(opening) = self.opening.get_mut().take() {
+            let _ = opening.join();
+        }
     }
 }

@@ -377,7 +377,7 @@ fn a_write_interrupted_before_the_index_is_repaired_on_open() {
         // Simulate a crash after the file was replaced but before the index upsert.
         let mut changed = record.clone();
         changed.preview = "after".to_owned();
-        store.index.mark_pending(record.id).unwrap();
+        store.index().unwrap().mark_pending(record.id).unwrap();
         let bytes = record::to_stored_json(&changed).unwrap();
         crate::atomic_file::write_atomic(
             &store.thread_dir(record.id).join(THREAD_FILE_NAME),
@@ -442,6 +442,64 @@ fn two_stores_on_one_directory_see_each_other() {
         first.indexed_record(record.id).unwrap().unwrap().preview,
         "50"
     );
+}
+
+#[test]
+fn a_deferred_index_is_waited_for_at_first_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_deferred(dir.path()).unwrap();
+    assert!(dir.path().join(THREADS_DIR_NAME).is_dir());
+    let record = thread(1_795_421_117_000, "deferred");
+    store.create_thread(&record).unwrap();
+    assert_eq!(
+        ids(&store.list_threads(&ListQuery::default()).unwrap()),
+        [record.id]
+    );
+    drop(store);
+    // A deferred store on an existing directory finds what the first one wrote.
+    let store = Store::open_deferred(dir.path()).unwrap();
+    assert_eq!(store.read_thread(record.id).unwrap(), Some(record.clone()));
+    assert_eq!(store.indexed_record(record.id).unwrap(), Some(record));
+}
+
+#[test]
+fn an_index_that_cannot_be_opened_fails_each_use_but_not_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = open(&dir);
+    let record = thread(1_795_421_117_000, "kept");
+    made.create_thread(&record).unwrap();
+    drop(made);
+    // A directory where the database should be: SQLite cannot open it.
+    for name in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(format!("{INDEX_FILE_NAME}{name}")));
+    }
+    std::fs::create_dir(dir.path().join(INDEX_FILE_NAME)).unwrap();
+    assert!(Store::open(dir.path()).is_err());
+
+    let store = Store::open_deferred(dir.path()).unwrap();
+    for _ in 0..2 {
+        let err = store.list_threads(&ListQuery::default()).unwrap_err();
+        assert!(matches!(&err, StoreError::IndexUnavailable(_)), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with("the thread index could not be opened: "),
+            "{err}"
+        );
+    }
+    // Nothing is written that the index could not follow.
+    let other = thread(1_795_421_118_000, "refused");
+    assert!(matches!(
+        store.create_thread(&other),
+        Err(StoreError::IndexUnavailable(_))
+    ));
+    assert!(!store.thread_dir(other.id).exists());
+    assert!(
+        store
+            .update_thread(record.id, |r| r.name = Some("x".to_owned()))
+            .is_err()
+    );
+    // The records themselves are still read.
+    assert_eq!(store.read_thread(record.id).unwrap(), Some(record));
 }
 
 #[test]

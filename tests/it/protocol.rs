@@ -1,5 +1,5 @@
 //! Protocol-front behaviour that transcripts cannot show well: bursts, huge lines, several
-//! servers on one state directory.
+//! servers on one state directory, a state directory that cannot be used.
 
 use std::collections::BTreeMap;
 
@@ -138,4 +138,66 @@ fn experimental_fields_need_the_capability_like_codex() {
         json!({"mockExperimentalField": 1}),
     );
     assert!(started["result"]["thread"]["id"].is_string(), "{started}");
+}
+
+#[test]
+fn a_state_directory_that_cannot_be_made_stops_the_server_at_start() {
+    let sandbox = Sandbox::new();
+    // A file where the state directory should be.
+    std::fs::remove_dir(sandbox.state_dir()).unwrap();
+    std::fs::write(sandbox.state_dir(), "not a directory").unwrap();
+    let mut server = sandbox.spawn_agent_host();
+    let status = server
+        .wait_exit(DEFAULT_TIMEOUT)
+        .expect("the server exits when it cannot make its state directory");
+    assert_eq!(status.code(), Some(2));
+    let stderr = server.stderr_to_end(DEFAULT_TIMEOUT).expect("stderr ends");
+    let state = sandbox.state_dir().display().to_string();
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "agent-host: cannot open the state directory {state}: {state}/threads: Not a \
+             directory (os error 20)"
+        )
+    );
+}
+
+#[test]
+fn an_index_that_cannot_be_opened_is_a_request_error_after_initialize() {
+    let sandbox = Sandbox::new();
+    // A directory where the index database should be: SQLite cannot open it.
+    let index = sandbox.state_dir().join("index.sqlite");
+    std::fs::create_dir(&index).unwrap();
+    let mut server = sandbox.spawn_agent_host();
+    // `initialize` does not need the index.
+    let init = server.initialize();
+    assert!(init["codexHome"].is_string(), "{init}");
+    let expected = format!(
+        "the thread index could not be opened: thread index: unable to open database file: {}",
+        index.display()
+    );
+    let (started, _) = server.request(json!(1), "thread/start", json!({}));
+    assert_eq!(started["error"]["code"], -32603, "{started}");
+    assert_eq!(
+        started["error"]["message"],
+        format!("cannot store the thread: {expected}")
+    );
+    let (listed, _) = server.request(json!(2), "thread/list", json!({}));
+    assert_eq!(listed["error"]["code"], -32603, "{listed}");
+    assert_eq!(listed["error"]["message"], expected);
+    // Requests that do not need it are served as ever.
+    let (loaded, _) = server.request(json!(3), "thread/loaded/list", json!({}));
+    assert_eq!(loaded["result"]["data"], json!([]), "{loaded}");
+    server.close_stdin();
+    let status = server.wait_exit(DEFAULT_TIMEOUT).expect("exit after EOF");
+    assert!(status.success(), "{status:?}");
+    // The failure is logged once, however often it is reported.
+    let stderr = server.stderr_to_end(DEFAULT_TIMEOUT).expect("stderr ends");
+    assert_eq!(
+        stderr
+            .matches("the thread index could not be opened")
+            .count(),
+        1,
+        "{stderr}"
+    );
 }

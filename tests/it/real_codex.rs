@@ -582,3 +582,141 @@ fn without_continue_session_each_real_codex_turn_starts_a_fresh_session() {
         codex_thread_id(&host.backend_stdout(&turn2))
     );
 }
+
+/// A 1×1 red PNG.
+const RED_PIXEL_PNG: [u8; 69] = [
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x90, 0x77, 0x53,
+    0xde, 0x00, 0x00, 0x00, 0x0c, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0x00,
+    0x00, 0x03, 0x01, 0x01, 0x00, 0xc9, 0xfe, 0x92, 0xef, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e,
+    0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+/// The content parts of the user messages of a model request, in order.
+fn user_parts(body: &Value) -> Vec<Value> {
+    body["input"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|item| item["type"] == "message" && item["role"] == "user")
+        .flat_map(|item| item["content"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+/// The `input_image` parts of the user messages of a model request, in order.
+fn input_images(body: &Value) -> Vec<Value> {
+    user_parts(body)
+        .into_iter()
+        .filter(|part| part["type"] == "input_image")
+        .collect()
+}
+
+#[test]
+fn local_images_reach_the_real_codex_model_request_as_input_images() {
+    let script = vec![
+        Reply::Complete {
+            outputs: vec![Output::Message("A red pixel.".to_owned())],
+            usage: (40, 0, 4),
+        },
+        Reply::Complete {
+            outputs: vec![Output::Message("Red again.".to_owned())],
+            usage: (80, 40, 3),
+        },
+    ];
+    // A continued session, so that turn 2 attaches its image through `exec resume`.
+    let mut host = CodexHost::with_thread_params(
+        script,
+        ProviderSetup::Named("mock-codex"),
+        json!({"continueSession": true}),
+    );
+    let pictures = host.sandbox.root().join("my pictures");
+    std::fs::create_dir_all(&pictures).unwrap();
+    let first_image = pictures.join("red pixel.png");
+    let second_image = pictures.join("second.png");
+    std::fs::write(&first_image, RED_PIXEL_PNG).unwrap();
+    std::fs::write(&second_image, RED_PIXEL_PNG).unwrap();
+
+    let turn1 = host.start_turn_with(json!([
+        {"type": "text", "text": "what is in this image?"},
+        {"type": "localImage", "path": path_str(&first_image)},
+    ]));
+    let messages1 = host.until_completed(&turn1);
+    let context1 = format!(
+        "{messages1:#?}\nbackend.stdout:\n{}\nbackend.stderr:\n{}",
+        host.backend_stdout(&turn1),
+        host.backend_stderr(&turn1)
+    );
+    assert_eq!(
+        messages1.last().unwrap()["params"]["turn"]["status"],
+        "completed",
+        "{context1}"
+    );
+    // The runner was told to attach the image; the prompt does not name it.
+    let spec1 = host.turn_spec(&turn1);
+    assert_eq!(spec1["images"], json!([path_str(&first_image)]), "{spec1}");
+    assert_eq!(spec1["prompt"], "what is in this image?", "{spec1}");
+    // Codex read the file and sent it to the model as an image of the user's message.
+    let first = host.mock.wait_request(0, Duration::ZERO);
+    let parts = Value::from(user_parts(&first));
+    assert!(
+        has_message(&first, "user", "what is in this image?"),
+        "{parts}"
+    );
+    let images = input_images(&first);
+    assert_eq!(images.len(), 1, "user message parts: {parts}");
+    assert!(
+        images[0]["image_url"]
+            .as_str()
+            .is_some_and(|url| url.starts_with("data:image/png;base64,")),
+        "{parts}"
+    );
+    assert!(!parts.to_string().contains("[image:"), "{parts}");
+    // The client's user message keeps the input as sent.
+    let user_item = with_method(&messages1, "item/completed")
+        .into_iter()
+        .map(|m| &m["params"]["item"])
+        .find(|item| item["type"] == "userMessage")
+        .unwrap_or_else(|| panic!("no userMessage; {context1}"));
+    assert_eq!(user_item["content"][1]["type"], "localImage", "{user_item}");
+    assert_eq!(
+        user_item["content"][1]["path"],
+        path_str(&first_image),
+        "{user_item}"
+    );
+
+    // Turn 2 resumes Codex's session with a new image.
+    let turn2 = host.start_turn_with(json!([
+        {"type": "text", "text": "and this one?"},
+        {"type": "localImage", "path": path_str(&second_image)},
+    ]));
+    let messages2 = host.until_completed(&turn2);
+    assert_eq!(
+        messages2.last().unwrap()["params"]["turn"]["status"],
+        "completed",
+        "{messages2:#?}\nbackend.stderr:\n{}",
+        host.backend_stderr(&turn2)
+    );
+    let spec2 = host.turn_spec(&turn2);
+    assert_eq!(
+        spec2["resumeSessionId"],
+        codex_thread_id(&host.backend_stdout(&turn1)),
+        "{spec2}"
+    );
+    let second = host.mock.wait_request(1, Duration::ZERO);
+    let parts = Value::from(user_parts(&second));
+    assert!(has_message(&second, "user", "and this one?"), "{parts}");
+    // Turn 1's image from the session's history, then turn 2's own.
+    assert_eq!(
+        input_images(&second).len(),
+        2,
+        "user message parts: {parts}"
+    );
+
+    let mut all = messages1;
+    all.extend(messages2);
+    host.assert_conforms(&all);
+    assert!(
+        host.mock.drain().is_empty(),
+        "the mock got more than two requests"
+    );
+}

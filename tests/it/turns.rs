@@ -62,6 +62,17 @@ args = ["{{prompt}}"]
 [providers.fake.env]
 FAKE_AGENT_SCRIPT_DIR = {scripts:?}
 FAKE_AGENT_PIDS = {pids:?}
+[providers.codexlike]
+kind = "codex"
+command = {command:?}
+[providers.resuming]
+kind = "jsonl"
+command = {command:?}
+args = ["{{prompt}}"]
+resume_args = ["--resume", "{{session}}", "{{prompt}}"]
+continue_session = true
+[providers.resuming.env]
+FAKE_AGENT_SCRIPT_DIR = {scripts:?}
 "#,
             command = env!("CARGO_BIN_EXE_fake-agent"),
             scripts = dir.display().to_string(),
@@ -1089,4 +1100,251 @@ fn interrupting_a_turn_whose_runner_is_stopped_kills_it_directly() {
     assert!(!identity::is_alive(&process.runner), "the runner lives on");
     assert_all_gone(&host.recorded_pids(), Duration::from_secs(5));
     host.assert_turn_silent(&turn);
+}
+
+/// The `-32602` message of a `turn/start` refused because of its input.
+fn refused_input(host: &mut Host, input: Value) -> String {
+    let response = host.request(
+        "turn/start",
+        json!({"threadId": host.thread_id, "input": input}),
+    );
+    assert_eq!(response["error"]["code"], -32602, "{response}");
+    response["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn local_images_are_checked_first_and_named_in_a_jsonl_prompt() {
+    let mut host = Host::new(&[("echo", "start\necho-prompt\ncomplete\n")]);
+    let root = host.sandbox.root().to_path_buf();
+    let image = root.join("a pic.png");
+    std::fs::write(&image, b"not really a png").unwrap();
+    let text = json!({"type": "text", "text": "script:echo"});
+
+    let relative = refused_input(
+        &mut host,
+        json!([text, {"type": "localImage", "path": "a pic.png"}]),
+    );
+    assert_eq!(
+        relative,
+        "Invalid params for `turn/start`: `input[1].path` must be an absolute path, found \"a pic.png\""
+    );
+    let missing = root.join("missing.png");
+    let not_found = refused_input(
+        &mut host,
+        json!([{"type": "localImage", "path": missing}, text]),
+    );
+    assert_eq!(
+        not_found,
+        format!(
+            "Invalid params for `turn/start`: `input[0].path` cannot be read: {:?}: No such file \
+             or directory (os error 2)",
+            missing.display().to_string()
+        )
+    );
+    let directory = refused_input(
+        &mut host,
+        json!([text, {"type": "localImage", "path": root}]),
+    );
+    assert_eq!(
+        directory,
+        format!(
+            "Invalid params for `turn/start`: `input[1].path` is not a file: {:?}",
+            root.display().to_string()
+        )
+    );
+    // Nothing started: no turn directory was made.
+    let turns = host
+        .sandbox
+        .state_dir()
+        .join("threads")
+        .join(&host.thread_id)
+        .join("turns");
+    assert_eq!(
+        std::fs::read_dir(&turns).map(|d| d.count()).unwrap_or(0),
+        0,
+        "a refused turn left a directory"
+    );
+
+    // A jsonl backend gets each image as a line of its prompt, in input order.
+    let response = host.request(
+        "turn/start",
+        json!({"threadId": host.thread_id, "input": [
+            text,
+            {"type": "localImage", "path": image, "detail": "low"},
+            {"type": "image", "url": "https://example.com/cat.png"},
+        ]}),
+    );
+    let turn = response["result"]["turn"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("turn/start failed: {response}"))
+        .to_owned();
+    let messages = host.until_completed(&turn);
+    let echoed: Vec<&Value> = messages
+        .iter()
+        .filter(|m| m["method"] == "item/completed")
+        .map(|m| &m["params"]["item"])
+        .filter(|item| item["type"] == "agentMessage")
+        .collect();
+    assert_eq!(echoed.len(), 1, "{messages:#?}");
+    assert_eq!(
+        echoed[0]["text"],
+        format!(
+            "script:echo\n[image: {}]\n[image: https://example.com/cat.png]",
+            image.display()
+        )
+    );
+    let spec: Value =
+        serde_json::from_slice(&std::fs::read(host.turn_dir(&turn).join("spec.json")).unwrap())
+            .unwrap();
+    assert_eq!(spec.get("images"), None, "{spec}");
+}
+
+#[test]
+fn a_comma_in_an_image_path_is_refused_only_where_codex_would_split_it() {
+    let mut host = Host::new(&[("echo", "start\necho-prompt\ncomplete\n")]);
+    let image = host.sandbox.root().join("a,b.png");
+    std::fs::write(&image, b"png").unwrap();
+    let input = json!([
+        {"type": "text", "text": "script:echo"},
+        {"type": "localImage", "path": image},
+    ]);
+    // The jsonl thread takes it: the path is a line of the prompt.
+    let response = host.request(
+        "turn/start",
+        json!({"threadId": host.thread_id, "input": input}),
+    );
+    let turn = response["result"]["turn"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("turn/start failed: {response}"))
+        .to_owned();
+    let completed = host.until_completed(&turn);
+    assert_eq!(
+        completed.last().unwrap()["params"]["turn"]["status"],
+        "completed"
+    );
+    // A codex thread would pass it to `--image`, which splits at commas.
+    let cwd = host.sandbox.work_dir().display().to_string();
+    let started = host.request(
+        "thread/start",
+        json!({"cwd": cwd, "modelProvider": "codexlike"}),
+    );
+    host.thread_id = started["result"]["thread"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("thread/start failed: {started}"))
+        .to_owned();
+    let refused = refused_input(&mut host, input);
+    assert_eq!(
+        refused,
+        format!(
+            "Invalid params for `turn/start`: `input[1].path` contains a comma, which `codex exec \
+             --image` reads as a separator between paths: {:?}",
+            image.display().to_string()
+        )
+    );
+}
+
+/// Starts a thread on `provider` with `extra` params and makes it the host's thread.
+fn switch_thread(host: &mut Host, provider: &str, extra: Value) {
+    let mut params =
+        json!({"cwd": host.sandbox.work_dir().display().to_string(), "modelProvider": provider});
+    if let (Some(params), Some(extra)) = (params.as_object_mut(), extra.as_object()) {
+        params.extend(extra.clone());
+    }
+    let started = host.request("thread/start", params);
+    host.thread_id = started["result"]["thread"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("thread/start failed: {started}"))
+        .to_owned();
+}
+
+/// Runs script `name` as one turn to completion; returns its agent messages and its spec.
+fn completed_turn_texts(host: &mut Host, name: &str) -> (Vec<String>, Value) {
+    let turn = host.start_turn(name, json!({}));
+    let messages = host.until_completed(&turn);
+    assert_eq!(
+        messages.last().unwrap()["params"]["turn"]["status"],
+        "completed",
+        "{messages:#?}"
+    );
+    let texts = messages
+        .iter()
+        .filter(|m| m["method"] == "item/completed")
+        .map(|m| &m["params"]["item"])
+        .filter(|item| item["type"] == "agentMessage")
+        .filter_map(|item| item["text"].as_str().map(str::to_owned))
+        .collect();
+    let spec: Value =
+        serde_json::from_slice(&std::fs::read(host.turn_dir(&turn).join("spec.json")).unwrap())
+            .unwrap();
+    (texts, spec)
+}
+
+#[test]
+fn a_continued_thread_starts_with_args_and_resumes_with_resume_args() {
+    let mut host = Host::new(&[("session", "start sess-41\necho-session\ncomplete\n")]);
+    // The provider has continue_session = true: the thread continues its session.
+    switch_thread(&mut host, "resuming", json!({}));
+
+    // Turn 1: no session yet, so `args`.
+    let (texts, spec) = completed_turn_texts(&mut host, "session");
+    assert_eq!(texts, ["fresh"]);
+    assert_eq!(spec["provider"]["args"], json!(["{prompt}"]), "{spec}");
+    assert_eq!(spec["resumeSessionId"], Value::Null, "{spec}");
+    let record: Value = serde_json::from_slice(
+        &std::fs::read(
+            host.sandbox
+                .state_dir()
+                .join("threads")
+                .join(&host.thread_id)
+                .join("thread.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["backendSessionId"], "sess-41", "{record}");
+
+    // Turn 2: the recorded session, so `resume_args` with it.
+    let (texts, spec) = completed_turn_texts(&mut host, "session");
+    assert_eq!(texts, ["resumed sess-41"]);
+    assert_eq!(
+        spec["provider"]["args"],
+        json!(["--resume", "{session}", "{prompt}"]),
+        "{spec}"
+    );
+    assert_eq!(spec["resumeSessionId"], "sess-41", "{spec}");
+
+    // A thread of the same provider that opts out never resumes.
+    switch_thread(&mut host, "resuming", json!({"continueSession": false}));
+    for _ in 0..2 {
+        let (texts, spec) = completed_turn_texts(&mut host, "session");
+        assert_eq!(texts, ["fresh"]);
+        assert_eq!(spec["provider"]["args"], json!(["{prompt}"]), "{spec}");
+    }
+}
+
+#[test]
+fn a_session_placeholder_in_args_stops_the_server_at_start_naming_the_key() {
+    let sandbox = Sandbox::new();
+    let config = sandbox.root().join("session.toml");
+    std::fs::write(
+        &config,
+        "[providers.mine]\nkind = \"jsonl\"\ncommand = \"my-agent\"\nargs = [\"--resume\", \"{session}\", \"{prompt}\"]\n",
+    )
+    .unwrap();
+    let mut server =
+        ServerProcess::spawn(&sandbox.agent_host_spec(Some(&config), &[], &BTreeMap::new()));
+    let status = server
+        .wait_exit(DEFAULT_TIMEOUT)
+        .expect("the server exits on a bad configuration");
+    assert_eq!(status.code(), Some(2));
+    let stderr = server.stderr_to_end(DEFAULT_TIMEOUT).expect("stderr ends");
+    assert_eq!(
+        stderr.trim_end(),
+        "agent-host: configuration: providers.mine.args[1]: {session} cannot be used in args: \
+         they also start a thread's first turn, which has no session yet; put the command line \
+         that resumes a session in resume_args"
+    );
 }

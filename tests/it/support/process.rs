@@ -75,6 +75,8 @@ pub struct ServerProcess {
     status: Option<ExitStatus>,
     pidfd: OwnedFd,
     stderr: Arc<Mutex<Vec<u8>>>,
+    /// Signalled (by closing) when stderr reached its end.
+    stderr_end: Receiver<std::convert::Infallible>,
     pid: u32,
 }
 
@@ -130,7 +132,10 @@ impl ServerProcess {
 
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&stderr);
+        let (stderr_end_tx, stderr_end) = channel::<std::convert::Infallible>();
         thread::spawn(move || {
+            // Dropped when the loop ends: the receiver then sees the end of stderr.
+            let _end = stderr_end_tx;
             let mut pipe = stderr_pipe;
             let mut chunk = [0u8; 8192];
             while let Ok(n) = pipe.read(&mut chunk) {
@@ -157,6 +162,7 @@ impl ServerProcess {
             status: None,
             pidfd,
             stderr,
+            stderr_end,
             pid,
         }
     }
@@ -278,6 +284,16 @@ impl ServerProcess {
     pub fn kill(&mut self) {
         if self.status.is_none() {
             let _ = rustix::process::pidfd_send_signal(&self.pidfd, rustix::process::Signal::KILL);
+        }
+    }
+
+    /// Everything the process wrote to stderr, once stderr reached its end (the process and
+    /// every process that shares its stderr exited); `None` if it did not within `timeout`.
+    pub fn stderr_to_end(&mut self, timeout: Duration) -> Option<String> {
+        match self.stderr_end.recv_timeout(timeout) {
+            Err(RecvTimeoutError::Disconnected) => Some(self.stderr()),
+            Err(RecvTimeoutError::Timeout) => None,
+            Ok(never) => match never {},
         }
     }
 

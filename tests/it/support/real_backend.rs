@@ -68,9 +68,14 @@ impl RealBackendHost {
     }
 
     pub fn start_turn(&mut self, text: &str) -> String {
+        self.start_turn_with(json!([{"type": "text", "text": text}]))
+    }
+
+    /// Starts a turn with these `input` items; returns the turn id.
+    pub fn start_turn_with(&mut self, input: Value) -> String {
         let response = self.request(
             "turn/start",
-            json!({"threadId": self.thread_id, "input": [{"type": "text", "text": text}]}),
+            json!({"threadId": self.thread_id, "input": input}),
         );
         response["result"]["turn"]["id"]
             .as_str()

@@ -123,17 +123,28 @@ impl Server {
             Verdict::Decision(decision) => decision.clone(),
             Verdict::Cancel => json!("decline"),
         };
-        if let Err(err) =
-            runner::client::approve(&pending.dir, &pending.runner_request_id, decision).await
-        {
-            tracing::warn!("cannot pass the approval to the runner: {err}");
-        }
+        // The runner is told beside the loop, which goes on serving every client; the
+        // resolution is announced now, before any record the answer leads to is followed.
+        let cancel = matches!(verdict, Verdict::Cancel);
+        let (dir, runner_request_id) = (pending.dir.clone(), pending.runner_request_id.clone());
+        tokio::spawn(async move {
+            if let Err(err) = runner::client::approve(&dir, &runner_request_id, decision).await {
+                tracing::warn!("cannot pass the approval to the runner: {err}");
+            }
+            if cancel
+                && let Err(err) = runner::client::interrupt(&dir, InterruptReason::Client).await
+            {
+                // A runner that does not take the interrupt is killed directly, as
+                // `turn/interrupt` does.
+                tracing::warn!("cannot interrupt after cancel ({err}); killing the turn directly");
+                let stopped =
+                    tokio::task::spawn_blocking(move || crate::kill::stop_unresponsive(&dir)).await;
+                if let Ok(Err(err)) = stopped {
+                    tracing::warn!("direct kill after cancel failed: {err}");
+                }
+            }
+        });
         self.resolve(number, pending.thread).await;
-        if matches!(verdict, Verdict::Cancel)
-            && let Err(err) = runner::client::interrupt(&pending.dir, InterruptReason::Client).await
-        {
-            tracing::warn!("cannot interrupt after cancel: {err}");
-        }
     }
 
     /// Sends `serverRequest/resolved` and the thread's status without the approval flag.

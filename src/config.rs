@@ -87,6 +87,17 @@ pub struct Provider {
     pub approvals: Approvals,
 }
 
+impl Provider {
+    /// Whether a turn can resume the backend session a previous turn recorded: the provider
+    /// has `resume_args`, or runs the kind's own command line (kinds `codex` and `claude`
+    /// with `args` empty), which has its resume form.
+    pub fn can_resume(&self) -> bool {
+        self.resume_args.is_some()
+            || (matches!(self.kind, ProviderKind::Codex | ProviderKind::Claude)
+                && self.args.is_empty())
+    }
+}
+
 /// How a provider's output is understood.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

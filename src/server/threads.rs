@@ -116,6 +116,7 @@ impl Server {
                     .provider(&provider)
                     .is_some_and(|prov| prov.continue_session)
             });
+            self.check_continue_session("thread/start", p.continue_session, &provider)?;
             let mut record = ThreadRecord::new(
                 store::new_id(),
                 cwd,
@@ -234,6 +235,12 @@ impl Server {
         };
         let exclude_turns = p.exclude_turns.unwrap_or(false);
         self.refresh(uuid);
+        if let Some(flag) = p.continue_session {
+            // Stored before anything else answers: later turns, in any server, follow it.
+            if let Err(err) = self.set_continue_session(uuid, flag) {
+                return Some(Err(err));
+            }
+        }
         if let Some(loaded) = self.loaded.get_mut(&uuid) {
             if loaded.ephemeral == Ephemeral::Yes {
                 return Some(Err(no_rollout(&p.thread_id)));
@@ -314,6 +321,53 @@ impl Server {
         None
     }
 
+    /// Refuses `continueSession: true` for a provider that cannot resume a session (its
+    /// turns would silently start fresh).
+    fn check_continue_session(
+        &self,
+        method: &str,
+        flag: Option<bool>,
+        provider: &str,
+    ) -> Result<(), ErrorObject> {
+        match self.config.provider(provider) {
+            Some(prov) if flag == Some(true) && !prov.can_resume() => {
+                Err(ErrorObject::invalid_params(
+                    method,
+                    format!(
+                        "`continueSession`: provider `{provider}` cannot resume a session; give it \
+                         `resume_args` (kinds codex and claude with empty args resume on their own)"
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// `thread/resume` with `continueSession`: checked, then stored in the thread's record
+    /// (unknown, archived and ephemeral threads are left to the usual errors).
+    fn set_continue_session(&mut self, uuid: Uuid, flag: bool) -> Result<(), ErrorObject> {
+        let record = match self.loaded.get(&uuid) {
+            Some(loaded) if loaded.ephemeral == Ephemeral::Yes => return Ok(()),
+            Some(loaded) => loaded.record.clone(),
+            None => match self.store.read_thread(uuid) {
+                Ok(Some(record)) if !record.archived => record,
+                Ok(_) | Err(_) => return Ok(()),
+            },
+        };
+        self.check_continue_session("thread/resume", Some(flag), &record.model_provider)?;
+        if record.continue_session == flag {
+            return Ok(());
+        }
+        let stored = self
+            .store
+            .update_thread(uuid, |r| r.continue_session = flag)
+            .map_err(ErrorObject::internal)?;
+        if let Some(loaded) = self.loaded.get_mut(&uuid) {
+            loaded.record = stored;
+        }
+        Ok(())
+    }
+
     /// The turns of a thread, read from its turn directories.
     pub(crate) fn turns_of(&self, uuid: &Uuid) -> Vec<Turn> {
         self.read_turns(*uuid)
@@ -365,6 +419,14 @@ impl Server {
                 Ok(cwd) => record.cwd = cwd,
                 Err(err) => return Some(Err(err)),
             }
+        }
+        if let Err(err) =
+            self.check_continue_session("thread/fork", p.continue_session, &record.model_provider)
+        {
+            return Some(Err(err));
+        }
+        if let Some(flag) = p.continue_session {
+            record.continue_session = flag;
         }
         let source_id = source.id;
         let new_uuid = match self.store_and_load(record, Ephemeral::from_flag(Some(ephemeral))) {

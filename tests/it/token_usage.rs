@@ -119,7 +119,10 @@ fn a_continued_session_is_not_counted_twice() {
         // That session is resumed in turn.
         ("c4", &script("s2", 9, 0, 5, 0)),
     ]);
-    new_thread(&mut host, json!({"continueSession": true}));
+    new_thread(
+        &mut host,
+        json!({"continueSession": true, "modelProvider": "resuming"}),
+    );
     let (_, usage1) = turn(&mut host, "c1");
     assert_eq!((usage1.0.0, usage1.1.0), (15, 15));
     let (turn2, usage2) = turn(&mut host, "c2");
@@ -222,7 +225,10 @@ fn a_continued_thread_resumes_the_session_of_a_turn_no_server_followed_to_its_en
     let late = "wait-file go\nstart s-late\nmessage done\ncomplete\n";
     let next = &script("s-late", 30, 0, 12, 0);
     let mut host = Host::new(&[("late", late), ("next", next)]);
-    new_thread(&mut host, json!({"continueSession": true}));
+    new_thread(
+        &mut host,
+        json!({"continueSession": true, "modelProvider": "resuming"}),
+    );
     let first = host.start_turn("late", json!({"background": true}));
     host.server.kill();
     std::fs::write(host.sandbox.root().join("scripts").join("go"), "").unwrap();

@@ -1348,3 +1348,70 @@ fn a_session_placeholder_in_args_stops_the_server_at_start_naming_the_key() {
          that resumes a session in resume_args"
     );
 }
+
+#[test]
+fn continue_session_is_refused_for_a_provider_that_cannot_resume() {
+    let mut host = Host::new(&[]);
+    let cwd = host.sandbox.work_dir().display().to_string();
+    let expected = "`continueSession`: provider `fake` cannot resume a session; give it \
+                    `resume_args` (kinds codex and claude with empty args resume on their own)";
+    let started = host.request(
+        "thread/start",
+        json!({"cwd": cwd, "modelProvider": "fake", "continueSession": true}),
+    );
+    assert_eq!(started["error"]["code"], -32602, "{started}");
+    assert_eq!(
+        started["error"]["message"],
+        format!("Invalid params for `thread/start`: {expected}"),
+        "{started}"
+    );
+    let thread = host.thread_id.clone();
+    for method in ["thread/resume", "thread/fork"] {
+        let refused = host.request(method, json!({"threadId": thread, "continueSession": true}));
+        assert_eq!(
+            refused["error"]["message"],
+            format!("Invalid params for `{method}`: {expected}"),
+            "{refused}"
+        );
+    }
+    // Asking not to continue is always fine.
+    let resumed = host.request(
+        "thread/resume",
+        json!({"threadId": thread, "continueSession": false}),
+    );
+    assert!(resumed["result"]["thread"].is_object(), "{resumed}");
+}
+
+#[test]
+fn thread_resume_and_fork_set_continue_session() {
+    let mut host = Host::new(&[("session", "start sess-41\necho-session\ncomplete\n")]);
+    switch_thread(&mut host, "resuming", json!({"continueSession": false}));
+    let (texts, _) = completed_turn_texts(&mut host, "session");
+    assert_eq!(texts, ["fresh"]);
+    // Resume turns continuation on (stored: a new server sees it too).
+    let thread = host.thread_id.clone();
+    host.request(
+        "thread/resume",
+        json!({"threadId": thread, "continueSession": true}),
+    );
+    // The next turn resumes the session the last turn announced (its log keeps it, also
+    // while continuation was off).
+    let (texts, spec) = completed_turn_texts(&mut host, "session");
+    assert_eq!(texts, ["resumed sess-41"]);
+    assert_eq!(spec["resumeSessionId"], "sess-41", "{spec}");
+    // A fork that opts out starts fresh, and the parent keeps continuing.
+    let forked = host.request(
+        "thread/fork",
+        json!({"threadId": thread, "continueSession": false}),
+    );
+    let fork = forked["result"]["thread"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{forked}"))
+        .to_owned();
+    host.thread_id = fork;
+    let (texts, _) = completed_turn_texts(&mut host, "session");
+    assert_eq!(texts, ["fresh"]);
+    host.thread_id = thread;
+    let (texts, _) = completed_turn_texts(&mut host, "session");
+    assert_eq!(texts, ["resumed sess-41"]);
+}

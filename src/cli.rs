@@ -70,6 +70,19 @@ pub enum Command {
         #[arg(value_name = "TURN")]
         turn: String,
     },
+    /// List the turns that have not ended, from the state directory, one JSON object per
+    /// line (oldest first): `state` is `running` (its runner is alive, identity-checked),
+    /// `starting` (no process record yet) or `runnerLost` (the runner is gone; `agent-host
+    /// kill`, `thread/resume` or the next server start ends it). Works without a server.
+    Turns {
+        /// The state directory.
+        #[arg(long, env = "AGENT_HOST_HOME", value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+        /// Also list ended turns, with their status (`completed`, `interrupted`, `failed`)
+        /// and reason.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 /// Runs the parsed command line and returns the process exit code.
@@ -81,6 +94,7 @@ pub fn run(cli: Cli) -> ExitCode {
         } => crate::server::main(common, max_line_bytes),
         Command::Schema { out } => crate::schema_gen::main(&out),
         Command::Runner { turn_dir } => crate::runner::main(&turn_dir),
+        Command::Turns { state_dir, all } => crate::turns_cmd::main(state_dir, all),
         Command::Kill {
             state_dir,
             timeout_ms,

@@ -212,7 +212,7 @@ pub fn resolve_turn(state_dir: Option<&Path>, turn: &str) -> Result<PathBuf, Str
 }
 
 /// `$XDG_STATE_HOME/agent-host`, else `~/.local/state/agent-host`.
-fn default_state_dir() -> Option<PathBuf> {
+pub(crate) fn default_state_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
         return Some(PathBuf::from(dir).join("agent-host"));
     }

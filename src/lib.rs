@@ -19,3 +19,4 @@ pub mod schema_gen;
 pub mod server;
 pub mod store;
 pub mod transport;
+pub mod turns_cmd;

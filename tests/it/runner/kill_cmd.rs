@@ -177,3 +177,63 @@ fn kill_with_a_dead_runner_finds_orphans_by_the_recorded_descendants() {
     assert_eq!(code, 0, "{stderr}");
     wait_all_dead(&pids, Duration::from_secs(2));
 }
+
+/// `agent-host turns [--all]` over the turn's state directory, one JSON value per line.
+fn list_turns(turn: &Turn, all: bool) -> Vec<serde_json::Value> {
+    let state = turn.root.path().to_str().unwrap();
+    let mut args = vec!["turns", "--state-dir", state];
+    if all {
+        args.push("--all");
+    }
+    let (code, stdout, stderr) = run_agent_host(&args, turn.root.path());
+    assert_eq!(code, 0, "{stderr}");
+    stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+#[test]
+fn turns_lists_a_running_turn_a_lost_one_and_with_all_the_ended_one() {
+    let turn = Turn::new("wait-forever.txt", Mode::Background);
+    let launched = turn.launch();
+    let pids = turn.wait_pids(1);
+    let listed = list_turns(&turn, false);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["turnId"], turn.turn_id.as_str());
+    assert_eq!(listed[0]["state"], "running", "{}", listed[0]);
+    assert_eq!(listed[0]["mode"], "background");
+    assert_eq!(listed[0]["runnerPid"], launched.runner.pid);
+
+    // The runner dies without its exit record: the turn is lost, not running.
+    identity::signal(&launched.runner, Signal::KILL).unwrap();
+    wait_all_dead(
+        std::slice::from_ref(&launched.runner),
+        Duration::from_secs(5),
+    );
+    let listed = list_turns(&turn, false);
+    assert_eq!(listed[0]["state"], "runnerLost", "{}", listed[0]);
+
+    // Killed: no longer listed, except with --all, with its end.
+    let dir = turn.dir.to_str().unwrap();
+    let (code, _, stderr) =
+        run_agent_host(&["kill", "--timeout-ms", "10000", dir], turn.root.path());
+    assert_eq!(code, 0, "{stderr}");
+    wait_all_dead(&pids, Duration::from_secs(2));
+    assert!(list_turns(&turn, false).is_empty());
+    let all = list_turns(&turn, true);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0]["state"], "interrupted", "{}", all[0]);
+    assert_eq!(all[0]["reason"], "kill", "{}", all[0]);
+}
+
+#[test]
+fn turns_of_an_unused_state_directory_lists_nothing() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = state.path().join("never-used");
+    let (code, stdout, stderr) = run_agent_host(
+        &["turns", "--state-dir", dir.to_str().unwrap()],
+        state.path(),
+    );
+    assert_eq!((code, stdout.as_str()), (0, ""), "{stderr}");
+}

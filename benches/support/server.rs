@@ -149,25 +149,37 @@ impl Server {
 
     /// Waits for the response to `id` and returns it with the instant its line was read.
     pub fn wait_for_id(&mut self, id: i64) -> Result<(Value, Instant), String> {
-        let deadline = Instant::now() + REQUEST_TIMEOUT;
+        let what = format!("the response to id {id}");
+        self.wait_for(&what, REQUEST_TIMEOUT, |message, _| {
+            let is_response = message.get("result").is_some() || message.get("error").is_some();
+            is_response && message.get("id") == Some(&json!(id))
+        })
+    }
+
+    /// Reads messages until `wanted` holds for one (it sees every message and the instant
+    /// its line was read); returns that one with its instant. Fails after `timeout`.
+    pub fn wait_for(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut wanted: impl FnMut(&Value, Instant) -> bool,
+    ) -> Result<(Value, Instant), String> {
+        let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = match self.lines.recv_timeout(left) {
                 Ok(line) => line,
                 Err(RecvTimeoutError::Timeout) => {
-                    return Err(self.failure(&format!(
-                        "no response to id {id} within {REQUEST_TIMEOUT:?}"
-                    )));
+                    return Err(self.failure(&format!("no {what} within {timeout:?}")));
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    return Err(self.failure(&format!("stdout closed before the response to {id}")));
+                    return Err(self.failure(&format!("stdout closed before {what}")));
                 }
             };
             let Ok(message) = serde_json::from_str::<Value>(&line.text) else {
                 continue;
             };
-            let is_response = message.get("result").is_some() || message.get("error").is_some();
-            if is_response && message.get("id") == Some(&json!(id)) {
+            if wanted(&message, line.at) {
                 return Ok((message, line.at));
             }
         }
@@ -179,8 +191,13 @@ impl Server {
         self.stop()
     }
 
-    fn stop(&mut self) -> bool {
+    /// Closes the server's stdin (its end of input); idempotent.
+    pub fn close_stdin(&mut self) {
         drop(self.stdin.take());
+    }
+
+    fn stop(&mut self) -> bool {
+        self.close_stdin();
         let deadline = Instant::now() + EXIT_GRACE;
         let mut exited = false;
         while Instant::now() < deadline {

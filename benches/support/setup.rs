@@ -39,28 +39,47 @@ impl Sandbox {
         Ok(Sandbox { root })
     }
 
+    /// `<root>/<name>`: a path inside this run's temporary tree.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.root.path().join(name)
+    }
+
     pub fn work_dir(&self) -> PathBuf {
-        self.root.path().join("work")
+        self.path("work")
     }
 
     pub fn state_dir(&self) -> PathBuf {
-        self.root.path().join("state")
+        self.path("state")
     }
 
     fn home_dir(&self) -> PathBuf {
-        self.root.path().join("home")
+        self.path("home")
     }
 
     fn config_file(&self) -> PathBuf {
-        self.root.path().join("config.toml")
+        self.path("config.toml")
     }
 
-    /// The launch of `kind` in this sandbox; writes the config file it needs.
+    /// The launch of `kind` in this sandbox, offline: agent-host with an empty config, Codex
+    /// with a model provider on a loopback port where nothing listens.
     pub fn launch(&self, kind: Kind, program: &Path) -> Result<Launch, String> {
+        self.launch_with(kind, program, None, "")
+    }
+
+    /// The launch of `kind` in this sandbox; writes the config file it needs. Codex's model
+    /// provider is `model_url` (`http://127.0.0.1:PORT/v1`; `None`: a refused loopback port);
+    /// agent-host's config file holds `agent_host_config`.
+    pub fn launch_with(
+        &self,
+        kind: Kind,
+        program: &Path,
+        model_url: Option<&str>,
+        agent_host_config: &str,
+    ) -> Result<Launch, String> {
         let mut env = self.base_env();
         let args: Vec<OsString> = match kind {
             Kind::AgentHost => {
-                write(&self.config_file(), "")?;
+                write(&self.config_file(), agent_host_config)?;
                 vec![
                     "app-server".into(),
                     "--state-dir".into(),
@@ -70,9 +89,13 @@ impl Sandbox {
                 ]
             }
             Kind::Codex => {
+                let url = match model_url {
+                    Some(url) => url.to_owned(),
+                    None => format!("http://127.0.0.1:{}/v1", refused_loopback_port()?),
+                };
                 write(
                     &self.state_dir().join("config.toml"),
-                    &quiet_codex_config(refused_loopback_port()?),
+                    &quiet_codex_config(&url),
                 )?;
                 env.push(("CODEX_HOME".to_owned(), self.state_dir().into()));
                 vec!["app-server".into()]
@@ -106,8 +129,8 @@ impl Sandbox {
 }
 
 /// Codex configured for a quiet, offline start (as in the reference captures): a mock model on
-/// a loopback provider, no plugins, apps, analytics or update check.
-fn quiet_codex_config(port: u16) -> String {
+/// a loopback provider at `base_url`, no plugins, apps, analytics or update check.
+pub fn quiet_codex_config(base_url: &str) -> String {
     format!(
         r#"model = "mock-model"
 model_provider = "mock"
@@ -115,7 +138,7 @@ check_for_update_on_startup = false
 
 [model_providers.mock]
 name = "mock"
-base_url = "http://127.0.0.1:{port}/v1"
+base_url = "{base_url}"
 wire_api = "responses"
 request_max_retries = 0
 stream_max_retries = 0

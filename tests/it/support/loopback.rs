@@ -6,6 +6,9 @@
 //! [`Connection`]. The server stops by itself: it accepts no connection once the service is
 //! used up, and nothing at all after its deadline (every accept and every read is bounded by
 //! it). Dropping the [`Loopback`] shuts every connection down and joins its threads.
+//!
+//! Also included by `benches/turn_vs_codex.rs` (with `mock_responses.rs`), so it uses nothing
+//! of the test crate.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};

@@ -10,6 +10,9 @@
 //! nothing at all after its deadline (every accept and every read is bounded by it). Dropping
 //! it shuts every connection down and joins its threads. Each POST is reported on a channel
 //! ([`MockEvent`]) so a test can wait for "Codex asked" without sleeping.
+//!
+//! `benches/turn_vs_codex.rs` includes this file and `loopback.rs` by `#[path]`, so they use
+//! nothing of the test crate but each other (`super::loopback`).
 
 use std::collections::VecDeque;
 use std::sync::mpsc::{Receiver, Sender, channel};

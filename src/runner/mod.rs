@@ -206,7 +206,7 @@ fn run(turn_dir: &Path) -> io::Result<()> {
                 &turn_dir,
                 &mut log,
                 "spawnFailed",
-                format!("cannot start {}: {err}", command.program.display()),
+                spawn_error(&command.program, &spec.provider.name, &spec.cwd, &err),
             );
         }
     };
@@ -481,4 +481,24 @@ fn bind_private(path: &Path) -> io::Result<UnixListener> {
     let bound = UnixListener::bind(path);
     rustix::process::umask(old);
     bound
+}
+
+/// Why the backend could not be started, in words that say what to do.
+fn spawn_error(program: &Path, provider: &str, cwd: &Path, err: &io::Error) -> String {
+    let program = program.display();
+    match err.kind() {
+        io::ErrorKind::NotFound if !cwd.is_dir() => format!(
+            "cannot start {program}: the turn's working directory {} does not exist",
+            cwd.display()
+        ),
+        io::ErrorKind::NotFound => format!(
+            "cannot start {program}: not found (is it installed and on the server's PATH? \
+             `command` of provider `{provider}` names the program)"
+        ),
+        io::ErrorKind::PermissionDenied => format!(
+            "cannot start {program}: permission denied (is it executable?); `command` of \
+             provider `{provider}` names the program"
+        ),
+        _ => format!("cannot start {program}: {err}"),
+    }
 }

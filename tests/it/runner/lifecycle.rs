@@ -77,6 +77,28 @@ fn a_missing_backend_program_fails_the_turn_cleanly() {
     let exit = turn.wait_exit(Duration::from_secs(10));
     assert_eq!(exit.status, TurnStatus::Failed);
     assert_eq!(exit.reason, "spawnFailed");
+    let message = exit.error.map(|e| e.message).unwrap_or_default();
+    assert!(
+        message.starts_with("cannot start /nonexistent/agent: not found (is it installed")
+            && message.contains("provider `"),
+        "{message}"
+    );
+    turn.check_ended_once();
+}
+
+#[test]
+fn a_missing_working_directory_is_named_when_the_backend_cannot_start() {
+    let turn = Turn::with("quick.txt", Mode::Background, super::GRACE, |spec| {
+        spec["cwd"] = "/nonexistent/work".into();
+    });
+    turn.launch();
+    let exit = turn.wait_exit(Duration::from_secs(10));
+    assert_eq!(exit.reason, "spawnFailed");
+    let message = exit.error.map(|e| e.message).unwrap_or_default();
+    assert!(
+        message.ends_with("the turn's working directory /nonexistent/work does not exist"),
+        "{message}"
+    );
     turn.check_ended_once();
 }
 

@@ -30,6 +30,7 @@ const PROVIDER_KEYS: &[&str] = &[
     "continue_session",
     "model",
     "approvals",
+    "input",
 ];
 const INTERRUPT_KEYS: &[&str] = &["cancel_grace_ms", "term_grace_ms"];
 
@@ -85,6 +86,8 @@ pub struct Provider {
     pub model: Option<String>,
     /// How the backend takes approval answers.
     pub approvals: Approvals,
+    /// Whether the backend takes its input once or as a stream of messages (`turn/steer`).
+    pub input: InputMode,
 }
 
 impl Provider {
@@ -168,6 +171,29 @@ impl Approvals {
         match self {
             Approvals::None => "none",
             Approvals::Stdin => "stdin",
+        }
+    }
+}
+
+/// How a provider takes the user's input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputMode {
+    /// The prompt once, at the start (`prompt_via`); nothing can be added mid-turn.
+    Once,
+    /// Claude Code's `--input-format stream-json`: the prompt is the first user message on
+    /// stdin, which stays open for `turn/steer` until the answer to the last message.
+    StreamJson,
+}
+
+impl InputMode {
+    const ALL: [InputMode; 2] = [InputMode::Once, InputMode::StreamJson];
+
+    /// The name used in the configuration file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputMode::Once => "once",
+            InputMode::StreamJson => "stream-json",
         }
     }
 }
@@ -620,6 +646,54 @@ fn validate_provider(name: &str, value: Value) -> Result<Provider, ConfigError> 
         }
     }
 
+    // Kind `claude` with its own command line takes stream-json input by default: the same
+    // events and end rule as one-shot `-p`, plus `turn/steer` and a cancel that needs no
+    // signal. Arguments written in the file are used as written, so they keep the prompt.
+    let default_input = match kind {
+        ProviderKind::Claude if args.is_empty() => InputMode::StreamJson,
+        ProviderKind::Claude | ProviderKind::Jsonl | ProviderKind::Codex => InputMode::Once,
+    };
+    let input = match table.remove("input") {
+        None => default_input,
+        Some(Value::String(text)) => InputMode::ALL
+            .into_iter()
+            .find(|input| input.as_str() == text)
+            .ok_or_else(|| {
+                invalid(
+                    &key("input"),
+                    format!("unknown value \"{text}\", expected one of once, stream-json"),
+                )
+            })?,
+        Some(other) => return Err(wrong_type(&key("input"), "a string", &other)),
+    };
+    if input == InputMode::StreamJson {
+        if kind != ProviderKind::Claude {
+            return Err(invalid(
+                &key("input"),
+                format!(
+                    "\"stream-json\" needs kind \"claude\" (kind \"{}\" takes its input once)",
+                    kind.as_str()
+                ),
+            ));
+        }
+        if prompt_via == PromptVia::Stdin {
+            return Err(invalid(
+                &key("input"),
+                "\"stream-json\" cannot be combined with prompt_via = \"stdin\" (stdin carries the messages)",
+            ));
+        }
+        let with_prompt = args
+            .iter()
+            .chain(resume_args.iter().flatten())
+            .any(|arg| has_placeholder(arg, "prompt"));
+        if with_prompt {
+            return Err(invalid(
+                &key("input"),
+                "\"stream-json\" writes the prompt to stdin: the args cannot hold {prompt}",
+            ));
+        }
+    }
+
     Ok(Provider {
         name: name.to_owned(),
         kind,
@@ -631,6 +705,7 @@ fn validate_provider(name: &str, value: Value) -> Result<Provider, ConfigError> 
         continue_session,
         model,
         approvals,
+        input,
     })
 }
 
@@ -731,6 +806,8 @@ term_grace_ms = 300
         let claude = config.provider("claude").unwrap();
         assert_eq!(claude.kind, ProviderKind::Claude);
         assert!(claude.args.is_empty(), "the runner builds claude's argv");
+        assert_eq!(claude.input, InputMode::StreamJson);
+        assert_eq!(codex.input, InputMode::Once);
         assert_eq!(config.interrupt, InterruptConfig::default());
         assert!(config.provider("fake").is_none());
     }
@@ -762,6 +839,7 @@ term_grace_ms = 300
                 continue_session: true,
                 model: Some("fake-1".to_owned()),
                 approvals: Approvals::None,
+                input: InputMode::Once,
             }
         );
         assert_eq!(
@@ -844,7 +922,7 @@ term_grace_ms = 300
         assert_eq!(
             error("[providers.codex]\ncomand = \"x\"", &[]),
             "unknown key `providers.codex.comand` (expected one of kind, command, args, \
-             resume_args, env, prompt_via, continue_session, model, approvals)"
+             resume_args, env, prompt_via, continue_session, model, approvals, input)"
         );
         assert_eq!(
             error("[interrupt]\ncancel_grace = 1", &[]),
@@ -853,7 +931,7 @@ term_grace_ms = 300
         assert_eq!(
             error("", &["providers.codex.typo=1"]),
             "unknown key `providers.codex.typo` (expected one of kind, command, args, \
-             resume_args, env, prompt_via, continue_session, model, approvals)"
+             resume_args, env, prompt_via, continue_session, model, approvals, input)"
         );
     }
 
@@ -929,6 +1007,36 @@ term_grace_ms = 300
         assert_eq!(
             error("[providers]\nx = 3", &[]),
             "providers.x: expected a table, found an integer"
+        );
+    }
+
+    #[test]
+    fn stream_json_input_is_for_claude_without_a_prompt_argument() {
+        let claude = "[providers.c]\nkind = \"claude\"\ncommand = \"claude\"\n";
+        let config = load(claude, &[]).unwrap();
+        assert_eq!(config.provider("c").unwrap().input, InputMode::StreamJson);
+        let once = load(&format!("{claude}input = \"once\""), &[]).unwrap();
+        assert_eq!(once.provider("c").unwrap().input, InputMode::Once);
+        // Written args keep their prompt: one-shot unless asked.
+        let written = load(&format!("{claude}args = [\"-p\", \"{{prompt}}\"]"), &[]).unwrap();
+        assert_eq!(written.provider("c").unwrap().input, InputMode::Once);
+        assert_eq!(
+            error(
+                &format!("{claude}args = [\"-p\", \"{{prompt}}\"]\ninput = \"stream-json\""),
+                &[]
+            ),
+            "providers.c.input: \"stream-json\" writes the prompt to stdin: the args cannot hold {prompt}"
+        );
+        assert_eq!(
+            error(
+                "[providers.j]\nkind = \"jsonl\"\ncommand = \"j\"\ninput = \"stream-json\"",
+                &[]
+            ),
+            "providers.j.input: \"stream-json\" needs kind \"claude\" (kind \"jsonl\" takes its input once)"
+        );
+        assert_eq!(
+            error(&format!("{claude}input = \"pipe\""), &[]),
+            "providers.c.input: unknown value \"pipe\", expected one of once, stream-json"
         );
     }
 

@@ -115,9 +115,14 @@ pub enum Event {
         #[serde(default)]
         decided_by: DecidedBy,
     },
-    /// Extra user input accepted mid-turn.
+    /// Extra user input accepted mid-turn (written to the backend): the client's
+    /// `UserInput[]` and the ids of its user message item.
     Steered {
         input: Value,
+        #[serde(default)]
+        user_message_id: String,
+        #[serde(default)]
+        client_user_message_id: Option<String>,
     },
     /// The runner starts the interrupt ladder.
     InterruptRequested {

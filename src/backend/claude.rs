@@ -8,6 +8,19 @@
 //! only when `subtype` is `success` and `is_error` is false (Claude reports API errors as a
 //! "successful" result with `is_error`). `usage` in `result` is taken as this turn's usage.
 //!
+//! With stream-json input (`--input-format stream-json --replay-user-messages`) the runner
+//! writes user messages to stdin ([`Stream::user_message`], each with a uuid of ours) and
+//! Claude answers with one `result` per turn of its own. What 2.1.330 really does with a
+//! message sent while a turn runs: during a tool call it folds the message into the running
+//! turn (the next model request carries it, after the tool result) and writes one `result`
+//! for both, whose `user_message_uuid` names the first message only; while the model request
+//! of the first message is still out it queues the message as a turn of its own, with its own
+//! `result` (next `result_index`). Either way it echoes each message (`user`, `isReplay`,
+//! our uuid) when it takes it into a turn, and reports `command_lifecycle` `started` for it.
+//! So a `result` ends our turn (is the [`Event::Marker`]) only when every message sent has
+//! been taken, or when there are as many results as messages (a message that failed
+//! before Claude echoed it); an earlier `result` only reports its usage.
+//!
 //! What the real CLI (2.1.330) showed beyond its documentation: a failed API call also comes
 //! as an `assistant` line whose text is the error (`"API Error: 500 …"`, model `<synthetic>`,
 //! `error` set); it is not the agent's message and is dropped, the `result` after it carries
@@ -37,9 +50,25 @@ struct OpenTool {
     started_at_ms: u64,
 }
 
+/// How the Claude process takes its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// The prompt as an argument; one `result`, then exit.
+    Once,
+    /// User messages on stdin (`--input-format stream-json`).
+    Messages,
+}
+
 /// Parser state for one Claude process.
 #[derive(Debug)]
 pub struct Stream {
+    input: InputKind,
+    /// The uuids of the user messages written to stdin, in order.
+    sent: Vec<String>,
+    /// Those Claude has taken into a turn (echoed, or `command_lifecycle` `started`).
+    taken: HashSet<String>,
+    /// `result` lines seen.
+    results: usize,
     turn_id: String,
     cwd: String,
     /// The thread's total so far (`tokenUsage.total`). Claude's `usage` counts one result
@@ -53,8 +82,12 @@ pub struct Stream {
 }
 
 impl Stream {
-    pub fn new(turn_id: &str, cwd: &str, usage: UsageBase) -> Stream {
+    pub fn new(turn_id: &str, cwd: &str, usage: UsageBase, input: InputKind) -> Stream {
         Stream {
+            input,
+            sent: Vec::new(),
+            taken: HashSet::new(),
+            results: 0,
             turn_id: turn_id.to_owned(),
             cwd: cwd.to_owned(),
             thread_total: usage.thread_total,
@@ -63,6 +96,44 @@ impl Stream {
             open_tools: HashMap::new(),
             denied: HashSet::new(),
             line_number: 0,
+        }
+    }
+
+    /// The stdin line of a new user message, counted for the end of the turn; `None` for a
+    /// one-shot process.
+    pub fn user_message(&mut self, text: &str) -> Option<String> {
+        match self.input {
+            InputKind::Once => None,
+            InputKind::Messages => {
+                let uuid = uuid::Uuid::now_v7().to_string();
+                let line = json!({"type": "user", "uuid": uuid,
+                    "message": {"role": "user", "content": text}});
+                self.sent.push(uuid);
+                Some(line.to_string())
+            }
+        }
+    }
+
+    /// The `control_request` that interrupts the running turn; `None` for a one-shot process.
+    pub fn interrupt_line(&self) -> Option<String> {
+        match self.input {
+            InputKind::Once => None,
+            InputKind::Messages => Some(
+                json!({"type": "control_request", "request_id": "agent-host-interrupt",
+                    "request": {"subtype": "interrupt"}})
+                .to_string(),
+            ),
+        }
+    }
+
+    /// Whether a `result` now answers the last message sent (always, for a one-shot process).
+    fn answers_last_message(&self) -> bool {
+        match self.input {
+            InputKind::Once => true,
+            InputKind::Messages => {
+                self.results >= self.sent.len()
+                    || self.sent.iter().all(|uuid| self.taken.contains(uuid))
+            }
         }
     }
 
@@ -92,7 +163,20 @@ impl Stream {
         match kind {
             "system" => self.on_system(&value, out),
             "assistant" if !subagent => self.on_assistant(&value, out),
+            "user" if value.get("isReplay").and_then(Value::as_bool) == Some(true) => {
+                if let Some(uuid) = value.get("uuid").and_then(Value::as_str) {
+                    self.taken.insert(uuid.to_owned());
+                }
+            }
             "user" if !subagent => self.on_user(&value, out),
+            "command_lifecycle" => {
+                let state = value.get("state").and_then(Value::as_str);
+                if let (Some("started" | "completed"), Some(uuid)) =
+                    (state, value.get("command_uuid").and_then(Value::as_str))
+                {
+                    self.taken.insert(uuid.to_owned());
+                }
+            }
             "result" => self.on_result(&value, out),
             _ => {}
         }
@@ -305,6 +389,8 @@ impl Stream {
     }
 
     fn on_result(&mut self, value: &Value, out: &mut Vec<Event>) {
+        self.results += 1;
+        let last = self.answers_last_message();
         if let Some(usage) = value.get("usage") {
             let last = claude_usage(usage);
             self.thread_total = self.thread_total.plus(&last);
@@ -321,10 +407,12 @@ impl Stream {
             .and_then(Value::as_bool)
             .unwrap_or(false);
         if success && !is_error {
-            out.push(Event::Marker {
-                outcome: MarkerOutcome::Completed,
-                error: None,
-            });
+            if last {
+                out.push(Event::Marker {
+                    outcome: MarkerOutcome::Completed,
+                    error: None,
+                });
+            }
             return;
         }
         let message = failure_message(value);
@@ -332,6 +420,10 @@ impl Stream {
             message: message.clone(),
             will_retry: false,
         });
+        if !last {
+            // A later message is still to be answered: its result decides.
+            return;
+        }
         out.push(Event::Marker {
             outcome: MarkerOutcome::Failed,
             error: Some(ErrorInfo::new(message)),
@@ -455,7 +547,7 @@ mod tests {
     use super::*;
 
     fn map(lines: &[&str]) -> Vec<Event> {
-        let mut stream = Stream::new("T", "/w", UsageBase::default());
+        let mut stream = Stream::new("T", "/w", UsageBase::default(), InputKind::Once);
         let mut out = Vec::new();
         for line in lines {
             stream.on_line(line.as_bytes(), &mut out);
@@ -513,6 +605,125 @@ mod tests {
             panic!()
         };
         assert_eq!(item["id"], "T:msg_0:0");
+    }
+
+    /// A stream-json stream, its lines fed as Claude Code 2.1.330 wrote them (abridged),
+    /// `{N}` standing for the uuid of our message number N.
+    struct Session {
+        stream: Stream,
+        uuids: Vec<String>,
+        out: Vec<Event>,
+    }
+
+    impl Session {
+        fn new() -> Session {
+            Session {
+                stream: Stream::new("T", "/w", UsageBase::default(), InputKind::Messages),
+                uuids: Vec::new(),
+                out: Vec::new(),
+            }
+        }
+
+        fn send(&mut self, text: &str) -> Value {
+            let line = self.stream.user_message(text).unwrap();
+            let value: Value = serde_json::from_str(&line).unwrap();
+            self.uuids.push(value["uuid"].as_str().unwrap().to_owned());
+            value
+        }
+
+        fn feed(&mut self, line: &str) {
+            let mut line = line.to_owned();
+            for (n, uuid) in self.uuids.iter().enumerate() {
+                line = line.replace(&format!("{{{n}}}"), uuid);
+            }
+            self.stream.on_line(line.as_bytes(), &mut self.out);
+        }
+
+        fn markers(&self) -> usize {
+            self.out
+                .iter()
+                .filter(|e| matches!(e, Event::Marker { .. }))
+                .count()
+        }
+    }
+
+    const RESULT: &str = r#"{"type":"result","subtype":"success","is_error":false,"result":"ok","usage":{"input_tokens":1,"output_tokens":1}}"#;
+
+    #[test]
+    fn a_user_message_line_is_what_stream_json_input_reads() {
+        let mut session = Session::new();
+        let message = session.send("hello");
+        assert_eq!(message["type"], "user");
+        assert_eq!(
+            message["message"],
+            json!({"role": "user", "content": "hello"})
+        );
+        assert_ne!(session.send("again")["uuid"], message["uuid"]);
+        let interrupt: Value =
+            serde_json::from_str(&session.stream.interrupt_line().unwrap()).unwrap();
+        assert_eq!(interrupt["request"]["subtype"], "interrupt");
+        let mut once = Stream::new("T", "/w", UsageBase::default(), InputKind::Once);
+        assert_eq!(once.user_message("x"), None);
+        assert_eq!(once.interrupt_line(), None);
+    }
+
+    #[test]
+    fn a_message_folded_into_the_running_turn_ends_with_its_one_result() {
+        let mut session = Session::new();
+        session.send("run the tool");
+        session.feed(r#"{"type":"user","uuid":"{0}","isReplay":true,"message":{"role":"user","content":"run the tool"}}"#);
+        session.send("steered");
+        session.feed(r#"{"type":"command_lifecycle","command_uuid":"{1}","state":"queued"}"#);
+        // The replay of the steered message comes before the one result of both.
+        session.feed(r#"{"type":"user","uuid":"{1}","isReplay":true,"message":{"role":"user","content":"steered"}}"#);
+        session.feed(RESULT);
+        assert_eq!(session.markers(), 1, "{:?}", session.out);
+    }
+
+    #[test]
+    fn a_queued_message_has_its_own_result_and_only_that_one_ends_the_turn() {
+        let mut session = Session::new();
+        session.send("first");
+        session.send("queued");
+        session.feed(r#"{"type":"command_lifecycle","command_uuid":"{0}","state":"started"}"#);
+        session.feed(r#"{"type":"user","uuid":"{0}","isReplay":true,"message":{"role":"user","content":"first"}}"#);
+        session.feed(RESULT);
+        assert_eq!(
+            session.markers(),
+            0,
+            "the queued message is not answered yet"
+        );
+        assert_eq!(
+            types(&session.out),
+            ["tokenUsage"],
+            "an earlier result still reports its usage"
+        );
+        session.feed(r#"{"type":"user","uuid":"{1}","isReplay":true,"message":{"role":"user","content":"queued"}}"#);
+        session.feed(RESULT);
+        assert_eq!(session.markers(), 1, "{:?}", session.out);
+    }
+
+    #[test]
+    fn a_failed_earlier_result_is_an_error_but_the_last_result_decides() {
+        let mut session = Session::new();
+        session.send("first");
+        session.send("second");
+        session.feed(r#"{"type":"result","subtype":"success","is_error":true,"result":"API Error: 500 boom"}"#);
+        assert_eq!(session.markers(), 0);
+        session.feed(RESULT);
+        let Some(Event::Marker { outcome, .. }) = session.out.last() else {
+            panic!("{:?}", session.out)
+        };
+        assert_eq!(*outcome, MarkerOutcome::Completed);
+    }
+
+    #[test]
+    fn as_many_results_as_messages_end_the_turn_without_replays() {
+        // A message Claude failed on before echoing it still gets its result.
+        let mut session = Session::new();
+        session.send("only");
+        session.feed(r#"{"type":"result","subtype":"success","is_error":true,"result":"API Error: 500 boom"}"#);
+        assert_eq!(session.markers(), 1, "{:?}", session.out);
     }
 
     #[test]
@@ -617,7 +828,7 @@ mod tests {
             session_total: before,
             session_id: Some("S".into()),
         };
-        let mut stream = Stream::new("T", "/w", base);
+        let mut stream = Stream::new("T", "/w", base, InputKind::Once);
         let mut out = Vec::new();
         stream.on_line(
             br#"{"type":"result","subtype":"success","is_error":false,"result":"ok","usage":{"input_tokens":20,"output_tokens":4,"cache_read_input_tokens":3},"session_id":"S"}"#,
@@ -642,7 +853,7 @@ mod tests {
 
     #[test]
     fn cache_reads_and_writes_count_as_input_like_codex_and_the_window_comes_from_model_usage() {
-        let mut stream = Stream::new("T", "/w", UsageBase::default());
+        let mut stream = Stream::new("T", "/w", UsageBase::default(), InputKind::Once);
         let mut out = Vec::new();
         stream.on_line(
             br#"{"type":"result","subtype":"success","is_error":false,"result":"ok","usage":{"input_tokens":5,"output_tokens":7,"cache_read_input_tokens":100,"cache_creation_input_tokens":20},"modelUsage":{"claude-haiku":{"contextWindow":100000},"claude-sonnet":{"contextWindow":200000},"other":{"contextWindow":0}},"session_id":"S"}"#,

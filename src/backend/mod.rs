@@ -16,22 +16,38 @@ use rustix::process::Signal;
 use serde_json::Value;
 
 use crate::events::{Event, TokenBreakdown};
-use crate::runner::spec::{Approvals, BackendKind, PromptVia, Provider, Spec};
+use crate::runner::spec::{Approvals, BackendKind, InputMode, PromptVia, Provider, Spec};
 
 /// How to start the backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendCommand {
     pub program: PathBuf,
     pub args: Vec<OsString>,
-    /// Written to the backend's stdin, which is then closed; `None` means stdin is `/dev/null`.
-    pub stdin: Option<String>,
+    pub stdin: Stdin,
+}
+
+/// What the backend's stdin is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stdin {
+    /// `/dev/null`.
+    Null,
+    /// The prompt is written, then stdin is closed.
+    Prompt(String),
+    /// An open pipe for `approval.response` lines (`approvals = "stdin"`).
+    ApprovalAnswers,
+    /// An open pipe for user messages (Claude stream-json): the prompt is the first one,
+    /// `turn/steer` adds more; closed after the answer to the last one.
+    UserMessages { prompt: String },
 }
 
 /// The backend's own graceful cancel, the first rung of the interrupt ladder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cancel {
     /// Send this signal to the backend leader (one-shot CLIs: SIGINT).
     SignalLeader(Signal),
+    /// Write this line to the backend's stdin (Claude's `control_request` interrupt), then
+    /// close stdin.
+    InputLine(String),
 }
 
 /// Where a turn's token counts start, from its spec.
@@ -63,7 +79,8 @@ impl UsageBase {
 pub enum Adapter {
     /// `jsonl` and `codex`: the codex `exec --json` event stream.
     CodexJsonl(codex_jsonl::Stream),
-    /// `claude`: Claude Code `-p --output-format stream-json` (one-shot).
+    /// `claude`: Claude Code `-p --output-format stream-json`, one-shot or with stream-json
+    /// input.
     Claude(claude::Stream),
 }
 
@@ -82,6 +99,10 @@ impl Adapter {
                 &spec.turn_id,
                 &spec.cwd.to_string_lossy(),
                 UsageBase::of(spec),
+                match spec.provider.input {
+                    InputMode::Once => claude::InputKind::Once,
+                    InputMode::StreamJson => claude::InputKind::Messages,
+                },
             ))),
         }
     }
@@ -105,9 +126,22 @@ impl Adapter {
     /// The backend's own cancel.
     pub fn cancel(&self) -> Cancel {
         match self {
-            // One-shot Claude writes an `error_during_execution` result on SIGINT and kills
-            // its tool groups itself.
-            Adapter::CodexJsonl(_) | Adapter::Claude(_) => Cancel::SignalLeader(Signal::INT),
+            Adapter::Claude(stream) => match stream.interrupt_line() {
+                Some(line) => Cancel::InputLine(line),
+                // One-shot Claude writes an `error_during_execution` result on SIGINT and
+                // kills its tool groups itself.
+                None => Cancel::SignalLeader(Signal::INT),
+            },
+            Adapter::CodexJsonl(_) => Cancel::SignalLeader(Signal::INT),
+        }
+    }
+
+    /// The stdin line of a new user message with `text`, counted for the end of the turn;
+    /// `None` when the backend takes no messages mid-turn.
+    pub fn user_message(&mut self, text: &str) -> Option<String> {
+        match self {
+            Adapter::Claude(stream) => stream.user_message(text),
+            Adapter::CodexJsonl(_) => None,
         }
     }
 }
@@ -144,9 +178,10 @@ pub fn command_for(spec: &Spec) -> Result<BackendCommand, String> {
         BackendKind::Codex if provider.args.is_empty() => {
             (default_program("codex"), codex_default_args(spec))
         }
-        BackendKind::Claude if provider.args.is_empty() => {
-            (default_program("claude"), claude_default_args(spec))
-        }
+        BackendKind::Claude if provider.args.is_empty() => (
+            default_program("claude"),
+            claude_default_args(spec, provider.input),
+        ),
         BackendKind::Codex => (
             default_program("codex"),
             substitute_all(&provider.args, spec)?,
@@ -181,9 +216,22 @@ pub fn command_for(spec: &Spec) -> Result<BackendCommand, String> {
             provider.name
         ));
     }
-    let stdin = match provider.prompt_via {
-        PromptVia::Arg => None,
-        PromptVia::Stdin => Some(spec.prompt.clone()),
+    if provider.input == InputMode::StreamJson
+        && (provider.kind != BackendKind::Claude || provider.prompt_via == PromptVia::Stdin)
+    {
+        return Err(format!(
+            "provider {:?} takes stream-json input, which needs kind claude and the prompt \
+             off stdin",
+            provider.name
+        ));
+    }
+    let stdin = match (provider.input, provider.prompt_via, provider.approvals) {
+        (InputMode::StreamJson, _, _) => Stdin::UserMessages {
+            prompt: spec.prompt.clone(),
+        },
+        (InputMode::Once, PromptVia::Stdin, _) => Stdin::Prompt(spec.prompt.clone()),
+        (InputMode::Once, PromptVia::Arg, Approvals::Stdin) => Stdin::ApprovalAnswers,
+        (InputMode::Once, PromptVia::Arg, Approvals::None) => Stdin::Null,
     };
     Ok(BackendCommand {
         program: PathBuf::from(program),
@@ -223,12 +271,24 @@ fn codex_default_args(spec: &Spec) -> Vec<OsString> {
 }
 
 /// `claude -p --output-format stream-json --verbose [--model M] [--resume SESSION] -- PROMPT`
-/// (the prompt after `--`, or variadic flags swallow it).
-fn claude_default_args(spec: &Spec) -> Vec<OsString> {
-    let mut args: Vec<OsString> = ["-p", "--output-format", "stream-json", "--verbose"]
-        .into_iter()
-        .map(OsString::from)
-        .collect();
+/// (the prompt after `--`, or variadic flags swallow it); with stream-json input
+/// `claude -p --input-format stream-json --replay-user-messages --output-format stream-json
+/// --verbose [--model M] [--resume SESSION]` and the prompt on stdin. The replays tell which
+/// messages Claude has taken into its turn (see [`claude`]).
+fn claude_default_args(spec: &Spec, input: InputMode) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["-p".into()];
+    if input == InputMode::StreamJson {
+        args.extend(
+            ["--input-format", "stream-json", "--replay-user-messages"]
+                .into_iter()
+                .map(OsString::from),
+        );
+    }
+    args.extend(
+        ["--output-format", "stream-json", "--verbose"]
+            .into_iter()
+            .map(OsString::from),
+    );
     if let Some(model) = &spec.model {
         args.push("--model".into());
         args.push(model.into());
@@ -237,8 +297,10 @@ fn claude_default_args(spec: &Spec) -> Vec<OsString> {
         args.push("--resume".into());
         args.push(session.into());
     }
-    args.push("--".into());
-    args.push((&spec.prompt).into());
+    if input == InputMode::Once {
+        args.push("--".into());
+        args.push((&spec.prompt).into());
+    }
     args
 }
 
@@ -327,6 +389,7 @@ mod tests {
                 env: BTreeMap::new(),
                 prompt_via: PromptVia::Arg,
                 approvals: Approvals::None,
+                input: InputMode::Once,
             },
             prompt: "-v: look at these".to_owned(),
             images: Vec::new(),
@@ -453,6 +516,30 @@ mod tests {
                 "--",
                 "-v: look at these"
             ]
+        );
+        let mut streamed = spec(BackendKind::Claude, &[]);
+        streamed.provider.input = InputMode::StreamJson;
+        streamed.model = Some("m".to_owned());
+        assert_eq!(
+            argv(&streamed),
+            [
+                "claude",
+                "-p",
+                "--input-format",
+                "stream-json",
+                "--replay-user-messages",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--model",
+                "m"
+            ]
+        );
+        assert_eq!(
+            command_for(&streamed).unwrap().stdin,
+            Stdin::UserMessages {
+                prompt: "-v: look at these".to_owned()
+            }
         );
         let mut written = spec(BackendKind::Jsonl, &["run", "{cwd}", "{prompt}"]);
         written.provider.command = "agent".to_owned();

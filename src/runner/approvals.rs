@@ -118,15 +118,16 @@ impl Approvals {
     }
 }
 
-/// Writes answer lines to the backend's stdin until the sender is dropped or the pipe breaks.
-pub fn write_answers(mut stdin: ChildStdin, answers: mpsc::Receiver<String>) {
-    for mut line in answers {
+/// Writes lines (approval answers, user messages) to the backend's stdin until the sender is
+/// dropped or the pipe breaks; returning drops (closes) stdin.
+pub fn write_lines(mut stdin: ChildStdin, lines: mpsc::Receiver<String>) {
+    for mut line in lines {
         line.push('\n');
         if let Err(err) = stdin
             .write_all(line.as_bytes())
             .and_then(|()| stdin.flush())
         {
-            tracing::warn!(%err, "cannot write an approval answer to the backend's stdin");
+            tracing::warn!(%err, "cannot write a line to the backend's stdin");
             return;
         }
     }

@@ -220,9 +220,34 @@ pub async fn interrupt(turn_dir: &Path, reason: InterruptReason) -> io::Result<(
     request(turn_dir, &ControlRequest::Interrupt { reason }).await
 }
 
-/// Sends extra user input to the running turn.
-pub async fn steer(turn_dir: &Path, input: Value) -> io::Result<()> {
-    request(turn_dir, &ControlRequest::Steer { input }).await
+/// Extra user input for the running turn (see [`ControlRequest::Steer`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SteerInput {
+    pub input: Value,
+    pub prompt: String,
+    pub user_message_id: String,
+    pub client_user_message_id: Option<String>,
+}
+
+/// Sends extra user input to the running turn; the runner refuses it when the backend
+/// cannot take it now.
+pub async fn steer(turn_dir: &Path, steer: SteerInput) -> io::Result<()> {
+    let SteerInput {
+        input,
+        prompt,
+        user_message_id,
+        client_user_message_id,
+    } = steer;
+    request(
+        turn_dir,
+        &ControlRequest::Steer {
+            input,
+            prompt,
+            user_message_id,
+            client_user_message_id,
+        },
+    )
+    .await
 }
 
 /// Answers an approval request of the backend.

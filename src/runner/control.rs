@@ -35,8 +35,17 @@ pub enum ControlRequest {
     Interrupt {
         reason: InterruptReason,
     },
+    /// More user input for the running turn: `input` is the client's (`UserInput[]`, kept
+    /// in the `steered` record), `prompt` the text the backend gets, `userMessageId` and
+    /// `clientUserMessageId` name the user message item.
     Steer {
         input: Value,
+        #[serde(default)]
+        prompt: String,
+        #[serde(default)]
+        user_message_id: String,
+        #[serde(default)]
+        client_user_message_id: Option<String>,
     },
     Approve {
         request_id: String,

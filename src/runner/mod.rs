@@ -188,9 +188,11 @@ fn run(turn_dir: &Path) -> io::Result<()> {
         args: &command.args,
         cwd: &spec.cwd,
         env,
-        stdin: match (&command.stdin, spec.provider.approvals) {
-            (Some(_), _) | (None, spec::Approvals::Stdin) => Stdio::piped(),
-            (None, spec::Approvals::None) => Stdio::null(),
+        stdin: match &command.stdin {
+            backend::Stdin::Null => Stdio::null(),
+            backend::Stdin::Prompt(_)
+            | backend::Stdin::ApprovalAnswers
+            | backend::Stdin::UserMessages { .. } => Stdio::piped(),
         },
         stdout: Stdio::piped(),
         stderr: Stdio::from(stderr),
@@ -233,27 +235,37 @@ fn run(turn_dir: &Path) -> io::Result<()> {
     tracing::info!(pid, program = %command.program.display(), "backend started");
 
     let (to_loop, inputs) = mpsc::channel::<Input>();
-    if let Some(prompt) = command.stdin
-        && let Some(mut stdin) = child.stdin.take()
-    {
-        spawn_thread("prompt-stdin", move || {
-            // The backend may exit without reading: a broken pipe is not our failure.
-            if let Err(err) = stdin.write_all(prompt.as_bytes()) {
-                tracing::debug!(%err, "prompt not fully written to stdin");
+    // An open stdin (approval answers, user messages) is written by a thread of its own,
+    // fed line by line by the loop; the loop closes it by dropping the sender.
+    let open_stdin = |child: &mut std::process::Child| -> io::Result<_> {
+        match child.stdin.take() {
+            Some(stdin) => {
+                let (tx, lines) = mpsc::channel::<String>();
+                spawn_thread("backend-stdin", move || {
+                    approvals::write_lines(stdin, lines)
+                })?;
+                Ok(Some(tx))
             }
-        })?;
-    }
-    // With approvals on stdin (never together with a prompt on stdin), the pipe stays open
-    // for the answers.
-    let answers = match (spec.provider.approvals, child.stdin.take()) {
-        (spec::Approvals::Stdin, Some(stdin)) => {
-            let (answers, lines) = mpsc::channel::<String>();
-            spawn_thread("backend-stdin", move || {
-                approvals::write_answers(stdin, lines)
-            })?;
-            Some(answers)
+            None => Ok(None),
         }
-        (spec::Approvals::Stdin, None) | (spec::Approvals::None, _) => None,
+    };
+    let (answers, messages) = match command.stdin {
+        backend::Stdin::Null => (None, None),
+        backend::Stdin::Prompt(prompt) => {
+            if let Some(mut stdin) = child.stdin.take() {
+                spawn_thread("prompt-stdin", move || {
+                    // The backend may exit without reading: a broken pipe is not our failure.
+                    if let Err(err) = stdin.write_all(prompt.as_bytes()) {
+                        tracing::debug!(%err, "prompt not fully written to stdin");
+                    }
+                })?;
+            }
+            (None, None)
+        }
+        backend::Stdin::ApprovalAnswers => (open_stdin(&mut child)?, None),
+        backend::Stdin::UserMessages { prompt } => {
+            (None, open_stdin(&mut child)?.map(|tx| (tx, prompt)))
+        }
     };
     if let Some(stdout) = child.stdout.take() {
         let raw_path = turn_dir.join(STDOUT_FILE);
@@ -329,6 +341,10 @@ fn run(turn_dir: &Path) -> io::Result<()> {
         spec::policy_decision(spec.approval_policy.as_ref()),
         client_link,
     ));
+    let supervisor = match messages {
+        Some((stdin, prompt)) => supervisor.with_user_messages(stdin, &prompt),
+        None => supervisor,
+    };
     // Keep one sender so the channel never reports "disconnected" while timers run.
     let _keep = to_loop;
     let exit = supervisor.run(inputs)?;

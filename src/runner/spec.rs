@@ -68,6 +68,9 @@ pub struct Provider {
     /// How the backend takes approval answers (`docs/backend-jsonl.md`, "Approvals").
     #[serde(default)]
     pub approvals: Approvals,
+    /// How the backend takes the user's input; `streamJson` keeps stdin open for steering.
+    #[serde(default)]
+    pub input: InputMode,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,7 +80,7 @@ pub enum BackendKind {
     Jsonl,
     /// `codex exec --json`: the same stream with codex's argv.
     Codex,
-    /// Claude Code stream-json (not implemented yet: the turn fails with a clear message).
+    /// Claude Code `--output-format stream-json`.
     Claude,
 }
 
@@ -89,6 +92,27 @@ pub enum PromptVia {
     Arg,
     /// The prompt is written to stdin, which is then closed.
     Stdin,
+}
+
+/// How a backend takes the user's input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum InputMode {
+    /// The prompt once, as [`PromptVia`] says.
+    #[default]
+    Once,
+    /// Claude Code stream-json: user messages as lines on stdin, which stays open until the
+    /// answer to the last one (`turn/steer` adds messages).
+    StreamJson,
+}
+
+impl From<crate::config::InputMode> for InputMode {
+    fn from(input: crate::config::InputMode) -> InputMode {
+        match input {
+            crate::config::InputMode::Once => InputMode::Once,
+            crate::config::InputMode::StreamJson => InputMode::StreamJson,
+        }
+    }
 }
 
 /// How a backend receives the answers to its approval requests.

@@ -193,6 +193,9 @@ pub struct Supervisor {
     /// Set when the runner itself failed; the turn then ends `failed` (`runnerError`).
     runner_error: Option<String>,
     approvals: Approvals,
+    /// The backend's stdin for user messages (stream-json input): open until the answer to
+    /// the last message, or the interrupt; dropping it closes the pipe.
+    messages: Option<mpsc::Sender<String>>,
     lifeline_intact: bool,
     next_subscription_id: u64,
 }
@@ -229,6 +232,7 @@ impl Supervisor {
             subscriber_done: Vec::new(),
             runner_error: None,
             approvals: Approvals::none(),
+            messages: None,
             lifeline_intact: true,
             next_subscription_id: 0,
         }
@@ -237,6 +241,16 @@ impl Supervisor {
     /// Sets how approval requests are answered (the default takes none).
     pub fn with_approvals(mut self, approvals: Approvals) -> Supervisor {
         self.approvals = approvals;
+        self
+    }
+
+    /// Gives the loop the backend's stdin for user messages and sends the first one, the
+    /// prompt (stream-json input).
+    pub fn with_user_messages(mut self, stdin: mpsc::Sender<String>, prompt: &str) -> Supervisor {
+        if let Some(line) = self.backend.adapter.user_message(prompt) {
+            let _ = stdin.send(line);
+            self.messages = Some(stdin);
+        }
         self
     }
 
@@ -406,9 +420,12 @@ impl Supervisor {
                 self.interrupt(reason)?;
                 ControlReply::ok()
             }
-            ControlRequest::Steer { .. } => {
-                ControlReply::error("this backend does not accept input during a turn")
-            }
+            ControlRequest::Steer {
+                input,
+                prompt,
+                user_message_id,
+                client_user_message_id,
+            } => self.steer(input, &prompt, user_message_id, client_user_message_id)?,
             ControlRequest::Approve {
                 request_id,
                 decision,
@@ -432,6 +449,47 @@ impl Supervisor {
                 ControlReply::error("subscribe is answered by the connection")
             }
         })
+    }
+
+    /// Writes a user message to the backend mid-turn, then records `steered`.
+    fn steer(
+        &mut self,
+        input: serde_json::Value,
+        prompt: &str,
+        user_message_id: String,
+        client_user_message_id: Option<String>,
+    ) -> io::Result<ControlReply> {
+        let Some(messages) = self.messages.as_ref() else {
+            let why = if self.interrupt.is_some() {
+                "the turn is being interrupted"
+            } else if self.marker.is_some() || self.leader_exit.is_some() {
+                "the turn is ending: the backend has answered its last message"
+            } else {
+                "this backend does not accept input during a turn"
+            };
+            return Ok(ControlReply::error(why));
+        };
+        if prompt.is_empty() {
+            return Ok(ControlReply::error("the input holds nothing to send"));
+        }
+        let Some(line) = self.backend.adapter.user_message(prompt) else {
+            return Ok(ControlReply::error(
+                "this backend does not accept input during a turn",
+            ));
+        };
+        if messages.send(line).is_err() {
+            self.messages = None;
+            return Ok(ControlReply::error("the backend's stdin is closed"));
+        }
+        self.append(
+            Event::Steered {
+                input,
+                user_message_id,
+                client_user_message_id,
+            },
+            Durability::Flushed,
+        )?;
+        Ok(ControlReply::ok())
     }
 
     /// Answers a pending request: the line to the backend, then `approvalResolved`.
@@ -510,6 +568,8 @@ impl Supervisor {
                     self.marker = Some((*outcome, error.clone()));
                     self.marker_at = Some(Instant::now());
                 }
+                // The answer to the last message: stdin closes and the backend exits.
+                self.messages = None;
                 Durability::Synced
             }
             Event::RunnerStarted { .. }
@@ -549,13 +609,24 @@ impl Supervisor {
         self.approvals.pending.clear();
         self.approvals.policy_at = None;
         self.append(Event::InterruptRequested { reason }, Durability::Synced)?;
-        match self.backend.adapter.cancel() {
-            Cancel::SignalLeader(signal) => {
-                // The leader is our unreaped child or its pidfd reports it gone: never a
-                // reused PID.
-                if let Err(err) = pidfd_send_signal(&self.backend.pidfd, signal) {
-                    tracing::debug!(%err, "cancel signal not delivered");
+        let cancel = match (self.backend.adapter.cancel(), self.messages.take()) {
+            (Cancel::InputLine(line), Some(messages)) => {
+                // The backend's own interrupt, then EOF (dropping the sender closes stdin
+                // once the line is written).
+                match messages.send(line) {
+                    Ok(()) => None,
+                    Err(_) => Some(Signal::INT),
                 }
+            }
+            // Stdin is already closed: the signal is the only cancel left.
+            (Cancel::InputLine(_), None) => Some(Signal::INT),
+            (Cancel::SignalLeader(signal), _) => Some(signal),
+        };
+        if let Some(signal) = cancel {
+            // The leader is our unreaped child or its pidfd reports it gone: never a
+            // reused PID.
+            if let Err(err) = pidfd_send_signal(&self.backend.pidfd, signal) {
+                tracing::debug!(%err, "cancel signal not delivered");
             }
         }
         self.term_at = Some(Instant::now() + Duration::from_millis(self.grace.cancel));

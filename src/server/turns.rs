@@ -539,9 +539,31 @@ impl Server {
                 // The policy answered while our request was still out: it is settled.
                 self.resolve_by_runner(thread, turn, &request_id).await;
             }
+            events::Event::Steered {
+                input,
+                user_message_id,
+                client_user_message_id,
+            } => {
+                let item = steered_item(input, user_message_id, client_user_message_id, at_ms);
+                let completed = serde_json::to_value(&item).unwrap_or(Value::Null);
+                let mut started = item;
+                started.completed_at_ms = None;
+                let started = serde_json::to_value(&started).unwrap_or(Value::Null);
+                self.notify_thread(
+                    thread,
+                    "item/started",
+                    &json!({"item": started, "threadId": thread_id, "turnId": turn_id, "startedAtMs": at_ms}),
+                )
+                .await;
+                self.notify_thread(
+                    thread,
+                    "item/completed",
+                    &json!({"item": completed, "threadId": thread_id, "turnId": turn_id, "contentTokenCount": null, "completedAtMs": at_ms}),
+                )
+                .await;
+            }
             events::Event::RunnerStarted { .. }
             | events::Event::ApprovalResolved { .. }
-            | events::Event::Steered { .. }
             | events::Event::InterruptRequested { .. }
             | events::Event::Marker { .. }
             | events::Event::BackendExited { .. } => {}
@@ -1012,16 +1034,45 @@ impl Server {
     }
 
     pub(crate) async fn turn_steer(&mut self, p: TurnSteerParams) -> Reply {
-        let (_dir, active_id) = self.active_turn(&p.thread_id, "steer")?;
+        let (dir, active_id) = self.active_turn(&p.thread_id, "steer")?;
         if active_id.to_string() != p.expected_turn_id {
             return Err(ErrorObject::request_failed(format!(
                 "expected active turn id `{}` but found `{active_id}`",
                 p.expected_turn_id
             )));
         }
-        Err(ErrorObject::request_failed(format!(
-            "the backend of this thread does not accept input during a turn; interrupt turn {active_id} and start a new one"
-        )))
+        let chars: usize = p.input.iter().map(input_chars).sum();
+        if chars > MAX_INPUT_CHARS {
+            return Err(ErrorObject::invalid_params_with_data(
+                format!("Input exceeds the maximum length of {MAX_INPUT_CHARS} characters."),
+                json!({"input_error_code": "input_too_large", "max_chars": MAX_INPUT_CHARS, "actual_chars": chars}),
+            ));
+        }
+        // Only a backend that reads user messages mid-turn can take it; the turn's spec says
+        // whether this one does.
+        let streams_input =
+            spec::read(&dir).is_ok_and(|spec| spec.provider.input == spec::InputMode::StreamJson);
+        if !streams_input {
+            return Err(ErrorObject::request_failed(format!(
+                "the backend of this thread does not accept input during a turn; interrupt turn {active_id} and start a new one"
+            )));
+        }
+        // Stream-json input is Claude's, which has no image flag: images are prompt lines.
+        let prompt = prompt_text(&p.input, ImageDelivery::PromptLines);
+        let steer = runner::client::SteerInput {
+            input: serde_json::to_value(&p.input).map_err(ErrorObject::internal)?,
+            prompt,
+            user_message_id: store::new_id().to_string(),
+            client_user_message_id: p.client_user_message_id.clone(),
+        };
+        // The runner writes the message to the backend and records `steered` before it
+        // answers; the record's userMessage item follows this response.
+        runner::client::steer(&dir, steer).await.map_err(|err| {
+            ErrorObject::request_failed(format!("cannot steer turn {active_id}: {err}"))
+        })?;
+        to_value(&TurnSteerResponse {
+            turn_id: active_id.to_string(),
+        })
     }
 
     /// The running turn of a loaded thread, or Codex's errors.
@@ -1161,6 +1212,16 @@ fn read_turn(dir: &Path, turn: Uuid) -> Option<Turn> {
                     Err(err) => tracing::warn!("turn {turn}: unreadable item: {err}"),
                 }
             }
+            events::Event::Steered {
+                input,
+                user_message_id,
+                client_user_message_id,
+            } => items.push(steered_item(
+                input,
+                user_message_id,
+                client_user_message_id,
+                at_ms,
+            )),
             events::Event::TurnEnded { .. } => ended_at_ms = Some(entry.at_ms as i64),
             _ => {}
         }
@@ -1204,6 +1265,28 @@ fn user_message_item(record: &TurnRecord) -> ThreadItem {
         },
         started_at_ms: Some(record.started_at_ms),
         completed_at_ms: Some(record.started_at_ms),
+    }
+}
+
+/// The userMessage item of input steered into a running turn (a `steered` record).
+fn steered_item(
+    input: Value,
+    user_message_id: String,
+    client_user_message_id: Option<String>,
+    at_ms: i64,
+) -> ThreadItem {
+    let content = serde_json::from_value::<Vec<UserInput>>(input).unwrap_or_else(|err| {
+        tracing::warn!("a steered input does not read as user input: {err}");
+        Vec::new()
+    });
+    ThreadItem {
+        kind: ThreadItemKind::UserMessage {
+            id: user_message_id,
+            client_id: client_user_message_id,
+            content,
+        },
+        started_at_ms: Some(at_ms),
+        completed_at_ms: Some(at_ms),
     }
 }
 
@@ -1279,6 +1362,7 @@ fn spec_provider(provider: &crate::config::Provider, resuming: bool) -> spec::Pr
             ConfigPromptVia::Stdin => spec::PromptVia::Stdin,
         },
         approvals: provider.approvals.into(),
+        input: provider.input.into(),
     }
 }
 

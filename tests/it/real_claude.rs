@@ -62,8 +62,11 @@ impl DerefMut for ClaudeHost {
 enum ProviderSetup {
     /// The built-in `claude` provider (its shipped argv) with our command and environment.
     BuiltIn,
-    /// A provider of our own, `kind = "claude"` and no `args`: the kind's default argv.
+    /// A provider of our own, `kind = "claude"` and no `args`: the kind's default argv, with
+    /// stream-json input (the kind's default).
     Named(&'static str),
+    /// As `Named`, one-shot: `input = "once"` (the prompt as an argument).
+    NamedOnce(&'static str),
 }
 
 impl ClaudeHost {
@@ -86,9 +89,10 @@ impl ClaudeHost {
         // HOME (and cwd) on every turn, so it is the provider's, not the turn's.
         let claude_home = sandbox.root().join("claude-home");
         std::fs::create_dir_all(&claude_home).unwrap();
-        let name = match setup {
-            ProviderSetup::BuiltIn => "claude",
-            ProviderSetup::Named(name) => name,
+        let (name, input) = match setup {
+            ProviderSetup::BuiltIn => ("claude", ""),
+            ProviderSetup::Named(name) => (name, ""),
+            ProviderSetup::NamedOnce(name) => (name, "input = \"once\"\n"),
         };
         let config = format!(
             r#"default_provider = "{name}"
@@ -99,7 +103,7 @@ term_grace_ms = 1000
 kind = "claude"
 command = {command:?}
 model = "{MODEL}"
-[providers.{name}.env]
+{input}[providers.{name}.env]
 HOME = {home:?}
 CLAUDE_CONFIG_DIR = {config_dir:?}
 ANTHROPIC_BASE_URL = {base_url:?}
@@ -359,6 +363,24 @@ fn wait_for_process(runner: i32, sessions: &[i32], comm: &str) -> Vec<Proc> {
 
 #[test]
 fn interrupting_a_real_claude_turn_during_a_long_bash_command_leaves_no_process() {
+    // Stream-json input: the interrupt is Claude's own `control_request`, then EOF.
+    let stdout = interrupt_during_a_long_bash_command(ProviderSetup::Named("mock-claude"));
+    assert!(
+        stdout.contains(r#""type":"control_response""#),
+        "claude did not answer the interrupt request:\n{stdout}"
+    );
+}
+
+#[test]
+fn interrupting_a_one_shot_real_claude_turn_during_a_long_bash_command_leaves_no_process() {
+    // One-shot: the interrupt is SIGINT.
+    let stdout = interrupt_during_a_long_bash_command(ProviderSetup::NamedOnce("once-claude"));
+    assert!(!stdout.contains("control_response"), "{stdout}");
+}
+
+/// Interrupts a turn whose one model reply runs a command for ten minutes; checks that the
+/// turn ends `interrupted` with nothing of it left; returns Claude's stdout.
+fn interrupt_during_a_long_bash_command(setup: ProviderSetup) -> String {
     // One reply: a command that runs for ten minutes. Claude waits for it; nothing else is
     // asked of the model.
     let script = vec![Reply::Message {
@@ -368,7 +390,7 @@ fn interrupting_a_real_claude_turn_during_a_long_bash_command_leaves_no_process(
         ],
         usage: (10, 5),
     }];
-    let mut host = ClaudeHost::new(script, ProviderSetup::Named("mock-claude"));
+    let mut host = ClaudeHost::new(script, setup);
     let turn = host.start_turn("start the long job");
     host.mock.wait_request(0, TURN_TIMEOUT);
 
@@ -438,6 +460,7 @@ fn interrupting_a_real_claude_turn_during_a_long_bash_command_leaves_no_process(
         "claude asked the model again after the interrupt"
     );
     host.assert_conforms(&messages);
+    host.backend_stdout(&turn)
 }
 
 #[test]
@@ -665,4 +688,252 @@ fn without_continue_session_each_real_claude_turn_starts_a_fresh_session() {
         claude_session_id(&host.backend_stdout(&turn1)),
         claude_session_id(&host.backend_stdout(&turn2))
     );
+}
+
+/// Makes a FIFO at `path`: a `cat` of it is a Bash command that runs until the test writes.
+fn make_fifo(path: &std::path::Path) {
+    let c_path = std::ffi::CString::new(path_str(path)).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo does not keep it.
+    let rc = unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) };
+    assert_eq!(rc, 0, "mkfifo {}", path.display());
+}
+
+/// Lets a `cat FIFO` command finish: waits (bounded) until the command has the FIFO open,
+/// then writes to it.
+fn release_fifo(path: &std::path::Path) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let deadline = Instant::now() + TURN_TIMEOUT;
+    loop {
+        // Without a reader, a non-blocking open for writing fails (ENXIO) instead of waiting.
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+        {
+            Ok(mut fifo) => {
+                fifo.write_all(b"released\n").unwrap();
+                return;
+            }
+            Err(err) => assert!(
+                Instant::now() < deadline,
+                "nothing reads {} within {TURN_TIMEOUT:?}: {err}",
+                path.display()
+            ),
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// The number of lines of Claude's stdout with this `command_lifecycle` state.
+fn lifecycle_count(stdout: &str, state: &str) -> usize {
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["type"] == "command_lifecycle" && line["state"] == state)
+        .count()
+}
+
+#[test]
+fn a_stream_json_turn_completes_with_the_final_answer_after_claude_exited() {
+    let script = vec![Reply::Message {
+        blocks: vec![Block::Text("Streamed answer.".to_owned())],
+        usage: (12, 3),
+    }];
+    let mut host = ClaudeHost::new(script, ProviderSetup::BuiltIn);
+    let turn = host.start_turn("answer through stream-json input");
+    let messages = host.until_completed(&turn);
+    let stdout = host.backend_stdout(&turn);
+    let context = format!("{messages:#?}\nbackend.stdout:\n{stdout}");
+
+    // The built-in provider takes stream-json input: no prompt in the argv, the prompt as
+    // the first user message on stdin, which Claude echoed.
+    let spec = host.turn_spec(&turn);
+    assert_eq!(spec["provider"]["input"], "streamJson", "{spec}");
+    let request = host.mock.wait_request(0, Duration::ZERO);
+    assert_eq!(
+        conversation(&request),
+        [(
+            "user".to_owned(),
+            "answer through stream-json input".to_owned()
+        )]
+    );
+    assert!(stdout.contains(r#""isReplay":true"#), "{context}");
+
+    // Final means final: one turn/completed, last, with the answer; by then Claude has
+    // exited (stdin closed after its result) and the exit record exists.
+    let completions = with_method(&messages, "turn/completed");
+    assert_eq!(completions.len(), 1, "{context}");
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(completed["status"], "completed", "{context}");
+    assert_eq!(
+        completed["items"][0]["text"], "Streamed answer.",
+        "{context}"
+    );
+    let record = host.process_record(&turn);
+    let (_, (backend_pid, backend_start), _) = turn_processes(&record);
+    assert!(!alive(backend_pid, backend_start), "claude still runs");
+    let exit = host.turn_file(&turn, "exit.json");
+    assert_eq!(exit["status"], "completed", "{exit}");
+    assert_eq!(exit["exitCode"], 0, "{exit}");
+    host.assert_conforms(&messages);
+    assert!(host.mock.drain().is_empty(), "more than one model request");
+}
+
+/// A turn whose one model reply runs `cat release.fifo`, a Bash command that runs until the
+/// test releases it; `answer` is the reply to the request after it. The FIFO is in the
+/// thread's cwd, where Claude may read without asking.
+fn turn_blocked_in_bash(
+    setup: ProviderSetup,
+    answer: &str,
+) -> (ClaudeHost, std::path::PathBuf, String) {
+    let script = vec![
+        Reply::Message {
+            blocks: vec![Block::Bash("cat release.fifo".to_owned())],
+            usage: (10, 5),
+        },
+        Reply::Message {
+            blocks: vec![Block::Text(answer.to_owned())],
+            usage: (20, 6),
+        },
+    ];
+    let mut host = ClaudeHost::new(script, setup);
+    let fifo = host.sandbox.work_dir().join("release.fifo");
+    make_fifo(&fifo);
+    let turn = host.start_turn("run the blocking command");
+    let turn_id = turn.clone();
+    host.until_message("the command's item/started", |m| {
+        m["method"] == "item/started"
+            && m["params"]["turnId"] == turn_id
+            && m["params"]["item"]["type"] == "commandExecution"
+    });
+    (host, fifo, turn)
+}
+
+#[test]
+fn a_steer_during_a_long_bash_command_reaches_claude_and_the_turn_ends_once_with_its_answer() {
+    let steer_text = "Also mention the steering kiwi.";
+    let answer = "Done, and the steering kiwi is mentioned.";
+    let (mut host, fifo, turn) = turn_blocked_in_bash(ProviderSetup::Named("mock-claude"), answer);
+
+    let params = json!({"threadId": host.thread_id, "expectedTurnId": turn,
+        "input": [{"type": "text", "text": steer_text, "text_elements": []}]});
+    let response = host.request("turn/steer", params);
+    assert_eq!(response["result"], json!({"turnId": turn}), "{response}");
+
+    // Claude has read the message (it reports it queued) before the command may end.
+    let deadline = Instant::now() + TURN_TIMEOUT;
+    while lifecycle_count(&host.backend_stdout(&turn), "queued") < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "claude never queued the steered message:\n{}",
+            host.backend_stdout(&turn)
+        );
+        std::thread::yield_now();
+    }
+    release_fifo(&fifo);
+    let messages = host.until_completed(&turn);
+    let stdout = host.backend_stdout(&turn);
+    let context = format!("{messages:#?}\nbackend.stdout:\n{stdout}");
+
+    // The model got the steered text in the request after the command's result.
+    let first = host.mock.wait_request(0, Duration::ZERO);
+    assert!(!first.to_string().contains(steer_text), "{first}");
+    let second = host.mock.wait_request(1, Duration::ZERO);
+    assert!(second.to_string().contains(steer_text), "{second}");
+    assert!(host.mock.drain().is_empty(), "more than two model requests");
+
+    // The steered input is a userMessage item of the turn, as Codex shows it, after the
+    // steer's response.
+    let response_at = messages
+        .iter()
+        .position(|m| m["id"] == response["id"] && m.get("method").is_none());
+    let steered: Vec<(usize, &Value)> = messages
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| {
+            m["params"]["item"]["type"] == "userMessage"
+                && m["params"]["item"]["content"][0]["text"] == steer_text
+        })
+        .collect();
+    assert_eq!(
+        steered.len(),
+        2,
+        "item/started and item/completed: {context}"
+    );
+    assert_eq!(steered[0].1["method"], "item/started", "{context}");
+    assert_eq!(steered[1].1["method"], "item/completed", "{context}");
+    assert_eq!(steered[0].1["params"]["turnId"], turn.as_str());
+    if let Some(at) = response_at {
+        assert!(
+            steered[0].0 > at,
+            "the item came before the response: {context}"
+        );
+    }
+
+    // One turn/completed, last, with the answer to the steered message; Claude had exited.
+    let completions = with_method(&messages, "turn/completed");
+    assert_eq!(completions.len(), 1, "{context}");
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(messages.last().unwrap()["method"], "turn/completed");
+    assert_eq!(completed["status"], "completed", "{context}");
+    assert_eq!(completed["items"][0]["text"], answer, "{context}");
+    let exit = host.turn_file(&turn, "exit.json");
+    assert_eq!(exit["status"], "completed", "{exit}");
+    let record = host.process_record(&turn);
+    let (_, (backend_pid, backend_start), _) = turn_processes(&record);
+    assert!(!alive(backend_pid, backend_start), "claude still runs");
+
+    // Read back in the order the items completed: the prompt, the steered message (taken
+    // while the command ran), the command, the answer.
+    let read = host.read_thread();
+    let items = read["result"]["thread"]["turns"][0]["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{read}"))
+        .clone();
+    let kinds: Vec<&str> = items.iter().filter_map(|i| i["type"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "userMessage",
+            "userMessage",
+            "commandExecution",
+            "agentMessage"
+        ],
+        "{read}"
+    );
+    assert_eq!(items[1]["content"][0]["text"], steer_text, "{read}");
+    let mut all = messages.clone();
+    all.push(response);
+    all.push(read);
+    host.assert_conforms(&all);
+}
+
+#[test]
+fn a_steer_of_a_one_shot_claude_turn_gets_the_clear_error_and_the_turn_goes_on() {
+    let answer = "Finished without steering.";
+    let (mut host, fifo, turn) =
+        turn_blocked_in_bash(ProviderSetup::NamedOnce("once-claude"), answer);
+    let params = json!({"threadId": host.thread_id, "expectedTurnId": turn,
+        "input": [{"type": "text", "text": "more", "text_elements": []}]});
+    let response = host.request("turn/steer", params);
+    assert_eq!(response["error"]["code"], -32600, "{response}");
+    let message = response["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("does not accept input during a turn") && message.contains(&turn),
+        "{response}"
+    );
+    release_fifo(&fifo);
+    let messages = host.until_completed(&turn);
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(completed["status"], "completed", "{messages:#?}");
+    assert_eq!(completed["items"][0]["text"], answer);
+    assert!(
+        !messages
+            .iter()
+            .any(|m| m["params"]["item"]["type"] == "userMessage"
+                && m["params"]["item"]["content"][0]["text"] == "more"),
+        "a refused steer shows no item"
+    );
+    host.assert_conforms(&messages);
 }

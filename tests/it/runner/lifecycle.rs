@@ -259,7 +259,12 @@ fn steer_and_approve_get_clear_refusals_from_one_shot_backends() {
     let steer = rt
         .block_on(client::steer(
             &turn.dir,
-            serde_json::json!([{"type": "text", "text": "more"}]),
+            client::SteerInput {
+                input: serde_json::json!([{"type": "text", "text": "more"}]),
+                prompt: "more".to_owned(),
+                user_message_id: "m".to_owned(),
+                client_user_message_id: None,
+            },
         ))
         .unwrap_err();
     assert!(

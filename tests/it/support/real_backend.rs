@@ -122,6 +122,18 @@ impl RealBackendHost {
         messages
     }
 
+    /// Waits (bounded) for the first message that `predicate` accepts and returns it; it and
+    /// every message before it stay in the list the next `until_completed` returns.
+    pub fn until_message(&mut self, what: &str, predicate: impl Fn(&Value) -> bool) -> Value {
+        let (found, before) = self
+            .server
+            .wait_for(TURN_TIMEOUT, |m| predicate(m))
+            .unwrap_or_else(|(err, before)| panic!("no {what}: {err}; got {before:#?}"));
+        self.pending.extend(before);
+        self.pending.push(found.clone());
+        found
+    }
+
     pub fn until_completed(&mut self, turn_id: &str) -> Vec<Value> {
         self.until_completed_or(turn_id, &String::new)
     }

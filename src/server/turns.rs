@@ -45,6 +45,32 @@ pub(crate) struct TurnRecord {
     pub started_at_ms: i64,
 }
 
+/// Whether the turn's backend reads user messages mid-turn (its spec says so).
+fn streams_input(dir: &Path) -> bool {
+    spec::read(dir).is_ok_and(|spec| spec.provider.input == spec::InputMode::StreamJson)
+}
+
+/// Passes `input` to the running turn's backend as one more user message. The runner writes
+/// it and records `steered` before it answers; the record's userMessage item follows the
+/// response to the request that asked.
+async fn steer_running(
+    dir: &Path,
+    turn: Uuid,
+    input: &[UserInput],
+    client_user_message_id: Option<String>,
+) -> Result<(), ErrorObject> {
+    // Stream-json input is Claude's, which has no image flag: images are prompt lines.
+    let steer = runner::client::SteerInput {
+        input: serde_json::to_value(input).map_err(ErrorObject::internal)?,
+        prompt: prompt_text(input, ImageDelivery::PromptLines),
+        user_message_id: store::new_id().to_string(),
+        client_user_message_id,
+    };
+    runner::client::steer(dir, steer)
+        .await
+        .map_err(|err| ErrorObject::request_failed(format!("cannot steer turn {turn}: {err}")))
+}
+
 /// Why a new turn cannot start on a thread (see [`Server::claim_thread`]).
 enum Claim {
     /// Its last turn is running under a live runner.
@@ -117,10 +143,32 @@ impl Server {
             )));
         }
         if let Some(active) = &loaded.active {
-            return Some(Err(ErrorObject::request_failed(format!(
-                "a turn is already active on this thread: {}; use turn/steer or turn/interrupt",
-                active.turn_id
-            ))));
+            // Like Codex: the input joins the running turn, whose id is the answer, when its
+            // backend can take input mid-turn; refused otherwise, never dropped.
+            let (dir, turn) = (active.dir.clone(), active.turn_id);
+            if !streams_input(&dir) {
+                return Some(Err(ErrorObject::request_failed(format!(
+                    "a turn is already active on this thread: {turn}; use turn/steer or turn/interrupt"
+                ))));
+            }
+            if let Err(err) =
+                steer_running(&dir, turn, &p.input, p.client_user_message_id.clone()).await
+            {
+                return Some(Err(err));
+            }
+            return Some(to_value(&TurnStartResponse {
+                turn: Turn {
+                    id: turn.to_string(),
+                    root_turn_id: Some(turn.to_string()),
+                    items: Vec::new(),
+                    items_view: ItemsView::NotLoaded,
+                    status: TurnStatus::InProgress,
+                    error: None,
+                    started_at: None,
+                    completed_at: None,
+                    duration_ms: None,
+                },
+            }));
         }
         let record = loaded.record.clone();
         let ephemeral = loaded.ephemeral;
@@ -1048,28 +1096,12 @@ impl Server {
                 json!({"input_error_code": "input_too_large", "max_chars": MAX_INPUT_CHARS, "actual_chars": chars}),
             ));
         }
-        // Only a backend that reads user messages mid-turn can take it; the turn's spec says
-        // whether this one does.
-        let streams_input =
-            spec::read(&dir).is_ok_and(|spec| spec.provider.input == spec::InputMode::StreamJson);
-        if !streams_input {
+        if !streams_input(&dir) {
             return Err(ErrorObject::request_failed(format!(
                 "the backend of this thread does not accept input during a turn; interrupt turn {active_id} and start a new one"
             )));
         }
-        // Stream-json input is Claude's, which has no image flag: images are prompt lines.
-        let prompt = prompt_text(&p.input, ImageDelivery::PromptLines);
-        let steer = runner::client::SteerInput {
-            input: serde_json::to_value(&p.input).map_err(ErrorObject::internal)?,
-            prompt,
-            user_message_id: store::new_id().to_string(),
-            client_user_message_id: p.client_user_message_id.clone(),
-        };
-        // The runner writes the message to the backend and records `steered` before it
-        // answers; the record's userMessage item follows this response.
-        runner::client::steer(&dir, steer).await.map_err(|err| {
-            ErrorObject::request_failed(format!("cannot steer turn {active_id}: {err}"))
-        })?;
+        steer_running(&dir, active_id, &p.input, p.client_user_message_id.clone()).await?;
         to_value(&TurnSteerResponse {
             turn_id: active_id.to_string(),
         })

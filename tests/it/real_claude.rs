@@ -937,3 +937,66 @@ fn a_steer_of_a_one_shot_claude_turn_gets_the_clear_error_and_the_turn_goes_on()
     );
     host.assert_conforms(&messages);
 }
+
+#[test]
+fn a_turn_start_during_a_running_stream_json_turn_joins_it_like_codex() {
+    let joined_text = "And add the joining kiwi.";
+    let answer = "Done, with the joining kiwi.";
+    let (mut host, fifo, turn) = turn_blocked_in_bash(ProviderSetup::Named("mock-claude"), answer);
+
+    // Like Codex: the running turn is the answer, and the input joins it.
+    let params = json!({"threadId": host.thread_id,
+        "input": [{"type": "text", "text": joined_text, "text_elements": []}]});
+    let response = host.request("turn/start", params);
+    assert_eq!(
+        response["result"]["turn"]["id"],
+        turn.as_str(),
+        "{response}"
+    );
+    assert_eq!(
+        response["result"]["turn"]["status"], "inProgress",
+        "{response}"
+    );
+
+    let deadline = Instant::now() + TURN_TIMEOUT;
+    while lifecycle_count(&host.backend_stdout(&turn), "queued") < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "claude never queued the joined message:\n{}",
+            host.backend_stdout(&turn)
+        );
+        std::thread::yield_now();
+    }
+    release_fifo(&fifo);
+    let messages = host.until_completed(&turn);
+    let context = format!(
+        "{messages:#?}\nbackend.stdout:\n{}",
+        host.backend_stdout(&turn)
+    );
+    let second = host.mock.wait_request(1, Duration::ZERO);
+    assert!(second.to_string().contains(joined_text), "{second}");
+    assert!(host.mock.drain().is_empty(), "more than two model requests");
+    // No second turn: the one turn/started is the running turn's, and one turn/completed,
+    // last, with the answer.
+    let started = with_method(&messages, "turn/started");
+    assert_eq!(started.len(), 1, "{context}");
+    assert_eq!(
+        started[0]["params"]["turn"]["id"],
+        turn.as_str(),
+        "{context}"
+    );
+    let completions = with_method(&messages, "turn/completed");
+    assert_eq!(completions.len(), 1, "{context}");
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(completed["status"], "completed", "{context}");
+    assert_eq!(completed["items"][0]["text"], answer, "{context}");
+    assert!(
+        messages.iter().any(|m| m["method"] == "item/completed"
+            && m["params"]["item"]["type"] == "userMessage"
+            && m["params"]["item"]["content"][0]["text"] == joined_text),
+        "{context}"
+    );
+    let mut all = messages.clone();
+    all.push(response);
+    host.assert_conforms(&all);
+}

@@ -6,6 +6,8 @@
 #   .cache/codex-bin               a symlink to the native codex binary inside the npm package
 #   .cache/npm-claude              the pinned real Claude Code CLI (@anthropic-ai/claude-code)
 #   .cache/claude-bin              a symlink to the native claude binary inside it
+#   .cache/npm-gemini              the pinned real Gemini CLI (@google/gemini-cli, pure JS)
+#   .cache/gemini-bin              a symlink to its bundle/gemini.js (run by node, its shebang)
 # Runs unattended (CI=true, no stdin, fresh clone without .cache/). Progress goes to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -145,3 +147,33 @@ else
     say "claude $CLAUDE_VERSION installed"
 fi
 ln -sfn "$(cd "$(dirname "$claude_bin")" && pwd)/claude" "$CLAUDE_LINK"
+
+# Gemini CLI, in a prefix of its own. It is pure JavaScript (one bundle, run by the `node` on
+# PATH through its `#!/usr/bin/env node` shebang); its optional native dependencies (a pty
+# module, keytar) are not needed headless.
+GEMINI_VERSION=0.61.0
+GEMINI_PREFIX="$CACHE/npm-gemini"
+GEMINI_LINK="$CACHE/gemini-bin"
+GEMINI_PACKAGE="$GEMINI_PREFIX/node_modules/@google/gemini-cli"
+
+gemini_version() {
+    node -p 'require(process.argv[1]).version' "$(pwd)/$GEMINI_PACKAGE/package.json" 2>/dev/null
+}
+
+if [ -f "$GEMINI_PACKAGE/bundle/gemini.js" ] && [ "$(gemini_version)" = "$GEMINI_VERSION" ]; then
+    say "gemini $GEMINI_VERSION already installed"
+else
+    command -v npm >/dev/null || die "npm not found on PATH (Node.js 20 or later is needed)"
+    say "installing @google/gemini-cli@$GEMINI_VERSION into $GEMINI_PREFIX (npm)"
+    rm -rf "$GEMINI_PREFIX"
+    mkdir -p "$GEMINI_PREFIX"
+    npm install --prefix "$GEMINI_PREFIX" --no-audit --no-fund --no-save --loglevel=error \
+        --ignore-scripts "@google/gemini-cli@$GEMINI_VERSION" </dev/null >&2 ||
+        die "npm install @google/gemini-cli@$GEMINI_VERSION failed"
+    [ -f "$GEMINI_PACKAGE/bundle/gemini.js" ] || die "no bundle/gemini.js in $GEMINI_PACKAGE"
+    got=$(gemini_version)
+    [ "$got" = "$GEMINI_VERSION" ] ||
+        die "$GEMINI_PACKAGE reports version '${got:-nothing}', expected $GEMINI_VERSION"
+    say "gemini $GEMINI_VERSION installed"
+fi
+ln -sfn "$(cd "$GEMINI_PACKAGE/bundle" && pwd)/gemini.js" "$GEMINI_LINK"

@@ -47,6 +47,11 @@ args = []
 kind = "claude"
 command = "claude"
 args = []
+
+[providers.gemini]
+kind = "gemini"
+command = "gemini"
+args = []
 "#;
 
 /// The validated configuration.
@@ -96,8 +101,10 @@ impl Provider {
     /// with `args` empty), which has its resume form.
     pub fn can_resume(&self) -> bool {
         self.resume_args.is_some()
-            || (matches!(self.kind, ProviderKind::Codex | ProviderKind::Claude)
-                && self.args.is_empty())
+            || (matches!(
+                self.kind,
+                ProviderKind::Codex | ProviderKind::Claude | ProviderKind::Gemini
+            ) && self.args.is_empty())
     }
 }
 
@@ -111,13 +118,16 @@ pub enum ProviderKind {
     Codex,
     /// `claude -p --output-format stream-json`.
     Claude,
+    /// `gemini -p PROMPT -o stream-json`.
+    Gemini,
 }
 
 impl ProviderKind {
-    const ALL: [ProviderKind; 3] = [
+    const ALL: [ProviderKind; 4] = [
         ProviderKind::Jsonl,
         ProviderKind::Codex,
         ProviderKind::Claude,
+        ProviderKind::Gemini,
     ];
 
     /// The name used in the configuration file and in `spec.json`.
@@ -126,6 +136,7 @@ impl ProviderKind {
             ProviderKind::Jsonl => "jsonl",
             ProviderKind::Codex => "codex",
             ProviderKind::Claude => "claude",
+            ProviderKind::Gemini => "gemini",
         }
     }
 }
@@ -599,13 +610,15 @@ fn validate_provider(name: &str, value: Value) -> Result<Provider, ConfigError> 
         Some(Value::Boolean(flag)) => flag,
         Some(other) => return Err(wrong_type(&key("continue_session"), "a boolean", &other)),
     };
-    let own_resume_form =
-        matches!(kind, ProviderKind::Codex | ProviderKind::Claude) && args.is_empty();
+    let own_resume_form = matches!(
+        kind,
+        ProviderKind::Codex | ProviderKind::Claude | ProviderKind::Gemini
+    ) && args.is_empty();
     if continue_session && resume_args.is_none() && !own_resume_form {
         return Err(invalid(
             &key("continue_session"),
             "true needs resume_args, the command line that resumes the recorded session \
-             (only kinds codex and claude with args empty have their own)",
+             (only kinds codex, claude and gemini with args empty have their own)",
         ));
     }
 
@@ -651,7 +664,9 @@ fn validate_provider(name: &str, value: Value) -> Result<Provider, ConfigError> 
     // signal. Arguments written in the file are used as written, so they keep the prompt.
     let default_input = match kind {
         ProviderKind::Claude if args.is_empty() => InputMode::StreamJson,
-        ProviderKind::Claude | ProviderKind::Jsonl | ProviderKind::Codex => InputMode::Once,
+        ProviderKind::Claude | ProviderKind::Jsonl | ProviderKind::Codex | ProviderKind::Gemini => {
+            InputMode::Once
+        }
     };
     let input = match table.remove("input") {
         None => default_input,
@@ -939,11 +954,11 @@ term_grace_ms = 300
     fn invalid_values_are_named() {
         assert_eq!(
             error("[providers.x]\nkind = \"foo\"\ncommand = \"x\"", &[]),
-            "providers.x.kind: unknown kind \"foo\", expected one of jsonl, codex, claude"
+            "providers.x.kind: unknown kind \"foo\", expected one of jsonl, codex, claude, gemini"
         );
         assert_eq!(
             error("[providers.x]\ncommand = \"x\"", &[]),
-            "providers.x.kind: missing, expected one of jsonl, codex, claude"
+            "providers.x.kind: missing, expected one of jsonl, codex, claude, gemini"
         );
         assert_eq!(
             error("[providers.x]\nkind = \"jsonl\"", &[]),
@@ -994,7 +1009,7 @@ term_grace_ms = 300
         );
         assert_eq!(
             error("default_provider = \"nope\"", &[]),
-            "default_provider: unknown provider \"nope\", expected one of claude, codex"
+            "default_provider: unknown provider \"nope\", expected one of claude, codex, gemini"
         );
         assert_eq!(
             error("[interrupt]\nterm_grace_ms = -1", &[]),
@@ -1118,7 +1133,7 @@ term_grace_ms = 300
         assert_eq!(
             error(&format!("{base}continue_session = true"), &[]),
             "providers.x.continue_session: true needs resume_args, the command line that resumes \
-             the recorded session (only kinds codex and claude with args empty have their own)"
+             the recorded session (only kinds codex, claude and gemini with args empty have their own)"
         );
         assert_eq!(
             error(
@@ -1126,7 +1141,7 @@ term_grace_ms = 300
                 &[]
             ),
             "providers.codex.continue_session: true needs resume_args, the command line that \
-             resumes the recorded session (only kinds codex and claude with args empty have their \
+             resumes the recorded session (only kinds codex, claude and gemini with args empty have their \
              own)"
         );
         // The built-in kinds resume with their own command line.

@@ -8,6 +8,7 @@
 
 pub mod claude;
 pub mod codex_jsonl;
+pub mod gemini;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -16,13 +17,15 @@ use rustix::process::Signal;
 use serde_json::Value;
 
 use crate::events::{Event, TokenBreakdown};
-use crate::runner::spec::{Approvals, BackendKind, InputMode, PromptVia, Provider, Spec};
+use crate::runner::spec::{self, Approvals, BackendKind, InputMode, PromptVia, Provider, Spec};
 
 /// How to start the backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendCommand {
     pub program: PathBuf,
     pub args: Vec<OsString>,
+    /// Environment variables the kind needs; the provider's own `env` wins over them.
+    pub env: Vec<(OsString, OsString)>,
     pub stdin: Stdin,
 }
 
@@ -82,6 +85,8 @@ pub enum Adapter {
     /// `claude`: Claude Code `-p --output-format stream-json`, one-shot or with stream-json
     /// input.
     Claude(claude::Stream),
+    /// `gemini`: Gemini CLI `-p PROMPT -o stream-json`.
+    Gemini(gemini::Stream),
 }
 
 impl Adapter {
@@ -104,6 +109,11 @@ impl Adapter {
                     InputMode::StreamJson => claude::InputKind::Messages,
                 },
             ))),
+            BackendKind::Gemini => Ok(Adapter::Gemini(gemini::Stream::new(
+                &spec.turn_id,
+                &spec.cwd.to_string_lossy(),
+                UsageBase::of(spec),
+            ))),
         }
     }
 
@@ -112,6 +122,7 @@ impl Adapter {
         match self {
             Adapter::CodexJsonl(stream) => stream.on_line(line, out),
             Adapter::Claude(stream) => stream.on_line(line, out),
+            Adapter::Gemini(stream) => stream.on_line(line, out),
         }
     }
 
@@ -120,6 +131,7 @@ impl Adapter {
         match self {
             Adapter::CodexJsonl(stream) => stream.finish(out),
             Adapter::Claude(stream) => stream.finish(out),
+            Adapter::Gemini(stream) => stream.finish(out),
         }
     }
 
@@ -132,7 +144,9 @@ impl Adapter {
                 // kills its tool groups itself.
                 None => Cancel::SignalLeader(Signal::INT),
             },
-            Adapter::CodexJsonl(_) => Cancel::SignalLeader(Signal::INT),
+            // Gemini ignores SIGINT over pipes (its cancel is a Ctrl-C keypress on a TTY);
+            // the ladder's SIGTERM and SIGKILL to every process of the turn do the work.
+            Adapter::CodexJsonl(_) | Adapter::Gemini(_) => Cancel::SignalLeader(Signal::INT),
         }
     }
 
@@ -141,7 +155,7 @@ impl Adapter {
     pub fn user_message(&mut self, text: &str) -> Option<String> {
         match self {
             Adapter::Claude(stream) => stream.user_message(text),
-            Adapter::CodexJsonl(_) => None,
+            Adapter::CodexJsonl(_) | Adapter::Gemini(_) => None,
         }
     }
 }
@@ -181,6 +195,13 @@ pub fn command_for(spec: &Spec) -> Result<BackendCommand, String> {
         BackendKind::Claude if provider.args.is_empty() => (
             default_program("claude"),
             claude_default_args(spec, provider.input),
+        ),
+        BackendKind::Gemini if provider.args.is_empty() => {
+            (default_program("gemini"), gemini_default_args(spec))
+        }
+        BackendKind::Gemini => (
+            default_program("gemini"),
+            substitute_all(&provider.args, spec)?,
         ),
         BackendKind::Codex => (
             default_program("codex"),
@@ -233,9 +254,16 @@ pub fn command_for(spec: &Spec) -> Result<BackendCommand, String> {
         (InputMode::Once, PromptVia::Arg, Approvals::Stdin) => Stdin::ApprovalAnswers,
         (InputMode::Once, PromptVia::Arg, Approvals::None) => Stdin::Null,
     };
+    let env = match provider.kind {
+        // Without it `gemini.js` re-spawns itself as a child `node` and its parent ignores
+        // SIGINT, SIGTERM and SIGHUP.
+        BackendKind::Gemini => vec![("GEMINI_CLI_NO_RELAUNCH".into(), "true".into())],
+        BackendKind::Jsonl | BackendKind::Codex | BackendKind::Claude => Vec::new(),
+    };
     Ok(BackendCommand {
         program: PathBuf::from(program),
         args,
+        env,
         stdin,
     })
 }
@@ -301,6 +329,29 @@ fn claude_default_args(spec: &Spec, input: InputMode) -> Vec<OsString> {
         args.push("--".into());
         args.push((&spec.prompt).into());
     }
+    args
+}
+
+/// `gemini -o stream-json [-m MODEL] [--resume SESSION] [--approval-mode yolo] -p PROMPT`.
+/// `--approval-mode yolo` when the thread's `approvalPolicy` is `never` (never ask: every
+/// tool call runs); otherwise Gemini's default mode, in which a headless run refuses the
+/// tools that need an approval. `-p` takes the prompt as its value, even one starting with
+/// `-`.
+fn gemini_default_args(spec: &Spec) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["-o".into(), "stream-json".into()];
+    if let Some(model) = &spec.model {
+        args.push("-m".into());
+        args.push(model.into());
+    }
+    if let Some(session) = &spec.resume_session_id {
+        args.push("--resume".into());
+        args.push(session.into());
+    }
+    if spec::policy_decision(spec.approval_policy.as_ref()) == "accept" {
+        args.push("--approval-mode".into());
+        args.push("yolo".into());
+    }
+    args.push(format!("--prompt={}", spec.prompt).into());
     args
 }
 
@@ -551,5 +602,36 @@ mod tests {
         let mut session = session;
         session.provider.command = "agent".to_owned();
         assert!(command_for(&session).unwrap_err().contains("{session}"));
+    }
+
+    #[test]
+    fn gemini_argv_and_env() {
+        let mut gemini = spec(BackendKind::Gemini, &[]);
+        gemini.model = Some("m".to_owned());
+        gemini.resume_session_id = Some("s-1".to_owned());
+        gemini.approval_policy = Some(serde_json::json!("never"));
+        assert_eq!(
+            argv(&gemini),
+            [
+                "gemini",
+                "-o",
+                "stream-json",
+                "-m",
+                "m",
+                "--resume",
+                "s-1",
+                "--approval-mode",
+                "yolo",
+                "--prompt=-v: look at these"
+            ]
+        );
+        let command = command_for(&gemini).unwrap();
+        assert_eq!(command.stdin, Stdin::Null);
+        assert_eq!(
+            command.env,
+            [("GEMINI_CLI_NO_RELAUNCH".into(), "true".into())]
+        );
+        gemini.approval_policy = Some(serde_json::json!("on-request"));
+        assert!(!argv(&gemini).contains(&"yolo".to_owned()));
     }
 }

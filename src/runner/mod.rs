@@ -174,12 +174,22 @@ fn run(turn_dir: &Path) -> io::Result<()> {
         .create(true)
         .append(true)
         .open(turn_dir.join(STDERR_FILE))?;
+    // The kind's own variables first, those of the provider's `env` after them (they win).
     let env = EnvPolicy::Inherit {
-        set: spec
-            .provider
+        set: command
             .env
             .iter()
-            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+            .filter(|(k, _)| {
+                !k.to_str()
+                    .is_some_and(|k| spec.provider.env.contains_key(k))
+            })
+            .cloned()
+            .chain(
+                spec.provider
+                    .env
+                    .iter()
+                    .map(|(k, v)| (OsString::from(k), OsString::from(v))),
+            )
             .collect(),
         remove: vec![OsString::from(LIFELINE_FD_ENV)],
     };

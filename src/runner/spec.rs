@@ -82,6 +82,8 @@ pub enum BackendKind {
     Codex,
     /// Claude Code `--output-format stream-json`.
     Claude,
+    /// Gemini CLI `-o stream-json`.
+    Gemini,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -335,7 +335,7 @@ impl Server {
                     method,
                     format!(
                         "`continueSession`: provider `{provider}` cannot resume a session; give it \
-                         `resume_args` (kinds codex and claude with empty args resume on their own)"
+                         `resume_args` (kinds codex, claude and gemini with empty args resume on their own)"
                     ),
                 ))
             }

@@ -1385,6 +1385,7 @@ fn spec_provider(provider: &crate::config::Provider, resuming: bool) -> spec::Pr
             ProviderKind::Jsonl => spec::BackendKind::Jsonl,
             ProviderKind::Codex => spec::BackendKind::Codex,
             ProviderKind::Claude => spec::BackendKind::Claude,
+            ProviderKind::Gemini => spec::BackendKind::Gemini,
         },
         command: provider.command.clone(),
         args,

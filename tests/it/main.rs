@@ -6,6 +6,7 @@ mod conformance;
 mod protocol;
 mod real_claude;
 mod real_codex;
+mod real_gemini;
 mod runner;
 mod schema_drift;
 mod support;

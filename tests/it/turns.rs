@@ -1354,7 +1354,7 @@ fn continue_session_is_refused_for_a_provider_that_cannot_resume() {
     let mut host = Host::new(&[]);
     let cwd = host.sandbox.work_dir().display().to_string();
     let expected = "`continueSession`: provider `fake` cannot resume a session; give it \
-                    `resume_args` (kinds codex and claude with empty args resume on their own)";
+                    `resume_args` (kinds codex, claude and gemini with empty args resume on their own)";
     let started = host.request(
         "thread/start",
         json!({"cwd": cwd, "modelProvider": "fake", "continueSession": true}),

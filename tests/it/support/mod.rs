@@ -6,6 +6,7 @@
 pub mod fixture;
 pub mod loopback;
 pub mod mock_anthropic;
+pub mod mock_gemini;
 pub mod mock_responses;
 pub mod paths;
 pub mod pattern;

@@ -25,6 +25,7 @@
 //! | `fail TEXT` | print a top-level `error` and `turn.failed` |
 //! | `line TEXT` | print TEXT and a newline, as is (any event, or junk) |
 //! | `partial TEXT` | print TEXT without a newline |
+//! | `stderr TEXT` | print TEXT and a newline on stderr (`\e` in TEXT is an escape character) |
 //! | `flood N` | print N `agent_message` items |
 //! | `stamp N [EVERY_US]` | print N `agent_message` items with text `stamp I NANOS` (`NANOS`: `CLOCK_MONOTONIC` just before the write), one every EVERY_US microseconds (default 0: as fast as possible) |
 //! | `read-stdin` | read stdin to EOF and print it as an `agent_message` |
@@ -205,6 +206,10 @@ impl Agent {
                 );
             }
             "line" => emit(rest),
+            "stderr" => {
+                let mut err = io::stderr().lock();
+                let _ = writeln!(err, "{}", rest.replace("\\e", "\u{1b}"));
+            }
             "partial" => {
                 let mut out = io::stdout().lock();
                 let _ = out.write_all(rest.as_bytes());

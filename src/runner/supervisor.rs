@@ -819,8 +819,49 @@ fn read_tail(path: &Path) -> Option<String> {
         .ok()?;
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes).ok()?;
-    let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+    let text = strip_terminal_escapes(&String::from_utf8_lossy(&bytes))
+        .trim()
+        .to_owned();
     (!text.is_empty()).then_some(text)
+}
+
+/// Removes terminal control sequences (colours: `ESC [ … m`, and other `ESC`-led ones) and
+/// control characters other than newline and tab, so a CLI's coloured stderr reads as text.
+fn strip_terminal_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => match chars.next() {
+                // CSI: parameters and intermediates, then one final byte in '@'..='~'.
+                Some('[') => {
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                // OSC: up to BEL or ESC '\\'.
+                Some(']') => {
+                    while let Some(c) = chars.next() {
+                        if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
+                            break;
+                        }
+                    }
+                }
+                // Character set designation: one more character.
+                Some('(' | ')' | '*' | '+') => {
+                    chars.next();
+                }
+                // A two-character sequence.
+                Some(_) | None => {}
+            },
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The longest backend stdout line mapped; a longer one is kept in the raw copy only and
@@ -901,6 +942,17 @@ fn read_lines(stdout: impl Read, raw_path: &Path, max_line: usize, to_loop: &mps
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn terminal_escapes_are_stripped_from_the_stderr_tail() {
+        assert_eq!(
+            strip_terminal_escapes(
+                "\u{1b}[31mnot trusted\u{1b}[0m\r\n\u{1b}]0;title\u{7}next\tline\u{1b}(B"
+            ),
+            "not trusted\nnext\tline"
+        );
+        assert_eq!(strip_terminal_escapes("plain"), "plain");
+    }
 
     const CLEAN: LeaderExit = LeaderExit {
         code: Some(0),

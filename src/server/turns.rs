@@ -796,7 +796,6 @@ impl Server {
                 reason,
                 error,
             } => {
-                let error = error.map(|e| e.message);
                 self.finish_turn(thread, turn, status, reason, error).await;
             }
         }
@@ -908,7 +907,7 @@ impl Server {
         let stopped =
             tokio::task::spawn_blocking(move || crate::kill::stop(&dir, RECOVERY_TIMEOUT)).await;
         let (status, reason, message) = match stopped {
-            Ok(Ok(Some(exit))) => (exit.status, exit.reason, exit.error.map(|e| e.message)),
+            Ok(Ok(Some(exit))) => (exit.status, exit.reason, exit.error),
             Ok(Ok(None)) | Ok(Err(_)) | Err(_) => (
                 events::TurnStatus::Interrupted,
                 "archived".to_string(),
@@ -933,8 +932,7 @@ impl Server {
         let recorded = runner::client::read_exit_record(&active.dir).ok().flatten();
         match recorded {
             Some(exit) => {
-                let message = exit.error.map(|e| e.message);
-                self.finish_turn(thread, turn, exit.status, exit.reason, message)
+                self.finish_turn(thread, turn, exit.status, exit.reason, exit.error)
                     .await;
             }
             None => {
@@ -945,11 +943,13 @@ impl Server {
                     tokio::task::spawn_blocking(move || crate::kill::stop(&dir, RECOVERY_TIMEOUT))
                         .await;
                 let (status, reason, message) = match stopped {
-                    Ok(Ok(Some(exit))) => (exit.status, exit.reason, exit.error.map(|e| e.message)),
+                    Ok(Ok(Some(exit))) => (exit.status, exit.reason, exit.error),
                     Ok(Ok(None)) | Ok(Err(_)) | Err(_) => (
                         events::TurnStatus::Interrupted,
                         "runnerLost".to_string(),
-                        Some(format!("the turn's runner was lost: {error}")),
+                        Some(events::ErrorInfo::new(format!(
+                            "the turn's runner was lost: {error}"
+                        ))),
                     ),
                 };
                 self.finish_turn(thread, turn, status, reason, message)
@@ -965,7 +965,7 @@ impl Server {
         turn: Uuid,
         status: events::TurnStatus,
         reason: String,
-        error: Option<String>,
+        error: Option<events::ErrorInfo>,
     ) {
         let Some(loaded) = self.loaded.get_mut(&thread) else {
             return;
@@ -985,12 +985,20 @@ impl Server {
         loaded.status = thread_status.clone();
         let thread_id = thread.to_string();
         let turn_error = match turn_status {
-            TurnStatus::Failed => Some(turn_error(
-                error
-                    .or(active.last_error.clone())
-                    .unwrap_or_else(|| format!("the turn failed ({reason})")),
-                Some(CodexErrorInfo::Other),
-            )),
+            TurnStatus::Failed => Some(match error {
+                // The runner's words, with the backend's last stderr as the details.
+                Some(info) => TurnError {
+                    additional_details: info.additional_details,
+                    ..turn_error(info.message, Some(CodexErrorInfo::Other))
+                },
+                None => turn_error(
+                    active
+                        .last_error
+                        .clone()
+                        .unwrap_or_else(|| format!("the turn failed ({reason})")),
+                    Some(CodexErrorInfo::Other),
+                ),
+            }),
             TurnStatus::Completed | TurnStatus::Interrupted | TurnStatus::InProgress => None,
         };
         self.notify_thread(
@@ -1266,8 +1274,10 @@ fn read_turn(dir: &Path, turn: Uuid) -> Option<Turn> {
                 events::TurnStatus::Interrupted => TurnStatus::Interrupted,
                 events::TurnStatus::Failed => TurnStatus::Failed,
             },
-            exit.error
-                .map(|e| turn_error(e.message, Some(CodexErrorInfo::Other))),
+            exit.error.map(|e| TurnError {
+                additional_details: e.additional_details,
+                ..turn_error(e.message, Some(CodexErrorInfo::Other))
+            }),
         ),
         None => (TurnStatus::InProgress, None),
     };

@@ -410,6 +410,25 @@ fn a_backend_that_exits_1_fails_the_turn_with_a_readable_error() {
 }
 
 #[test]
+fn a_failed_turn_carries_the_backends_last_stderr_as_details_without_colours() {
+    let script =
+        "start\nstderr first words\nstderr \\e[31mnot in a trusted directory\\e[0m\nexit 55\n";
+    let (messages, completed) = failed_turn(script);
+    let error = &completed["error"];
+    assert_eq!(
+        error["message"], "the backend exited with code 55 without an end-of-turn marker",
+        "{error}"
+    );
+    assert_eq!(
+        error["additionalDetails"], "first words\nnot in a trusted directory",
+        "{error}"
+    );
+    // The `error` notification carries the same details.
+    let n = messages.len();
+    assert_eq!(messages[n - 2]["params"]["error"], *error);
+}
+
+#[test]
 fn a_backend_killed_by_a_signal_fails_the_turn() {
     let (_, completed) = failed_turn("start\nmessage working\nkill-self KILL\n");
     assert_eq!(completed["status"], "failed");

@@ -159,6 +159,11 @@ fn kill_directly(turn_dir: &Path, process: &ProcessRecord) -> io::Result<()> {
         }
     }
     let left = tree::kill_all(&scope, None, Instant::now() + DIRECT_KILL_LIMIT);
+    // The runner cannot remove its control socket any more; a short-path socket lives in a
+    // shared directory, where it would stay forever.
+    if !process.socket.is_empty() && !identity::is_alive(&process.runner) {
+        let _ = std::fs::remove_file(&process.socket);
+    }
     if !left.is_empty() {
         return Err(io::Error::other(format!(
             "processes survived SIGKILL: {:?}",

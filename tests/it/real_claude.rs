@@ -89,6 +89,14 @@ impl ClaudeHost {
         // HOME (and cwd) on every turn, so it is the provider's, not the turn's.
         let claude_home = sandbox.root().join("claude-home");
         std::fs::create_dir_all(&claude_home).unwrap();
+        // Claude's own scratch files (per-cwd shell state) go into the sandbox, not /tmp.
+        let claude_tmp = sandbox.root().join("claude-tmp");
+        std::fs::create_dir_all(&claude_tmp).unwrap();
+        std::fs::set_permissions(
+            &claude_tmp,
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
         let (name, input) = match setup {
             ProviderSetup::BuiltIn => ("claude", ""),
             ProviderSetup::Named(name) => (name, ""),
@@ -112,8 +120,10 @@ CLAUDE_CODE_SIMPLE = "1"
 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1"
 DISABLE_AUTOUPDATER = "1"
 CLAUDE_CODE_MAX_RETRIES = "{max_retries}"
+CLAUDE_CODE_TMPDIR = {tmp:?}
 "#,
             command = path_str(&bin),
+            tmp = path_str(&claude_tmp),
             home = path_str(&claude_home),
             config_dir = path_str(&claude_home.join(".claude")),
             base_url = mock.base_url(),

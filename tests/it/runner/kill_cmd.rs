@@ -74,6 +74,10 @@ fn kill_with_a_dead_runner_kills_the_recorded_tree() {
     // Descendants of the backend, and its group and session (the double-forked orphan, now
     // a child of init) are found without the runner.
     wait_all_dead(&pids, Duration::from_secs(2));
+    // The dead runner's control socket is removed on its behalf.
+    let socket = &launched.process.socket;
+    assert!(!socket.is_empty());
+    assert!(!Path::new(socket).exists(), "{socket} is left behind");
 }
 
 #[test]

@@ -148,14 +148,20 @@ impl Turn {
 impl Drop for Turn {
     fn drop(&mut self) {
         let mut targets = read_pids(&self.pids);
+        let mut socket = None;
         if let Some(record) = read_process_record(&self.dir) {
             targets.push(record.runner);
             if let Some(backend) = record.backend {
                 targets.push(backend.identity);
             }
+            socket = Some(record.socket);
         }
         for id in targets {
             let _ = identity::signal(&id, Signal::KILL);
+        }
+        // A short-path socket lives outside the temp dir; a runner killed here leaves it.
+        if let Some(socket) = socket.filter(|s| !s.is_empty()) {
+            let _ = std::fs::remove_file(socket);
         }
     }
 }

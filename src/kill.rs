@@ -173,19 +173,39 @@ fn kill_directly(turn_dir: &Path, process: &ProcessRecord) -> io::Result<()> {
     if read_exit_record(turn_dir)?.is_some() {
         return Ok(());
     }
-    let last_seq = log::read_all(&turn_dir.join(log::EVENTS_FILE))?
+    record_end_for_runner(
+        turn_dir,
+        TurnStatus::Interrupted,
+        InterruptReason::Kill.as_str(),
+        "the turn's runner was gone; agent-host kill stopped its processes",
+        next_seq(turn_dir)?,
+    )
+}
+
+/// One past the last record of the turn's event log (1 for an empty or missing log): the
+/// `lastSeq` of an exit record written on the runner's behalf.
+pub fn next_seq(turn_dir: &Path) -> io::Result<u64> {
+    Ok(log::read_all(&turn_dir.join(log::EVENTS_FILE))?
         .records
         .last()
-        .map_or(1, |record| record.seq + 1);
+        .map_or(1, |record| record.seq + 1))
+}
+
+/// Writes the exit record of a turn whose runner cannot (it is gone, or never started).
+pub fn record_end_for_runner(
+    turn_dir: &Path,
+    status: TurnStatus,
+    reason: &str,
+    message: &str,
+    last_seq: u64,
+) -> io::Result<()> {
     let record = ExitRecord {
         v: RECORD_VERSION,
-        status: TurnStatus::Interrupted,
-        reason: InterruptReason::Kill.as_str().to_owned(),
+        status,
+        reason: reason.to_owned(),
         exit_code: None,
         signal: None,
-        error: Some(ErrorInfo::new(
-            "the turn's runner was gone; agent-host kill stopped its processes",
-        )),
+        error: Some(ErrorInfo::new(message)),
         last_seq,
         ended_at_ms: now_ms(),
     };

@@ -11,8 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::atomic_file;
-use crate::events::{ErrorInfo, ExitRecord, RECORD_VERSION, TurnStatus};
+use crate::events::TurnStatus;
 use crate::process::identity;
 use crate::runner;
 
@@ -70,26 +69,14 @@ pub(crate) fn recover_turn(dir: &Path) -> bool {
             if age < LAUNCH_WINDOW {
                 return false;
             }
-            let last_seq = runner::log::read_all(&dir.join(runner::log::EVENTS_FILE))
-                .ok()
-                .and_then(|log| log.records.last().map(|r| r.seq + 1))
-                .unwrap_or(1);
-            let record = ExitRecord {
-                v: RECORD_VERSION,
-                status: TurnStatus::Interrupted,
-                reason: "runnerLost".to_owned(),
-                exit_code: None,
-                signal: None,
-                error: Some(ErrorInfo::new(
-                    "the turn's runner never started; the turn was ended at recovery",
-                )),
-                last_seq,
-                ended_at_ms: std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_millis() as u64)
-                    .unwrap_or(0),
-            };
-            atomic_file::write_json_atomic(&dir.join(runner::EXIT_FILE), &record).is_ok()
+            crate::kill::record_end_for_runner(
+                dir,
+                TurnStatus::Interrupted,
+                "runnerLost",
+                "the turn's runner never started; the turn was ended at recovery",
+                crate::kill::next_seq(dir).unwrap_or(1),
+            )
+            .is_ok()
         }
     }
 }

@@ -85,20 +85,14 @@ fn end_unlaunched(dir: &Path, message: &str) {
     if !matches!(runner::client::read_exit_record(dir), Ok(None)) {
         return; // the runner recorded its own end before it died
     }
-    let record = events::ExitRecord {
-        v: events::RECORD_VERSION,
-        status: events::TurnStatus::Failed,
-        reason: "runnerError".to_owned(),
-        exit_code: None,
-        signal: None,
-        error: Some(events::ErrorInfo::new(message)),
-        last_seq: runner::log::read_all(&dir.join(runner::log::EVENTS_FILE))
-            .ok()
-            .and_then(|log| log.records.last().map(|r| r.seq + 1))
-            .unwrap_or(1),
-        ended_at_ms: now_ms().max(0) as u64,
-    };
-    if let Err(err) = atomic_file::write_json_atomic(&dir.join(runner::EXIT_FILE), &record) {
+    let written = crate::kill::record_end_for_runner(
+        dir,
+        events::TurnStatus::Failed,
+        "runnerError",
+        message,
+        crate::kill::next_seq(dir).unwrap_or(1),
+    );
+    if let Err(err) = written {
         tracing::warn!("cannot record the end of {}: {err}", dir.display());
     }
 }

@@ -79,30 +79,17 @@ pub fn stop(turn_dir: &Path, timeout: Duration) -> io::Result<Option<ExitRecord>
         return Ok(Some(record));
     }
     let deadline = Instant::now() + timeout;
-    let process = read_process_record(turn_dir);
     let asked = request_blocking(
         turn_dir,
         &ControlRequest::Interrupt {
             reason: InterruptReason::Kill,
         },
     );
-    match asked {
-        Ok(()) => {}
-        Err(err) => {
-            // The turn may have ended between our first look and the request.
-            if let Some(record) = read_exit_record(turn_dir)? {
-                return Ok(Some(record));
-            }
-            tracing::info!(%err, "the runner did not take the request; killing directly");
-            if let Some(process) = &process {
-                kill_directly(turn_dir, process)?;
-            } else {
-                return Err(io::Error::new(
-                    io::ErrorKind::NotFound,
-                    "the turn has no process record (its runner never started)",
-                ));
-            }
-        }
+    if let Err(err) = asked {
+        // The turn may have ended between our first look and the request; if not, its
+        // runner is gone or does not answer.
+        tracing::info!(%err, "the runner did not take the request; killing directly");
+        return stop_unresponsive(turn_dir).map(Some);
     }
     loop {
         if let Some(record) = read_exit_record(turn_dir)? {

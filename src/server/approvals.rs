@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::state::{LoadedStatus, Server, now_ms};
-use crate::events::{ApprovalKind, InterruptReason};
+use crate::events::ApprovalKind;
 use crate::jsonrpc::{ErrorObject, Outgoing, RequestId};
 use crate::protocol::*;
 use crate::runner;
@@ -127,21 +127,13 @@ impl Server {
         // resolution is announced now, before any record the answer leads to is followed.
         let cancel = matches!(verdict, Verdict::Cancel);
         let (dir, runner_request_id) = (pending.dir.clone(), pending.runner_request_id.clone());
+        let turn = pending.turn;
         tokio::spawn(async move {
             if let Err(err) = runner::client::approve(&dir, &runner_request_id, decision).await {
                 tracing::warn!("cannot pass the approval to the runner: {err}");
             }
-            if cancel
-                && let Err(err) = runner::client::interrupt(&dir, InterruptReason::Client).await
-            {
-                // A runner that does not take the interrupt is killed directly, as
-                // `turn/interrupt` does.
-                tracing::warn!("cannot interrupt after cancel ({err}); killing the turn directly");
-                let stopped =
-                    tokio::task::spawn_blocking(move || crate::kill::stop_unresponsive(&dir)).await;
-                if let Ok(Err(err)) = stopped {
-                    tracing::warn!("direct kill after cancel failed: {err}");
-                }
+            if cancel {
+                super::turns::interrupt_or_kill(dir, turn).await;
             }
         });
         self.resolve(number, pending.thread).await;

@@ -45,6 +45,23 @@ pub(crate) struct TurnRecord {
     pub started_at_ms: i64,
 }
 
+/// Asks the turn's runner to interrupt it (reason `client`); a runner that does not take the
+/// request (hung, stopped, or gone) is killed directly with the turn's processes, and its
+/// follower then reads the exit record and ends the turn, once.
+pub(crate) async fn interrupt_or_kill(dir: PathBuf, turn: Uuid) {
+    let Err(err) = runner::client::interrupt(&dir, InterruptReason::Client).await else {
+        return;
+    };
+    tracing::warn!(
+        "turn {turn}: the runner did not take the interrupt ({err}); killing it directly"
+    );
+    match tokio::task::spawn_blocking(move || crate::kill::stop_unresponsive(&dir)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(err)) => tracing::warn!("turn {turn}: direct kill failed: {err}"),
+        Err(err) => tracing::warn!("turn {turn}: direct kill failed: {err}"),
+    }
+}
+
 /// Whether the turn's backend reads user messages mid-turn (its spec says so).
 fn streams_input(dir: &Path) -> bool {
     spec::read(dir).is_ok_and(|spec| spec.provider.input == spec::InputMode::StreamJson)
@@ -1065,21 +1082,7 @@ impl Server {
         // `turn/completed` when the turn has ended. A runner that does not take the request
         // (hung, stopped, or gone) is killed directly with the turn's processes; the
         // follower then reads the exit record and ends the turn, once.
-        tokio::spawn(async move {
-            let Err(err) = runner::client::interrupt(&dir, InterruptReason::Client).await else {
-                return;
-            };
-            tracing::warn!(
-                "turn {active_id}: the runner did not take the interrupt ({err}); killing it directly"
-            );
-            let stopped =
-                tokio::task::spawn_blocking(move || crate::kill::stop_unresponsive(&dir)).await;
-            match stopped {
-                Ok(Ok(_)) => {}
-                Ok(Err(err)) => tracing::warn!("turn {active_id}: direct kill failed: {err}"),
-                Err(err) => tracing::warn!("turn {active_id}: direct kill failed: {err}"),
-            }
-        });
+        tokio::spawn(interrupt_or_kill(dir, active_id));
         to_value(&TurnInterruptResponse {})
     }
 

@@ -166,7 +166,7 @@ fn a_real_gemini_text_turn_completes_with_the_final_message_after_gemini_exited(
         host.backend_stdout(&turn),
         host.backend_stderr(&turn)
     );
-    let (path, body) = host.mock.wait_request(0, Duration::ZERO);
+    let (path, body) = host.mock.wait_request_with_path(0, Duration::ZERO);
     assert_eq!(
         path,
         format!("/v1beta/models/{MODEL}:streamGenerateContent")
@@ -237,7 +237,7 @@ fn a_real_gemini_tool_turn_runs_the_shell_command_and_ends_with_the_final_answer
         host.backend_stderr(&turn)
     );
     host.mock.wait_request(0, Duration::ZERO);
-    let (_, second) = host.mock.wait_request(1, Duration::ZERO);
+    let second = host.mock.wait_request(1, Duration::ZERO);
     let responses = function_responses(&second);
     assert_eq!(responses.len(), 1, "{second}");
     assert_eq!(responses[0]["name"], "run_shell_command", "{second}");

@@ -1,4 +1,5 @@
-//! The HTTP/1.1 side of the model-API mocks (`mock_responses`, `mock_anthropic`): a
+//! The HTTP/1.1 side of the model-API mocks (`mock_responses`, `mock_anthropic`,
+//! `mock_gemini`) and their shared script and event record ([`Script`], [`Events`]): a
 //! `std::net::TcpListener` on `127.0.0.1:0` with a thread per connection, speaking just enough
 //! HTTP for the real agent CLIs (keep-alive, `content-length` or chunked request bodies).
 //!
@@ -10,14 +11,127 @@
 //! Also included by `benches/turn_vs_codex.rs` (with `mock_responses.rs`), so it uses nothing
 //! of the test crate.
 
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+/// What a scripted mock saw.
+#[derive(Debug)]
+pub enum MockEvent {
+    /// The `index`-th model request (from 0): its path and JSON body.
+    Request {
+        index: usize,
+        path: String,
+        body: Value,
+    },
+    /// The client closed the connection of the stalled request `index`.
+    StallEnded { index: usize },
+    /// A request the mock does not serve (its request line); it got a 404.
+    Unexpected { request_line: String },
+}
+
+/// The script side of a mock: one reply per model request, in order, each request numbered
+/// and recorded as a [`MockEvent`] for the test's [`Events`].
+pub struct Script<R> {
+    replies: Mutex<VecDeque<R>>,
+    served: Mutex<usize>,
+    events: Sender<MockEvent>,
+}
+
+impl<R> Script<R> {
+    pub fn new(replies: Vec<R>) -> (Script<R>, Events) {
+        let (events, rx) = channel();
+        let script = Script {
+            replies: Mutex::new(replies.into()),
+            served: Mutex::new(0),
+            events,
+        };
+        (script, Events { rx })
+    }
+
+    /// Whether every reply has been given ([`Service::exhausted`]).
+    pub fn exhausted(&self) -> bool {
+        self.replies.lock().expect("mock script").is_empty()
+    }
+
+    /// Numbers and records a model request; returns its number and its reply (`None` when
+    /// the script is used up).
+    pub fn take(&self, request: &Request, body: &Value) -> (usize, Option<R>) {
+        let reply = self.replies.lock().expect("mock script").pop_front();
+        let index = {
+            let mut served = self.served.lock().expect("mock counter");
+            *served += 1;
+            *served - 1
+        };
+        self.record(MockEvent::Request {
+            index,
+            path: request.path.clone(),
+            body: body.clone(),
+        });
+        (index, reply)
+    }
+
+    /// Records a request the mock does not serve.
+    pub fn unexpected(&self, request: &Request) {
+        self.record(MockEvent::Unexpected {
+            request_line: request.line.clone(),
+        });
+    }
+
+    pub fn record(&self, event: MockEvent) {
+        let _ = self.events.send(event);
+    }
+}
+
+/// The test's side of a mock: what it saw, in order.
+pub struct Events {
+    rx: Receiver<MockEvent>,
+}
+
+impl Events {
+    /// The next event, waiting at most `timeout`.
+    pub fn next_event(&self, timeout: Duration) -> Option<MockEvent> {
+        self.rx.recv_timeout(timeout).ok()
+    }
+
+    /// Waits (at most `timeout`) for the model request number `index`; returns its body.
+    /// Panics on timeout or on a request the mock does not serve.
+    pub fn wait_request(&self, index: usize, timeout: Duration) -> Value {
+        self.wait_request_with_path(index, timeout).1
+    }
+
+    /// [`Events::wait_request`], with the request's path.
+    pub fn wait_request_with_path(&self, index: usize, timeout: Duration) -> (String, Value) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.next_event(left) {
+                Some(MockEvent::Request {
+                    index: i,
+                    path,
+                    body,
+                }) if i == index => return (path, body),
+                Some(MockEvent::Unexpected { request_line }) => {
+                    panic!("the mock got a request it does not serve: {request_line}")
+                }
+                Some(_) => {}
+                None => panic!("the mock got no model request #{index} within {timeout:?}"),
+            }
+        }
+    }
+
+    /// Every event so far, without waiting.
+    pub fn drain(&self) -> Vec<MockEvent> {
+        self.rx.try_iter().collect()
+    }
+}
 
 /// What a mock does with the requests it gets.
 pub trait Service: Send + Sync + 'static {

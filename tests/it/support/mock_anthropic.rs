@@ -17,14 +17,12 @@
 //! Each request is reported on a channel ([`MockEvent`]) so a test can wait for "Claude
 //! asked" without sleeping, and check what it sent (e.g. the tool result).
 
-use std::collections::VecDeque;
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::loopback::{Connection, Loopback, Request, Service};
+use super::loopback::{Connection, Events, Loopback, Request, Script, Service};
 
 /// One content block of a scripted assistant message.
 #[derive(Debug, Clone)]
@@ -49,39 +47,31 @@ pub enum Reply {
     HttpError { status: u16, message: String },
 }
 
-/// What the mock saw.
-#[derive(Debug, Clone)]
-pub enum MockEvent {
-    /// The `index`-th `POST /v1/messages` (from 0), with its JSON body.
-    Request { index: usize, body: Value },
-    /// A request the mock does not serve (its request line); it got a 404.
-    Unexpected { request_line: String },
-}
-
 /// A running mock; see the module documentation.
 pub struct MockAnthropic {
     server: Loopback,
-    events: Receiver<MockEvent>,
+    events: Events,
+}
+
+/// The mock's events: `next_event`, `wait_request`, `drain`.
+impl std::ops::Deref for MockAnthropic {
+    type Target = Events;
+    fn deref(&self) -> &Events {
+        &self.events
+    }
 }
 
 struct Shared {
-    script: Mutex<VecDeque<Reply>>,
-    served: Mutex<usize>,
-    events: Sender<MockEvent>,
+    script: Script<Reply>,
 }
 
 impl MockAnthropic {
     /// Serves `script` (one reply per model request, in order) until it is used up or
     /// `lifetime` has passed.
     pub fn start(script: Vec<Reply>, lifetime: Duration) -> MockAnthropic {
-        let (events_tx, events) = channel();
-        let shared = Arc::new(Shared {
-            script: Mutex::new(script.into()),
-            served: Mutex::new(0),
-            events: events_tx,
-        });
+        let (script, events) = Script::new(script);
         MockAnthropic {
-            server: Loopback::start(shared, lifetime),
+            server: Loopback::start(Arc::new(Shared { script }), lifetime),
             events,
         }
     }
@@ -90,61 +80,23 @@ impl MockAnthropic {
     pub fn base_url(&self) -> String {
         format!("http://{}", self.server.addr())
     }
-
-    /// The next event, waiting at most `timeout`.
-    pub fn next_event(&self, timeout: Duration) -> Option<MockEvent> {
-        self.events.recv_timeout(timeout).ok()
-    }
-
-    /// Waits (at most `timeout`) for the request number `index`; returns its body. Panics on
-    /// timeout or on a request the mock does not serve.
-    pub fn wait_request(&self, index: usize, timeout: Duration) -> Value {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.next_event(left) {
-                Some(MockEvent::Request { index: i, body }) if i == index => return body,
-                Some(MockEvent::Unexpected { request_line }) => {
-                    panic!("the mock got a request it does not serve: {request_line}")
-                }
-                Some(_) => {}
-                None => panic!("the mock got no model request #{index} within {timeout:?}"),
-            }
-        }
-    }
-
-    /// Every event so far, without waiting.
-    pub fn drain(&self) -> Vec<MockEvent> {
-        self.events.try_iter().collect()
-    }
 }
 
 impl Service for Shared {
     fn exhausted(&self) -> bool {
-        self.script.lock().expect("mock script").is_empty()
+        self.script.exhausted()
     }
 
     fn serve(&self, request: Request, connection: &mut Connection) -> bool {
         if request.method != "POST" || request.path != "/v1/messages" {
-            let _ = self.events.send(MockEvent::Unexpected {
-                request_line: request.line.clone(),
-            });
+            self.script.unexpected(&request);
             let body = error_body("not_found_error", "not served by the mock");
             return connection
                 .respond(404, "application/json", body.as_bytes())
                 .is_ok();
         }
-        let reply = self.script.lock().expect("mock script").pop_front();
-        let index = {
-            let mut served = self.served.lock().expect("mock counter");
-            *served += 1;
-            *served - 1
-        };
         let body = request.json();
-        let _ = self.events.send(MockEvent::Request {
-            index,
-            body: body.clone(),
-        });
+        let (index, reply) = self.script.take(&request, &body);
         let model = body["model"].as_str().unwrap_or("mock-model");
         match reply {
             Some(Reply::Message { blocks, usage }) => {

@@ -12,14 +12,12 @@
 //! request per model call and nothing else (without `-m` its model router first asks a
 //! classifier model with `:generateContent`). It does not retry an HTTP 400.
 
-use std::collections::VecDeque;
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::loopback::{Connection, Loopback, Request, Service};
+use super::loopback::{Connection, Events, Loopback, Request, Script, Service};
 
 /// What one model request gets.
 #[derive(Debug, Clone)]
@@ -35,43 +33,31 @@ pub enum Reply {
     HttpError { status: u16, message: String },
 }
 
-/// What the mock saw.
-#[derive(Debug, Clone)]
-pub enum MockEvent {
-    /// The `index`-th model request (from 0): its path and JSON body.
-    Request {
-        index: usize,
-        path: String,
-        body: Value,
-    },
-    /// A request the mock does not serve (its request line); it got a 404.
-    Unexpected { request_line: String },
-}
-
 /// A running mock; see the module documentation.
 pub struct MockGemini {
     server: Loopback,
-    events: Receiver<MockEvent>,
+    events: Events,
+}
+
+/// The mock's events: `next_event`, `wait_request`, `drain`.
+impl std::ops::Deref for MockGemini {
+    type Target = Events;
+    fn deref(&self) -> &Events {
+        &self.events
+    }
 }
 
 struct Shared {
-    script: Mutex<VecDeque<Reply>>,
-    served: Mutex<usize>,
-    events: Sender<MockEvent>,
+    script: Script<Reply>,
 }
 
 impl MockGemini {
     /// Serves `script` (one reply per model request, in order) until it is used up or
     /// `lifetime` has passed.
     pub fn start(script: Vec<Reply>, lifetime: Duration) -> MockGemini {
-        let (events_tx, events) = channel();
-        let shared = Arc::new(Shared {
-            script: Mutex::new(script.into()),
-            served: Mutex::new(0),
-            events: events_tx,
-        });
+        let (script, events) = Script::new(script);
         MockGemini {
-            server: Loopback::start(shared, lifetime),
+            server: Loopback::start(Arc::new(Shared { script }), lifetime),
             events,
         }
     }
@@ -80,37 +66,11 @@ impl MockGemini {
     pub fn base_url(&self) -> String {
         format!("http://{}", self.server.addr())
     }
-
-    /// Waits (at most `timeout`) for the request number `index`; returns its path and body.
-    /// Panics on timeout or on a request the mock does not serve.
-    pub fn wait_request(&self, index: usize, timeout: Duration) -> (String, Value) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.events.recv_timeout(left).ok() {
-                Some(MockEvent::Request {
-                    index: i,
-                    path,
-                    body,
-                }) if i == index => return (path, body),
-                Some(MockEvent::Unexpected { request_line }) => {
-                    panic!("the mock got a request it does not serve: {request_line}")
-                }
-                Some(_) => {}
-                None => panic!("the mock got no model request #{index} within {timeout:?}"),
-            }
-        }
-    }
-
-    /// Every event so far, without waiting.
-    pub fn drain(&self) -> Vec<MockEvent> {
-        self.events.try_iter().collect()
-    }
 }
 
 impl Service for Shared {
     fn exhausted(&self) -> bool {
-        self.script.lock().expect("mock script").is_empty()
+        self.script.exhausted()
     }
 
     fn serve(&self, request: Request, connection: &mut Connection) -> bool {
@@ -118,25 +78,13 @@ impl Service for Shared {
             && request.path.starts_with("/v1beta/models/")
             && request.path.ends_with(":streamGenerateContent");
         if !model_call {
-            let _ = self.events.send(MockEvent::Unexpected {
-                request_line: request.line.clone(),
-            });
+            self.script.unexpected(&request);
             let body = error_body(404, "not served by the mock");
             return connection
                 .respond(404, "application/json", body.as_bytes())
                 .is_ok();
         }
-        let reply = self.script.lock().expect("mock script").pop_front();
-        let index = {
-            let mut served = self.served.lock().expect("mock counter");
-            *served += 1;
-            *served - 1
-        };
-        let _ = self.events.send(MockEvent::Request {
-            index,
-            path: request.path.clone(),
-            body: request.json(),
-        });
+        let (_, reply) = self.script.take(&request, &request.json());
         match reply {
             Some(Reply::Model { text, shell, usage }) => {
                 let sse = sse(&text, shell.as_deref(), usage);

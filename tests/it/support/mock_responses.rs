@@ -14,14 +14,13 @@
 //! `benches/turn_vs_codex.rs` includes this file and `loopback.rs` by `#[path]`, so they use
 //! nothing of the test crate but each other (`super::loopback`).
 
-use std::collections::VecDeque;
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::loopback::{Closed, Connection, Loopback, Request, Service};
+pub use super::loopback::MockEvent;
+use super::loopback::{Closed, Connection, Events, Loopback, Request, Script, Service};
 
 /// One output item of a completed response.
 #[derive(Debug, Clone)]
@@ -47,41 +46,31 @@ pub enum Reply {
     Stall,
 }
 
-/// What the mock saw.
-#[derive(Debug, Clone)]
-pub enum MockEvent {
-    /// The `index`-th POST to `…/responses` (from 0), with its JSON body.
-    Request { index: usize, body: Value },
-    /// The client closed the connection of the stalled request `index`.
-    StallEnded { index: usize },
-    /// A request the mock does not serve (method and path); it got a 404.
-    Unexpected { request_line: String },
-}
-
 /// A running mock; see the module documentation.
 pub struct MockResponses {
     server: Loopback,
-    events: Receiver<MockEvent>,
+    events: Events,
+}
+
+/// The mock's events: `next_event`, `wait_request`, `drain`.
+impl std::ops::Deref for MockResponses {
+    type Target = Events;
+    fn deref(&self) -> &Events {
+        &self.events
+    }
 }
 
 struct Shared {
-    script: Mutex<VecDeque<Reply>>,
-    served: Mutex<usize>,
-    events: Sender<MockEvent>,
+    script: Script<Reply>,
 }
 
 impl MockResponses {
     /// Serves `script` (one reply per model request, in order) until it is used up or
     /// `lifetime` has passed.
     pub fn start(script: Vec<Reply>, lifetime: Duration) -> MockResponses {
-        let (events_tx, events) = channel();
-        let shared = Arc::new(Shared {
-            script: Mutex::new(script.into()),
-            served: Mutex::new(0),
-            events: events_tx,
-        });
+        let (script, events) = Script::new(script);
         MockResponses {
-            server: Loopback::start(shared, lifetime),
+            server: Loopback::start(Arc::new(Shared { script }), lifetime),
             events,
         }
     }
@@ -90,59 +79,21 @@ impl MockResponses {
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.server.addr())
     }
-
-    /// The next event, waiting at most `timeout`.
-    pub fn next_event(&self, timeout: Duration) -> Option<MockEvent> {
-        self.events.recv_timeout(timeout).ok()
-    }
-
-    /// Waits (at most `timeout`) for the POST number `index`; returns its body. Panics on
-    /// timeout or on a request the mock does not serve.
-    pub fn wait_request(&self, index: usize, timeout: Duration) -> Value {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.next_event(left) {
-                Some(MockEvent::Request { index: i, body }) if i == index => return body,
-                Some(MockEvent::Unexpected { request_line }) => {
-                    panic!("the mock got a request it does not serve: {request_line}")
-                }
-                Some(_) => {}
-                None => panic!("the mock got no model request #{index} within {timeout:?}"),
-            }
-        }
-    }
-
-    /// Every event so far, without waiting.
-    pub fn drain(&self) -> Vec<MockEvent> {
-        self.events.try_iter().collect()
-    }
 }
 
 impl Service for Shared {
     fn exhausted(&self) -> bool {
-        self.script.lock().expect("mock script").is_empty()
+        self.script.exhausted()
     }
 
     fn serve(&self, request: Request, connection: &mut Connection) -> bool {
         if request.method != "POST" || !request.path.ends_with("/responses") {
-            let _ = self.events.send(MockEvent::Unexpected {
-                request_line: request.line.clone(),
-            });
+            self.script.unexpected(&request);
             return connection
                 .respond_plain(404, "not served by the mock")
                 .is_ok();
         }
-        let reply = self.script.lock().expect("mock script").pop_front();
-        let index = {
-            let mut served = self.served.lock().expect("mock counter");
-            *served += 1;
-            *served - 1
-        };
-        let _ = self.events.send(MockEvent::Request {
-            index,
-            body: request.json(),
-        });
+        let (index, reply) = self.script.take(&request, &request.json());
         match reply {
             Some(Reply::Complete { outputs, usage }) => {
                 let body = sse_body(index, &outputs, usage);
@@ -186,7 +137,7 @@ impl Shared {
         }
         match connection.wait_closed() {
             Closed::ByClient => {
-                let _ = self.events.send(MockEvent::StallEnded { index });
+                self.script.record(MockEvent::StallEnded { index });
             }
             Closed::ByMock => {}
         }

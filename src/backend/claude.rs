@@ -32,15 +32,8 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Value, json};
 
 use super::UsageBase;
+use super::tool_items::{self, ToolKind};
 use crate::events::{ErrorInfo, Event, MarkerOutcome, TokenBreakdown, now_ms};
-
-/// What a `tool_use` opened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ToolKind {
-    Command,
-    FileChange,
-    Mcp,
-}
 
 #[derive(Debug)]
 struct OpenTool {
@@ -263,43 +256,21 @@ impl Stream {
         let input = block.get("input").cloned().unwrap_or(Value::Null);
         let item_id = format!("{}:{tool_use_id}", self.turn_id);
         let (kind, item) = match name.as_str() {
-            "Bash" => (
-                ToolKind::Command,
-                json!({"type": "commandExecution", "id": item_id,
-                    "command": str_field(&input, "command"), "cwd": self.cwd, "processId": null,
-                    "source": "agent", "status": "inProgress", "commandActions": [],
-                    "aggregatedOutput": null, "exitCode": null, "durationMs": null}),
-            ),
+            "Bash" => tool_items::command(&item_id, &str_field(&input, "command"), &self.cwd),
             "Edit" | "Write" | "MultiEdit" | "NotebookEdit" => {
                 let path = input
                     .get("file_path")
                     .or_else(|| input.get("notebook_path"))
                     .and_then(Value::as_str)
                     .unwrap_or_default();
-                let kind = match name.as_str() {
-                    "Write" => json!({"type": "add"}),
-                    _ => json!({"type": "update", "move_path": null}),
-                };
-                (
-                    ToolKind::FileChange,
-                    json!({"type": "fileChange", "id": item_id,
-                        "changes": [{"path": path, "kind": kind, "diff": ""}], "status": "inProgress"}),
-                )
+                tool_items::file_change(&item_id, path, name == "Write")
             }
             other => {
-                let (server, tool) = match other
+                let (server, tool) = other
                     .strip_prefix("mcp__")
                     .and_then(|rest| rest.split_once("__"))
-                {
-                    Some((server, tool)) => (server.to_owned(), tool.to_owned()),
-                    None => ("claude".to_owned(), other.to_owned()),
-                };
-                (
-                    ToolKind::Mcp,
-                    json!({"type": "mcpToolCall", "id": item_id, "server": server, "tool": tool,
-                        "status": "inProgress", "arguments": input, "result": null, "error": null,
-                        "durationMs": null}),
-                )
+                    .unwrap_or(("claude", other));
+                tool_items::mcp_call(&item_id, server, tool, input)
             }
         };
         out.push(Event::ItemStarted { item: item.clone() });

@@ -21,14 +21,8 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::UsageBase;
+use super::tool_items::{self, ToolKind};
 use crate::events::{ErrorInfo, Event, MarkerOutcome, TokenBreakdown, now_ms};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ToolKind {
-    Command,
-    FileChange,
-    Mcp,
-}
 
 #[derive(Debug)]
 struct OpenTool {
@@ -166,42 +160,21 @@ impl Stream {
         let parameters = value.get("parameters").cloned().unwrap_or(Value::Null);
         let item_id = format!("{}:{tool_id}", self.turn_id);
         let (kind, item) = match name.as_str() {
-            "run_shell_command" => (
-                ToolKind::Command,
-                json!({"type": "commandExecution", "id": item_id,
-                    "command": str_field(&parameters, "command"), "cwd": self.cwd,
-                    "processId": null, "source": "agent", "status": "inProgress",
-                    "commandActions": [], "aggregatedOutput": null, "exitCode": null,
-                    "durationMs": null}),
-            ),
-            "replace" | "write_file" => {
-                let kind = match name.as_str() {
-                    "write_file" => json!({"type": "add"}),
-                    _ => json!({"type": "update", "move_path": null}),
-                };
-                (
-                    ToolKind::FileChange,
-                    json!({"type": "fileChange", "id": item_id,
-                        "changes": [{"path": str_field(&parameters, "file_path"), "kind": kind,
-                            "diff": ""}],
-                        "status": "inProgress"}),
-                )
+            "run_shell_command" => {
+                tool_items::command(&item_id, &str_field(&parameters, "command"), &self.cwd)
             }
+            "replace" | "write_file" => tool_items::file_change(
+                &item_id,
+                &str_field(&parameters, "file_path"),
+                name == "write_file",
+            ),
             other => {
                 // `mcp_<server>_<tool>`; the split is a guess when the server name holds `_`.
-                let (server, tool) = match other
+                let (server, tool) = other
                     .strip_prefix("mcp_")
                     .and_then(|rest| rest.split_once('_'))
-                {
-                    Some((server, tool)) => (server.to_owned(), tool.to_owned()),
-                    None => ("gemini".to_owned(), other.to_owned()),
-                };
-                (
-                    ToolKind::Mcp,
-                    json!({"type": "mcpToolCall", "id": item_id, "server": server, "tool": tool,
-                        "status": "inProgress", "arguments": parameters, "result": null,
-                        "error": null, "durationMs": null}),
-                )
+                    .unwrap_or(("gemini", other));
+                tool_items::mcp_call(&item_id, server, tool, parameters)
             }
         };
         out.push(Event::ItemStarted { item: item.clone() });

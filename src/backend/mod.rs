@@ -9,6 +9,7 @@
 pub mod claude;
 pub mod codex_jsonl;
 pub mod gemini;
+pub mod tool_items;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -20,10 +20,9 @@ use crate::support::Sandbox;
 use crate::support::mock_anthropic::{
     Block, CACHE_READ_TOKENS, CACHE_WRITE_TOKENS, MockAnthropic, Reply,
 };
-use crate::support::paths;
 use crate::support::real_backend::{
-    Proc, RealBackendHost, TURN_TIMEOUT, alive, completed_items, descendants, path_str,
-    turn_processes, with_method,
+    Proc, RealBackendHost, TURN_TIMEOUT, alive, completed_items, descendants, installed_cli,
+    path_str, turn_processes, with_method,
 };
 
 /// How long the mock serves at most.
@@ -31,12 +30,7 @@ const MOCK_LIFETIME: Duration = Duration::from_secs(120);
 
 /// The installed Claude Code binary, `.cache/claude-bin`; a missing one fails the test.
 fn claude_bin() -> PathBuf {
-    let bin = paths::repo_root().join(".cache").join("claude-bin");
-    assert!(
-        bin.is_file(),
-        "the real Claude Code CLI is missing (.cache/claude-bin): run scripts/install-test-deps.sh"
-    );
-    bin
+    installed_cli("claude-bin", "Claude Code CLI")
 }
 
 /// A sandboxed agent-host whose provider runs the real Claude Code against `mock`.

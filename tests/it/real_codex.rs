@@ -15,9 +15,8 @@ use serde_json::{Value, json};
 
 use crate::support::Sandbox;
 use crate::support::mock_responses::{MockEvent, MockResponses, Output, Reply};
-use crate::support::paths;
 use crate::support::real_backend::{
-    Proc, RealBackendHost, TURN_TIMEOUT, alive, descendants, path_str, with_method,
+    Proc, RealBackendHost, TURN_TIMEOUT, alive, descendants, installed_cli, path_str, with_method,
 };
 
 /// How long the mock serves at most.
@@ -25,12 +24,7 @@ const MOCK_LIFETIME: Duration = Duration::from_secs(120);
 
 /// The installed Codex binary, `.cache/codex-bin`; a missing one fails the test.
 fn codex_bin() -> PathBuf {
-    let bin = paths::repo_root().join(".cache").join("codex-bin");
-    assert!(
-        bin.is_file(),
-        "the real Codex CLI is missing (.cache/codex-bin): run scripts/install-test-deps.sh"
-    );
-    bin
+    installed_cli("codex-bin", "Codex CLI")
 }
 
 /// The `config.toml` of a throwaway `CODEX_HOME` that sends every model request to the mock

@@ -21,10 +21,9 @@ use serde_json::{Value, json};
 
 use crate::support::Sandbox;
 use crate::support::mock_gemini::{MockGemini, Reply};
-use crate::support::paths;
 use crate::support::real_backend::{
-    Proc, RealBackendHost, TURN_TIMEOUT, alive, completed_items, descendants, path_str,
-    turn_processes, with_method,
+    Proc, RealBackendHost, TURN_TIMEOUT, alive, completed_items, descendants, installed_cli,
+    path_str, turn_processes, with_method,
 };
 
 /// How long the mock serves at most.
@@ -35,12 +34,7 @@ const MODEL: &str = "gemini-mock-model";
 
 /// The installed Gemini CLI, `.cache/gemini-bin`; a missing one fails the test.
 fn gemini_bin() -> PathBuf {
-    let bin = paths::repo_root().join(".cache").join("gemini-bin");
-    assert!(
-        bin.is_file(),
-        "the real Gemini CLI is missing (.cache/gemini-bin): run scripts/install-test-deps.sh"
-    );
-    bin
+    installed_cli("gemini-bin", "Gemini CLI")
 }
 
 /// A sandboxed agent-host whose provider runs the real Gemini CLI against `mock`.

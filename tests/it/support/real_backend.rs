@@ -324,3 +324,14 @@ pub fn turn_processes(record: &Value) -> ((i32, u64), (i32, u64), i32) {
         record["backend"]["pgid"].as_i64().unwrap() as i32,
     )
 }
+
+/// A real agent CLI the install script linked as `.cache/<link>`; a missing one fails the
+/// test, naming the script (never a skip).
+pub fn installed_cli(link: &str, name: &str) -> PathBuf {
+    let bin = super::paths::repo_root().join(".cache").join(link);
+    assert!(
+        bin.is_file(),
+        "the real {name} is missing (.cache/{link}): run scripts/install-test-deps.sh"
+    );
+    bin
+}

@@ -83,7 +83,7 @@ fn main() {
     for _ in 0..iterations {
         let dir = turn(root.path(), "wait-forever.txt");
         let t0 = Instant::now();
-        launch_with(&options, &dir, Mode::Background, None).expect("launch");
+        launch_with(&options, &dir, Mode::Background, None, &Default::default()).expect("launch");
         wait(|| has_backend_event(&dir));
         start.push(t0.elapsed());
 

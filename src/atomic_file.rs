@@ -6,7 +6,12 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+
+/// The mode of every file in the state directory: owner-only, since records and logs may
+/// hold what a backend printed and what the user typed.
+pub const PRIVATE_FILE_MODE: u32 = 0o600;
 
 /// The suffix of temporary files; readers skip names that end with it.
 pub const TEMP_SUFFIX: &str = ".tmp";
@@ -27,6 +32,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
             .write(true)
             .create(true)
             .truncate(true)
+            .mode(PRIVATE_FILE_MODE)
             .open(&temp_path)?;
         file.write_all(bytes)?;
         file.sync_all()?;
@@ -50,6 +56,15 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Opens `path` for appending, creating it owner-only ([`PRIVATE_FILE_MODE`]) if new.
+pub fn open_private_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(PRIVATE_FILE_MODE)
+        .open(path)
+}
+
 /// Creates `dir` (and its parents) with owner-only permissions where it is new.
 pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
@@ -57,6 +72,43 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
+}
+
+/// Makes `dir` an owner-only directory if it does not exist, without following a link: `dir`
+/// must be missing or a real directory, never a symbolic link (a link inside the state
+/// directory would send what agent-host creates, or deletes, out of it). Its parent must
+/// exist. Returns `true` if it made `dir`.
+pub fn create_private_dir_nofollow(dir: &Path) -> io::Result<bool> {
+    use std::os::unix::fs::DirBuilderExt;
+    let check = |meta: fs::Metadata| {
+        if meta.file_type().is_dir() {
+            Ok(false)
+        } else {
+            let what = if meta.file_type().is_symlink() {
+                "a symbolic link"
+            } else {
+                "not a directory"
+            };
+            Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{} is {what}; agent-host does not follow links inside its state directory",
+                    dir.display()
+                ),
+            ))
+        }
+    };
+    match fs::symlink_metadata(dir) {
+        Ok(meta) => return check(meta),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err),
+    }
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => Ok(true),
+        // Made by someone else meanwhile: it must pass the same check.
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => check(fs::symlink_metadata(dir)?),
+        Err(err) => Err(err),
+    }
 }
 
 #[cfg(test)]

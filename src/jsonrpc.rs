@@ -46,11 +46,43 @@ pub struct ErrorObject {
     pub data: Option<Value>,
 }
 
+/// The longest error message sent: a message that quotes a client's value (serde quotes a
+/// wrong-typed string whole) is cut here, so a 5 MB bad value never comes back whole.
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 1024;
+
+/// The longest client value quoted whole in an error message (see [`quote`]).
+pub const MAX_QUOTED_CHARS: usize = 64;
+
+/// A client's value as an error message quotes it: whole when short, else its first
+/// [`MAX_QUOTED_CHARS`] characters and how long it was.
+pub fn quote(value: &str) -> std::borrow::Cow<'_, str> {
+    match value.char_indices().nth(MAX_QUOTED_CHARS) {
+        None => std::borrow::Cow::Borrowed(value),
+        Some((at, _)) => {
+            std::borrow::Cow::Owned(format!("{}… ({} bytes)", &value[..at], value.len()))
+        }
+    }
+}
+
+/// `message` cut to [`MAX_ERROR_MESSAGE_BYTES`] on a character boundary.
+fn capped(mut message: String) -> String {
+    if message.len() > MAX_ERROR_MESSAGE_BYTES {
+        let total = message.len();
+        let mut at = MAX_ERROR_MESSAGE_BYTES;
+        while !message.is_char_boundary(at) {
+            at -= 1;
+        }
+        message.truncate(at);
+        message.push_str(&format!("… (message cut, {total} bytes)"));
+    }
+    message
+}
+
 impl ErrorObject {
     fn new(code: i64, message: impl Into<String>) -> Self {
         ErrorObject {
             code,
-            message: message.into(),
+            message: capped(message.into()),
             data: None,
         }
     }
@@ -74,7 +106,7 @@ impl ErrorObject {
     pub fn method_not_found(method: &str) -> Self {
         Self::new(
             code::METHOD_NOT_FOUND,
-            format!("Method not found: `{method}`"),
+            format!("Method not found: `{}`", quote(method)),
         )
     }
 
@@ -90,7 +122,7 @@ impl ErrorObject {
     pub fn invalid_params_with_data(message: impl Into<String>, data: Value) -> Self {
         ErrorObject {
             code: code::INVALID_PARAMS,
-            message: message.into(),
+            message: capped(message.into()),
             data: Some(data),
         }
     }
@@ -153,6 +185,8 @@ pub enum Line {
 
 /// Classifies one input line (without its newline).
 pub fn classify(line: &[u8]) -> Line {
+    // A byte-order mark (some Windows tools write one) is not part of the message.
+    let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
     if line.iter().all(u8::is_ascii_whitespace) {
         return Line::Blank;
     }

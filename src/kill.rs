@@ -120,36 +120,19 @@ pub fn stop_unresponsive(turn_dir: &Path) -> io::Result<ExitRecord> {
         .ok_or_else(|| io::Error::other("no exit record after the direct kill"))
 }
 
-/// Kills the runner (if it still is the recorded one) and every verified process of the
+/// Kills the runner (if it still is the recorded one) and every proven process of the
 /// turn, then writes the exit record the runner could not write.
 fn kill_directly(turn_dir: &Path, process: &ProcessRecord) -> io::Result<()> {
     identity::signal(&process.runner, Signal::KILL)?;
-    let mut scope = Scope::default();
-    // The processes seen at the last heartbeat, and their descendants, each only while its
-    // PID still has the recorded start time.
-    let boot_id = identity::boot_id()?;
-    scope.verified_roots = process
-        .descendants
-        .iter()
-        .filter(|id| id.boot_id == boot_id)
-        .cloned()
-        .collect();
-    if let Some(backend) = &process.backend {
-        scope.verified_roots.push(backend.identity.clone());
-        // A group id stays reserved while the group has members, so the group is the turn's
-        // unless a different process now holds the leader's PID.
-        let leader_is_other = identity::read_stat(backend.pgid).is_ok_and(|stat| {
-            stat.start_time != backend.identity.start_time || backend.pgid != backend.identity.pid
-        });
-        if !leader_is_other && backend.identity.boot_id == boot_id {
-            scope.groups.push(backend.pgid);
-        }
-    }
-    let left = tree::kill_all(&scope, None, Instant::now() + DIRECT_KILL_LIMIT);
+    let left = tree::kill_all(
+        &recorded_scope(turn_dir, process),
+        None,
+        Instant::now() + DIRECT_KILL_LIMIT,
+    )?;
     // The runner cannot remove its control socket any more; a short-path socket lives in a
     // shared directory, where it would stay forever.
-    if !process.socket.is_empty() && !identity::is_alive(&process.runner) {
-        let _ = std::fs::remove_file(&process.socket);
+    if !identity::is_alive(&process.runner) {
+        remove_recorded_socket(turn_dir, process);
     }
     if !left.is_empty() {
         return Err(io::Error::other(format!(
@@ -167,6 +150,56 @@ fn kill_directly(turn_dir: &Path, process: &ProcessRecord) -> io::Result<()> {
         "the turn's runner was gone; agent-host kill stopped its processes",
         next_seq(turn_dir)?,
     )
+}
+
+/// The processes of a turn as its records prove them, for a turn whose runner is gone
+/// (`docs/contracts.md`, "Which processes are the turn's"): the processes seen at the last
+/// heartbeat and the backend, by identity; the backend's group and session only while the
+/// backend itself still is the recorded process; every process carrying the turn's marker;
+/// nothing that started before the runner.
+pub fn recorded_scope(turn_dir: &Path, process: &ProcessRecord) -> Scope {
+    let mut scope = Scope {
+        verified_roots: process.descendants.clone(),
+        not_before: Some(process.runner.start_time),
+        marker: turn_id_of(turn_dir),
+        ..Scope::default()
+    };
+    if let Some(backend) = &process.backend {
+        scope.verified_roots.push(backend.identity.clone());
+        if backend.pgid == backend.identity.pid {
+            scope.leaders.push(backend.identity.clone());
+        }
+    }
+    scope
+}
+
+/// The turn id of a turn directory: its spec's, else the directory's name when it is one.
+fn turn_id_of(turn_dir: &Path) -> Option<String> {
+    if let Ok(spec) = crate::runner::spec::read(turn_dir) {
+        return Some(spec.turn_id);
+    }
+    let name = turn_dir.file_name()?.to_str()?;
+    uuid::Uuid::parse_str(name).ok().map(|id| id.to_string())
+}
+
+/// Removes the control socket a dead runner left, only if the recorded path is a socket that
+/// the runner of this turn made: the turn directory's own, or the turn's name in the private
+/// socket directory. Anything else the record names is left alone.
+pub fn remove_recorded_socket(turn_dir: &Path, process: &ProcessRecord) {
+    if process.socket.is_empty() {
+        return;
+    }
+    let recorded = Path::new(&process.socket);
+    let ours = turn_id_of(turn_dir)
+        .is_some_and(|turn_id| crate::runner::is_socket_path_of(turn_dir, &turn_id, recorded));
+    if !ours {
+        tracing::warn!(
+            "the recorded socket {} is not this turn's; it is left alone",
+            recorded.display()
+        );
+        return;
+    }
+    let _ = std::fs::remove_file(recorded);
 }
 
 /// One past the last record of the turn's event log (1 for an empty or missing log): the

@@ -420,7 +420,6 @@ pub(crate) fn read_typed_line(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
     use crate::events::Mode;
@@ -438,7 +437,7 @@ mod tests {
                 kind,
                 command: String::new(),
                 args: args.iter().map(|a| (*a).to_owned()).collect(),
-                env: BTreeMap::new(),
+                env: Vec::new(),
                 prompt_via: PromptVia::Arg,
                 approvals: Approvals::None,
                 input: InputMode::Once,

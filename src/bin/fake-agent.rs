@@ -10,7 +10,9 @@
 //!   SESSION (the `echo-session` step reports it).
 //! - `fake-agent --launch-runner TURN_DIR --agent-host EXE --mode foreground|background`:
 //!   a stand-in server: launches the turn's runner (holding the lifeline in foreground mode),
-//!   prints `ready RUNNER_PID`, then waits forever so that a test can SIGKILL it.
+//!   prints `ready RUNNER_PID`, then waits forever so that a test can SIGKILL it. With
+//!   `--reap-orphans` it is also the child subreaper of the runner's tree and reaps every
+//!   orphan at once (so a test can see a dead backend's pid freed).
 //!
 //! A script has one step per line; blank lines and lines starting with `#` are skipped:
 //!
@@ -30,6 +32,7 @@
 //! | `stamp N [EVERY_US]` | print N `agent_message` items with text `stamp I NANOS` (`NANOS`: `CLOCK_MONOTONIC` just before the write), one every EVERY_US microseconds (default 0: as fast as possible) |
 //! | `read-stdin` | read stdin to EOF and print it as an `agent_message` |
 //! | `echo-prompt` | print the prompt argument as an `agent_message` |
+//! | `echo-env NAME` | print the value of the environment variable NAME (or `unset NAME`) as an `agent_message` |
 //! | `echo-session` | print `resumed SESSION` (after `--resume SESSION`) or `fresh` as an `agent_message` |
 //! | `sleep MS` | sleep |
 //! | `wait-file FILE` | wait until FILE (relative to this script's directory) exists; exit 3 after 20 s |
@@ -232,6 +235,13 @@ impl Agent {
             "echo-prompt" => {
                 let prompt = self.prompt.clone();
                 self.message(&prompt);
+            }
+            "echo-env" => {
+                let text = match std::env::var(rest) {
+                    Ok(value) => value,
+                    Err(_) => format!("unset {rest}"),
+                };
+                self.message(&text);
             }
             "echo-session" => {
                 let text = match &self.resumed {
@@ -439,6 +449,7 @@ fn launch_runner(args: &[String]) -> Result<u8, String> {
     let mut turn_dir = None;
     let mut exe = None;
     let mut mode = Mode::Background;
+    let mut reap_orphans = false;
     let mut iter = args.iter();
     let mut first = true;
     while let Some(arg) = iter.next() {
@@ -449,6 +460,7 @@ fn launch_runner(args: &[String]) -> Result<u8, String> {
         }
         match arg.as_str() {
             "--agent-host" => exe = iter.next().map(PathBuf::from),
+            "--reap-orphans" => reap_orphans = true,
             "--mode" => {
                 mode = match iter.next().map(String::as_str) {
                     Some("foreground") => Mode::Foreground,
@@ -464,9 +476,30 @@ fn launch_runner(args: &[String]) -> Result<u8, String> {
         exe: exe.ok_or("--launch-runner needs --agent-host EXE")?,
         ready_timeout: Duration::from_secs(10),
     };
+    if reap_orphans {
+        rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
+            .map_err(|err| format!("cannot become the child subreaper: {err}"))?;
+        std::thread::spawn(|| {
+            loop {
+                // Every child and adopted orphan; a test tool, not the supervisor.
+                if rustix::process::wait(rustix::process::WaitOptions::empty()).is_err() {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        });
+    }
     let lifeline = Lifeline::new().map_err(|err| err.to_string())?;
-    let launched =
-        launch_with(&options, &turn_dir, mode, Some(&lifeline)).map_err(|err| err.to_string())?;
+    // As a server passes the provider's env: the values of the names the spec lists, here
+    // from this process's own environment.
+    let spec = agent_host::runner::spec::read(&turn_dir).map_err(|err| err.to_string())?;
+    let env: std::collections::BTreeMap<String, String> = spec
+        .provider
+        .env
+        .iter()
+        .filter_map(|name| Some((name.clone(), std::env::var(name).ok()?)))
+        .collect();
+    let launched = launch_with(&options, &turn_dir, mode, Some(&lifeline), &env)
+        .map_err(|err| err.to_string())?;
     emit(&format!("ready {}", launched.runner.pid));
     // Hold the lifeline until killed.
     loop {

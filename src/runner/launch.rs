@@ -11,7 +11,7 @@
 //! write end is closed (the server dropped the lifeline, exited or was killed) the runner
 //! interrupts the turn with reason `clientLost`.
 
-use std::fs::OpenOptions;
+use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use crate::events::{Mode, ProcessRecord, check_version};
 use crate::process::{self, EnvPolicy, SessionPolicy, SpawnSpec, identity::Identity};
-use crate::runner::{LIFELINE_FD_ENV, PROCESS_FILE, RUNNER_LOG_FILE, spec};
+use crate::runner::{LIFELINE_FD_ENV, PROCESS_FILE, PROVIDER_ENV_ENV, RUNNER_LOG_FILE, spec};
 
 /// How long [`launch`] waits for the runner to report ready by default.
 pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -79,16 +79,20 @@ pub fn launch(
     turn_dir: &Path,
     mode: Mode,
     lifeline: Option<&Lifeline>,
+    env: &BTreeMap<String, String>,
 ) -> io::Result<LaunchedRunner> {
-    launch_with(&LaunchOptions::current()?, turn_dir, mode, lifeline)
+    launch_with(&LaunchOptions::current()?, turn_dir, mode, lifeline, env)
 }
 
-/// [`launch`] with an explicit executable and timeout.
+/// [`launch`] with an explicit executable and timeout. `env` holds the values of the
+/// variables that `spec.json` names in `provider.env`; they reach the runner in its
+/// environment ([`PROVIDER_ENV_ENV`]), which only its owner can read.
 pub fn launch_with(
     options: &LaunchOptions,
     turn_dir: &Path,
     mode: Mode,
     lifeline: Option<&Lifeline>,
+    env: &BTreeMap<String, String>,
 ) -> io::Result<LaunchedRunner> {
     let turn_dir = std::path::absolute(turn_dir)?;
     let spec = spec::read(&turn_dir)?;
@@ -111,15 +115,18 @@ pub fn launch_with(
         }
         (Mode::Background, _) => None,
     };
-    let log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(turn_dir.join(RUNNER_LOG_FILE))?;
+    let log = crate::atomic_file::open_private_append(&turn_dir.join(RUNNER_LOG_FILE))?;
     let mut set = Vec::new();
     let mut remove = Vec::new();
     match lifeline_fd {
         Some(fd) => set.push((LIFELINE_FD_ENV.into(), fd.as_raw_fd().to_string().into())),
         None => remove.push(LIFELINE_FD_ENV.into()),
+    }
+    if env.is_empty() {
+        remove.push(PROVIDER_ENV_ENV.into());
+    } else {
+        let json = serde_json::to_string(env).map_err(io::Error::other)?;
+        set.push((PROVIDER_ENV_ENV.into(), json.into()));
     }
     let args = [
         "runner".into(),

@@ -8,6 +8,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::events::{Event, EventRecord, RECORD_VERSION, check_version, now_ms};
@@ -41,6 +42,7 @@ impl EventLog {
             .create(true)
             .read(true)
             .append(true)
+            .mode(crate::atomic_file::PRIVATE_FILE_MODE)
             .open(&path)?;
         // Cut an incomplete last line left by a crash, so that the next record starts clean.
         if existing.complete_len < file.metadata()?.len() {

@@ -20,7 +20,6 @@ pub mod spec;
 pub mod supervisor;
 
 use std::ffi::OsString;
-use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
@@ -36,7 +35,8 @@ use crate::events::{
     BackendProcess, ErrorInfo, Event, ExitRecord, Mode, ProcessRecord, RECORD_VERSION, TurnStatus,
     now_ms,
 };
-use crate::process::{self, EnvPolicy, SessionPolicy, SpawnSpec, identity, tree::Scope};
+use crate::process::tree::{self, Scope};
+use crate::process::{self, EnvPolicy, SessionPolicy, SpawnSpec, identity};
 use control::ControlInput;
 use log::{Durability, EventLog};
 use supervisor::{Backend, Input, Supervisor};
@@ -52,6 +52,10 @@ pub const SOCKET_FILE: &str = "control.sock";
 
 /// The environment variable naming the inherited lifeline descriptor (foreground turns).
 pub const LIFELINE_FD_ENV: &str = "AGENT_HOST_LIFELINE_FD";
+
+/// The environment variable that carries the values of the provider's `env` to the runner, as
+/// a JSON object: `spec.json` names the variables only, so no secret sits in a file.
+pub const PROVIDER_ENV_ENV: &str = "AGENT_HOST_PROVIDER_ENV";
 
 /// The longest socket path we bind (`sun_path` holds 108 bytes with its terminator).
 const MAX_SOCKET_PATH: usize = 100;
@@ -71,11 +75,7 @@ pub fn main(turn_dir: &Path) -> ExitCode {
 fn init_logging(turn_dir: &Path) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    match OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(turn_dir.join(RUNNER_LOG_FILE))
-    {
+    match atomic_file::open_private_append(&turn_dir.join(RUNNER_LOG_FILE)) {
         Ok(file) => {
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(filter)
@@ -91,7 +91,7 @@ fn run(turn_dir: &Path) -> io::Result<()> {
     let turn_dir = std::path::absolute(turn_dir)?;
     // One runner per turn: the lock is held for the runner's life (closed on exec, so the
     // backend does not inherit it).
-    let lock = File::create(turn_dir.join(LOCK_FILE))?;
+    let lock = atomic_file::open_private_append(&turn_dir.join(LOCK_FILE))?;
     rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
         |_| {
             io::Error::new(
@@ -170,28 +170,37 @@ fn run(turn_dir: &Path) -> io::Result<()> {
             return fail_before_start(&turn_dir, &mut log, "spawnFailed", message);
         }
     };
-    let stderr = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(turn_dir.join(STDERR_FILE))?;
-    // The kind's own variables first, those of the provider's `env` after them (they win).
+    let stderr = atomic_file::open_private_append(&turn_dir.join(STDERR_FILE))?;
+    let provider_env = match provider_env(&spec) {
+        Ok(values) => values,
+        Err(message) => {
+            atomic_file::write_json_atomic(&turn_dir.join(PROCESS_FILE), &record)?;
+            let _ = std::fs::remove_file(&socket_path);
+            return fail_before_start(&turn_dir, &mut log, "spawnFailed", message);
+        }
+    };
+    // The kind's own variables first, those of the provider's `env` after them (they win),
+    // and the turn's marker last: every process started with it is the turn's.
     let env = EnvPolicy::Inherit {
         set: command
             .env
             .iter()
-            .filter(|(k, _)| {
-                !k.to_str()
-                    .is_some_and(|k| spec.provider.env.contains_key(k))
-            })
+            .filter(|(k, _)| !k.to_str().is_some_and(|k| provider_env.contains_key(k)))
             .cloned()
             .chain(
-                spec.provider
-                    .env
+                provider_env
                     .iter()
                     .map(|(k, v)| (OsString::from(k), OsString::from(v))),
             )
+            .chain([(
+                OsString::from(tree::TURN_MARKER_ENV),
+                OsString::from(&spec.turn_id),
+            )])
             .collect(),
-        remove: vec![OsString::from(LIFELINE_FD_ENV)],
+        remove: vec![
+            OsString::from(LIFELINE_FD_ENV),
+            OsString::from(PROVIDER_ENV_ENV),
+        ],
     };
     let spawned = process::spawn(SpawnSpec {
         program: &command.program,
@@ -324,14 +333,14 @@ fn run(turn_dir: &Path) -> io::Result<()> {
         })?;
     }
     // Every process of the turn is a descendant of the runner: it is their subreaper, so
-    // orphans (double-forked, `setsid`-ed) come back to it. Matching by group or session id
-    // is not needed here, and would risk a PID reused as a new session id after the leader
-    // is reaped.
+    // orphans (double-forked, `setsid`-ed) come back to it. The marker finds one that escaped
+    // all the same (no subreaper); nothing that started before the runner is ever the turn's.
     let scope = Scope {
         roots: vec![me.pid],
-        verified_roots: Vec::new(),
-        groups: Vec::new(),
+        marker: Some(spec.turn_id.clone()),
+        not_before: Some(me.start_time),
         exclude: vec![me.pid],
+        ..Scope::default()
     };
     let supervisor = Supervisor::new(
         turn_dir.clone(),
@@ -368,6 +377,34 @@ fn spawn_thread(name: &str, body: impl FnOnce() + Send + 'static) -> io::Result<
         .name(name.to_owned())
         .spawn(body)
         .map(|_| ())
+}
+
+/// The values of the provider's `env`, named by the spec and passed in [`PROVIDER_ENV_ENV`].
+fn provider_env(spec: &spec::Spec) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let mut passed: std::collections::BTreeMap<String, String> =
+        match std::env::var(PROVIDER_ENV_ENV) {
+            Ok(json) => serde_json::from_str(&json).map_err(|err| {
+                format!("{PROVIDER_ENV_ENV} is not a JSON object of strings: {err}")
+            })?,
+            Err(_) => std::collections::BTreeMap::new(),
+        };
+    let missing: Vec<&str> = spec
+        .provider
+        .env
+        .iter()
+        .filter(|name| !passed.contains_key(name.as_str()))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "the values of the environment variables {} of provider `{}` were not passed to \
+             the runner (in {PROVIDER_ENV_ENV})",
+            missing.join(", "),
+            spec.provider.name
+        ));
+    }
+    passed.retain(|name, _| spec.provider.env.contains(name));
+    Ok(passed)
 }
 
 /// Ends a turn whose backend never started.
@@ -471,19 +508,16 @@ pub fn socket_path(turn_dir: &Path, turn_id: &str) -> io::Result<PathBuf> {
         return Ok(local);
     }
     let name = match uuid::Uuid::parse_str(turn_id) {
-        Ok(id) => format!("{}.sock", id.simple()),
+        Ok(id) => short_socket_name(id),
         Err(_) => format!("runner-{}.sock", std::process::id()),
     };
     let dir = match std::env::var_os("XDG_RUNTIME_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("agent-host"),
-        Some(_) | None => {
-            std::env::temp_dir().join(format!("agent-host-{}", rustix::process::getuid().as_raw()))
-        }
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join(SOCKET_DIR),
+        Some(_) | None => std::env::temp_dir().join(private_temp_socket_dir()),
     };
     atomic_file::create_private_dir(&dir)?;
     // A shared temp directory may hold a directory of that name made by someone else.
-    let stat = rustix::fs::stat(&dir)?;
-    if stat.st_uid != rustix::process::getuid().as_raw() || stat.st_mode & 0o077 != 0 {
+    if !is_private_dir_of_ours(&dir) {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
             format!("{} is not a private directory of ours", dir.display()),
@@ -497,6 +531,53 @@ pub fn socket_path(turn_dir: &Path, turn_id: &str) -> io::Result<PathBuf> {
         ));
     }
     Ok(path)
+}
+
+/// The directory of short-path sockets under `$XDG_RUNTIME_DIR`.
+const SOCKET_DIR: &str = "agent-host";
+
+/// The directory of short-path sockets in the shared temp directory.
+fn private_temp_socket_dir() -> String {
+    format!("agent-host-{}", rustix::process::getuid().as_raw())
+}
+
+/// A turn's socket name in a shared socket directory.
+fn short_socket_name(turn_id: uuid::Uuid) -> String {
+    format!("{}.sock", turn_id.simple())
+}
+
+/// True when `dir` is a real directory (not a link) owned by us and closed to others.
+fn is_private_dir_of_ours(dir: &Path) -> bool {
+    rustix::fs::lstat(dir).is_ok_and(|stat| {
+        rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::Directory
+            && stat.st_uid == rustix::process::getuid().as_raw()
+            && stat.st_mode & 0o077 == 0
+    })
+}
+
+/// True when `path` is a socket that the runner of `turn_id` in `turn_dir` may have bound:
+/// the turn directory's `control.sock`, or the turn's name in a private socket directory of
+/// ours; and it is a socket now (not a link, not a file).
+pub fn is_socket_path_of(turn_dir: &Path, turn_id: &str, path: &Path) -> bool {
+    let is_socket = std::fs::symlink_metadata(path)
+        .is_ok_and(|meta| std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()));
+    if !is_socket {
+        return false;
+    }
+    if path == turn_dir.join(SOCKET_FILE) {
+        return true;
+    }
+    let (Ok(id), Some(dir), Some(name)) = (
+        uuid::Uuid::parse_str(turn_id),
+        path.parent(),
+        path.file_name(),
+    ) else {
+        return false;
+    };
+    let dir_name = dir.file_name().and_then(|n| n.to_str());
+    name.to_str() == Some(short_socket_name(id).as_str())
+        && (dir_name == Some(SOCKET_DIR) || dir_name == Some(private_temp_socket_dir().as_str()))
+        && is_private_dir_of_ours(dir)
 }
 
 /// Binds an owner-only Unix socket (the umask is narrowed around the bind; the runner has no

@@ -1,6 +1,5 @@
 //! `spec.json`: what the runner must do, written by the server before it starts the runner.
 
-use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -61,8 +60,10 @@ pub struct Provider {
     /// an empty list means the standard `codex exec --json` argv.
     #[serde(default)]
     pub args: Vec<String>,
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
+    /// The names of the provider's environment variables; their values reach the runner in
+    /// its own environment ([`crate::runner::PROVIDER_ENV_ENV`]), never in this file.
+    #[serde(default, deserialize_with = "env_names")]
+    pub env: Vec<String>,
     #[serde(default)]
     pub prompt_via: PromptVia,
     /// How the backend takes approval answers (`docs/backend-jsonl.md`, "Approvals").
@@ -71,6 +72,21 @@ pub struct Provider {
     /// How the backend takes the user's input; `streamJson` keeps stdin open for steering.
     #[serde(default)]
     pub input: InputMode,
+}
+
+/// `provider.env` as names; a spec written before values left the file (an object) gives its
+/// keys, and its values are ignored.
+fn env_names<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Names {
+        List(Vec<String>),
+        Map(serde_json::Map<String, Value>),
+    }
+    Ok(match Names::deserialize(deserializer)? {
+        Names::List(names) => names,
+        Names::Map(map) => map.into_iter().map(|(name, _)| name).collect(),
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

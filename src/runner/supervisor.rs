@@ -5,7 +5,7 @@
 //! arrival order. Timers (ladder rungs, the post-exit sweep, the heartbeat) are deadlines
 //! checked after each input or timeout.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -290,7 +290,9 @@ impl Supervisor {
         if self.leader_exit.is_none() {
             let _ = pidfd_send_signal(&self.backend.pidfd, Signal::KILL);
         }
-        tree::kill_all(&self.scope, self.leader_to_keep(), deadline);
+        if let Err(err) = tree::kill_all(&self.scope, self.leader_to_keep(), deadline) {
+            tracing::error!(%err, "cannot find the turn's processes");
+        }
         while self.leader_exit.is_none() {
             match inputs.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
                 Ok(Input::LeaderExited(status)) => {
@@ -300,7 +302,9 @@ impl Supervisor {
                 Err(_) => break,
             }
         }
-        tree::kill_all(&self.scope, None, Instant::now() + KILL_LOOP_LIMIT);
+        if let Err(err) = tree::kill_all(&self.scope, None, Instant::now() + KILL_LOOP_LIMIT) {
+            tracing::error!(%err, "cannot find the turn's processes");
+        }
     }
 
     fn finished(&self) -> bool {
@@ -651,13 +655,16 @@ impl Supervisor {
             return;
         }
         let live = tree::sweep_once(&self.scope, Signal::TERM, None);
-        if live.is_empty() {
+        if live.as_ref().is_ok_and(Vec::is_empty) {
             self.tree_clean_at = Some(Instant::now());
         } else {
-            tracing::info!(
-                count = live.len(),
-                "backend exited; stopping what it left behind"
-            );
+            match live {
+                Ok(live) => tracing::info!(
+                    count = live.len(),
+                    "backend exited; stopping what it left behind"
+                ),
+                Err(err) => tracing::error!(%err, "cannot find the turn's processes"),
+            }
             self.kill_at = Some(Instant::now() + Duration::from_millis(self.grace.term));
         }
     }
@@ -675,6 +682,7 @@ impl Supervisor {
             self.record.heartbeat_at_ms = now_ms();
             if let Ok(boot_id) = crate::process::identity::boot_id() {
                 self.record.descendants = tree::live_members(&self.scope)
+                    .unwrap_or_default()
                     .into_iter()
                     .map(|stat| crate::process::identity::Identity {
                         pid: stat.pid,
@@ -704,17 +712,24 @@ impl Supervisor {
             && now >= term_at
         {
             self.term_at = None;
-            let live = tree::sweep_once(&self.scope, Signal::TERM, self.leader_to_keep());
-            tracing::info!(count = live.len(), "SIGTERM to every process of the turn");
+            match tree::sweep_once(&self.scope, Signal::TERM, self.leader_to_keep()) {
+                Ok(live) => {
+                    tracing::info!(count = live.len(), "SIGTERM to every process of the turn")
+                }
+                Err(err) => tracing::error!(%err, "cannot find the turn's processes"),
+            }
             self.kill_at = Some(now + Duration::from_millis(self.grace.term));
         }
         if let Some(kill_at) = self.kill_at
             && now >= kill_at
         {
             self.kill_at = None;
-            let left = tree::kill_all(&self.scope, self.leader_to_keep(), now + KILL_LOOP_LIMIT);
-            if !left.is_empty() {
-                tracing::error!(pids = ?left.iter().map(|s| s.pid).collect::<Vec<_>>(), "processes survived SIGKILL");
+            let left = tree::kill_all(&self.scope, self.leader_to_keep(), now + KILL_LOOP_LIMIT)
+                .map_err(|err| tracing::error!(%err, "cannot find the turn's processes"));
+            if left.as_ref().map_or(true, |left| !left.is_empty()) {
+                if let Ok(left) = &left {
+                    tracing::error!(pids = ?left.iter().map(|s| s.pid).collect::<Vec<_>>(), "processes survived SIGKILL");
+                }
                 if self.leader_exit.is_some() {
                     // Nothing stronger exists (a process stuck in the kernel): end the turn
                     // anyway rather than never.
@@ -723,15 +738,24 @@ impl Supervisor {
             }
         }
         if self.leader_exit.is_some() && self.tree_clean_at.is_none() {
-            let all = tree::scan();
-            tree::reap_zombie_children(&all, None);
-            let live = tree::members(&self.scope, &all)
-                .into_iter()
-                .any(|stat| !stat.is_zombie());
-            if !live {
-                self.tree_clean_at = Some(now);
-                self.term_at = None;
-                self.kill_at = None;
+            // A `/proc` that cannot be read proves nothing gone: the kill rung ends the turn.
+            let live = tree::scan().map(|all| {
+                tree::reap_zombie_children(&all, None);
+                tree::members(&self.scope, &all)
+                    .into_iter()
+                    .any(|stat| !stat.is_zombie())
+            });
+            match live {
+                Ok(false) => {
+                    self.tree_clean_at = Some(now);
+                    self.term_at = None;
+                    self.kill_at = None;
+                }
+                Ok(true) => {}
+                Err(_) if self.term_at.is_none() && self.kill_at.is_none() => {
+                    self.kill_at = Some(now + Duration::from_millis(self.grace.term));
+                }
+                Err(_) => {}
             }
         }
         Ok(())
@@ -875,7 +899,7 @@ pub fn read_stdout(stdout: ChildStdout, raw_path: &Path, to_loop: mpsc::Sender<I
 }
 
 fn read_lines(stdout: impl Read, raw_path: &Path, max_line: usize, to_loop: &mpsc::Sender<Input>) {
-    let mut raw = match OpenOptions::new().create(true).append(true).open(raw_path) {
+    let mut raw = match atomic_file::open_private_append(raw_path) {
         Ok(file) => Some(file),
         Err(err) => {
             tracing::warn!(%err, "cannot open the raw stdout copy");

@@ -17,6 +17,23 @@ pub(crate) fn no_rollout(id: &str) -> ErrorObject {
     ErrorObject::request_failed(format!("no rollout found for thread id {id}"))
 }
 
+/// A client's `cwd` for a thread or turn: an absolute path to an existing directory, else
+/// `-32602` naming the path.
+pub(crate) fn check_cwd<'a>(method: &str, dir: &'a str) -> Result<&'a str, ErrorObject> {
+    let path = Path::new(dir);
+    let why = if !path.is_absolute() {
+        "is not an absolute path"
+    } else if !path.is_dir() {
+        "is not a directory"
+    } else {
+        return Ok(dir);
+    };
+    Err(ErrorObject::invalid_params(
+        method,
+        format!("`cwd` {why}: {dir}"),
+    ))
+}
+
 /// Parses a thread id; Codex's message for a malformed one.
 pub(crate) fn thread_id(raw: &str) -> Result<Uuid, ErrorObject> {
     store::parse_id(raw).map_err(|err| ErrorObject::request_failed(err.to_string()))
@@ -60,7 +77,8 @@ impl Server {
             return Err(ErrorObject::invalid_params(
                 "thread/start",
                 format!(
-                    "unknown model provider `{name}`; configured providers: {}",
+                    "unknown model provider `{}`; configured providers: {}",
+                    crate::jsonrpc::quote(&name),
                     known.join(", ")
                 ),
             ));
@@ -68,13 +86,16 @@ impl Server {
         Ok(name)
     }
 
-    fn resolve_cwd(cwd: Option<&str>) -> Result<String, ErrorObject> {
-        let base = std::env::current_dir().map_err(ErrorObject::internal)?;
-        Ok(match cwd {
-            Some(dir) if Path::new(dir).is_absolute() => dir.to_string(),
-            Some(dir) => base.join(dir).display().to_string(),
-            None => base.display().to_string(),
-        })
+    /// The thread's working directory: the one asked for, which must be an absolute path to
+    /// an existing directory (a backend started elsewhere would run somewhere else), or the
+    /// server's own when none is asked for (as Codex).
+    fn resolve_cwd(method: &str, cwd: Option<&str>) -> Result<String, ErrorObject> {
+        match cwd {
+            Some(dir) => check_cwd(method, dir).map(str::to_string),
+            None => std::env::current_dir()
+                .map(|base| base.display().to_string())
+                .map_err(ErrorObject::internal),
+        }
     }
 
     /// Codex's gate for experimental fields: without `experimentalApi` they are refused.
@@ -105,7 +126,7 @@ impl Server {
         }
         let built = (|| -> Result<ThreadRecord, ErrorObject> {
             let provider = self.resolve_provider(p.model_provider.as_deref())?;
-            let cwd = Self::resolve_cwd(p.cwd.as_deref())?;
+            let cwd = Self::resolve_cwd("thread/start", p.cwd.as_deref())?;
             let now = Timestamp::now();
             let default_model = self
                 .config
@@ -415,7 +436,7 @@ impl Server {
             record.model = Some(model);
         }
         if p.cwd.is_some() {
-            match Self::resolve_cwd(p.cwd.as_deref()) {
+            match Self::resolve_cwd("thread/fork", p.cwd.as_deref()) {
                 Ok(cwd) => record.cwd = cwd,
                 Err(err) => return Some(Err(err)),
             }
@@ -493,7 +514,8 @@ impl Server {
             Ok(page) => page,
             Err(StoreError::InvalidCursor(cursor)) => {
                 return Err(ErrorObject::request_failed(format!(
-                    "invalid cursor: {cursor}"
+                    "invalid cursor: {}",
+                    crate::jsonrpc::quote(&cursor)
                 )));
             }
             Err(err) => return Err(ErrorObject::internal(err)),
@@ -572,7 +594,10 @@ impl Server {
             None => 0,
             Some(cursor) => {
                 let uuid = thread_id(cursor).map_err(|_| {
-                    ErrorObject::request_failed(format!("invalid cursor: {cursor}"))
+                    ErrorObject::request_failed(format!(
+                        "invalid cursor: {}",
+                        crate::jsonrpc::quote(cursor)
+                    ))
                 })?;
                 match self.load_order.iter().position(|u| *u == uuid) {
                     Some(at) => at + 1,

@@ -200,10 +200,9 @@ impl Server {
             return Some(Err(err));
         }
         let cwd = match p.cwd.as_deref() {
-            Some(dir) if Path::new(dir).is_absolute() => dir.to_string(),
-            Some(dir) => match std::env::current_dir() {
-                Ok(base) => base.join(dir).display().to_string(),
-                Err(err) => return Some(Err(ErrorObject::internal(err))),
+            Some(dir) => match super::threads::check_cwd("turn/start", dir) {
+                Ok(dir) => dir.to_string(),
+                Err(err) => return Some(Err(err)),
             },
             None => record.cwd.clone(),
         };
@@ -348,7 +347,9 @@ impl Server {
         // The launch waits (bounded) for the runner to report ready; the loop waits with it,
         // so the order of events stays the order of requests, while the runtime's other
         // tasks (turns being followed, the writer) go on.
-        let launched = tokio::task::block_in_place(|| runner::launch::launch(&dir, mode, lifeline));
+        let launched = tokio::task::block_in_place(|| {
+            runner::launch::launch(&dir, mode, lifeline, &provider.env)
+        });
         if let Err(err) = launched {
             let message = format!("failed to start the turn's runner: {err}");
             // The turn never ran: its exit record says so, so nobody waits for it to start.
@@ -482,13 +483,6 @@ impl Server {
         }
     }
 
-    /// Where an ephemeral thread's turn directories are. Ephemeral threads are never listed
-    /// or resumed, but their turns still need a directory for the runner's files: a scratch
-    /// area outside the thread tree.
-    fn ephemeral_turns_dir(&self, thread: Uuid) -> PathBuf {
-        self.state_dir.join("ephemeral").join(thread.to_string())
-    }
-
     /// The directories of a thread's turns, oldest first.
     fn turn_dirs(&self, thread: Uuid, ephemeral: super::state::Ephemeral) -> Vec<PathBuf> {
         match ephemeral {
@@ -503,7 +497,7 @@ impl Server {
                 }
             },
             super::state::Ephemeral::Yes => {
-                let Ok(entries) = std::fs::read_dir(self.ephemeral_turns_dir(thread)) else {
+                let Ok(entries) = std::fs::read_dir(self.store.ephemeral_turns_dir(thread)) else {
                     return Vec::new();
                 };
                 let mut ids: Vec<Uuid> = entries
@@ -511,7 +505,11 @@ impl Server {
                     .collect();
                 ids.sort();
                 ids.into_iter()
-                    .map(|turn| self.ephemeral_turns_dir(thread).join(turn.to_string()))
+                    .map(|turn| {
+                        self.store
+                            .ephemeral_turns_dir(thread)
+                            .join(turn.to_string())
+                    })
                     .collect()
             }
         }
@@ -525,15 +523,7 @@ impl Server {
     ) -> Result<PathBuf, ErrorObject> {
         let made = match ephemeral {
             super::state::Ephemeral::No => self.store.create_turn_dir(thread, turn),
-            super::state::Ephemeral::Yes => {
-                let dir = self.ephemeral_turns_dir(thread).join(turn.to_string());
-                atomic_file::create_private_dir(&dir)
-                    .map(|()| dir)
-                    .map_err(|source| store::StoreError::Io {
-                        path: self.state_dir.join("ephemeral"),
-                        source,
-                    })
-            }
+            super::state::Ephemeral::Yes => self.store.create_ephemeral_turn_dir(thread, turn),
         };
         made.map_err(|err| {
             ErrorObject::internal(format!("cannot create the turn directory: {err}"))
@@ -1396,7 +1386,7 @@ fn spec_provider(provider: &crate::config::Provider, resuming: bool) -> spec::Pr
         },
         command: provider.command.clone(),
         args,
-        env: provider.env.clone(),
+        env: provider.env.keys().cloned().collect(),
         prompt_via: match provider.prompt_via {
             ConfigPromptVia::Arg => spec::PromptVia::Arg,
             ConfigPromptVia::Stdin => spec::PromptVia::Stdin,

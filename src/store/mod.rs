@@ -42,6 +42,8 @@ pub const INDEX_FILE_NAME: &str = "index.sqlite";
 pub const THREADS_DIR_NAME: &str = "threads";
 /// The record file inside a thread directory.
 pub const THREAD_FILE_NAME: &str = "thread.json";
+/// The directory of ephemeral threads' turn directories inside the state directory.
+pub const EPHEMERAL_DIR_NAME: &str = "ephemeral";
 /// The directory of turn directories inside a thread directory.
 pub const TURNS_DIR_NAME: &str = "turns";
 
@@ -140,14 +142,16 @@ pub struct ListPage {
 
 /// Creates `dir` (owner-only) if needed and fsyncs its `parent` so the new entry survives a
 /// power loss.
+/// `dir` must not be a symbolic link (links inside the state directory are never followed).
 fn create_dir_durably(dir: &Path, parent: &Path) -> Result<(), StoreError> {
-    if dir.is_dir() {
+    let made =
+        crate::atomic_file::create_private_dir_nofollow(dir).map_err(|source| StoreError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+    if !made {
         return Ok(());
     }
-    crate::atomic_file::create_private_dir(dir).map_err(|source| StoreError::Io {
-        path: dir.to_owned(),
-        source,
-    })?;
     crate::atomic_file::sync_dir(parent).map_err(|source| StoreError::Io {
         path: parent.to_owned(),
         source,
@@ -209,11 +213,19 @@ impl Store {
     }
 
     fn create_threads_dir(state_dir: &Path) -> Result<PathBuf, StoreError> {
+        // The state directory itself may be reached through a link (the user's choice);
+        // nothing inside it is.
+        if !state_dir.is_dir() {
+            crate::atomic_file::create_private_dir(state_dir).map_err(|source| StoreError::Io {
+                path: state_dir.to_owned(),
+                source: match source.kind() {
+                    io::ErrorKind::AlreadyExists => io::Error::from_raw_os_error(libc::ENOTDIR),
+                    _ => source,
+                },
+            })?;
+        }
         let threads_dir = state_dir.join(THREADS_DIR_NAME);
-        crate::atomic_file::create_private_dir(&threads_dir).map_err(|source| StoreError::Io {
-            path: threads_dir.clone(),
-            source,
-        })?;
+        create_dir_durably(&threads_dir, state_dir)?;
         Ok(threads_dir)
     }
 
@@ -329,6 +341,30 @@ impl Store {
         let turns_dir = thread_dir.join(TURNS_DIR_NAME);
         create_dir_durably(&turns_dir, &thread_dir)?;
         let dir = self.turn_dir(thread_id, turn_id);
+        create_dir_durably(&dir, &turns_dir)?;
+        Ok(dir)
+    }
+
+    /// Where an ephemeral thread's turn directories are. Ephemeral threads are never listed
+    /// or resumed, but their turns still need a directory for the runner's files: a scratch
+    /// area outside the thread tree.
+    pub fn ephemeral_turns_dir(&self, thread_id: Uuid) -> PathBuf {
+        self.state_dir
+            .join(EPHEMERAL_DIR_NAME)
+            .join(thread_id.hyphenated().to_string())
+    }
+
+    /// Creates the directory of a turn of an ephemeral thread (owner-only) and returns it.
+    pub fn create_ephemeral_turn_dir(
+        &self,
+        thread_id: Uuid,
+        turn_id: Uuid,
+    ) -> Result<PathBuf, StoreError> {
+        let root = self.state_dir.join(EPHEMERAL_DIR_NAME);
+        create_dir_durably(&root, &self.state_dir)?;
+        let turns_dir = self.ephemeral_turns_dir(thread_id);
+        create_dir_durably(&turns_dir, &root)?;
+        let dir = turns_dir.join(turn_id.hyphenated().to_string());
         create_dir_durably(&dir, &turns_dir)?;
         Ok(dir)
     }

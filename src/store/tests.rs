@@ -586,3 +586,51 @@ fn pages_through_100k_threads_in_order_on_the_index() {
         assert_eq!(unique.len(), expected.len());
     }
 }
+
+#[test]
+fn a_symlinked_directory_inside_the_state_directory_is_never_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let record = thread(1_000, "p");
+    store.create_thread(&record).unwrap();
+    // A planted `turns` link out of the state directory.
+    let turns = store.thread_dir(record.id).join(TURNS_DIR_NAME);
+    std::os::unix::fs::symlink(outside.path(), &turns).unwrap();
+    let err = store.create_turn_dir(record.id, new_id()).unwrap_err();
+    assert!(err.to_string().contains("is a symbolic link"), "{err}");
+    // An ephemeral thread's directory planted the same way.
+    let ephemeral = new_id();
+    std::fs::create_dir(dir.path().join(EPHEMERAL_DIR_NAME)).unwrap();
+    std::os::unix::fs::symlink(outside.path(), store.ephemeral_turns_dir(ephemeral)).unwrap();
+    let err = store
+        .create_ephemeral_turn_dir(ephemeral, new_id())
+        .unwrap_err();
+    assert!(err.to_string().contains("is a symbolic link"), "{err}");
+    // And a `threads` link: the store does not open.
+    let other = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), other.path().join(THREADS_DIR_NAME)).unwrap();
+    let err = Store::open(other.path()).unwrap_err();
+    assert!(err.to_string().contains("is a symbolic link"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(outside.path()).unwrap().count(),
+        0,
+        "something was created outside the state directory"
+    );
+}
+
+#[test]
+fn turn_directories_of_both_kinds_are_made_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let record = thread(1_000, "p");
+    store.create_thread(&record).unwrap();
+    let durable = store.create_turn_dir(record.id, new_id()).unwrap();
+    let ephemeral = store.create_ephemeral_turn_dir(new_id(), new_id()).unwrap();
+    for made in [&durable, &ephemeral] {
+        let mode = std::fs::metadata(made).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "{}", made.display());
+    }
+    assert!(ephemeral.starts_with(dir.path().join(EPHEMERAL_DIR_NAME)));
+}

@@ -156,8 +156,8 @@ fn a_state_directory_that_cannot_be_made_stops_the_server_at_start() {
     assert_eq!(
         stderr.trim_end(),
         format!(
-            "agent-host: cannot open the state directory {state}: {state}/threads: Not a \
-             directory (os error 20)"
+            "agent-host: cannot open the state directory {state}: {state}: Not a directory \
+             (os error 20)"
         )
     );
 }
@@ -199,5 +199,49 @@ fn an_index_that_cannot_be_opened_is_a_request_error_after_initialize() {
             .count(),
         1,
         "{stderr}"
+    );
+}
+
+#[test]
+fn bad_values_are_quoted_short_and_a_byte_order_mark_is_skipped() {
+    let sandbox = Sandbox::new();
+    let mut server = sandbox.spawn_agent_host();
+    server.initialize();
+    // A 5 MB cursor that is no cursor: Codex's text, with a short prefix of the value.
+    let cursor = "c".repeat(5 * 1024 * 1024);
+    let (response, _) = server.request(json!(1), "thread/list", json!({"cursor": cursor}));
+    let message = response["error"]["message"].as_str().expect("an error");
+    assert_eq!(response["error"]["code"], -32600, "{message:.200}");
+    assert!(message.starts_with("invalid cursor: ccc"), "{message:.200}");
+    assert!(
+        message.len() < 200,
+        "{} bytes: {message:.200}",
+        message.len()
+    );
+    // A wrong-typed 5 MB value: serde quotes it whole; the message is cut.
+    let (response, _) = server.request(json!(2), "thread/list", json!({"limit": cursor}));
+    let message = response["error"]["message"].as_str().expect("an error");
+    assert_eq!(response["error"]["code"], -32602, "{message:.200}");
+    assert!(
+        message.len() < 2048,
+        "{} bytes: {message:.200}",
+        message.len()
+    );
+    // A method name of 1 MB.
+    let method = "m".repeat(1024 * 1024);
+    let (response, _) = server.request(json!(3), &method, json!({}));
+    let message = response["error"]["message"].as_str().expect("an error");
+    assert_eq!(response["error"]["code"], -32601, "{message:.200}");
+    assert!(
+        message.len() < 200,
+        "{} bytes: {message:.200}",
+        message.len()
+    );
+    // A line that starts with a UTF-8 byte-order mark is read as the message after it.
+    server.send_bytes(b"\xEF\xBB\xBF{\"id\":4,\"method\":\"thread/loaded/list\",\"params\":{}}\n");
+    let response = server.recv_json(DEFAULT_TIMEOUT).expect("a response");
+    assert_eq!(
+        response,
+        json!({"id": 4, "result": {"data": [], "nextCursor": null}})
     );
 }

@@ -22,6 +22,9 @@ pub struct Host {
 
 pub const TURN_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// A value of the `fake` provider's `env` that must reach the backend and no file.
+pub const PROVIDER_SECRET: &str = "sk-test-provider-secret-3f9a";
+
 impl Host {
     /// Writes `scripts` (name, text) and starts a server with one thread.
     pub fn new(scripts: &[(&str, &str)]) -> Host {
@@ -62,6 +65,7 @@ args = ["{{prompt}}"]
 [providers.fake.env]
 FAKE_AGENT_SCRIPT_DIR = {scripts:?}
 FAKE_AGENT_PIDS = {pids:?}
+FAKE_SECRET = "{secret}"
 [providers.codexlike]
 kind = "codex"
 command = {command:?}
@@ -77,6 +81,7 @@ FAKE_AGENT_SCRIPT_DIR = {scripts:?}
             command = env!("CARGO_BIN_EXE_fake-agent"),
             scripts = dir.display().to_string(),
             pids = sandbox.root().join("pids").display().to_string(),
+            secret = PROVIDER_SECRET,
         );
         std::fs::write(sandbox.root().join("turns.toml"), config).unwrap();
     }
@@ -1433,4 +1438,109 @@ fn thread_resume_and_fork_set_continue_session() {
     host.thread_id = thread;
     let (texts, _) = completed_turn_texts(&mut host, "session");
     assert_eq!(texts, ["resumed sess-41"]);
+}
+
+/// The texts of the completed agent messages among `messages`.
+fn agent_texts(messages: &[Value]) -> Vec<String> {
+    messages
+        .iter()
+        .filter(|m| {
+            m["method"] == "item/completed" && m["params"]["item"]["type"] == "agentMessage"
+        })
+        .map(|m| {
+            m["params"]["item"]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn provider_secrets_reach_the_backend_but_no_file_and_turn_files_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut host = Host::new(&[(
+        "env",
+        "start\necho-env FAKE_SECRET\necho-env AGENT_HOST_TURN\necho-env AGENT_HOST_PROVIDER_ENV\ncomplete\n",
+    )]);
+    let turn = host.start_turn("env", json!({}));
+    let messages = host.until_completed(&turn);
+    assert_eq!(
+        agent_texts(&messages),
+        [
+            PROVIDER_SECRET.to_owned(),
+            turn.clone(),
+            "unset AGENT_HOST_PROVIDER_ENV".to_owned()
+        ],
+        "the backend gets the provider's env and the turn's marker, not the runner's channel"
+    );
+    let dir = host.turn_dir(&turn);
+    let spec = std::fs::read_to_string(dir.join("spec.json")).unwrap();
+    assert!(
+        !spec.contains(PROVIDER_SECRET),
+        "the secret is in spec.json: {spec}"
+    );
+    let spec: Value = serde_json::from_str(&spec).unwrap();
+    let names = spec["provider"]["env"].as_array().expect("env names");
+    assert!(names.contains(&json!("FAKE_SECRET")), "{spec}");
+    let mut checked = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let entry = entry.unwrap();
+        let meta = entry.metadata().unwrap();
+        let mode = meta.permissions().mode() & 0o777;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let expected = if meta.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode, expected, "{name} has mode {mode:o}");
+        let text = std::fs::read(entry.path()).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&text).contains(PROVIDER_SECRET)
+                || name.starts_with("events")
+                || name.starts_with("backend.stdout"),
+            "{name} holds the secret"
+        );
+        checked.push(name);
+    }
+    for wanted in [
+        "spec.json",
+        "turn.json",
+        "process.json",
+        "exit.json",
+        "events.jsonl",
+    ] {
+        assert!(
+            checked.iter().any(|n| n == wanted),
+            "{wanted} not among {checked:?}"
+        );
+    }
+}
+
+#[test]
+fn turn_start_refuses_a_cwd_that_is_not_an_absolute_directory() {
+    let mut host = Host::new(&[("quick", "start\ncomplete\n")]);
+    let thread = host.thread_id.clone();
+    let missing = host
+        .sandbox
+        .root()
+        .join("no/such/dir")
+        .display()
+        .to_string();
+    for (cwd, why) in [
+        ("relative/dir".to_owned(), "is not an absolute path"),
+        (missing.clone(), "is not a directory"),
+    ] {
+        let response = host.request(
+            "turn/start",
+            json!({"threadId": thread, "cwd": cwd,
+                   "input": [{"type": "text", "text": "script:quick"}]}),
+        );
+        assert_eq!(
+            response["error"],
+            json!({"code": -32602,
+                   "message": format!("Invalid params for `turn/start`: `cwd` {why}: {cwd}")}),
+            "{response}"
+        );
+    }
+    // Nothing was started: the thread takes a turn at once.
+    let turn = host.start_turn("quick", json!({}));
+    host.until_completed(&turn);
 }

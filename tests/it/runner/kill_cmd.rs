@@ -241,3 +241,94 @@ fn turns_of_an_unused_state_directory_lists_nothing() {
     );
     assert_eq!((code, stdout.as_str()), (0, ""), "{stderr}");
 }
+
+/// A process record of a runner that is long gone, naming `socket` as its control socket.
+fn dead_runner_record(socket: &Path) -> serde_json::Value {
+    let me = identity::current().unwrap();
+    let gone = Identity {
+        start_time: me.start_time.saturating_sub(1000),
+        ..me
+    };
+    serde_json::json!({
+        "v": 1, "runner": gone, "backend": null, "socket": socket,
+        "mode": "background", "startedAtMs": 0, "heartbeatAtMs": 0
+    })
+}
+
+#[test]
+fn a_recorded_socket_that_is_an_ordinary_file_survives_kill_and_recovery() {
+    // `agent-host kill`.
+    let turn = Turn::new("quick.txt", Mode::Background);
+    let precious = turn.root.path().join("precious.txt");
+    std::fs::write(&precious, "keep me").unwrap();
+    let record = dead_runner_record(&precious);
+    std::fs::write(turn.dir.join("process.json"), record.to_string()).unwrap();
+    let (code, _, stderr) = run_agent_host(
+        &["kill", "--timeout-ms", "5000", turn.dir.to_str().unwrap()],
+        turn.root.path(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep me");
+    // Named like the turn's own socket, but a file: also left alone.
+    let other = Turn::new("quick.txt", Mode::Background);
+    let fake_socket = other.dir.join("control.sock");
+    std::fs::write(&fake_socket, "not a socket").unwrap();
+    std::fs::write(
+        other.dir.join("process.json"),
+        dead_runner_record(&fake_socket).to_string(),
+    )
+    .unwrap();
+    let (code, _, stderr) = run_agent_host(
+        &["kill", "--timeout-ms", "5000", other.dir.to_str().unwrap()],
+        other.root.path(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        fake_socket.exists(),
+        "a file named control.sock was deleted"
+    );
+
+    // A recovering server.
+    let turn = Turn::new("quick.txt", Mode::Background);
+    let precious = turn.root.path().join("precious.txt");
+    std::fs::write(&precious, "keep me").unwrap();
+    std::fs::write(
+        turn.dir.join("process.json"),
+        dead_runner_record(&precious).to_string(),
+    )
+    .unwrap();
+    let config = turn.root.path().join("empty-config.toml");
+    std::fs::write(&config, "").unwrap();
+    let args: Vec<std::ffi::OsString> = vec![
+        "app-server".into(),
+        "--state-dir".into(),
+        turn.root.path().into(),
+        "--config".into(),
+        config.into(),
+    ];
+    let mut server = process::spawn(SpawnSpec {
+        program: Path::new(super::AGENT_HOST),
+        args: &args,
+        cwd: turn.root.path(),
+        env: EnvPolicy::Inherit {
+            set: Vec::new(),
+            remove: Vec::new(),
+        },
+        stdin: Stdio::piped(),
+        stdout: Stdio::null(),
+        stderr: Stdio::inherit(),
+        session: SessionPolicy::Inherit,
+        inherit_fd: None,
+    })
+    .unwrap();
+    let exit = super::wait_for(Duration::from_secs(20), "the exit record", || {
+        agent_host::runner::client::read_exit_record(&turn.dir).unwrap()
+    });
+    assert_eq!(exit.status, TurnStatus::Interrupted);
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep me");
+    drop(server.stdin.take());
+    let status = super::wait_for(Duration::from_secs(10), "the server to exit", || {
+        server.try_wait().unwrap()
+    });
+    assert!(status.success(), "{status}");
+}

@@ -168,6 +168,7 @@ fn a_turn_dir_too_long_for_sun_path_gets_a_short_socket() {
         &long,
         Mode::Background,
         None,
+        &turn.env(),
     )
     .unwrap();
     assert!(
@@ -309,13 +310,23 @@ fn launch_refuses_a_foreground_turn_without_lifeline_or_a_wrong_mode() {
         ready_timeout: Duration::from_secs(10),
     };
     let foreground = Turn::new("quick.txt", Mode::Foreground);
-    let err =
-        agent_host::runner::launch::launch_with(&options, &foreground.dir, Mode::Foreground, None)
-            .unwrap_err();
+    let err = agent_host::runner::launch::launch_with(
+        &options,
+        &foreground.dir,
+        Mode::Foreground,
+        None,
+        &foreground.env(),
+    )
+    .unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
-    let err =
-        agent_host::runner::launch::launch_with(&options, &foreground.dir, Mode::Background, None)
-            .unwrap_err();
+    let err = agent_host::runner::launch::launch_with(
+        &options,
+        &foreground.dir,
+        Mode::Background,
+        None,
+        &foreground.env(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("spec.json says"), "{err}");
     assert!(
         !foreground.dir.join("process.json").exists(),

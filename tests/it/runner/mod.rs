@@ -4,6 +4,7 @@ mod approvals;
 mod files;
 mod kill_cmd;
 mod lifecycle;
+mod pid_reuse;
 mod race;
 mod schema;
 mod supervision;
@@ -71,7 +72,7 @@ impl Turn {
             "mode": mode, "cwd": root.path(),
             "provider": {"name": "fake", "kind": "jsonl", "command": FAKE_AGENT,
                 "args": ["--script", script(script_name), "{prompt}"],
-                "env": {"FAKE_AGENT_PIDS": pids}},
+                "env": ["FAKE_AGENT_PIDS"]},
             "prompt": "hello", "model": null, "resumeSessionId": null, "approvalPolicy": "never",
             "graceMs": {"cancel": grace.0, "term": grace.1}
         });
@@ -89,13 +90,21 @@ impl Turn {
         }
     }
 
+    /// The values of the provider's `env` that the spec names.
+    pub fn env(&self) -> std::collections::BTreeMap<String, String> {
+        std::collections::BTreeMap::from([(
+            "FAKE_AGENT_PIDS".to_owned(),
+            self.pids.display().to_string(),
+        )])
+    }
+
     /// Launches the runner from this test process (background mode needs no lifeline).
     pub fn launch(&self) -> LaunchedRunner {
         let options = LaunchOptions {
             exe: PathBuf::from(AGENT_HOST),
             ready_timeout: Duration::from_secs(10),
         };
-        launch_with(&options, &self.dir, Mode::Background, None).unwrap()
+        launch_with(&options, &self.dir, Mode::Background, None, &self.env()).unwrap()
     }
 
     /// The identities written by the fake agents, once there are at least `count`.
@@ -208,7 +217,12 @@ pub fn wait_all_dead(ids: &[Identity], within: Duration) {
 /// Starts a stand-in server (`fake-agent --launch-runner`) that launches the turn's runner
 /// and holds its lifeline; returns it with the runner pid it printed.
 pub fn start_server(turn: &Turn, mode: &str) -> (std::process::Child, i32) {
-    let args: Vec<std::ffi::OsString> = vec![
+    start_server_with(turn, mode, &[])
+}
+
+/// [`start_server`] with more arguments for the stand-in (`--reap-orphans`).
+pub fn start_server_with(turn: &Turn, mode: &str, extra: &[&str]) -> (std::process::Child, i32) {
+    let mut args: Vec<std::ffi::OsString> = vec![
         "--launch-runner".into(),
         turn.dir.clone().into(),
         "--agent-host".into(),
@@ -216,12 +230,17 @@ pub fn start_server(turn: &Turn, mode: &str) -> (std::process::Child, i32) {
         "--mode".into(),
         mode.into(),
     ];
+    args.extend(extra.iter().map(Into::into));
     let mut child = process::spawn(SpawnSpec {
         program: Path::new(FAKE_AGENT),
         args: &args,
         cwd: turn.root.path(),
         env: EnvPolicy::Inherit {
-            set: Vec::new(),
+            set: turn
+                .env()
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
             remove: Vec::new(),
         },
         stdin: Stdio::null(),

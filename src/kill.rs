@@ -24,6 +24,7 @@ use crate::runner::client::{read_exit_record, request_blocking};
 use crate::runner::control::ControlRequest;
 use crate::runner::launch::read_process_record;
 use crate::runner::{EXIT_FILE, log};
+use crate::store::turn_dir;
 
 /// Exit code: the turn has ended (the exit record was printed).
 pub const EXIT_ENDED: u8 = 0;
@@ -232,28 +233,28 @@ pub fn record_end_for_runner(
     atomic_file::write_json_atomic(&turn_dir.join(EXIT_FILE), &record)
 }
 
-/// Finds the turn directory for a turn id or a directory path.
+/// Finds the turn directory for a turn id (of a stored or an ephemeral thread) or a
+/// directory path.
 pub fn resolve_turn(state_dir: Option<&Path>, turn: &str) -> Result<PathBuf, String> {
     let as_path = Path::new(turn);
     if as_path.is_dir() {
         return Ok(as_path.to_path_buf());
     }
-    let id = uuid::Uuid::parse_str(turn)
-        .map_err(|_| format!("{turn:?} is neither a turn directory nor a turn id (a UUID)"))?;
+    let id = uuid::Uuid::parse_str(turn).map_err(|_| {
+        format!(
+            "{:?} is neither a turn directory nor a turn id (a UUID)",
+            crate::jsonrpc::quote(turn)
+        )
+    })?;
     let state = match state_dir {
         Some(dir) => dir.to_path_buf(),
         None => default_state_dir().ok_or("no state directory: pass --state-dir")?,
     };
-    let threads = state.join("threads");
-    let entries = std::fs::read_dir(&threads)
-        .map_err(|err| format!("cannot read {}: {err}", threads.display()))?;
-    for entry in entries.flatten() {
-        let candidate = entry.path().join("turns").join(id.to_string());
-        if candidate.is_dir() {
-            return Ok(candidate);
-        }
+    match turn_dir::find(&state, id) {
+        Ok(Some(found)) => Ok(found.path),
+        Ok(None) => Err(format!("no turn {id} in {}", state.display())),
+        Err(err) => Err(err.to_string()),
     }
-    Err(format!("no turn {id} under {}", threads.display()))
 }
 
 /// `$XDG_STATE_HOME/agent-host`, else `~/.local/state/agent-host`.

@@ -1,7 +1,7 @@
 //! `agent-host turns`: which turns are running, from any process.
 //!
-//! Reads the state directory only (no server needed): every turn directory under
-//! `<state>/threads/*/turns/`, and for each its records. A turn without `exit.json` is
+//! Reads the state directory only (no server needed): every turn directory, of stored and of
+//! ephemeral threads (`store::turn_dir`), and for each its records. A turn without `exit.json` is
 //! `running` when its runner is alive (pid, start time and boot id all match), `starting`
 //! when it has no process record yet, and `runnerLost` when its runner is gone (the next
 //! server, `thread/resume`, or `agent-host kill` ends it). With `--all`, ended turns are
@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use crate::process::identity;
 use crate::runner::client::read_exit_record;
 use crate::runner::launch::read_process_record;
+use crate::store::turn_dir;
 
 /// Runs the `turns` command.
 pub fn main(state_dir: Option<PathBuf>, all: bool) -> ExitCode {
@@ -23,29 +24,13 @@ pub fn main(state_dir: Option<PathBuf>, all: bool) -> ExitCode {
         Some(dir) => dir,
         None => return crate::cli::fail("no state directory: pass --state-dir"),
     };
-    let threads = state.join("threads");
-    let entries = match std::fs::read_dir(&threads) {
-        Ok(entries) => entries,
-        // A state directory no server has used yet has no turns.
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return ExitCode::SUCCESS,
-        Err(err) => return crate::cli::fail(&format!("cannot read {}: {err}", threads.display())),
+    let turns = match turn_dir::all(&state) {
+        Ok(turns) => turns,
+        Err(err) => return crate::cli::fail(&err.to_string()),
     };
-    let mut turns: Vec<(String, PathBuf)> = Vec::new();
-    for thread in entries.flatten() {
-        let Ok(dirs) = std::fs::read_dir(thread.path().join("turns")) else {
-            continue;
-        };
-        for dir in dirs.flatten() {
-            let name = dir.file_name().to_string_lossy().into_owned();
-            if uuid::Uuid::try_parse(&name).is_ok() {
-                turns.push((name, dir.path()));
-            }
-        }
-    }
-    turns.sort(); // UUIDv7: start order
     let mut out = io::stdout().lock();
-    for (_, dir) in turns {
-        if let Some(line) = describe(&dir, all)
+    for turn in turns {
+        if let Some(line) = describe(&turn.path, all)
             && writeln!(out, "{line}").is_err()
         {
             break; // stdout closed (e.g. `| head`)
@@ -60,8 +45,8 @@ fn describe(dir: &Path, all: bool) -> Option<Value> {
     let read = |name: &str| -> Option<Value> {
         serde_json::from_slice(&std::fs::read(dir.join(name)).ok()?).ok()
     };
-    let spec = read("spec.json")?;
-    let started_at_ms = read("turn.json").and_then(|t| t.get("startedAtMs").cloned());
+    let spec = read(turn_dir::SPEC_FILE)?;
+    let started_at_ms = read(turn_dir::TURN_FILE).and_then(|t| t.get("startedAtMs").cloned());
     let exit = read_exit_record(dir).ok().flatten();
     if exit.is_some() && !all {
         return None;

@@ -14,7 +14,7 @@ use std::path::Path;
 use crate::events::{Event, EventRecord, RECORD_VERSION, check_version, now_ms};
 
 /// The file name of the event log inside a turn directory.
-pub const EVENTS_FILE: &str = "events.jsonl";
+pub use crate::store::turn_dir::EVENTS_FILE;
 
 /// Whether an appended record must reach the disk before `append` returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -41,14 +41,11 @@ use control::ControlInput;
 use log::{Durability, EventLog};
 use supervisor::{Backend, Input, Supervisor};
 
-/// File names inside a turn directory.
-pub const PROCESS_FILE: &str = "process.json";
-pub const EXIT_FILE: &str = "exit.json";
-pub const STDOUT_FILE: &str = "backend.stdout";
-pub const STDERR_FILE: &str = "backend.stderr";
-pub const RUNNER_LOG_FILE: &str = "runner.log";
-pub const LOCK_FILE: &str = "runner.lock";
-pub const SOCKET_FILE: &str = "control.sock";
+/// File names inside a turn directory (defined, with the rest of the layout, in
+/// [`crate::store::turn_dir`]).
+pub use crate::store::turn_dir::{
+    EXIT_FILE, LOCK_FILE, PROCESS_FILE, RUNNER_LOG_FILE, SOCKET_FILE, STDERR_FILE, STDOUT_FILE,
+};
 
 /// The environment variable naming the inherited lifeline descriptor (foreground turns).
 pub const LIFELINE_FD_ENV: &str = "AGENT_HOST_LIFELINE_FD";

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::events::{Mode, TokenBreakdown, check_version};
 
 /// The file name of the spec inside a turn directory.
-pub const SPEC_FILE: &str = "spec.json";
+pub use crate::store::turn_dir::SPEC_FILE;
 
 /// The turn to run (`docs/contracts.md`, "spec.json").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -57,8 +57,8 @@ pub(crate) fn thread(
     } else {
         Some(
             state_dir
-                .join("threads")
-                .join(record.id.to_string())
+                .join(crate::store::THREADS_DIR_NAME)
+                .join(record.id.hyphenated().to_string())
                 .display()
                 .to_string(),
         )

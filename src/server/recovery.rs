@@ -1,5 +1,5 @@
-//! Recovery at start: every turn that was running when some server stopped is found, and the
-//! ones whose runner died are ended.
+//! Recovery at start: every turn that was running when some server stopped is found (of
+//! stored and of ephemeral threads alike), and the ones whose runner died are ended.
 //!
 //! A turn without `exit.json` whose runner is alive (pid, start time and boot id all match)
 //! is left alone: it is still running, and `thread/resume` follows it again. A turn whose
@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::events::TurnStatus;
 use crate::process::identity;
 use crate::runner;
+use crate::store::turn_dir;
 
 /// A turn without a process record younger than this may still be launching.
 const LAUNCH_WINDOW: Duration = Duration::from_secs(60);
@@ -24,25 +25,21 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Ends every turn under `state_dir` whose runner died before writing its exit record;
 /// returns the turn directories it ended.
 pub fn recover(state_dir: &Path) -> Vec<PathBuf> {
-    let mut ended = Vec::new();
-    let Ok(threads) = std::fs::read_dir(state_dir.join("threads")) else {
-        return ended;
-    };
-    for thread in threads.flatten() {
-        let Ok(turns) = std::fs::read_dir(thread.path().join("turns")) else {
-            continue;
-        };
-        for turn in turns.flatten() {
-            let dir = turn.path();
-            if dir.join(runner::EXIT_FILE).exists() || !dir.join("spec.json").exists() {
-                continue;
-            }
-            if recover_turn(&dir) {
-                ended.push(dir);
-            }
+    let turns = match turn_dir::all(state_dir) {
+        Ok(turns) => turns,
+        Err(err) => {
+            tracing::warn!("recovery cannot list the turns: {err}");
+            return Vec::new();
         }
-    }
-    ended
+    };
+    turns
+        .into_iter()
+        .map(|turn| turn.path)
+        .filter(|dir| {
+            !dir.join(turn_dir::EXIT_FILE).exists() && dir.join(turn_dir::SPEC_FILE).exists()
+        })
+        .filter(|dir| recover_turn(dir))
+        .collect()
 }
 
 /// Ends one turn if its runner is gone; `true` if it did.
@@ -61,7 +58,7 @@ pub(crate) fn recover_turn(dir: &Path) -> bool {
         None => {
             // No process record: the runner never started a backend, or is starting right
             // now for another server. Only a turn older than any launch can be ended.
-            let age = std::fs::metadata(dir.join("spec.json"))
+            let age = std::fs::metadata(dir.join(turn_dir::SPEC_FILE))
                 .and_then(|m| m.modified())
                 .ok()
                 .and_then(|t| t.elapsed().ok())

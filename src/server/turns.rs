@@ -114,8 +114,9 @@ fn end_unlaunched(dir: &Path, message: &str) {
     }
 }
 
+use crate::store::turn_dir;
 /// The file name of [`TurnRecord`] in a turn directory.
-pub(crate) const TURN_FILE: &str = "turn.json";
+pub(crate) use crate::store::turn_dir::TURN_FILE;
 
 /// A turn this server is following.
 #[derive(Debug)]
@@ -485,32 +486,18 @@ impl Server {
 
     /// The directories of a thread's turns, oldest first.
     fn turn_dirs(&self, thread: Uuid, ephemeral: super::state::Ephemeral) -> Vec<PathBuf> {
-        match ephemeral {
-            super::state::Ephemeral::No => match self.store.list_turn_ids(thread) {
-                Ok(ids) => ids
-                    .into_iter()
-                    .map(|turn| self.store.turn_dir(thread, turn))
-                    .collect(),
-                Err(err) => {
-                    tracing::warn!("cannot list the turns of {thread}: {err}");
-                    Vec::new()
-                }
-            },
-            super::state::Ephemeral::Yes => {
-                let Ok(entries) = std::fs::read_dir(self.store.ephemeral_turns_dir(thread)) else {
-                    return Vec::new();
-                };
-                let mut ids: Vec<Uuid> = entries
-                    .filter_map(|entry| Uuid::try_parse(entry.ok()?.file_name().to_str()?).ok())
-                    .collect();
-                ids.sort();
-                ids.into_iter()
-                    .map(|turn| {
-                        self.store
-                            .ephemeral_turns_dir(thread)
-                            .join(turn.to_string())
-                    })
-                    .collect()
+        let turns_dir = match ephemeral {
+            super::state::Ephemeral::No => turn_dir::durable_turns(&self.state_dir, thread),
+            super::state::Ephemeral::Yes => turn_dir::ephemeral_turns(&self.state_dir, thread),
+        };
+        match turn_dir::turn_ids(&turns_dir) {
+            Ok(ids) => ids
+                .into_iter()
+                .map(|turn| turns_dir.join(turn.hyphenated().to_string()))
+                .collect(),
+            Err(err) => {
+                tracing::warn!("cannot list the turns of {thread}: {err}");
+                Vec::new()
             }
         }
     }

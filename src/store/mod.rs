@@ -21,6 +21,7 @@ mod lock;
 mod record;
 #[cfg(test)]
 mod tests;
+pub mod turn_dir;
 
 use std::cell::{OnceCell, RefCell};
 use std::io;
@@ -327,9 +328,7 @@ impl Store {
 
     /// The directory of one turn (not created).
     pub fn turn_dir(&self, thread_id: Uuid, turn_id: Uuid) -> PathBuf {
-        self.thread_dir(thread_id)
-            .join(TURNS_DIR_NAME)
-            .join(turn_id.hyphenated().to_string())
+        turn_dir::durable(&self.state_dir, thread_id, turn_id)
     }
 
     /// Creates the directory of a turn of a stored thread (owner-only) and returns it.
@@ -349,9 +348,7 @@ impl Store {
     /// or resumed, but their turns still need a directory for the runner's files: a scratch
     /// area outside the thread tree.
     pub fn ephemeral_turns_dir(&self, thread_id: Uuid) -> PathBuf {
-        self.state_dir
-            .join(EPHEMERAL_DIR_NAME)
-            .join(thread_id.hyphenated().to_string())
+        turn_dir::ephemeral_turns(&self.state_dir, thread_id)
     }
 
     /// Creates the directory of a turn of an ephemeral thread (owner-only) and returns it.
@@ -372,34 +369,11 @@ impl Store {
     /// The ids of a thread's turn directories in start order (UUIDv7 order). Entries that
     /// are not turn directories (temporary files, stray names) are ignored.
     pub fn list_turn_ids(&self, thread_id: Uuid) -> Result<Vec<Uuid>, StoreError> {
-        let turns_dir = self.thread_dir(thread_id).join(TURNS_DIR_NAME);
-        let entries = match std::fs::read_dir(&turns_dir) {
-            Ok(entries) => entries,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => {
-                return Err(StoreError::Io {
-                    path: turns_dir,
-                    source,
-                });
-            }
-        };
-        let mut ids = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|source| StoreError::Io {
-                path: turns_dir.clone(),
-                source,
-            })?;
-            let is_dir = entry.file_type().map(|kind| kind.is_dir()).unwrap_or(false);
-            let id = entry
-                .file_name()
-                .to_str()
-                .and_then(|name| Uuid::try_parse(name).ok());
-            if let (true, Some(id)) = (is_dir, id) {
-                ids.push(id);
-            }
-        }
-        ids.sort();
-        Ok(ids)
+        let turns_dir = turn_dir::durable_turns(&self.state_dir, thread_id);
+        turn_dir::turn_ids(&turns_dir).map_err(|source| StoreError::Io {
+            path: turns_dir,
+            source,
+        })
     }
 
     /// Indexes records without writing their files, in one transaction. Only for tests and

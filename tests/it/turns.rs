@@ -1544,3 +1544,114 @@ fn turn_start_refuses_a_cwd_that_is_not_an_absolute_directory() {
     let turn = host.start_turn("quick", json!({}));
     host.until_completed(&turn);
 }
+
+/// A host whose thread is ephemeral (its turns live under `<state>/ephemeral/`).
+fn ephemeral_host(scripts: &[(&str, &str)]) -> Host {
+    let mut host = Host::new(scripts);
+    let cwd = host.sandbox.work_dir().display().to_string();
+    let started = host.request("thread/start", json!({"cwd": cwd, "ephemeral": true}));
+    assert_eq!(started["result"]["thread"]["ephemeral"], true, "{started}");
+    host.thread_id = started["result"]["thread"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    host
+}
+
+fn agent_host_command(args: &[&str], state: &std::path::Path) -> (bool, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_agent-host"))
+        .args(args)
+        .arg("--state-dir")
+        .arg(state)
+        .output()
+        .expect("run agent-host");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_turn_of_an_ephemeral_thread_is_listed_and_stopped_from_outside() {
+    let mut host = ephemeral_host(&[("long", "pid\nstart\nmessage waiting\nsleep 600000\n")]);
+    let turn = host.start_turn("long", json!({}));
+    host.server
+        .wait_for(TURN_TIMEOUT, |m| {
+            m["method"] == "item/completed" && m["params"]["item"]["type"] == "agentMessage"
+        })
+        .unwrap_or_else(|(err, got)| panic!("{err}: {got:#?}"));
+    let state = host.sandbox.state_dir();
+    let (ok, stdout, stderr) = agent_host_command(&["turns"], &state);
+    assert!(ok, "{stderr}");
+    let listed: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(listed.len(), 1, "{stdout}");
+    assert_eq!(listed[0]["turnId"], turn.as_str());
+    assert_eq!(listed[0]["state"], "running");
+    let dir = listed[0]["dir"].as_str().unwrap();
+    assert!(
+        dir.starts_with(&state.join("ephemeral").display().to_string()),
+        "{dir}"
+    );
+    let (ok, stdout, stderr) = agent_host_command(&["kill", &turn], &state);
+    assert!(ok, "{stderr}");
+    let exit: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(exit["status"], "interrupted", "{exit}");
+    let messages = host.until_completed(&turn);
+    assert_eq!(
+        messages.last().unwrap()["params"]["turn"]["status"],
+        "interrupted"
+    );
+    assert_all_gone(&host.recorded_pids(), Duration::from_secs(5));
+}
+
+#[test]
+fn a_restarted_server_recovers_a_turn_of_an_ephemeral_thread_whose_runner_died() {
+    let mut host = ephemeral_host(&[("long", "pid\nstart\nmessage waiting\nsleep 600000\n")]);
+    let turn = host.start_turn("long", json!({"background": true}));
+    host.server
+        .wait_for(TURN_TIMEOUT, |m| {
+            m["method"] == "item/completed" && m["params"]["item"]["type"] == "agentMessage"
+        })
+        .unwrap_or_else(|(err, got)| panic!("{err}: {got:#?}"));
+    host.server.kill();
+    let dir = host
+        .sandbox
+        .state_dir()
+        .join("ephemeral")
+        .join(&host.thread_id)
+        .join(&turn);
+    let process: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("process.json")).unwrap()).unwrap();
+    let runner = (
+        process["runner"]["pid"].as_i64().unwrap() as i32,
+        process["runner"]["startTime"].as_u64().unwrap(),
+    );
+    assert!(alive(runner.0, runner.1));
+    // By pid, a process this test started (through the server), its identity checked above.
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &runner.0.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_all_gone(&[runner], Duration::from_secs(5));
+    let backend = host.recorded_pids();
+    assert!(
+        alive(backend[0].0, backend[0].1),
+        "the orphan should still run"
+    );
+    let mut server = Host::spawn(&host.sandbox);
+    server.initialize();
+    assert_all_gone(&backend, Duration::from_secs(10));
+    let exit = dir.join("exit.json");
+    let deadline = Instant::now() + TURN_TIMEOUT;
+    while !exit.exists() {
+        assert!(Instant::now() < deadline, "recovery wrote no exit record");
+        std::thread::yield_now();
+    }
+    let exit: Value = serde_json::from_slice(&std::fs::read(&exit).unwrap()).unwrap();
+    assert_eq!(exit["status"], "interrupted", "{exit}");
+}

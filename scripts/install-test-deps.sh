@@ -8,6 +8,8 @@
 #   .cache/claude-bin              a symlink to the native claude binary inside it
 #   .cache/npm-gemini              the pinned real Gemini CLI (@google/gemini-cli, pure JS)
 #   .cache/gemini-bin              a symlink to its bundle/gemini.js (run by node, its shebang)
+#   python3                        checked on PATH (the transcript harness's self-test server);
+#                                  installed from Debian's packages when missing and root
 # Runs unattended (CI=true, no stdin, fresh clone without .cache/). Progress goes to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +27,16 @@ die() {
 }
 
 mkdir -p "$CACHE"
+
+if command -v python3 >/dev/null; then
+    say "python3 found ($(python3 --version 2>&1))"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing python3 (apt-get)"
+    apt-get update -qq </dev/null >&2 && apt-get install -y -qq python3-minimal </dev/null >&2 ||
+        die "apt-get install python3-minimal failed"
+else
+    die "python3 not found on PATH (the transcript harness's self-test needs it): install Python 3"
+fi
 
 # The npm package ships its native binary as a per-platform optional dependency
 # (@openai/codex-<os>-<arch>, an alias of @openai/codex@<version>-<os>-<arch>); the binary lives

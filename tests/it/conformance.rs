@@ -4,13 +4,12 @@
 //! - Every top-level fixture in `fixtures/transcripts/` runs against the real binary, and every
 //!   line the server actually writes is validated (the transcript harness does this on each
 //!   run, so `check(name)` tests conform too).
-//! - The validator is itself checked: every server message in the real Codex captures
-//!   (`shared/reference/codex-transcripts`) validates, and wrong messages fail.
-
-use std::path::Path;
+//! - The validator is itself checked: every server message of the real Codex, captured live
+//!   against our mock model server (`codex_capture.rs`), validates, and wrong messages fail.
 
 use serde_json::{Value, json};
 
+use crate::codex_capture::Capture;
 use crate::support::paths;
 use crate::support::schema::{CodexSchema, Conformance, Strictness, TrafficChecker};
 use crate::transcript::check;
@@ -83,17 +82,14 @@ fn requests_in_summary(raw: &str) -> Vec<(Value, String)> {
     Vec::new()
 }
 
-/// Validates every `s2c` message of a capture file; returns how many were validated and the
-/// failures as `file:line: error`.
-fn validate_capture(schemas: &[&CodexSchema], file: &Path) -> (usize, Vec<String>) {
-    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-    let name = file.file_name().unwrap().to_string_lossy().into_owned();
+/// Validates every `s2c` message of a capture; returns how many were validated and the
+/// failures as `name:line: error`.
+fn validate_capture(schemas: &[&CodexSchema], capture: &Capture) -> (usize, Vec<String>) {
+    let name = capture.name;
     let mut checker = TrafficChecker::new(schemas);
     let mut validated = 0;
     let mut failures = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let entry: Value = serde_json::from_str(line)
-            .unwrap_or_else(|e| panic!("{name}:{}: not JSON: {e}", index + 1));
+    for (index, entry) in capture.lines.iter().enumerate() {
         let msg = &entry["msg"];
         match (entry["dir"].as_str(), msg) {
             (Some("c2s"), Value::String(raw)) => {
@@ -114,48 +110,68 @@ fn validate_capture(schemas: &[&CodexSchema], file: &Path) -> (usize, Vec<String
     (validated, failures)
 }
 
+/// The captures of the real Codex, made once per test run and shared by the tests below.
+fn captures() -> &'static [Capture] {
+    static CAPTURES: std::sync::OnceLock<Vec<Capture>> = std::sync::OnceLock::new();
+    CAPTURES.get_or_init(crate::codex_capture::capture_all)
+}
+
 #[test]
 fn real_codex_output_conforms_so_the_validator_is_right() {
-    let dir = paths::reference_transcripts_dir().unwrap_or_else(|| {
-        panic!(
-            "the real Codex captures (shared/reference/codex-transcripts beside the clone) \
-             are missing"
-        )
-    });
     let conformance = conformance();
-    let files = paths::jsonl_files(&dir);
-    assert!(
-        files.len() >= 16,
-        "only {} captures in {}",
-        files.len(),
-        dir.display()
-    );
     let mut validated = 0;
     let mut failures = Vec::new();
-    for file in &files {
-        let (count, file_failures) = validate_capture(&conformance.schemas(), file);
+    let mut methods = std::collections::BTreeSet::new();
+    for capture in captures() {
+        let (count, capture_failures) = validate_capture(&conformance.schemas(), capture);
         validated += count;
-        failures.extend(file_failures);
+        failures.extend(capture_failures);
+        for line in capture.lines.iter().filter(|l| l["dir"] == "s2c") {
+            if let Some(method) = line["msg"]["method"].as_str() {
+                methods.insert(method.to_owned());
+            }
+            if let Some(kind) = line["msg"]["params"]["item"]["type"].as_str() {
+                methods.insert(format!("item:{kind}"));
+            }
+        }
     }
     assert!(
         failures.is_empty(),
         "real Codex output fails validation:\n{}",
         failures.join("\n")
     );
-    assert!(
-        validated > 1000,
-        "only {validated} server messages validated"
-    );
+    // The validator saw the kinds of message our server sends, as Codex sends them.
+    for wanted in [
+        "thread/started",
+        "turn/started",
+        "item/started",
+        "item/agentMessage/delta",
+        "item/completed",
+        "thread/tokenUsage/updated",
+        "turn/completed",
+        "item:userMessage",
+        "item:agentMessage",
+        "item:commandExecution",
+    ] {
+        assert!(
+            methods.contains(wanted),
+            "no {wanted} in the captures: {methods:?}"
+        );
+    }
+    assert!(validated > 60, "only {validated} server messages validated");
 }
 
 #[test]
 fn real_codex_sends_members_the_stable_schema_does_not_declare() {
     // Why closed checking uses the experimental schema: with the stable one closed, real
     // Codex output fails (experimental members such as `readStates` on `thread/list`).
-    let dir = paths::reference_transcripts_dir().expect("the real Codex captures");
     let closed_stable = CodexSchema::load_from(&paths::schema_dir(), Strictness::Closed)
         .unwrap_or_else(|e| panic!("{e}"));
-    let (_, failures) = validate_capture(&[&closed_stable], &dir.join("02_thread_lifecycle.jsonl"));
+    let lifecycle = captures()
+        .iter()
+        .find(|c| c.name == "01_thread_lifecycle")
+        .expect("the lifecycle capture");
+    let (_, failures) = validate_capture(&[&closed_stable], lifecycle);
     assert!(
         failures
             .iter()

@@ -2,6 +2,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod approvals;
+mod codex_capture;
 mod conformance;
 mod protocol;
 mod real_claude;

@@ -29,7 +29,7 @@ fn codex_bin() -> PathBuf {
 
 /// The `config.toml` of a throwaway `CODEX_HOME` that sends every model request to the mock
 /// (`codex-app-server-protocol.md` §15).
-fn codex_config(base_url: &str) -> String {
+pub fn codex_config(base_url: &str) -> String {
     format!(
         r#"model = "mock-model"
 model_provider = "mock"

@@ -33,20 +33,6 @@ pub fn experimental_schema_dir() -> PathBuf {
         .join(format!("{CODEX_VERSION}-experimental"))
 }
 
-/// The real Codex captures: `shared/reference/codex-transcripts` beside the clone (CI), or
-/// beside one of its ancestors (a worktree nested one level deeper); `None` if neither exists.
-pub fn reference_transcripts_dir() -> Option<PathBuf> {
-    repo_root()
-        .ancestors()
-        .skip(1)
-        .map(|dir| {
-            dir.join("shared")
-                .join("reference")
-                .join("codex-transcripts")
-        })
-        .find(|dir| dir.is_dir())
-}
-
 /// The `*.jsonl` files directly in `dir`, sorted by name.
 pub fn jsonl_files(dir: &Path) -> Vec<PathBuf> {
     let entries =

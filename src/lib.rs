@@ -9,6 +9,7 @@ pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod events;
+pub(crate) mod fault;
 pub mod jsonrpc;
 pub mod kill;
 pub mod logging;

@@ -1036,15 +1036,39 @@ impl Server {
             completed_at: Some(completed_ms / 1000),
             duration_ms: Some(completed_ms - active.started_at_ms),
         };
-        self.notify_thread(
-            thread,
-            "turn/completed",
-            &TurnCompletedNotification {
-                thread_id,
-                turn: turn_view,
-            },
-        )
-        .await;
+        let completed = TurnCompletedNotification {
+            thread_id,
+            turn: turn_view,
+        };
+        self.notify_thread(thread, "turn/completed", &completed)
+            .await;
+        self.inject_fault_after_completion(thread, &completed).await;
+    }
+
+    /// The test hook of `docs/testing.md`, "Mutation checks": with `AGENT_HOST_FAULT` set, a
+    /// deliberately broken server that the exactly-once checks of the tests must catch.
+    async fn inject_fault_after_completion(
+        &self,
+        thread: Uuid,
+        completed: &TurnCompletedNotification,
+    ) {
+        match crate::fault::fault() {
+            Some(crate::fault::Fault::SecondTurnCompleted) => {
+                self.notify_thread(thread, "turn/completed", completed)
+                    .await;
+            }
+            Some(crate::fault::Fault::ItemAfterTurnCompleted) => {
+                let item = serde_json::json!({
+                    "item": {"type": "agentMessage", "id": "fault-item", "text": "late",
+                             "phase": null, "memoryCitation": null},
+                    "threadId": completed.thread_id,
+                    "turnId": completed.turn.id,
+                    "completedAtMs": now_ms(),
+                });
+                self.notify_thread(thread, "item/completed", &item).await;
+            }
+            Some(crate::fault::Fault::InterruptNeverWins) | None => {}
+        }
     }
 
     pub(crate) async fn turn_interrupt(&mut self, p: TurnInterruptParams) -> Reply {

@@ -849,13 +849,23 @@ fn a_steer_during_a_long_bash_command_reaches_claude_and_the_turn_ends_once_with
 
     // The steered input is a userMessage item of the turn, as Codex shows it, after the
     // steer's response.
-    let response_at = messages
+    // Order on the wire, where every message is kept (the response itself was consumed by
+    // the request).
+    let wire = host.server.wire();
+    let response_at = wire
         .iter()
-        .position(|m| m["id"] == response["id"] && m.get("method").is_none());
-    let steered: Vec<(usize, &Value)> = messages
+        .position(|r| r.msg["id"] == response["id"] && r.msg.get("method").is_none())
+        .unwrap_or_else(|| panic!("the steer's response is not on the wire: {context}"));
+    let steered_at = wire
         .iter()
-        .enumerate()
-        .filter(|(_, m)| {
+        .position(|r| {
+            r.msg["method"] == "item/started"
+                && r.msg["params"]["item"]["content"][0]["text"] == steer_text
+        })
+        .unwrap_or_else(|| panic!("no steered item on the wire: {context}"));
+    let steered: Vec<&Value> = messages
+        .iter()
+        .filter(|m| {
             m["params"]["item"]["type"] == "userMessage"
                 && m["params"]["item"]["content"][0]["text"] == steer_text
         })
@@ -865,15 +875,13 @@ fn a_steer_during_a_long_bash_command_reaches_claude_and_the_turn_ends_once_with
         2,
         "item/started and item/completed: {context}"
     );
-    assert_eq!(steered[0].1["method"], "item/started", "{context}");
-    assert_eq!(steered[1].1["method"], "item/completed", "{context}");
-    assert_eq!(steered[0].1["params"]["turnId"], turn.as_str());
-    if let Some(at) = response_at {
-        assert!(
-            steered[0].0 > at,
-            "the item came before the response: {context}"
-        );
-    }
+    assert_eq!(steered[0]["method"], "item/started", "{context}");
+    assert_eq!(steered[1]["method"], "item/completed", "{context}");
+    assert_eq!(steered[0]["params"]["turnId"], turn.as_str());
+    assert!(
+        steered_at > response_at,
+        "the item came before the response: {context}"
+    );
 
     // One turn/completed, last, with the answer to the steered message; Claude had exited.
     let completions = with_method(&messages, "turn/completed");

@@ -28,9 +28,15 @@ pub const PROVIDER_SECRET: &str = "sk-test-provider-secret-3f9a";
 impl Host {
     /// Writes `scripts` (name, text) and starts a server with one thread.
     pub fn new(scripts: &[(&str, &str)]) -> Host {
+        Host::with_env(scripts, &BTreeMap::new())
+    }
+
+    /// As [`Host::new`], with `env` set for the server.
+    pub fn with_env(scripts: &[(&str, &str)], env: &BTreeMap<String, String>) -> Host {
         let sandbox = Sandbox::new();
         Self::write_scripts(&sandbox, scripts);
-        let server = Self::spawn(&sandbox);
+        let config = sandbox.root().join("turns.toml");
+        let server = ServerProcess::spawn(&sandbox.agent_host_spec(Some(&config), &[], env));
         let mut host = Host {
             sandbox,
             server,
@@ -113,19 +119,10 @@ FAKE_AGENT_SCRIPT_DIR = {scripts:?}
             .to_owned()
     }
 
-    /// Every message up to and including the turn's `turn/completed`.
+    /// Every message up to and including the turn's `turn/completed`, checked exactly once
+    /// on the wire.
     pub fn until_completed(&mut self, turn_id: &str) -> Vec<Value> {
-        let turn = turn_id.to_owned();
-        let (done, mut before) = self
-            .server
-            .wait_for(TURN_TIMEOUT, |m| {
-                m["method"] == "turn/completed" && m["params"]["turn"]["id"] == turn
-            })
-            .unwrap_or_else(|(err, before)| {
-                panic!("no turn/completed for {turn}: {err}; got {before:#?}")
-            });
-        before.push(done);
-        before
+        self.server.until_turn_completed(turn_id, TURN_TIMEOUT)
     }
 
     /// Checks that nothing more about `turn_id` arrives: a request made now is answered
@@ -173,19 +170,7 @@ pub fn mentions_turn(message: &Value, turn_id: &str) -> bool {
         && (message["params"]["turnId"] == turn_id || message["params"]["turn"]["id"] == turn_id)
 }
 
-/// Whether the process `pid` that started at `start_time` still exists (zombies count as
-/// gone: they have exited).
-pub fn alive(pid: i32, start_time: u64) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    let Some(after) = stat.rfind(')').map(|at| &stat[at + 2..]) else {
-        return false;
-    };
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // Fields after the command: state is field 3, start time field 22 (index 19 here).
-    fields.first() != Some(&"Z") && fields.get(19).and_then(|f| f.parse().ok()) == Some(start_time)
-}
+pub use crate::support::real_backend::alive;
 
 /// Waits until none of `pids` is alive, or fails after `limit`.
 pub fn assert_all_gone(pids: &[(i32, u64)], limit: Duration) {
@@ -467,40 +452,63 @@ fn a_backend_that_fails_its_turn_reports_the_backend_message() {
     assert_eq!(completed["error"]["message"], "upstream said no");
 }
 
-#[test]
-fn kill_racing_natural_exit_ends_every_turn_exactly_once() {
-    let mut host = Host::new(&[("quick", "start\nmessage done\ncomplete\n")]);
-    for round in 0..200 {
-        let turn = host.start_turn("quick", json!({}));
-        let id = 10_000 + round;
+/// Backends that end on their own after 0 to 64 ms of work: a race rotates through them so
+/// that the interrupt lands on both sides of the natural end.
+const PACED: [(&str, &str); 5] = [
+    ("paced0", "start\nmessage done\ncomplete\n"),
+    ("paced1", "start\nmessage done\nsleep 4\ncomplete\n"),
+    ("paced2", "start\nmessage done\nsleep 16\ncomplete\n"),
+    ("paced3", "start\nmessage done\nsleep 32\ncomplete\n"),
+    ("paced4", "start\nmessage done\nsleep 64\ncomplete\n"),
+];
+
+/// Races `turn/interrupt` against the natural end of a quick turn, round after round, until
+/// each outcome was seen `enough` times or `max_rounds` ran; every round ends exactly once on
+/// the wire. Returns (completed, interrupted).
+fn race_interrupt_against_the_end(
+    host: &mut Host,
+    enough: usize,
+    max_rounds: usize,
+) -> (usize, usize) {
+    let (mut completed, mut interrupted) = (0, 0);
+    for round in 0..max_rounds {
+        if completed >= enough && interrupted >= enough {
+            break;
+        }
+        let turn = host.start_turn(PACED[round % PACED.len()].0, json!({}));
+        let id = json!(format!("race-{round}"));
         host.server
             .send_json(&json!({"id": id, "method": "turn/interrupt",
             "params": {"threadId": host.thread_id, "turnId": turn}}));
         let messages = host.until_completed(&turn);
-        let status = messages.last().unwrap()["params"]["turn"]["status"].clone();
-        assert!(status == "completed" || status == "interrupted", "{status}");
-        // The interrupt's answer: `{}` if it came in time, else "no active turn".
-        let mut answered = messages.iter().any(|m| m["id"] == id);
-        let id_value = json!(id);
-        if !answered {
-            let (response, between) = host
-                .server
-                .wait_for_response(&id_value, DEFAULT_TIMEOUT)
-                .unwrap_or_else(|(err, got)| panic!("no interrupt answer: {err}: {got:#?}"));
-            assert!(
-                !between.iter().any(|m| mentions_turn(m, &turn)),
-                "round {round}: a notification after turn/completed: {between:#?}"
-            );
-            answered = response.get("result").is_some() || response.get("error").is_some();
+        match messages.last().unwrap()["params"]["turn"]["status"].as_str() {
+            Some("completed") => completed += 1,
+            Some("interrupted") => interrupted += 1,
+            other => panic!("round {round}: {other:?}"),
         }
-        assert!(answered);
-        let completions = messages
-            .iter()
-            .filter(|m| m["method"] == "turn/completed")
-            .count();
-        assert_eq!(completions, 1, "round {round}");
+        // The interrupt's answer: `{}` if it came in time, else "no active turn"; nothing of
+        // the turn after it (the exactly-once check above read past it already).
+        let answered = host.server.wire().iter().any(|r| r.msg["id"] == id);
+        if !answered {
+            let (response, _) = host
+                .server
+                .wait_for_response(&id, DEFAULT_TIMEOUT)
+                .unwrap_or_else(|(err, got)| panic!("no interrupt answer: {err}: {got:#?}"));
+            assert!(response.get("result").is_some() || response.get("error").is_some());
+        }
+        host.assert_turn_silent(&turn);
     }
-    host.assert_turn_silent("none");
+    (completed, interrupted)
+}
+
+#[test]
+fn kill_racing_natural_exit_ends_every_turn_exactly_once() {
+    let mut host = Host::new(&PACED);
+    let (completed, interrupted) = race_interrupt_against_the_end(&mut host, 5, 200);
+    assert!(
+        completed > 0 && interrupted > 0,
+        "the race was not hit both ways in 200 rounds: {completed} completed, {interrupted} interrupted"
+    );
     let dirs = std::fs::read_dir(
         host.sandbox
             .state_dir()
@@ -510,7 +518,20 @@ fn kill_racing_natural_exit_ends_every_turn_exactly_once() {
     )
     .unwrap()
     .count();
-    assert_eq!(dirs, 200);
+    assert_eq!(dirs, completed + interrupted);
+}
+
+/// Mutation check: with runners that never let an interrupt win, the race above is never hit
+/// both ways, so its assertion fails.
+#[test]
+fn the_race_check_catches_runners_whose_interrupt_never_wins() {
+    let env = BTreeMap::from([(
+        "AGENT_HOST_FAULT".to_owned(),
+        "interrupt-never-wins".to_owned(),
+    )]);
+    let mut host = Host::with_env(&PACED, &env);
+    let (completed, interrupted) = race_interrupt_against_the_end(&mut host, 5, 20);
+    assert_eq!((completed, interrupted), (20, 0));
 }
 
 #[test]
@@ -676,12 +697,10 @@ fn a_restarted_server_follows_a_running_background_turn_to_its_end() {
             .iter()
             .any(|m| m["method"] == "thread/status/changed")
     );
-    let turn_id = turn.clone();
-    let (done, _) = server
-        .wait_for(TURN_TIMEOUT, |m| {
-            m["method"] == "turn/completed" && m["params"]["turn"]["id"] == turn_id
-        })
-        .unwrap_or_else(|(err, got)| panic!("{err}: {got:#?}"));
+    let done = server
+        .until_turn_completed(&turn, TURN_TIMEOUT)
+        .pop()
+        .unwrap();
     assert_eq!(done["params"]["turn"]["status"], "completed");
     assert_eq!(
         done["params"]["turn"]["items"][0]["text"],
@@ -796,12 +815,8 @@ fn a_second_server_that_resumes_a_running_thread_gets_the_turn_end_exactly_once(
         "{resumed}"
     );
     let first_end = host.until_completed(&turn);
-    let turn_id = turn.clone();
-    let (done, before) = second
-        .wait_for(TURN_TIMEOUT, |m| {
-            m["method"] == "turn/completed" && m["params"]["turn"]["id"] == turn_id
-        })
-        .unwrap_or_else(|(err, got)| panic!("{err}: {got:#?}"));
+    let mut before = second.until_turn_completed(&turn, TURN_TIMEOUT);
+    let done = before.pop().unwrap();
     assert_eq!(done["params"]["turn"]["status"], "completed");
     assert_eq!(done["params"]["turn"]["items"][0]["text"], "the end");
     assert_eq!(
@@ -868,12 +883,10 @@ fn a_re_attached_turn_still_reports_the_answer_given_before_the_restart() {
         resumed["result"]["thread"]["status"]["type"], "active",
         "{resumed}"
     );
-    let turn_id = turn.clone();
-    let (done, _) = server
-        .wait_for(TURN_TIMEOUT, |m| {
-            m["method"] == "turn/completed" && m["params"]["turn"]["id"] == turn_id
-        })
-        .unwrap_or_else(|(err, got)| panic!("{err}: {got:#?}"));
+    let done = server
+        .until_turn_completed(&turn, TURN_TIMEOUT)
+        .pop()
+        .unwrap();
     assert_eq!(done["params"]["turn"]["status"], "completed");
     assert_eq!(done["params"]["turn"]["items"][0]["text"], "the answer");
 }
@@ -896,11 +909,9 @@ fn second_server_on_idle_thread(host: &Host) -> ServerProcess {
 
 /// Waits for `turn/completed` of `turn`; returns it and what came before.
 fn completed_on(server: &mut ServerProcess, turn: &str) -> (Value, Vec<Value>) {
-    server
-        .wait_for(TURN_TIMEOUT, |m| {
-            m["method"] == "turn/completed" && m["params"]["turn"]["id"] == turn
-        })
-        .unwrap_or_else(|(err, got)| panic!("no turn/completed for {turn}: {err}: {got:#?}"))
+    let mut before = server.until_turn_completed(turn, TURN_TIMEOUT);
+    let done = before.pop().unwrap();
+    (done, before)
 }
 
 /// Nothing more about `turn` arrives at `server` (a request is answered first).
@@ -1113,13 +1124,11 @@ fn interrupting_a_turn_whose_runner_is_stopped_kills_it_directly() {
         .request(json!("meanwhile"), "thread/loaded/list", json!({}));
     assert!(listed["result"]["data"].is_array(), "{listed}");
     // The runner's request times out (10 s), then the runner and the backend are killed.
-    let turn_id = turn.clone();
-    let (done, _) = host
+    let done = host
         .server
-        .wait_for(Duration::from_secs(40), |m| {
-            m["method"] == "turn/completed" && m["params"]["turn"]["id"] == turn_id
-        })
-        .unwrap_or_else(|(err, got)| panic!("{err}: {got:#?}"));
+        .until_turn_completed(&turn, Duration::from_secs(40))
+        .pop()
+        .unwrap();
     assert_eq!(done["params"]["turn"]["status"], "interrupted", "{done}");
     assert!(!identity::is_alive(&process.runner), "the runner lives on");
     assert_all_gone(&host.recorded_pids(), Duration::from_secs(5));
@@ -1654,4 +1663,29 @@ fn a_restarted_server_recovers_a_turn_of_an_ephemeral_thread_whose_runner_died()
     }
     let exit: Value = serde_json::from_slice(&std::fs::read(&exit).unwrap()).unwrap();
     assert_eq!(exit["status"], "interrupted", "{exit}");
+}
+
+/// Mutation checks (`docs/testing.md`): a server deliberately broken through its test hook
+/// `AGENT_HOST_FAULT` is caught by the exactly-once check every turn test runs.
+#[test]
+fn the_exactly_once_check_catches_a_second_completion_and_an_item_after_it() {
+    for (fault, expected) in [
+        ("second-turn-completed", "2 turn/completed"),
+        ("item-after-turn-completed", "after its turn/completed"),
+    ] {
+        let env = BTreeMap::from([("AGENT_HOST_FAULT".to_owned(), fault.to_owned())]);
+        let mut host = Host::with_env(&[("quick", "start\nmessage hi\ncomplete\n")], &env);
+        let turn = host.start_turn("quick", json!({}));
+        let err = host
+            .server
+            .check_turn_ended_once(&turn, TURN_TIMEOUT, crate::support::process::QUIET)
+            .expect_err(fault);
+        assert!(err.contains(expected), "{fault}: {err}");
+    }
+    // The same check passes on the server as built.
+    let mut host = Host::new(&[("quick", "start\nmessage hi\ncomplete\n")]);
+    let turn = host.start_turn("quick", json!({}));
+    host.server
+        .check_turn_ended_once(&turn, TURN_TIMEOUT, crate::support::process::QUIET)
+        .unwrap();
 }

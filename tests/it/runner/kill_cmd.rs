@@ -332,3 +332,39 @@ fn a_recorded_socket_that_is_an_ordinary_file_survives_kill_and_recovery() {
     });
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn the_tests_tell_a_zombie_from_a_reaped_process() {
+    use crate::support::real_backend::{ProcState, proc_state};
+    let dir = tempfile::tempdir().unwrap();
+    let args: Vec<std::ffi::OsString> = vec!["30".into()];
+    let mut child = process::spawn(SpawnSpec {
+        program: Path::new("sleep"),
+        args: &args,
+        cwd: dir.path(),
+        env: EnvPolicy::Inherit {
+            set: Vec::new(),
+            remove: Vec::new(),
+        },
+        stdin: Stdio::null(),
+        stdout: Stdio::null(),
+        stderr: Stdio::null(),
+        session: SessionPolicy::Inherit,
+        inherit_fd: None,
+    })
+    .unwrap();
+    let me = identity::of_pid(child.id() as i32).unwrap();
+    assert_eq!(proc_state(me.pid, me.start_time), ProcState::Running);
+    assert_eq!(
+        proc_state(me.pid, me.start_time + 1),
+        ProcState::Gone,
+        "another start time is another process"
+    );
+    identity::signal(&me, Signal::KILL).unwrap();
+    // Not reaped yet: a zombie, which has exited but still holds its pid.
+    super::wait_for(Duration::from_secs(5), "the zombie", || {
+        (proc_state(me.pid, me.start_time) == ProcState::Zombie).then_some(())
+    });
+    child.wait().unwrap();
+    assert_eq!(proc_state(me.pid, me.start_time), ProcState::Gone);
+}

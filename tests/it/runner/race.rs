@@ -1,24 +1,30 @@
-//! A kill racing a natural exit always yields exactly one end.
+//! A kill racing a natural exit always yields exactly one end, and the race is really hit:
+//! the test runs until it has seen both outcomes (bounded) and fails if one never occurs.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agent_host::events::{Mode, TurnStatus};
 
 use super::Turn;
 
-const REPETITIONS: usize = 200;
+/// At most this many rounds per worker.
+const MAX_ROUNDS: usize = 100;
 const PARALLEL: usize = 2;
+/// Each outcome seen this often ends a worker early.
+const ENOUGH: usize = 5;
 
 #[test]
 fn kill_racing_natural_exit_ends_exactly_once() {
-    let started = Instant::now();
     let outcomes: Vec<(usize, usize)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..PARALLEL)
             .map(|worker| {
                 scope.spawn(move || {
                     let mut completed = 0;
                     let mut interrupted = 0;
-                    for n in 0..REPETITIONS / PARALLEL {
+                    for n in 0..MAX_ROUNDS {
+                        if completed >= ENOUGH && interrupted >= ENOUGH {
+                            break;
+                        }
                         let turn = Turn::new("quick.txt", Mode::Background);
                         turn.launch();
                         // Alternate between killing at once and after the first event, to
@@ -45,11 +51,10 @@ fn kill_racing_natural_exit_ends_exactly_once() {
             .collect();
         workers.into_iter().map(|w| w.join().unwrap()).collect()
     });
-    let total: usize = outcomes.iter().map(|(c, i)| c + i).sum();
-    assert_eq!(total, REPETITIONS);
+    let completed: usize = outcomes.iter().map(|(c, _)| c).sum();
+    let interrupted: usize = outcomes.iter().map(|(_, i)| i).sum();
     assert!(
-        started.elapsed() < Duration::from_secs(120),
-        "{:?}",
-        started.elapsed()
+        completed > 0 && interrupted > 0,
+        "the race was not hit both ways: {completed} completed, {interrupted} interrupted"
     );
 }

@@ -1,6 +1,6 @@
 //! The whole tree goes, whatever it forked, and foreground turns die with their server.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agent_host::events::{Event, InterruptReason, Mode, TurnStatus};
 use agent_host::process::identity;
@@ -17,13 +17,11 @@ fn interrupt_kills_a_setsid_grandchild_that_ignores_sigterm() {
     let turn = Turn::new("stubborn-tree.txt", Mode::Background);
     let launched = turn.launch();
     let pids = turn.wait_pids(STUBBORN_TREE_PIDS);
-    let asked_at = Instant::now();
     runtime()
         .block_on(client::interrupt(&turn.dir, InterruptReason::Client))
         .unwrap();
-    let grace = Duration::from_millis(GRACE.0 + GRACE.1);
-    wait_all_dead(&pids, grace + Duration::from_secs(1));
-    let took = asked_at.elapsed();
+    // Bounded waits, not a timing claim (the ladder's speed is measured in benches/runner.rs).
+    wait_all_dead(&pids, Duration::from_secs(10));
     let exit = turn.wait_exit(Duration::from_secs(5));
     assert_eq!(exit.status, TurnStatus::Interrupted, "{exit:?}");
     assert_eq!(exit.reason, "client");
@@ -38,7 +36,6 @@ fn interrupt_kills_a_setsid_grandchild_that_ignores_sigterm() {
         std::slice::from_ref(&launched.runner),
         Duration::from_secs(5),
     );
-    assert!(took < grace + Duration::from_secs(1), "took {took:?}");
 }
 
 #[test]
@@ -49,11 +46,8 @@ fn foreground_turn_is_interrupted_when_its_server_is_sigkilled() {
     let runner = identity::of_pid(runner_pid).unwrap();
     server.kill().unwrap();
     server.wait().unwrap();
-    let killed_at = Instant::now();
-    let grace = Duration::from_millis(GRACE.0 + GRACE.1);
-    wait_all_dead(&pids, grace + Duration::from_secs(2));
-    let exit = turn.wait_exit(grace + Duration::from_secs(2));
-    assert!(killed_at.elapsed() < grace + Duration::from_secs(2));
+    wait_all_dead(&pids, Duration::from_secs(10));
+    let exit = turn.wait_exit(Duration::from_secs(10));
     assert_eq!(exit.status, TurnStatus::Interrupted, "{exit:?}");
     assert_eq!(exit.reason, "clientLost");
     turn.check_ended_once();

@@ -18,6 +18,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// How long the exactly-once check reads ahead for anything of a turn after its
+/// `turn/completed` (a bounded look, not a synchronisation: the check also waits for the
+/// answer to a request sent after it).
+pub const QUIET: Duration = Duration::from_millis(100);
+
 /// How long a test waits for one message or for the process to exit, unless it says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -67,10 +72,25 @@ impl std::fmt::Display for RecvError {
     }
 }
 
+/// One JSON message as it arrived from the server.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub at: Instant,
+    pub msg: Value,
+}
+
 /// A running (or finished) server process.
+///
+/// Every JSON message it writes is kept on its [`wire`](ServerProcess::wire) with its
+/// arrival time, whoever reads it; a check that looks ahead (`check_turn_ended_once`) keeps
+/// what it read for the next receive, so it never takes a message from the test.
 pub struct ServerProcess {
     stdin: Option<ChildStdin>,
     lines: Receiver<Line>,
+    /// Lines read from the pipe by a look-ahead and not yet handed out.
+    backlog: std::collections::VecDeque<Line>,
+    wire: Vec<Received>,
+    checks: u64,
     exit: Receiver<ExitStatus>,
     status: Option<ExitStatus>,
     pidfd: OwnedFd,
@@ -158,6 +178,9 @@ impl ServerProcess {
         ServerProcess {
             stdin,
             lines,
+            backlog: std::collections::VecDeque::new(),
+            wire: Vec::new(),
+            checks: 0,
             exit,
             status: None,
             pidfd,
@@ -227,11 +250,116 @@ impl ServerProcess {
 
     /// The next line of output, waiting at most `timeout`.
     pub fn recv_line(&mut self, timeout: Duration) -> Result<Line, RecvError> {
+        match self.backlog.pop_front() {
+            Some(line) => Ok(line),
+            None => self.fetch(timeout),
+        }
+    }
+
+    /// The next line from the pipe, recorded on the wire.
+    fn fetch(&mut self, timeout: Duration) -> Result<Line, RecvError> {
         match self.lines.recv_timeout(timeout) {
-            Ok(line) => Ok(line),
+            Ok(line) => {
+                if let Line::Json(msg) = &line {
+                    self.wire.push(Received {
+                        at: Instant::now(),
+                        msg: msg.clone(),
+                    });
+                }
+                Ok(line)
+            }
             Err(RecvTimeoutError::Timeout) => Err(RecvError::Timeout(timeout)),
             Err(RecvTimeoutError::Disconnected) => Err(RecvError::Eof),
         }
+    }
+
+    /// Every JSON message the server wrote that was read so far, in arrival order.
+    pub fn wire(&self) -> &[Received] {
+        &self.wire
+    }
+
+    /// Every message up to and including the `turn/completed` of `turn` (waiting up to
+    /// `within`), after checking exactly once on the wire ([`Self::check_turn_ended_once`],
+    /// with [`QUIET`]); panics with what arrived when either fails.
+    pub fn until_turn_completed(&mut self, turn: &str, within: Duration) -> Vec<Value> {
+        let (done, mut before) = self
+            .wait_for(within, |m| is_turn_completed(m, turn))
+            .unwrap_or_else(|(err, before)| {
+                panic!("no turn/completed for {turn}: {err}; got {before:#?}")
+            });
+        before.push(done);
+        if let Err(err) = self.check_turn_ended_once(turn, within, QUIET) {
+            panic!("{err}");
+        }
+        before
+    }
+
+    /// Exactly once on the wire: waits (up to `within`) for the `turn/completed` of `turn`,
+    /// then reads ahead for `quiet` and, while the server serves, up to the answer of one
+    /// more request; then checks that the turn has exactly one `turn/completed`, last among
+    /// the turn's notifications. What it reads ahead stays for the next receive (its own
+    /// request's answer excepted). Returns the `turn/completed`.
+    pub fn check_turn_ended_once(
+        &mut self,
+        turn: &str,
+        within: Duration,
+        quiet: Duration,
+    ) -> Result<Value, String> {
+        let completed = |msg: &Value| is_turn_completed(msg, turn);
+        let deadline = Instant::now() + within;
+        while !self.wire.iter().any(|r| completed(&r.msg)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.fetch(left) {
+                Ok(line) => self.backlog.push_back(line),
+                Err(err) => return Err(format!("no turn/completed for {turn}: {err}")),
+            }
+        }
+        let quiet_end = Instant::now() + quiet;
+        loop {
+            let left = quiet_end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match self.fetch(left) {
+                Ok(line) => self.backlog.push_back(line),
+                Err(_) => break,
+            }
+        }
+        if self.stdin_open() && self.status.is_none() {
+            self.checks += 1;
+            let id = Value::from(format!("exactly-once-check-{}", self.checks));
+            self.send_json(&serde_json::json!({
+                "id": id, "method": "thread/loaded/list", "params": {}
+            }));
+            loop {
+                match self.fetch(DEFAULT_TIMEOUT) {
+                    Ok(Line::Json(msg)) if msg.get("id") == Some(&id) => break,
+                    Ok(line) => self.backlog.push_back(line),
+                    Err(err) => return Err(format!("no answer to the check's request: {err}")),
+                }
+            }
+        }
+        let of_turn: Vec<&Value> = self
+            .wire
+            .iter()
+            .map(|r| &r.msg)
+            .filter(|msg| about_turn(msg, turn))
+            .collect();
+        let count = of_turn.iter().filter(|msg| completed(msg)).count();
+        if count != 1 {
+            return Err(format!(
+                "{count} turn/completed for {turn}: {}",
+                summary(&of_turn)
+            ));
+        }
+        let last = of_turn.last().expect("the completion is among them");
+        if !completed(last) {
+            return Err(format!(
+                "a notification of {turn} after its turn/completed: {}",
+                summary(&of_turn)
+            ));
+        }
+        Ok((*last).clone())
     }
 
     /// The next line of output as JSON; a line that is not JSON is a test failure.
@@ -301,6 +429,26 @@ impl ServerProcess {
     pub fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.stderr.lock().expect("stderr buffer")).into_owned()
     }
+}
+
+/// Whether `msg` is the `turn/completed` of `turn`.
+pub fn is_turn_completed(msg: &Value, turn: &str) -> bool {
+    msg["method"] == "turn/completed" && msg["params"]["turn"]["id"] == turn
+}
+
+/// Whether `msg` is a notification or server request about `turn`.
+pub fn about_turn(msg: &Value, turn: &str) -> bool {
+    msg.get("method").is_some()
+        && (msg["params"]["turnId"] == turn || msg["params"]["turn"]["id"] == turn)
+}
+
+/// The methods of `messages`, for a failure report.
+fn summary(messages: &[&Value]) -> String {
+    let methods: Vec<&str> = messages
+        .iter()
+        .map(|m| m["method"].as_str().unwrap_or("?"))
+        .collect();
+    methods.join(", ")
 }
 
 impl Drop for ServerProcess {

@@ -117,6 +117,12 @@ impl RealBackendHost {
                 )
             });
         before.push(done);
+        if let Err(err) =
+            self.server
+                .check_turn_ended_once(&turn, TURN_TIMEOUT, super::process::QUIET)
+        {
+            panic!("{err}\n{}", context());
+        }
         let mut messages = std::mem::take(&mut self.pending);
         messages.extend(before);
         messages
@@ -266,15 +272,47 @@ pub fn read_proc(pid: i32) -> Option<Proc> {
     })
 }
 
-/// Every live (non-zombie) process of the machine.
+/// Every live (non-zombie) process of the machine. A `/proc` that cannot be read fails the
+/// test: it must never read as "nothing left".
 pub fn scan() -> Vec<Proc> {
     std::fs::read_dir("/proc")
-        .map(|dir| {
-            dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-                .filter_map(read_proc)
-                .collect()
-        })
-        .unwrap_or_default()
+        .unwrap_or_else(|err| panic!("cannot read /proc: {err}"))
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .filter_map(read_proc)
+        .collect()
+}
+
+/// What became of a recorded process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcState {
+    /// It runs (or sleeps, or is stopped).
+    Running,
+    /// It exited and waits for its parent to reap it.
+    Zombie,
+    /// No process with that pid and start time exists (reaped, or the pid was reused).
+    Gone,
+}
+
+/// The state of the process `pid` that started at `start_time`.
+pub fn proc_state(pid: i32, start_time: u64) -> ProcState {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return ProcState::Gone;
+    };
+    let Some(fields) = stat
+        .rfind(')')
+        .and_then(|close| stat.get(close + 2..))
+        .map(|rest| rest.split_whitespace().collect::<Vec<&str>>())
+    else {
+        return ProcState::Gone;
+    };
+    // After the name: state (3), …, starttime (22).
+    if fields.get(19).and_then(|f| f.parse().ok()) != Some(start_time) {
+        return ProcState::Gone;
+    }
+    match fields.first() {
+        Some(&"Z") | Some(&"X") => ProcState::Zombie,
+        _ => ProcState::Running,
+    }
 }
 
 /// The live processes whose ancestry leads to `root` (not `root` itself), or whose session
@@ -304,9 +342,10 @@ pub fn descendants(root: i32, sessions: &[i32]) -> Vec<Proc> {
         .collect()
 }
 
-/// Whether the process `pid` started at `start_time` still runs (a reused pid does not).
+/// Whether the process `pid` started at `start_time` still runs (a zombie has exited; a
+/// reused pid is another process).
 pub fn alive(pid: i32, start_time: u64) -> bool {
-    read_proc(pid).is_some_and(|p| p.start_time == start_time)
+    proc_state(pid, start_time) == ProcState::Running
 }
 
 /// The runner's and the backend's identity from a turn's `process.json`:

@@ -3,13 +3,13 @@
 //! thread's `approvalPolicy` decides. Real server, real runners, the fake agent's
 //! `approve-command` / `approve-file` steps.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agent_host::runner::client::request_blocking;
 use agent_host::runner::control::ControlRequest;
 use serde_json::{Value, json};
 
-use crate::support::Sandbox;
+use crate::support::{Sandbox, wait_until};
 use crate::turns::{Host, TURN_TIMEOUT, assert_all_gone};
 
 /// A host whose `fake` provider takes approval answers on stdin, with one thread started
@@ -309,11 +309,9 @@ fn background_turn_decided_by_policy(policy: &str) -> (Value, Vec<Value>) {
     let turn = host.start_turn("s", json!({"background": true}));
     host.server.kill();
     let exit = host.turn_dir(&turn).join("exit.json");
-    let deadline = Instant::now() + TURN_TIMEOUT;
-    while !exit.exists() {
-        assert!(Instant::now() < deadline, "the background turn did not end");
-        std::thread::yield_now();
-    }
+    wait_until(TURN_TIMEOUT, "the background turn to end", || {
+        exit.exists().then_some(())
+    });
     let record: Value = serde_json::from_slice(&std::fs::read(&exit).unwrap()).unwrap();
     assert_all_gone(&host.recorded_pids(), Duration::from_secs(2));
     (record, events(&host, &turn))

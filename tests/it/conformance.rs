@@ -12,41 +12,62 @@ use serde_json::{Value, json};
 use crate::codex_capture::Capture;
 use crate::support::paths;
 use crate::support::schema::{CodexSchema, Conformance, Strictness, TrafficChecker};
-use crate::transcript::check;
 
 fn conformance() -> Conformance {
     Conformance::load().unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Runs every top-level fixture through `check` (so `BLESS=1` blesses them all); with
-/// `TRANSCRIPT=<name>` only that one. Fixtures under `pending/` are not run.
-#[test]
-fn every_transcript_fixture_runs_and_conforms_to_the_codex_schema() {
-    // Fails without the schema even when no fixture is at the top level yet.
-    conformance();
-    let only = std::env::var("TRANSCRIPT").ok();
-    let mut ran = 0;
-    for file in paths::jsonl_files(&paths::transcripts_dir()) {
-        let name = file.file_stem().unwrap().to_string_lossy().into_owned();
-        if only.as_ref().is_none_or(|only| *only == name) {
-            check(&name);
-            ran += 1;
-        }
+/// One test per top-level fixture, named after it (`conformance::transcripts::turn_full`), so
+/// that each is reported on its own; `BLESS=1` with a name filter blesses the ones it runs.
+mod transcripts {
+    use crate::transcript::check;
+
+    macro_rules! fixtures {
+        ($($name:ident),* $(,)?) => {
+            $(
+                #[test]
+                fn $name() {
+                    check(stringify!($name));
+                }
+            )*
+            /// The fixtures that have a test above.
+            pub const NAMES: &[&str] = &[$(stringify!($name)),*];
+        };
     }
-    if let Some(only) = only {
-        assert_eq!(ran, 1, "TRANSCRIPT={only}: no such top-level fixture");
-    }
+
+    fixtures!(
+        gating_and_optout,
+        handshake,
+        long_lines,
+        malformed,
+        thread_list_section_position,
+        thread_methods,
+        thread_restart,
+        thread_resume_token_usage,
+        turn_failed,
+        turn_full,
+        turn_full_codex,
+        turn_interrupt,
+        turn_midturn,
+        turn_steer,
+    );
 }
 
-/// Fixtures waiting in `pending/` are not run, but they must stay well-formed.
+/// A fixture added to `fixtures/transcripts/` without a test, or a test whose fixture is
+/// gone, fails here.
 #[test]
-fn pending_transcript_fixtures_parse() {
-    let pending = paths::transcripts_dir().join("pending");
-    for file in paths::jsonl_files(&pending) {
-        if let Err(e) = crate::support::fixture::load(&file) {
-            panic!("{e}");
-        }
-    }
+fn every_transcript_fixture_has_its_test() {
+    conformance();
+    let on_disk: Vec<String> = paths::jsonl_files(&paths::transcripts_dir())
+        .iter()
+        .map(|file| file.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let mut listed: Vec<String> = transcripts::NAMES.iter().map(|n| (*n).to_owned()).collect();
+    listed.sort();
+    assert_eq!(
+        listed, on_disk,
+        "list each fixture of fixtures/transcripts/ in `fixtures!` (tests/it/conformance.rs)"
+    );
 }
 
 /// Capture lines the validator cannot map: a line the capture tool shortened or summarized

@@ -12,18 +12,18 @@
 
 use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::Sandbox;
 use crate::support::mock_anthropic::{
     Block, CACHE_READ_TOKENS, CACHE_WRITE_TOKENS, MockAnthropic, Reply,
 };
 use crate::support::real_backend::{
     Proc, RealBackendHost, TURN_TIMEOUT, alive, completed_items, descendants, installed_cli,
-    path_str, turn_processes, with_method,
+    path_str, turn_processes, wait_for_process, with_method,
 };
+use crate::support::{Describe, Sandbox, wait_until};
 
 /// How long the mock serves at most.
 const MOCK_LIFETIME: Duration = Duration::from_secs(120);
@@ -349,22 +349,6 @@ fn a_real_claude_turn_runs_bash_and_completes_with_the_final_message() {
     );
 }
 
-/// Waits (bounded) until a process named `comm` runs among the turn's processes; returns them.
-fn wait_for_process(runner: i32, sessions: &[i32], comm: &str) -> Vec<Proc> {
-    let deadline = Instant::now() + TURN_TIMEOUT;
-    loop {
-        let found = descendants(runner, sessions);
-        if found.iter().any(|p| p.comm == comm) {
-            return found;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no {comm} under the runner within {TURN_TIMEOUT:?}: {found:#?}"
-        );
-        std::thread::yield_now();
-    }
-}
-
 #[test]
 fn interrupting_a_real_claude_turn_during_a_long_bash_command_leaves_no_process() {
     // Stream-json input: the interrupt is Claude's own `control_request`, then EOF.
@@ -452,11 +436,9 @@ fn interrupt_during_a_long_bash_command(setup: ProviderSetup) -> String {
     let exit = host.turn_file(&turn, "exit.json");
     assert_eq!(exit["status"], "interrupted", "{exit}");
     // The runner itself ends too; then nothing runs in the backend's session either.
-    let deadline = Instant::now() + TURN_TIMEOUT;
-    while alive(runner, runner_start) {
-        assert!(Instant::now() < deadline, "the runner did not exit");
-        std::thread::yield_now();
-    }
+    wait_until(TURN_TIMEOUT, "the runner to exit", || {
+        (!alive(runner, runner_start)).then_some(())
+    });
     let stragglers = descendants(runner, &[backend_pgid, sleep.sid]);
     assert!(stragglers.is_empty(), "left behind: {stragglers:#?}");
     assert!(
@@ -707,26 +689,19 @@ fn make_fifo(path: &std::path::Path) {
 fn release_fifo(path: &std::path::Path) {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let deadline = Instant::now() + TURN_TIMEOUT;
-    loop {
-        // Without a reader, a non-blocking open for writing fails (ENXIO) instead of waiting.
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(path)
-        {
-            Ok(mut fifo) => {
-                fifo.write_all(b"released\n").unwrap();
-                return;
-            }
-            Err(err) => assert!(
-                Instant::now() < deadline,
-                "nothing reads {} within {TURN_TIMEOUT:?}: {err}",
-                path.display()
-            ),
-        }
-        std::thread::yield_now();
-    }
+    // Without a reader, a non-blocking open for writing fails (ENXIO) instead of waiting.
+    let mut fifo = wait_until(
+        TURN_TIMEOUT,
+        format!("a reader of {}", path.display()),
+        || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(path)
+                .ok()
+        },
+    );
+    fifo.write_all(b"released\n").unwrap();
 }
 
 /// The number of lines of Claude's stdout with this `command_lifecycle` state.
@@ -826,15 +801,16 @@ fn a_steer_during_a_long_bash_command_reaches_claude_and_the_turn_ends_once_with
     assert_eq!(response["result"], json!({"turnId": turn}), "{response}");
 
     // Claude has read the message (it reports it queued) before the command may end.
-    let deadline = Instant::now() + TURN_TIMEOUT;
-    while lifecycle_count(&host.backend_stdout(&turn), "queued") < 2 {
-        assert!(
-            Instant::now() < deadline,
-            "claude never queued the steered message:\n{}",
-            host.backend_stdout(&turn)
-        );
-        std::thread::yield_now();
-    }
+    wait_until(
+        TURN_TIMEOUT,
+        Describe(|| {
+            format!(
+                "claude to queue the steered message:\n{}",
+                host.backend_stdout(&turn)
+            )
+        }),
+        || (lifecycle_count(&host.backend_stdout(&turn), "queued") >= 2).then_some(()),
+    );
     release_fifo(&fifo);
     let messages = host.until_completed(&turn);
     let stdout = host.backend_stdout(&turn);
@@ -970,15 +946,16 @@ fn a_turn_start_during_a_running_stream_json_turn_joins_it_like_codex() {
         "{response}"
     );
 
-    let deadline = Instant::now() + TURN_TIMEOUT;
-    while lifecycle_count(&host.backend_stdout(&turn), "queued") < 2 {
-        assert!(
-            Instant::now() < deadline,
-            "claude never queued the joined message:\n{}",
-            host.backend_stdout(&turn)
-        );
-        std::thread::yield_now();
-    }
+    wait_until(
+        TURN_TIMEOUT,
+        Describe(|| {
+            format!(
+                "claude to queue the joined message:\n{}",
+                host.backend_stdout(&turn)
+            )
+        }),
+        || (lifecycle_count(&host.backend_stdout(&turn), "queued") >= 2).then_some(()),
+    );
     release_fifo(&fifo);
     let messages = host.until_completed(&turn);
     let context = format!(

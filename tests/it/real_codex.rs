@@ -7,17 +7,18 @@
 //! real pipes. Every wait is bounded; the mock stops after its script or its deadline; every
 //! process is checked by pid and start time.
 
+use std::collections::BTreeMap;
 use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::Sandbox;
 use crate::support::mock_responses::{MockEvent, MockResponses, Output, Reply};
 use crate::support::real_backend::{
     Proc, RealBackendHost, TURN_TIMEOUT, alive, descendants, installed_cli, path_str, with_method,
 };
+use crate::support::{Sandbox, wait_until};
 
 /// How long the mock serves at most.
 const MOCK_LIFETIME: Duration = Duration::from_secs(120);
@@ -87,6 +88,20 @@ impl CodexHost {
 
     /// As `new`, with `extra` merged into the `thread/start` params (e.g. `continueSession`).
     fn with_thread_params(script: Vec<Reply>, setup: ProviderSetup, extra: Value) -> CodexHost {
+        CodexHost::build(script, setup, extra, &BTreeMap::new())
+    }
+
+    /// As `new`, with `env` set for the server.
+    fn with_server_env(script: Vec<Reply>, env: &BTreeMap<String, String>) -> CodexHost {
+        CodexHost::build(script, ProviderSetup::BuiltIn, json!({}), env)
+    }
+
+    fn build(
+        script: Vec<Reply>,
+        setup: ProviderSetup,
+        extra: Value,
+        env: &BTreeMap<String, String>,
+    ) -> CodexHost {
         let bin = codex_bin();
         let mock = MockResponses::start(script, MOCK_LIFETIME);
         let sandbox = Sandbox::new();
@@ -122,7 +137,7 @@ HOME = {home:?}
         let config_path = sandbox.root().join("real-codex.toml");
         std::fs::write(&config_path, config).unwrap();
         CodexHost {
-            host: RealBackendHost::start(sandbox, &config_path, name, extra),
+            host: RealBackendHost::start_with_env(sandbox, &config_path, name, extra, env),
             mock,
         }
     }
@@ -397,11 +412,9 @@ fn interrupting_a_real_codex_turn_while_the_model_stalls_leaves_no_process() {
     .unwrap();
     assert_eq!(exit["status"], "interrupted", "{exit}");
     // The runner itself ends too; then nothing runs in the backend's session either.
-    let deadline = Instant::now() + TURN_TIMEOUT;
-    while alive(runner, runner_start) {
-        assert!(Instant::now() < deadline, "the runner did not exit");
-        std::thread::yield_now();
-    }
+    wait_until(TURN_TIMEOUT, "the runner to exit", || {
+        (!alive(runner, runner_start)).then_some(())
+    });
     let stragglers = descendants(runner, &[backend_pgid]);
     assert!(stragglers.is_empty(), "left behind: {stragglers:#?}");
     // Codex's connection to the stalled stream closed with it.
@@ -713,4 +726,28 @@ fn local_images_reach_the_real_codex_model_request_as_input_images() {
         host.mock.drain().is_empty(),
         "the mock got more than two requests"
     );
+}
+
+/// Mutation check (`docs/testing.md`): the exactly-once check that every real-CLI turn helper
+/// runs catches a server deliberately broken through `AGENT_HOST_FAULT` to send a second
+/// `turn/completed`, or an item after it, on a real Codex turn.
+#[test]
+fn the_real_cli_exactly_once_check_catches_a_second_completion_and_an_item_after_it() {
+    for (fault, expected) in [
+        ("second-turn-completed", "2 turn/completed"),
+        ("item-after-turn-completed", "after its turn/completed"),
+    ] {
+        let script = vec![Reply::Complete {
+            outputs: vec![Output::Message(FINAL.to_owned())],
+            usage: (10, 0, 2),
+        }];
+        let env = BTreeMap::from([("AGENT_HOST_FAULT".to_owned(), fault.to_owned())]);
+        let mut host = CodexHost::with_server_env(script, &env);
+        let turn = host.start_turn("answer");
+        let err = host
+            .server
+            .check_turn_ended_once(&turn, TURN_TIMEOUT, crate::support::process::QUIET)
+            .expect_err(fault);
+        assert!(err.contains(expected), "{fault}: {err}");
+    }
 }

@@ -15,16 +15,16 @@
 
 use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::Sandbox;
 use crate::support::mock_gemini::{MockGemini, Reply};
 use crate::support::real_backend::{
     Proc, RealBackendHost, TURN_TIMEOUT, alive, completed_items, descendants, installed_cli,
-    path_str, turn_processes, with_method,
+    path_str, turn_processes, wait_for_process, with_method,
 };
+use crate::support::{Sandbox, wait_until};
 
 /// How long the mock serves at most.
 const MOCK_LIFETIME: Duration = Duration::from_secs(120);
@@ -291,22 +291,6 @@ fn a_real_gemini_tool_turn_runs_the_shell_command_and_ends_with_the_final_answer
     host.assert_conforms(&all);
 }
 
-/// Waits (bounded) until a process named `comm` runs among the turn's processes; returns them.
-fn wait_for_process(runner: i32, sessions: &[i32], comm: &str) -> Vec<Proc> {
-    let deadline = Instant::now() + TURN_TIMEOUT;
-    loop {
-        let found = descendants(runner, sessions);
-        if found.iter().any(|p| p.comm == comm) {
-            return found;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no {comm} under the runner within {TURN_TIMEOUT:?}: {found:#?}"
-        );
-        std::thread::yield_now();
-    }
-}
-
 #[test]
 fn interrupting_a_real_gemini_turn_during_a_long_shell_command_leaves_no_process() {
     let script = vec![Reply::Model {
@@ -361,11 +345,9 @@ fn interrupting_a_real_gemini_turn_during_a_long_shell_command_leaves_no_process
     assert!(left.is_empty(), "left behind: {left:#?}");
     let exit = host.turn_file(&turn, "exit.json");
     assert_eq!(exit["status"], "interrupted", "{exit}");
-    let deadline = Instant::now() + TURN_TIMEOUT;
-    while alive(runner, runner_start) {
-        assert!(Instant::now() < deadline, "the runner did not exit");
-        std::thread::yield_now();
-    }
+    wait_until(TURN_TIMEOUT, "the runner to exit", || {
+        (!alive(runner, runner_start)).then_some(())
+    });
     let stragglers = descendants(runner, &[backend_pgid, sleep.sid]);
     assert!(stragglers.is_empty(), "left behind: {stragglers:#?}");
     assert!(

@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::DEFAULT_TIMEOUT;
+use crate::support::{DEFAULT_TIMEOUT, wait_until};
 use crate::turns::{Host, TURN_TIMEOUT};
 
 /// A turn that starts backend session `session` and reports the session's cumulative usage.
@@ -141,7 +141,7 @@ fn a_continued_session_is_not_counted_twice() {
 
 #[test]
 fn a_re_attached_background_turn_reports_the_thread_total() {
-    let slow = "start s2\nmessage started\nsleep 1000\nline {\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":20,\"output_tokens\":7}}\n";
+    let slow = "start s2\nmessage started\nwait-file go\nline {\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":20,\"output_tokens\":7}}\n";
     let mut host = Host::new(&[("a", &script("s1", 10, 0, 5, 0)), ("slow", slow)]);
     turn(&mut host, "a");
     let turn2 = host.start_turn("slow", json!({"background": true}));
@@ -154,9 +154,14 @@ fn a_re_attached_background_turn_reports_the_thread_total() {
     host.server = Host::spawn(&host.sandbox);
     host.server.initialize();
     let thread = host.thread_id.clone();
-    host.request("thread/resume", json!({"threadId": thread}));
-    // Followed again (or, had it ended meanwhile, replayed from its log): the record the
-    // runner wrote already counts the thread.
+    let resumed = host.request("thread/resume", json!({"threadId": thread}));
+    assert_eq!(
+        resumed["result"]["thread"]["status"]["type"], "active",
+        "{resumed}"
+    );
+    // Held at its gate until now, the turn is followed again: the record the runner writes
+    // already counts the thread.
+    host.release("go");
     let turn_id = turn2.clone();
     let (usage, _) = host
         .server
@@ -231,16 +236,11 @@ fn a_continued_thread_resumes_the_session_of_a_turn_no_server_followed_to_its_en
     );
     let first = host.start_turn("late", json!({"background": true}));
     host.server.kill();
-    std::fs::write(host.sandbox.root().join("scripts").join("go"), "").unwrap();
+    host.release("go");
     let exit = host.turn_dir(&first).join("exit.json");
-    let deadline = std::time::Instant::now() + TURN_TIMEOUT;
-    while !exit.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the background turn did not finish"
-        );
-        std::thread::yield_now();
-    }
+    wait_until(TURN_TIMEOUT, "the background turn to finish", || {
+        exit.exists().then_some(())
+    });
     // Nobody followed the turn, so the thread record never saw the session.
     let record: Value = serde_json::from_slice(
         &std::fs::read(

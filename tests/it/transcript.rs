@@ -25,6 +25,12 @@ pub fn check(name: &str) {
     let mode = if std::env::var_os("BLESS").is_some_and(|v| v == "1") {
         Mode::Bless { out: path.clone() }
     } else {
+        let wide = too_wide_patterns(&path);
+        assert!(
+            wide.is_empty(),
+            "{name}: patterns wider than their fields allow (docs/testing.md, wildcards):\n{}",
+            wide.join("\n")
+        );
         Mode::Check
     };
     if let Err(failure) = run(
@@ -35,6 +41,37 @@ pub fn check(name: &str) {
     ) {
         panic!("{failure}");
     }
+}
+
+/// Every place in the fixture at `path` where an expected message's pattern is wider than
+/// its field allows (`pattern::too_wide`), as `line: pointer: why`.
+pub fn too_wide_patterns(path: &Path) -> Vec<String> {
+    let entries = fixture::load(path).unwrap_or_else(|e| panic!("{e}"));
+    entries
+        .iter()
+        .filter_map(|entry| match &entry.kind {
+            EntryKind::Expect(expected) => Some((entry.line, expected)),
+            _ => None,
+        })
+        .flat_map(|(line, expected)| {
+            pattern::too_wide(expected)
+                .into_iter()
+                .map(move |place| format!("line {line}: {place}"))
+        })
+        .collect()
+}
+
+/// The facts of the build and the machine a `userAgent` holds: `<version>` (this crate's),
+/// `<os_release>` (the kernel's) and `<arch>`.
+fn machine_facts() -> Vec<(&'static str, String)> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|text| text.trim().to_owned())
+        .unwrap_or_else(|e| panic!("cannot read the kernel release: {e}"));
+    vec![
+        ("<version>", env!("CARGO_PKG_VERSION").to_owned()),
+        ("<os_release>", release),
+        ("<arch>", std::env::consts::ARCH.to_owned()),
+    ]
 }
 
 /// The program a transcript runs against.
@@ -176,6 +213,11 @@ impl Runner<'_> {
             .add_path("<work_dir>", &text(self.sandbox.work_dir()));
         self.bindings
             .add_path("<sandbox>", &text(self.sandbox.root().to_path_buf()));
+        self.bindings
+            .add_path("<repo>", &text(paths::repo_root().to_path_buf()));
+        for (placeholder, fact) in machine_facts() {
+            self.bindings.add_fact(placeholder, &fact);
+        }
     }
 
     fn check(&mut self, entries: &[Entry]) -> Result<(), String> {
@@ -763,8 +805,8 @@ mod selftest {
         for needle in [
             r#"{"id":1,"result":{"thread":{"id":"<$thread1>"}}}"#,
             r#""path":"<state_dir>/threads/<$thread1>""#,
-            r#""createdAt":"<int>""#,
-            r#""emittedAtMs":"<int>""#,
+            r#""createdAt":"<secs>""#,
+            r#""emittedAtMs":"<ms>""#,
             r#"{"id":5,"result":{"value":"<sandbox>/home"}}"#,
             r#"{"dir":"ctl","ctl":"expectExit","code":3}"#,
         ] {

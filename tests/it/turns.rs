@@ -6,11 +6,11 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{DEFAULT_TIMEOUT, Sandbox, ServerProcess};
+use crate::support::{DEFAULT_TIMEOUT, Describe, Sandbox, ServerProcess, wait_until};
 
 /// A sandboxed server with a `fake` provider whose prompts name scripts.
 pub struct Host {
@@ -119,6 +119,18 @@ FAKE_AGENT_SCRIPT_DIR = {scripts:?}
             .to_owned()
     }
 
+    /// Opens the gate `name` that a script waits on with `wait-file name`: the handshake by
+    /// which a test holds a backend at a known point, instead of a sleep window it hopes to
+    /// hit.
+    pub fn release(&self, name: &str) {
+        std::fs::write(self.sandbox.root().join("scripts").join(name), "").unwrap();
+    }
+
+    /// Closes the gate `name` again, for the next turn that waits on it.
+    pub fn close_gate(&self, name: &str) {
+        std::fs::remove_file(self.sandbox.root().join("scripts").join(name)).unwrap();
+    }
+
     /// Every message up to and including the turn's `turn/completed`, checked exactly once
     /// on the wire.
     pub fn until_completed(&mut self, turn_id: &str) -> Vec<Value> {
@@ -174,18 +186,14 @@ pub use crate::support::real_backend::alive;
 
 /// Waits until none of `pids` is alive, or fails after `limit`.
 pub fn assert_all_gone(pids: &[(i32, u64)], limit: Duration) {
-    let deadline = Instant::now() + limit;
-    loop {
-        let left: Vec<_> = pids.iter().filter(|(p, s)| alive(*p, *s)).collect();
-        if left.is_empty() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "processes of the turn still alive: {left:?}"
-        );
-        std::thread::yield_now();
-    }
+    wait_until(
+        limit,
+        Describe(|| {
+            let left: Vec<_> = pids.iter().filter(|(p, s)| alive(*p, *s)).collect();
+            format!("every process of the turn to be gone; alive: {left:?}")
+        }),
+        || (!pids.iter().any(|(p, s)| alive(*p, *s))).then_some(()),
+    );
 }
 
 fn methods(messages: &[Value]) -> Vec<String> {
@@ -354,11 +362,9 @@ fn interrupt_during_a_tool_command_kills_the_whole_tree() {
         })
         .unwrap_or_else(|(err, got)| panic!("no command: {err}: {got:#?}"));
     // All three processes have recorded themselves before the interrupt.
-    let deadline = Instant::now() + TURN_TIMEOUT;
-    while host.recorded_pids().len() < 3 {
-        assert!(Instant::now() < deadline, "the tree did not start");
-        std::thread::yield_now();
-    }
+    wait_until(TURN_TIMEOUT, "the tree to start", || {
+        (host.recorded_pids().len() >= 3).then_some(())
+    });
     let response = host.request(
         "turn/interrupt",
         json!({"threadId": host.thread_id, "turnId": turn}),
@@ -391,8 +397,10 @@ fn failed_turn(script: &str) -> (Vec<Value>, Value) {
 fn a_backend_that_exits_1_fails_the_turn_with_a_readable_error() {
     let (messages, completed) = failed_turn("start\nmessage working\nexit 1\n");
     assert_eq!(completed["status"], "failed");
-    let message = completed["error"]["message"].as_str().unwrap_or_default();
-    assert!(message.contains('1'), "{message}");
+    assert_eq!(
+        completed["error"]["message"],
+        "the backend exited with code 1 without an end-of-turn marker"
+    );
     let n = messages.len();
     assert_eq!(messages[n - 3]["params"]["status"]["type"], "systemError");
     assert_eq!(messages[n - 2]["method"], "error");
@@ -422,10 +430,9 @@ fn a_failed_turn_carries_the_backends_last_stderr_as_details_without_colours() {
 fn a_backend_killed_by_a_signal_fails_the_turn() {
     let (_, completed) = failed_turn("start\nmessage working\nkill-self KILL\n");
     assert_eq!(completed["status"], "failed");
-    let message = completed["error"]["message"].as_str().unwrap_or_default();
-    assert!(
-        message.contains("signal") || message.contains('9'),
-        "{message}"
+    assert_eq!(
+        completed["error"]["message"],
+        "the backend was killed by signal 9 without an end-of-turn marker"
     );
 }
 
@@ -593,7 +600,7 @@ fn turn_errors_match_codex() {
 fn a_foreground_turn_dies_with_its_server_and_a_background_turn_survives_it() {
     let waits = "pid\nstart\nmessage waiting\nsleep 600000\n";
     let finishes =
-        "pid\nstart\nmessage working\nsleep 1500\nmessage finished in the background\ncomplete\n";
+        "pid\nstart\nmessage working\nwait-file go\nmessage finished in the background\ncomplete\n";
     let mut host = Host::new(&[("waits", waits), ("finishes", finishes)]);
     let foreground = host.start_turn("waits", json!({}));
     host.server
@@ -616,11 +623,9 @@ fn a_foreground_turn_dies_with_its_server_and_a_background_turn_survives_it() {
             .unwrap()
             .to_owned()
     };
-    let deadline = Instant::now() + TURN_TIMEOUT;
-    while host.recorded_pids().len() < 2 {
-        assert!(Instant::now() < deadline, "backends did not start");
-        std::thread::yield_now();
-    }
+    wait_until(TURN_TIMEOUT, "both backends to start", || {
+        (host.recorded_pids().len() >= 2).then_some(())
+    });
     host.server.kill();
     let pids = host.recorded_pids();
     // The foreground backend goes within the grace periods (plus slack).
@@ -634,27 +639,26 @@ fn a_foreground_turn_dies_with_its_server_and_a_background_turn_survives_it() {
             .join("exit.json")
     };
     let foreground_exit = exit_of(&host.thread_id, &foreground);
-    let deadline = Instant::now() + TURN_TIMEOUT;
-    while !foreground_exit.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "no exit record for the foreground turn"
-        );
-        std::thread::yield_now();
-    }
+    wait_until(
+        TURN_TIMEOUT,
+        "the exit record of the foreground turn",
+        || foreground_exit.exists().then_some(()),
+    );
     let record: Value = serde_json::from_slice(&std::fs::read(&foreground_exit).unwrap()).unwrap();
     assert_eq!(record["status"], "interrupted");
     assert_eq!(record["reason"], "clientLost");
-    // The background turn finishes on its own, and a new server reads it back.
+    // The background turn is still running, held at its gate, with its server dead.
     let background_exit = exit_of(&other_id, &background);
-    let deadline = Instant::now() + TURN_TIMEOUT;
-    while !background_exit.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the background turn did not finish"
-        );
-        std::thread::yield_now();
-    }
+    assert!(!background_exit.exists(), "the background turn ended early");
+    assert!(
+        alive(pids[1].0, pids[1].1),
+        "the background backend died with its server"
+    );
+    // Released, it finishes on its own, and a new server reads it back.
+    host.release("go");
+    wait_until(TURN_TIMEOUT, "the background turn to finish", || {
+        background_exit.exists().then_some(())
+    });
     let record: Value = serde_json::from_slice(&std::fs::read(&background_exit).unwrap()).unwrap();
     assert_eq!(record["status"], "completed");
     let mut server = Host::spawn(&host.sandbox);
@@ -677,7 +681,7 @@ fn a_foreground_turn_dies_with_its_server_and_a_background_turn_survives_it() {
 
 #[test]
 fn a_restarted_server_follows_a_running_background_turn_to_its_end() {
-    let script = "start\nmessage started\nsleep 1500\nmessage done after the restart\ncomplete\n";
+    let script = "start\nmessage started\nwait-file go\nmessage done after the restart\ncomplete\n";
     let mut host = Host::new(&[("slow", script)]);
     let turn = host.start_turn("slow", json!({"background": true}));
     host.server.kill();
@@ -697,6 +701,8 @@ fn a_restarted_server_follows_a_running_background_turn_to_its_end() {
             .iter()
             .any(|m| m["method"] == "thread/status/changed")
     );
+    // Held at its gate until now, the turn can only have been followed, not replayed.
+    host.release("go");
     let done = server
         .until_turn_completed(&turn, TURN_TIMEOUT)
         .pop()
@@ -773,11 +779,9 @@ fn a_server_that_starts_ends_turns_whose_runner_died_and_kills_their_leftovers()
     server.initialize();
     assert_all_gone(&backend, Duration::from_secs(10));
     let exit = host.turn_dir(&turn).join("exit.json");
-    let deadline = Instant::now() + TURN_TIMEOUT;
-    while !exit.exists() {
-        assert!(Instant::now() < deadline, "recovery wrote no exit record");
-        std::thread::yield_now();
-    }
+    wait_until(TURN_TIMEOUT, "recovery to write the exit record", || {
+        exit.exists().then_some(())
+    });
     let (read, _) = server.request(
         json!(1),
         "thread/read",
@@ -800,7 +804,7 @@ fn a_server_that_starts_ends_turns_whose_runner_died_and_kills_their_leftovers()
 
 #[test]
 fn a_second_server_that_resumes_a_running_thread_gets_the_turn_end_exactly_once() {
-    let script = "start\nmessage working\nsleep 1000\nmessage the end\ncomplete\n";
+    let script = "start\nmessage working\nwait-file go\nmessage the end\ncomplete\n";
     let mut host = Host::new(&[("slow", script)]);
     let turn = host.start_turn("slow", json!({}));
     let mut second = Host::spawn(&host.sandbox);
@@ -814,6 +818,7 @@ fn a_second_server_that_resumes_a_running_thread_gets_the_turn_end_exactly_once(
         resumed["result"]["thread"]["status"]["type"], "active",
         "{resumed}"
     );
+    host.release("go");
     let first_end = host.until_completed(&turn);
     let mut before = second.until_turn_completed(&turn, TURN_TIMEOUT);
     let done = before.pop().unwrap();
@@ -863,7 +868,7 @@ fn a_fork_carries_the_ended_turns_and_is_listed() {
 
 #[test]
 fn a_re_attached_turn_still_reports_the_answer_given_before_the_restart() {
-    let script = "start\nmessage the answer\nsleep 1500\ncomplete\n";
+    let script = "start\nmessage the answer\nwait-file go\ncomplete\n";
     let mut host = Host::new(&[("s", script)]);
     let turn = host.start_turn("s", json!({"background": true}));
     host.server
@@ -883,6 +888,7 @@ fn a_re_attached_turn_still_reports_the_answer_given_before_the_restart() {
         resumed["result"]["thread"]["status"]["type"], "active",
         "{resumed}"
     );
+    host.release("go");
     let done = server
         .until_turn_completed(&turn, TURN_TIMEOUT)
         .pop()
@@ -935,7 +941,7 @@ fn turn_count(host: &Host) -> usize {
 
 #[test]
 fn a_server_that_did_not_start_the_running_turn_refuses_a_second_one_and_follows_the_first() {
-    let script = "start\nmessage working\nsleep 1500\nmessage the end\ncomplete\n";
+    let script = "start\nmessage working\nwait-file go\nmessage the end\ncomplete\n";
     let mut first = Host::new(&[("slow", script)]);
     let mut second = second_server_on_idle_thread(&first);
     let turn = first.start_turn("slow", json!({}));
@@ -952,6 +958,7 @@ fn a_server_that_did_not_start_the_running_turn_refuses_a_second_one_and_follows
         message.contains("a turn is already active on this thread") && message.contains(&turn),
         "{refused}"
     );
+    first.release("go");
     let (done, before) = completed_on(&mut second, &turn);
     assert_eq!(done["params"]["turn"]["status"], "completed", "{done}");
     assert_eq!(done["params"]["turn"]["items"][0]["text"], "the end");
@@ -998,8 +1005,9 @@ fn turn_span(host: &Host, turn: &str) -> (u64, u64) {
 
 #[test]
 fn two_servers_starting_turns_on_one_thread_at_once_never_run_two_together() {
-    // Long enough that the other server's request nearly always arrives while it runs.
-    let script = "start\nmessage working\nsleep 400\nmessage done\ncomplete\n";
+    // Held at its gate until both servers have answered, so the request of the server that
+    // lost the race always meets a running turn.
+    let script = "start\nmessage working\nwait-file go\nmessage done\ncomplete\n";
     let mut first = Host::new(&[("quick", script)]);
     let mut second = second_server_on_idle_thread(&first);
     let rounds = 10;
@@ -1029,7 +1037,8 @@ fn two_servers_starting_turns_on_one_thread_at_once_never_run_two_together() {
                 }
             }
         }
-        assert!(!started.is_empty(), "round {round}: no turn started");
+        assert_eq!(started.len(), 1, "round {round}: {started:?}");
+        first.release("go");
         // Every turn of the round ends exactly once on both servers (the refusing one
         // follows the other's turn).
         for turn in &started {
@@ -1044,6 +1053,7 @@ fn two_servers_starting_turns_on_one_thread_at_once_never_run_two_together() {
             }
         }
         all_started.extend(started);
+        first.close_gate("go");
     }
     // Never two at once: each turn started after the one before it had ended.
     all_started.sort(); // UUIDv7: start order
@@ -1058,12 +1068,12 @@ fn two_servers_starting_turns_on_one_thread_at_once_never_run_two_together() {
         );
     }
     assert_eq!(turn_count(&first), all_started.len());
-    assert!(refusals > 0, "no round raced: nothing was tested");
+    assert_eq!(refusals, rounds, "every round refuses one of the two");
 }
 
 #[test]
 fn resuming_a_loaded_thread_follows_the_turn_another_server_started() {
-    let script = "start\nmessage working\nsleep 1000\nmessage the end\ncomplete\n";
+    let script = "start\nmessage working\nwait-file go\nmessage the end\ncomplete\n";
     let mut first = Host::new(&[("slow", script)]);
     let mut second = second_server_on_idle_thread(&first);
     let turn = first.start_turn("slow", json!({}));
@@ -1076,6 +1086,7 @@ fn resuming_a_loaded_thread_follows_the_turn_another_server_started() {
         resumed["result"]["thread"]["status"]["type"], "active",
         "{resumed}"
     );
+    first.release("go");
     let (done, before) = completed_on(&mut second, &turn);
     assert_eq!(done["params"]["turn"]["items"][0]["text"], "the end");
     seen.extend(before);
@@ -1098,11 +1109,9 @@ fn interrupting_a_turn_whose_runner_is_stopped_kills_it_directly() {
     let script = "pid\nstart\nmessage working\nsleep 600000\n";
     let mut host = Host::new(&[("hangs", script)]);
     let turn = host.start_turn("hangs", json!({}));
-    let deadline = Instant::now() + TURN_TIMEOUT;
-    while host.recorded_pids().is_empty() {
-        assert!(Instant::now() < deadline, "the backend did not start");
-        std::thread::yield_now();
-    }
+    wait_until(TURN_TIMEOUT, "the backend to start", || {
+        (!host.recorded_pids().is_empty()).then_some(())
+    });
     let process: ProcessRecord =
         serde_json::from_slice(&std::fs::read(host.turn_dir(&turn).join("process.json")).unwrap())
             .unwrap();
@@ -1656,11 +1665,9 @@ fn a_restarted_server_recovers_a_turn_of_an_ephemeral_thread_whose_runner_died()
     server.initialize();
     assert_all_gone(&backend, Duration::from_secs(10));
     let exit = dir.join("exit.json");
-    let deadline = Instant::now() + TURN_TIMEOUT;
-    while !exit.exists() {
-        assert!(Instant::now() < deadline, "recovery wrote no exit record");
-        std::thread::yield_now();
-    }
+    wait_until(TURN_TIMEOUT, "recovery to write the exit record", || {
+        exit.exists().then_some(())
+    });
     let exit: Value = serde_json::from_slice(&std::fs::read(&exit).unwrap()).unwrap();
     assert_eq!(exit["status"], "interrupted", "{exit}");
 }

@@ -7,7 +7,7 @@ use agent_host::events::{DecidedBy, Event, EventRecord, Mode, TurnStatus};
 use agent_host::runner::client;
 use serde_json::json;
 
-use super::{Turn, runtime, start_server, wait_all_dead, wait_for};
+use super::{Turn, runtime, start_server, wait_all_dead, wait_until};
 
 fn with_approvals(script: &str, mode: Mode, policy: &str) -> Turn {
     let policy = policy.to_owned();
@@ -41,7 +41,7 @@ fn command_status(events: &[EventRecord]) -> Option<String> {
 }
 
 fn wait_requested(turn: &Turn) -> String {
-    wait_for(Duration::from_secs(10), "approvalRequested", || {
+    wait_until(Duration::from_secs(10), "approvalRequested", || {
         turn.events().iter().find_map(|r| match &r.event {
             Event::ApprovalRequested { request_id, .. } => Some(request_id.clone()),
             _ => None,

@@ -143,7 +143,7 @@ fn kill_with_a_dead_runner_finds_orphans_by_the_recorded_descendants() {
     let turn = Turn::new("stubborn-tree.txt", Mode::Background);
     let launched = turn.launch();
     let pids = turn.wait_pids(4);
-    super::wait_for(
+    crate::support::wait_until(
         Duration::from_secs(10),
         "a heartbeat recording the tree",
         || {
@@ -321,13 +321,13 @@ fn a_recorded_socket_that_is_an_ordinary_file_survives_kill_and_recovery() {
         inherit_fd: None,
     })
     .unwrap();
-    let exit = super::wait_for(Duration::from_secs(20), "the exit record", || {
+    let exit = crate::support::wait_until(Duration::from_secs(20), "the exit record", || {
         agent_host::runner::client::read_exit_record(&turn.dir).unwrap()
     });
     assert_eq!(exit.status, TurnStatus::Interrupted);
     assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep me");
     drop(server.stdin.take());
-    let status = super::wait_for(Duration::from_secs(10), "the server to exit", || {
+    let status = crate::support::wait_until(Duration::from_secs(10), "the server to exit", || {
         server.try_wait().unwrap()
     });
     assert!(status.success(), "{status}");
@@ -362,7 +362,7 @@ fn the_tests_tell_a_zombie_from_a_reaped_process() {
     );
     identity::signal(&me, Signal::KILL).unwrap();
     // Not reaped yet: a zombie, which has exited but still holds its pid.
-    super::wait_for(Duration::from_secs(5), "the zombie", || {
+    crate::support::wait_until(Duration::from_secs(5), "the zombie", || {
         (proc_state(me.pid, me.start_time) == ProcState::Zombie).then_some(())
     });
     child.wait().unwrap();

@@ -133,6 +133,7 @@ fn subscribe_live_then_after_the_end_yields_the_same_records() {
     let rt = runtime();
     let live: Vec<_> = rt.block_on(async {
         let mut rx = client::subscribe(&turn.dir, 1).await.unwrap();
+        turn.release("go");
         let mut got = Vec::new();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         while let Ok(Some(item)) = tokio::time::timeout_at(deadline, rx.recv()).await {
@@ -188,7 +189,7 @@ fn a_turn_dir_too_long_for_sun_path_gets_a_short_socket() {
             agent_host::events::InterruptReason::Client,
         ))
         .unwrap();
-    let exit = super::wait_for(Duration::from_secs(10), "exit.json", || {
+    let exit = crate::support::wait_until(Duration::from_secs(10), "exit.json", || {
         client::read_exit_record(&long).unwrap()
     });
     assert_eq!(exit.status, TurnStatus::Interrupted);
@@ -291,7 +292,7 @@ fn steer_and_approve_get_clear_refusals_from_one_shot_backends() {
     let exit = turn.wait_exit(Duration::from_secs(10));
     assert_eq!(exit.status, TurnStatus::Interrupted);
     // Once the runner is gone, requests say so instead of hanging.
-    super::wait_for(Duration::from_secs(5), "the runner to exit", || {
+    crate::support::wait_until(Duration::from_secs(5), "the runner to exit", || {
         client::live_socket(&turn.dir).is_none().then_some(())
     });
     let late = rt

@@ -11,7 +11,7 @@ mod supervision;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agent_host::events::{EventRecord, ExitRecord, Mode};
 use agent_host::process::identity::{self, Identity};
@@ -30,6 +30,17 @@ pub fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/agent-scripts")
         .join(name)
+}
+
+/// Copies every fake-agent script into `dir`, so that the gates a script waits on
+/// (`wait-file NAME`, relative to the script) are the test's own.
+fn copy_scripts(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let fixtures = script("");
+    for entry in std::fs::read_dir(&fixtures).unwrap() {
+        let from = entry.unwrap().path();
+        std::fs::copy(&from, dir.join(from.file_name().unwrap())).unwrap();
+    }
 }
 
 /// A turn directory with its spec; on drop, every process it recorded is SIGKILLed (by
@@ -67,11 +78,13 @@ impl Turn {
             .join(&turn_id);
         std::fs::create_dir_all(&dir).unwrap();
         let pids = root.path().join("pids");
+        let scripts = root.path().join("scripts");
+        copy_scripts(&scripts);
         let mut spec = json!({
             "v": 1, "threadId": thread_id, "turnId": turn_id,
             "mode": mode, "cwd": root.path(),
             "provider": {"name": "fake", "kind": "jsonl", "command": FAKE_AGENT,
-                "args": ["--script", script(script_name), "{prompt}"],
+                "args": ["--script", scripts.join(script_name), "{prompt}"],
                 "env": ["FAKE_AGENT_PIDS"]},
             "prompt": "hello", "model": null, "resumeSessionId": null, "approvalPolicy": "never",
             "graceMs": {"cancel": grace.0, "term": grace.1}
@@ -88,6 +101,12 @@ impl Turn {
             pids,
             turn_id,
         }
+    }
+
+    /// Opens the gate `name` that the turn's script waits on (`wait-file name`): the test
+    /// holds the backend at a known point instead of hoping to act inside a sleep.
+    pub fn release(&self, name: &str) {
+        std::fs::write(self.root.path().join("scripts").join(name), "").unwrap();
     }
 
     /// The values of the provider's `env` that the spec names.
@@ -109,7 +128,7 @@ impl Turn {
 
     /// The identities written by the fake agents, once there are at least `count`.
     pub fn wait_pids(&self, count: usize) -> Vec<Identity> {
-        wait_for(Duration::from_secs(10), "the fake agents' pids", || {
+        wait_until(Duration::from_secs(10), "the fake agents' pids", || {
             let ids = read_pids(&self.pids);
             (ids.len() >= count).then_some(ids)
         })
@@ -123,8 +142,8 @@ impl Turn {
 
     /// Waits for `exit.json` and then for the `turnEnded` record that follows it.
     pub fn wait_exit(&self, within: Duration) -> ExitRecord {
-        let exit = wait_for(within, "exit.json", || read_exit_record(&self.dir).unwrap());
-        wait_for(within, "the turnEnded record", || {
+        let exit = wait_until(within, "exit.json", || read_exit_record(&self.dir).unwrap());
+        wait_until(within, "the turnEnded record", || {
             self.events()
                 .last()
                 .is_some_and(EventRecord::is_turn_ended)
@@ -192,24 +211,11 @@ pub fn read_pids(path: &Path) -> Vec<Identity> {
         .collect()
 }
 
-/// Polls `check` until it returns something, or panics after `within`.
-pub fn wait_for<T>(within: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {within:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
+pub use crate::support::wait_until;
 
 /// Polls until none of `ids` is alive, or panics after `within`.
 pub fn wait_all_dead(ids: &[Identity], within: Duration) {
-    wait_for(within, "every process of the turn to be gone", || {
+    wait_until(within, "every process of the turn to be gone", || {
         ids.iter().all(|id| !identity::is_alive(id)).then_some(())
     });
 }

@@ -19,7 +19,7 @@ use agent_host::process::{self, EnvPolicy, SessionPolicy, SpawnSpec};
 use agent_host::runner::launch::read_process_record;
 use rustix::process::Signal;
 
-use super::{AGENT_HOST, Turn, run_agent_host, start_server_with, wait_for};
+use super::{AGENT_HOST, Turn, run_agent_host, start_server_with, wait_until};
 
 const NS_LAST_PID: &str = "/proc/sys/kernel/ns_last_pid";
 
@@ -65,7 +65,7 @@ fn turn_with_a_stranger_on_its_pid() -> Option<(Turn, KillOnDrop, Stranger)> {
 
 /// Waits until no process (not even a zombie) holds `pid`.
 fn wait_gone(pid: i32) {
-    wait_for(Duration::from_secs(10), "the pid to be freed", || {
+    wait_until(Duration::from_secs(10), "the pid to be freed", || {
         (!Path::new(&format!("/proc/{pid}")).exists()).then_some(())
     });
 }
@@ -108,7 +108,7 @@ fn place_stranger_on(pid: i32, dir: &Path) -> Option<Stranger> {
         candidate.stdin.take().unwrap().write_all(b"go\n").unwrap();
         let status = candidate.wait().unwrap();
         assert!(status.success(), "the stranger failed: {status}");
-        let child_pid: i32 = wait_for(Duration::from_secs(10), "the stranger's child", || {
+        let child_pid: i32 = wait_until(Duration::from_secs(10), "the stranger's child", || {
             std::fs::read_to_string(&child_file)
                 .ok()?
                 .trim()
@@ -209,13 +209,13 @@ fn recovery_leaves_a_stranger_on_the_backends_old_pid_alone() {
         })
         .unwrap(),
     );
-    let exit = wait_for(Duration::from_secs(20), "the exit record", || {
+    let exit = wait_until(Duration::from_secs(20), "the exit record", || {
         agent_host::runner::client::read_exit_record(&turn.dir).unwrap()
     });
     assert_eq!(exit.status, TurnStatus::Interrupted, "{exit:?}");
     assert_survives(&stranger);
     drop(recovering.0.stdin.take());
-    let status = wait_for(Duration::from_secs(10), "the server to exit", || {
+    let status = wait_until(Duration::from_secs(10), "the server to exit", || {
         recovering.0.try_wait().unwrap()
     });
     assert!(status.success(), "{status}");

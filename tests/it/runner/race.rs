@@ -30,9 +30,11 @@ fn kill_racing_natural_exit_ends_exactly_once() {
                         // Alternate between killing at once and after the first event, to
                         // land on both sides of the natural exit.
                         if (n + worker) % 2 == 1 {
-                            super::wait_for(Duration::from_secs(5), "a first event", || {
-                                (!turn.events().is_empty()).then_some(())
-                            });
+                            crate::support::wait_until(
+                                Duration::from_secs(5),
+                                "a first event",
+                                || (!turn.events().is_empty()).then_some(()),
+                            );
                         }
                         let exit = agent_host::kill::stop(&turn.dir, Duration::from_secs(10))
                             .unwrap()

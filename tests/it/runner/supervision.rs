@@ -62,10 +62,16 @@ fn background_turn_runs_to_completion_after_its_server_is_sigkilled() {
     turn.wait_pids(1);
     server.kill().unwrap();
     server.wait().unwrap();
+    // Held at its gate, the turn was running when its server died, and still runs.
     assert!(
         identity::is_alive(&runner),
         "the runner died with its server"
     );
+    assert!(
+        client::read_exit_record(&turn.dir).unwrap().is_none(),
+        "the turn ended with its server"
+    );
+    turn.release("go");
     let exit = turn.wait_exit(Duration::from_secs(15));
     assert_eq!(exit.status, TurnStatus::Completed, "{exit:?}");
     let (_, events) = turn.check_ended_once();

@@ -2,11 +2,18 @@
 //! reverse (`generalize`) that turns an actual message into a pattern for bless mode.
 //!
 //! Whole-value wildcards (a JSON string that is exactly the token):
-//! `"<*>"` any value, `"<int>"` an integer, `"<string>"` a string, `"<uuid>"` a UUID string,
-//! `"<$name>"` any value, bound at first sight and equal at every later use.
-//! Inside strings: `<state_dir>`, `<work_dir>` and `<sandbox>` stand for the test's temp
-//! paths, `<$name>` for a bound value (or binds the shortest text that fits), `<*>` any text.
+//! `"<ms>"` a time in milliseconds since the epoch, `"<secs>"` one in seconds, `"<int>"` an
+//! integer, `"<uuid>"` a UUID string, `"<fill:C*N>"` a string of N times the character C,
+//! `"<$name>"` bound at first sight and equal at every later use (a name of the kinds bless
+//! writes, `thread1`, `turn2`, `item3`, `id4`, binds only a UUID), and the wide ones kept for
+//! hand-written checks, `"<string>"` any string and `"<*>"` any value.
+//! Inside strings: `<state_dir>`, `<work_dir>`, `<sandbox>` and `<repo>` stand for the test's
+//! paths, `<version>`, `<os_release>` and `<arch>` for facts of the build and the machine,
+//! `<$name>` for a bound value (or binds the shortest text that fits), `<*>` any text.
 //! Objects match key by key (no key may be missing or extra); arrays match by position.
+//!
+//! A fixture's patterns must be as narrow as their fields allow: [`too_wide`] lists every
+//! place where one is wider, and the transcript tests fail on any.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +25,9 @@ pub struct Bindings {
     vars: BTreeMap<String, Value>,
     /// `(placeholder, text)`, longest text first so nested paths are replaced innermost first.
     paths: Vec<(String, String)>,
+    /// `(placeholder, text)` of the build and the machine (`<version>`, `<os_release>`,
+    /// `<arch>`); bless writes them only into `userAgent`, where they are known to stand.
+    facts: Vec<(String, String)>,
 }
 
 /// Where and why a pattern did not match.
@@ -49,6 +59,11 @@ impl Bindings {
         self.paths.push((placeholder.to_owned(), text.to_owned()));
         self.paths
             .sort_by_key(|(_, text)| std::cmp::Reverse(text.len()));
+    }
+
+    /// Declares a placeholder for a fact of the build or the machine, such as `<arch>`.
+    pub fn add_fact(&mut self, placeholder: &str, text: &str) {
+        self.facts.push((placeholder.to_owned(), text.to_owned()));
     }
 
     pub fn get(&self, name: &str) -> Option<&Value> {
@@ -108,6 +123,7 @@ impl Bindings {
                     None => return Err(format!("variable <${name}> is used before it is bound")),
                 },
                 Token::Any => out.push_str("<*>"),
+                Token::Rfc3339 => out.push_str("<rfc3339>"),
             }
         }
         Ok(out)
@@ -116,6 +132,7 @@ impl Bindings {
     fn path_text<'a>(&'a self, placeholder: &'a str) -> &'a str {
         self.paths
             .iter()
+            .chain(&self.facts)
             .find(|(name, _)| name == placeholder)
             .map_or(placeholder, |(_, text)| text.as_str())
     }
@@ -186,30 +203,29 @@ fn match_at(
                         path,
                         format!("<${name}> is bound to {bound}, found {actual}"),
                     ),
+                    None if binds_only_uuids(name) && !actual.as_str().is_some_and(is_uuid) => {
+                        fail(path, format!("<${name}> binds a UUID, found {actual}"))
+                    }
                     None => {
                         bindings.bind(name, actual.clone());
                         Ok(())
                     }
                 };
             }
-            match text.as_str() {
-                "<*>" => Ok(()),
-                "<int>" if actual.is_i64() || actual.is_u64() => Ok(()),
-                "<string>" if actual.is_string() => Ok(()),
-                "<uuid>" if actual.as_str().is_some_and(is_uuid) => Ok(()),
-                "<int>" | "<string>" | "<uuid>" => {
+            if let Some(expected) = whole_wildcard(text) {
+                return if expected.matches(actual) {
+                    Ok(())
+                } else {
                     fail(path, format!("expected {text}, found {actual}"))
+                };
+            }
+            match actual {
+                Value::String(actual_text)
+                    if match_template(&tokenize(text), actual_text, bindings) =>
+                {
+                    Ok(())
                 }
-                _ => match actual {
-                    Value::String(actual_text) => {
-                        if match_template(&tokenize(text), actual_text, bindings) {
-                            Ok(())
-                        } else {
-                            fail(path, format!("expected {pattern}, found {actual}"))
-                        }
-                    }
-                    _ => fail(path, format!("expected {pattern}, found {actual}")),
-                },
+                _ => fail(path, format!("expected {pattern}, found {actual}")),
             }
         }
         Value::Object(expected) => {
@@ -269,10 +285,170 @@ enum Token {
     Lit(String),
     Path(String),
     Var(String),
+    /// `<rfc3339>`: a UTC time as `2026-11-23T08:05:17Z` or `2026-11-23T08:05:17.123Z`.
+    Rfc3339,
     Any,
 }
 
-const PATH_PLACEHOLDERS: [&str; 3] = ["<state_dir>", "<work_dir>", "<sandbox>"];
+/// The placeholders inside strings that stand for a text of the test (`Bindings::add_path`).
+const PATH_PLACEHOLDERS: [&str; 7] = [
+    "<state_dir>",
+    "<work_dir>",
+    "<sandbox>",
+    "<repo>",
+    "<version>",
+    "<os_release>",
+    "<arch>",
+];
+
+/// A whole-value wildcard other than a variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wildcard {
+    Any,
+    String,
+    Int,
+    Secs,
+    Ms,
+    Uuid,
+    Fill(char, usize),
+}
+
+/// Epoch times a test can meet: from 2001 to 2286.
+const SECS: std::ops::Range<u64> = 1_000_000_000..10_000_000_000;
+const MS: std::ops::Range<u64> = 1_000_000_000_000..10_000_000_000_000;
+
+impl Wildcard {
+    /// How a pattern writes it.
+    fn token(self) -> String {
+        match self {
+            Wildcard::Any => "<*>".to_owned(),
+            Wildcard::String => "<string>".to_owned(),
+            Wildcard::Int => "<int>".to_owned(),
+            Wildcard::Secs => "<secs>".to_owned(),
+            Wildcard::Ms => "<ms>".to_owned(),
+            Wildcard::Uuid => "<uuid>".to_owned(),
+            Wildcard::Fill(ch, count) => format!("<fill:{ch}*{count}>"),
+        }
+    }
+
+    fn matches(self, actual: &Value) -> bool {
+        match self {
+            Wildcard::Any => true,
+            Wildcard::String => actual.is_string(),
+            Wildcard::Int => actual.is_i64() || actual.is_u64(),
+            Wildcard::Secs => actual.as_u64().is_some_and(|n| SECS.contains(&n)),
+            Wildcard::Ms => actual.as_u64().is_some_and(|n| MS.contains(&n)),
+            Wildcard::Uuid => actual.as_str().is_some_and(is_uuid),
+            Wildcard::Fill(ch, count) => actual.as_str().is_some_and(|text| {
+                text.len() == ch.len_utf8() * count && text.chars().all(|c| c == ch)
+            }),
+        }
+    }
+}
+
+/// The wildcard a whole pattern string is, if it is one.
+fn whole_wildcard(text: &str) -> Option<Wildcard> {
+    Some(match text {
+        "<*>" => Wildcard::Any,
+        "<string>" => Wildcard::String,
+        "<int>" => Wildcard::Int,
+        "<secs>" => Wildcard::Secs,
+        "<ms>" => Wildcard::Ms,
+        "<uuid>" => Wildcard::Uuid,
+        _ => {
+            let (ch, count) = text
+                .strip_prefix("<fill:")?
+                .strip_suffix('>')?
+                .split_once('*')?;
+            let mut chars = ch.chars();
+            let (Some(ch), None) = (chars.next(), chars.next()) else {
+                return None;
+            };
+            Wildcard::Fill(ch, count.parse().ok()?)
+        }
+    })
+}
+
+/// Whether the variable `name` is of a kind bless writes for UUIDs (`thread1`, `turn2`,
+/// `item3`, `id4`), so that its first sight binds only a UUID.
+fn binds_only_uuids(name: &str) -> bool {
+    ["thread", "turn", "item", "id"].iter().any(|kind| {
+        name.strip_prefix(kind)
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+    })
+}
+
+/// The narrowest whole-value wildcard a field may have, by its key: times in milliseconds
+/// (`…AtMs`) are `<ms>`, Codex's times in seconds `<secs>`, durations `<int>`; any other field
+/// takes no type wildcard (write the value, a variable, or `<uuid>`).
+fn allowed_wildcard(key: Option<&str>) -> Option<Wildcard> {
+    match key? {
+        key if key.ends_with("AtMs") => Some(Wildcard::Ms),
+        key if is_secs_key(key) => Some(Wildcard::Secs),
+        "durationMs" => Some(Wildcard::Int),
+        _ => None,
+    }
+}
+
+/// Keys whose values are Codex's times in seconds since the epoch.
+fn is_secs_key(key: &str) -> bool {
+    matches!(
+        key,
+        "createdAt" | "updatedAt" | "startedAt" | "completedAt" | "recencyAt"
+    )
+}
+
+/// Every place in `pattern` (a fixture's expected server message) where a wildcard is wider
+/// than its field allows, as `pointer: why`: `<*>` anywhere, `<string>`, and a type wildcard
+/// other than the one [`allowed_wildcard`] names for its key. Empty when the pattern is as
+/// narrow as it can be.
+pub fn too_wide(pattern: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    too_wide_at(pattern, None, &mut String::new(), &mut found);
+    found
+}
+
+fn too_wide_at(pattern: &Value, key: Option<&str>, path: &mut String, found: &mut Vec<String>) {
+    match pattern {
+        Value::String(text) => {
+            if let Some(wildcard) = whole_wildcard(text) {
+                let fits = match wildcard {
+                    Wildcard::Uuid | Wildcard::Fill(..) => true,
+                    other => allowed_wildcard(key) == Some(other),
+                };
+                if !fits {
+                    let narrow = allowed_wildcard(key).map_or_else(
+                        || "the value itself, a variable or <uuid>".to_owned(),
+                        Wildcard::token,
+                    );
+                    found.push(format!(
+                        "{path}: {text} is wider than the field allows ({narrow})"
+                    ));
+                }
+            } else if tokenize(text).contains(&Token::Any) {
+                found.push(format!("{path}: <*> inside {text:?} matches any text"));
+            }
+        }
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("/{index}"));
+                too_wide_at(item, None, path, found);
+                path.truncate(len);
+            }
+        }
+        Value::Object(map) => {
+            for (sub_key, value) in map {
+                let len = path.len();
+                path.push('/');
+                path.push_str(sub_key);
+                too_wide_at(value, Some(sub_key), path, found);
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
 
 fn tokenize(text: &str) -> Vec<Token> {
     let mut tokens = Vec::new();
@@ -284,6 +460,8 @@ fn tokenize(text: &str) -> Vec<Token> {
                 Some((Token::Path((*placeholder).to_owned()), placeholder.len()))
             } else if rest.starts_with("<*>") {
                 Some((Token::Any, 3))
+            } else if rest.starts_with("<rfc3339>") {
+                Some((Token::Rfc3339, "<rfc3339>".len()))
             } else {
                 rest.strip_prefix("<$")
                     .and_then(var_name_prefix)
@@ -358,6 +536,9 @@ fn match_template(tokens: &[Token], text: &str, bindings: &mut Bindings) -> bool
                 false
             }
         },
+        Token::Rfc3339 => [20, 24].iter().any(|&len| {
+            text.get(..len).is_some_and(is_rfc3339) && match_template(rest, &text[len..], bindings)
+        }),
         Token::Any => char_boundaries(text).any(|end| {
             let mut trial = bindings.clone();
             let ok = match_template(rest, &text[end..], &mut trial);
@@ -381,6 +562,21 @@ fn value_text(value: &Value) -> String {
     }
 }
 
+/// `YYYY-MM-DDTHH:MM:SSZ` or `YYYY-MM-DDTHH:MM:SS.mmmZ`, digits where digits belong.
+fn is_rfc3339(text: &str) -> bool {
+    let shape = match text.len() {
+        20 => "dddd-dd-ddTdd:dd:ddZ",
+        24 => "dddd-dd-ddTdd:dd:dd.dddZ",
+        _ => return false,
+    };
+    text.chars()
+        .zip(shape.chars())
+        .all(|(ch, want)| match want {
+            'd' => ch.is_ascii_digit(),
+            other => ch == other,
+        })
+}
+
 /// `8-4-4-4-12` hexadecimal digits.
 pub fn is_uuid(text: &str) -> bool {
     text.len() == 36
@@ -390,23 +586,9 @@ pub fn is_uuid(text: &str) -> bool {
         })
 }
 
-/// Keys whose integer values are times or durations, so bless writes `"<int>"` for them.
-pub fn is_time_key(key: &str) -> bool {
-    matches!(
-        key,
-        "createdAt" | "updatedAt" | "startedAt" | "completedAt" | "durationMs"
-    ) || key.ends_with("AtMs")
-        || key.ends_with("At")
-}
-
-/// Keys whose string values describe the machine the test runs on (kernel version, OS), so
-/// bless writes `"<string>"` for them.
-pub fn is_machine_key(key: &str) -> bool {
-    matches!(key, "userAgent")
-}
-
-/// Turns an actual message into a pattern (bless mode): integers under time keys become
-/// `"<int>"`, strings under machine keys (`userAgent`) `"<string>"`, the sandbox paths become placeholders, and every UUID becomes a variable, named
+/// Turns an actual message into a pattern (bless mode): integers under time keys become the
+/// narrowest wildcard of their key (`"<ms>"`, `"<secs>"`, `"<int>"` for durations), the
+/// test's paths and machine facts become placeholders, and every UUID becomes a variable, named
 /// after what it identifies (`<$thread1>`, `<$turn1>`, `<$item1>`, `<$id1>`) and reused where
 /// the same UUID appears again. New variables are bound in `bindings`.
 pub fn generalize(actual: &Value, bindings: &mut Bindings) -> Value {
@@ -420,15 +602,23 @@ fn generalize_at(
     bindings: &mut Bindings,
 ) -> Value {
     match actual {
-        Value::Number(_)
-            if key.is_some_and(is_time_key) && (actual.is_i64() || actual.is_u64()) =>
-        {
-            Value::String("<int>".to_owned())
+        Value::Number(_) if allowed_wildcard(key).is_some_and(|w| w.matches(actual)) => {
+            Value::String(allowed_wildcard(key).expect("checked").token())
         }
-        Value::String(_) if key.is_some_and(is_machine_key) => Value::String("<string>".to_owned()),
         Value::String(text) if is_uuid(text) => {
             let name = uuid_var(text, kind_of(key, parent_key), bindings);
             Value::String(format!("<${name}>"))
+        }
+        Value::String(text) if key == Some("userAgent") => {
+            let mut text = text.clone();
+            for (placeholder, fact) in &bindings.facts {
+                text = text.replacen(fact.as_str(), placeholder, 1);
+            }
+            Value::String(text)
+        }
+        Value::String(text) if text.len() > 256 && text.chars().all(|c| text.starts_with(c)) => {
+            let ch = text.chars().next().expect("long");
+            Value::String(Wildcard::Fill(ch, text.chars().count()).token())
         }
         Value::String(text) => Value::String(generalize_str(text, bindings)),
         Value::Array(items) => Value::Array(
@@ -483,7 +673,13 @@ fn generalize_str(text: &str, bindings: &mut Bindings) -> String {
     let mut out = String::new();
     let mut rest = text.as_str();
     while !rest.is_empty() {
-        if rest.len() >= 36 && rest.is_char_boundary(36) && is_uuid(&rest[..36]) {
+        if let Some(len) = [24, 20]
+            .into_iter()
+            .find(|&len| rest.get(..len).is_some_and(is_rfc3339))
+        {
+            out.push_str("<rfc3339>");
+            rest = &rest[len..];
+        } else if rest.len() >= 36 && rest.is_char_boundary(36) && is_uuid(&rest[..36]) {
             let name = uuid_var(&rest[..36], "id", bindings);
             out.push_str(&format!("<${name}>"));
             rest = &rest[36..];
@@ -550,11 +746,11 @@ mod tests {
         let mut b = Bindings::new();
         b.add_path("<state_dir>", "/tmp/x/state");
         let t = "019a0000-0000-7000-8000-000000000001";
-        let actual = json!({"method": "thread/started", "emittedAtMs": 5, "params": {"thread": {"id": t, "createdAt": 7, "path": format!("/tmp/x/state/threads/{t}")}, "count": 2}});
+        let actual = json!({"method": "thread/started", "emittedAtMs": 1_764_000_000_123_u64, "params": {"thread": {"id": t, "createdAt": 1_764_000_000, "path": format!("/tmp/x/state/threads/{t}")}, "count": 2}});
         let pattern = generalize(&actual, &mut b);
         assert_eq!(
             pattern,
-            json!({"method": "thread/started", "emittedAtMs": "<int>", "params": {"thread": {"id": "<$thread1>", "createdAt": "<int>", "path": "<state_dir>/threads/<$thread1>"}, "count": 2}})
+            json!({"method": "thread/started", "emittedAtMs": "<ms>", "params": {"thread": {"id": "<$thread1>", "createdAt": "<secs>", "path": "<state_dir>/threads/<$thread1>"}, "count": 2}})
         );
         let mut fresh = Bindings::new();
         fresh.add_path("<state_dir>", "/tmp/x/state");
@@ -563,5 +759,50 @@ mod tests {
             fresh.substitute(&json!({"threadId": "<$thread1>"})),
             Ok(json!({"threadId": t}))
         );
+    }
+
+    #[test]
+    fn narrow_wildcards_check_ranges_uuids_times_and_fills() {
+        let mut b = Bindings::new();
+        assert!(match_value(&json!("<ms>"), &json!(1_764_000_000_123_u64), &mut b).is_ok());
+        assert!(match_value(&json!("<ms>"), &json!(1_764_000_000), &mut b).is_err());
+        assert!(match_value(&json!("<secs>"), &json!(1_764_000_000), &mut b).is_ok());
+        assert!(match_value(&json!("<secs>"), &json!(1_764_000_000_123_u64), &mut b).is_err());
+        assert!(match_value(&json!("<secs>"), &json!(-5), &mut b).is_err());
+        assert!(match_value(&json!("<$thread1>"), &json!("not-a-uuid"), &mut b).is_err());
+        assert!(match_value(&json!("<$name>"), &json!("anything"), &mut b).is_ok());
+        assert!(match_value(&json!("<fill:n*3>"), &json!("nnn"), &mut b).is_ok());
+        assert!(match_value(&json!("<fill:n*3>"), &json!("nnnn"), &mut b).is_err());
+        assert!(match_value(&json!("<fill:n*3>"), &json!("nmn"), &mut b).is_err());
+        let cursor = json!("<rfc3339>|x");
+        assert!(match_value(&cursor, &json!("2026-11-23T08:05:17Z|x"), &mut b).is_ok());
+        assert!(match_value(&cursor, &json!("2026-11-23T08:05:17.123Z|x"), &mut b).is_ok());
+        assert!(match_value(&cursor, &json!("2026-11-23 08:05:17Z|x"), &mut b).is_err());
+    }
+
+    #[test]
+    fn a_pattern_wider_than_its_field_is_found() {
+        let narrow = json!({"id": 1, "emittedAtMs": "<ms>", "params": {"thread": {"id": "<$thread1>",
+            "createdAt": "<secs>", "durationMs": "<int>", "name": "<fill:x*300>",
+            "cursor": "<rfc3339>|<$thread1>", "other": "<uuid>"}}});
+        assert_eq!(too_wide(&narrow), Vec::<String>::new());
+        let wide = json!({"emittedAtMs": "<int>", "params": {"thread": {"id": "<string>",
+            "createdAt": "<ms>", "preview": "<*>", "items": ["<int>"],
+            "error": {"message": "failed: <*>"}}}});
+        let found = too_wide(&wide);
+        let places: Vec<&str> = found.iter().map(|f| f.split(':').next().unwrap()).collect();
+        assert_eq!(
+            places,
+            [
+                "/emittedAtMs",
+                "/params/thread/id",
+                "/params/thread/createdAt",
+                "/params/thread/preview",
+                "/params/thread/items/0",
+                "/params/thread/error/message"
+            ],
+            "{found:#?}"
+        );
+        assert!(found[0].contains("(<ms>)"), "{}", found[0]);
     }
 }

@@ -30,8 +30,18 @@ impl RealBackendHost {
     /// thread in the sandbox's work dir on `provider`, with `extra` merged into the
     /// `thread/start` params (e.g. `continueSession`).
     pub fn start(sandbox: Sandbox, config: &Path, provider: &str, extra: Value) -> RealBackendHost {
-        let server =
-            ServerProcess::spawn(&sandbox.agent_host_spec(Some(config), &[], &BTreeMap::new()));
+        RealBackendHost::start_with_env(sandbox, config, provider, extra, &BTreeMap::new())
+    }
+
+    /// As [`RealBackendHost::start`], with `env` set for the server (and so its runners).
+    pub fn start_with_env(
+        sandbox: Sandbox,
+        config: &Path,
+        provider: &str,
+        extra: Value,
+        env: &BTreeMap<String, String>,
+    ) -> RealBackendHost {
+        let server = ServerProcess::spawn(&sandbox.agent_host_spec(Some(config), &[], env));
         let mut host = RealBackendHost {
             sandbox,
             server,
@@ -373,4 +383,22 @@ pub fn installed_cli(link: &str, name: &str) -> PathBuf {
         "the real {name} is missing (.cache/{link}): run scripts/install-test-deps.sh"
     );
     bin
+}
+
+/// Waits (bounded) until a process named `comm` runs among the processes of the turn whose
+/// runner is `runner` (and of `sessions`); returns them.
+pub fn wait_for_process(runner: i32, sessions: &[i32], comm: &str) -> Vec<Proc> {
+    super::wait_until(
+        TURN_TIMEOUT,
+        super::Describe(|| {
+            format!(
+                "{comm} under the runner: {:#?}",
+                descendants(runner, sessions)
+            )
+        }),
+        || {
+            let found = descendants(runner, sessions);
+            found.iter().any(|p| p.comm == comm).then_some(found)
+        },
+    )
 }

@@ -133,7 +133,7 @@ impl Server {
                 tracing::warn!("cannot pass the approval to the runner: {err}");
             }
             if cancel {
-                super::turns::interrupt_or_kill(dir, turn).await;
+                super::turn::interrupt_or_kill(dir, turn).await;
             }
         });
         self.resolve(number, pending.thread).await;

@@ -11,7 +11,7 @@ mod convert;
 pub mod recovery;
 mod state;
 mod threads;
-mod turns;
+mod turn;
 mod usage;
 
 use std::path::{Path, PathBuf};

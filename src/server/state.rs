@@ -39,7 +39,7 @@ pub(crate) struct LoadedThread {
     pub subscription: Subscription,
     pub status: LoadedStatus,
     /// The turn running on this thread, if any.
-    pub active: Option<super::turns::ActiveTurn>,
+    pub active: Option<super::turn::ActiveTurn>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

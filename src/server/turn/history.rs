@@ -1,0 +1,170 @@
+//! Ended turns read back from their directories: `thread/read`, fork, token usage.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::super::state::Server;
+use super::super::usage;
+use super::*;
+use crate::atomic_file;
+use crate::events::{self};
+use crate::protocol::*;
+use crate::runner::{self};
+use crate::store::{self};
+
+impl Server {
+    /// Copies the ended turns of `source` (up to and including `last_turn`, when given) into
+    /// the new thread `target`: the records a fork starts from. Running turns are not copied.
+    pub(crate) fn copy_turns(&mut self, source: Uuid, target: Uuid, last_turn: Option<Uuid>) {
+        let Ok(ids) = self.store.list_turn_ids(source) else {
+            return;
+        };
+        let mut copied = 0;
+        for turn in ids {
+            let from = self.store.turn_dir(source, turn);
+            if !from.join(runner::EXIT_FILE).exists() {
+                continue;
+            }
+            let copy = self
+                .store
+                .create_turn_dir(target, turn)
+                .map_err(io_error)
+                .and_then(|to| {
+                    for name in [TURN_FILE, runner::log::EVENTS_FILE, runner::EXIT_FILE] {
+                        std::fs::copy(from.join(name), to.join(name))?;
+                    }
+                    atomic_file::sync_dir(&to)
+                });
+            match copy {
+                Ok(()) => copied += 1,
+                Err(err) => tracing::warn!("fork: cannot copy turn {turn}: {err}"),
+            }
+            if Some(turn) == last_turn {
+                break;
+            }
+        }
+        if copied > 0 {
+            let preview = self.loaded.get(&target).map(|l| l.record.preview.clone());
+            match self.store.update_thread(target, |r| {
+                r.has_turns = true;
+                if let Some(preview) = preview {
+                    r.preview = preview;
+                }
+            }) {
+                Ok(stored) => {
+                    if let Some(loaded) = self.loaded.get_mut(&target) {
+                        loaded.record = stored;
+                    }
+                }
+                Err(err) => tracing::warn!("fork: cannot update thread {target}: {err}"),
+            }
+        }
+    }
+
+    /// The last token usage a stored thread's turns reported, as `thread/tokenUsage/updated`
+    /// carries it (`total` is the thread's), with the turn that reported it.
+    pub(crate) fn last_token_usage(&self, thread: Uuid) -> Option<(Uuid, Value)> {
+        let ids = self.store.list_turn_ids(thread).ok()?;
+        let dirs: Vec<PathBuf> = ids
+            .iter()
+            .rev()
+            .map(|turn| self.store.turn_dir(thread, *turn))
+            .collect();
+        let (at, report) = usage::latest_report(dirs.iter().map(PathBuf::as_path))?;
+        Some((
+            ids[ids.len() - 1 - at],
+            json!({"total": report.total, "last": report.last, "modelContextWindow": report.model_context_window}),
+        ))
+    }
+
+    /// The turns of a thread, read from its turn directories, with every item.
+    pub(crate) fn read_turns(&self, thread: Uuid) -> Vec<Turn> {
+        let ids = match self.store.list_turn_ids(thread) {
+            Ok(ids) => ids,
+            Err(err) => {
+                tracing::warn!("cannot list the turns of {thread}: {err}");
+                return Vec::new();
+            }
+        };
+        ids.into_iter()
+            .filter_map(|turn| read_turn(&self.store.turn_dir(thread, turn), turn))
+            .collect()
+    }
+}
+
+/// One stored turn with its items: the user message, then every item that completed.
+pub(super) fn read_turn(dir: &Path, turn: Uuid) -> Option<Turn> {
+    let record: TurnRecord =
+        serde_json::from_slice(&std::fs::read(dir.join(TURN_FILE)).ok()?).ok()?;
+    let mut items = vec![user_message_item(&record)];
+    let log = runner::log::read_all(&dir.join(runner::log::EVENTS_FILE)).ok();
+    let mut ended_at_ms = None;
+    let mut started_at: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    for entry in log.map(|l| l.records).unwrap_or_default() {
+        let at_ms = entry.at_ms as i64;
+        match entry.event {
+            events::Event::ItemStarted { item } => {
+                if let Some(id) = item.get("id").and_then(Value::as_str) {
+                    let at = item_time(&item, "startedAtMs").unwrap_or(at_ms);
+                    started_at.insert(id.to_owned(), at);
+                }
+            }
+            events::Event::ItemCompleted { item } => {
+                let started = item
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .and_then(|id| started_at.get(id).copied())
+                    .unwrap_or(at_ms);
+                let item = normalize_item(item, Some(started), Some(at_ms));
+                match serde_json::from_value::<ThreadItem>(item) {
+                    Ok(item) => items.push(item),
+                    Err(err) => tracing::warn!("turn {turn}: unreadable item: {err}"),
+                }
+            }
+            events::Event::Steered {
+                input,
+                user_message_id,
+                client_user_message_id,
+            } => items.push(steered_item(
+                input,
+                user_message_id,
+                client_user_message_id,
+                at_ms,
+            )),
+            events::Event::TurnEnded { .. } => ended_at_ms = Some(entry.at_ms as i64),
+            _ => {}
+        }
+    }
+    let exit = runner::client::read_exit_record(dir).ok().flatten();
+    let (status, error) = match exit {
+        Some(exit) => (
+            match exit.status {
+                events::TurnStatus::Completed => TurnStatus::Completed,
+                events::TurnStatus::Interrupted => TurnStatus::Interrupted,
+                events::TurnStatus::Failed => TurnStatus::Failed,
+            },
+            exit.error.map(|e| TurnError {
+                additional_details: e.additional_details,
+                ..turn_error(e.message, Some(CodexErrorInfo::Other))
+            }),
+        ),
+        None => (TurnStatus::InProgress, None),
+    };
+    Some(Turn {
+        id: turn.to_string(),
+        root_turn_id: Some(turn.to_string()),
+        items,
+        items_view: ItemsView::Full,
+        status,
+        error,
+        started_at: Some(record.started_at_ms / 1000),
+        completed_at: ended_at_ms.map(|ms| ms / 1000),
+        duration_ms: ended_at_ms.map(|ms| ms - record.started_at_ms),
+    })
+}
+
+pub(super) fn io_error(err: store::StoreError) -> std::io::Error {
+    std::io::Error::other(err.to_string())
+}

@@ -143,11 +143,10 @@ impl Server {
     async fn resolve(&mut self, number: i64, thread: Uuid) {
         self.notify_thread(
             thread,
-            "serverRequest/resolved",
-            &ServerRequestResolvedNotification {
+            ServerNotification::ServerRequestResolved(ServerRequestResolvedNotification {
                 thread_id: thread.to_string(),
                 request_id: number,
-            },
+            }),
         )
         .await;
         let still_waiting = self.pending_approvals.values().any(|p| p.thread == thread);
@@ -194,11 +193,10 @@ impl Server {
             self.pending_approvals.remove(&id);
             self.notify_thread(
                 thread,
-                "serverRequest/resolved",
-                &ServerRequestResolvedNotification {
+                ServerNotification::ServerRequestResolved(ServerRequestResolvedNotification {
                     thread_id: thread.to_string(),
                     request_id: id,
-                },
+                }),
             )
             .await;
         }
@@ -212,11 +210,10 @@ impl Server {
         let status = super::convert::status(&loaded.status);
         self.notify_thread(
             thread,
-            "thread/status/changed",
-            &ThreadStatusChangedNotification {
+            ServerNotification::ThreadStatusChanged(ThreadStatusChangedNotification {
                 thread_id: thread.to_string(),
                 status,
-            },
+            }),
         )
         .await;
     }

@@ -7,7 +7,7 @@ use super::state::{Ephemeral, LoadedStatus};
 use crate::protocol::{
     ActivePermissionProfile, ApprovalsReviewer, AskForApproval, HistoryMode, SandboxMode,
     SandboxPolicy, SessionSource, Thread, ThreadActiveFlag, ThreadEnvironment, ThreadStartResponse,
-    ThreadStatus, Turn,
+    ThreadStatus, ThreadTokenUsage, TokenUsageBreakdown, Turn,
 };
 use crate::store::ThreadRecord;
 
@@ -155,5 +155,31 @@ pub(crate) fn session_response(record: &ThreadRecord, thread: Thread) -> ThreadS
         reasoning_effort: record.reasoning_effort.clone(),
         multi_agent_mode: Some("explicitRequestOnly".to_string()),
         thread,
+    }
+}
+
+/// A recorded token breakdown as the wire carries it.
+pub(crate) fn breakdown(counts: &crate::events::TokenBreakdown) -> TokenUsageBreakdown {
+    let wire = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    TokenUsageBreakdown {
+        total_tokens: wire(counts.total_tokens),
+        input_tokens: wire(counts.input_tokens),
+        cached_input_tokens: wire(counts.cached_input_tokens),
+        cache_write_input_tokens: wire(counts.cache_write_input_tokens),
+        output_tokens: wire(counts.output_tokens),
+        reasoning_output_tokens: wire(counts.reasoning_output_tokens),
+    }
+}
+
+/// A `tokenUsage` record as `thread/tokenUsage/updated` carries it.
+pub(crate) fn token_usage(
+    total: &crate::events::TokenBreakdown,
+    last: &crate::events::TokenBreakdown,
+    model_context_window: Option<u64>,
+) -> ThreadTokenUsage {
+    ThreadTokenUsage {
+        total: breakdown(total),
+        last: breakdown(last),
+        model_context_window: model_context_window.map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
     }
 }

@@ -11,7 +11,9 @@ use uuid::Uuid;
 use super::Event;
 use crate::config::Config;
 use crate::jsonrpc::{self, ErrorObject, Incoming, Line, Outgoing, RequestId};
-use crate::protocol::{ClientRequest, InitializeParams, InitializeResponse, RequestParseError};
+use crate::protocol::{
+    ClientRequest, InitializeParams, InitializeResponse, RequestParseError, ServerNotification,
+};
 use crate::runner::launch::Lifeline;
 use crate::store::{Store, ThreadRecord};
 use crate::transport::InputLine;
@@ -247,13 +249,14 @@ impl Server {
     }
 
     /// Sends a notification unless the client opted out of its method.
-    pub async fn notify<T: Serialize>(&self, method: &'static str, params: &T) {
+    pub async fn notify(&self, notification: ServerNotification) {
+        let method = notification.method();
         if let Some(session) = &self.session
             && session.opt_out.contains(method)
         {
             return;
         }
-        let params = match serde_json::to_value(params) {
+        let params = match notification.params_value() {
             Ok(params) => params,
             Err(err) => {
                 tracing::error!("cannot serialize {method}: {err}");

@@ -169,8 +169,10 @@ impl Server {
         let response = self.thread_session_response(&uuid, Vec::new());
         self.respond_now(id, to_value(&response)).await;
         let thread = response.thread;
-        self.notify("thread/started", &ThreadStartedNotification { thread })
-            .await;
+        self.notify(ServerNotification::ThreadStarted(
+            ThreadStartedNotification { thread },
+        ))
+        .await;
         None
     }
 
@@ -275,11 +277,10 @@ impl Server {
                     let status = super::convert::status(&loaded.status);
                     self.notify_thread(
                         uuid,
-                        "thread/status/changed",
-                        &ThreadStatusChangedNotification {
+                        ServerNotification::ThreadStatusChanged(ThreadStatusChangedNotification {
                             thread_id: p.thread_id.clone(),
                             status,
-                        },
+                        }),
                     )
                     .await;
                 }
@@ -293,13 +294,8 @@ impl Server {
             self.respond_now(id, to_value(&response)).await;
             // Like Codex for a loaded idle thread: the last token usage, replayed.
             let still_idle = self.loaded.get(&uuid).is_some_and(|l| l.active.is_none());
-            if still_idle && let Some((turn, usage)) = self.last_token_usage(uuid) {
-                self.notify_thread(
-                    uuid,
-                    "thread/tokenUsage/updated",
-                    &json!({"threadId": p.thread_id, "turnId": turn.to_string(), "tokenUsage": usage}),
-                )
-                .await;
+            if still_idle {
+                self.replay_token_usage(uuid).await;
             }
             return None;
         }
@@ -314,13 +310,12 @@ impl Server {
             .loaded
             .get(&uuid)
             .map_or(ThreadStatus::Idle, |l| super::convert::status(&l.status));
-        self.notify(
-            "thread/status/changed",
-            &ThreadStatusChangedNotification {
+        self.notify(ServerNotification::ThreadStatusChanged(
+            ThreadStatusChangedNotification {
                 thread_id: p.thread_id.clone(),
                 status,
             },
-        )
+        ))
         .await;
         let turns = if exclude_turns {
             Vec::new()
@@ -331,14 +326,7 @@ impl Server {
         self.respond_now(id, to_value(&response)).await;
         self.ask_waiting_approvals(uuid).await;
         // Like Codex after a resume from disk: the last token usage, replayed.
-        if let Some((turn, usage)) = self.last_token_usage(uuid) {
-            self.notify_thread(
-                uuid,
-                "thread/tokenUsage/updated",
-                &json!({"threadId": p.thread_id, "turnId": turn.to_string(), "tokenUsage": usage}),
-            )
-            .await;
-        }
+        self.replay_token_usage(uuid).await;
         None
     }
 
@@ -470,18 +458,13 @@ impl Server {
         self.respond_now(id, to_value(&response)).await;
         // Like Codex: the fork starts from the parent's token usage (its copied turns carry
         // the parent's totals), announced between the response and `thread/started`.
-        if let Some((turn, usage)) = self.last_token_usage(new_uuid) {
-            self.notify_thread(
-                new_uuid,
-                "thread/tokenUsage/updated",
-                &json!({"threadId": new_uuid.to_string(), "turnId": turn.to_string(), "tokenUsage": usage}),
-            )
-            .await;
-        }
+        self.replay_token_usage(new_uuid).await;
         let mut thread = response.thread;
         thread.turns = Vec::new();
-        self.notify("thread/started", &ThreadStartedNotification { thread })
-            .await;
+        self.notify(ServerNotification::ThreadStarted(
+            ThreadStartedNotification { thread },
+        ))
+        .await;
         None
     }
 
@@ -670,13 +653,12 @@ impl Server {
             Err(err) => return Some(Err(ErrorObject::internal(err))),
         }
         self.respond_now(id, Ok(json!({}))).await;
-        self.notify(
-            "thread/name/updated",
-            &ThreadNameUpdatedNotification {
+        self.notify(ServerNotification::ThreadNameUpdated(
+            ThreadNameUpdatedNotification {
                 thread_id: p.thread_id,
                 thread_name: Some(p.name),
             },
-        )
+        ))
         .await;
         None
     }
@@ -708,22 +690,20 @@ impl Server {
         }
         if self.loaded.contains_key(&uuid) {
             self.unload(&uuid);
-            self.notify(
-                "thread/status/changed",
-                &ThreadStatusChangedNotification {
+            self.notify(ServerNotification::ThreadStatusChanged(
+                ThreadStatusChangedNotification {
                     thread_id: p.thread_id.clone(),
                     status: ThreadStatus::NotLoaded,
                 },
-            )
+            ))
             .await;
         }
         self.respond_now(id, Ok(json!({}))).await;
-        self.notify(
-            "thread/archived",
-            &ThreadArchivedNotification {
+        self.notify(ServerNotification::ThreadArchived(
+            ThreadArchivedNotification {
                 thread_id: p.thread_id,
             },
-        )
+        ))
         .await;
         None
     }
@@ -753,12 +733,11 @@ impl Server {
         let thread = self.stored_view(&record, Vec::new());
         self.respond_now(id, to_value(&ThreadUnarchiveResponse { thread }))
             .await;
-        self.notify(
-            "thread/unarchived",
-            &ThreadUnarchivedNotification {
+        self.notify(ServerNotification::ThreadUnarchived(
+            ThreadUnarchivedNotification {
                 thread_id: p.thread_id,
             },
-        )
+        ))
         .await;
         None
     }

@@ -3,11 +3,12 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::super::Event;
 use super::super::state::{LoadedStatus, Server, now_ms};
+use super::translate::{Step, translate};
 use super::*;
 use crate::events::{self, EventRecord};
 use crate::protocol::*;
@@ -53,236 +54,57 @@ impl Server {
 
     /// One record of a followed turn, in log order.
     pub(crate) async fn on_turn_record(&mut self, thread: Uuid, turn: Uuid, record: EventRecord) {
-        let Some(loaded) = self.loaded.get_mut(&thread) else {
-            return;
-        };
-        let Some(active) = loaded.active.as_mut().filter(|a| a.turn_id == turn) else {
+        let Some(active) = self
+            .loaded
+            .get_mut(&thread)
+            .and_then(|loaded| loaded.active.as_mut())
+            .filter(|active| active.turn_id == turn)
+        else {
             // A record of a turn that has already ended here: exactly once means dropping it.
             return;
         };
-        let thread_id = thread.to_string();
-        let turn_id = turn.to_string();
-        let at_ms = record.at_ms as i64;
-        match record.event {
-            events::Event::ApprovalResolved {
-                request_id,
-                decided_by: events::DecidedBy::Policy,
-                ..
-            } => {
+        let dir = active.dir.clone();
+        match translate(active, thread, record) {
+            Step::Notify(notifications) => {
+                for notification in notifications {
+                    self.notify_thread(thread, notification).await;
+                }
+            }
+            Step::PolicyResolved { request_id } => {
                 // The policy answered while our request was still out: it is settled.
                 self.resolve_by_runner(thread, turn, &request_id).await;
             }
-            events::Event::Steered {
-                input,
-                user_message_id,
-                client_user_message_id,
-            } => {
-                let item = steered_item(input, user_message_id, client_user_message_id, at_ms);
-                let completed = serde_json::to_value(&item).unwrap_or(Value::Null);
-                let mut started = item;
-                started.completed_at_ms = None;
-                let started = serde_json::to_value(&started).unwrap_or(Value::Null);
-                self.notify_thread(
-                    thread,
-                    "item/started",
-                    &json!({"item": started, "threadId": thread_id, "turnId": turn_id, "startedAtMs": at_ms}),
-                )
-                .await;
-                self.notify_thread(
-                    thread,
-                    "item/completed",
-                    &json!({"item": completed, "threadId": thread_id, "turnId": turn_id, "contentTokenCount": null, "completedAtMs": at_ms}),
-                )
-                .await;
-            }
-            events::Event::RunnerStarted { .. }
-            | events::Event::ApprovalResolved { .. }
-            | events::Event::InterruptRequested { .. }
-            | events::Event::Marker { .. }
-            | events::Event::BackendExited { .. } => {}
-            events::Event::BackendSession { session_id } => {
-                let keep = loaded.record.continue_session
-                    && loaded.ephemeral == super::super::state::Ephemeral::No;
-                if keep {
-                    match self
-                        .store
-                        .update_thread(thread, |r| r.backend_session_id = Some(session_id))
-                    {
-                        Ok(stored) => {
-                            if let Some(loaded) = self.loaded.get_mut(&thread) {
-                                loaded.record = stored;
-                            }
-                        }
-                        Err(err) => tracing::warn!("cannot record the backend session: {err}"),
-                    }
-                }
-            }
-            events::Event::ItemStarted { item } => {
-                let item = normalize_item(item, Some(at_ms), None);
-                let started = item_time(&item, "startedAtMs").unwrap_or(at_ms);
-                self.notify_thread(
-                    thread,
-                    "item/started",
-                    &json!({"item": item, "threadId": thread_id, "turnId": turn_id, "startedAtMs": started}),
-                )
-                .await;
-            }
-            events::Event::AgentMessageDelta { item_id, delta } => {
-                self.notify_thread(
-                    thread,
-                    "item/agentMessage/delta",
-                    &AgentMessageDeltaNotification {
-                        thread_id,
-                        turn_id,
-                        item_id,
-                        delta,
-                    },
-                )
-                .await;
-            }
-            events::Event::ReasoningSummaryDelta {
-                item_id,
-                delta,
-                summary_index,
-            } => {
-                let new_part = active
-                    .summary_parts
-                    .insert((item_id.clone(), summary_index));
-                if new_part {
-                    self.notify_thread(
-                        thread,
-                        "item/reasoning/summaryPartAdded",
-                        &ReasoningSummaryPartAddedNotification {
-                            thread_id: thread_id.clone(),
-                            turn_id: turn_id.clone(),
-                            item_id: item_id.clone(),
-                            summary_index: i64::from(summary_index),
-                        },
-                    )
-                    .await;
-                }
-                self.notify_thread(
-                    thread,
-                    "item/reasoning/summaryTextDelta",
-                    &ReasoningSummaryTextDeltaNotification {
-                        thread_id,
-                        turn_id,
-                        item_id,
-                        delta,
-                        summary_index: i64::from(summary_index),
-                    },
-                )
-                .await;
-            }
-            events::Event::ReasoningTextDelta {
-                item_id,
-                delta,
-                content_index,
-            } => {
-                self.notify_thread(
-                    thread,
-                    "item/reasoning/textDelta",
-                    &ReasoningTextDeltaNotification {
-                        thread_id,
-                        turn_id,
-                        item_id,
-                        delta,
-                        content_index: i64::from(content_index),
-                    },
-                )
-                .await;
-            }
-            events::Event::CommandOutputDelta { item_id, delta } => {
-                self.notify_thread(
-                    thread,
-                    "item/commandExecution/outputDelta",
-                    &CommandExecutionOutputDeltaNotification {
-                        thread_id,
-                        turn_id,
-                        item_id,
-                        delta,
-                    },
-                )
-                .await;
-            }
-            events::Event::ItemCompleted { item } => {
-                let item = normalize_item(item, None, Some(at_ms));
-                if item.get("type").and_then(Value::as_str) == Some("agentMessage") {
-                    active.final_message = Some(item.clone());
-                }
-                let completed = item_time(&item, "completedAtMs").unwrap_or(at_ms);
-                self.notify_thread(
-                    thread,
-                    "item/completed",
-                    &json!({"item": item, "threadId": thread_id, "turnId": turn_id, "contentTokenCount": null, "completedAtMs": completed}),
-                )
-                .await;
-            }
-            events::Event::TokenUsage {
-                total,
-                last,
-                model_context_window,
-                ..
-            } => {
-                self.notify_thread(
-                    thread,
-                    "thread/tokenUsage/updated",
-                    &json!({"threadId": thread_id, "turnId": turn_id, "tokenUsage": {"total": total, "last": last, "modelContextWindow": model_context_window}}),
-                )
-                .await;
-            }
-            events::Event::Warning { message } => {
-                self.notify_thread(
-                    thread,
-                    "warning",
-                    &WarningNotification {
-                        thread_id: Some(thread_id),
-                        message,
-                    },
-                )
-                .await;
-            }
-            events::Event::Error {
-                message,
-                will_retry,
-            } => {
-                if will_retry {
-                    self.notify_thread(
-                        thread,
-                        "error",
-                        &ErrorNotification {
-                            error: turn_error(message, None),
-                            will_retry,
-                            thread_id,
-                            turn_id,
-                        },
-                    )
-                    .await;
-                } else {
-                    active.last_error = Some(message);
-                }
-            }
-            events::Event::ApprovalRequested {
-                request_id,
-                kind,
-                item_id,
-                reason,
-                command,
-                cwd,
-            } => {
-                let dir = active.dir.clone();
-                self.request_approval(
-                    thread, turn, dir, request_id, kind, item_id, reason, command, cwd,
-                )
-                .await;
-            }
-            events::Event::TurnEnded {
+            Step::BackendSession { session_id } => self.keep_backend_session(thread, session_id),
+            Step::AskApproval(asked) => self.ask_approval(thread, turn, dir, asked).await,
+            Step::End {
                 status,
                 reason,
                 error,
-            } => {
-                self.finish_turn(thread, turn, status, reason, error).await;
+            } => self.finish_turn(thread, turn, status, reason, error).await,
+            Step::Nothing => {}
+        }
+    }
+
+    /// Records the backend session a continued, stored thread resumes on its next turn.
+    fn keep_backend_session(&mut self, thread: Uuid, session_id: String) {
+        let Some(loaded) = self.loaded.get(&thread) else {
+            return;
+        };
+        let keep = loaded.record.continue_session
+            && loaded.ephemeral == super::super::state::Ephemeral::No;
+        if !keep {
+            return;
+        }
+        match self
+            .store
+            .update_thread(thread, |r| r.backend_session_id = Some(session_id))
+        {
+            Ok(stored) => {
+                if let Some(loaded) = self.loaded.get_mut(&thread) {
+                    loaded.record = stored;
+                }
             }
+            Err(err) => tracing::warn!("cannot record the backend session: {err}"),
         }
     }
 
@@ -321,7 +143,7 @@ impl Server {
                 events::Event::ItemCompleted { item }
                     if item.get("type").and_then(Value::as_str) == Some("agentMessage") =>
                 {
-                    final_message = Some(normalize_item(item, None, Some(entry.at_ms as i64)));
+                    final_message = protocol_item(item, None, Some(entry.at_ms as i64)).ok();
                 }
                 events::Event::Error {
                     message,
@@ -358,28 +180,25 @@ impl Server {
         };
         let (turn, dir) = (active.turn_id, active.dir.clone());
         for asked in std::mem::take(&mut active.waiting_approvals) {
-            if let events::Event::ApprovalRequested {
-                request_id,
-                kind,
-                item_id,
-                reason,
-                command,
-                cwd,
-            } = asked
-            {
-                self.request_approval(
-                    thread,
-                    turn,
-                    dir.clone(),
-                    request_id,
-                    kind,
-                    item_id,
-                    reason,
-                    command,
-                    cwd,
-                )
-                .await;
-            }
+            self.ask_approval(thread, turn, dir.clone(), asked).await;
+        }
+    }
+
+    /// Asks the client for the approval an `approvalRequested` record stands for.
+    async fn ask_approval(&mut self, thread: Uuid, turn: Uuid, dir: PathBuf, asked: events::Event) {
+        if let events::Event::ApprovalRequested {
+            request_id,
+            kind,
+            item_id,
+            reason,
+            command,
+            cwd,
+        } = asked
+        {
+            self.request_approval(
+                thread, turn, dir, request_id, kind, item_id, reason, command, cwd,
+            )
+            .await;
         }
     }
 
@@ -468,34 +287,28 @@ impl Server {
         };
         self.notify_thread(
             thread,
-            "thread/status/changed",
-            &ThreadStatusChangedNotification {
+            ServerNotification::ThreadStatusChanged(ThreadStatusChangedNotification {
                 thread_id: thread_id.clone(),
                 status: super::super::convert::status(&thread_status),
-            },
+            }),
         )
         .await;
         if let Some(err) = &turn_error {
             self.notify_thread(
                 thread,
-                "error",
-                &ErrorNotification {
+                ServerNotification::Error(ErrorNotification {
                     error: err.clone(),
                     will_retry: false,
                     thread_id: thread_id.clone(),
                     turn_id: turn.to_string(),
-                },
+                }),
             )
             .await;
         }
         let completed_ms = now_ms();
         let (items, items_view) = match turn_status {
             TurnStatus::Completed => (
-                active
-                    .final_message
-                    .iter()
-                    .filter_map(|v| serde_json::from_value::<ThreadItem>(v.clone()).ok())
-                    .collect(),
+                active.final_message.iter().cloned().collect(),
                 ItemsView::Summary,
             ),
             TurnStatus::Interrupted | TurnStatus::Failed | TurnStatus::InProgress => {
@@ -517,7 +330,7 @@ impl Server {
             thread_id,
             turn: turn_view,
         };
-        self.notify_thread(thread, "turn/completed", &completed)
+        self.notify_thread(thread, ServerNotification::TurnCompleted(completed.clone()))
             .await;
         self.inject_fault_after_completion(thread, &completed).await;
     }
@@ -531,18 +344,21 @@ impl Server {
     ) {
         match crate::fault::fault() {
             Some(crate::fault::Fault::SecondTurnCompleted) => {
-                self.notify_thread(thread, "turn/completed", completed)
+                self.notify_thread(thread, ServerNotification::TurnCompleted(completed.clone()))
                     .await;
             }
             Some(crate::fault::Fault::ItemAfterTurnCompleted) => {
-                let item = serde_json::json!({
-                    "item": {"type": "agentMessage", "id": "fault-item", "text": "late",
-                             "phase": null, "memoryCitation": null},
-                    "threadId": completed.thread_id,
-                    "turnId": completed.turn.id,
-                    "completedAtMs": now_ms(),
-                });
-                self.notify_thread(thread, "item/completed", &item).await;
+                let item =
+                    serde_json::json!({"type": "agentMessage", "id": "fault-item", "text": "late"});
+                if let Ok(item) = protocol_item(item, None, Some(now_ms())) {
+                    let late = item_completed(
+                        completed.thread_id.clone(),
+                        completed.turn.id.clone(),
+                        item,
+                        now_ms(),
+                    );
+                    self.notify_thread(thread, late).await;
+                }
             }
             Some(crate::fault::Fault::InterruptNeverWins) | None => {}
         }

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::super::state::Server;
@@ -65,7 +65,7 @@ impl Server {
 
     /// The last token usage a stored thread's turns reported, as `thread/tokenUsage/updated`
     /// carries it (`total` is the thread's), with the turn that reported it.
-    pub(crate) fn last_token_usage(&self, thread: Uuid) -> Option<(Uuid, Value)> {
+    fn last_token_usage(&self, thread: Uuid) -> Option<(Uuid, ThreadTokenUsage)> {
         let ids = self.store.list_turn_ids(thread).ok()?;
         let dirs: Vec<PathBuf> = ids
             .iter()
@@ -75,8 +75,29 @@ impl Server {
         let (at, report) = usage::latest_report(dirs.iter().map(PathBuf::as_path))?;
         Some((
             ids[ids.len() - 1 - at],
-            json!({"total": report.total, "last": report.last, "modelContextWindow": report.model_context_window}),
+            super::super::convert::token_usage(
+                &report.total,
+                &report.last,
+                report.model_context_window,
+            ),
         ))
+    }
+
+    /// Like Codex after a resume or a fork: the thread's last token usage, replayed as
+    /// `thread/tokenUsage/updated` (nothing when no turn reported any).
+    pub(crate) async fn replay_token_usage(&self, thread: Uuid) {
+        if let Some((turn, token_usage)) = self.last_token_usage(thread) {
+            let replayed = ThreadTokenUsageUpdatedNotification {
+                thread_id: thread.to_string(),
+                turn_id: turn.to_string(),
+                token_usage,
+            };
+            self.notify_thread(
+                thread,
+                ServerNotification::ThreadTokenUsageUpdated(replayed),
+            )
+            .await;
+        }
     }
 
     /// The turns of a thread, read from its turn directories, with every item.
@@ -107,7 +128,10 @@ pub(super) fn read_turn(dir: &Path, turn: Uuid) -> Option<Turn> {
         match entry.event {
             events::Event::ItemStarted { item } => {
                 if let Some(id) = item.get("id").and_then(Value::as_str) {
-                    let at = item_time(&item, "startedAtMs").unwrap_or(at_ms);
+                    let at = item
+                        .get("startedAtMs")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(at_ms);
                     started_at.insert(id.to_owned(), at);
                 }
             }
@@ -117,10 +141,9 @@ pub(super) fn read_turn(dir: &Path, turn: Uuid) -> Option<Turn> {
                     .and_then(Value::as_str)
                     .and_then(|id| started_at.get(id).copied())
                     .unwrap_or(at_ms);
-                let item = normalize_item(item, Some(started), Some(at_ms));
-                match serde_json::from_value::<ThreadItem>(item) {
+                match protocol_item(item, Some(started), Some(at_ms)) {
                     Ok(item) => items.push(item),
-                    Err(err) => tracing::warn!("turn {turn}: unreadable item: {err}"),
+                    Err(err) => tracing::warn!("turn {turn}: {err}"),
                 }
             }
             events::Event::Steered {

@@ -13,6 +13,7 @@ mod history;
 mod input;
 mod plan;
 mod start;
+mod translate;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -50,7 +51,7 @@ pub(crate) struct ActiveTurn {
     pub dir: PathBuf,
     pub started_at_ms: i64,
     /// The last completed agent message: the turn's result.
-    pub final_message: Option<Value>,
+    pub final_message: Option<ThreadItem>,
     /// The last non-retried error, reported if the turn fails.
     pub last_error: Option<String>,
     /// Reasoning summary parts already announced, per item.
@@ -61,18 +62,13 @@ pub(crate) struct ActiveTurn {
 
 impl Server {
     /// Sends a thread's notification to this connection if it is subscribed.
-    pub(crate) async fn notify_thread<T: Serialize>(
-        &self,
-        thread: Uuid,
-        method: &'static str,
-        params: &T,
-    ) {
+    pub(crate) async fn notify_thread(&self, thread: Uuid, notification: ServerNotification) {
         let subscribed = self
             .loaded
             .get(&thread)
             .is_none_or(|l| l.subscription == Subscription::Subscribed);
         if subscribed {
-            self.notify(method, params).await;
+            self.notify(notification).await;
         }
     }
 }
@@ -120,30 +116,56 @@ pub(super) fn turn_error(message: String, info: Option<CodexErrorInfo>) -> TurnE
     }
 }
 
-/// Gives a backend's item every member Codex sends (`null` where it does not apply) by
-/// reading it as a protocol item; an item that does not read is passed on as it is.
-pub(super) fn normalize_item(
+/// A backend's item as a protocol item, with every member Codex sends (`null` where it does
+/// not apply) and the times it does not give filled in (the start defaults to the
+/// completion). `Err` says why it does not read as one: such an item never reaches a client.
+pub(super) fn protocol_item(
     item: Value,
     started_at_ms: Option<i64>,
     completed_at_ms: Option<i64>,
-) -> Value {
-    match serde_json::from_value::<ThreadItem>(item.clone()) {
-        Ok(mut typed) => {
-            if typed.started_at_ms.is_none() {
-                typed.started_at_ms = started_at_ms.or(completed_at_ms);
-            }
-            if typed.completed_at_ms.is_none() {
-                typed.completed_at_ms = completed_at_ms;
-            }
-            serde_json::to_value(&typed).unwrap_or(item)
-        }
-        Err(err) => {
-            tracing::warn!("a backend item does not read as a protocol item: {err}");
-            item
-        }
+) -> Result<ThreadItem, String> {
+    let mut typed: ThreadItem = serde_json::from_value(item)
+        .map_err(|err| format!("a backend item does not read as a protocol item: {err}"))?;
+    if typed.started_at_ms.is_none() {
+        typed.started_at_ms = started_at_ms.or(completed_at_ms);
     }
+    if typed.completed_at_ms.is_none() {
+        typed.completed_at_ms = completed_at_ms;
+    }
+    Ok(typed)
 }
 
-pub(super) fn item_time(item: &Value, key: &str) -> Option<i64> {
-    item.get(key).and_then(Value::as_i64)
+/// `item/started` of `item`, which has no completion time yet (like Codex), at the item's
+/// own start time, else `at_ms`.
+pub(super) fn item_started(
+    thread_id: String,
+    turn_id: String,
+    mut item: ThreadItem,
+    at_ms: i64,
+) -> ServerNotification {
+    item.completed_at_ms = None;
+    let started_at_ms = item.started_at_ms.unwrap_or(at_ms);
+    ServerNotification::ItemStarted(ItemStartedNotification {
+        item,
+        thread_id,
+        turn_id,
+        started_at_ms,
+    })
+}
+
+/// `item/completed` of `item`, at the item's own completion time, else `at_ms`.
+pub(super) fn item_completed(
+    thread_id: String,
+    turn_id: String,
+    item: ThreadItem,
+    at_ms: i64,
+) -> ServerNotification {
+    let completed_at_ms = item.completed_at_ms.unwrap_or(at_ms);
+    ServerNotification::ItemCompleted(ItemCompletedNotification {
+        item,
+        thread_id,
+        turn_id,
+        content_token_count: None,
+        completed_at_ms,
+    })
 }

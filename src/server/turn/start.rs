@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::super::state::{LoadedStatus, Reply, Server, now_ms, to_value};
@@ -134,13 +134,14 @@ impl Server {
                         self.reattach(uuid);
                         self.notify_thread(
                             uuid,
-                            "thread/status/changed",
-                            &ThreadStatusChangedNotification {
-                                thread_id: p.thread_id.clone(),
-                                status: ThreadStatus::Active {
-                                    active_flags: Vec::new(),
+                            ServerNotification::ThreadStatusChanged(
+                                ThreadStatusChangedNotification {
+                                    thread_id: p.thread_id.clone(),
+                                    status: ThreadStatus::Active {
+                                        active_flags: Vec::new(),
+                                    },
                                 },
-                            },
+                            ),
                         )
                         .await;
                         return Some(Err(ErrorObject::request_failed(format!(
@@ -323,43 +324,41 @@ impl Server {
         .await;
         self.notify_thread(
             uuid,
-            "thread/status/changed",
-            &ThreadStatusChangedNotification {
+            ServerNotification::ThreadStatusChanged(ThreadStatusChangedNotification {
                 thread_id: p.thread_id.clone(),
                 status: ThreadStatus::Active {
                     active_flags: Vec::new(),
                 },
-            },
+            }),
         )
         .await;
         let mut started = response_turn;
         started.started_at = Some(started_at_ms / 1000);
         self.notify_thread(
             uuid,
-            "turn/started",
-            &TurnStartedNotification {
+            ServerNotification::TurnStarted(TurnStartedNotification {
                 thread_id: p.thread_id.clone(),
                 turn: started,
-            },
+            }),
         )
         .await;
-        let mut user_item = user_message_item(&turn_record);
-        let item_value = serde_json::to_value(&user_item).unwrap_or(Value::Null);
-        // Like Codex: the started item has no completion time yet.
-        user_item.completed_at_ms = None;
-        let started_value = serde_json::to_value(&user_item).unwrap_or(Value::Null);
-        self.notify_thread(
-            uuid,
-            "item/started",
-            &json!({"item": started_value, "threadId": p.thread_id, "turnId": turn_id.to_string(), "startedAtMs": started_at_ms}),
-        )
-        .await;
-        self.notify_thread(
-            uuid,
-            "item/completed",
-            &json!({"item": item_value, "threadId": p.thread_id, "turnId": turn_id.to_string(), "contentTokenCount": null, "completedAtMs": started_at_ms}),
-        )
-        .await;
+        let user_item = user_message_item(&turn_record);
+        for notification in [
+            item_started(
+                p.thread_id.clone(),
+                turn_id.to_string(),
+                user_item.clone(),
+                started_at_ms,
+            ),
+            item_completed(
+                p.thread_id.clone(),
+                turn_id.to_string(),
+                user_item,
+                started_at_ms,
+            ),
+        ] {
+            self.notify_thread(uuid, notification).await;
+        }
         self.follow(uuid, turn_id, dir, 1);
         None
     }

@@ -383,60 +383,16 @@ impl Server {
     }
 
     async fn thread_fork(&mut self, id: &RequestId, p: ThreadForkParams) -> Option<Reply> {
-        let uuid = match thread_id(&p.thread_id) {
-            Ok(uuid) => uuid,
-            Err(err) => return Some(Err(err)),
-        };
         let ephemeral = p.ephemeral.unwrap_or(false);
         let exclude_turns = p.exclude_turns.unwrap_or(false);
-        if ephemeral && !exclude_turns {
-            return Some(Err(ErrorObject::request_failed(
-                "ephemeral paginated thread/fork requires `excludeTurns: true`",
-            )));
-        }
-        let source = match self.loaded.get(&uuid) {
-            Some(loaded) if loaded.ephemeral == Ephemeral::Yes => {
-                return Some(Err(no_rollout(&p.thread_id)));
-            }
-            Some(loaded) => loaded.record.clone(),
-            None => match self.store.read_thread(uuid) {
-                Ok(Some(record)) if !record.archived => record,
-                Ok(_) => return Some(Err(no_rollout(&p.thread_id))),
-                Err(err) => return Some(Err(ErrorObject::internal(err))),
-            },
+        let source = match self.fork_source(&p, ephemeral, exclude_turns) {
+            Ok(source) => source,
+            Err(err) => return Some(Err(err)),
         };
-        let now = Timestamp::now();
-        let mut record = source.clone();
-        record.id = store::new_id();
-        record.forked_from_id = Some(source.id);
-        record.name = None;
-        record.created_at = now.unix_seconds();
-        record.touch(now);
-        record.backend_session_id = None;
-        record.originator = self.originator();
-        if let Some(provider) = p.model_provider.as_deref() {
-            match self.resolve_provider(Some(provider)) {
-                Ok(provider) => record.model_provider = provider,
-                Err(err) => return Some(Err(err)),
-            }
-        }
-        if let Some(model) = p.model.clone() {
-            record.model = Some(model);
-        }
-        if p.cwd.is_some() {
-            match Self::resolve_cwd("thread/fork", p.cwd.as_deref()) {
-                Ok(cwd) => record.cwd = cwd,
-                Err(err) => return Some(Err(err)),
-            }
-        }
-        if let Err(err) =
-            self.check_continue_session("thread/fork", p.continue_session, &record.model_provider)
-        {
-            return Some(Err(err));
-        }
-        if let Some(flag) = p.continue_session {
-            record.continue_session = flag;
-        }
+        let record = match self.forked_record(&source, &p) {
+            Ok(record) => record,
+            Err(err) => return Some(Err(err)),
+        };
         let source_id = source.id;
         let new_uuid = match self.store_and_load(record, Ephemeral::from_flag(Some(ephemeral))) {
             Ok(uuid) => uuid,
@@ -466,6 +422,61 @@ impl Server {
         ))
         .await;
         None
+    }
+
+    /// The record of the thread a fork starts from, with Codex's errors.
+    fn fork_source(
+        &self,
+        p: &ThreadForkParams,
+        ephemeral: bool,
+        exclude_turns: bool,
+    ) -> Result<ThreadRecord, ErrorObject> {
+        let uuid = thread_id(&p.thread_id)?;
+        if ephemeral && !exclude_turns {
+            return Err(ErrorObject::request_failed(
+                "ephemeral paginated thread/fork requires `excludeTurns: true`",
+            ));
+        }
+        match self.loaded.get(&uuid) {
+            Some(loaded) if loaded.ephemeral == Ephemeral::Yes => Err(no_rollout(&p.thread_id)),
+            Some(loaded) => Ok(loaded.record.clone()),
+            None => match self.store.read_thread(uuid) {
+                Ok(Some(record)) if !record.archived => Ok(record),
+                Ok(_) => Err(no_rollout(&p.thread_id)),
+                Err(err) => Err(ErrorObject::internal(err)),
+            },
+        }
+    }
+
+    /// The new thread's record: the source's, as a new thread, with the fork's overrides.
+    fn forked_record(
+        &self,
+        source: &ThreadRecord,
+        p: &ThreadForkParams,
+    ) -> Result<ThreadRecord, ErrorObject> {
+        let now = Timestamp::now();
+        let mut record = source.clone();
+        record.id = store::new_id();
+        record.forked_from_id = Some(source.id);
+        record.name = None;
+        record.created_at = now.unix_seconds();
+        record.touch(now);
+        record.backend_session_id = None;
+        record.originator = self.originator();
+        if let Some(provider) = p.model_provider.as_deref() {
+            record.model_provider = self.resolve_provider(Some(provider))?;
+        }
+        if let Some(model) = p.model.clone() {
+            record.model = Some(model);
+        }
+        if p.cwd.is_some() {
+            record.cwd = Self::resolve_cwd("thread/fork", p.cwd.as_deref())?;
+        }
+        self.check_continue_session("thread/fork", p.continue_session, &record.model_provider)?;
+        if let Some(flag) = p.continue_session {
+            record.continue_session = flag;
+        }
+        Ok(record)
     }
 
     fn thread_list(&self, p: ThreadListParams) -> Reply {

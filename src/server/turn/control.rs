@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
 use uuid::Uuid;
 
 use super::super::state::{Reply, Server, to_value};
@@ -58,6 +57,15 @@ pub(super) async fn steer_running(
         .map_err(|err| ErrorObject::request_failed(format!("cannot steer turn {turn}: {err}")))
 }
 
+/// `turn/start` while a turn runs whose backend reads input mid-turn: the input joins that
+/// turn as a steer, and the answer is the running turn, like Codex.
+pub(super) async fn join_running_turn(dir: &Path, turn: Uuid, p: &TurnStartParams) -> Reply {
+    steer_running(dir, turn, &p.input, p.client_user_message_id.clone()).await?;
+    to_value(&TurnStartResponse {
+        turn: running_turn(turn),
+    })
+}
+
 impl Server {
     pub(crate) async fn turn_interrupt(&mut self, p: TurnInterruptParams) -> Reply {
         let (dir, active_id) = self.active_turn(&p.thread_id, "interrupt")?;
@@ -83,13 +91,7 @@ impl Server {
                 p.expected_turn_id
             )));
         }
-        let chars: usize = p.input.iter().map(input_chars).sum();
-        if chars > MAX_INPUT_CHARS {
-            return Err(ErrorObject::invalid_params_with_data(
-                format!("Input exceeds the maximum length of {MAX_INPUT_CHARS} characters."),
-                json!({"input_error_code": "input_too_large", "max_chars": MAX_INPUT_CHARS, "actual_chars": chars}),
-            ));
-        }
+        check_input_size(&p.input)?;
         if !streams_input(&dir) {
             return Err(ErrorObject::request_failed(format!(
                 "the backend of this thread does not accept input during a turn; interrupt turn {active_id} and start a new one"

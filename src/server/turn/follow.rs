@@ -242,7 +242,8 @@ impl Server {
         }
     }
 
-    /// Sends the end of a turn: status change, error, `turn/completed`. Once per turn.
+    /// Sends the end of a turn: status change, error, `turn/completed`. Once per turn: the
+    /// active turn is taken from the thread first, so a second end finds nothing to end.
     pub(super) async fn finish_turn(
         &mut self,
         thread: Uuid,
@@ -258,77 +259,32 @@ impl Server {
             return;
         };
         self.resolve_turn_requests(thread, turn).await;
-        let Some(loaded) = self.loaded.get_mut(&thread) else {
-            return;
-        };
-        let (turn_status, thread_status) = match status {
-            events::TurnStatus::Completed => (TurnStatus::Completed, LoadedStatus::Idle),
-            events::TurnStatus::Interrupted => (TurnStatus::Interrupted, LoadedStatus::Idle),
-            events::TurnStatus::Failed => (TurnStatus::Failed, LoadedStatus::SystemError),
-        };
-        loaded.status = thread_status.clone();
+        let end = turn_end(&active, status, &reason, error, now_ms());
+        if let Some(loaded) = self.loaded.get_mut(&thread) {
+            loaded.status = end.thread_status.clone();
+        }
         let thread_id = thread.to_string();
-        let turn_error = match turn_status {
-            TurnStatus::Failed => Some(match error {
-                // The runner's words, with the backend's last stderr as the details.
-                Some(info) => TurnError {
-                    additional_details: info.additional_details,
-                    ..turn_error(info.message, Some(CodexErrorInfo::Other))
-                },
-                None => turn_error(
-                    active
-                        .last_error
-                        .clone()
-                        .unwrap_or_else(|| format!("the turn failed ({reason})")),
-                    Some(CodexErrorInfo::Other),
-                ),
-            }),
-            TurnStatus::Completed | TurnStatus::Interrupted | TurnStatus::InProgress => None,
-        };
         self.notify_thread(
             thread,
             ServerNotification::ThreadStatusChanged(ThreadStatusChangedNotification {
                 thread_id: thread_id.clone(),
-                status: super::super::convert::status(&thread_status),
+                status: super::super::convert::status(&end.thread_status),
             }),
         )
         .await;
-        if let Some(err) = &turn_error {
-            self.notify_thread(
-                thread,
-                ServerNotification::Error(ErrorNotification {
-                    error: err.clone(),
-                    will_retry: false,
-                    thread_id: thread_id.clone(),
-                    turn_id: turn.to_string(),
-                }),
-            )
-            .await;
+        if let Some(error) = &end.turn.error {
+            let failed = ErrorNotification {
+                error: error.clone(),
+                will_retry: false,
+                thread_id: thread_id.clone(),
+                turn_id: turn.to_string(),
+            };
+            self.notify_thread(thread, ServerNotification::Error(failed))
+                .await;
         }
-        let completed_ms = now_ms();
-        let (items, items_view) = match turn_status {
-            TurnStatus::Completed => (
-                active.final_message.iter().cloned().collect(),
-                ItemsView::Summary,
-            ),
-            TurnStatus::Interrupted | TurnStatus::Failed | TurnStatus::InProgress => {
-                (Vec::new(), ItemsView::NotLoaded)
-            }
-        };
-        let turn_view = Turn {
-            id: turn.to_string(),
-            root_turn_id: Some(turn.to_string()),
-            items,
-            items_view,
-            status: turn_status,
-            error: turn_error,
-            started_at: Some(active.started_at_ms / 1000),
-            completed_at: Some(completed_ms / 1000),
-            duration_ms: Some(completed_ms - active.started_at_ms),
-        };
         let completed = TurnCompletedNotification {
             thread_id,
-            turn: turn_view,
+            turn: end.turn,
         };
         self.notify_thread(thread, ServerNotification::TurnCompleted(completed.clone()))
             .await;
@@ -362,5 +318,66 @@ impl Server {
             }
             Some(crate::fault::Fault::InterruptNeverWins) | None => {}
         }
+    }
+}
+
+/// How a turn ends for its client: the thread's new status and the turn as
+/// `turn/completed` shows it.
+struct TurnEnd {
+    thread_status: LoadedStatus,
+    turn: Turn,
+}
+
+/// The end of `active` with the runner's `status`, `reason` and `error`, at `completed_ms`.
+/// A failed turn's error is the runner's words (with the backend's last stderr as the
+/// details), else the backend's last error; a completed turn shows its result.
+fn turn_end(
+    active: &ActiveTurn,
+    status: events::TurnStatus,
+    reason: &str,
+    error: Option<events::ErrorInfo>,
+    completed_ms: i64,
+) -> TurnEnd {
+    let (turn_status, thread_status) = match status {
+        events::TurnStatus::Completed => (TurnStatus::Completed, LoadedStatus::Idle),
+        events::TurnStatus::Interrupted => (TurnStatus::Interrupted, LoadedStatus::Idle),
+        events::TurnStatus::Failed => (TurnStatus::Failed, LoadedStatus::SystemError),
+    };
+    let turn_error = match (turn_status, error) {
+        (TurnStatus::Failed, Some(info)) => Some(TurnError {
+            additional_details: info.additional_details,
+            ..turn_error(info.message, Some(CodexErrorInfo::Other))
+        }),
+        (TurnStatus::Failed, None) => Some(turn_error(
+            active
+                .last_error
+                .clone()
+                .unwrap_or_else(|| format!("the turn failed ({reason})")),
+            Some(CodexErrorInfo::Other),
+        )),
+        _ => None,
+    };
+    let (items, items_view) = match turn_status {
+        TurnStatus::Completed => (
+            active.final_message.iter().cloned().collect(),
+            ItemsView::Summary,
+        ),
+        TurnStatus::Interrupted | TurnStatus::Failed | TurnStatus::InProgress => {
+            (Vec::new(), ItemsView::NotLoaded)
+        }
+    };
+    let turn = Turn {
+        items,
+        items_view,
+        status: turn_status,
+        error: turn_error,
+        started_at: Some(active.started_at_ms / 1000),
+        completed_at: Some(completed_ms / 1000),
+        duration_ms: Some(completed_ms - active.started_at_ms),
+        ..running_turn(active.turn_id)
+    };
+    TurnEnd {
+        thread_status,
+        turn,
     }
 }

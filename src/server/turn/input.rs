@@ -8,14 +8,27 @@ use crate::protocol::*;
 use crate::runner::spec;
 
 /// The most characters of text one turn's input may hold (Codex's limit).
-pub(super) const MAX_INPUT_CHARS: usize = 1_048_576;
+const MAX_INPUT_CHARS: usize = 1_048_576;
 
 /// How many characters of text an input holds (Codex counts text only).
-pub(super) fn input_chars(input: &UserInput) -> usize {
+fn input_chars(input: &UserInput) -> usize {
     match input {
         UserInput::Text { text, .. } => text.chars().count(),
         _ => 0,
     }
+}
+
+/// Codex's refusal of input over [`MAX_INPUT_CHARS`] characters of text, with its data.
+pub(super) fn check_input_size(inputs: &[UserInput]) -> Result<(), ErrorObject> {
+    let chars: usize = inputs.iter().map(input_chars).sum();
+    if chars <= MAX_INPUT_CHARS {
+        return Ok(());
+    }
+    Err(ErrorObject::invalid_params_with_data(
+        format!("Input exceeds the maximum length of {MAX_INPUT_CHARS} characters."),
+        serde_json::json!({"input_error_code": "input_too_large", "max_chars": MAX_INPUT_CHARS,
+            "actual_chars": chars}),
+    ))
 }
 
 /// How a turn's local images reach its backend.

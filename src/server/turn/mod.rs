@@ -169,3 +169,18 @@ pub(super) fn item_completed(
         completed_at_ms,
     })
 }
+
+/// A turn as `turn/start` and `turn/started` show it: running, no items yet.
+pub(super) fn running_turn(turn: Uuid) -> Turn {
+    Turn {
+        id: turn.to_string(),
+        root_turn_id: Some(turn.to_string()),
+        items: Vec::new(),
+        items_view: ItemsView::NotLoaded,
+        status: TurnStatus::InProgress,
+        error: None,
+        started_at: None,
+        completed_at: None,
+        duration_ms: None,
+    }
+}

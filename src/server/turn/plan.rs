@@ -1,7 +1,113 @@
-//! The pure step of `turn/start`: what a turn will run.
+//! The pure step of `turn/start`: from the request, the thread's record, the configuration
+//! and what the earlier turns left, the turn a runner will run (`turn.json` and
+//! `spec.json`). No IO happens here; `start.rs` does the effects around it.
 
-use crate::config::{PromptVia as ConfigPromptVia, ProviderKind};
+use std::path::PathBuf;
+
+use uuid::Uuid;
+
+use super::super::usage;
+use super::TurnRecord;
+use super::input::{ImageDelivery, local_images, prompt_text};
+use crate::backend;
+use crate::config::{InterruptConfig, PromptVia as ConfigPromptVia, Provider, ProviderKind};
+use crate::events::{self, Mode};
+use crate::protocol::TurnStartParams;
 use crate::runner::spec;
+use crate::store::ThreadRecord;
+
+/// Everything a new turn is decided from.
+pub(super) struct PlanInput<'a> {
+    pub params: &'a TurnStartParams,
+    /// The thread's record, read under its lock.
+    pub thread: &'a ThreadRecord,
+    pub provider: &'a Provider,
+    /// The checked working directory (the request's, else the thread's).
+    pub cwd: String,
+    pub interrupt: &'a InterruptConfig,
+    /// The backend session the turn resumes ([`resume_session`]).
+    pub resume_session_id: Option<String>,
+    /// The token counts the turn starts from (`server/usage.rs`).
+    pub usage_base: usage::Base,
+    pub turn_id: Uuid,
+    pub user_message_id: Uuid,
+    pub started_at_ms: i64,
+}
+
+/// What a new turn runs: the user's record of it and the runner's spec.
+#[derive(Debug, Clone)]
+pub(super) struct TurnPlan {
+    pub record: TurnRecord,
+    pub spec: spec::Spec,
+}
+
+impl TurnPlan {
+    pub fn mode(&self) -> Mode {
+        self.spec.mode
+    }
+}
+
+/// The session a turn resumes: for a thread that continues its session, the one the last
+/// turn announced in its log (a turn that ended while no server followed it never reached
+/// the thread record), else the one the thread record holds.
+pub(super) fn resume_session(
+    thread: &ThreadRecord,
+    last_announced: Option<String>,
+) -> Option<String> {
+    if !thread.continue_session {
+        return None;
+    }
+    last_announced.or_else(|| thread.backend_session_id.clone())
+}
+
+/// The turn that `input` describes.
+pub(super) fn plan(input: PlanInput<'_>) -> TurnPlan {
+    let p = input.params;
+    // A turn that resumes a session runs the provider's resume form, if it has one.
+    let provider = spec_provider(input.provider, input.resume_session_id.is_some());
+    let (images, delivery): (Vec<PathBuf>, ImageDelivery) = if backend::takes_image_flags(&provider)
+    {
+        (local_images(&p.input), ImageDelivery::Flags)
+    } else {
+        (Vec::new(), ImageDelivery::PromptLines)
+    };
+    let mode = if p.background.unwrap_or(false) {
+        Mode::Background
+    } else {
+        Mode::Foreground
+    };
+    let record = TurnRecord {
+        v: 1,
+        turn_id: input.turn_id.to_string(),
+        user_message_id: input.user_message_id.to_string(),
+        client_user_message_id: p.client_user_message_id.clone(),
+        input: p.input.clone(),
+        started_at_ms: input.started_at_ms,
+    };
+    let spec = spec::Spec {
+        v: events::RECORD_VERSION,
+        thread_id: p.thread_id.clone(),
+        turn_id: input.turn_id.to_string(),
+        mode,
+        cwd: PathBuf::from(&input.cwd),
+        provider,
+        prompt: prompt_text(&p.input, delivery),
+        images,
+        model: p.model.clone().or(input.thread.model.clone()),
+        resume_session_id: input.resume_session_id,
+        approval_policy: Some(input.thread.approval_policy.clone()),
+        grace_ms: spec::GraceMs {
+            cancel: input.interrupt.cancel_grace_ms,
+            term: input.interrupt.term_grace_ms,
+            ..spec::GraceMs::default()
+        },
+        // `tokenUsage.total` counts the whole thread: the runner adds this turn's usage to
+        // the total of the earlier turns.
+        previous_total_usage: Some(input.usage_base.thread_total),
+        resumed_session_usage: input.usage_base.session_total,
+    };
+    TurnPlan { record, spec }
+}
 
 /// The provider as the runner's spec holds it; `resuming`: the turn resumes a recorded
 /// session, and runs the provider's `resume_args` if it has them.
@@ -27,5 +133,121 @@ pub(super) fn spec_provider(provider: &crate::config::Provider, resuming: bool) 
         },
         approvals: provider.approvals.into(),
         input: provider.input.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::store::Timestamp;
+
+    const CONFIG: &str = r#"
+[providers.flags]
+kind = "codex"
+command = "codex"
+[providers.resumable]
+kind = "jsonl"
+command = "agent"
+args = ["run", "{prompt}"]
+resume_args = ["run", "--resume", "{session}", "{prompt}"]
+"#;
+
+    fn thread(provider: &str) -> ThreadRecord {
+        let mut record = ThreadRecord::new(
+            Uuid::now_v7(),
+            "/work".to_owned(),
+            provider.to_owned(),
+            "0".to_owned(),
+            Timestamp {
+                unix_ms: 1_764_000_000_000,
+            },
+        );
+        record.model = Some("thread-model".to_owned());
+        record.approval_policy = json!("never");
+        record
+    }
+
+    fn params(extra: serde_json::Value) -> TurnStartParams {
+        let mut params = json!({"threadId": "t", "input": [
+            {"type": "text", "text": "look"},
+            {"type": "localImage", "path": "/pics/a.png"}]});
+        params
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        serde_json::from_value(params).unwrap()
+    }
+
+    fn plan_for(provider: &str, params: &TurnStartParams, resume: Option<&str>) -> TurnPlan {
+        let config = Config::from_toml(CONFIG, &[]).unwrap();
+        let thread = thread(provider);
+        plan(PlanInput {
+            params,
+            thread: &thread,
+            provider: config.provider(provider).unwrap(),
+            cwd: "/work/sub".to_owned(),
+            interrupt: &config.interrupt,
+            resume_session_id: resume.map(str::to_owned),
+            usage_base: usage::Base::default(),
+            turn_id: Uuid::now_v7(),
+            user_message_id: Uuid::now_v7(),
+            started_at_ms: 1_764_000_000_500,
+        })
+    }
+
+    #[test]
+    fn a_codex_turn_gets_its_images_as_flags_and_other_kinds_as_prompt_lines() {
+        let p = params(json!({}));
+        let codex = plan_for("flags", &p, None);
+        assert_eq!(codex.spec.images, [PathBuf::from("/pics/a.png")]);
+        assert_eq!(codex.spec.prompt, "look");
+        let other = plan_for("resumable", &p, None);
+        assert!(other.spec.images.is_empty());
+        assert_eq!(other.spec.prompt, "look\n[image: /pics/a.png]");
+    }
+
+    #[test]
+    fn a_resuming_turn_runs_the_resume_form_with_the_session() {
+        let p = params(json!({}));
+        let fresh = plan_for("resumable", &p, None);
+        assert_eq!(fresh.spec.provider.args, ["run", "{prompt}"]);
+        let resumed = plan_for("resumable", &p, Some("s-1"));
+        assert_eq!(
+            resumed.spec.provider.args,
+            ["run", "--resume", "{session}", "{prompt}"]
+        );
+        assert_eq!(resumed.spec.resume_session_id.as_deref(), Some("s-1"));
+    }
+
+    #[test]
+    fn the_request_decides_mode_model_and_cwd_over_the_thread() {
+        let p = params(json!({"background": true, "model": "turn-model"}));
+        let planned = plan_for("resumable", &p, None);
+        assert_eq!(planned.mode(), Mode::Background);
+        assert_eq!(planned.spec.model.as_deref(), Some("turn-model"));
+        assert_eq!(planned.spec.cwd, PathBuf::from("/work/sub"));
+        assert_eq!(planned.record.started_at_ms, 1_764_000_000_500);
+        let default = plan_for("resumable", &params(json!({})), None);
+        assert_eq!(default.mode(), Mode::Foreground);
+        assert_eq!(default.spec.model.as_deref(), Some("thread-model"));
+    }
+
+    #[test]
+    fn only_a_continued_thread_resumes_and_the_last_announced_session_wins() {
+        let mut record = thread("resumable");
+        record.backend_session_id = Some("from-record".to_owned());
+        assert_eq!(resume_session(&record, Some("announced".to_owned())), None);
+        record.continue_session = true;
+        assert_eq!(
+            resume_session(&record, Some("announced".to_owned())).as_deref(),
+            Some("announced")
+        );
+        assert_eq!(
+            resume_session(&record, None).as_deref(),
+            Some("from-record")
+        );
     }
 }

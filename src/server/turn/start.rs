@@ -1,24 +1,43 @@
-//! `turn/start`: check, claim the thread, plan, launch, answer and announce.
+//! `turn/start` as a pipeline of small steps: check the request, join a running turn or
+//! claim the thread, plan the turn (pure, `plan.rs`), write and launch it, then answer and
+//! announce it and follow its records.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
 use uuid::Uuid;
 
-use super::super::state::{LoadedStatus, Reply, Server, now_ms, to_value};
+use super::super::state::{Ephemeral, LoadedStatus, Reply, Server, now_ms, to_value};
 use super::super::threads::thread_id;
 use super::super::usage;
+use super::plan::{PlanInput, TurnPlan, plan, resume_session, spec_provider};
 use super::*;
-use super::{control::*, input::*, plan::*};
+use super::{control::*, input::*};
 use crate::atomic_file;
-use crate::backend;
-use crate::events::{self, Mode};
+use crate::config::Provider;
+use crate::events;
 use crate::jsonrpc::{ErrorObject, RequestId};
 use crate::protocol::*;
 use crate::runner::{self, spec};
 use crate::store::turn_dir;
-use crate::store::{self, Timestamp};
+use crate::store::{self, ThreadRecord, Timestamp};
+
+/// What `turn/start` checked before anything happens.
+struct Checked {
+    thread: Uuid,
+    record: ThreadRecord,
+    ephemeral: Ephemeral,
+    provider: Provider,
+    cwd: String,
+}
+
+/// Where a `turn/start` goes after its checks.
+enum Route {
+    /// A new turn.
+    New(Box<Checked>),
+    /// The thread's running turn takes the input (its backend reads input mid-turn).
+    Join { dir: PathBuf, turn: Uuid },
+}
 
 /// Why a new turn cannot start on a thread (see [`Server::claim_thread`]).
 pub(super) enum Claim {
@@ -46,235 +65,210 @@ pub(super) fn end_unlaunched(dir: &Path, message: &str) {
     }
 }
 
+fn active_error(turn: Uuid) -> ErrorObject {
+    ErrorObject::request_failed(format!(
+        "a turn is already active on this thread: {turn}; use turn/steer or turn/interrupt"
+    ))
+}
+
 impl Server {
     pub(crate) async fn turn_start(&mut self, id: &RequestId, p: TurnStartParams) -> Option<Reply> {
-        let uuid = match thread_id(&p.thread_id) {
-            Ok(uuid) => uuid,
+        let checked = match self.check_turn_start(&p) {
+            Ok(Route::New(checked)) => checked,
+            Ok(Route::Join { dir, turn }) => return Some(join_running_turn(&dir, turn, &p).await),
             Err(err) => return Some(Err(err)),
-        };
-        self.refresh(uuid);
-        let Some(loaded) = self.loaded.get(&uuid) else {
-            return Some(Err(ErrorObject::request_failed(format!(
-                "thread not found: {}",
-                p.thread_id
-            ))));
-        };
-        let chars: usize = p.input.iter().map(input_chars).sum();
-        if chars > MAX_INPUT_CHARS {
-            return Some(Err(ErrorObject::invalid_params_with_data(
-                format!("Input exceeds the maximum length of {MAX_INPUT_CHARS} characters."),
-                json!({"input_error_code": "input_too_large", "max_chars": MAX_INPUT_CHARS, "actual_chars": chars}),
-            )));
-        }
-        if let Some(active) = &loaded.active {
-            // Like Codex: the input joins the running turn, whose id is the answer, when its
-            // backend can take input mid-turn; refused otherwise, never dropped.
-            let (dir, turn) = (active.dir.clone(), active.turn_id);
-            if !streams_input(&dir) {
-                return Some(Err(ErrorObject::request_failed(format!(
-                    "a turn is already active on this thread: {turn}; use turn/steer or turn/interrupt"
-                ))));
-            }
-            if let Err(err) =
-                steer_running(&dir, turn, &p.input, p.client_user_message_id.clone()).await
-            {
-                return Some(Err(err));
-            }
-            return Some(to_value(&TurnStartResponse {
-                turn: Turn {
-                    id: turn.to_string(),
-                    root_turn_id: Some(turn.to_string()),
-                    items: Vec::new(),
-                    items_view: ItemsView::NotLoaded,
-                    status: TurnStatus::InProgress,
-                    error: None,
-                    started_at: None,
-                    completed_at: None,
-                    duration_ms: None,
-                },
-            }));
-        }
-        let record = loaded.record.clone();
-        let ephemeral = loaded.ephemeral;
-        let provider_name = record.model_provider.clone();
-        let Some(provider) = self.config.provider(&provider_name).cloned() else {
-            return Some(Err(ErrorObject::invalid_params(
-                "turn/start",
-                format!("the thread's model provider `{provider_name}` is no longer configured"),
-            )));
-        };
-        // Checked before anything else happens, with the command line the thread's record
-        // implies; chosen again below, under the thread's lock, from what the last turn said.
-        let provisional = spec_provider(
-            &provider,
-            record.continue_session && record.backend_session_id.is_some(),
-        );
-        if let Err(err) = check_local_images(&p.input, &provisional) {
-            return Some(Err(err));
-        }
-        let cwd = match p.cwd.as_deref() {
-            Some(dir) => match super::super::threads::check_cwd("turn/start", dir) {
-                Ok(dir) => dir.to_string(),
-                Err(err) => return Some(Err(err)),
-            },
-            None => record.cwd.clone(),
         };
         // One turn at a time per thread, also across the servers sharing the state directory:
         // the thread's lock is held from the look at its last turn until this turn's runner
         // has written its process record, so two servers cannot both start one, and one that
         // looks meanwhile sees a runner it can follow.
-        let _thread_lock = match ephemeral {
-            super::super::state::Ephemeral::Yes => None,
-            super::super::state::Ephemeral::No => {
-                match tokio::task::block_in_place(|| self.claim_thread(uuid)) {
-                    Ok(lock) => Some(lock),
-                    Err(Claim::Running(other)) => {
-                        // Another server's turn: follow it, so this client sees its end and
-                        // can interrupt it.
-                        self.reattach(uuid);
-                        self.notify_thread(
-                            uuid,
-                            ServerNotification::ThreadStatusChanged(
-                                ThreadStatusChangedNotification {
-                                    thread_id: p.thread_id.clone(),
-                                    status: ThreadStatus::Active {
-                                        active_flags: Vec::new(),
-                                    },
-                                },
-                            ),
-                        )
-                        .await;
-                        return Some(Err(ErrorObject::request_failed(format!(
-                            "a turn is already active on this thread: {other}; use turn/steer or turn/interrupt"
-                        ))));
-                    }
-                    Err(Claim::Starting(other)) => {
-                        return Some(Err(ErrorObject::request_failed(format!(
-                            "a turn is starting on this thread: {other}; retry when it has started"
-                        ))));
-                    }
-                    Err(Claim::Store(err)) => {
-                        return Some(Err(ErrorObject::internal(format!(
-                            "cannot lock the thread: {err}"
-                        ))));
-                    }
-                }
-            }
-        };
-        // What the turns before this one recorded (the backend session to resume) is read
-        // under the lock, after they have ended.
-        let record = match &_thread_lock {
-            Some(_) => {
-                self.refresh(uuid);
-                self.loaded
-                    .get(&uuid)
-                    .map_or(record, |loaded| loaded.record.clone())
-            }
-            None => record,
-        };
-        let turn_id = store::new_id();
-        let dir = match self.turn_dir_for(uuid, turn_id, ephemeral) {
-            Ok(dir) => dir,
+        let lock = match self.claim_for_new_turn(&checked, &p.thread_id).await {
+            Ok(lock) => lock,
             Err(err) => return Some(Err(err)),
         };
-        let started_at_ms = now_ms();
-        let turn_record = TurnRecord {
-            v: 1,
-            turn_id: turn_id.to_string(),
-            user_message_id: store::new_id().to_string(),
-            client_user_message_id: p.client_user_message_id.clone(),
-            input: p.input.clone(),
-            started_at_ms,
+        let launched = self.plan_and_launch(&checked, &p).await;
+        // Released before the record update below, which takes the same lock.
+        drop(lock);
+        let (plan, dir) = match launched {
+            Ok(launched) => launched,
+            Err(err) => return Some(Err(err)),
         };
-        let mode = if p.background.unwrap_or(false) {
-            Mode::Background
-        } else {
-            Mode::Foreground
-        };
-        let turn_dirs = self.turn_dirs(uuid, ephemeral);
-        let earlier = turn_dirs.iter().rev().filter(|d| **d != dir);
-        // The session to resume: the one the last turn announced, read from its log (a turn
-        // that ended while no server followed it, such as a background turn whose server
-        // was gone, never reached the thread record), else the thread record's.
-        let resume_session_id = if record.continue_session {
-            earlier
-                .clone()
-                .next()
-                .and_then(|d| usage::read_turn_usage(d).session_id)
-                .or_else(|| record.backend_session_id.clone())
-        } else {
-            None
-        };
-        // A turn that resumes a session runs the provider's resume form, if it has one.
-        let spec_provider = spec_provider(&provider, resume_session_id.is_some());
-        if let Err(err) = check_local_images(&p.input, &spec_provider) {
-            // Only when the command line differs from the provisional one; nothing was
-            // written into the new turn directory yet.
-            let _ = std::fs::remove_dir(&dir);
-            return Some(Err(err));
-        }
-        let (images, image_delivery) = if backend::takes_image_flags(&spec_provider) {
-            (local_images(&p.input), ImageDelivery::Flags)
-        } else {
-            (Vec::new(), ImageDelivery::PromptLines)
-        };
-        let prompt = prompt_text(&p.input, image_delivery);
-        // `tokenUsage.total` counts the whole thread: the runner adds this turn's usage to
-        // the total of the earlier turns, read from their logs (`server/usage.rs`).
-        let usage_base = usage::base(earlier.map(PathBuf::as_path), resume_session_id.as_deref());
-        let runner_spec = spec::Spec {
-            v: events::RECORD_VERSION,
-            thread_id: p.thread_id.clone(),
-            turn_id: turn_id.to_string(),
-            mode,
-            cwd: PathBuf::from(&cwd),
-            provider: spec_provider,
-            prompt: prompt.clone(),
-            images,
-            model: p.model.clone().or(record.model.clone()),
-            resume_session_id,
-            approval_policy: Some(record.approval_policy.clone()),
-            grace_ms: spec::GraceMs {
-                cancel: self.config.interrupt.cancel_grace_ms,
-                term: self.config.interrupt.term_grace_ms,
-                ..spec::GraceMs::default()
-            },
-            previous_total_usage: Some(usage_base.thread_total),
-            resumed_session_usage: usage_base.session_total,
-        };
-        let written =
-            atomic_file::write_json_atomic(&dir.join(TURN_FILE), &turn_record).and_then(|()| {
-                atomic_file::write_json_atomic(&dir.join(spec::SPEC_FILE), &runner_spec)
+        self.mark_started(&checked, &plan, &dir);
+        self.announce_started(id, checked.thread, &plan).await;
+        let turn = plan.record.turn_id.parse().unwrap_or_default();
+        self.follow(checked.thread, turn, dir, 1);
+        None
+    }
+
+    /// The checks made before anything happens: the thread is loaded, the input fits, the
+    /// provider is configured, the local images and the cwd are usable. A running turn that
+    /// takes input mid-turn is joined instead.
+    fn check_turn_start(&mut self, p: &TurnStartParams) -> Result<Route, ErrorObject> {
+        let uuid = thread_id(&p.thread_id)?;
+        self.refresh(uuid);
+        let loaded = self.loaded.get(&uuid).ok_or_else(|| {
+            ErrorObject::request_failed(format!("thread not found: {}", p.thread_id))
+        })?;
+        check_input_size(&p.input)?;
+        if let Some(active) = &loaded.active {
+            // Like Codex: the input joins the running turn, whose id is the answer, when its
+            // backend can take input mid-turn; refused otherwise, never dropped.
+            if !streams_input(&active.dir) {
+                return Err(active_error(active.turn_id));
+            }
+            return Ok(Route::Join {
+                dir: active.dir.clone(),
+                turn: active.turn_id,
             });
-        if let Err(err) = written {
-            return Some(Err(ErrorObject::internal(format!(
-                "cannot write the turn directory: {err}"
-            ))));
         }
-        let lifeline = match mode {
-            Mode::Foreground => match self.lifeline() {
-                Ok(lifeline) => Some(lifeline),
-                Err(err) => return Some(Err(ErrorObject::internal(err))),
-            },
-            Mode::Background => None,
+        let record = loaded.record.clone();
+        let provider_name = &record.model_provider;
+        let provider = self
+            .config
+            .provider(provider_name)
+            .cloned()
+            .ok_or_else(|| {
+                ErrorObject::invalid_params(
+                    "turn/start",
+                    format!(
+                        "the thread's model provider `{provider_name}` is no longer configured"
+                    ),
+                )
+            })?;
+        // Checked with the command line the thread's record implies; again after the plan,
+        // under the thread's lock, with the one the last turn decides.
+        let resuming = record.continue_session && record.backend_session_id.is_some();
+        check_local_images(&p.input, &spec_provider(&provider, resuming))?;
+        let cwd = match p.cwd.as_deref() {
+            Some(dir) => super::super::threads::check_cwd("turn/start", dir)?.to_string(),
+            None => record.cwd.clone(),
         };
-        // The launch waits (bounded) for the runner to report ready; the loop waits with it,
-        // so the order of events stays the order of requests, while the runtime's other
-        // tasks (turns being followed, the writer) go on.
-        let launched = tokio::task::block_in_place(|| {
-            runner::launch::launch(&dir, mode, lifeline, &provider.env)
+        Ok(Route::New(Box::new(Checked {
+            thread: uuid,
+            ephemeral: loaded.ephemeral,
+            record,
+            provider,
+            cwd,
+        })))
+    }
+
+    /// The thread's cross-process lock for a new turn (none for an ephemeral thread, which
+    /// no other server knows). A turn running under another server is followed, so that
+    /// this client sees its end and can interrupt it, and the request is refused.
+    async fn claim_for_new_turn(
+        &mut self,
+        checked: &Checked,
+        raw_thread_id: &str,
+    ) -> Result<Option<store::ThreadLock>, ErrorObject> {
+        if checked.ephemeral == Ephemeral::Yes {
+            return Ok(None);
+        }
+        let thread = checked.thread;
+        match tokio::task::block_in_place(|| self.claim_thread(thread)) {
+            Ok(lock) => Ok(Some(lock)),
+            Err(Claim::Running(other)) => {
+                self.reattach(thread);
+                let active = ThreadStatusChangedNotification {
+                    thread_id: raw_thread_id.to_owned(),
+                    status: ThreadStatus::Active {
+                        active_flags: Vec::new(),
+                    },
+                };
+                self.notify_thread(thread, ServerNotification::ThreadStatusChanged(active))
+                    .await;
+                Err(active_error(other))
+            }
+            Err(Claim::Starting(other)) => Err(ErrorObject::request_failed(format!(
+                "a turn is starting on this thread: {other}; retry when it has started"
+            ))),
+            Err(Claim::Store(err)) => Err(ErrorObject::internal(format!(
+                "cannot lock the thread: {err}"
+            ))),
+        }
+    }
+
+    /// Under the thread's lock: reads what the earlier turns left, plans the turn, checks
+    /// its images against the command line it will run, writes its directory and launches
+    /// its runner.
+    async fn plan_and_launch(
+        &mut self,
+        checked: &Checked,
+        p: &TurnStartParams,
+    ) -> Result<(TurnPlan, PathBuf), ErrorObject> {
+        // What the turns before this one recorded (the backend session to resume) is read
+        // under the lock, after they have ended.
+        let record = match checked.ephemeral {
+            Ephemeral::No => {
+                self.refresh(checked.thread);
+                self.loaded
+                    .get(&checked.thread)
+                    .map_or(checked.record.clone(), |loaded| loaded.record.clone())
+            }
+            Ephemeral::Yes => checked.record.clone(),
+        };
+        let earlier = self.turn_dirs(checked.thread, checked.ephemeral);
+        let newest_first = || earlier.iter().rev().map(PathBuf::as_path);
+        let last_announced = newest_first()
+            .next()
+            .and_then(|dir| usage::read_turn_usage(dir).session_id);
+        let resume_session_id = resume_session(&record, last_announced);
+        let usage_base = usage::base(newest_first(), resume_session_id.as_deref());
+        let plan = plan(PlanInput {
+            params: p,
+            thread: &record,
+            provider: &checked.provider,
+            cwd: checked.cwd.clone(),
+            interrupt: &self.config.interrupt,
+            resume_session_id,
+            usage_base,
+            turn_id: store::new_id(),
+            user_message_id: store::new_id(),
+            started_at_ms: now_ms(),
         });
-        if let Err(err) = launched {
+        check_local_images(&p.input, &plan.spec.provider)?;
+        let turn: Uuid = plan.record.turn_id.parse().map_err(ErrorObject::internal)?;
+        let dir = self.turn_dir_for(checked.thread, turn, checked.ephemeral)?;
+        self.launch_planned(&dir, &plan, &checked.provider)?;
+        Ok((plan, dir))
+    }
+
+    /// Writes `turn.json` and `spec.json` and launches the runner, which reports ready by
+    /// writing its process record. The launch waits (bounded); the loop waits with it, so
+    /// the order of events stays the order of requests, while the runtime's other tasks
+    /// (turns being followed, the writer) go on.
+    fn launch_planned(
+        &mut self,
+        dir: &Path,
+        plan: &TurnPlan,
+        provider: &Provider,
+    ) -> Result<(), ErrorObject> {
+        atomic_file::write_json_atomic(&dir.join(TURN_FILE), &plan.record)
+            .and_then(|()| atomic_file::write_json_atomic(&dir.join(spec::SPEC_FILE), &plan.spec))
+            .map_err(|err| {
+                ErrorObject::internal(format!("cannot write the turn directory: {err}"))
+            })?;
+        let lifeline = match plan.mode() {
+            events::Mode::Foreground => Some(self.lifeline().map_err(ErrorObject::internal)?),
+            events::Mode::Background => None,
+        };
+        let launched = tokio::task::block_in_place(|| {
+            runner::launch::launch(dir, plan.mode(), lifeline, &provider.env)
+        });
+        launched.map(|_| ()).map_err(|err| {
             let message = format!("failed to start the turn's runner: {err}");
             // The turn never ran: its exit record says so, so nobody waits for it to start.
-            end_unlaunched(&dir, &message);
-            return Some(Err(ErrorObject::internal(message)));
-        }
-        // Released before the record update below, which takes the same lock.
-        drop(_thread_lock);
-        if ephemeral == super::super::state::Ephemeral::No {
-            let first_text = prompt.clone();
-            let stored = self.store.update_thread(uuid, |r| {
+            end_unlaunched(dir, &message);
+            ErrorObject::internal(message)
+        })
+    }
+
+    /// The thread now has a running turn: its record (preview, update time) and its state
+    /// in this server.
+    fn mark_started(&mut self, checked: &Checked, plan: &TurnPlan, dir: &Path) {
+        let thread = checked.thread;
+        if checked.ephemeral == Ephemeral::No {
+            let first_text = plan.spec.prompt.clone();
+            let stored = self.store.update_thread(thread, |r| {
                 r.has_turns = true;
                 if r.preview.is_empty() {
                     r.preview = first_text.chars().take(400).collect();
@@ -283,18 +277,18 @@ impl Server {
             });
             match stored {
                 Ok(stored) => {
-                    if let Some(loaded) = self.loaded.get_mut(&uuid) {
+                    if let Some(loaded) = self.loaded.get_mut(&thread) {
                         loaded.record = stored;
                     }
                 }
-                Err(err) => tracing::warn!("cannot update thread {uuid}: {err}"),
+                Err(err) => tracing::warn!("cannot update thread {thread}: {err}"),
             }
         }
-        if let Some(loaded) = self.loaded.get_mut(&uuid) {
+        if let Some(loaded) = self.loaded.get_mut(&thread) {
             loaded.active = Some(ActiveTurn {
-                turn_id,
-                dir: dir.clone(),
-                started_at_ms,
+                turn_id: plan.record.turn_id.parse().unwrap_or_default(),
+                dir: dir.to_path_buf(),
+                started_at_ms: plan.record.started_at_ms,
                 final_message: None,
                 last_error: None,
                 summary_parts: BTreeSet::new(),
@@ -304,63 +298,42 @@ impl Server {
                 waiting_on_approval: false,
             };
         }
-        let response_turn = Turn {
-            id: turn_id.to_string(),
-            root_turn_id: Some(turn_id.to_string()),
-            items: Vec::new(),
-            items_view: ItemsView::NotLoaded,
-            status: TurnStatus::InProgress,
-            error: None,
-            started_at: None,
-            completed_at: None,
-            duration_ms: None,
+    }
+
+    /// The response, then `thread/status/changed`, `turn/started` and the user's message
+    /// item, as Codex sends them.
+    async fn announce_started(&mut self, id: &RequestId, thread: Uuid, plan: &TurnPlan) {
+        let turn: Uuid = plan.record.turn_id.parse().unwrap_or_default();
+        let thread_id = plan.spec.thread_id.clone();
+        let response = TurnStartResponse {
+            turn: running_turn(turn),
         };
-        self.respond_now(
-            id,
-            to_value(&TurnStartResponse {
-                turn: response_turn.clone(),
-            }),
-        )
-        .await;
-        self.notify_thread(
-            uuid,
+        self.respond_now(id, to_value(&response)).await;
+        let mut started = running_turn(turn);
+        started.started_at = Some(plan.record.started_at_ms / 1000);
+        let user_item = user_message_item(&plan.record);
+        let at_ms = plan.record.started_at_ms;
+        for notification in [
             ServerNotification::ThreadStatusChanged(ThreadStatusChangedNotification {
-                thread_id: p.thread_id.clone(),
+                thread_id: thread_id.clone(),
                 status: ThreadStatus::Active {
                     active_flags: Vec::new(),
                 },
             }),
-        )
-        .await;
-        let mut started = response_turn;
-        started.started_at = Some(started_at_ms / 1000);
-        self.notify_thread(
-            uuid,
             ServerNotification::TurnStarted(TurnStartedNotification {
-                thread_id: p.thread_id.clone(),
+                thread_id: thread_id.clone(),
                 turn: started,
             }),
-        )
-        .await;
-        let user_item = user_message_item(&turn_record);
-        for notification in [
             item_started(
-                p.thread_id.clone(),
-                turn_id.to_string(),
+                thread_id.clone(),
+                plan.record.turn_id.clone(),
                 user_item.clone(),
-                started_at_ms,
+                at_ms,
             ),
-            item_completed(
-                p.thread_id.clone(),
-                turn_id.to_string(),
-                user_item,
-                started_at_ms,
-            ),
+            item_completed(thread_id, plan.record.turn_id.clone(), user_item, at_ms),
         ] {
-            self.notify_thread(uuid, notification).await;
+            self.notify_thread(thread, notification).await;
         }
-        self.follow(uuid, turn_id, dir, 1);
-        None
     }
 
     /// Takes the thread's cross-process lock for a new turn, after making sure its last turn

@@ -51,45 +51,16 @@ pub(super) fn translate(active: &mut ActiveTurn, thread: Uuid, record: EventReco
             input,
             user_message_id,
             client_user_message_id,
-        } => {
-            let item = steered_item(input, user_message_id, client_user_message_id, at_ms);
-            Step::Notify(vec![
-                item_started(
-                    ids.thread_id.clone(),
-                    ids.turn_id.clone(),
-                    item.clone(),
-                    at_ms,
-                ),
-                item_completed(ids.thread_id, ids.turn_id, item, at_ms),
-            ])
-        }
-        events::Event::ItemStarted { item } => match protocol_item(item, Some(at_ms), None) {
-            Ok(item) => Step::Notify(vec![item_started(ids.thread_id, ids.turn_id, item, at_ms)]),
-            Err(why) => ids.warning(why),
-        },
-        events::Event::ItemCompleted { item } => match protocol_item(item, None, Some(at_ms)) {
-            Ok(item) => {
-                if matches!(item.kind, ThreadItemKind::AgentMessage { .. }) {
-                    active.final_message = Some(item.clone());
-                }
-                Step::Notify(vec![item_completed(
-                    ids.thread_id,
-                    ids.turn_id,
-                    item,
-                    at_ms,
-                )])
-            }
-            Err(why) => ids.warning(why),
-        },
+        } => ids.steered(steered_item(
+            input,
+            user_message_id,
+            client_user_message_id,
+            at_ms,
+        )),
+        events::Event::ItemStarted { item } => ids.item_started(item, at_ms),
+        events::Event::ItemCompleted { item } => item_completed_step(active, ids, item, at_ms),
         events::Event::AgentMessageDelta { item_id, delta } => {
-            Step::Notify(vec![ServerNotification::AgentMessageDelta(
-                AgentMessageDeltaNotification {
-                    thread_id: ids.thread_id,
-                    turn_id: ids.turn_id,
-                    item_id,
-                    delta,
-                },
-            )])
+            ids.agent_message_delta(item_id, delta)
         }
         events::Event::ReasoningSummaryDelta {
             item_id,
@@ -100,51 +71,21 @@ pub(super) fn translate(active: &mut ActiveTurn, thread: Uuid, record: EventReco
             item_id,
             delta,
             content_index,
-        } => Step::Notify(vec![ServerNotification::ReasoningTextDelta(
-            ReasoningTextDeltaNotification {
-                thread_id: ids.thread_id,
-                turn_id: ids.turn_id,
-                item_id,
-                delta,
-                content_index: i64::from(content_index),
-            },
-        )]),
+        } => ids.reasoning_text_delta(item_id, delta, content_index),
         events::Event::CommandOutputDelta { item_id, delta } => {
-            Step::Notify(vec![ServerNotification::CommandExecutionOutputDelta(
-                CommandExecutionOutputDeltaNotification {
-                    thread_id: ids.thread_id,
-                    turn_id: ids.turn_id,
-                    item_id,
-                    delta,
-                },
-            )])
+            ids.command_output_delta(item_id, delta)
         }
         events::Event::TokenUsage {
             total,
             last,
             model_context_window,
             ..
-        } => Step::Notify(vec![ServerNotification::ThreadTokenUsageUpdated(
-            ThreadTokenUsageUpdatedNotification {
-                thread_id: ids.thread_id,
-                turn_id: ids.turn_id,
-                token_usage: super::super::convert::token_usage(
-                    &total,
-                    &last,
-                    model_context_window,
-                ),
-            },
-        )]),
+        } => ids.token_usage(&total, &last, model_context_window),
         events::Event::Warning { message } => ids.warning(message),
         events::Event::Error {
             message,
             will_retry: true,
-        } => Step::Notify(vec![ServerNotification::Error(ErrorNotification {
-            error: turn_error(message, None),
-            will_retry: true,
-            thread_id: ids.thread_id,
-            turn_id: ids.turn_id,
-        })]),
+        } => ids.retry_error(message),
         events::Event::Error {
             message,
             will_retry: false,
@@ -166,7 +107,25 @@ pub(super) fn translate(active: &mut ActiveTurn, thread: Uuid, record: EventReco
     }
 }
 
-/// The ids every notification of a turn carries.
+/// An item that completed; a completed agent message is the turn's result so far.
+fn item_completed_step(active: &mut ActiveTurn, ids: Ids, item: Value, at_ms: i64) -> Step {
+    match protocol_item(item, None, Some(at_ms)) {
+        Ok(item) => {
+            if matches!(item.kind, ThreadItemKind::AgentMessage { .. }) {
+                active.final_message = Some(item.clone());
+            }
+            Step::Notify(vec![item_completed(
+                ids.thread_id,
+                ids.turn_id,
+                item,
+                at_ms,
+            )])
+        }
+        Err(why) => ids.warning(why),
+    }
+}
+
+/// The ids every notification of a turn carries, and the notifications built from them.
 struct Ids {
     thread_id: String,
     turn_id: String,
@@ -177,6 +136,89 @@ impl Ids {
         Step::Notify(vec![ServerNotification::Warning(WarningNotification {
             thread_id: Some(self.thread_id),
             message,
+        })])
+    }
+
+    fn steered(self, item: ThreadItem) -> Step {
+        let at_ms = item.started_at_ms.unwrap_or_default();
+        Step::Notify(vec![
+            item_started(
+                self.thread_id.clone(),
+                self.turn_id.clone(),
+                item.clone(),
+                at_ms,
+            ),
+            item_completed(self.thread_id, self.turn_id, item, at_ms),
+        ])
+    }
+
+    fn item_started(self, item: Value, at_ms: i64) -> Step {
+        match protocol_item(item, Some(at_ms), None) {
+            Ok(item) => Step::Notify(vec![item_started(
+                self.thread_id,
+                self.turn_id,
+                item,
+                at_ms,
+            )]),
+            Err(why) => self.warning(why),
+        }
+    }
+
+    fn agent_message_delta(self, item_id: String, delta: String) -> Step {
+        Step::Notify(vec![ServerNotification::AgentMessageDelta(
+            AgentMessageDeltaNotification {
+                thread_id: self.thread_id,
+                turn_id: self.turn_id,
+                item_id,
+                delta,
+            },
+        )])
+    }
+
+    fn reasoning_text_delta(self, item_id: String, delta: String, content_index: u32) -> Step {
+        Step::Notify(vec![ServerNotification::ReasoningTextDelta(
+            ReasoningTextDeltaNotification {
+                thread_id: self.thread_id,
+                turn_id: self.turn_id,
+                item_id,
+                delta,
+                content_index: i64::from(content_index),
+            },
+        )])
+    }
+
+    fn command_output_delta(self, item_id: String, delta: String) -> Step {
+        Step::Notify(vec![ServerNotification::CommandExecutionOutputDelta(
+            CommandExecutionOutputDeltaNotification {
+                thread_id: self.thread_id,
+                turn_id: self.turn_id,
+                item_id,
+                delta,
+            },
+        )])
+    }
+
+    fn token_usage(
+        self,
+        total: &events::TokenBreakdown,
+        last: &events::TokenBreakdown,
+        model_context_window: Option<u64>,
+    ) -> Step {
+        Step::Notify(vec![ServerNotification::ThreadTokenUsageUpdated(
+            ThreadTokenUsageUpdatedNotification {
+                thread_id: self.thread_id,
+                turn_id: self.turn_id,
+                token_usage: super::super::convert::token_usage(total, last, model_context_window),
+            },
+        )])
+    }
+
+    fn retry_error(self, message: String) -> Step {
+        Step::Notify(vec![ServerNotification::Error(ErrorNotification {
+            error: turn_error(message, None),
+            will_retry: true,
+            thread_id: self.thread_id,
+            turn_id: self.turn_id,
         })])
     }
 }

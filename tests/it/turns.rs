@@ -1385,9 +1385,13 @@ fn a_session_placeholder_in_args_stops_the_server_at_start_naming_the_key() {
     let stderr = server.stderr_to_end(DEFAULT_TIMEOUT).expect("stderr ends");
     assert_eq!(
         stderr.trim_end(),
-        "agent-host: configuration: providers.mine.args[1]: {session} cannot be used in args: \
-         they also start a thread's first turn, which has no session yet; put the command line \
-         that resumes a session in resume_args"
+        format!(
+            "agent-host: configuration: config file {}, line 4, column 21: \
+             providers.mine.args[1]: {{session}} cannot be used in args: they also start a \
+             thread's first turn, which has no session yet; put the command line that resumes a \
+             session in resume_args",
+            config.display()
+        )
     );
 }
 

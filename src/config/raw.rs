@@ -1,0 +1,290 @@
+//! The configuration as serde reads it, and the checks serde cannot express: placeholders,
+//! environment names, and which keys go together.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::{Table, Value};
+
+use super::de::ValueDeserializer;
+use super::error::{Fault, KeyPath};
+use super::{
+    Approvals, BUILTIN_DEFAULT_PROVIDER, Config, InputMode, InterruptConfig, PLACEHOLDERS,
+    PromptVia, Provider, ProviderKind,
+};
+
+/// The top level of the merged table.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+struct RawConfig {
+    #[serde(default = "builtin_default_provider")]
+    default_provider: String,
+    #[serde(default)]
+    providers: BTreeMap<String, RawProvider>,
+    #[serde(default)]
+    interrupt: InterruptConfig,
+}
+
+fn builtin_default_provider() -> String {
+    BUILTIN_DEFAULT_PROVIDER.to_owned()
+}
+
+/// `[providers.NAME]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+struct RawProvider {
+    /// Optional here only so that a missing kind is told with the kinds there are.
+    kind: Option<ProviderKind>,
+    command: String,
+    #[serde(default)]
+    args: Vec<String>,
+    resume_args: Option<Vec<String>>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    prompt_via: PromptVia,
+    #[serde(default)]
+    continue_session: bool,
+    model: Option<String>,
+    #[serde(default)]
+    approvals: Approvals,
+    /// The default depends on the kind and `args` (`default_input`).
+    input: Option<InputMode>,
+}
+
+/// Reads the merged table into the configuration, then checks what serde cannot.
+pub(super) fn read(table: Table) -> Result<Config, Fault> {
+    let raw: RawConfig = serde_path_to_error::deserialize(ValueDeserializer(Value::Table(table)))
+        .map_err(|err| Fault {
+        key: KeyPath::from_serde(err.path()),
+        problem: err.into_inner(),
+    })?;
+    let providers = raw
+        .providers
+        .into_iter()
+        .map(|(name, provider)| provider.check(&name).map(|provider| (name, provider)))
+        .collect::<Result<BTreeMap<_, _>, _>>()?;
+    check_default_provider(&raw.default_provider, &providers)?;
+    Ok(Config {
+        default_provider: raw.default_provider,
+        providers,
+        interrupt: raw.interrupt,
+        file: None,
+    })
+}
+
+fn check_default_provider(name: &str, providers: &BTreeMap<String, Provider>) -> Result<(), Fault> {
+    if providers.contains_key(name) {
+        return Ok(());
+    }
+    let known: Vec<&str> = providers.keys().map(String::as_str).collect();
+    Err(Fault::invalid(
+        KeyPath::default().key("default_provider"),
+        format!(
+            "unknown provider {name:?}, expected one of {}",
+            known.join(", ")
+        ),
+    ))
+}
+
+impl RawProvider {
+    /// The provider named `name`, if its keys go together.
+    fn check(self, name: &str) -> Result<Provider, Fault> {
+        let kind = self.kind.ok_or_else(|| {
+            let kinds: Vec<&str> = ProviderKind::ALL.map(ProviderKind::as_str).to_vec();
+            Fault::invalid(
+                KeyPath::provider(name, "kind"),
+                format!("missing, expected one of {}", kinds.join(", ")),
+            )
+        })?;
+        let input = self
+            .input
+            .unwrap_or_else(|| default_input(kind, &self.args));
+        let provider = Provider {
+            name: name.to_owned(),
+            kind,
+            command: self.command,
+            args: self.args,
+            resume_args: self.resume_args,
+            env: self.env,
+            prompt_via: self.prompt_via,
+            continue_session: self.continue_session,
+            model: self.model,
+            approvals: self.approvals,
+            input,
+        };
+        check_arguments(&provider)?;
+        check_env(&provider)?;
+        for (field, rule) in RULES {
+            if let Some(message) = rule(&provider) {
+                return Err(Fault::invalid(KeyPath::provider(name, field), message));
+            }
+        }
+        Ok(provider)
+    }
+}
+
+/// A rule on one key of a provider: what is wrong with the key, if anything.
+type Rule = fn(&Provider) -> Option<String>;
+
+/// The rules on one key of a provider, each with the key its message names.
+const RULES: [(&str, Rule); 4] = [
+    ("command", empty_command),
+    ("continue_session", continue_without_resume),
+    ("approvals", approvals_problem),
+    ("input", input_problem),
+];
+
+/// Kind `claude` with its own command line takes stream-json input by default: the same
+/// events and end rule as one-shot `-p`, plus `turn/steer` and a cancel that needs no
+/// signal. Arguments written in the file are used as written, so they keep the prompt.
+fn default_input(kind: ProviderKind, args: &[String]) -> InputMode {
+    match kind {
+        ProviderKind::Claude if args.is_empty() => InputMode::StreamJson,
+        ProviderKind::Claude | ProviderKind::Jsonl | ProviderKind::Codex | ProviderKind::Gemini => {
+            InputMode::Once
+        }
+    }
+}
+
+fn empty_command(provider: &Provider) -> Option<String> {
+    provider
+        .command
+        .is_empty()
+        .then(|| "must not be empty".to_owned())
+}
+
+/// No unknown placeholder in `args` or `resume_args`, and no `{session}` in `args`.
+fn check_arguments(provider: &Provider) -> Result<(), Fault> {
+    let args = KeyPath::provider(&provider.name, "args");
+    check_placeholders(&args, &provider.args)?;
+    let session = provider
+        .args
+        .iter()
+        .position(|arg| has_placeholder(arg, "session"));
+    if let Some(position) = session {
+        return Err(Fault::invalid(
+            args.index(position),
+            "{session} cannot be used in args: they also start a thread's first turn, which \
+             has no session yet; put the command line that resumes a session in resume_args",
+        ));
+    }
+    match &provider.resume_args {
+        Some(resume_args) => check_placeholders(
+            &KeyPath::provider(&provider.name, "resume_args"),
+            resume_args,
+        ),
+        None => Ok(()),
+    }
+}
+
+/// No `{name}` in the arguments where `name` looks like a placeholder but is none.
+fn check_placeholders(key: &KeyPath, args: &[String]) -> Result<(), Fault> {
+    let unknown = args
+        .iter()
+        .enumerate()
+        .find_map(|(position, arg)| Some((position, unknown_placeholder(arg)?)));
+    match unknown {
+        Some((position, name)) => Err(Fault::invalid(
+            key.clone().index(position),
+            format!(
+                "unknown placeholder {{{name}}}, expected one of {{prompt}}, {{cwd}}, {{session}}"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Every variable name can be set, and no value holds a NUL.
+fn check_env(provider: &Provider) -> Result<(), Fault> {
+    for (name, value) in &provider.env {
+        let message = if name.is_empty() || name.contains(['=', '\0']) {
+            "not a valid environment variable name"
+        } else if value.contains('\0') {
+            "must not contain a NUL character"
+        } else {
+            continue;
+        };
+        return Err(Fault::invalid(
+            KeyPath::provider(&provider.name, "env").key(name),
+            message,
+        ));
+    }
+    Ok(())
+}
+
+/// Continuing a session needs a command line that resumes one.
+fn continue_without_resume(provider: &Provider) -> Option<String> {
+    (provider.continue_session && !provider.can_resume()).then(|| {
+        "true needs resume_args, the command line that resumes the recorded session (only \
+         kinds codex, claude and gemini with args empty have their own)"
+            .to_owned()
+    })
+}
+
+/// Answers on stdin: only a `jsonl` backend reads them, and stdin cannot carry the prompt.
+fn approvals_problem(provider: &Provider) -> Option<String> {
+    match (provider.approvals, provider.kind, provider.prompt_via) {
+        (Approvals::None, _, _) | (Approvals::Stdin, ProviderKind::Jsonl, PromptVia::Arg) => None,
+        (Approvals::Stdin, ProviderKind::Jsonl, PromptVia::Stdin) => Some(
+            "\"stdin\" cannot be combined with prompt_via = \"stdin\" (stdin carries the answers)"
+                .to_owned(),
+        ),
+        (Approvals::Stdin, kind, _) => Some(format!(
+            "\"stdin\" needs kind \"jsonl\" (kind \"{}\" does not read answers on stdin)",
+            kind.as_str()
+        )),
+    }
+}
+
+/// Stream-json input: only Claude takes it, and stdin carries the prompt, not `{prompt}`.
+fn input_problem(provider: &Provider) -> Option<String> {
+    let with_prompt = || {
+        provider
+            .args
+            .iter()
+            .chain(provider.resume_args.iter().flatten())
+            .any(|arg| has_placeholder(arg, "prompt"))
+    };
+    match (provider.input, provider.kind, provider.prompt_via) {
+        (InputMode::Once, _, _) => None,
+        (InputMode::StreamJson, ProviderKind::Claude, PromptVia::Stdin) => Some(
+            "\"stream-json\" cannot be combined with prompt_via = \"stdin\" (stdin carries the \
+             messages)"
+                .to_owned(),
+        ),
+        (InputMode::StreamJson, ProviderKind::Claude, PromptVia::Arg) if with_prompt() => Some(
+            "\"stream-json\" writes the prompt to stdin: the args cannot hold {prompt}".to_owned(),
+        ),
+        (InputMode::StreamJson, ProviderKind::Claude, PromptVia::Arg) => None,
+        (InputMode::StreamJson, kind, _) => Some(format!(
+            "\"stream-json\" needs kind \"claude\" (kind \"{}\" takes its input once)",
+            kind.as_str()
+        )),
+    }
+}
+
+/// Whether `arg` holds the placeholder `{name}`.
+fn has_placeholder(arg: &str, name: &str) -> bool {
+    arg.contains(&format!("{{{name}}}"))
+}
+
+/// The first `{name}` in `arg` where `name` looks like a placeholder but is none; other
+/// braces are literal.
+fn unknown_placeholder(arg: &str) -> Option<&str> {
+    let mut rest = arg;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let close = after.find('}')?;
+        let name = &after[..close];
+        let looks_like_placeholder = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if looks_like_placeholder && !PLACEHOLDERS.contains(&name) {
+            return Some(name);
+        }
+        rest = &after[close + 1..];
+    }
+    None
+}

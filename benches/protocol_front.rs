@@ -406,35 +406,55 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut failures = Vec::new();
     let load_before = setup::load_average();
 
     let agent_host = setup::agent_host_binary();
     eprintln!("protocol_front: agent-host, {} rounds…", plan.runs);
     let host_front = measure_front(Kind::AgentHost, &agent_host, plan.runs);
-
-    let codex_front = if plan.codex {
-        match setup::codex_binary() {
-            Ok(codex) => {
-                eprintln!(
-                    "protocol_front: codex app-server {}, {} rounds…",
-                    setup::CODEX_VERSION,
-                    plan.runs
-                );
-                measure_front(Kind::Codex, &codex, plan.runs)
-            }
-            Err(missing) => Err(missing),
-        }
-    } else {
-        Err("codex: skipped (--no-codex, or a smoke run without --bench)".to_owned())
-    };
-
+    let codex_front = measure_codex_front(plan);
     eprintln!(
         "protocol_front: agent-host, thread/list over {} threads…",
         plan.threads
     );
     let listing = measure_listing(plan);
 
+    let rows = table(plan, &host_front, &codex_front, &listing);
+    print_report(plan, &load_before, &rows);
+    print_notes(&host_front, &codex_front, &listing);
+    let failures = failures(plan, &host_front, &codex_front, &listing);
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        for failure in &failures {
+            eprintln!("protocol_front: {failure}");
+        }
+        ExitCode::FAILURE
+    }
+}
+
+/// The real `codex app-server`'s rounds, unless the plan leaves Codex out or it is missing.
+#[allow(clippy::print_stderr)]
+fn measure_codex_front(plan: Plan) -> Result<Front, String> {
+    if !plan.codex {
+        return Err("codex: skipped (--no-codex, or a smoke run without --bench)".to_owned());
+    }
+    let codex = setup::codex_binary()?;
+    eprintln!(
+        "protocol_front: codex app-server {}, {} rounds…",
+        setup::CODEX_VERSION,
+        plan.runs
+    );
+    measure_front(Kind::Codex, &codex, plan.runs)
+}
+
+/// The table's rows: a header, the rows of both servers, then agent-host's listing rows. A
+/// side that failed shows its error in its first row and a dash in the others.
+fn table(
+    plan: Plan,
+    host_front: &Result<Front, String>,
+    codex_front: &Result<Front, String>,
+    listing: &Result<Listing, String>,
+) -> Vec<[String; 4]> {
     let codex_header = format!("codex app-server {}", setup::CODEX_VERSION);
     let mut rows = vec![[
         "metric".to_owned(),
@@ -450,14 +470,14 @@ fn main() -> ExitCode {
         };
         rows.push([
             metric.to_owned(),
-            side(&host_front),
-            side(&codex_front),
+            side(host_front),
+            side(codex_front),
             target.to_owned(),
         ]);
     }
     let not_comparable = "n/a (no comparable store)".to_owned();
     for (i, (metric, read, target)) in list_rows().into_iter().enumerate() {
-        let host = match &listing {
+        let host = match listing {
             Ok(listing) => read(listing),
             Err(err) if i == 0 => err.lines().next().unwrap_or_default().to_owned(),
             Err(_) => "–".to_owned(),
@@ -469,7 +489,12 @@ fn main() -> ExitCode {
             (*target).to_owned(),
         ]);
     }
+    rows
+}
 
+/// The report's head (date, smoke warning, machine, load) and the table.
+#[allow(clippy::print_stdout)]
+fn print_report(plan: Plan, load_before: &str, rows: &[[String; 4]]) {
     println!("protocol_front, {} (UTC)", setup::today_utc());
     if plan.smoke {
         println!(
@@ -483,8 +508,17 @@ fn main() -> ExitCode {
         setup::load_average()
     );
     println!();
-    println!("{}", render(&rows));
+    println!("{}", render(rows));
     println!();
+}
+
+/// The notes under the table: how many rounds each server ran, how the listing was stored.
+#[allow(clippy::print_stdout)]
+fn print_notes(
+    host_front: &Result<Front, String>,
+    codex_front: &Result<Front, String>,
+    listing: &Result<Listing, String>,
+) {
     let runs_note = |name: &str, front: &Result<Front, String>| {
         if let Ok(front) = front {
             println!(
@@ -495,9 +529,9 @@ fn main() -> ExitCode {
             );
         }
     };
-    runs_note("agent-host", &host_front);
-    runs_note("codex", &codex_front);
-    if let Ok(listing) = &listing {
+    runs_note("agent-host", host_front);
+    runs_note("codex", codex_front);
+    if let Ok(listing) = listing {
         println!(
             "listing: {} threads stored through agent_host::store in {:.1} s (not measured); {} timed requests per page",
             listing.threads,
@@ -509,7 +543,17 @@ fn main() -> ExitCode {
         "codex thread/list over many threads: n/a — Codex lists rollout files written by real turns; \
          making 100,000 of them is not practical, so only its empty listing is measured."
     );
+}
 
+/// What went wrong: agent-host's or the listing's error, and Codex's unless it was only left
+/// out or missing.
+fn failures(
+    plan: Plan,
+    host_front: &Result<Front, String>,
+    codex_front: &Result<Front, String>,
+    listing: &Result<Listing, String>,
+) -> Vec<String> {
+    let mut failures = Vec::new();
     for (name, err) in [
         ("agent-host", host_front.as_ref().err()),
         ("listing", listing.as_ref().err()),
@@ -518,18 +562,11 @@ fn main() -> ExitCode {
             failures.push(format!("{name}: {err}"));
         }
     }
-    if let Err(err) = &codex_front
+    if let Err(err) = codex_front
         && plan.codex
         && !err.starts_with("codex: ")
     {
         failures.push(format!("codex: {err}"));
     }
-    if failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        for failure in &failures {
-            eprintln!("protocol_front: {failure}");
-        }
-        ExitCode::FAILURE
-    }
+    failures
 }

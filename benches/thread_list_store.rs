@@ -14,8 +14,23 @@ const ROUNDS: usize = 300;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let store = Store::open(dir.path())?;
+    let records = records();
+    let started = Instant::now();
+    store.index_records_unchecked(&records)?;
+    let indexing = started.elapsed();
+    let shapes = query_shapes(&store)?;
+    println!("thread/list over {THREADS} threads (indexed in {indexing:.2?}), {ROUNDS} rounds");
+    println!("{:<32} {:>6} {:>10} {:>10}", "query", "rows", "p50", "p99");
+    for (name, query) in shapes {
+        time_query(&store, name, &query)?;
+    }
+    Ok(())
+}
+
+/// `THREADS` thread records in 20 projects, one in three of Claude, one in ten archived.
+fn records() -> Vec<ThreadRecord> {
     let base = 1_700_000_000_000i64;
-    let records: Vec<ThreadRecord> = (0..THREADS)
+    (0..THREADS)
         .map(|n| {
             let mut record = ThreadRecord::new(
                 new_id(),
@@ -31,11 +46,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             record.archived = n % 10 == 0;
             record
         })
-        .collect();
-    let started = Instant::now();
-    store.index_records_unchecked(&records)?;
-    let indexing = started.elapsed();
+        .collect()
+}
 
+/// The queries timed, by name.
+fn query_shapes(
+    store: &Store,
+) -> Result<Vec<(&'static str, ListQuery)>, Box<dyn std::error::Error>> {
     // A cursor in the middle of the listing, for the "deep page" shapes.
     let mut middle = ListQuery {
         limit: Some(45_000),
@@ -45,7 +62,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     middle.limit = None;
     middle.cursor = middle_cursor;
 
-    let shapes: Vec<(&str, ListQuery)> = vec![
+    Ok(vec![
         ("first page, created_at desc", ListQuery::default()),
         ("deep page, created_at desc", middle.clone()),
         (
@@ -91,26 +108,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ..ListQuery::default()
             },
         ),
-    ];
+    ])
+}
 
-    println!("thread/list over {THREADS} threads (indexed in {indexing:.2?}), {ROUNDS} rounds");
-    println!("{:<32} {:>6} {:>10} {:>10}", "query", "rows", "p50", "p99");
-    for (name, query) in shapes {
-        let mut times = Vec::with_capacity(ROUNDS);
-        let mut rows = 0;
-        for _ in 0..ROUNDS {
-            let started = Instant::now();
-            let page = store.list_threads(&query)?;
-            times.push(started.elapsed());
-            rows = page.threads.len();
-        }
-        times.sort();
-        println!(
-            "{name:<32} {rows:>6} {:>10.2?} {:>10.2?}",
-            percentile(&times, 50),
-            percentile(&times, 99)
-        );
+/// Runs `query` `ROUNDS` times and prints its row: the rows it returns, p50 and p99.
+fn time_query(
+    store: &Store,
+    name: &str,
+    query: &ListQuery,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut times = Vec::with_capacity(ROUNDS);
+    let mut rows = 0;
+    for _ in 0..ROUNDS {
+        let started = Instant::now();
+        let page = store.list_threads(query)?;
+        times.push(started.elapsed());
+        rows = page.threads.len();
     }
+    times.sort();
+    println!(
+        "{name:<32} {rows:>6} {:>10.2?} {:>10.2?}",
+        percentile(&times, 50),
+        percentile(&times, 99)
+    );
     Ok(())
 }
 

@@ -642,21 +642,44 @@ fn print_results(plan: &Plan, latency: &Latency, rounds: &[Throughput]) {
     let mut sorted: Vec<&Throughput> = rounds.iter().collect();
     sorted.sort_by(|a, b| a.notifications_per_s.total_cmp(&b.notifications_per_s));
     let median = sorted[sorted.len() / 2];
-    let fmt_rate = |r: f64| format!("{:.0}/s", r);
-    let mark = |ok: bool| match (ok, plan.smoke) {
+    let mut rows = latency_rows(plan, latency);
+    rows.extend(throughput_rows(plan, median, rounds.len()));
+    print_table(&rows);
+    println!();
+    println!("Throughput rounds (notifications/s):");
+    for (n, round) in rounds.iter().enumerate() {
+        println!(
+            "  round {}: {:.0}/s, turn {:.0} ms, server CPU {:.1} us/notification, flood latency p50 {:.0} ms p99 {:.0} ms",
+            n + 1,
+            round.notifications_per_s,
+            round.turn_ms,
+            round.server_cpu_us,
+            round.percentiles.p50 / 1000.0,
+            round.percentiles.p99 / 1000.0
+        );
+    }
+}
+
+/// A value's mark: ` (missed)` when it misses its target, except in a smoke run.
+fn mark(plan: &Plan, ok: bool) -> &'static str {
+    match (ok, plan.smoke) {
         (false, Smoke::No) => " (missed)",
         (true, _) | (false, Smoke::Yes) => "",
-    };
+    }
+}
+
+/// The rows (metric, value, target) of the latency run.
+fn latency_rows(plan: &Plan, latency: &Latency) -> Vec<(String, String, String)> {
     let p = &latency.percentiles;
-    let rows: Vec<(String, String, String)> = vec![
+    vec![
         (
             format!("delta latency p50 ({} deltas)", plan.latency_messages),
-            format!("{:.0} us{}", p.p50, mark(p.p50 < TARGET_P50_US)),
+            format!("{:.0} us{}", p.p50, mark(plan, p.p50 < TARGET_P50_US)),
             "< 1 ms".into(),
         ),
         (
             format!("delta latency p99 ({} deltas)", plan.latency_messages),
-            format!("{:.0} us{}", p.p99, mark(p.p99 < TARGET_P99_US)),
+            format!("{:.0} us{}", p.p99, mark(plan, p.p99 < TARGET_P99_US)),
             "< 5 ms".into(),
         ),
         (
@@ -674,16 +697,26 @@ fn print_results(plan: &Plan, latency: &Latency, rounds: &[Throughput]) {
             format!("{:.0} msg/s", latency.backend_rate),
             "".into(),
         ),
+    ]
+}
+
+/// The rows (metric, value, target) of the median throughput round of `rounds`.
+fn throughput_rows(
+    plan: &Plan,
+    median: &Throughput,
+    rounds: usize,
+) -> Vec<(String, String, String)> {
+    let fmt_rate = |r: f64| format!("{:.0}/s", r);
+    vec![
         (
             format!(
                 "notifications/s ({} notifications, median of {})",
-                median.notifications,
-                rounds.len()
+                median.notifications, rounds
             ),
             format!(
                 "{}{}",
                 fmt_rate(median.notifications_per_s),
-                mark(median.notifications_per_s >= TARGET_RATE)
+                mark(plan, median.notifications_per_s >= TARGET_RATE)
             ),
             ">= 100,000/s".into(),
         ),
@@ -721,7 +754,11 @@ fn print_results(plan: &Plan, latency: &Latency, rounds: &[Throughput]) {
             ),
             "".into(),
         ),
-    ];
+    ]
+}
+
+/// A Markdown table of (metric, value, target) rows.
+fn print_table(rows: &[(String, String, String)]) {
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     let value_width = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
     println!(
@@ -733,20 +770,7 @@ fn print_results(plan: &Plan, latency: &Latency, rounds: &[Throughput]) {
         "-".repeat(width + 2),
         "-".repeat(value_width + 2)
     );
-    for (metric, value, target) in &rows {
+    for (metric, value, target) in rows {
         println!("| {metric:width$} | {value:value_width$} | {target} |");
-    }
-    println!();
-    println!("Throughput rounds (notifications/s):");
-    for (n, round) in rounds.iter().enumerate() {
-        println!(
-            "  round {}: {:.0}/s, turn {:.0} ms, server CPU {:.1} us/notification, flood latency p50 {:.0} ms p99 {:.0} ms",
-            n + 1,
-            round.notifications_per_s,
-            round.turn_ms,
-            round.server_cpu_us,
-            round.percentiles.p50 / 1000.0,
-            round.percentiles.p99 / 1000.0
-        );
     }
 }

@@ -759,9 +759,9 @@ fn render(rows: &[Vec<String>]) -> String {
 }
 
 /// One scenario's table: a column per server.
-fn table(scenario: Scenario, results: &[(&str, Result<Runs, String>)]) -> String {
+fn table(scenario: Scenario, results: &[(String, Result<Runs, String>)]) -> String {
     let mut header = vec!["metric (ms, median / p90)".to_owned()];
-    header.extend(results.iter().map(|(name, _)| (*name).to_owned()));
+    header.extend(results.iter().map(|(name, _)| name.clone()));
     let mut out = vec![header];
     for (i, row) in rows(scenario).iter().enumerate() {
         let mut cells = vec![row.metric.clone()];
@@ -800,42 +800,84 @@ fn main() -> ExitCode {
     if plan.tool_turns > 0 {
         scenarios.push((Scenario::Tool, plan.tool_turns));
     }
-    let codex_header = format!("codex app-server {}", setup::CODEX_VERSION);
-    let host_header = "agent-host (codex exec --json)";
-    let exec_header = "codex exec --json alone";
     let mut tables = Vec::new();
     let mut failures = Vec::new();
     for &(scenario, turns) in &scenarios {
-        let mut results = Vec::new();
-        for (contender, header) in [
-            (Contender::AppServer, codex_header.as_str()),
-            (Contender::AgentHost, host_header),
-            (Contender::Exec, exec_header),
-        ] {
-            let result = match &codex {
-                Ok(codex) => {
-                    let side = Side {
-                        contender,
-                        codex: codex.clone(),
-                    };
-                    eprintln!(
-                        "turn_vs_codex: {}, {scenario:?} scenario, 1 + {turns} turns…",
-                        side.name()
-                    );
-                    side.run(scenario, turns)
-                }
-                Err(missing) => Err(missing.clone()),
-            };
-            if let Err(err) = &result
-                && codex.is_ok()
-            {
-                failures.push(format!("{header}, {scenario:?}: {err}"));
-            }
-            results.push((header, result));
-        }
+        let results = run_scenario(&codex, scenario, turns, &mut failures);
         tables.push((scenario, turns, results));
     }
 
+    print_head(plan, &load_before);
+    for (scenario, turns, results) in &tables {
+        print_scenario(*scenario, *turns, results);
+    }
+    println!();
+    println!(
+        "codex exec --json alone: the bench spawns agent-host's command line for the turn \
+         itself; its turn/start is the spawn, turn/started its turn.started line, \
+         turn/completed its exit. The agent-host codex exec rows are from the turn's records \
+         (process.json, events.jsonl): wall-clock milliseconds, so ±1 ms. codex exec --json \
+         has no text deltas: agent-host sends one item/agentMessage/delta per message, codex \
+         app-server forwards the model's (the mock sends two per message)."
+    );
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        for failure in &failures {
+            eprintln!("turn_vs_codex: {failure}");
+        }
+        ExitCode::FAILURE
+    }
+}
+
+/// One scenario run by every contender, each result under its column header; a contender's
+/// error is added to `failures` unless Codex is missing altogether.
+#[allow(clippy::print_stderr)]
+fn run_scenario(
+    codex: &Result<PathBuf, String>,
+    scenario: Scenario,
+    turns: usize,
+    failures: &mut Vec<String>,
+) -> Vec<(String, Result<Runs, String>)> {
+    let mut results = Vec::new();
+    for contender in [Contender::AppServer, Contender::AgentHost, Contender::Exec] {
+        let header = column_header(contender);
+        let result = match codex {
+            Ok(codex) => {
+                let side = Side {
+                    contender,
+                    codex: codex.clone(),
+                };
+                eprintln!(
+                    "turn_vs_codex: {}, {scenario:?} scenario, 1 + {turns} turns…",
+                    side.name()
+                );
+                side.run(scenario, turns)
+            }
+            Err(missing) => Err(missing.clone()),
+        };
+        if let Err(err) = &result
+            && codex.is_ok()
+        {
+            failures.push(format!("{header}, {scenario:?}: {err}"));
+        }
+        results.push((header, result));
+    }
+    results
+}
+
+/// The table column of a contender.
+fn column_header(contender: Contender) -> String {
+    match contender {
+        Contender::AppServer => format!("codex app-server {}", setup::CODEX_VERSION),
+        Contender::AgentHost => "agent-host (codex exec --json)".to_owned(),
+        Contender::Exec => "codex exec --json alone".to_owned(),
+    }
+}
+
+/// The head of the report: date, smoke warning, machine, load and method.
+#[allow(clippy::print_stdout)]
+fn print_head(plan: Plan, load_before: &str) {
     println!("turn_vs_codex, {} (UTC)", setup::today_utc());
     if plan.smoke {
         println!(
@@ -856,53 +898,38 @@ fn main() -> ExitCode {
          sandbox read-only; `codex exec --json alone`: agent-host's command line for the \
          turn, spawned by the bench (one process per turn, no server)"
     );
-    for (scenario, turns, results) in &tables {
-        println!();
-        match scenario {
-            Scenario::Message => {
-                println!("Message turn ({turns} turns): the model answers {ANSWER:?} (one request)")
-            }
-            Scenario::Tool => println!(
-                "Tool turn ({turns} turns): the model asks for exec_command {COMMAND:?}, then \
-                 answers (two requests)"
-            ),
+}
+
+/// One scenario's title, table and notes on the contenders' runs.
+#[allow(clippy::print_stdout)]
+fn print_scenario(scenario: Scenario, turns: usize, results: &[(String, Result<Runs, String>)]) {
+    println!();
+    match scenario {
+        Scenario::Message => {
+            println!("Message turn ({turns} turns): the model answers {ANSWER:?} (one request)")
         }
-        println!();
-        println!("{}", table(*scenario, results));
-        for (name, result) in results {
-            if let Ok(runs) = result {
-                let mut notes = Vec::new();
-                if !runs.exited {
-                    notes
-                        .push("killed after the exit grace (did not exit on stdin EOF)".to_owned());
-                }
-                if !runs.unexpected.is_empty() {
-                    notes.push(format!(
-                        "requests the mock does not serve: {:?}",
-                        runs.unexpected
-                    ));
-                }
-                if !notes.is_empty() {
-                    println!("{name}: {}", notes.join("; "));
-                }
-            }
-        }
+        Scenario::Tool => println!(
+            "Tool turn ({turns} turns): the model asks for exec_command {COMMAND:?}, then \
+             answers (two requests)"
+        ),
     }
     println!();
-    println!(
-        "codex exec --json alone: the bench spawns agent-host's command line for the turn \
-         itself; its turn/start is the spawn, turn/started its turn.started line, \
-         turn/completed its exit. The agent-host codex exec rows are from the turn's records \
-         (process.json, events.jsonl): wall-clock milliseconds, so ±1 ms. codex exec --json \
-         has no text deltas: agent-host sends one item/agentMessage/delta per message, codex \
-         app-server forwards the model's (the mock sends two per message)."
-    );
-    if failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        for failure in &failures {
-            eprintln!("turn_vs_codex: {failure}");
+    println!("{}", table(scenario, results));
+    for (name, result) in results {
+        if let Ok(runs) = result {
+            let mut notes = Vec::new();
+            if !runs.exited {
+                notes.push("killed after the exit grace (did not exit on stdin EOF)".to_owned());
+            }
+            if !runs.unexpected.is_empty() {
+                notes.push(format!(
+                    "requests the mock does not serve: {:?}",
+                    runs.unexpected
+                ));
+            }
+            if !notes.is_empty() {
+                println!("{name}: {}", notes.join("; "));
+            }
         }
-        ExitCode::FAILURE
     }
 }

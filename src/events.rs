@@ -196,6 +196,18 @@ impl TokenBreakdown {
     }
 }
 
+/// `input` prompt tokens and `output` completion tokens, none cached or for reasoning: the
+/// figures the tests of usage write.
+#[cfg(test)]
+pub(crate) fn breakdown(input: u64, output: u64) -> TokenBreakdown {
+    TokenBreakdown {
+        total_tokens: input + output,
+        input_tokens: input,
+        output_tokens: output,
+        ..TokenBreakdown::default()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ApprovalKind {

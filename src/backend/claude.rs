@@ -32,16 +32,17 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Value, json};
 
 use super::UsageBase;
-use super::tool_items::{self, ToolKind};
-use crate::events::{ErrorInfo, Event, MarkerOutcome, TokenBreakdown, now_ms};
+use super::emit::{self, Session, ThreadTotal};
+use super::lines::{Lines, str_field};
+use super::tool_items::{self, McpNaming, OpenTool, ToolKind, ToolResult, ToolStatus};
+use crate::events::{Event, TokenBreakdown};
 
-#[derive(Debug)]
-struct OpenTool {
-    item_id: String,
-    kind: ToolKind,
-    item: Value,
-    started_at_ms: u64,
-}
+/// Claude's MCP tools are `mcp__SERVER__TOOL`; its own tools without an item of their own
+/// (`Read`, `Grep`, …) are shown as tools of the server `claude`.
+const CLAUDE_MCP: McpNaming = McpNaming {
+    separator: "__",
+    own_server: "claude",
+};
 
 /// How the Claude process takes its input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,12 +67,12 @@ pub struct Stream {
     cwd: String,
     /// The thread's total so far (`tokenUsage.total`). Claude's `usage` counts one result
     /// only, also in a resumed session, so no session figure is needed.
-    thread_total: TokenBreakdown,
-    session_id: Option<String>,
+    thread_total: ThreadTotal,
+    session: Session,
     blocks_per_message: HashMap<String, u32>,
     open_tools: HashMap<String, OpenTool>,
     denied: HashSet<String>,
-    line_number: u64,
+    lines: Lines,
 }
 
 impl Stream {
@@ -83,12 +84,12 @@ impl Stream {
             results: 0,
             turn_id: turn_id.to_owned(),
             cwd: cwd.to_owned(),
-            thread_total: usage.thread_total,
-            session_id: None,
+            thread_total: ThreadTotal::new(usage.thread_total),
+            session: Session::default(),
             blocks_per_message: HashMap::new(),
             open_tools: HashMap::new(),
             denied: HashSet::new(),
-            line_number: 0,
+            lines: Lines::default(),
         }
     }
 
@@ -132,24 +133,12 @@ impl Stream {
 
     /// Maps one line.
     pub fn on_line(&mut self, line: &[u8], out: &mut Vec<Event>) {
-        self.line_number += 1;
-        let (kind, value) = match super::read_typed_line(line, self.line_number) {
-            Ok(Some(read)) => read,
-            Ok(None) => return,
-            Err(warning) => {
-                out.push(*warning);
-                return;
-            }
+        let Some((kind, value)) = self.lines.read(line, out) else {
+            return;
         };
         let kind = kind.as_str();
-        if let Some(session) = value.get("session_id").and_then(Value::as_str)
-            && self.session_id.as_deref() != Some(session)
-        {
-            self.session_id = Some(session.to_owned());
-            out.push(Event::BackendSession {
-                session_id: session.to_owned(),
-            });
-        }
+        let session = value.get("session_id").and_then(Value::as_str);
+        self.session.named(session, out);
         let subagent = value
             .get("parent_tool_use_id")
             .is_some_and(|parent| !parent.is_null());
@@ -213,37 +202,8 @@ impl Stream {
             *counter += 1;
             let id = format!("{}:{message_id}:{n}", self.turn_id);
             match block.get("type").and_then(Value::as_str) {
-                Some("text") => {
-                    let text = str_field(block, "text");
-                    out.push(Event::ItemStarted {
-                        item: json!({"type": "agentMessage", "id": id, "text": "", "phase": null}),
-                    });
-                    if !text.is_empty() {
-                        out.push(Event::AgentMessageDelta {
-                            item_id: id.clone(),
-                            delta: text.clone(),
-                        });
-                    }
-                    out.push(Event::ItemCompleted {
-                        item: json!({"type": "agentMessage", "id": id, "text": text, "phase": null}),
-                    });
-                }
-                Some("thinking") => {
-                    let text = str_field(block, "thinking");
-                    out.push(Event::ItemStarted {
-                        item: json!({"type": "reasoning", "id": id, "summary": [], "content": []}),
-                    });
-                    if !text.is_empty() {
-                        out.push(Event::ReasoningSummaryDelta {
-                            item_id: id.clone(),
-                            delta: text.clone(),
-                            summary_index: 0,
-                        });
-                    }
-                    out.push(Event::ItemCompleted {
-                        item: json!({"type": "reasoning", "id": id, "summary": [text], "content": []}),
-                    });
-                }
+                Some("text") => emit::whole_agent_message(&id, &str_field(block, "text"), out),
+                Some("thinking") => emit::whole_reasoning(&id, &str_field(block, "thinking"), out),
                 Some("tool_use") => self.open_tool(block, out),
                 Some(_) | None => {}
             }
@@ -255,7 +215,7 @@ impl Stream {
         let name = str_field(block, "name");
         let input = block.get("input").cloned().unwrap_or(Value::Null);
         let item_id = format!("{}:{tool_use_id}", self.turn_id);
-        let (kind, item) = match name.as_str() {
+        let started = match name.as_str() {
             "Bash" => tool_items::command(&item_id, &str_field(&input, "command"), &self.cwd),
             "Edit" | "Write" | "MultiEdit" | "NotebookEdit" => {
                 let path = input
@@ -265,24 +225,10 @@ impl Stream {
                     .unwrap_or_default();
                 tool_items::file_change(&item_id, path, name == "Write")
             }
-            other => {
-                let (server, tool) = other
-                    .strip_prefix("mcp__")
-                    .and_then(|rest| rest.split_once("__"))
-                    .unwrap_or(("claude", other));
-                tool_items::mcp_call(&item_id, server, tool, input)
-            }
+            other => CLAUDE_MCP.call(&item_id, other, input),
         };
-        out.push(Event::ItemStarted { item: item.clone() });
-        self.open_tools.insert(
-            tool_use_id,
-            OpenTool {
-                item_id,
-                kind,
-                item,
-                started_at_ms: now_ms(),
-            },
-        );
+        self.open_tools
+            .insert(tool_use_id, OpenTool::start(started, out));
     }
 
     fn on_user(&mut self, value: &Value, out: &mut Vec<Event>) {
@@ -306,56 +252,14 @@ impl Stream {
                 .and_then(Value::as_bool)
                 .unwrap_or(false);
             let status = if self.denied.contains(&tool_use_id) {
-                "declined"
+                ToolStatus::Declined
             } else if is_error {
-                "failed"
+                ToolStatus::Failed
             } else {
-                "completed"
+                ToolStatus::Completed
             };
-            let result_text = content_text(block.get("content"));
-            let duration = now_ms().saturating_sub(open.started_at_ms);
-            let mut item = open.item;
-            item["status"] = status.into();
-            match open.kind {
-                ToolKind::Command => {
-                    let tool_result = value.get("tool_use_result");
-                    let output = match tool_result {
-                        Some(r) if r.get("stdout").is_some() => {
-                            format!("{}{}", str_field(r, "stdout"), str_field(r, "stderr"))
-                        }
-                        Some(_) | None => result_text.clone(),
-                    };
-                    let exit_code = if is_error {
-                        result_text
-                            .strip_prefix("Exit code ")
-                            .and_then(|rest| rest.split_whitespace().next())
-                            .and_then(|n| n.parse::<i64>().ok())
-                            .map(Value::from)
-                            .unwrap_or(Value::Null)
-                    } else {
-                        Value::from(0)
-                    };
-                    if !output.is_empty() {
-                        out.push(Event::CommandOutputDelta {
-                            item_id: open.item_id.clone(),
-                            delta: output.clone(),
-                        });
-                    }
-                    item["aggregatedOutput"] = output.into();
-                    item["exitCode"] = exit_code;
-                    item["durationMs"] = duration.into();
-                }
-                ToolKind::FileChange => {}
-                ToolKind::Mcp => {
-                    item["durationMs"] = duration.into();
-                    if is_error {
-                        item["error"] = json!({"message": result_text});
-                    } else {
-                        item["result"] = json!({"content": block.get("content").cloned().unwrap_or(Value::Null), "structuredContent": null});
-                    }
-                }
-            }
-            out.push(Event::ItemCompleted { item });
+            let result = tool_result(open.kind(), value, block, is_error);
+            open.complete(status, result, out);
         }
     }
 
@@ -363,42 +267,52 @@ impl Stream {
         self.results += 1;
         let last = self.answers_last_message();
         if let Some(usage) = value.get("usage") {
-            let last = claude_usage(usage);
-            self.thread_total = self.thread_total.plus(&last);
-            out.push(Event::TokenUsage {
-                total: self.thread_total,
-                last,
-                model_context_window: context_window(value),
-                session_total: None,
-            });
+            out.push(
+                self.thread_total
+                    .add(claude_usage(usage), context_window(value), None),
+            );
         }
         let success = value.get("subtype").and_then(Value::as_str) == Some("success");
         let is_error = value
             .get("is_error")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        if success && !is_error {
-            if last {
-                out.push(Event::Marker {
-                    outcome: MarkerOutcome::Completed,
-                    error: None,
-                });
-            }
-            return;
-        }
-        let message = failure_message(value);
-        out.push(Event::Error {
-            message: message.clone(),
-            will_retry: false,
-        });
-        if !last {
+        match (success && !is_error, last) {
+            (true, true) => out.push(emit::completed()),
+            (true, false) => {}
+            (false, true) => emit::failed(failure_message(value), out),
             // A later message is still to be answered: its result decides.
-            return;
+            (false, false) => out.push(emit::turn_error(failure_message(value))),
         }
-        out.push(Event::Marker {
-            outcome: MarkerOutcome::Failed,
-            error: Some(ErrorInfo::new(message)),
-        });
+    }
+}
+
+/// A `tool_result` block (of the `user` line `line`) in the terms of the item `kind`: a
+/// command's output is the line's `tool_use_result` stdout and stderr when it has them, else
+/// the result's text; a failed command's exit code is read from that text.
+fn tool_result(kind: ToolKind, line: &Value, block: &Value, is_error: bool) -> ToolResult {
+    let result_text = content_text(block.get("content"));
+    match kind {
+        ToolKind::Command => {
+            let output = match line.get("tool_use_result") {
+                Some(r) if r.get("stdout").is_some() => {
+                    format!("{}{}", str_field(r, "stdout"), str_field(r, "stderr"))
+                }
+                Some(_) | None => result_text.clone(),
+            };
+            let exit_code = if is_error {
+                result_text
+                    .strip_prefix("Exit code ")
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .and_then(|n| n.parse::<i64>().ok())
+            } else {
+                Some(0)
+            };
+            ToolResult::Command { output, exit_code }
+        }
+        ToolKind::FileChange => ToolResult::FileChange,
+        ToolKind::Mcp if is_error => ToolResult::Mcp(Err(result_text)),
+        ToolKind::Mcp => ToolResult::Mcp(Ok(block.get("content").cloned().unwrap_or(Value::Null))),
     }
 }
 
@@ -457,14 +371,6 @@ fn retry_message(retry: &Value) -> String {
     )
 }
 
-fn str_field(value: &Value, name: &str) -> String {
-    value
-        .get(name)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
-
 /// The text of a `tool_result` content: a string, or the text blocks of an array.
 fn content_text(content: Option<&Value>) -> String {
     match content {
@@ -516,26 +422,13 @@ fn context_window(result: &Value) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::Adapter;
+    use crate::backend::test_support::{self, completed_item, types};
+    use crate::events::{MarkerOutcome, breakdown};
 
     fn map(lines: &[&str]) -> Vec<Event> {
-        let mut stream = Stream::new("T", "/w", UsageBase::default(), InputKind::Once);
-        let mut out = Vec::new();
-        for line in lines {
-            stream.on_line(line.as_bytes(), &mut out);
-        }
-        stream.finish(&mut out);
-        out
-    }
-
-    fn types(out: &[Event]) -> Vec<String> {
-        out.iter()
-            .map(|e| {
-                serde_json::to_value(e).unwrap()["type"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            })
-            .collect()
+        let stream = Stream::new("T", "/w", UsageBase::default(), InputKind::Once);
+        test_support::map(Adapter::Claude(stream), lines)
     }
 
     #[test]
@@ -566,20 +459,15 @@ mod tests {
                 "marker"
             ]
         );
-        let Event::ItemCompleted { item } = &out[6] else {
-            panic!()
-        };
+        let item = completed_item(&out, 6);
         assert_eq!(item["id"], "T:tu_1");
         assert_eq!(item["aggregatedOutput"], "hi\n");
         assert_eq!(item["exitCode"], 0);
-        let Event::ItemCompleted { item } = &out[3] else {
-            panic!()
-        };
-        assert_eq!(item["id"], "T:msg_0:0");
+        assert_eq!(completed_item(&out, 3)["id"], "T:msg_0:0");
     }
 
-    /// A stream-json stream, its lines fed as Claude Code 2.1.330 wrote them (abridged),
-    /// `{N}` standing for the uuid of our message number N.
+    /// A stream-json stream, its lines fed as Claude Code 2.1.330 wrote them (abridged); our
+    /// messages are numbered from 0 in the order sent.
     struct Session {
         stream: Stream,
         uuids: Vec<String>,
@@ -603,11 +491,24 @@ mod tests {
         }
 
         fn feed(&mut self, line: &str) {
-            let mut line = line.to_owned();
-            for (n, uuid) in self.uuids.iter().enumerate() {
-                line = line.replace(&format!("{{{n}}}"), uuid);
-            }
             self.stream.on_line(line.as_bytes(), &mut self.out);
+        }
+
+        /// Claude's echo of our message number `n`, `text`, as it takes it into a turn.
+        fn replay(&mut self, n: usize, text: &str) {
+            let uuid = &self.uuids[n];
+            let line = json!({"type": "user", "uuid": uuid, "isReplay": true,
+                "message": {"role": "user", "content": text}});
+            self.stream
+                .on_line(line.to_string().as_bytes(), &mut self.out);
+        }
+
+        /// Claude's `command_lifecycle` report of `state` for our message number `n`.
+        fn lifecycle(&mut self, n: usize, state: &str) {
+            let line = json!({"type": "command_lifecycle", "command_uuid": self.uuids[n],
+                "state": state});
+            self.stream
+                .on_line(line.to_string().as_bytes(), &mut self.out);
         }
 
         fn markers(&self) -> usize {
@@ -642,11 +543,11 @@ mod tests {
     fn a_message_folded_into_the_running_turn_ends_with_its_one_result() {
         let mut session = Session::new();
         session.send("run the tool");
-        session.feed(r#"{"type":"user","uuid":"{0}","isReplay":true,"message":{"role":"user","content":"run the tool"}}"#);
+        session.replay(0, "run the tool");
         session.send("steered");
-        session.feed(r#"{"type":"command_lifecycle","command_uuid":"{1}","state":"queued"}"#);
+        session.lifecycle(1, "queued");
         // The replay of the steered message comes before the one result of both.
-        session.feed(r#"{"type":"user","uuid":"{1}","isReplay":true,"message":{"role":"user","content":"steered"}}"#);
+        session.replay(1, "steered");
         session.feed(RESULT);
         assert_eq!(session.markers(), 1, "{:?}", session.out);
     }
@@ -656,8 +557,8 @@ mod tests {
         let mut session = Session::new();
         session.send("first");
         session.send("queued");
-        session.feed(r#"{"type":"command_lifecycle","command_uuid":"{0}","state":"started"}"#);
-        session.feed(r#"{"type":"user","uuid":"{0}","isReplay":true,"message":{"role":"user","content":"first"}}"#);
+        session.lifecycle(0, "started");
+        session.replay(0, "first");
         session.feed(RESULT);
         assert_eq!(
             session.markers(),
@@ -669,7 +570,7 @@ mod tests {
             ["tokenUsage"],
             "an earlier result still reports its usage"
         );
-        session.feed(r#"{"type":"user","uuid":"{1}","isReplay":true,"message":{"role":"user","content":"queued"}}"#);
+        session.replay(1, "queued");
         session.feed(RESULT);
         assert_eq!(session.markers(), 1, "{:?}", session.out);
     }
@@ -788,12 +689,7 @@ mod tests {
 
     #[test]
     fn a_result_adds_its_own_usage_to_the_thread_total_also_in_a_resumed_session() {
-        let before = TokenBreakdown {
-            total_tokens: 15,
-            input_tokens: 10,
-            output_tokens: 5,
-            ..TokenBreakdown::default()
-        };
+        let before = breakdown(10, 5);
         let base = UsageBase {
             thread_total: before,
             session_total: before,

@@ -14,7 +14,9 @@ use std::collections::HashMap;
 use serde_json::{Map, Value, json};
 
 use super::UsageBase;
-use crate::events::{ApprovalKind, ErrorInfo, Event, MarkerOutcome, TokenBreakdown, now_ms};
+use super::emit::{self, ThreadTotal};
+use super::lines::{Lines, str_field};
+use crate::events::{ApprovalKind, Event, TokenBreakdown, now_ms};
 
 /// Parser state for one backend process.
 #[derive(Debug)]
@@ -22,7 +24,7 @@ pub struct Stream {
     turn_id: String,
     cwd: String,
     /// The thread's total so far (`tokenUsage.total`).
-    thread_total: TokenBreakdown,
+    thread_total: ThreadTotal,
     /// The backend session's cumulative figure at its last report (or before this turn).
     session_total: TokenBreakdown,
     /// The session this turn resumes, if any.
@@ -30,7 +32,7 @@ pub struct Stream {
     /// Start times of items in progress, for `durationMs`.
     started_at_ms: HashMap<String, u64>,
     held_error: Option<String>,
-    line_number: u64,
+    lines: Lines,
 }
 
 impl Stream {
@@ -38,98 +40,43 @@ impl Stream {
         Stream {
             turn_id: turn_id.to_owned(),
             cwd: cwd.to_owned(),
-            thread_total: usage.thread_total,
+            thread_total: ThreadTotal::new(usage.thread_total),
             session_total: usage.session_total,
             resumed_session: usage.session_id,
             started_at_ms: HashMap::new(),
             held_error: None,
-            line_number: 0,
+            lines: Lines::default(),
         }
     }
 
     /// Maps one line.
     pub fn on_line(&mut self, line: &[u8], out: &mut Vec<Event>) {
-        self.line_number += 1;
-        let (kind, value) = match super::read_typed_line(line, self.line_number) {
-            Ok(Some(read)) => read,
-            Ok(None) => return,
-            Err(warning) => {
-                out.push(*warning);
-                return;
-            }
+        let Some((kind, value)) = self.lines.read(line, out) else {
+            return;
         };
         let kind = kind.as_str();
         if kind != "turn.failed" && kind != "error" {
             self.release_held_error(out);
         }
         match kind {
-            "thread.started" => {
-                if let Some(id) = value.get("thread_id").and_then(Value::as_str) {
-                    if self.resumed_session.as_deref() != Some(id) {
-                        // Not the session we resumed: a fresh one, counting from zero.
-                        self.session_total = TokenBreakdown::default();
-                    }
-                    out.push(Event::BackendSession {
-                        session_id: id.to_owned(),
-                    });
-                }
-            }
+            "thread.started" => self.on_thread_started(&value, out),
             "turn.started" => {}
             "item.started" | "item.updated" | "item.completed" => match value.get("item") {
-                Some(item) if item.is_object() => self.on_item(kind, item, out),
-                Some(_) | None => out.push(super::bad_line(
-                    self.line_number,
-                    &String::from_utf8_lossy(line),
-                    "no \"item\" object",
-                )),
+                Some(item) if item.is_object() => self.on_item(Phase::of(kind), item, out),
+                Some(_) | None => out.push(self.lines.skipped(line, "no \"item\" object")),
             },
-            "error" => {
-                let message = str_field(&value, "message");
-                if message.starts_with("Reconnecting") {
-                    out.push(Event::Error {
-                        message,
-                        will_retry: true,
-                    });
-                } else {
-                    self.release_held_error(out);
-                    self.held_error = Some(message);
-                }
-            }
+            "error" => self.on_error(str_field(&value, "message"), out),
             "approval.requested" => match self.approval_request(&value) {
                 Ok(event) => out.push(event),
-                Err(why) => out.push(super::bad_line(
-                    self.line_number,
-                    &String::from_utf8_lossy(line),
-                    why,
-                )),
+                Err(why) => out.push(self.lines.skipped(line, why)),
             },
             "turn.completed" => {
                 if let Some(usage) = value.get("usage") {
                     out.push(self.token_usage(usage));
                 }
-                out.push(Event::Marker {
-                    outcome: MarkerOutcome::Completed,
-                    error: None,
-                });
+                out.push(emit::completed());
             }
-            "turn.failed" => {
-                let held = self.held_error.take();
-                let message = value
-                    .get("error")
-                    .and_then(|e| e.get("message"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-                    .or(held)
-                    .unwrap_or_else(|| "the backend reported a failed turn".to_owned());
-                out.push(Event::Error {
-                    message: message.clone(),
-                    will_retry: false,
-                });
-                out.push(Event::Marker {
-                    outcome: MarkerOutcome::Failed,
-                    error: Some(ErrorInfo::new(message)),
-                });
-            }
+            "turn.failed" => self.on_turn_failed(&value, out),
             other => {
                 tracing::debug!(kind = other, "ignoring unknown backend event type");
             }
@@ -139,6 +86,46 @@ impl Stream {
     /// At stdout EOF: a held top-level error becomes a warning.
     pub fn finish(&mut self, out: &mut Vec<Event>) {
         self.release_held_error(out);
+    }
+
+    /// `thread.started` names the backend session; one other than the session resumed is a
+    /// fresh one, counting from zero.
+    fn on_thread_started(&mut self, value: &Value, out: &mut Vec<Event>) {
+        let Some(id) = value.get("thread_id").and_then(Value::as_str) else {
+            return;
+        };
+        if self.resumed_session.as_deref() != Some(id) {
+            self.session_total = TokenBreakdown::default();
+        }
+        out.push(Event::BackendSession {
+            session_id: id.to_owned(),
+        });
+    }
+
+    /// A top-level `error`: a retry notice, or held until the next line says what it was.
+    fn on_error(&mut self, message: String, out: &mut Vec<Event>) {
+        if message.starts_with("Reconnecting") {
+            out.push(Event::Error {
+                message,
+                will_retry: true,
+            });
+        } else {
+            self.release_held_error(out);
+            self.held_error = Some(message);
+        }
+    }
+
+    /// `turn.failed`: its own message, else the held error's, is the turn's error.
+    fn on_turn_failed(&mut self, value: &Value, out: &mut Vec<Event>) {
+        let held = self.held_error.take();
+        let message = value
+            .get("error")
+            .and_then(|e| e.get("message"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .or(held)
+            .unwrap_or_else(|| "the backend reported a failed turn".to_owned());
+        emit::failed(message, out);
     }
 
     fn release_held_error(&mut self, out: &mut Vec<Event>) {
@@ -196,116 +183,24 @@ impl Stream {
         };
         let last = session_total.since(&self.session_total);
         self.session_total = session_total;
-        self.thread_total = self.thread_total.plus(&last);
-        Event::TokenUsage {
-            total: self.thread_total,
-            last,
-            model_context_window: None,
-            session_total: Some(session_total),
-        }
+        self.thread_total.add(last, None, Some(session_total))
     }
 
-    fn on_item(&mut self, kind: &str, item: &Value, out: &mut Vec<Event>) {
+    fn on_item(&mut self, phase: Phase, item: &Value, out: &mut Vec<Event>) {
         let raw_id = item.get("id").and_then(Value::as_str).unwrap_or("item");
         let id = format!("{}:{raw_id}", self.turn_id);
-        let item_type = item.get("type").and_then(Value::as_str).unwrap_or("");
-        let phase = match kind {
-            "item.completed" => Phase::Completed,
-            "item.updated" => Phase::Updated,
-            _ => Phase::Started,
-        };
-        match item_type {
-            "agent_message" => {
-                let text = str_field(item, "text");
-                let first = !self.started_at_ms.contains_key(&id);
-                match phase {
-                    Phase::Started | Phase::Updated => {
-                        if first {
-                            self.started_at_ms.insert(id.clone(), now_ms());
-                            out.push(Event::ItemStarted {
-                                item: agent_message(&id, ""),
-                            });
-                        }
-                    }
-                    Phase::Completed => {
-                        if first {
-                            out.push(Event::ItemStarted {
-                                item: agent_message(&id, ""),
-                            });
-                        }
-                        self.started_at_ms.remove(&id);
-                        if !text.is_empty() {
-                            out.push(Event::AgentMessageDelta {
-                                item_id: id.clone(),
-                                delta: text.clone(),
-                            });
-                        }
-                        out.push(Event::ItemCompleted {
-                            item: agent_message(&id, &text),
-                        });
-                    }
-                }
-            }
+        match item.get("type").and_then(Value::as_str).unwrap_or("") {
+            "agent_message" => self.on_agent_message(&id, phase, item, out),
             "reasoning" => {
-                let text = str_field(item, "text");
-                match phase {
-                    Phase::Started | Phase::Updated => {}
-                    Phase::Completed => {
-                        out.push(Event::ItemStarted {
-                            item: reasoning(&id, None),
-                        });
-                        if !text.is_empty() {
-                            out.push(Event::ReasoningSummaryDelta {
-                                item_id: id.clone(),
-                                delta: text.clone(),
-                                summary_index: 0,
-                            });
-                        }
-                        out.push(Event::ItemCompleted {
-                            item: reasoning(&id, Some(&text)),
-                        });
-                    }
+                if phase == Phase::Completed {
+                    emit::whole_reasoning(&id, &str_field(item, "text"), out);
                 }
             }
-            "command_execution" | "file_change" | "mcp_tool_call" => {
-                let started_at = match phase {
-                    Phase::Started | Phase::Updated => {
-                        let first = !self.started_at_ms.contains_key(&id);
-                        let at = *self.started_at_ms.entry(id.clone()).or_insert_with(now_ms);
-                        if !first {
-                            return;
-                        }
-                        at
-                    }
-                    Phase::Completed => self.started_at_ms.remove(&id).unwrap_or_else(now_ms),
-                };
-                let duration_ms = match phase {
-                    Phase::Completed => Some(now_ms().saturating_sub(started_at)),
-                    Phase::Started | Phase::Updated => None,
-                };
-                let mapped = match item_type {
-                    "command_execution" => self.command_execution(&id, item, duration_ms),
-                    "file_change" => file_change(&id, item),
-                    _ => mcp_tool_call(&id, item, duration_ms),
-                };
-                match phase {
-                    Phase::Started | Phase::Updated => {
-                        out.push(Event::ItemStarted { item: mapped })
-                    }
-                    Phase::Completed => {
-                        let output = str_field(item, "aggregated_output");
-                        if item_type == "command_execution" && !output.is_empty() {
-                            out.push(Event::CommandOutputDelta {
-                                item_id: id.clone(),
-                                delta: output,
-                            });
-                        }
-                        out.push(Event::ItemCompleted { item: mapped });
-                    }
-                }
+            tool @ ("command_execution" | "file_change" | "mcp_tool_call") => {
+                self.on_tool_item(&id, tool, phase, item, out);
             }
             "error" => {
-                if let Phase::Completed = phase {
+                if phase == Phase::Completed {
                     out.push(Event::Warning {
                         message: str_field(item, "message"),
                     });
@@ -315,6 +210,69 @@ impl Stream {
                 tracing::debug!(item_type = other, "ignoring item type outside our subset");
             }
         }
+    }
+
+    /// An agent message starts at its first sighting and is written whole when it completes.
+    fn on_agent_message(&mut self, id: &str, phase: Phase, item: &Value, out: &mut Vec<Event>) {
+        let first = !self.started_at_ms.contains_key(id);
+        if first {
+            out.push(Event::ItemStarted {
+                item: emit::agent_message(id, ""),
+            });
+        }
+        match phase {
+            Phase::Started | Phase::Updated => {
+                if first {
+                    self.started_at_ms.insert(id.to_owned(), now_ms());
+                }
+            }
+            Phase::Completed => {
+                self.started_at_ms.remove(id);
+                emit::complete_agent_message(id, &str_field(item, "text"), out);
+            }
+        }
+    }
+
+    /// A command, file change or MCP call: started once (later updates are dropped),
+    /// completed with its duration since then.
+    fn on_tool_item(
+        &mut self,
+        id: &str,
+        tool: &str,
+        phase: Phase,
+        item: &Value,
+        out: &mut Vec<Event>,
+    ) {
+        let duration_ms = match phase {
+            Phase::Started | Phase::Updated => {
+                if self.started_at_ms.contains_key(id) {
+                    return;
+                }
+                self.started_at_ms.insert(id.to_owned(), now_ms());
+                None
+            }
+            Phase::Completed => {
+                let started_at = self.started_at_ms.remove(id).unwrap_or_else(now_ms);
+                Some(now_ms().saturating_sub(started_at))
+            }
+        };
+        let mapped = match tool {
+            "command_execution" => self.command_execution(id, item, duration_ms),
+            "file_change" => file_change(id, item),
+            _ => mcp_tool_call(id, item, duration_ms),
+        };
+        if duration_ms.is_none() {
+            out.push(Event::ItemStarted { item: mapped });
+            return;
+        }
+        let output = str_field(item, "aggregated_output");
+        if tool == "command_execution" && !output.is_empty() {
+            out.push(Event::CommandOutputDelta {
+                item_id: id.to_owned(),
+                delta: output,
+            });
+        }
+        out.push(Event::ItemCompleted { item: mapped });
     }
 
     fn command_execution(&self, id: &str, item: &Value, duration_ms: Option<u64>) -> Value {
@@ -343,12 +301,15 @@ enum Phase {
     Completed,
 }
 
-fn str_field(value: &Value, name: &str) -> String {
-    value
-        .get(name)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
+impl Phase {
+    /// The phase an `item.*` line reports.
+    fn of(kind: &str) -> Phase {
+        match kind {
+            "item.completed" => Phase::Completed,
+            "item.updated" => Phase::Updated,
+            _ => Phase::Started,
+        }
+    }
 }
 
 /// `in_progress` → `inProgress`; the other statuses are single words.
@@ -357,15 +318,6 @@ fn status(item: &Value) -> String {
         Some("in_progress") | None => "inProgress".to_owned(),
         Some(other) => other.to_owned(),
     }
-}
-
-fn agent_message(id: &str, text: &str) -> Value {
-    json!({"type": "agentMessage", "id": id, "text": text, "phase": null})
-}
-
-fn reasoning(id: &str, text: Option<&str>) -> Value {
-    let summary: Vec<&str> = text.into_iter().collect();
-    json!({"type": "reasoning", "id": id, "summary": summary, "content": []})
 }
 
 fn file_change(id: &str, item: &Value) -> Value {
@@ -421,15 +373,13 @@ fn mcp_tool_call(id: &str, item: &Value, duration_ms: Option<u64>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::Adapter;
+    use crate::backend::test_support::{self, completed_item, types};
+    use crate::events::{MarkerOutcome, breakdown};
 
     fn map(lines: &[&str]) -> Vec<Event> {
-        let mut stream = Stream::new("T", "/w", UsageBase::default());
-        let mut out = Vec::new();
-        for line in lines {
-            stream.on_line(line.as_bytes(), &mut out);
-        }
-        stream.finish(&mut out);
-        out
+        let stream = Stream::new("T", "/w", UsageBase::default());
+        test_support::map(Adapter::CodexJsonl(stream), lines)
     }
 
     #[test]
@@ -445,17 +395,8 @@ mod tests {
             "not json at all",
             r#"{"type":"turn.completed","usage":{"input_tokens":10,"cached_input_tokens":2,"output_tokens":5,"reasoning_output_tokens":1}}"#,
         ]);
-        let types: Vec<String> = out
-            .iter()
-            .map(|e| {
-                serde_json::to_value(e).unwrap()["type"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            })
-            .collect();
         assert_eq!(
-            types,
+            types(&out),
             [
                 "backendSession",
                 "warning",
@@ -471,9 +412,7 @@ mod tests {
                 "marker"
             ]
         );
-        let Event::ItemCompleted { item } = &out[7] else {
-            panic!()
-        };
+        let item = completed_item(&out, 7);
         assert_eq!(item["id"], "T:item_2");
         assert_eq!(item["status"], "completed");
         assert_eq!(item["aggregatedOutput"], "hi\n");
@@ -537,15 +476,6 @@ mod tests {
         ));
     }
 
-    fn breakdown(input: u64, output: u64) -> TokenBreakdown {
-        TokenBreakdown {
-            total_tokens: input + output,
-            input_tokens: input,
-            output_tokens: output,
-            ..TokenBreakdown::default()
-        }
-    }
-
     /// The usage events of `lines` mapped with `base`, as (total, last, session total).
     fn usage(base: UsageBase, lines: &[&str]) -> Vec<(u64, u64, Option<u64>)> {
         let mut stream = Stream::new("T", "/w", base);
@@ -570,8 +500,26 @@ mod tests {
             .collect()
     }
 
-    const COMPLETED_42: &str =
-        r#"{"type":"turn.completed","usage":{"input_tokens":30,"output_tokens":12}}"#;
+    /// The usage of a turn of 42 tokens in the backend session `session`, mapped with `base`.
+    fn usage_of_42_in(session: &str, base: UsageBase) -> Vec<(u64, u64, Option<u64>)> {
+        let started = json!({"type": "thread.started", "thread_id": session}).to_string();
+        usage(
+            base,
+            &[
+                &started,
+                r#"{"type":"turn.completed","usage":{"input_tokens":30,"output_tokens":12}}"#,
+            ],
+        )
+    }
+
+    /// A thread of 15 tokens so far, all of them in the session `s1` this turn resumes.
+    fn resuming_s1() -> UsageBase {
+        UsageBase {
+            thread_total: breakdown(10, 5),
+            session_total: breakdown(10, 5),
+            session_id: Some("s1".into()),
+        }
+    }
 
     #[test]
     fn a_fresh_session_adds_its_usage_to_the_thread_total() {
@@ -579,69 +527,32 @@ mod tests {
             thread_total: breakdown(10, 5),
             ..UsageBase::default()
         };
-        let got = usage(
-            base,
-            &[
-                r#"{"type":"thread.started","thread_id":"s2"}"#,
-                COMPLETED_42,
-            ],
-        );
-        assert_eq!(got, [(57, 42, Some(42))]);
+        assert_eq!(usage_of_42_in("s2", base), [(57, 42, Some(42))]);
     }
 
     #[test]
     fn a_resumed_session_counts_from_its_own_figure_before_the_turn() {
-        let base = UsageBase {
-            thread_total: breakdown(10, 5),
-            session_total: breakdown(10, 5),
-            session_id: Some("s1".into()),
-        };
-        let got = usage(
-            base,
-            &[
-                r#"{"type":"thread.started","thread_id":"s1"}"#,
-                COMPLETED_42,
-            ],
-        );
-        assert_eq!(got, [(42, 27, Some(42))]);
+        assert_eq!(usage_of_42_in("s1", resuming_s1()), [(42, 27, Some(42))]);
     }
 
     #[test]
     fn a_session_other_than_the_resumed_one_counts_from_zero() {
-        let base = UsageBase {
-            thread_total: breakdown(10, 5),
-            session_total: breakdown(10, 5),
-            session_id: Some("s1".into()),
-        };
-        let got = usage(
-            base,
-            &[
-                r#"{"type":"thread.started","thread_id":"new"}"#,
-                COMPLETED_42,
-            ],
-        );
-        assert_eq!(got, [(57, 42, Some(42))]);
+        assert_eq!(usage_of_42_in("new", resuming_s1()), [(57, 42, Some(42))]);
     }
 
     #[test]
     fn field_by_field_sums_and_differences() {
+        let before = TokenBreakdown {
+            total_tokens: 15,
+            input_tokens: 10,
+            cached_input_tokens: 2,
+            cache_write_input_tokens: 1,
+            output_tokens: 5,
+            reasoning_output_tokens: 3,
+        };
         let base = UsageBase {
-            thread_total: TokenBreakdown {
-                total_tokens: 15,
-                input_tokens: 10,
-                cached_input_tokens: 2,
-                cache_write_input_tokens: 1,
-                output_tokens: 5,
-                reasoning_output_tokens: 3,
-            },
-            session_total: TokenBreakdown {
-                total_tokens: 15,
-                input_tokens: 10,
-                cached_input_tokens: 2,
-                cache_write_input_tokens: 1,
-                output_tokens: 5,
-                reasoning_output_tokens: 3,
-            },
+            thread_total: before,
+            session_total: before,
             session_id: Some("s1".into()),
         };
         let mut stream = Stream::new("T", "/w", base);

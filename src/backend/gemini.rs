@@ -21,15 +21,17 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::UsageBase;
-use super::tool_items::{self, ToolKind};
-use crate::events::{ErrorInfo, Event, MarkerOutcome, TokenBreakdown, now_ms};
+use super::emit::{self, Session, ThreadTotal};
+use super::lines::{Lines, str_field};
+use super::tool_items::{self, McpNaming, OpenTool, ToolKind, ToolResult, ToolStatus};
+use crate::events::{Event, TokenBreakdown};
 
-#[derive(Debug)]
-struct OpenTool {
-    kind: ToolKind,
-    item: Value,
-    started_at_ms: u64,
-}
+/// Gemini's MCP tools are `mcp_SERVER_TOOL`; its own tools without an item of their own
+/// (`read_file`, `google_web_search`, …) are shown as tools of the server `gemini`.
+const GEMINI_MCP: McpNaming = McpNaming {
+    separator: "_",
+    own_server: "gemini",
+};
 
 /// The agentMessage item being written.
 #[derive(Debug)]
@@ -43,12 +45,12 @@ struct OpenMessage {
 pub struct Stream {
     turn_id: String,
     cwd: String,
-    thread_total: TokenBreakdown,
-    session_id: Option<String>,
+    thread_total: ThreadTotal,
+    session: Session,
     message: Option<OpenMessage>,
     messages: u32,
     open_tools: HashMap<String, OpenTool>,
-    line_number: u64,
+    lines: Lines,
 }
 
 impl Stream {
@@ -56,37 +58,25 @@ impl Stream {
         Stream {
             turn_id: turn_id.to_owned(),
             cwd: cwd.to_owned(),
-            thread_total: usage.thread_total,
-            session_id: None,
+            thread_total: ThreadTotal::new(usage.thread_total),
+            session: Session::default(),
             message: None,
             messages: 0,
             open_tools: HashMap::new(),
-            line_number: 0,
+            lines: Lines::default(),
         }
     }
 
     /// Maps one line.
     pub fn on_line(&mut self, line: &[u8], out: &mut Vec<Event>) {
-        self.line_number += 1;
-        let (kind, value) = match super::read_typed_line(line, self.line_number) {
-            Ok(Some(read)) => read,
-            Ok(None) => return,
-            Err(warning) => {
-                out.push(*warning);
-                return;
-            }
+        let Some((kind, value)) = self.lines.read(line, out) else {
+            return;
         };
         match kind.as_str() {
             "init" => {
                 self.close_message(out);
-                if let Some(session) = value.get("session_id").and_then(Value::as_str)
-                    && self.session_id.as_deref() != Some(session)
-                {
-                    self.session_id = Some(session.to_owned());
-                    out.push(Event::BackendSession {
-                        session_id: session.to_owned(),
-                    });
-                }
+                let session = value.get("session_id").and_then(Value::as_str);
+                self.session.named(session, out);
             }
             "message" if value.get("role").and_then(Value::as_str) == Some("assistant") => {
                 self.on_text(&str_field(&value, "content"), out);
@@ -103,10 +93,7 @@ impl Stream {
                 let message = str_field(&value, "message");
                 match value.get("severity").and_then(Value::as_str) {
                     Some("warning") => out.push(Event::Warning { message }),
-                    Some(_) | None => out.push(Event::Error {
-                        message,
-                        will_retry: false,
-                    }),
+                    Some(_) | None => out.push(emit::turn_error(message)),
                 }
             }
             "result" => self.on_result(&value, out),
@@ -130,7 +117,7 @@ impl Stream {
                 let id = format!("{}:msg:{}", self.turn_id, self.messages);
                 self.messages += 1;
                 out.push(Event::ItemStarted {
-                    item: json!({"type": "agentMessage", "id": id, "text": "", "phase": null}),
+                    item: emit::agent_message(&id, ""),
                 });
                 self.message.insert(OpenMessage {
                     id,
@@ -148,8 +135,7 @@ impl Stream {
     fn close_message(&mut self, out: &mut Vec<Event>) {
         if let Some(message) = self.message.take() {
             out.push(Event::ItemCompleted {
-                item: json!({"type": "agentMessage", "id": message.id, "text": message.text,
-                    "phase": null}),
+                item: emit::agent_message(&message.id, &message.text),
             });
         }
     }
@@ -159,7 +145,7 @@ impl Stream {
         let name = str_field(value, "tool_name");
         let parameters = value.get("parameters").cloned().unwrap_or(Value::Null);
         let item_id = format!("{}:{tool_id}", self.turn_id);
-        let (kind, item) = match name.as_str() {
+        let started = match name.as_str() {
             "run_shell_command" => {
                 tool_items::command(&item_id, &str_field(&parameters, "command"), &self.cwd)
             }
@@ -168,24 +154,10 @@ impl Stream {
                 &str_field(&parameters, "file_path"),
                 name == "write_file",
             ),
-            other => {
-                // `mcp_<server>_<tool>`; the split is a guess when the server name holds `_`.
-                let (server, tool) = other
-                    .strip_prefix("mcp_")
-                    .and_then(|rest| rest.split_once('_'))
-                    .unwrap_or(("gemini", other));
-                tool_items::mcp_call(&item_id, server, tool, parameters)
-            }
+            other => GEMINI_MCP.call(&item_id, other, parameters),
         };
-        out.push(Event::ItemStarted { item: item.clone() });
-        self.open_tools.insert(
-            tool_id,
-            OpenTool {
-                kind,
-                item,
-                started_at_ms: now_ms(),
-            },
-        );
+        self.open_tools
+            .insert(tool_id, OpenTool::start(started, out));
     }
 
     fn close_tool(&mut self, value: &Value, out: &mut Vec<Event>) {
@@ -200,54 +172,33 @@ impl Stream {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let duration = now_ms().saturating_sub(open.started_at_ms);
-        let mut item = open.item;
-        item["status"] = if success { "completed" } else { "failed" }.into();
-        match open.kind {
-            ToolKind::Command => {
-                let shown = if output.is_empty() { &error } else { &output };
-                if !shown.is_empty() {
-                    out.push(Event::CommandOutputDelta {
-                        item_id: str_field(&item, "id"),
-                        delta: shown.clone(),
-                    });
-                }
-                item["aggregatedOutput"] = shown.clone().into();
+        let result = match open.kind() {
+            ToolKind::Command => ToolResult::Command {
+                output: if output.is_empty() { error } else { output },
                 // The event has no exit code; a success is taken as 0.
-                item["exitCode"] = if success { Value::from(0) } else { Value::Null };
-                item["durationMs"] = duration.into();
+                exit_code: success.then_some(0),
+            },
+            ToolKind::FileChange => ToolResult::FileChange,
+            ToolKind::Mcp if success => {
+                ToolResult::Mcp(Ok(json!([{"type": "text", "text": output}])))
             }
-            ToolKind::FileChange => {}
-            ToolKind::Mcp => {
-                item["durationMs"] = duration.into();
-                if success {
-                    item["result"] = json!({"content": [{"type": "text", "text": output}],
-                        "structuredContent": null});
-                } else {
-                    item["error"] = json!({"message": error});
-                }
-            }
-        }
-        out.push(Event::ItemCompleted { item });
+            ToolKind::Mcp => ToolResult::Mcp(Err(error)),
+        };
+        let status = if success {
+            ToolStatus::Completed
+        } else {
+            ToolStatus::Failed
+        };
+        open.complete(status, result, out);
     }
 
     fn on_result(&mut self, value: &Value, out: &mut Vec<Event>) {
         self.close_message(out);
         if let Some(stats) = value.get("stats") {
-            let last = gemini_usage(stats);
-            self.thread_total = self.thread_total.plus(&last);
-            out.push(Event::TokenUsage {
-                total: self.thread_total,
-                last,
-                model_context_window: None,
-                session_total: None,
-            });
+            out.push(self.thread_total.add(gemini_usage(stats), None, None));
         }
         if value.get("status").and_then(Value::as_str) == Some("success") {
-            out.push(Event::Marker {
-                outcome: MarkerOutcome::Completed,
-                error: None,
-            });
+            out.push(emit::completed());
             return;
         }
         let message = value
@@ -259,23 +210,8 @@ impl Stream {
                 || "the backend ended the turn with an error".to_owned(),
                 str::to_owned,
             );
-        out.push(Event::Error {
-            message: message.clone(),
-            will_retry: false,
-        });
-        out.push(Event::Marker {
-            outcome: MarkerOutcome::Failed,
-            error: Some(ErrorInfo::new(message)),
-        });
+        emit::failed(message, out);
     }
-}
-
-fn str_field(value: &Value, name: &str) -> String {
-    value
-        .get(name)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// `result.stats` in Codex's terms: `input_tokens` is every prompt token, `cached` the part
@@ -300,15 +236,13 @@ fn gemini_usage(stats: &Value) -> TokenBreakdown {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::Adapter;
+    use crate::backend::test_support::{self, completed_item};
+    use crate::events::MarkerOutcome;
 
     fn map(lines: &[&str]) -> Vec<Event> {
-        let mut stream = Stream::new("T", "/w", UsageBase::default());
-        let mut out = Vec::new();
-        for line in lines {
-            stream.on_line(line.as_bytes(), &mut out);
-        }
-        stream.finish(&mut out);
-        out
+        let stream = Stream::new("T", "/w", UsageBase::default());
+        test_support::map(Adapter::Gemini(stream), lines)
     }
 
     /// Lines of the real CLI (0.61.0) for a tool turn, timestamps dropped.
@@ -393,15 +327,11 @@ mod tests {
             r#"{"type":"tool_result","tool_id":"a","status":"error","error":{"type":"x","message":"nope"}}"#,
             "not json",
         ]);
-        match &out[1] {
-            Event::ItemCompleted { item } => {
-                assert_eq!(item["server"], "srv");
-                assert_eq!(item["tool"], "do");
-                assert_eq!(item["status"], "failed");
-                assert_eq!(item["error"]["message"], "nope");
-            }
-            other => panic!("{other:?}"),
-        }
+        let item = completed_item(&out, 1);
+        assert_eq!(item["server"], "srv");
+        assert_eq!(item["tool"], "do");
+        assert_eq!(item["status"], "failed");
+        assert_eq!(item["error"]["message"], "nope");
         assert!(matches!(&out[2], Event::Warning { .. }));
     }
 }

@@ -8,14 +8,17 @@
 
 pub mod claude;
 pub mod codex_jsonl;
+mod emit;
 pub mod gemini;
+mod lines;
+#[cfg(test)]
+mod test_support;
 pub mod tool_items;
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 
 use rustix::process::Signal;
-use serde_json::Value;
 
 use crate::events::{Event, TokenBreakdown};
 use crate::runner::spec::{self, Approvals, BackendKind, InputMode, PromptVia, Provider, Spec};
@@ -182,49 +185,51 @@ pub fn image_flag_problem(provider: &Provider, path: &str) -> Option<String> {
 /// The program, arguments and stdin of the spec's backend.
 pub fn command_for(spec: &Spec) -> Result<BackendCommand, String> {
     let provider = &spec.provider;
-    let default_program = |name: &str| {
-        if provider.command.is_empty() {
-            name.to_owned()
-        } else {
-            provider.command.clone()
-        }
-    };
-    let (program, args): (String, Vec<OsString>) = match provider.kind {
-        BackendKind::Codex if provider.args.is_empty() => {
-            (default_program("codex"), codex_default_args(spec))
-        }
-        BackendKind::Claude if provider.args.is_empty() => (
-            default_program("claude"),
-            claude_default_args(spec, provider.input),
-        ),
-        BackendKind::Gemini if provider.args.is_empty() => {
-            (default_program("gemini"), gemini_default_args(spec))
-        }
-        BackendKind::Gemini => (
-            default_program("gemini"),
-            substitute_all(&provider.args, spec)?,
-        ),
-        BackendKind::Codex => (
-            default_program("codex"),
-            substitute_all(&provider.args, spec)?,
-        ),
-        BackendKind::Claude => (
-            default_program("claude"),
-            substitute_all(&provider.args, spec)?,
-        ),
-        BackendKind::Jsonl => {
-            if provider.command.is_empty() {
-                return Err(format!(
-                    "provider {:?} has kind {:?} but no command",
-                    provider.name, provider.kind
-                ));
-            }
-            (
-                provider.command.clone(),
-                substitute_all(&provider.args, spec)?,
-            )
-        }
-    };
+    let program = program(provider)?;
+    let args = args(spec)?;
+    check_inputs(spec)?;
+    Ok(BackendCommand {
+        program,
+        args,
+        env: kind_env(provider.kind),
+        stdin: stdin(spec),
+    })
+}
+
+/// The provider's `command`, else its kind's own program; kind `jsonl` has none.
+fn program(provider: &Provider) -> Result<PathBuf, String> {
+    if !provider.command.is_empty() {
+        return Ok(PathBuf::from(&provider.command));
+    }
+    match provider.kind {
+        BackendKind::Codex => Ok(PathBuf::from("codex")),
+        BackendKind::Claude => Ok(PathBuf::from("claude")),
+        BackendKind::Gemini => Ok(PathBuf::from("gemini")),
+        BackendKind::Jsonl => Err(format!(
+            "provider {:?} has kind {:?} but no command",
+            provider.name, provider.kind
+        )),
+    }
+}
+
+/// The provider's own arguments with their placeholders substituted, else its kind's argv.
+fn args(spec: &Spec) -> Result<Vec<OsString>, String> {
+    let provider = &spec.provider;
+    if !provider.args.is_empty() {
+        return substitute_all(&provider.args, spec);
+    }
+    Ok(match provider.kind {
+        BackendKind::Codex => codex_default_args(spec),
+        BackendKind::Claude => claude_default_args(spec, provider.input),
+        BackendKind::Gemini => gemini_default_args(spec),
+        BackendKind::Jsonl => Vec::new(),
+    })
+}
+
+/// Refuses a spec whose inputs the provider cannot take: images without an image flag, two
+/// uses of stdin, stream-json input where it is not Claude's.
+fn check_inputs(spec: &Spec) -> Result<(), String> {
+    let provider = &spec.provider;
     if !spec.images.is_empty() && !takes_image_flags(provider) {
         return Err(format!(
             "provider {:?} takes no image flags, but the spec lists images",
@@ -247,26 +252,38 @@ pub fn command_for(spec: &Spec) -> Result<BackendCommand, String> {
             provider.name
         ));
     }
-    let stdin = match (provider.input, provider.prompt_via, provider.approvals) {
+    Ok(())
+}
+
+/// What the backend's stdin is for.
+fn stdin(spec: &Spec) -> Stdin {
+    let provider = &spec.provider;
+    match (provider.input, provider.prompt_via, provider.approvals) {
         (InputMode::StreamJson, _, _) => Stdin::UserMessages {
             prompt: spec.prompt.clone(),
         },
         (InputMode::Once, PromptVia::Stdin, _) => Stdin::Prompt(spec.prompt.clone()),
         (InputMode::Once, PromptVia::Arg, Approvals::Stdin) => Stdin::ApprovalAnswers,
         (InputMode::Once, PromptVia::Arg, Approvals::None) => Stdin::Null,
-    };
-    let env = match provider.kind {
+    }
+}
+
+/// The environment variables a backend kind needs.
+fn kind_env(kind: BackendKind) -> Vec<(OsString, OsString)> {
+    match kind {
         // Without it `gemini.js` re-spawns itself as a child `node` and its parent ignores
         // SIGINT, SIGTERM and SIGHUP.
         BackendKind::Gemini => vec![("GEMINI_CLI_NO_RELAUNCH".into(), "true".into())],
         BackendKind::Jsonl | BackendKind::Codex | BackendKind::Claude => Vec::new(),
-    };
-    Ok(BackendCommand {
-        program: PathBuf::from(program),
-        args,
-        env,
-        stdin,
-    })
+    }
+}
+
+/// `FLAG VALUE` when there is a value.
+fn push_flag(args: &mut Vec<OsString>, flag: &str, value: Option<impl AsRef<OsStr>>) {
+    if let Some(value) = value {
+        args.push(flag.into());
+        args.push(value.as_ref().to_owned());
+    }
 }
 
 /// `codex exec --json --skip-git-repo-check -C CWD [-m MODEL] [resume SESSION]
@@ -282,17 +299,10 @@ fn codex_default_args(spec: &Spec) -> Vec<OsString> {
         .map(OsString::from)
         .collect();
     args.push(spec.cwd.clone().into_os_string());
-    if let Some(model) = &spec.model {
-        args.push("-m".into());
-        args.push(model.into());
-    }
-    if let Some(session) = &spec.resume_session_id {
-        args.push("resume".into());
-        args.push(session.into());
-    }
+    push_flag(&mut args, "-m", spec.model.as_ref());
+    push_flag(&mut args, "resume", spec.resume_session_id.as_ref());
     for image in &spec.images {
-        args.push("--image".into());
-        args.push(image.clone().into_os_string());
+        push_flag(&mut args, "--image", Some(image));
     }
     args.push("--".into());
     args.push((&spec.prompt).into());
@@ -318,14 +328,8 @@ fn claude_default_args(spec: &Spec, input: InputMode) -> Vec<OsString> {
             .into_iter()
             .map(OsString::from),
     );
-    if let Some(model) = &spec.model {
-        args.push("--model".into());
-        args.push(model.into());
-    }
-    if let Some(session) = &spec.resume_session_id {
-        args.push("--resume".into());
-        args.push(session.into());
-    }
+    push_flag(&mut args, "--model", spec.model.as_ref());
+    push_flag(&mut args, "--resume", spec.resume_session_id.as_ref());
     if input == InputMode::Once {
         args.push("--".into());
         args.push((&spec.prompt).into());
@@ -340,18 +344,10 @@ fn claude_default_args(spec: &Spec, input: InputMode) -> Vec<OsString> {
 /// `-`.
 fn gemini_default_args(spec: &Spec) -> Vec<OsString> {
     let mut args: Vec<OsString> = vec!["-o".into(), "stream-json".into()];
-    if let Some(model) = &spec.model {
-        args.push("-m".into());
-        args.push(model.into());
-    }
-    if let Some(session) = &spec.resume_session_id {
-        args.push("--resume".into());
-        args.push(session.into());
-    }
-    if spec::policy_decision(spec.approval_policy.as_ref()) == "accept" {
-        args.push("--approval-mode".into());
-        args.push("yolo".into());
-    }
+    push_flag(&mut args, "-m", spec.model.as_ref());
+    push_flag(&mut args, "--resume", spec.resume_session_id.as_ref());
+    let never_ask = spec::policy_decision(spec.approval_policy.as_ref()) == "accept";
+    push_flag(&mut args, "--approval-mode", never_ask.then_some("yolo"));
     args.push(format!("--prompt={}", spec.prompt).into());
     args
 }
@@ -380,42 +376,6 @@ fn substitute(element: &str, spec: &Spec) -> Result<OsString, String> {
         },
         other => OsString::from(other),
     })
-}
-
-/// The most characters of a bad line quoted in its warning.
-const QUOTE_LIMIT: usize = 200;
-
-/// The warning recorded for a backend line that is skipped.
-pub(crate) fn bad_line(line_number: u64, text: &str, why: &str) -> Event {
-    let text = text.trim();
-    let mut quoted: String = text.chars().take(QUOTE_LIMIT).collect();
-    if quoted.len() < text.len() {
-        quoted.push('…');
-    }
-    Event::Warning {
-        message: format!("skipped backend output line {line_number}: {why}: {quoted}"),
-    }
-}
-
-/// One line of a backend's stdout read as a JSON object with a `type`: `Ok(None)` for a blank
-/// line, `Err(warning)` for a line that is not one (recorded and skipped, never fatal).
-pub(crate) fn read_typed_line(
-    line: &[u8],
-    line_number: u64,
-) -> Result<Option<(String, Value)>, Box<Event>> {
-    let text = String::from_utf8_lossy(line);
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    let value: Value = serde_json::from_str(text)
-        .map_err(|err| Box::new(bad_line(line_number, text, &err.to_string())))?;
-    let kind = value
-        .get("type")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Box::new(bad_line(line_number, text, "no \"type\" member")))?
-        .to_owned();
-    Ok(Some((kind, value)))
 }
 
 #[cfg(test)]
@@ -461,66 +421,43 @@ mod tests {
             .collect()
     }
 
+    /// Codex's own argv for the test spec, with `middle` between `-C /work` and the prompt.
+    fn codex_argv(middle: &[&str]) -> Vec<String> {
+        let head = [
+            "codex",
+            "exec",
+            "--json",
+            "--skip-git-repo-check",
+            "-C",
+            "/work",
+        ];
+        let tail = ["--", "-v: look at these"];
+        head.iter()
+            .chain(middle)
+            .chain(&tail)
+            .map(|a| (*a).to_owned())
+            .collect()
+    }
+
     #[test]
     fn codex_images_go_before_the_prompt_and_after_resume() {
         let mut fresh = spec(BackendKind::Codex, &[]);
         fresh.images = vec![PathBuf::from("/img/a.png"), PathBuf::from("/img/b c.jpg")];
         fresh.model = Some("o3".to_owned());
+        let images = ["--image", "/img/a.png", "--image", "/img/b c.jpg"];
         assert_eq!(
             argv(&fresh),
-            [
-                "codex",
-                "exec",
-                "--json",
-                "--skip-git-repo-check",
-                "-C",
-                "/work",
-                "-m",
-                "o3",
-                "--image",
-                "/img/a.png",
-                "--image",
-                "/img/b c.jpg",
-                "--",
-                "-v: look at these"
-            ]
+            codex_argv(&[&["-m", "o3"], &images[..]].concat())
         );
         let mut resumed = fresh.clone();
         resumed.model = None;
         resumed.resume_session_id = Some("0199-session".to_owned());
         assert_eq!(
             argv(&resumed),
-            [
-                "codex",
-                "exec",
-                "--json",
-                "--skip-git-repo-check",
-                "-C",
-                "/work",
-                "resume",
-                "0199-session",
-                "--image",
-                "/img/a.png",
-                "--image",
-                "/img/b c.jpg",
-                "--",
-                "-v: look at these"
-            ]
+            codex_argv(&[&["resume", "0199-session"], &images[..]].concat())
         );
         let plain = spec(BackendKind::Codex, &[]);
-        assert_eq!(
-            argv(&plain),
-            [
-                "codex",
-                "exec",
-                "--json",
-                "--skip-git-repo-check",
-                "-C",
-                "/work",
-                "--",
-                "-v: look at these"
-            ]
-        );
+        assert_eq!(argv(&plain), codex_argv(&[]));
     }
 
     #[test]

@@ -146,68 +146,15 @@ impl Agent {
     /// Runs one step; `Some(code)` ends the script.
     fn step(&mut self, step: &str, rest: &str) -> Result<Option<u8>, String> {
         match step {
-            "start" => {
-                let session = if rest.is_empty() {
-                    "fake-session"
-                } else {
-                    rest
-                };
-                emit(
-                    &serde_json::json!({"type": "thread.started", "thread_id": session})
-                        .to_string(),
-                );
-                emit(r#"{"type":"turn.started"}"#);
-            }
+            "start" => start(rest),
             "message" => self.message(rest),
-            "command" => {
-                let id = self.item_id();
-                let mut item = serde_json::json!({"id": id, "type": "command_execution", "command": rest,
-                    "aggregated_output": "", "exit_code": null, "status": "in_progress"});
-                emit(&serde_json::json!({"type": "item.started", "item": item}).to_string());
-                item["aggregated_output"] = "ok\n".into();
-                item["exit_code"] = 0.into();
-                item["status"] = "completed".into();
-                emit(&serde_json::json!({"type": "item.completed", "item": item}).to_string());
-            }
-            "approve-command" => {
-                let id = self.item_id();
-                let mut item = serde_json::json!({"id": id, "type": "command_execution", "command": rest,
-                    "aggregated_output": "", "exit_code": null, "status": "in_progress"});
-                emit(&serde_json::json!({"type": "item.started", "item": item}).to_string());
-                let cwd = std::env::current_dir().map_err(|err| err.to_string())?;
-                let accepted = ask(
-                    serde_json::json!({"kind": "command_execution", "item_id": id,
-                    "command": rest, "cwd": cwd.display().to_string(), "reason": null}),
-                )?;
-                if accepted {
-                    item["aggregated_output"] = "ok\n".into();
-                    item["exit_code"] = 0.into();
-                    item["status"] = "completed".into();
-                } else {
-                    item["status"] = "declined".into();
-                }
-                emit(&serde_json::json!({"type": "item.completed", "item": item}).to_string());
-            }
-            "approve-file" => {
-                let id = self.item_id();
-                let mut item = serde_json::json!({"id": id, "type": "file_change",
-                    "changes": [{"path": rest, "kind": "add", "diff": ""}], "status": "in_progress"});
-                emit(&serde_json::json!({"type": "item.started", "item": item}).to_string());
-                let accepted = ask(serde_json::json!({"kind": "file_change", "item_id": id,
-                    "reason": null}))?;
-                item["status"] = if accepted { "completed" } else { "declined" }.into();
-                emit(&serde_json::json!({"type": "item.completed", "item": item}).to_string());
-            }
+            "command" => self.command(rest),
+            "approve-command" => self.approve_command(rest)?,
+            "approve-file" => self.approve_file(rest)?,
             "complete" => emit(
                 r#"{"type":"turn.completed","usage":{"input_tokens":10,"cached_input_tokens":0,"cache_write_input_tokens":0,"output_tokens":5,"reasoning_output_tokens":0}}"#,
             ),
-            "fail" => {
-                emit(&serde_json::json!({"type": "error", "message": rest}).to_string());
-                emit(
-                    &serde_json::json!({"type": "turn.failed", "error": {"message": rest}})
-                        .to_string(),
-                );
-            }
+            "fail" => fail(rest),
             "line" => emit(rest),
             "stderr" => {
                 let mut err = io::stderr().lock();
@@ -218,112 +165,153 @@ impl Agent {
                 let _ = out.write_all(rest.as_bytes());
                 let _ = out.flush();
             }
-            "flood" => {
-                let count: u32 = rest.parse().map_err(|_| format!("bad count {rest:?}"))?;
-                for n in 0..count {
-                    self.message(&format!("flood line {n}"));
-                }
-            }
+            "flood" => self.flood(rest)?,
             "stamp" => self.stamp(rest)?,
-            "read-stdin" => {
-                let mut input = String::new();
-                io::stdin()
-                    .read_to_string(&mut input)
-                    .map_err(|err| err.to_string())?;
-                self.message(input.trim_end());
-            }
+            "read-stdin" => self.read_stdin()?,
             "echo-prompt" => {
                 let prompt = self.prompt.clone();
                 self.message(&prompt);
             }
-            "echo-env" => {
-                let text = match std::env::var(rest) {
-                    Ok(value) => value,
-                    Err(_) => format!("unset {rest}"),
-                };
-                self.message(&text);
-            }
-            "echo-session" => {
-                let text = match &self.resumed {
-                    Some(session) => format!("resumed {session}"),
-                    None => "fresh".to_owned(),
-                };
-                self.message(&text);
-            }
+            "echo-env" => self.echo_env(rest),
+            "echo-session" => self.echo_session(),
             "sleep" => {
                 let ms: u64 = rest.parse().map_err(|_| format!("bad duration {rest:?}"))?;
                 std::thread::sleep(Duration::from_millis(ms));
             }
             "pid" => write_pid()?,
-            "wait-file" => {
-                let path = self.dir.join(rest);
-                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-                while !path.exists() {
-                    if std::time::Instant::now() >= deadline {
-                        eprintln!("fake-agent: {} did not appear", path.display());
-                        return Ok(Some(3));
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                }
-            }
-            "child" => {
-                let script = self.dir.join(rest);
-                let exe = std::env::current_exe().map_err(|err| err.to_string())?;
-                let cwd = std::env::current_dir().map_err(|err| err.to_string())?;
-                let args = ["--script".into(), script.into_os_string()];
-                process::spawn(SpawnSpec {
-                    program: &exe,
-                    args: &args,
-                    cwd: &cwd,
-                    env: EnvPolicy::Inherit {
-                        set: Vec::new(),
-                        remove: Vec::new(),
-                    },
-                    stdin: Stdio::null(),
-                    stdout: Stdio::inherit(),
-                    stderr: Stdio::inherit(),
-                    session: SessionPolicy::Inherit,
-                    inherit_fd: None,
-                })
-                .map_err(|err| format!("cannot start a child: {err}"))?;
-            }
+            "wait-file" => return Ok(self.wait_file(rest)),
+            "child" => self.child(rest)?,
             "setsid" => {
                 rustix::process::setsid().map_err(|err| format!("setsid: {err}"))?;
             }
-            "ignore" => {
-                let signal = signal_number(rest)?;
-                // SAFETY: installing SIG_IGN has no handler code to be unsafe about.
-                unsafe {
-                    libc::signal(signal, libc::SIG_IGN);
-                }
-            }
-            "close-stdout" => {
-                let null = OpenOptions::new()
-                    .write(true)
-                    .open("/dev/null")
-                    .map_err(|err| err.to_string())?;
-                use std::os::fd::AsRawFd;
-                // SAFETY: dup2 onto descriptor 1 with a descriptor we own; no memory involved.
-                if unsafe { libc::dup2(null.as_raw_fd(), 1) } < 0 {
-                    return Err(io::Error::last_os_error().to_string());
-                }
-            }
+            "ignore" => ignore_signal(rest)?,
+            "close-stdout" => close_stdout()?,
             "exit" => {
                 let code: u8 = rest
                     .parse()
                     .map_err(|_| format!("bad exit code {rest:?}"))?;
                 return Ok(Some(code));
             }
-            "kill-self" => {
-                let signal = rustix::process::Signal::from_named_raw(signal_number(rest)?)
-                    .ok_or_else(|| format!("bad signal {rest:?}"))?;
-                rustix::process::kill_process(rustix::process::getpid(), signal)
-                    .map_err(|err| err.to_string())?;
-                // The signal may be ignored; then carry on.
-            }
+            "kill-self" => kill_self(rest)?,
             other => return Err(format!("unknown step {other:?}")),
         }
         Ok(None)
+    }
+
+    /// `command CMD`: a command that runs and prints `ok`.
+    fn command(&mut self, command: &str) {
+        let id = self.item_id();
+        let mut item = command_item(&id, command);
+        emit(&serde_json::json!({"type": "item.started", "item": item}).to_string());
+        complete_command(&mut item);
+        emit(&serde_json::json!({"type": "item.completed", "item": item}).to_string());
+    }
+
+    /// `approve-command CMD`: a command that runs, as `command`, only if the answer accepts.
+    fn approve_command(&mut self, command: &str) -> Result<(), String> {
+        let id = self.item_id();
+        let mut item = command_item(&id, command);
+        emit(&serde_json::json!({"type": "item.started", "item": item}).to_string());
+        let cwd = std::env::current_dir().map_err(|err| err.to_string())?;
+        let accepted = ask(
+            serde_json::json!({"kind": "command_execution", "item_id": id,
+            "command": command, "cwd": cwd.display().to_string(), "reason": null}),
+        )?;
+        if accepted {
+            complete_command(&mut item);
+        } else {
+            item["status"] = "declined".into();
+        }
+        emit(&serde_json::json!({"type": "item.completed", "item": item}).to_string());
+        Ok(())
+    }
+
+    /// `approve-file PATH`: a file change adding PATH, completed only if the answer accepts.
+    fn approve_file(&mut self, path: &str) -> Result<(), String> {
+        let id = self.item_id();
+        let mut item = serde_json::json!({"id": id, "type": "file_change",
+            "changes": [{"path": path, "kind": "add", "diff": ""}], "status": "in_progress"});
+        emit(&serde_json::json!({"type": "item.started", "item": item}).to_string());
+        let accepted = ask(serde_json::json!({"kind": "file_change", "item_id": id,
+            "reason": null}))?;
+        item["status"] = if accepted { "completed" } else { "declined" }.into();
+        emit(&serde_json::json!({"type": "item.completed", "item": item}).to_string());
+        Ok(())
+    }
+
+    /// `flood N`: N messages as fast as they can be written.
+    fn flood(&mut self, count: &str) -> Result<(), String> {
+        let count: u32 = count.parse().map_err(|_| format!("bad count {count:?}"))?;
+        for n in 0..count {
+            self.message(&format!("flood line {n}"));
+        }
+        Ok(())
+    }
+
+    /// `read-stdin`: all of stdin as one message.
+    fn read_stdin(&mut self) -> Result<(), String> {
+        let mut input = String::new();
+        io::stdin()
+            .read_to_string(&mut input)
+            .map_err(|err| err.to_string())?;
+        self.message(input.trim_end());
+        Ok(())
+    }
+
+    /// `echo-env NAME`: the variable's value, or `unset NAME`, as a message.
+    fn echo_env(&mut self, name: &str) {
+        let text = match std::env::var(name) {
+            Ok(value) => value,
+            Err(_) => format!("unset {name}"),
+        };
+        self.message(&text);
+    }
+
+    /// `echo-session`: `resumed SESSION` or `fresh` as a message.
+    fn echo_session(&mut self) {
+        let text = match &self.resumed {
+            Some(session) => format!("resumed {session}"),
+            None => "fresh".to_owned(),
+        };
+        self.message(&text);
+    }
+
+    /// `wait-file FILE`: waits for FILE; `Some(3)` ends the script when it does not appear.
+    fn wait_file(&self, file: &str) -> Option<u8> {
+        let path = self.dir.join(file);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !path.exists() {
+            if std::time::Instant::now() >= deadline {
+                eprintln!("fake-agent: {} did not appear", path.display());
+                return Some(3);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        None
+    }
+
+    /// `child FILE`: another fake agent running FILE in the background, sharing stdio.
+    fn child(&self, file: &str) -> Result<(), String> {
+        let script = self.dir.join(file);
+        let exe = std::env::current_exe().map_err(|err| err.to_string())?;
+        let cwd = std::env::current_dir().map_err(|err| err.to_string())?;
+        let args = ["--script".into(), script.into_os_string()];
+        process::spawn(SpawnSpec {
+            program: &exe,
+            args: &args,
+            cwd: &cwd,
+            env: EnvPolicy::Inherit {
+                set: Vec::new(),
+                remove: Vec::new(),
+            },
+            stdin: Stdio::null(),
+            stdout: Stdio::inherit(),
+            stderr: Stdio::inherit(),
+            session: SessionPolicy::Inherit,
+            inherit_fd: None,
+        })
+        .map_err(|err| format!("cannot start a child: {err}"))?;
+        Ok(())
     }
 
     fn item_id(&mut self) -> String {
@@ -366,6 +354,67 @@ impl Agent {
                 .to_string(),
         );
     }
+}
+
+/// `start [SESSION]`: the backend session and the turn start.
+fn start(session: &str) {
+    let session = if session.is_empty() {
+        "fake-session"
+    } else {
+        session
+    };
+    emit(&serde_json::json!({"type": "thread.started", "thread_id": session}).to_string());
+    emit(r#"{"type":"turn.started"}"#);
+}
+
+/// `fail TEXT`: a top-level error, then the failed turn.
+fn fail(message: &str) {
+    emit(&serde_json::json!({"type": "error", "message": message}).to_string());
+    emit(&serde_json::json!({"type": "turn.failed", "error": {"message": message}}).to_string());
+}
+
+/// A `command_execution` item in progress.
+fn command_item(id: &str, command: &str) -> serde_json::Value {
+    serde_json::json!({"id": id, "type": "command_execution", "command": command,
+        "aggregated_output": "", "exit_code": null, "status": "in_progress"})
+}
+
+/// A command item completed: it printed `ok` and exited 0.
+fn complete_command(item: &mut serde_json::Value) {
+    item["aggregated_output"] = "ok\n".into();
+    item["exit_code"] = 0.into();
+    item["status"] = "completed".into();
+}
+
+/// `ignore SIG`.
+fn ignore_signal(name: &str) -> Result<(), String> {
+    let signal = signal_number(name)?;
+    // SAFETY: installing SIG_IGN has no handler code to be unsafe about.
+    unsafe {
+        libc::signal(signal, libc::SIG_IGN);
+    }
+    Ok(())
+}
+
+/// `close-stdout`: stdout points at `/dev/null` from now on.
+fn close_stdout() -> Result<(), String> {
+    let null = OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .map_err(|err| err.to_string())?;
+    use std::os::fd::AsRawFd;
+    // SAFETY: dup2 onto descriptor 1 with a descriptor we own; no memory involved.
+    if unsafe { libc::dup2(null.as_raw_fd(), 1) } < 0 {
+        return Err(io::Error::last_os_error().to_string());
+    }
+    Ok(())
+}
+
+/// `kill-self SIG`; the signal may be ignored, and then the script carries on.
+fn kill_self(name: &str) -> Result<(), String> {
+    let signal = rustix::process::Signal::from_named_raw(signal_number(name)?)
+        .ok_or_else(|| format!("bad signal {name:?}"))?;
+    rustix::process::kill_process(rustix::process::getpid(), signal).map_err(|err| err.to_string())
 }
 
 /// Prints `approval.requested` (with `request` merged in) and reads the answer from stdin;

@@ -227,7 +227,40 @@ fn a_real_claude_turn_runs_bash_and_completes_with_the_final_message() {
         host.backend_stderr(&turn)
     );
 
-    // The model was asked twice: the prompt, then the tool's real output.
+    assert_asked_with_the_prompt_then_the_tool_output(&host, prompt);
+    assert_items_in_the_models_order(&host, &messages, &command, &context);
+    assert_usage_of_both_requests(&messages, &turn, &context);
+    assert_completed_with_the_final_message(&messages, &context);
+    // Final means final: Claude has exited and the runner recorded it.
+    let (_, (pid, start), _) = turn_processes(&host.process_record(&turn));
+    assert!(!alive(pid, start), "claude still runs at turn/completed");
+    let exit = host.turn_file(&turn, "exit.json");
+    assert_eq!(exit["status"], "completed", "{exit}");
+
+    // Read back: the whole turn, in order.
+    let read = host.read_thread();
+    assert_eq!(
+        read_item_types(&read),
+        [
+            "userMessage",
+            "reasoning",
+            "agentMessage",
+            "commandExecution",
+            "agentMessage"
+        ],
+        "{read}"
+    );
+    let mut all = messages.clone();
+    all.push(read);
+    host.assert_conforms(&all);
+    assert!(
+        host.mock.drain().is_empty(),
+        "the mock got more than two requests"
+    );
+}
+
+/// The model was asked twice: the prompt, then the tool's real output.
+fn assert_asked_with_the_prompt_then_the_tool_output(host: &ClaudeHost, prompt: &str) {
     let first = host.mock.wait_request(0, Duration::ZERO);
     let second = host.mock.wait_request(1, Duration::ZERO);
     assert_eq!(first["model"], MODEL, "{first}");
@@ -241,9 +274,17 @@ fn a_real_claude_turn_runs_bash_and_completes_with_the_final_message() {
     assert_eq!(results[0]["tool_use_id"], "toolu_mock_0_2", "{second}");
     assert_eq!(results[0]["is_error"], false, "{second}");
     assert_eq!(content_text(&results[0]["content"]), TOOL_MARK, "{second}");
+}
 
-    // The client saw the thinking, both messages and the command, in the model's order.
-    let items: Vec<&Value> = completed_items(&messages)
+/// The client saw the thinking, both messages and the command, in the model's order, and
+/// every item that started also completed, in the same order.
+fn assert_items_in_the_models_order(
+    host: &ClaudeHost,
+    messages: &[Value],
+    command: &str,
+    context: &str,
+) {
+    let items: Vec<&Value> = completed_items(messages)
         .into_iter()
         .filter(|i| i["type"] != "userMessage")
         .collect();
@@ -276,17 +317,19 @@ fn a_real_claude_turn_runs_bash_and_completes_with_the_final_message() {
             .is_some_and(|o| o.contains(TOOL_MARK)),
         "{command_item}"
     );
-    // Every item that started also completed, in the same order.
     let ids = |method: &str| -> Vec<Value> {
-        with_method(&messages, method)
+        with_method(messages, method)
             .iter()
             .map(|m| m["params"]["item"]["id"].clone())
             .collect()
     };
     assert_eq!(ids("item/started"), ids("item/completed"), "{context}");
+}
 
-    // Usage: both model requests of the turn.
-    let usage = with_method(&messages, "thread/tokenUsage/updated");
+/// The turn's last usage counts both model requests, the cached prompt tokens included, and
+/// names the model's context window; a good turn has no error notification.
+fn assert_usage_of_both_requests(messages: &[Value], turn: &str, context: &str) {
+    let usage = with_method(messages, "thread/tokenUsage/updated");
     let usage = usage
         .last()
         .unwrap_or_else(|| panic!("no thread/tokenUsage/updated; {context}"));
@@ -304,49 +347,28 @@ fn a_real_claude_turn_runs_bash_and_completes_with_the_final_message() {
     assert!(window.as_u64().is_some_and(|w| w > 0), "{usage}");
     assert_eq!(usage["params"]["turnId"], turn);
     assert!(
-        with_method(&messages, "error").is_empty(),
+        with_method(messages, "error").is_empty(),
         "an error notification in a good turn; {context}"
     );
+}
 
-    // turn/completed: completed, and its one item is the FINAL message.
+/// turn/completed: completed, and its one item is the FINAL message.
+fn assert_completed_with_the_final_message(messages: &[Value], context: &str) {
     let completed = &messages.last().unwrap()["params"]["turn"];
     assert_eq!(completed["status"], "completed", "{context}");
     assert_eq!(completed["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(completed["items"][0]["type"], "agentMessage");
     assert_eq!(completed["items"][0]["text"], FINAL, "{context}");
+}
 
-    // Final means final: Claude has exited and the runner recorded it.
-    let (_, (pid, start), _) = turn_processes(&host.process_record(&turn));
-    assert!(!alive(pid, start), "claude still runs at turn/completed");
-    let exit = host.turn_file(&turn, "exit.json");
-    assert_eq!(exit["status"], "completed", "{exit}");
-
-    // Read back: the whole turn, in order.
-    let read = host.read_thread();
-    let kinds: Vec<&str> = read["result"]["thread"]["turns"][0]["items"]
+/// The types of the items of the first turn of a `thread/read` response.
+fn read_item_types(read: &Value) -> Vec<&str> {
+    read["result"]["thread"]["turns"][0]["items"]
         .as_array()
         .unwrap_or_else(|| panic!("{read}"))
         .iter()
         .filter_map(|i| i["type"].as_str())
-        .collect();
-    assert_eq!(
-        kinds,
-        [
-            "userMessage",
-            "reasoning",
-            "agentMessage",
-            "commandExecution",
-            "agentMessage"
-        ],
-        "{read}"
-    );
-    let mut all = messages.clone();
-    all.push(read);
-    host.assert_conforms(&all);
-    assert!(
-        host.mock.drain().is_empty(),
-        "the mock got more than two requests"
-    );
+        .collect()
 }
 
 #[test]
@@ -823,8 +845,54 @@ fn a_steer_during_a_long_bash_command_reaches_claude_and_the_turn_ends_once_with
     assert!(second.to_string().contains(steer_text), "{second}");
     assert!(host.mock.drain().is_empty(), "more than two model requests");
 
-    // The steered input is a userMessage item of the turn, as Codex shows it, after the
-    // steer's response.
+    assert_steered_item_after_the_response(
+        &host, &messages, &response, &turn, steer_text, &context,
+    );
+
+    // One turn/completed, last, with the answer to the steered message; Claude had exited.
+    let completions = with_method(&messages, "turn/completed");
+    assert_eq!(completions.len(), 1, "{context}");
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(messages.last().unwrap()["method"], "turn/completed");
+    assert_eq!(completed["status"], "completed", "{context}");
+    assert_eq!(completed["items"][0]["text"], answer, "{context}");
+    let exit = host.turn_file(&turn, "exit.json");
+    assert_eq!(exit["status"], "completed", "{exit}");
+    let record = host.process_record(&turn);
+    let (_, (backend_pid, backend_start), _) = turn_processes(&record);
+    assert!(!alive(backend_pid, backend_start), "claude still runs");
+
+    // Read back in the order the items completed: the prompt, the steered message (taken
+    // while the command ran), the command, the answer.
+    let read = host.read_thread();
+    assert_eq!(
+        read_item_types(&read),
+        [
+            "userMessage",
+            "userMessage",
+            "commandExecution",
+            "agentMessage"
+        ],
+        "{read}"
+    );
+    let items = &read["result"]["thread"]["turns"][0]["items"];
+    assert_eq!(items[1]["content"][0]["text"], steer_text, "{read}");
+    let mut all = messages.clone();
+    all.push(response);
+    all.push(read);
+    host.assert_conforms(&all);
+}
+
+/// The steered input is a userMessage item of the turn (started and completed), as Codex
+/// shows it, and comes after the steer's response on the wire.
+fn assert_steered_item_after_the_response(
+    host: &ClaudeHost,
+    messages: &[Value],
+    response: &Value,
+    turn: &str,
+    steer_text: &str,
+    context: &str,
+) {
     // Order on the wire, where every message is kept (the response itself was consumed by
     // the request).
     let wire = host.server.wire();
@@ -853,50 +921,12 @@ fn a_steer_during_a_long_bash_command_reaches_claude_and_the_turn_ends_once_with
     );
     assert_eq!(steered[0]["method"], "item/started", "{context}");
     assert_eq!(steered[1]["method"], "item/completed", "{context}");
-    assert_eq!(steered[0]["params"]["turnId"], turn.as_str());
+    assert_eq!(steered[0]["params"]["turnId"], turn);
     assert!(
         steered_at > response_at,
         "the item came before the response: {context}"
     );
-
-    // One turn/completed, last, with the answer to the steered message; Claude had exited.
-    let completions = with_method(&messages, "turn/completed");
-    assert_eq!(completions.len(), 1, "{context}");
-    let completed = &messages.last().unwrap()["params"]["turn"];
-    assert_eq!(messages.last().unwrap()["method"], "turn/completed");
-    assert_eq!(completed["status"], "completed", "{context}");
-    assert_eq!(completed["items"][0]["text"], answer, "{context}");
-    let exit = host.turn_file(&turn, "exit.json");
-    assert_eq!(exit["status"], "completed", "{exit}");
-    let record = host.process_record(&turn);
-    let (_, (backend_pid, backend_start), _) = turn_processes(&record);
-    assert!(!alive(backend_pid, backend_start), "claude still runs");
-
-    // Read back in the order the items completed: the prompt, the steered message (taken
-    // while the command ran), the command, the answer.
-    let read = host.read_thread();
-    let items = read["result"]["thread"]["turns"][0]["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{read}"))
-        .clone();
-    let kinds: Vec<&str> = items.iter().filter_map(|i| i["type"].as_str()).collect();
-    assert_eq!(
-        kinds,
-        [
-            "userMessage",
-            "userMessage",
-            "commandExecution",
-            "agentMessage"
-        ],
-        "{read}"
-    );
-    assert_eq!(items[1]["content"][0]["text"], steer_text, "{read}");
-    let mut all = messages.clone();
-    all.push(response);
-    all.push(read);
-    host.assert_conforms(&all);
 }
-
 #[test]
 fn a_steer_of_a_one_shot_claude_turn_gets_the_clear_error_and_the_turn_goes_on() {
     let answer = "Finished without steering.";

@@ -200,100 +200,9 @@ fn a_real_codex_turn_runs_a_tool_and_completes_with_the_final_message() {
     let stdout = host.backend_stdout(&turn);
     let context = format!("backend.stdout:\n{stdout}\nmessages: {messages:#?}");
 
-    // The model was asked twice: the prompt, then the tool's real output.
-    let first = host.mock.wait_request(0, Duration::ZERO);
-    let second = host.mock.wait_request(1, Duration::ZERO);
-    assert_eq!(first["model"], "mock-model");
-    assert!(
-        first["input"]
-            .to_string()
-            .contains("-v: list the files, then answer"),
-        "{first}"
-    );
-    let tool_result = second["input"]
-        .as_array()
-        .and_then(|items| items.iter().find(|i| i["type"] == "function_call_output"))
-        .unwrap_or_else(|| panic!("no tool output in the second request: {second}"));
-    assert!(
-        tool_result["output"]
-            .as_str()
-            .is_some_and(|o| o.contains(TOOL_MARK)),
-        "{tool_result}"
-    );
-
-    // The client saw both messages and the command, in the model's order.
-    let agent_messages: Vec<&Value> = with_method(&messages, "item/completed")
-        .into_iter()
-        .map(|m| &m["params"]["item"])
-        .filter(|item| item["type"] == "agentMessage")
-        .collect();
-    let texts: Vec<&str> = agent_messages
-        .iter()
-        .filter_map(|i| i["text"].as_str())
-        .collect();
-    assert_eq!(texts, [PREAMBLE, FINAL], "{context}");
-    let position = |pred: &dyn Fn(&Value) -> bool| {
-        messages
-            .iter()
-            .position(pred)
-            .unwrap_or_else(|| panic!("missing message; {context}"))
-    };
-    let preamble_at =
-        position(&|m| m["method"] == "item/completed" && m["params"]["item"]["text"] == PREAMBLE);
-    let command_at = position(&|m| {
-        m["method"] == "item/completed" && m["params"]["item"]["type"] == "commandExecution"
-    });
-    let final_at =
-        position(&|m| m["method"] == "item/completed" && m["params"]["item"]["text"] == FINAL);
-    assert!(
-        preamble_at < command_at && command_at < final_at,
-        "{context}"
-    );
-    let command = &messages[command_at]["params"]["item"];
-    assert!(
-        command["command"]
-            .as_str()
-            .is_some_and(|c| c.contains(TOOL_MARK)),
-        "{command}"
-    );
-    assert_eq!(command["status"], "completed", "{command}");
-    assert_eq!(command["exitCode"], 0, "{command}");
-    assert!(
-        command["aggregatedOutput"]
-            .as_str()
-            .is_some_and(|o| o.contains(TOOL_MARK)),
-        "{command}"
-    );
-    assert!(
-        with_method(&messages, "item/started")
-            .iter()
-            .any(|m| m["params"]["item"]["type"] == "commandExecution"),
-        "{context}"
-    );
-    // Every item that started also completed.
-    let ids = |method: &str| -> Vec<Value> {
-        with_method(&messages, method)
-            .iter()
-            .map(|m| m["params"]["item"]["id"].clone())
-            .collect()
-    };
-    assert_eq!(ids("item/started"), ids("item/completed"), "{context}");
-
-    // Usage: Codex's thread total over both model requests.
-    let usage = with_method(&messages, "thread/tokenUsage/updated");
-    let usage = usage
-        .last()
-        .unwrap_or_else(|| panic!("no thread/tokenUsage/updated; {context}"));
-    let total = &usage["params"]["tokenUsage"]["total"];
-    assert_eq!(total["inputTokens"], 250, "{usage}");
-    assert_eq!(total["cachedInputTokens"], 80, "{usage}");
-    assert_eq!(total["outputTokens"], 16, "{usage}");
-    assert_eq!(total["totalTokens"], 266, "{usage}");
-    assert_eq!(usage["params"]["turnId"], turn);
-    assert!(
-        with_method(&messages, "error").is_empty(),
-        "an error notification in a good turn; {context}"
-    );
+    assert_asked_with_the_prompt_then_the_tool_output(&host);
+    assert_messages_and_command_in_the_models_order(&messages, &context);
+    assert_usage_of_both_requests(&messages, &turn, &context);
 
     // turn/completed: completed, and its one item is the FINAL message.
     let completed = &messages.last().unwrap()["params"]["turn"];
@@ -340,6 +249,108 @@ fn a_real_codex_turn_runs_a_tool_and_completes_with_the_final_message() {
     assert!(
         host.mock.drain().is_empty(),
         "the mock got more than two requests"
+    );
+}
+
+/// The model was asked twice: the prompt, then the tool's real output.
+fn assert_asked_with_the_prompt_then_the_tool_output(host: &CodexHost) {
+    let first = host.mock.wait_request(0, Duration::ZERO);
+    let second = host.mock.wait_request(1, Duration::ZERO);
+    assert_eq!(first["model"], "mock-model");
+    assert!(
+        first["input"]
+            .to_string()
+            .contains("-v: list the files, then answer"),
+        "{first}"
+    );
+    let tool_result = second["input"]
+        .as_array()
+        .and_then(|items| items.iter().find(|i| i["type"] == "function_call_output"))
+        .unwrap_or_else(|| panic!("no tool output in the second request: {second}"));
+    assert!(
+        tool_result["output"]
+            .as_str()
+            .is_some_and(|o| o.contains(TOOL_MARK)),
+        "{tool_result}"
+    );
+}
+
+/// The client saw both messages and the command, in the model's order; the command ran and
+/// printed the mark; every item that started also completed.
+fn assert_messages_and_command_in_the_models_order(messages: &[Value], context: &str) {
+    let agent_messages: Vec<&Value> = with_method(messages, "item/completed")
+        .into_iter()
+        .map(|m| &m["params"]["item"])
+        .filter(|item| item["type"] == "agentMessage")
+        .collect();
+    let texts: Vec<&str> = agent_messages
+        .iter()
+        .filter_map(|i| i["text"].as_str())
+        .collect();
+    assert_eq!(texts, [PREAMBLE, FINAL], "{context}");
+    let position = |pred: &dyn Fn(&Value) -> bool| {
+        messages
+            .iter()
+            .position(pred)
+            .unwrap_or_else(|| panic!("missing message; {context}"))
+    };
+    let preamble_at =
+        position(&|m| m["method"] == "item/completed" && m["params"]["item"]["text"] == PREAMBLE);
+    let command_at = position(&|m| {
+        m["method"] == "item/completed" && m["params"]["item"]["type"] == "commandExecution"
+    });
+    let final_at =
+        position(&|m| m["method"] == "item/completed" && m["params"]["item"]["text"] == FINAL);
+    assert!(
+        preamble_at < command_at && command_at < final_at,
+        "{context}"
+    );
+    let command = &messages[command_at]["params"]["item"];
+    assert!(
+        command["command"]
+            .as_str()
+            .is_some_and(|c| c.contains(TOOL_MARK)),
+        "{command}"
+    );
+    assert_eq!(command["status"], "completed", "{command}");
+    assert_eq!(command["exitCode"], 0, "{command}");
+    assert!(
+        command["aggregatedOutput"]
+            .as_str()
+            .is_some_and(|o| o.contains(TOOL_MARK)),
+        "{command}"
+    );
+    assert!(
+        with_method(messages, "item/started")
+            .iter()
+            .any(|m| m["params"]["item"]["type"] == "commandExecution"),
+        "{context}"
+    );
+    let ids = |method: &str| -> Vec<Value> {
+        with_method(messages, method)
+            .iter()
+            .map(|m| m["params"]["item"]["id"].clone())
+            .collect()
+    };
+    assert_eq!(ids("item/started"), ids("item/completed"), "{context}");
+}
+
+/// Usage: Codex's thread total over both model requests; a good turn has no error
+/// notification.
+fn assert_usage_of_both_requests(messages: &[Value], turn: &str, context: &str) {
+    let usage = with_method(messages, "thread/tokenUsage/updated");
+    let usage = usage
+        .last()
+        .unwrap_or_else(|| panic!("no thread/tokenUsage/updated; {context}"));
+    let total = &usage["params"]["tokenUsage"]["total"];
+    assert_eq!(total["inputTokens"], 250, "{usage}");
+    assert_eq!(total["cachedInputTokens"], 80, "{usage}");
+    assert_eq!(total["outputTokens"], 16, "{usage}");
+    assert_eq!(total["totalTokens"], 266, "{usage}");
+    assert_eq!(usage["params"]["turnId"], turn);
+    assert!(
+        with_method(messages, "error").is_empty(),
+        "an error notification in a good turn; {context}"
     );
 }
 
@@ -636,60 +647,14 @@ fn local_images_reach_the_real_codex_model_request_as_input_images() {
         ProviderSetup::Named("mock-codex"),
         json!({"continueSession": true}),
     );
-    let pictures = host.sandbox.root().join("my pictures");
-    std::fs::create_dir_all(&pictures).unwrap();
-    let first_image = pictures.join("red pixel.png");
-    let second_image = pictures.join("second.png");
-    std::fs::write(&first_image, RED_PIXEL_PNG).unwrap();
-    std::fs::write(&second_image, RED_PIXEL_PNG).unwrap();
+    let (first_image, second_image) = two_pictures(&host);
 
     let turn1 = host.start_turn_with(json!([
         {"type": "text", "text": "what is in this image?"},
         {"type": "localImage", "path": path_str(&first_image)},
     ]));
     let messages1 = host.until_completed(&turn1);
-    let context1 = format!(
-        "{messages1:#?}\nbackend.stdout:\n{}\nbackend.stderr:\n{}",
-        host.backend_stdout(&turn1),
-        host.backend_stderr(&turn1)
-    );
-    assert_eq!(
-        messages1.last().unwrap()["params"]["turn"]["status"],
-        "completed",
-        "{context1}"
-    );
-    // The runner was told to attach the image; the prompt does not name it.
-    let spec1 = host.turn_spec(&turn1);
-    assert_eq!(spec1["images"], json!([path_str(&first_image)]), "{spec1}");
-    assert_eq!(spec1["prompt"], "what is in this image?", "{spec1}");
-    // Codex read the file and sent it to the model as an image of the user's message.
-    let first = host.mock.wait_request(0, Duration::ZERO);
-    let parts = Value::from(user_parts(&first));
-    assert!(
-        has_message(&first, "user", "what is in this image?"),
-        "{parts}"
-    );
-    let images = input_images(&first);
-    assert_eq!(images.len(), 1, "user message parts: {parts}");
-    assert!(
-        images[0]["image_url"]
-            .as_str()
-            .is_some_and(|url| url.starts_with("data:image/png;base64,")),
-        "{parts}"
-    );
-    assert!(!parts.to_string().contains("[image:"), "{parts}");
-    // The client's user message keeps the input as sent.
-    let user_item = with_method(&messages1, "item/completed")
-        .into_iter()
-        .map(|m| &m["params"]["item"])
-        .find(|item| item["type"] == "userMessage")
-        .unwrap_or_else(|| panic!("no userMessage; {context1}"));
-    assert_eq!(user_item["content"][1]["type"], "localImage", "{user_item}");
-    assert_eq!(
-        user_item["content"][1]["path"],
-        path_str(&first_image),
-        "{user_item}"
-    );
+    assert_first_image_reached_the_model(&host, &turn1, &messages1, &first_image);
 
     // Turn 2 resumes Codex's session with a new image.
     let turn2 = host.start_turn_with(json!([
@@ -725,6 +690,68 @@ fn local_images_reach_the_real_codex_model_request_as_input_images() {
     assert!(
         host.mock.drain().is_empty(),
         "the mock got more than two requests"
+    );
+}
+
+/// Two copies of a red pixel in a folder whose name has a space.
+fn two_pictures(host: &CodexHost) -> (PathBuf, PathBuf) {
+    let pictures = host.sandbox.root().join("my pictures");
+    std::fs::create_dir_all(&pictures).unwrap();
+    let first_image = pictures.join("red pixel.png");
+    let second_image = pictures.join("second.png");
+    std::fs::write(&first_image, RED_PIXEL_PNG).unwrap();
+    std::fs::write(&second_image, RED_PIXEL_PNG).unwrap();
+    (first_image, second_image)
+}
+
+/// Turn 1 completed, and its image reached the model without the prompt naming it.
+fn assert_first_image_reached_the_model(
+    host: &CodexHost,
+    turn1: &str,
+    messages1: &[Value],
+    image: &std::path::Path,
+) {
+    let context1 = format!(
+        "{messages1:#?}\nbackend.stdout:\n{}\nbackend.stderr:\n{}",
+        host.backend_stdout(turn1),
+        host.backend_stderr(turn1)
+    );
+    assert_eq!(
+        messages1.last().unwrap()["params"]["turn"]["status"],
+        "completed",
+        "{context1}"
+    );
+    // The runner was told to attach the image; the prompt does not name it.
+    let spec1 = host.turn_spec(turn1);
+    assert_eq!(spec1["images"], json!([path_str(image)]), "{spec1}");
+    assert_eq!(spec1["prompt"], "what is in this image?", "{spec1}");
+    // Codex read the file and sent it to the model as an image of the user's message.
+    let first = host.mock.wait_request(0, Duration::ZERO);
+    let parts = Value::from(user_parts(&first));
+    assert!(
+        has_message(&first, "user", "what is in this image?"),
+        "{parts}"
+    );
+    let images = input_images(&first);
+    assert_eq!(images.len(), 1, "user message parts: {parts}");
+    assert!(
+        images[0]["image_url"]
+            .as_str()
+            .is_some_and(|url| url.starts_with("data:image/png;base64,")),
+        "{parts}"
+    );
+    assert!(!parts.to_string().contains("[image:"), "{parts}");
+    // The client's user message keeps the input as sent.
+    let user_item = with_method(messages1, "item/completed")
+        .into_iter()
+        .map(|m| &m["params"]["item"])
+        .find(|item| item["type"] == "userMessage")
+        .unwrap_or_else(|| panic!("no userMessage; {context1}"));
+    assert_eq!(user_item["content"][1]["type"], "localImage", "{user_item}");
+    assert_eq!(
+        user_item["content"][1]["path"],
+        path_str(image),
+        "{user_item}"
     );
 }
 

@@ -188,95 +188,123 @@ fn match_at(
     path: &mut String,
     shape: Shape,
 ) -> Result<(), Mismatch> {
-    let fail = |path: &str, reason: String| {
-        Err(Mismatch {
-            path: path.to_owned(),
-            reason,
-        })
-    };
     match pattern {
-        Value::String(text) => {
-            if let Some(name) = whole_var(text) {
-                return match bindings.get(name) {
-                    Some(bound) if bound == actual => Ok(()),
-                    Some(bound) => fail(
-                        path,
-                        format!("<${name}> is bound to {bound}, found {actual}"),
-                    ),
-                    None if binds_only_uuids(name) && !actual.as_str().is_some_and(is_uuid) => {
-                        fail(path, format!("<${name}> binds a UUID, found {actual}"))
-                    }
-                    None => {
-                        bindings.bind(name, actual.clone());
-                        Ok(())
-                    }
-                };
-            }
-            if let Some(expected) = whole_wildcard(text) {
-                return if expected.matches(actual) {
-                    Ok(())
-                } else {
-                    fail(path, format!("expected {text}, found {actual}"))
-                };
-            }
-            match actual {
-                Value::String(actual_text)
-                    if match_template(&tokenize(text), actual_text, bindings) =>
-                {
-                    Ok(())
-                }
-                _ => fail(path, format!("expected {pattern}, found {actual}")),
-            }
-        }
-        Value::Object(expected) => {
-            let Value::Object(found) = actual else {
-                return fail(path, format!("expected an object, found {actual}"));
-            };
-            for (key, sub) in expected {
-                let Some(value) = found.get(key) else {
-                    return fail(path, format!("missing key {key:?}"));
-                };
-                let len = path.len();
-                path.push('/');
-                path.push_str(key);
-                match_at(sub, value, bindings, path, shape)?;
-                path.truncate(len);
-            }
-            if shape == Shape::Exact
-                && let Some(extra) = found.keys().find(|key| !expected.contains_key(*key))
-            {
-                return fail(
-                    path,
-                    format!("unexpected key {extra:?} = {}", found[extra.as_str()]),
-                );
-            }
-            Ok(())
-        }
-        Value::Array(expected) => {
-            let Value::Array(found) = actual else {
-                return fail(path, format!("expected an array, found {actual}"));
-            };
-            if expected.len() != found.len() {
-                return fail(
-                    path,
-                    format!(
-                        "expected {} elements, found {}: {actual}",
-                        expected.len(),
-                        found.len()
-                    ),
-                );
-            }
-            for (index, (sub, value)) in expected.iter().zip(found).enumerate() {
-                let len = path.len();
-                path.push_str(&format!("/{index}"));
-                match_at(sub, value, bindings, path, shape)?;
-                path.truncate(len);
-            }
-            Ok(())
-        }
+        Value::String(text) => match_string(text, actual, bindings, path),
+        Value::Object(expected) => match_object(expected, actual, bindings, path, shape),
+        Value::Array(expected) => match_array(expected, actual, bindings, path, shape),
         _ if pattern == actual => Ok(()),
-        _ => fail(path, format!("expected {pattern}, found {actual}")),
+        _ => mismatch(path, format!("expected {pattern}, found {actual}")),
     }
+}
+
+fn mismatch(path: &str, reason: String) -> Result<(), Mismatch> {
+    Err(Mismatch {
+        path: path.to_owned(),
+        reason,
+    })
+}
+
+/// A string pattern: a whole variable (bound, or bound now), a whole wildcard, or a template.
+fn match_string(
+    text: &str,
+    actual: &Value,
+    bindings: &mut Bindings,
+    path: &str,
+) -> Result<(), Mismatch> {
+    if let Some(name) = whole_var(text) {
+        return match bindings.get(name) {
+            Some(bound) if bound == actual => Ok(()),
+            Some(bound) => mismatch(
+                path,
+                format!("<${name}> is bound to {bound}, found {actual}"),
+            ),
+            None if binds_only_uuids(name) && !actual.as_str().is_some_and(is_uuid) => {
+                mismatch(path, format!("<${name}> binds a UUID, found {actual}"))
+            }
+            None => {
+                bindings.bind(name, actual.clone());
+                Ok(())
+            }
+        };
+    }
+    if let Some(expected) = whole_wildcard(text) {
+        return if expected.matches(actual) {
+            Ok(())
+        } else {
+            mismatch(path, format!("expected {text}, found {actual}"))
+        };
+    }
+    match actual {
+        Value::String(actual_text) if match_template(&tokenize(text), actual_text, bindings) => {
+            Ok(())
+        }
+        _ => mismatch(
+            path,
+            format!("expected {}, found {actual}", Value::from(text)),
+        ),
+    }
+}
+
+/// An object pattern: every key matches; with `Shape::Exact`, no other key is there.
+fn match_object(
+    expected: &Map<String, Value>,
+    actual: &Value,
+    bindings: &mut Bindings,
+    path: &mut String,
+    shape: Shape,
+) -> Result<(), Mismatch> {
+    let Value::Object(found) = actual else {
+        return mismatch(path, format!("expected an object, found {actual}"));
+    };
+    for (key, sub) in expected {
+        let Some(value) = found.get(key) else {
+            return mismatch(path, format!("missing key {key:?}"));
+        };
+        let len = path.len();
+        path.push('/');
+        path.push_str(key);
+        match_at(sub, value, bindings, path, shape)?;
+        path.truncate(len);
+    }
+    if shape == Shape::Exact
+        && let Some(extra) = found.keys().find(|key| !expected.contains_key(*key))
+    {
+        return mismatch(
+            path,
+            format!("unexpected key {extra:?} = {}", found[extra.as_str()]),
+        );
+    }
+    Ok(())
+}
+
+/// An array pattern: as many elements, each matching.
+fn match_array(
+    expected: &[Value],
+    actual: &Value,
+    bindings: &mut Bindings,
+    path: &mut String,
+    shape: Shape,
+) -> Result<(), Mismatch> {
+    let Value::Array(found) = actual else {
+        return mismatch(path, format!("expected an array, found {actual}"));
+    };
+    if expected.len() != found.len() {
+        return mismatch(
+            path,
+            format!(
+                "expected {} elements, found {}: {actual}",
+                expected.len(),
+                found.len()
+            ),
+        );
+    }
+    for (index, (sub, value)) in expected.iter().zip(found).enumerate() {
+        let len = path.len();
+        path.push_str(&format!("/{index}"));
+        match_at(sub, value, bindings, path, shape)?;
+        path.truncate(len);
+    }
+    Ok(())
 }
 
 /// One piece of a string pattern.

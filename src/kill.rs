@@ -176,7 +176,7 @@ pub fn recorded_scope(turn_dir: &Path, process: &ProcessRecord) -> Scope {
 
 /// The turn id of a turn directory: its spec's, else the directory's name when it is one.
 fn turn_id_of(turn_dir: &Path) -> Option<String> {
-    if let Ok(spec) = crate::runner::spec::read(turn_dir) {
+    if let Ok(spec) = crate::spec::read(turn_dir) {
         return Some(spec.turn_id);
     }
     let name = turn_dir.file_name()?.to_str()?;

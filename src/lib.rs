@@ -18,6 +18,7 @@ pub mod protocol;
 pub mod runner;
 pub mod schema_gen;
 pub mod server;
+pub mod spec;
 pub mod store;
 pub mod transport;
 pub mod turns_cmd;

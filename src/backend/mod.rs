@@ -18,7 +18,7 @@ use rustix::process::Signal;
 use serde_json::Value;
 
 use crate::events::{Event, TokenBreakdown};
-use crate::runner::spec::{self, Approvals, BackendKind, InputMode, PromptVia, Provider, Spec};
+use crate::spec::{self, Approvals, BackendKind, InputMode, PromptVia, Provider, Spec};
 
 /// How to start the backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -423,7 +423,7 @@ mod tests {
 
     use super::*;
     use crate::events::Mode;
-    use crate::runner::spec::GraceMs;
+    use crate::spec::GraceMs;
 
     fn spec(kind: BackendKind, args: &[&str]) -> Spec {
         Spec {

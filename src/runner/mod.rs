@@ -7,7 +7,8 @@
 //! PID, which must not race a runtime's own child reaping, and its work is a handful of
 //! blocking reads feeding one loop.
 //!
-//! Codemap: [`spec`] (input), [`supervisor`] (the loop and the status decision), [`control`]
+//! Codemap: [`crate::spec`] (input, beside the runner so the backends can read it too),
+//! [`supervisor`] (the loop and the status decision), [`control`]
 //! (the socket), [`log`] (the event log), [`launch`] (starting a runner, for the server),
 //! [`client`] (following and controlling a runner, for the server and `agent-host kill`).
 
@@ -16,7 +17,6 @@ pub mod client;
 pub mod control;
 pub mod launch;
 pub mod log;
-pub mod spec;
 pub mod supervisor;
 
 use std::ffi::OsString;
@@ -37,6 +37,7 @@ use crate::events::{
 };
 use crate::process::tree::{self, Scope};
 use crate::process::{self, EnvPolicy, SessionPolicy, SpawnSpec, identity};
+use crate::spec;
 use control::ControlInput;
 use log::{Durability, EventLog};
 use supervisor::{Backend, Input, Supervisor};

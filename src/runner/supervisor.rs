@@ -26,8 +26,8 @@ use crate::process::tree::{self, Scope};
 use crate::runner::approvals::{ATTACH_GRACE, Approvals, ClientLink};
 use crate::runner::control::{ControlInput, ControlReply, ControlRequest, Subscription};
 use crate::runner::log::{Durability, EventLog};
-use crate::runner::spec::GraceMs;
 use crate::runner::{EXIT_FILE, PROCESS_FILE};
+use crate::spec::GraceMs;
 
 /// How often `heartbeatAtMs` (and the recorded descendants) are refreshed.
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);

@@ -24,8 +24,8 @@ use crate::config::{PromptVia as ConfigPromptVia, ProviderKind};
 use crate::events::{self, EventRecord, InterruptReason, Mode};
 use crate::jsonrpc::{ErrorObject, RequestId};
 use crate::protocol::*;
-use crate::runner::{self, spec};
 use crate::store::{self, Timestamp};
+use crate::{runner, spec};
 
 /// The most characters of text one turn's input may hold (Codex's limit).
 const MAX_INPUT_CHARS: usize = 1_048_576;

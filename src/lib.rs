@@ -7,18 +7,22 @@
 pub mod atomic_file;
 pub mod backend;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod events;
 pub(crate) mod fault;
 pub mod jsonrpc;
-pub mod kill;
 pub mod logging;
 pub mod process;
 pub mod protocol;
 pub mod runner;
-pub mod schema_gen;
 pub mod server;
 pub mod spec;
 pub mod store;
 pub mod transport;
-pub mod turns_cmd;
+pub mod turn_control;
+
+/// The old path of [`turn_control`], still named by `server/turns.rs` and one runner test
+/// (`crate::kill::stop`…); to go once they name `turn_control`.
+#[doc(hidden)]
+pub use turn_control as kill;

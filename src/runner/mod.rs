@@ -24,7 +24,7 @@ use std::io::{self, Write};
 use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
-use std::process::{ExitCode, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 
 use rustix::process::{Pid, PidfdFlags, pidfd_open};
@@ -58,19 +58,8 @@ pub const PROVIDER_ENV_ENV: &str = "AGENT_HOST_PROVIDER_ENV";
 /// The longest socket path we bind (`sun_path` holds 108 bytes with its terminator).
 const MAX_SOCKET_PATH: usize = 100;
 
-/// Entry point of the hidden `runner` command.
-pub fn main(turn_dir: &Path) -> ExitCode {
-    init_logging(turn_dir);
-    match run(turn_dir) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            tracing::error!(%err, "runner failed");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn init_logging(turn_dir: &Path) {
+/// Sends the runner's log to the turn's `runner.log` (stderr when that cannot be opened).
+pub fn init_logging(turn_dir: &Path) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     match atomic_file::open_private_append(&turn_dir.join(RUNNER_LOG_FILE)) {
@@ -85,7 +74,10 @@ fn init_logging(turn_dir: &Path) {
     }
 }
 
-fn run(turn_dir: &Path) -> io::Result<()> {
+/// Runs the turn in `turn_dir` to its end: the whole life of a runner. A failure the runner
+/// can record ends the turn `failed` and returns `Ok`; an error is one it could not record
+/// (another runner holds the turn, or the turn's files cannot be written).
+pub fn run(turn_dir: &Path) -> io::Result<()> {
     let turn_dir = std::path::absolute(turn_dir)?;
     // One runner per turn: the lock is held for the runner's life (closed on exec, so the
     // backend does not inherit it).

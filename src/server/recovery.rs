@@ -47,7 +47,7 @@ pub(crate) fn recover_turn(dir: &Path) -> bool {
     tracing::debug!("recovery looks at {}", dir.display());
     match runner::launch::read_process_record(dir) {
         Some(process) if identity::is_alive(&process.runner) => false,
-        Some(_) => match crate::kill::stop(dir, STOP_TIMEOUT) {
+        Some(_) => match crate::turn_control::stop(dir, STOP_TIMEOUT) {
             Ok(Some(_)) => true,
             Ok(None) => false,
             Err(err) => {
@@ -66,12 +66,12 @@ pub(crate) fn recover_turn(dir: &Path) -> bool {
             if age < LAUNCH_WINDOW {
                 return false;
             }
-            crate::kill::record_end_for_runner(
+            crate::turn_control::record_end_for_runner(
                 dir,
                 TurnStatus::Interrupted,
                 "runnerLost",
                 "the turn's runner never started; the turn was ended at recovery",
-                crate::kill::next_seq(dir).unwrap_or(1),
+                crate::turn_control::next_seq(dir).unwrap_or(1),
             )
             .is_ok()
         }

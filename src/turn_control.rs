@@ -16,9 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::atomic_file;
-use crate::events::{
-    ErrorInfo, ExitRecord, InterruptReason, ProcessRecord, RECORD_VERSION, TurnStatus, now_ms,
-};
+use crate::events::{EndReason, ErrorInfo, ExitRecord, InterruptReason, ProcessRecord, TurnStatus};
 use crate::process::identity;
 use crate::process::tree::{self, Scope};
 use crate::runner::client::{read_exit_record, request_blocking};
@@ -100,10 +98,9 @@ fn kill_directly(turn_dir: &Path, process: &ProcessRecord) -> io::Result<()> {
     if read_exit_record(turn_dir)?.is_some() {
         return Ok(());
     }
-    record_end_for_runner(
+    record_end(
         turn_dir,
-        TurnStatus::Interrupted,
-        InterruptReason::Kill.as_str(),
+        EndReason::Interrupted(InterruptReason::Kill),
         "the turn's runner was gone; agent-host kill stopped its processes",
         next_seq(turn_dir)?,
     )
@@ -169,24 +166,34 @@ pub fn next_seq(turn_dir: &Path) -> io::Result<u64> {
 }
 
 /// Writes the exit record of a turn whose runner cannot (it is gone, or never started).
-pub fn record_end_for_runner(
+pub fn record_end(
     turn_dir: &Path,
-    status: TurnStatus,
-    reason: &str,
+    reason: EndReason,
     message: &str,
     last_seq: u64,
 ) -> io::Result<()> {
-    let record = ExitRecord {
-        v: RECORD_VERSION,
-        status,
-        reason: reason.to_owned(),
-        exit_code: None,
-        signal: None,
-        error: Some(ErrorInfo::new(message)),
-        last_seq,
-        ended_at_ms: now_ms(),
-    };
+    let record = ExitRecord::ended(reason, Some(ErrorInfo::new(message)), last_seq);
     atomic_file::write_json_atomic(&turn_dir.join(EXIT_FILE), &record)
+}
+
+/// [`record_end`] for callers that name the reason by its recorded name (`server/turns.rs`
+/// still does); `status` must be the reason's own.
+pub fn record_end_for_runner(
+    turn_dir: &Path,
+    status: TurnStatus,
+    name: &str,
+    message: &str,
+    last_seq: u64,
+) -> io::Result<()> {
+    let reason = EndReason::from_name(name)
+        .filter(|reason| reason.status() == status)
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{name:?} is not a reason a {status:?} turn ends for"),
+            )
+        })?;
+    record_end(turn_dir, reason, message, last_seq)
 }
 
 /// Which turns [`summary`] describes.

@@ -32,7 +32,7 @@ use rustix::process::{Pid, PidfdFlags, pidfd_open};
 use crate::atomic_file;
 use crate::backend::{self, Adapter};
 use crate::events::{
-    BackendProcess, ErrorInfo, Event, ExitRecord, Mode, ProcessRecord, RECORD_VERSION, TurnStatus,
+    BackendProcess, EndReason, ErrorInfo, Event, ExitRecord, Mode, ProcessRecord, RECORD_VERSION,
     now_ms,
 };
 use crate::process::tree::{self, Scope};
@@ -120,7 +120,7 @@ pub fn run(turn_dir: &Path) -> io::Result<()> {
             return fail_before_start(
                 &turn_dir,
                 &mut log,
-                "badSpec",
+                EndReason::BadSpec,
                 format!("cannot read the turn spec: {err}"),
             );
         }
@@ -144,7 +144,7 @@ pub fn run(turn_dir: &Path) -> io::Result<()> {
             return fail_before_start(
                 &turn_dir,
                 &mut log,
-                "runnerError",
+                EndReason::RunnerError,
                 format!("cannot serve the control socket: {err}"),
             );
         }
@@ -157,7 +157,7 @@ pub fn run(turn_dir: &Path) -> io::Result<()> {
         Err(message) => {
             atomic_file::write_json_atomic(&turn_dir.join(PROCESS_FILE), &record)?;
             let _ = std::fs::remove_file(&socket_path);
-            return fail_before_start(&turn_dir, &mut log, "spawnFailed", message);
+            return fail_before_start(&turn_dir, &mut log, EndReason::SpawnFailed, message);
         }
     };
     let stderr = atomic_file::open_private_append(&turn_dir.join(STDERR_FILE))?;
@@ -166,7 +166,7 @@ pub fn run(turn_dir: &Path) -> io::Result<()> {
         Err(message) => {
             atomic_file::write_json_atomic(&turn_dir.join(PROCESS_FILE), &record)?;
             let _ = std::fs::remove_file(&socket_path);
-            return fail_before_start(&turn_dir, &mut log, "spawnFailed", message);
+            return fail_before_start(&turn_dir, &mut log, EndReason::SpawnFailed, message);
         }
     };
     // The kind's own variables first, those of the provider's `env` after them (they win),
@@ -216,7 +216,7 @@ pub fn run(turn_dir: &Path) -> io::Result<()> {
             return fail_before_start(
                 &turn_dir,
                 &mut log,
-                "spawnFailed",
+                EndReason::SpawnFailed,
                 spawn_error(&command.program, &spec.provider.name, &spec.cwd, &err),
             );
         }
@@ -401,7 +401,7 @@ fn provider_env(spec: &spec::Spec) -> Result<std::collections::BTreeMap<String, 
 fn fail_before_start(
     turn_dir: &Path,
     log: &mut EventLog,
-    reason: &str,
+    reason: EndReason,
     message: String,
 ) -> io::Result<()> {
     tracing::error!(%message, "turn failed before the backend started");
@@ -412,16 +412,7 @@ fn fail_before_start(
         },
         Durability::Flushed,
     )?;
-    let record = ExitRecord {
-        v: RECORD_VERSION,
-        status: TurnStatus::Failed,
-        reason: reason.to_owned(),
-        exit_code: None,
-        signal: None,
-        error: Some(ErrorInfo::new(message)),
-        last_seq: log.next_seq(),
-        ended_at_ms: now_ms(),
-    };
+    let record = ExitRecord::ended(reason, Some(ErrorInfo::new(message)), log.next_seq());
     supervisor::write_end(turn_dir, log, &record).map(|_| ())
 }
 

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::events::TurnStatus;
+use crate::events::EndReason;
 use crate::process::identity;
 use crate::runner;
 use crate::store::turn_dir;
@@ -66,10 +66,9 @@ pub(crate) fn recover_turn(dir: &Path) -> bool {
             if age < LAUNCH_WINDOW {
                 return false;
             }
-            crate::turn_control::record_end_for_runner(
+            crate::turn_control::record_end(
                 dir,
-                TurnStatus::Interrupted,
-                "runnerLost",
+                EndReason::RunnerLost,
                 "the turn's runner never started; the turn was ended at recovery",
                 crate::turn_control::next_seq(dir).unwrap_or(1),
             )

@@ -8,13 +8,15 @@
 //! blocking reads feeding one loop.
 //!
 //! Codemap: [`crate::spec`] (input, beside the runner so the backends can read it too),
-//! [`supervisor`] (the loop and the status decision), [`control`]
-//! (the socket), [`log`] (the event log), [`launch`] (starting a runner, for the server),
-//! [`client`] (following and controlling a runner, for the server and `agent-host kill`).
+//! [`supervisor`] (the loop and the end decision), [`ladder`] (the interrupt ladder and the
+//! sweep, as one phase), [`control`] (the socket), [`log`] (the event log), [`launch`]
+//! (starting a runner, for the server), [`client`] (following and controlling a runner, for
+//! the server and `agent-host kill`).
 
 pub mod approvals;
 pub mod client;
 pub mod control;
+pub mod ladder;
 pub mod launch;
 pub mod log;
 pub mod supervisor;

@@ -1,7 +1,7 @@
-//! The command line: one binary, several roles.
+//! The command line: one binary, several roles. Parsing only (clap derive types); the
+//! commands themselves are in [`crate::commands`].
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -83,33 +83,4 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
-}
-
-/// Runs the parsed command line and returns the process exit code.
-pub fn run(cli: Cli) -> ExitCode {
-    match cli.command {
-        Command::AppServer {
-            common,
-            max_line_bytes,
-        } => crate::server::main(common, max_line_bytes),
-        Command::Schema { out } => crate::schema_gen::main(&out),
-        Command::Runner { turn_dir } => crate::runner::main(&turn_dir),
-        Command::Turns { state_dir, all } => crate::turns_cmd::main(state_dir, all),
-        Command::Kill {
-            state_dir,
-            timeout_ms,
-            turn,
-        } => crate::kill::main(
-            state_dir,
-            &turn,
-            std::time::Duration::from_millis(timeout_ms),
-        ),
-    }
-}
-
-/// Reports a command-line failure on stderr and returns the failing exit code.
-pub fn fail(message: &str) -> ExitCode {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "agent-host: {message}");
-    ExitCode::from(2)
 }

@@ -239,13 +239,97 @@ pub enum InterruptReason {
 }
 
 impl InterruptReason {
-    /// The wire name, also used as the `reason` of the exit record.
+    /// The wire name (as serde writes it), also the `reason` of the exit record.
     pub fn as_str(self) -> &'static str {
         match self {
             InterruptReason::Client => "client",
             InterruptReason::ClientLost => "clientLost",
             InterruptReason::Kill => "kill",
         }
+    }
+}
+
+/// Why a turn ended: the `reason` of `exit.json` and of `turnEnded` (`docs/contracts.md`,
+/// "exit.json"). Every reason belongs to one status ([`EndReason::status`]), and
+/// [`EndReason::as_str`] is the one place that names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// Marker `completed`, and the leader exited 0 or was stopped by us after the marker.
+    Completed,
+    /// Marker `failed`.
+    Failed,
+    /// Marker `completed`, then the leader failed.
+    ExitedAfterMarker,
+    /// The leader exited without an end marker.
+    ExitedWithoutMarker,
+    /// An interrupt asked before any marker.
+    Interrupted(InterruptReason),
+    /// The runner died without recording the end; a recovering server ended the turn.
+    RunnerLost,
+    /// The backend could not be started.
+    SpawnFailed,
+    /// `spec.json` could not be read.
+    BadSpec,
+    /// The runner itself failed.
+    RunnerError,
+}
+
+impl EndReason {
+    /// Every reason, in the order of `docs/contracts.md`.
+    pub const ALL: [EndReason; 11] = [
+        EndReason::Completed,
+        EndReason::Failed,
+        EndReason::ExitedAfterMarker,
+        EndReason::ExitedWithoutMarker,
+        EndReason::Interrupted(InterruptReason::Client),
+        EndReason::Interrupted(InterruptReason::ClientLost),
+        EndReason::Interrupted(InterruptReason::Kill),
+        EndReason::RunnerLost,
+        EndReason::SpawnFailed,
+        EndReason::BadSpec,
+        EndReason::RunnerError,
+    ];
+
+    /// The name written in the records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Completed => "completed",
+            EndReason::Failed => "failed",
+            EndReason::ExitedAfterMarker => "exitedAfterMarker",
+            EndReason::ExitedWithoutMarker => "exitedWithoutMarker",
+            EndReason::Interrupted(reason) => reason.as_str(),
+            EndReason::RunnerLost => "runnerLost",
+            EndReason::SpawnFailed => "spawnFailed",
+            EndReason::BadSpec => "badSpec",
+            EndReason::RunnerError => "runnerError",
+        }
+    }
+
+    /// The reason a record names, if it is one.
+    pub fn from_name(name: &str) -> Option<EndReason> {
+        EndReason::ALL
+            .into_iter()
+            .find(|reason| reason.as_str() == name)
+    }
+
+    /// The status of a turn that ended for this reason.
+    pub fn status(self) -> TurnStatus {
+        match self {
+            EndReason::Completed => TurnStatus::Completed,
+            EndReason::Interrupted(_) | EndReason::RunnerLost => TurnStatus::Interrupted,
+            EndReason::Failed
+            | EndReason::ExitedAfterMarker
+            | EndReason::ExitedWithoutMarker
+            | EndReason::SpawnFailed
+            | EndReason::BadSpec
+            | EndReason::RunnerError => TurnStatus::Failed,
+        }
+    }
+}
+
+impl std::fmt::Display for EndReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -289,8 +373,9 @@ impl ErrorInfo {
 pub struct ExitRecord {
     pub v: u32,
     pub status: TurnStatus,
-    /// `completed`, `failed`, `exitedAfterMarker`, `exitedWithoutMarker`, `client`,
-    /// `clientLost`, `kill`, `spawnFailed`, `badSpec`, `runnerError`: see `docs/contracts.md`.
+    /// An [`EndReason`] by its name (`completed`, `failed`, `exitedAfterMarker`,
+    /// `exitedWithoutMarker`, `client`, `clientLost`, `kill`, `runnerLost`, `spawnFailed`,
+    /// `badSpec`, `runnerError`): see `docs/contracts.md`.
     pub reason: String,
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
@@ -301,6 +386,21 @@ pub struct ExitRecord {
 }
 
 impl ExitRecord {
+    /// The exit record of a turn that ended now for `reason`, with the status of the reason;
+    /// the leader's `exit_code` and `signal` are unknown (set them when they are known).
+    pub fn ended(reason: EndReason, error: Option<ErrorInfo>, last_seq: u64) -> ExitRecord {
+        ExitRecord {
+            v: RECORD_VERSION,
+            status: reason.status(),
+            reason: reason.as_str().to_owned(),
+            exit_code: None,
+            signal: None,
+            error,
+            last_seq,
+            ended_at_ms: now_ms(),
+        }
+    }
+
     /// The `turnEnded` record carrying the same content, as a reader synthesizes it when the
     /// runner died between writing `exit.json` and appending the record.
     pub fn turn_ended_record(&self) -> EventRecord {
@@ -395,5 +495,52 @@ mod tests {
         );
         let back: EventRecord = serde_json::from_str(&text).unwrap();
         assert_eq!(back, record);
+    }
+
+    #[test]
+    fn end_reasons_keep_their_recorded_names_and_statuses() {
+        use TurnStatus::{Completed, Failed, Interrupted};
+        let expected = [
+            ("completed", Completed),
+            ("failed", Failed),
+            ("exitedAfterMarker", Failed),
+            ("exitedWithoutMarker", Failed),
+            ("client", Interrupted),
+            ("clientLost", Interrupted),
+            ("kill", Interrupted),
+            ("runnerLost", Interrupted),
+            ("spawnFailed", Failed),
+            ("badSpec", Failed),
+            ("runnerError", Failed),
+        ];
+        let got: Vec<(&str, TurnStatus)> = EndReason::ALL
+            .into_iter()
+            .map(|reason| (reason.as_str(), reason.status()))
+            .collect();
+        assert_eq!(got, expected);
+        for reason in EndReason::ALL {
+            assert_eq!(EndReason::from_name(reason.as_str()), Some(reason));
+        }
+        assert_eq!(EndReason::from_name("archived"), None);
+        // An interrupt's reason is named the same on the wire and in the exit record.
+        for reason in [
+            InterruptReason::Client,
+            InterruptReason::ClientLost,
+            InterruptReason::Kill,
+        ] {
+            assert_eq!(
+                serde_json::to_value(reason).unwrap(),
+                EndReason::Interrupted(reason).as_str()
+            );
+        }
+    }
+
+    #[test]
+    fn an_exit_record_carries_the_status_of_its_reason() {
+        let record = ExitRecord::ended(EndReason::Interrupted(InterruptReason::Kill), None, 4);
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(json["status"], "interrupted");
+        assert_eq!(json["reason"], "kill");
+        assert_eq!(json["lastSeq"], 4);
     }
 }

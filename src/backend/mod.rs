@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use rustix::process::Signal;
 
 use crate::events::{Event, TokenBreakdown};
-use crate::runner::spec::{self, Approvals, BackendKind, InputMode, PromptVia, Provider, Spec};
+use crate::spec::{self, Approvals, BackendKind, InputMode, PromptVia, Provider, Spec};
 
 /// How to start the backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -383,7 +383,7 @@ mod tests {
 
     use super::*;
     use crate::events::Mode;
-    use crate::runner::spec::GraceMs;
+    use crate::spec::GraceMs;
 
     fn spec(kind: BackendKind, args: &[&str]) -> Spec {
         Spec {

@@ -540,7 +540,7 @@ fn launch_runner(args: &[String]) -> Result<u8, String> {
     let lifeline = Lifeline::new().map_err(|err| err.to_string())?;
     // As a server passes the provider's env: the values of the names the spec lists, here
     // from this process's own environment.
-    let spec = agent_host::runner::spec::read(&turn_dir).map_err(|err| err.to_string())?;
+    let spec = agent_host::spec::read(&turn_dir).map_err(|err| err.to_string())?;
     let env: std::collections::BTreeMap<String, String> = spec
         .provider
         .env

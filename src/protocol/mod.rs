@@ -10,6 +10,7 @@ pub mod initialize;
 pub mod item;
 pub mod methods;
 pub mod notification;
+pub mod schema;
 pub mod thread;
 pub mod thread_methods;
 pub mod turn;

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use crate::events::{Mode, ProcessRecord, check_version};
 use crate::process::{self, EnvPolicy, SessionPolicy, SpawnSpec, identity::Identity};
-use crate::runner::{LIFELINE_FD_ENV, PROCESS_FILE, PROVIDER_ENV_ENV, RUNNER_LOG_FILE, spec};
+use crate::runner::{LIFELINE_FD_ENV, PROCESS_FILE, PROVIDER_ENV_ENV, RUNNER_LOG_FILE};
+use crate::spec;
 
 /// How long [`launch`] waits for the runner to report ready by default.
 pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(10);

@@ -7,16 +7,18 @@
 //! PID, which must not race a runtime's own child reaping, and its work is a handful of
 //! blocking reads feeding one loop.
 //!
-//! Codemap: [`spec`] (input), [`supervisor`] (the loop and the status decision), [`control`]
-//! (the socket), [`log`] (the event log), [`launch`] (starting a runner, for the server),
-//! [`client`] (following and controlling a runner, for the server and `agent-host kill`).
+//! Codemap: [`crate::spec`] (input, beside the runner so the backends can read it too),
+//! [`supervisor`] (the loop and the end decision), [`ladder`] (the interrupt ladder and the
+//! sweep, as one phase), [`control`] (the socket), [`log`] (the event log), [`launch`]
+//! (starting a runner, for the server), [`client`] (following and controlling a runner, for
+//! the server and `agent-host kill`).
 
 pub mod approvals;
 pub mod client;
 pub mod control;
+pub mod ladder;
 pub mod launch;
 pub mod log;
-pub mod spec;
 pub mod supervisor;
 
 use std::ffi::OsString;
@@ -24,7 +26,7 @@ use std::io::{self, Write};
 use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
-use std::process::{ExitCode, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 
 use rustix::process::{Pid, PidfdFlags, pidfd_open};
@@ -32,11 +34,12 @@ use rustix::process::{Pid, PidfdFlags, pidfd_open};
 use crate::atomic_file;
 use crate::backend::{self, Adapter};
 use crate::events::{
-    BackendProcess, ErrorInfo, Event, ExitRecord, Mode, ProcessRecord, RECORD_VERSION, TurnStatus,
+    BackendProcess, EndReason, ErrorInfo, Event, ExitRecord, Mode, ProcessRecord, RECORD_VERSION,
     now_ms,
 };
 use crate::process::tree::{self, Scope};
 use crate::process::{self, EnvPolicy, SessionPolicy, SpawnSpec, identity};
+use crate::spec;
 use control::ControlInput;
 use log::{Durability, EventLog};
 use supervisor::{Backend, Input, Supervisor};
@@ -57,19 +60,8 @@ pub const PROVIDER_ENV_ENV: &str = "AGENT_HOST_PROVIDER_ENV";
 /// The longest socket path we bind (`sun_path` holds 108 bytes with its terminator).
 const MAX_SOCKET_PATH: usize = 100;
 
-/// Entry point of the hidden `runner` command.
-pub fn main(turn_dir: &Path) -> ExitCode {
-    init_logging(turn_dir);
-    match run(turn_dir) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            tracing::error!(%err, "runner failed");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn init_logging(turn_dir: &Path) {
+/// Sends the runner's log to the turn's `runner.log` (stderr when that cannot be opened).
+pub fn init_logging(turn_dir: &Path) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     match atomic_file::open_private_append(&turn_dir.join(RUNNER_LOG_FILE)) {
@@ -84,7 +76,10 @@ fn init_logging(turn_dir: &Path) {
     }
 }
 
-fn run(turn_dir: &Path) -> io::Result<()> {
+/// Runs the turn in `turn_dir` to its end: the whole life of a runner. A failure the runner
+/// can record ends the turn `failed` and returns `Ok`; an error is one it could not record
+/// (another runner holds the turn, or the turn's files cannot be written).
+pub fn run(turn_dir: &Path) -> io::Result<()> {
     let turn_dir = std::path::absolute(turn_dir)?;
     // One runner per turn: the lock is held for the runner's life (closed on exec, so the
     // backend does not inherit it).
@@ -127,7 +122,7 @@ fn run(turn_dir: &Path) -> io::Result<()> {
             return fail_before_start(
                 &turn_dir,
                 &mut log,
-                "badSpec",
+                EndReason::BadSpec,
                 format!("cannot read the turn spec: {err}"),
             );
         }
@@ -151,7 +146,7 @@ fn run(turn_dir: &Path) -> io::Result<()> {
             return fail_before_start(
                 &turn_dir,
                 &mut log,
-                "runnerError",
+                EndReason::RunnerError,
                 format!("cannot serve the control socket: {err}"),
             );
         }
@@ -164,7 +159,7 @@ fn run(turn_dir: &Path) -> io::Result<()> {
         Err(message) => {
             atomic_file::write_json_atomic(&turn_dir.join(PROCESS_FILE), &record)?;
             let _ = std::fs::remove_file(&socket_path);
-            return fail_before_start(&turn_dir, &mut log, "spawnFailed", message);
+            return fail_before_start(&turn_dir, &mut log, EndReason::SpawnFailed, message);
         }
     };
     let stderr = atomic_file::open_private_append(&turn_dir.join(STDERR_FILE))?;
@@ -173,7 +168,7 @@ fn run(turn_dir: &Path) -> io::Result<()> {
         Err(message) => {
             atomic_file::write_json_atomic(&turn_dir.join(PROCESS_FILE), &record)?;
             let _ = std::fs::remove_file(&socket_path);
-            return fail_before_start(&turn_dir, &mut log, "spawnFailed", message);
+            return fail_before_start(&turn_dir, &mut log, EndReason::SpawnFailed, message);
         }
     };
     // The kind's own variables first, those of the provider's `env` after them (they win),
@@ -223,7 +218,7 @@ fn run(turn_dir: &Path) -> io::Result<()> {
             return fail_before_start(
                 &turn_dir,
                 &mut log,
-                "spawnFailed",
+                EndReason::SpawnFailed,
                 spawn_error(&command.program, &spec.provider.name, &spec.cwd, &err),
             );
         }
@@ -408,7 +403,7 @@ fn provider_env(spec: &spec::Spec) -> Result<std::collections::BTreeMap<String, 
 fn fail_before_start(
     turn_dir: &Path,
     log: &mut EventLog,
-    reason: &str,
+    reason: EndReason,
     message: String,
 ) -> io::Result<()> {
     tracing::error!(%message, "turn failed before the backend started");
@@ -419,16 +414,7 @@ fn fail_before_start(
         },
         Durability::Flushed,
     )?;
-    let record = ExitRecord {
-        v: RECORD_VERSION,
-        status: TurnStatus::Failed,
-        reason: reason.to_owned(),
-        exit_code: None,
-        signal: None,
-        error: Some(ErrorInfo::new(message)),
-        last_seq: log.next_seq(),
-        ended_at_ms: now_ms(),
-    };
+    let record = ExitRecord::ended(reason, Some(ErrorInfo::new(message)), log.next_seq());
     supervisor::write_end(turn_dir, log, &record).map(|_| ())
 }
 

@@ -2,8 +2,9 @@
 //!
 //! Helper threads only read (backend stdout, the leader's exit, the lifeline, the control
 //! socket) and send inputs; every decision and every write to the event log happens here, in
-//! arrival order. Timers (ladder rungs, the post-exit sweep, the heartbeat) are deadlines
-//! checked after each input or timeout.
+//! arrival order. Timers (the rungs of the interrupt ladder and the sweep, kept as one phase
+//! by [`Ladder`]; the heartbeat; the approval policy) are deadlines checked after each input
+//! or timeout.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -19,25 +20,25 @@ use rustix::process::{Signal, pidfd_send_signal};
 use crate::atomic_file;
 use crate::backend::{Adapter, Cancel};
 use crate::events::{
-    DecidedBy, ErrorInfo, Event, ExitRecord, InterruptReason, MarkerOutcome, ProcessRecord,
-    RECORD_VERSION, TurnStatus, now_ms,
+    DecidedBy, EndReason, ErrorInfo, Event, ExitRecord, InterruptReason, MarkerOutcome,
+    ProcessRecord, now_ms,
 };
+use crate::process::identity::{self, Identity};
 use crate::process::tree::{self, Scope};
 use crate::runner::approvals::{ATTACH_GRACE, Approvals, ClientLink};
 use crate::runner::control::{ControlInput, ControlReply, ControlRequest, Subscription};
+use crate::runner::ladder::{
+    self, Effects, InterruptOrder, Ladder, Leader, LeaderExit, Left, Reap, Stdout, Stop,
+};
 use crate::runner::log::{Durability, EventLog};
-use crate::runner::spec::GraceMs;
 use crate::runner::{EXIT_FILE, PROCESS_FILE};
+use crate::spec::GraceMs;
 
 /// How often `heartbeatAtMs` (and the recorded descendants) are refreshed.
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
 /// The first heartbeat comes sooner, to record the backend's early children.
 const FIRST_HEARTBEAT: Duration = Duration::from_millis(250);
-/// How often the tree is polled while it is being swept.
-const SWEEP_POLL: Duration = Duration::from_millis(5);
-/// How long to wait for stdout EOF once no process of the turn is left.
-const EOF_GRACE: Duration = Duration::from_secs(1);
-/// How long the final SIGKILL loop may take.
+/// How long one SIGKILL loop may take.
 const KILL_LOOP_LIMIT: Duration = Duration::from_secs(2);
 /// How long finished subscribers get to write out their last records.
 const SUBSCRIBER_DRAIN: Duration = Duration::from_secs(2);
@@ -58,89 +59,40 @@ pub enum Input {
     Control(ControlInput),
 }
 
-/// When the interrupt was asked relative to the end marker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InterruptOrder {
-    BeforeMarker,
-    AfterMarker,
-}
+/// The backend's end-of-turn marker: its outcome and error.
+pub type Marker = (MarkerOutcome, Option<ErrorInfo>);
 
-/// How the backend leader ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LeaderExit {
-    pub code: Option<i32>,
-    pub signal: Option<i32>,
-}
-
-impl LeaderExit {
-    fn from_status(status: &io::Result<ExitStatus>) -> LeaderExit {
-        use std::os::unix::process::ExitStatusExt;
-        match status {
-            Ok(status) => LeaderExit {
-                code: status.code(),
-                signal: status.signal(),
-            },
-            Err(_) => LeaderExit {
-                code: None,
-                signal: None,
-            },
-        }
-    }
-
-    fn describe(&self) -> String {
-        match (self.code, self.signal) {
-            (Some(code), _) => format!("exited with code {code}"),
-            (None, Some(signal)) => format!("was killed by signal {signal}"),
-            (None, None) => "ended with an unknown status".to_owned(),
-        }
-    }
-}
-
-/// Whether the backend was stopped by us after its end marker, because it did not exit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoppedAfterMarker {
-    Yes,
-    No,
-}
-
-/// The status of a turn from (marker, interrupt, exit status) together.
+/// Why the turn ended, from (marker, why the ladder was started, exit status) together;
+/// the status is the reason's own ([`EndReason::status`]).
 pub fn decide(
-    marker: Option<&(MarkerOutcome, Option<ErrorInfo>)>,
-    interrupt: Option<(InterruptReason, InterruptOrder)>,
+    marker: Option<&Marker>,
+    stop: Option<Stop>,
     exit: LeaderExit,
-    stopped_after_marker: StoppedAfterMarker,
     stderr_tail: Option<String>,
-) -> (TurnStatus, String, Option<ErrorInfo>) {
-    let interrupted_first = match interrupt {
-        Some((reason, InterruptOrder::BeforeMarker)) => Some(reason),
-        Some((_, InterruptOrder::AfterMarker)) | None => None,
-    };
-    if let Some(reason) = interrupted_first {
-        return (TurnStatus::Interrupted, reason.as_str().to_owned(), None);
+) -> (EndReason, Option<ErrorInfo>) {
+    if let Some(Stop::Interrupt {
+        reason,
+        order: InterruptOrder::BeforeMarker,
+    }) = stop
+    {
+        return (EndReason::Interrupted(reason), None);
     }
     match marker {
+        // Stopped by us after the marker (an interrupt after it, or the marker's exit grace
+        // over) is as clean as an exit with code 0.
+        Some((MarkerOutcome::Completed, _)) if exit.code == Some(0) || stop.is_some() => {
+            (EndReason::Completed, None)
+        }
         Some((MarkerOutcome::Completed, _)) => {
-            let clean = exit.code == Some(0)
-                || interrupt.is_some()
-                || stopped_after_marker == StoppedAfterMarker::Yes;
-            if clean {
-                (TurnStatus::Completed, "completed".to_owned(), None)
-            } else {
-                let mut error = ErrorInfo::new(format!(
-                    "the backend reported completion but then {}",
-                    exit.describe()
-                ));
-                error.additional_details = stderr_tail;
-                (
-                    TurnStatus::Failed,
-                    "exitedAfterMarker".to_owned(),
-                    Some(error),
-                )
-            }
+            let mut error = ErrorInfo::new(format!(
+                "the backend reported completion but then {}",
+                exit.describe()
+            ));
+            error.additional_details = stderr_tail;
+            (EndReason::ExitedAfterMarker, Some(error))
         }
         Some((MarkerOutcome::Failed, error)) => (
-            TurnStatus::Failed,
-            "failed".to_owned(),
+            EndReason::Failed,
             Some(
                 error
                     .clone()
@@ -153,11 +105,7 @@ pub fn decide(
                 exit.describe()
             ));
             error.additional_details = stderr_tail;
-            (
-                TurnStatus::Failed,
-                "exitedWithoutMarker".to_owned(),
-                Some(error),
-            )
+            (EndReason::ExitedWithoutMarker, Some(error))
         }
     }
 }
@@ -169,24 +117,78 @@ pub struct Backend {
     pub adapter: Adapter,
 }
 
+/// The turn's real process tree, which the ladder's steps act on.
+struct TurnProcesses {
+    scope: Scope,
+    leader_pid: i32,
+}
+
+impl TurnProcesses {
+    /// The zombie a step must not reap: the leader while its waiter thread owns it.
+    fn keep(&self, reap: Reap) -> Option<i32> {
+        match reap {
+            Reap::AllButLeader => Some(self.leader_pid),
+            Reap::All => None,
+        }
+    }
+}
+
+impl Effects for TurnProcesses {
+    fn terminate(&mut self, reap: Reap) -> Left {
+        match tree::sweep_once(&self.scope, Signal::TERM, self.keep(reap)) {
+            Ok(live) if live.is_empty() => Left::Nothing,
+            Ok(live) => {
+                tracing::info!(count = live.len(), "SIGTERM to every process of the turn");
+                Left::Some
+            }
+            Err(err) => {
+                tracing::error!(%err, "cannot find the turn's processes");
+                Left::Unknown
+            }
+        }
+    }
+
+    fn kill(&mut self, reap: Reap) -> Left {
+        let deadline = Instant::now() + KILL_LOOP_LIMIT;
+        match tree::kill_all(&self.scope, self.keep(reap), deadline) {
+            Ok(left) if left.is_empty() => Left::Nothing,
+            Ok(left) => {
+                let pids: Vec<i32> = left.iter().map(|stat| stat.pid).collect();
+                tracing::error!(?pids, "processes survived SIGKILL");
+                Left::Some
+            }
+            Err(err) => {
+                tracing::error!(%err, "cannot find the turn's processes");
+                Left::Unknown
+            }
+        }
+    }
+
+    fn scan(&mut self) -> Left {
+        let Ok(all) = tree::scan() else {
+            return Left::Unknown;
+        };
+        tree::reap_zombie_children(&all, None);
+        let live = tree::members(&self.scope, &all)
+            .into_iter()
+            .any(|stat| !stat.is_zombie());
+        if live { Left::Some } else { Left::Nothing }
+    }
+}
+
 /// The supervisor of one turn.
 pub struct Supervisor {
-    pub turn_dir: PathBuf,
-    pub log: EventLog,
-    pub record: ProcessRecord,
-    pub backend: Backend,
-    pub scope: Scope,
-    pub grace: GraceMs,
-    pub socket_path: PathBuf,
-    marker: Option<(MarkerOutcome, Option<ErrorInfo>)>,
-    marker_at: Option<Instant>,
-    interrupt: Option<(InterruptReason, InterruptOrder)>,
-    stopped_after_marker: StoppedAfterMarker,
-    leader_exit: Option<LeaderExit>,
-    stdout_eof: bool,
-    term_at: Option<Instant>,
-    kill_at: Option<Instant>,
-    tree_clean_at: Option<Instant>,
+    turn_dir: PathBuf,
+    log: EventLog,
+    record: ProcessRecord,
+    backend: Backend,
+    processes: TurnProcesses,
+    socket_path: PathBuf,
+    /// The backend's end marker, the first one seen.
+    marker: Option<Marker>,
+    /// Where the turn's processes are on their way to the end, and why.
+    ladder: Ladder,
+    stdout: Stdout,
     next_heartbeat: Instant,
     subscribers: Vec<mpsc::Sender<Arc<str>>>,
     subscriber_done: Vec<mpsc::Receiver<()>>,
@@ -210,23 +212,20 @@ impl Supervisor {
         grace: GraceMs,
         socket_path: PathBuf,
     ) -> Supervisor {
+        let processes = TurnProcesses {
+            scope,
+            leader_pid: backend.pid,
+        };
         Supervisor {
             turn_dir,
             log,
             record,
             backend,
-            scope,
-            grace,
+            processes,
             socket_path,
             marker: None,
-            marker_at: None,
-            interrupt: None,
-            stopped_after_marker: StoppedAfterMarker::No,
-            leader_exit: None,
-            stdout_eof: false,
-            term_at: None,
-            kill_at: None,
-            tree_clean_at: None,
+            ladder: Ladder::new(&grace),
+            stdout: Stdout::Open,
             next_heartbeat: Instant::now() + FIRST_HEARTBEAT,
             subscribers: Vec::new(),
             subscriber_done: Vec::new(),
@@ -268,16 +267,17 @@ impl Supervisor {
 
     fn event_loop(&mut self, inputs: &mpsc::Receiver<Input>) -> io::Result<()> {
         loop {
-            if self.finished() {
+            let now = Instant::now();
+            if self.ladder.finished(self.stdout, now) {
                 return Ok(());
             }
-            let timeout = self.next_wakeup().saturating_duration_since(Instant::now());
+            let timeout = self.next_wakeup(now).saturating_duration_since(now);
             match inputs.recv_timeout(timeout) {
                 Ok(input) => self.handle(input)?,
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     // Every helper is gone; only timers can move the turn on now.
-                    std::thread::sleep(timeout.min(SWEEP_POLL));
+                    std::thread::sleep(timeout.min(ladder::SWEEP_POLL));
                 }
             }
             self.on_time()?;
@@ -287,55 +287,32 @@ impl Supervisor {
     /// SIGKILLs every process of the turn and waits (bounded) for the leader's exit status.
     fn emergency_stop(&mut self, inputs: &mpsc::Receiver<Input>) {
         let deadline = Instant::now() + KILL_LOOP_LIMIT;
-        if self.leader_exit.is_none() {
-            let _ = pidfd_send_signal(&self.backend.pidfd, Signal::KILL);
-        }
-        if let Err(err) = tree::kill_all(&self.scope, self.leader_to_keep(), deadline) {
-            tracing::error!(%err, "cannot find the turn's processes");
-        }
-        while self.leader_exit.is_none() {
+        let reap = match self.ladder.leader() {
+            Leader::Running => {
+                let _ = pidfd_send_signal(&self.backend.pidfd, Signal::KILL);
+                Reap::AllButLeader
+            }
+            Leader::Exited(_) => Reap::All,
+        };
+        self.processes.kill(reap);
+        while self.ladder.leader() == Leader::Running {
             match inputs.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
                 Ok(Input::LeaderExited(status)) => {
-                    self.leader_exit = Some(LeaderExit::from_status(&status));
+                    self.ladder
+                        .note_leader_exit(LeaderExit::from_status(&status));
                 }
                 Ok(_) => {}
                 Err(_) => break,
             }
         }
-        if let Err(err) = tree::kill_all(&self.scope, None, Instant::now() + KILL_LOOP_LIMIT) {
-            tracing::error!(%err, "cannot find the turn's processes");
-        }
+        self.processes.kill(Reap::All);
     }
 
-    fn finished(&self) -> bool {
-        self.leader_exit.is_some()
-            && self
-                .tree_clean_at
-                .is_some_and(|at| self.stdout_eof || Instant::now() >= at + EOF_GRACE)
-    }
-
-    fn next_wakeup(&self) -> Instant {
-        let mut next = self.next_heartbeat;
-        let mut consider = |at: Option<Instant>| {
-            if let Some(at) = at {
-                next = next.min(at);
-            }
-        };
-        consider(self.term_at);
-        consider(self.kill_at);
-        if self.leader_exit.is_none()
-            && self.stopped_after_marker == StoppedAfterMarker::No
-            && self.term_at.is_none()
-            && self.kill_at.is_none()
-        {
-            consider(self.marker_at.map(|at| at + self.marker_exit_grace()));
-        }
-        consider(self.tree_clean_at.map(|at| at + EOF_GRACE));
-        consider(self.approvals.policy_at);
-        if self.leader_exit.is_some() && self.tree_clean_at.is_none() {
-            consider(Some(Instant::now() + SWEEP_POLL));
-        }
-        next
+    fn next_wakeup(&self, now: Instant) -> Instant {
+        [self.ladder.next_deadline(now), self.approvals.policy_at]
+            .into_iter()
+            .flatten()
+            .fold(self.next_heartbeat, Instant::min)
     }
 
     fn handle(&mut self, input: Input) -> io::Result<()> {
@@ -343,77 +320,83 @@ impl Supervisor {
             Input::StdoutLine(line) => {
                 let mut events = Vec::new();
                 self.backend.adapter.on_line(&line, &mut events);
-                for event in events {
-                    self.record_backend_event(event)?;
-                }
+                self.record_backend_events(events)
             }
-            Input::StdoutLineTooLong(len) => {
-                self.append(
-                    Event::Warning {
-                        message: format!(
-                            "skipped a backend output line of {len} bytes (the limit is {MAX_LINE_BYTES})"
-                        ),
-                    },
-                    Durability::Flushed,
-                )?;
-            }
+            Input::StdoutLineTooLong(len) => self.append(
+                Event::Warning {
+                    message: format!(
+                        "skipped a backend output line of {len} bytes (the limit is {MAX_LINE_BYTES})"
+                    ),
+                },
+                Durability::Flushed,
+            ),
             Input::StdoutEof => {
-                self.stdout_eof = true;
+                self.stdout = Stdout::Drained;
                 let mut events = Vec::new();
                 self.backend.adapter.finish(&mut events);
-                for event in events {
-                    self.record_backend_event(event)?;
-                }
+                self.record_backend_events(events)
             }
             Input::LeaderExited(status) => {
                 if let Err(err) = &status {
                     tracing::error!(%err, "waiting for the backend failed");
                 }
-                // Recorded at the end, after the last stdout line (see finalize).
-                self.leader_exit = Some(LeaderExit::from_status(&status));
-                // The leader is reaped: from now on the sweep may reap every zombie.
-                self.start_post_exit_sweep();
+                // Recorded at the end, after the last stdout line (see finalize); the ladder
+                // stops what the leader left behind.
+                let exit = LeaderExit::from_status(&status);
+                self.ladder
+                    .leader_exited(exit, Instant::now(), &mut self.processes);
+                Ok(())
             }
             Input::LifelineBroken => {
                 tracing::info!("lifeline broken: the foreground client is gone");
                 self.lifeline_intact = false;
                 self.decide_pending_by_policy()?;
-                self.interrupt(InterruptReason::ClientLost)?;
+                self.interrupt(InterruptReason::ClientLost)
             }
             Input::StopSignal(signal) => {
                 tracing::info!(signal, "stop signal to the runner: interrupting the turn");
-                self.interrupt(InterruptReason::Kill)?;
+                self.interrupt(InterruptReason::Kill)
             }
             Input::Control(ControlInput::Request { request, reply }) => {
                 let answer = self.control(request)?;
                 let _ = reply.send(answer);
+                Ok(())
             }
             Input::Control(ControlInput::Subscribe { reply }) => {
-                let (live_tx, live) = mpsc::channel();
-                let (done, done_rx) = mpsc::channel();
-                let id = self.next_subscription_id;
-                self.next_subscription_id += 1;
-                let subscription = Subscription {
-                    id,
-                    last_seq: self.log.next_seq() - 1,
-                    live,
-                    done,
-                };
-                if reply.send(subscription).is_ok() {
-                    self.subscribers.push(live_tx);
-                    self.subscriber_done.push(done_rx);
-                    self.approvals.subscribers.insert(id);
-                    self.approvals.ever_subscribed = true;
-                    self.approvals.policy_at = None;
-                }
+                self.subscribe(&reply);
+                Ok(())
             }
-            Input::Control(ControlInput::Unsubscribed { id }) => {
-                if self.approvals.subscribers.remove(&id)
-                    && !self.approvals.client_attached(self.lifeline_intact)
-                {
-                    self.decide_pending_by_policy()?;
-                }
-            }
+            Input::Control(ControlInput::Unsubscribed { id }) => self.unsubscribed(id),
+        }
+    }
+
+    /// A new subscriber: it follows the log from the last record written.
+    fn subscribe(&mut self, reply: &mpsc::Sender<Subscription>) {
+        let (live_tx, live) = mpsc::channel();
+        let (done, done_rx) = mpsc::channel();
+        let id = self.next_subscription_id;
+        self.next_subscription_id += 1;
+        let subscription = Subscription {
+            id,
+            last_seq: self.log.next_seq() - 1,
+            live,
+            done,
+        };
+        if reply.send(subscription).is_ok() {
+            self.subscribers.push(live_tx);
+            self.subscriber_done.push(done_rx);
+            self.approvals.subscribers.insert(id);
+            self.approvals.ever_subscribed = true;
+            self.approvals.policy_at = None;
+        }
+    }
+
+    /// A subscriber left: with no client left to answer, the policy decides.
+    fn unsubscribed(&mut self, id: u64) -> io::Result<()> {
+        if self.approvals.subscribers.remove(&id)
+            && !self.approvals.client_attached(self.lifeline_intact)
+        {
+            self.decide_pending_by_policy()?;
         }
         Ok(())
     }
@@ -435,25 +418,32 @@ impl Supervisor {
             ControlRequest::Approve {
                 request_id,
                 decision,
-            } => {
-                if !(decision.is_string() || decision.is_object()) {
-                    ControlReply::error(format!(
-                        "the decision must be a string or an object, not {decision}"
-                    ))
-                } else if self.approvals.is_pending(&request_id) {
-                    self.resolve(&request_id, decision, DecidedBy::Client)?;
-                    ControlReply::ok()
-                } else if self.interrupt.is_some() {
-                    ControlReply::error(format!(
-                        "approval request {request_id:?} was dropped: the turn is being interrupted"
-                    ))
-                } else {
-                    ControlReply::error(format!("no pending approval request {request_id:?}"))
-                }
-            }
+            } => self.approve(&request_id, decision)?,
             ControlRequest::Subscribe { .. } => {
                 ControlReply::error("subscribe is answered by the connection")
             }
+        })
+    }
+
+    /// The client's answer to a pending approval request.
+    fn approve(
+        &mut self,
+        request_id: &str,
+        decision: serde_json::Value,
+    ) -> io::Result<ControlReply> {
+        Ok(if !(decision.is_string() || decision.is_object()) {
+            ControlReply::error(format!(
+                "the decision must be a string or an object, not {decision}"
+            ))
+        } else if self.approvals.is_pending(request_id) {
+            self.resolve(request_id, decision, DecidedBy::Client)?;
+            ControlReply::ok()
+        } else if self.ladder.interrupting() {
+            ControlReply::error(format!(
+                "approval request {request_id:?} was dropped: the turn is being interrupted"
+            ))
+        } else {
+            ControlReply::error(format!("no pending approval request {request_id:?}"))
         })
     }
 
@@ -466,9 +456,9 @@ impl Supervisor {
         client_user_message_id: Option<String>,
     ) -> io::Result<ControlReply> {
         let Some(messages) = self.messages.as_ref() else {
-            let why = if self.interrupt.is_some() {
+            let why = if self.ladder.interrupting() {
                 "the turn is being interrupted"
-            } else if self.marker.is_some() || self.leader_exit.is_some() {
+            } else if self.marker.is_some() || self.ladder.leader_exit().is_some() {
                 "the turn is ending: the backend has answered its last message"
             } else {
                 "this backend does not accept input during a turn"
@@ -543,7 +533,7 @@ impl Supervisor {
         let request_id = request_id.clone();
         if let Some(message) = self
             .approvals
-            .refusal(&request_id, self.interrupt.is_some())
+            .refusal(&request_id, self.ladder.interrupting())
         {
             return self.append(Event::Warning { message }, Durability::Flushed);
         }
@@ -564,6 +554,13 @@ impl Supervisor {
         }
     }
 
+    fn record_backend_events(&mut self, events: Vec<Event>) -> io::Result<()> {
+        for event in events {
+            self.record_backend_event(event)?;
+        }
+        Ok(())
+    }
+
     fn record_backend_event(&mut self, event: Event) -> io::Result<()> {
         if matches!(event, Event::ApprovalRequested { .. }) {
             return self.approval_requested(event);
@@ -572,7 +569,7 @@ impl Supervisor {
             Event::Marker { outcome, error } => {
                 if self.marker.is_none() {
                     self.marker = Some((*outcome, error.clone()));
-                    self.marker_at = Some(Instant::now());
+                    self.ladder.marker_seen(Instant::now());
                 }
                 // The answer to the last message: stdin closes and the backend exits.
                 self.messages = None;
@@ -599,23 +596,24 @@ impl Supervisor {
         self.append(event, durability)
     }
 
-    /// Starts the interrupt ladder (once): the backend's own cancel, then SIGTERM to every
-    /// process of the turn after `grace.cancel`, then SIGKILL after `grace.term`.
+    /// Starts the interrupt ladder (once): the backend's own cancel now, then SIGTERM to
+    /// every process of the turn after `grace.cancel`, then SIGKILL after `grace.term`.
     fn interrupt(&mut self, reason: InterruptReason) -> io::Result<()> {
-        if self.interrupt.is_some() || self.leader_exit.is_some() {
+        if !self.ladder.interrupt(reason, Instant::now()) {
             // Already stopping, or the backend is gone and the turn is ending anyway.
             return Ok(());
         }
-        let order = match self.marker {
-            Some(_) => InterruptOrder::AfterMarker,
-            None => InterruptOrder::BeforeMarker,
-        };
-        self.interrupt = Some((reason, order));
         // The backend is being stopped: its pending requests are dropped, unanswered.
         self.approvals.pending.clear();
         self.approvals.policy_at = None;
         self.append(Event::InterruptRequested { reason }, Durability::Synced)?;
-        let cancel = match (self.backend.adapter.cancel(), self.messages.take()) {
+        self.send_cancel();
+        Ok(())
+    }
+
+    /// The backend's own cancel: its interrupt line on stdin, then EOF, or a signal.
+    fn send_cancel(&mut self) {
+        let signal = match (self.backend.adapter.cancel(), self.messages.take()) {
             (Cancel::InputLine(line), Some(messages)) => {
                 // The backend's own interrupt, then EOF (dropping the sender closes stdin
                 // once the line is written).
@@ -628,46 +626,12 @@ impl Supervisor {
             (Cancel::InputLine(_), None) => Some(Signal::INT),
             (Cancel::SignalLeader(signal), _) => Some(signal),
         };
-        if let Some(signal) = cancel {
+        if let Some(signal) = signal {
             // The leader is our unreaped child or its pidfd reports it gone: never a
             // reused PID.
             if let Err(err) = pidfd_send_signal(&self.backend.pidfd, signal) {
                 tracing::debug!(%err, "cancel signal not delivered");
             }
-        }
-        self.term_at = Some(Instant::now() + Duration::from_millis(self.grace.cancel));
-        Ok(())
-    }
-
-    fn marker_exit_grace(&self) -> Duration {
-        Duration::from_millis(self.grace.marker_exit)
-    }
-
-    fn leader_to_keep(&self) -> Option<i32> {
-        match self.leader_exit {
-            Some(_) => None,
-            None => Some(self.backend.pid),
-        }
-    }
-
-    fn start_post_exit_sweep(&mut self) {
-        if self.term_at.is_some() || self.kill_at.is_some() {
-            // The ladder is running: its rungs continue (sooner, see on_time).
-            self.term_at = self.term_at.map(|_| Instant::now());
-            return;
-        }
-        let live = tree::sweep_once(&self.scope, Signal::TERM, None);
-        if live.as_ref().is_ok_and(Vec::is_empty) {
-            self.tree_clean_at = Some(Instant::now());
-        } else {
-            match live {
-                Ok(live) => tracing::info!(
-                    count = live.len(),
-                    "backend exited; stopping what it left behind"
-                ),
-                Err(err) => tracing::error!(%err, "cannot find the turn's processes"),
-            }
-            self.kill_at = Some(Instant::now() + Duration::from_millis(self.grace.term));
         }
     }
 
@@ -681,86 +645,31 @@ impl Supervisor {
         }
         if now >= self.next_heartbeat {
             self.next_heartbeat = now + HEARTBEAT_EVERY;
-            self.record.heartbeat_at_ms = now_ms();
-            if let Ok(boot_id) = crate::process::identity::boot_id() {
-                self.record.descendants = tree::live_members(&self.scope)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|stat| crate::process::identity::Identity {
-                        pid: stat.pid,
-                        start_time: stat.start_time,
-                        boot_id: boot_id.clone(),
-                    })
-                    .collect();
-            }
-            if let Err(err) =
-                atomic_file::write_json_atomic(&self.turn_dir.join(PROCESS_FILE), &self.record)
-            {
-                tracing::warn!(%err, "heartbeat write failed");
-            }
+            self.heartbeat();
         }
-        if let Some(marker_at) = self.marker_at
-            && self.leader_exit.is_none()
-            && self.stopped_after_marker == StoppedAfterMarker::No
-            && self.term_at.is_none()
-            && self.kill_at.is_none()
-            && now >= marker_at + self.marker_exit_grace()
-        {
-            tracing::warn!("the backend did not exit after its end marker; stopping it");
-            self.stopped_after_marker = StoppedAfterMarker::Yes;
-            self.term_at = Some(now);
-        }
-        if let Some(term_at) = self.term_at
-            && now >= term_at
-        {
-            self.term_at = None;
-            match tree::sweep_once(&self.scope, Signal::TERM, self.leader_to_keep()) {
-                Ok(live) => {
-                    tracing::info!(count = live.len(), "SIGTERM to every process of the turn")
-                }
-                Err(err) => tracing::error!(%err, "cannot find the turn's processes"),
-            }
-            self.kill_at = Some(now + Duration::from_millis(self.grace.term));
-        }
-        if let Some(kill_at) = self.kill_at
-            && now >= kill_at
-        {
-            self.kill_at = None;
-            let left = tree::kill_all(&self.scope, self.leader_to_keep(), now + KILL_LOOP_LIMIT)
-                .map_err(|err| tracing::error!(%err, "cannot find the turn's processes"));
-            if left.as_ref().map_or(true, |left| !left.is_empty()) {
-                if let Ok(left) = &left {
-                    tracing::error!(pids = ?left.iter().map(|s| s.pid).collect::<Vec<_>>(), "processes survived SIGKILL");
-                }
-                if self.leader_exit.is_some() {
-                    // Nothing stronger exists (a process stuck in the kernel): end the turn
-                    // anyway rather than never.
-                    self.tree_clean_at = Some(Instant::now());
-                }
-            }
-        }
-        if self.leader_exit.is_some() && self.tree_clean_at.is_none() {
-            // A `/proc` that cannot be read proves nothing gone: the kill rung ends the turn.
-            let live = tree::scan().map(|all| {
-                tree::reap_zombie_children(&all, None);
-                tree::members(&self.scope, &all)
-                    .into_iter()
-                    .any(|stat| !stat.is_zombie())
-            });
-            match live {
-                Ok(false) => {
-                    self.tree_clean_at = Some(now);
-                    self.term_at = None;
-                    self.kill_at = None;
-                }
-                Ok(true) => {}
-                Err(_) if self.term_at.is_none() && self.kill_at.is_none() => {
-                    self.kill_at = Some(now + Duration::from_millis(self.grace.term));
-                }
-                Err(_) => {}
-            }
-        }
+        self.ladder.on_time(now, &mut self.processes);
         Ok(())
+    }
+
+    /// Refreshes `process.json`: the heartbeat and the turn's live processes.
+    fn heartbeat(&mut self) {
+        self.record.heartbeat_at_ms = now_ms();
+        if let Ok(boot_id) = identity::boot_id() {
+            self.record.descendants = tree::live_members(&self.processes.scope)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|stat| Identity {
+                    pid: stat.pid,
+                    start_time: stat.start_time,
+                    boot_id: boot_id.clone(),
+                })
+                .collect();
+        }
+        if let Err(err) =
+            atomic_file::write_json_atomic(&self.turn_dir.join(PROCESS_FILE), &self.record)
+        {
+            tracing::warn!(%err, "heartbeat write failed");
+        }
     }
 
     fn append(&mut self, event: Event, durability: Durability) -> io::Result<()> {
@@ -771,10 +680,7 @@ impl Supervisor {
     }
 
     fn finalize(mut self) -> io::Result<ExitRecord> {
-        let exit = self.leader_exit.unwrap_or(LeaderExit {
-            code: None,
-            signal: None,
-        });
+        let exit = self.ladder.leader_exit().unwrap_or(LeaderExit::UNKNOWN);
         let appended = self.append(
             Event::BackendExited {
                 exit_code: exit.code,
@@ -786,31 +692,19 @@ impl Supervisor {
             self.runner_error.get_or_insert(err.to_string());
         }
         let stderr_tail = read_tail(&self.turn_dir.join(crate::runner::STDERR_FILE));
-        let (status, reason, error) = match &self.runner_error {
+        let (reason, error) = match &self.runner_error {
             Some(message) => (
-                TurnStatus::Failed,
-                "runnerError".to_owned(),
+                EndReason::RunnerError,
                 Some(ErrorInfo::new(format!(
                     "the turn's runner failed: {message}"
                 ))),
             ),
-            None => decide(
-                self.marker.as_ref(),
-                self.interrupt,
-                exit,
-                self.stopped_after_marker,
-                stderr_tail,
-            ),
+            None => decide(self.marker.as_ref(), self.ladder.stop(), exit, stderr_tail),
         };
         let record = ExitRecord {
-            v: RECORD_VERSION,
-            status,
-            reason: reason.clone(),
             exit_code: exit.code,
             signal: exit.signal,
-            error: error.clone(),
-            last_seq: self.log.next_seq(),
-            ended_at_ms: now_ms(),
+            ..ExitRecord::ended(reason, error, self.log.next_seq())
         };
         let line: Arc<str> = Arc::from(write_end(&self.turn_dir, &mut self.log, &record)?);
         for tx in self.subscribers.drain(..) {
@@ -1010,51 +904,57 @@ mod tests {
     }
 
     #[test]
-    fn status_comes_from_marker_interrupt_and_exit_together() {
+    fn the_end_comes_from_marker_stop_and_exit_together() {
         let completed = (MarkerOutcome::Completed, None);
-        let no = StoppedAfterMarker::No;
+        let failed = (MarkerOutcome::Failed, Some(ErrorInfo::new("no")));
+        let interrupt = |reason, order| Some(Stop::Interrupt { reason, order });
+        let reason = |marker: Option<&Marker>, stop, exit| decide(marker, stop, exit, None).0;
+        assert_eq!(reason(Some(&completed), None, CLEAN), EndReason::Completed);
         assert_eq!(
-            decide(Some(&completed), None, CLEAN, no, None).0,
-            TurnStatus::Completed
-        );
-        assert_eq!(
-            decide(
+            reason(
                 None,
-                Some((InterruptReason::Client, InterruptOrder::BeforeMarker)),
-                SIGINT,
-                no,
-                None
-            )
-            .0,
-            TurnStatus::Interrupted
+                interrupt(InterruptReason::Client, InterruptOrder::BeforeMarker),
+                SIGINT
+            ),
+            EndReason::Interrupted(InterruptReason::Client)
         );
         // A SIGINT-interrupted backend that still wrote a marker and exited 0 is interrupted.
         assert_eq!(
-            decide(
+            reason(
                 Some(&completed),
-                Some((InterruptReason::Kill, InterruptOrder::BeforeMarker)),
-                CLEAN,
-                no,
-                None
-            )
-            .0,
-            TurnStatus::Interrupted
+                interrupt(InterruptReason::Kill, InterruptOrder::BeforeMarker),
+                CLEAN
+            ),
+            EndReason::Interrupted(InterruptReason::Kill)
+        );
+        // Stopped by us after its marker, by an interrupt or because it did not exit.
+        assert_eq!(
+            reason(
+                Some(&completed),
+                interrupt(InterruptReason::Kill, InterruptOrder::AfterMarker),
+                SIGINT
+            ),
+            EndReason::Completed
         );
         assert_eq!(
-            decide(
-                Some(&completed),
-                Some((InterruptReason::Kill, InterruptOrder::AfterMarker)),
-                SIGINT,
-                no,
-                None
-            )
-            .0,
-            TurnStatus::Completed
+            reason(Some(&completed), Some(Stop::MarkerExitTimeout), SIGINT),
+            EndReason::Completed
         );
-        assert_eq!(decide(None, None, CLEAN, no, None).0, TurnStatus::Failed);
+        assert_eq!(reason(None, None, CLEAN), EndReason::ExitedWithoutMarker);
         assert_eq!(
-            decide(Some(&completed), None, SIGINT, no, None).0,
-            TurnStatus::Failed
+            reason(Some(&completed), None, SIGINT),
+            EndReason::ExitedAfterMarker
         );
+        assert_eq!(
+            decide(Some(&failed), None, CLEAN, None),
+            (EndReason::Failed, Some(ErrorInfo::new("no")))
+        );
+        let (_, error) = decide(None, None, SIGINT, Some("tail".to_owned()));
+        let error = error.expect("an error");
+        assert_eq!(
+            error.message,
+            "the backend was killed by signal 2 without an end-of-turn marker"
+        );
+        assert_eq!(error.additional_details.as_deref(), Some("tail"));
     }
 }

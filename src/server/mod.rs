@@ -1,6 +1,6 @@
 //! The protocol server: one event loop owning all connection and thread state.
 //!
-//! `main` resolves the state directory and the configuration, opens the store (its index in
+//! [`run`] resolves the state directory and the configuration, opens the store (its index in
 //! the background, waited for by the first request that needs it), and runs the loop on a
 //! tokio runtime. The loop ([`state::Server`]) is fed by one closed [`Event`] enum:
 //! input lines from the transport, and records from the turns it follows. Everything that
@@ -19,9 +19,8 @@ use std::process::ExitCode;
 
 use tokio::sync::mpsc;
 
-use crate::cli::{CommonOptions, fail};
-use crate::config::Config;
-use crate::store::Store;
+use crate::config::{Config, ConfigError};
+use crate::store::{self, Store, StoreError};
 use crate::transport::{self, InputLine};
 
 /// Everything the loop reacts to.
@@ -50,38 +49,53 @@ const INPUT_QUEUE: usize = 256;
 /// How many messages may wait for stdout before the loop pauses.
 const OUTPUT_QUEUE: usize = 4096;
 
-/// Entry point of the `app-server` command.
-pub fn main(common: CommonOptions, max_line_bytes: usize) -> ExitCode {
+/// What the server is started with (the `app-server` command line, as plain values).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The state directory; `None` for the default one ([`store::default_state_dir`]).
+    pub state_dir: Option<PathBuf>,
+    /// The configuration file; `None` for the default one.
+    pub config: Option<PathBuf>,
+    /// `-c key=value` overrides of the configuration, in order.
+    pub overrides: Vec<String>,
+    /// The longest request line accepted, in bytes.
+    pub max_line_bytes: usize,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("no state directory: pass --state-dir or set AGENT_HOST_HOME")]
+    NoStateDir,
+    #[error("cannot read the current directory: {0}")]
+    CurrentDir(std::io::Error),
+    #[error("configuration: {0}")]
+    Config(ConfigError),
+    #[error("cannot open the state directory {}: {source}", dir.display())]
+    StateDir { dir: PathBuf, source: StoreError },
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Starts the server and serves stdin/stdout until the client closes stdin.
+pub fn run(options: Options) -> Result<ExitCode, StartError> {
     crate::logging::init();
-    let state_dir = match resolve_state_dir(common.state_dir.as_deref()) {
-        Ok(dir) => dir,
-        Err(message) => return fail(&message),
-    };
-    let config = match Config::load(common.config.as_deref(), &common.overrides) {
-        Ok(config) => config,
-        Err(err) => return fail(&format!("configuration: {err}")),
-    };
+    let state_dir = resolve_state_dir(options.state_dir.as_deref())?;
+    let config =
+        Config::load(options.config.as_deref(), &options.overrides).map_err(StartError::Config)?;
     // The directories are made now, so a state directory that cannot be made stops the
     // server here; the index is opened on a thread of its own, so `initialize` does not
     // wait for it (on a new state directory that is a new database and several fsyncs).
-    let store = match Store::open_deferred(&state_dir) {
-        Ok(store) => store,
-        Err(err) => {
-            return fail(&format!(
-                "cannot open the state directory {}: {err}",
-                state_dir.display()
-            ));
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let store = Store::open_deferred(&state_dir).map_err(|source| StartError::StateDir {
+        dir: state_dir.clone(),
+        source,
+    })?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
-    };
-    runtime.block_on(serve(state_dir, config, store, max_line_bytes))
+        .map_err(StartError::Runtime)?;
+    Ok(runtime.block_on(serve(state_dir, config, store, options.max_line_bytes)))
 }
 
 async fn serve(
@@ -142,28 +156,18 @@ async fn serve(
     }
 }
 
-/// The state directory: the flag or `AGENT_HOST_HOME`, else `$XDG_STATE_HOME/agent-host`,
-/// else `~/.local/state/agent-host`. Made absolute against the current directory.
-pub fn resolve_state_dir(explicit: Option<&Path>) -> Result<PathBuf, String> {
+/// The state directory: the flag or `AGENT_HOST_HOME`, else the default one
+/// ([`store::default_state_dir`]). Made absolute against the current directory.
+fn resolve_state_dir(explicit: Option<&Path>) -> Result<PathBuf, StartError> {
     let dir = match explicit {
         Some(dir) => dir.to_path_buf(),
-        None => match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
-            Some(base) => PathBuf::from(base).join("agent-host"),
-            None => match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
-                Some(home) => PathBuf::from(home).join(".local/state/agent-host"),
-                None => {
-                    return Err(
-                        "no state directory: pass --state-dir or set AGENT_HOST_HOME".to_string(),
-                    );
-                }
-            },
-        },
+        None => store::default_state_dir().ok_or(StartError::NoStateDir)?,
     };
     if dir.is_absolute() {
         Ok(dir)
     } else {
         std::env::current_dir()
             .map(|cwd| cwd.join(dir))
-            .map_err(|err| format!("cannot read the current directory: {err}"))
+            .map_err(StartError::CurrentDir)
     }
 }

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::events::TurnStatus;
+use crate::events::EndReason;
 use crate::process::identity;
 use crate::runner;
 use crate::store::turn_dir;
@@ -47,7 +47,7 @@ pub(crate) fn recover_turn(dir: &Path) -> bool {
     tracing::debug!("recovery looks at {}", dir.display());
     match runner::launch::read_process_record(dir) {
         Some(process) if identity::is_alive(&process.runner) => false,
-        Some(_) => match crate::kill::stop(dir, STOP_TIMEOUT) {
+        Some(_) => match crate::turn_control::stop(dir, STOP_TIMEOUT) {
             Ok(Some(_)) => true,
             Ok(None) => false,
             Err(err) => {
@@ -66,12 +66,11 @@ pub(crate) fn recover_turn(dir: &Path) -> bool {
             if age < LAUNCH_WINDOW {
                 return false;
             }
-            crate::kill::record_end_for_runner(
+            crate::turn_control::record_end(
                 dir,
-                TurnStatus::Interrupted,
-                "runnerLost",
+                EndReason::RunnerLost,
                 "the turn's runner never started; the turn was ended at recovery",
-                crate::kill::next_seq(dir).unwrap_or(1),
+                crate::turn_control::next_seq(dir).unwrap_or(1),
             )
             .is_ok()
         }

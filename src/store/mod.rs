@@ -48,6 +48,16 @@ pub const EPHEMERAL_DIR_NAME: &str = "ephemeral";
 /// The directory of turn directories inside a thread directory.
 pub const TURNS_DIR_NAME: &str = "turns";
 
+/// The default state directory: `$XDG_STATE_HOME/agent-host`, else
+/// `~/.local/state/agent-host`; `None` when neither variable is set.
+pub fn default_state_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir).join("agent-host"));
+    }
+    let home = std::env::var_os("HOME").filter(|d| !d.is_empty())?;
+    Some(PathBuf::from(home).join(".local/state/agent-host"))
+}
+
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -11,8 +11,8 @@ use super::*;
 use crate::events::{self, InterruptReason};
 use crate::jsonrpc::ErrorObject;
 use crate::protocol::*;
-use crate::runner::{self, spec};
 use crate::store::{self};
+use crate::{runner, spec};
 
 /// Asks the turn's runner to interrupt it (reason `client`); a runner that does not take the
 /// request (hung, stopped, or gone) is killed directly with the turn's processes, and its
@@ -24,7 +24,7 @@ pub(crate) async fn interrupt_or_kill(dir: PathBuf, turn: Uuid) {
     tracing::warn!(
         "turn {turn}: the runner did not take the interrupt ({err}); killing it directly"
     );
-    match tokio::task::spawn_blocking(move || crate::kill::stop_unresponsive(&dir)).await {
+    match tokio::task::spawn_blocking(move || crate::turn_control::stop_unresponsive(&dir)).await {
         Ok(Ok(_)) => {}
         Ok(Err(err)) => tracing::warn!("turn {turn}: direct kill failed: {err}"),
         Err(err) => tracing::warn!("turn {turn}: direct kill failed: {err}"),
@@ -127,7 +127,8 @@ impl Server {
         };
         let (turn, dir) = (active.turn_id, active.dir.clone());
         let stopped =
-            tokio::task::spawn_blocking(move || crate::kill::stop(&dir, RECOVERY_TIMEOUT)).await;
+            tokio::task::spawn_blocking(move || crate::turn_control::stop(&dir, RECOVERY_TIMEOUT))
+                .await;
         let (status, reason, message) = match stopped {
             Ok(Ok(Some(exit))) => (exit.status, exit.reason, exit.error),
             Ok(Ok(None)) | Ok(Err(_)) | Err(_) => (

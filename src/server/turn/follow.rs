@@ -223,9 +223,10 @@ impl Server {
                 // The runner died without its exit record: stop whatever is left of the
                 // turn (identity-checked) and record it as interrupted, so it can be resumed.
                 let dir = active.dir.clone();
-                let stopped =
-                    tokio::task::spawn_blocking(move || crate::kill::stop(&dir, RECOVERY_TIMEOUT))
-                        .await;
+                let stopped = tokio::task::spawn_blocking(move || {
+                    crate::turn_control::stop(&dir, RECOVERY_TIMEOUT)
+                })
+                .await;
                 let (status, reason, message) = match stopped {
                     Ok(Ok(Some(exit))) => (exit.status, exit.reason, exit.error),
                     Ok(Ok(None)) | Ok(Err(_)) | Err(_) => (

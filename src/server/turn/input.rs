@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::backend;
 use crate::jsonrpc::ErrorObject;
 use crate::protocol::*;
-use crate::runner::spec;
+use crate::spec;
 
 /// The most characters of text one turn's input may hold (Codex's limit).
 const MAX_INPUT_CHARS: usize = 1_048_576;

@@ -13,7 +13,7 @@ use crate::backend;
 use crate::config::{InterruptConfig, PromptVia as ConfigPromptVia, Provider, ProviderKind};
 use crate::events::{self, Mode};
 use crate::protocol::TurnStartParams;
-use crate::runner::spec;
+use crate::spec;
 use crate::store::ThreadRecord;
 
 /// Everything a new turn is decided from.

@@ -18,9 +18,9 @@ use crate::config::Provider;
 use crate::events;
 use crate::jsonrpc::{ErrorObject, RequestId};
 use crate::protocol::*;
-use crate::runner::{self, spec};
 use crate::store::turn_dir;
 use crate::store::{self, ThreadRecord, Timestamp};
+use crate::{runner, spec};
 
 /// What `turn/start` checked before anything happens.
 struct Checked {
@@ -53,12 +53,12 @@ pub(super) fn end_unlaunched(dir: &Path, message: &str) {
     if !matches!(runner::client::read_exit_record(dir), Ok(None)) {
         return; // the runner recorded its own end before it died
     }
-    let written = crate::kill::record_end_for_runner(
+    let written = crate::turn_control::record_end_for_runner(
         dir,
         events::TurnStatus::Failed,
         "runnerError",
         message,
-        crate::kill::next_seq(dir).unwrap_or(1),
+        crate::turn_control::next_seq(dir).unwrap_or(1),
     );
     if let Err(err) = written {
         tracing::warn!("cannot record the end of {}: {err}", dir.display());

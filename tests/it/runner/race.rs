@@ -36,9 +36,10 @@ fn kill_racing_natural_exit_ends_exactly_once() {
                                 || (!turn.events().is_empty()).then_some(()),
                             );
                         }
-                        let exit = agent_host::kill::stop(&turn.dir, Duration::from_secs(10))
-                            .unwrap()
-                            .expect("the turn ended");
+                        let exit =
+                            agent_host::turn_control::stop(&turn.dir, Duration::from_secs(10))
+                                .unwrap()
+                                .expect("the turn ended");
                         let (checked, _) = turn.check_ended_once();
                         assert_eq!(exit, checked);
                         match exit.status {

@@ -1,23 +1,22 @@
-//! `agent-host kill`: any process can stop any turn.
+//! What any process may do to a turn from its files alone: stop it, end it on its runner's
+//! behalf, and tell what state it is in. `agent-host kill` and `agent-host turns` are built
+//! on it, and so are the server's recovery and its handling of a lost runner.
 //!
-//! The turn is named by its id (searched as `<state>/threads/*/turns/<id>`) or by its
-//! directory. A live runner is asked over its control socket to interrupt (reason `kill`), the
-//! same as `turn/interrupt`. When the runner is gone (or does not answer), the recorded
+//! Stopping: a live runner is asked over its control socket to interrupt (reason `kill`),
+//! the same as `turn/interrupt`. When the runner is gone (or does not answer), the recorded
 //! processes are killed directly, each only after its identity is verified, and `exit.json`
-//! is written on the runner's behalf. Then the command waits (bounded) for `exit.json` and
-//! prints it as one JSON line.
+//! is written on the runner's behalf. Then [`stop`] waits (bounded) for `exit.json`.
 
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::io;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::atomic_file;
-use crate::events::{
-    ErrorInfo, ExitRecord, InterruptReason, ProcessRecord, RECORD_VERSION, TurnStatus, now_ms,
-};
+use crate::events::{EndReason, ErrorInfo, ExitRecord, InterruptReason, ProcessRecord, TurnStatus};
 use crate::process::identity;
 use crate::process::tree::{self, Scope};
 use crate::runner::client::{read_exit_record, request_blocking};
@@ -26,53 +25,8 @@ use crate::runner::launch::read_process_record;
 use crate::runner::{EXIT_FILE, log};
 use crate::store::turn_dir;
 
-/// Exit code: the turn has ended (the exit record was printed).
-pub const EXIT_ENDED: u8 = 0;
-/// Exit code: the turn did not end within the timeout.
-pub const EXIT_TIMEOUT: u8 = 1;
-/// Exit code: no such turn, or a bad argument.
-pub const EXIT_NOT_FOUND: u8 = 2;
-/// Exit code: anything else went wrong.
-pub const EXIT_ERROR: u8 = 3;
-
 /// How long the direct SIGKILL loop may take when the runner is gone.
 const DIRECT_KILL_LIMIT: Duration = Duration::from_secs(5);
-
-/// Runs the `kill` command.
-pub fn main(state_dir: Option<PathBuf>, turn: &str, timeout: Duration) -> ExitCode {
-    crate::logging::init();
-    let turn_dir = match resolve_turn(state_dir.as_deref(), turn) {
-        Ok(dir) => dir,
-        Err(message) => {
-            report(&format!("agent-host kill: {message}"));
-            return ExitCode::from(EXIT_NOT_FOUND);
-        }
-    };
-    match stop(&turn_dir, timeout) {
-        Ok(Some(record)) => match serde_json::to_string(&record) {
-            Ok(line) => {
-                print_line(&line);
-                ExitCode::from(EXIT_ENDED)
-            }
-            Err(err) => {
-                report(&format!("agent-host kill: {err}"));
-                ExitCode::from(EXIT_ERROR)
-            }
-        },
-        Ok(None) => {
-            report(&format!(
-                "agent-host kill: the turn in {} did not end within {} ms",
-                turn_dir.display(),
-                timeout.as_millis()
-            ));
-            ExitCode::from(EXIT_TIMEOUT)
-        }
-        Err(err) => {
-            report(&format!("agent-host kill: {}: {err}", turn_dir.display()));
-            ExitCode::from(EXIT_ERROR)
-        }
-    }
-}
 
 /// Stops the turn in `turn_dir` and waits up to `timeout` for its exit record.
 pub fn stop(turn_dir: &Path, timeout: Duration) -> io::Result<Option<ExitRecord>> {
@@ -144,10 +98,9 @@ fn kill_directly(turn_dir: &Path, process: &ProcessRecord) -> io::Result<()> {
     if read_exit_record(turn_dir)?.is_some() {
         return Ok(());
     }
-    record_end_for_runner(
+    record_end(
         turn_dir,
-        TurnStatus::Interrupted,
-        InterruptReason::Kill.as_str(),
+        EndReason::Interrupted(InterruptReason::Kill),
         "the turn's runner was gone; agent-host kill stopped its processes",
         next_seq(turn_dir)?,
     )
@@ -176,7 +129,7 @@ pub fn recorded_scope(turn_dir: &Path, process: &ProcessRecord) -> Scope {
 
 /// The turn id of a turn directory: its spec's, else the directory's name when it is one.
 fn turn_id_of(turn_dir: &Path) -> Option<String> {
-    if let Ok(spec) = crate::runner::spec::read(turn_dir) {
+    if let Ok(spec) = crate::spec::read(turn_dir) {
         return Some(spec.turn_id);
     }
     let name = turn_dir.file_name()?.to_str()?;
@@ -213,69 +166,117 @@ pub fn next_seq(turn_dir: &Path) -> io::Result<u64> {
 }
 
 /// Writes the exit record of a turn whose runner cannot (it is gone, or never started).
-pub fn record_end_for_runner(
+pub fn record_end(
     turn_dir: &Path,
-    status: TurnStatus,
-    reason: &str,
+    reason: EndReason,
     message: &str,
     last_seq: u64,
 ) -> io::Result<()> {
-    let record = ExitRecord {
-        v: RECORD_VERSION,
-        status,
-        reason: reason.to_owned(),
-        exit_code: None,
-        signal: None,
-        error: Some(ErrorInfo::new(message)),
-        last_seq,
-        ended_at_ms: now_ms(),
-    };
+    let record = ExitRecord::ended(reason, Some(ErrorInfo::new(message)), last_seq);
     atomic_file::write_json_atomic(&turn_dir.join(EXIT_FILE), &record)
 }
 
-/// Finds the turn directory for a turn id (of a stored or an ephemeral thread) or a
-/// directory path.
-pub fn resolve_turn(state_dir: Option<&Path>, turn: &str) -> Result<PathBuf, String> {
-    let as_path = Path::new(turn);
-    if as_path.is_dir() {
-        return Ok(as_path.to_path_buf());
-    }
-    let id = uuid::Uuid::parse_str(turn).map_err(|_| {
-        format!(
-            "{:?} is neither a turn directory nor a turn id (a UUID)",
-            crate::jsonrpc::quote(turn)
-        )
-    })?;
-    let state = match state_dir {
-        Some(dir) => dir.to_path_buf(),
-        None => default_state_dir().ok_or("no state directory: pass --state-dir")?,
+/// [`record_end`] for callers that name the reason by its recorded name (`server/turns.rs`
+/// still does); `status` must be the reason's own.
+pub fn record_end_for_runner(
+    turn_dir: &Path,
+    status: TurnStatus,
+    name: &str,
+    message: &str,
+    last_seq: u64,
+) -> io::Result<()> {
+    let reason = EndReason::from_name(name)
+        .filter(|reason| reason.status() == status)
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{name:?} is not a reason a {status:?} turn ends for"),
+            )
+        })?;
+    record_end(turn_dir, reason, message, last_seq)
+}
+
+/// Which turns [`summary`] describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    /// Only the turns that have not ended.
+    NotEnded,
+    /// Ended turns too.
+    All,
+}
+
+/// A turn as `agent-host turns` lists it, read from its records alone (no server needed).
+/// The members read from `spec.json` and `turn.json` are copied as they are written there.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnSummary {
+    pub thread_id: Option<Value>,
+    pub turn_id: Option<Value>,
+    pub state: TurnState,
+    /// The exit record's reason, for an ended turn.
+    pub reason: Option<String>,
+    pub mode: Option<Value>,
+    pub provider: Option<Value>,
+    pub started_at_ms: Option<Value>,
+    pub ended_at_ms: Option<u64>,
+    pub runner_pid: Option<i32>,
+    pub backend_pid: Option<i32>,
+    pub dir: String,
+}
+
+/// Where a turn is, from its records: ended (with the exit record's status), or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum TurnState {
+    NotEnded(LiveState),
+    Ended(TurnStatus),
+}
+
+/// The state of a turn without an exit record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum LiveState {
+    /// No process record yet: the runner may still be starting.
+    Starting,
+    /// Its runner is alive (pid, start time and boot id all match).
+    Running,
+    /// Its runner is gone: `agent-host kill`, `thread/resume` or the next server start ends it.
+    RunnerLost,
+}
+
+/// The turn in `dir`, or `None` when it is not a turn directory (no readable `spec.json`) or
+/// it has ended and `listing` holds only turns that have not.
+pub fn summary(dir: &Path, listing: Listing) -> Option<TurnSummary> {
+    let read = |name: &str| -> Option<Value> {
+        serde_json::from_slice(&std::fs::read(dir.join(name)).ok()?).ok()
     };
-    match turn_dir::find(&state, id) {
-        Ok(Some(found)) => Ok(found.path),
-        Ok(None) => Err(format!("no turn {id} in {}", state.display())),
-        Err(err) => Err(err.to_string()),
+    let spec = read(turn_dir::SPEC_FILE)?;
+    let started_at_ms = read(turn_dir::TURN_FILE).and_then(|t| t.get("startedAtMs").cloned());
+    let exit = read_exit_record(dir).ok().flatten();
+    if exit.is_some() && listing == Listing::NotEnded {
+        return None;
     }
-}
-
-/// `$XDG_STATE_HOME/agent-host`, else `~/.local/state/agent-host`.
-pub(crate) fn default_state_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(dir).join("agent-host"));
-    }
-    let home = std::env::var_os("HOME").filter(|d| !d.is_empty())?;
-    Some(PathBuf::from(home).join(".local/state/agent-host"))
-}
-
-/// The command's one place that writes to stdout.
-#[allow(clippy::print_stdout)]
-fn print_line(line: &str) {
-    // Output goes through a locked stdout; a closed stdout is not worth a panic.
-    let mut out = io::stdout().lock();
-    let _ = writeln!(out, "{line}");
-}
-
-/// The command's one place that writes to stderr.
-fn report(message: &str) {
-    let mut err = io::stderr().lock();
-    let _ = writeln!(err, "{message}");
+    let process = read_process_record(dir);
+    let state = match (&exit, &process) {
+        (Some(exit), _) => TurnState::Ended(exit.status),
+        (None, None) => TurnState::NotEnded(LiveState::Starting),
+        (None, Some(p)) if identity::is_alive(&p.runner) => TurnState::NotEnded(LiveState::Running),
+        (None, Some(_)) => TurnState::NotEnded(LiveState::RunnerLost),
+    };
+    Some(TurnSummary {
+        thread_id: spec.get("threadId").cloned(),
+        turn_id: spec.get("turnId").cloned(),
+        state,
+        reason: exit.as_ref().map(|e| e.reason.clone()),
+        mode: spec.get("mode").cloned(),
+        provider: spec.pointer("/provider/name").cloned(),
+        started_at_ms,
+        ended_at_ms: exit.as_ref().map(|e| e.ended_at_ms),
+        runner_pid: process.as_ref().map(|p| p.runner.pid),
+        backend_pid: process
+            .as_ref()
+            .and_then(|p| p.backend.as_ref())
+            .map(|b| b.identity.pid),
+        dir: dir.display().to_string(),
+    })
 }

@@ -1,4 +1,5 @@
-//! `agent-host schema --out DIR`: writes the JSON Schema generated from our protocol types.
+//! The JSON Schema generated from our protocol types (`agent-host schema --out DIR` writes
+//! it; the committed `schema/` is checked against it).
 //!
 //! Three files, deterministic (sorted keys, two-space indent, final newline):
 //! - `app-server-input.schema.json`: what the server reads (request params, the client's
@@ -11,8 +12,6 @@
 //! Both schemas are JSON Schema draft-07 bundles: a `definitions` map keyed by Rust type name.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::ExitCode;
 
 use schemars::SchemaGenerator;
 use schemars::generate::SchemaSettings;
@@ -30,27 +29,6 @@ pub const INPUT_FILE: &str = "app-server-input.schema.json";
 pub const OUTPUT_FILE: &str = "app-server-output.schema.json";
 /// The file listing every method.
 pub const METHODS_FILE: &str = "app-server-methods.json";
-
-/// Entry point of the `schema` command.
-pub fn main(out: &Path) -> ExitCode {
-    crate::logging::init();
-    match write_schemas(out) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(dir = %out.display(), %error, "cannot write the schema");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Writes every schema file into `out`, creating the directory if needed.
-pub fn write_schemas(out: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(out)?;
-    for (name, text) in generate()? {
-        crate::atomic_file::write_atomic(&out.join(name), text.as_bytes())?;
-    }
-    Ok(())
-}
 
 /// Generates every schema file: file name → contents.
 pub fn generate() -> Result<BTreeMap<&'static str, String>, serde_json::Error> {
@@ -149,7 +127,7 @@ mod tests {
     use super::*;
     use crate::protocol::client_request_signature;
 
-    const CAPTURED: &str = include_str!("protocol/testdata/codex-0.169.0.jsonl");
+    const CAPTURED: &str = include_str!("testdata/codex-0.169.0.jsonl");
 
     fn file(name: &str) -> Value {
         let files = generate().expect("generate");

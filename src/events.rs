@@ -141,7 +141,7 @@ pub enum Event {
     /// The last record of the turn; same content as `exit.json`.
     TurnEnded {
         status: TurnStatus,
-        reason: String,
+        reason: EndReason,
         error: Option<ErrorInfo>,
     },
 }
@@ -327,6 +327,27 @@ impl EndReason {
     }
 }
 
+/// Written as its name, so that the records keep their strings.
+impl Serialize for EndReason {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Read from its name; a name that is no reason is an error naming the valid ones.
+impl<'de> Deserialize<'de> for EndReason {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        EndReason::from_name(&name).ok_or_else(|| {
+            let valid: Vec<&str> = EndReason::ALL.iter().map(|r| r.as_str()).collect();
+            serde::de::Error::custom(format!(
+                "unknown end reason {name:?}, expected one of {}",
+                valid.join(", ")
+            ))
+        })
+    }
+}
+
 impl std::fmt::Display for EndReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -376,7 +397,7 @@ pub struct ExitRecord {
     /// An [`EndReason`] by its name (`completed`, `failed`, `exitedAfterMarker`,
     /// `exitedWithoutMarker`, `client`, `clientLost`, `kill`, `runnerLost`, `spawnFailed`,
     /// `badSpec`, `runnerError`): see `docs/contracts.md`.
-    pub reason: String,
+    pub reason: EndReason,
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
     pub error: Option<ErrorInfo>,
@@ -392,7 +413,7 @@ impl ExitRecord {
         ExitRecord {
             v: RECORD_VERSION,
             status: reason.status(),
-            reason: reason.as_str().to_owned(),
+            reason,
             exit_code: None,
             signal: None,
             error,
@@ -410,7 +431,7 @@ impl ExitRecord {
             at_ms: self.ended_at_ms,
             event: Event::TurnEnded {
                 status: self.status,
-                reason: self.reason.clone(),
+                reason: self.reason,
                 error: self.error.clone(),
             },
         }

@@ -176,26 +176,6 @@ pub fn record_end(
     atomic_file::write_json_atomic(&turn_dir.join(EXIT_FILE), &record)
 }
 
-/// [`record_end`] for callers that name the reason by its recorded name (`server/turns.rs`
-/// still does); `status` must be the reason's own.
-pub fn record_end_for_runner(
-    turn_dir: &Path,
-    status: TurnStatus,
-    name: &str,
-    message: &str,
-    last_seq: u64,
-) -> io::Result<()> {
-    let reason = EndReason::from_name(name)
-        .filter(|reason| reason.status() == status)
-        .ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{name:?} is not a reason a {status:?} turn ends for"),
-            )
-        })?;
-    record_end(turn_dir, reason, message, last_seq)
-}
-
 /// Which turns [`summary`] describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Listing {
@@ -214,7 +194,7 @@ pub struct TurnSummary {
     pub turn_id: Option<Value>,
     pub state: TurnState,
     /// The exit record's reason, for an ended turn.
-    pub reason: Option<String>,
+    pub reason: Option<EndReason>,
     pub mode: Option<Value>,
     pub provider: Option<Value>,
     pub started_at_ms: Option<Value>,
@@ -267,7 +247,7 @@ pub fn summary(dir: &Path, listing: Listing) -> Option<TurnSummary> {
         thread_id: spec.get("threadId").cloned(),
         turn_id: spec.get("turnId").cloned(),
         state,
-        reason: exit.as_ref().map(|e| e.reason.clone()),
+        reason: exit.as_ref().map(|e| e.reason),
         mode: spec.get("mode").cloned(),
         provider: spec.pointer("/provider/name").cloned(),
         started_at_ms,

@@ -117,18 +117,6 @@ pub fn launch_with(
         (Mode::Background, _) => None,
     };
     let log = crate::atomic_file::open_private_append(&turn_dir.join(RUNNER_LOG_FILE))?;
-    let mut set = Vec::new();
-    let mut remove = Vec::new();
-    match lifeline_fd {
-        Some(fd) => set.push((LIFELINE_FD_ENV.into(), fd.as_raw_fd().to_string().into())),
-        None => remove.push(LIFELINE_FD_ENV.into()),
-    }
-    if env.is_empty() {
-        remove.push(PROVIDER_ENV_ENV.into());
-    } else {
-        let json = serde_json::to_string(env).map_err(io::Error::other)?;
-        set.push((PROVIDER_ENV_ENV.into(), json.into()));
-    }
     let args = [
         "runner".into(),
         "--turn-dir".into(),
@@ -138,38 +126,14 @@ pub fn launch_with(
         program: &options.exe,
         args: &args,
         cwd: &turn_dir,
-        env: EnvPolicy::Inherit { set, remove },
+        env: runner_env(lifeline_fd.map(|fd| fd.as_raw_fd()), env)?,
         stdin: Stdio::null(),
         stdout: Stdio::from(log.try_clone()?),
         stderr: Stdio::from(log),
         session: SessionPolicy::NewSession,
         inherit_fd: lifeline_fd,
     })?;
-    let deadline = Instant::now() + options.ready_timeout;
-    let ready = loop {
-        if let Some(process) = read_process_record(&turn_dir) {
-            break Ok(process);
-        }
-        if let Some(status) = child.try_wait()? {
-            break Err(io::Error::other(format!(
-                "the runner exited ({status}) before it was ready; see {}",
-                turn_dir.join(RUNNER_LOG_FILE).display()
-            )));
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!(
-                    "the runner was not ready within {:?}",
-                    options.ready_timeout
-                ),
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    let process = ready?;
+    let process = wait_ready(&mut child, &turn_dir, options.ready_timeout)?;
     // The reaper: the runner is our child until it exits; someone must wait for it.
     std::thread::Builder::new()
         .name("runner-reaper".into())
@@ -180,6 +144,58 @@ pub fn launch_with(
         runner: process.runner.clone(),
         process,
     })
+}
+
+/// The runner's environment: the lifeline's descriptor number (foreground), and the values
+/// of the provider's `env` as JSON ([`PROVIDER_ENV_ENV`]); neither inherited otherwise.
+fn runner_env(
+    lifeline: Option<std::os::fd::RawFd>,
+    env: &BTreeMap<String, String>,
+) -> io::Result<EnvPolicy> {
+    let mut set = Vec::new();
+    let mut remove = Vec::new();
+    match lifeline {
+        Some(fd) => set.push((LIFELINE_FD_ENV.into(), fd.to_string().into())),
+        None => remove.push(LIFELINE_FD_ENV.into()),
+    }
+    if env.is_empty() {
+        remove.push(PROVIDER_ENV_ENV.into());
+    } else {
+        let json = serde_json::to_string(env).map_err(io::Error::other)?;
+        set.push((PROVIDER_ENV_ENV.into(), json.into()));
+    }
+    Ok(EnvPolicy::Inherit { set, remove })
+}
+
+/// Waits (polling, bounded by `timeout`) until the runner reports ready by writing its
+/// process record; a runner that exits first, or is not ready in time (then killed), is an
+/// error.
+fn wait_ready(
+    child: &mut std::process::Child,
+    turn_dir: &Path,
+    timeout: Duration,
+) -> io::Result<ProcessRecord> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(process) = read_process_record(turn_dir) {
+            return Ok(process);
+        }
+        if let Some(status) = child.try_wait()? {
+            return Err(io::Error::other(format!(
+                "the runner exited ({status}) before it was ready; see {}",
+                turn_dir.join(RUNNER_LOG_FILE).display()
+            )));
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("the runner was not ready within {timeout:?}"),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 /// Reads `process.json` if it exists and parses.

@@ -81,21 +81,10 @@ pub fn init_logging(turn_dir: &Path) {
 /// (another runner holds the turn, or the turn's files cannot be written).
 pub fn run(turn_dir: &Path) -> io::Result<()> {
     let turn_dir = std::path::absolute(turn_dir)?;
-    // One runner per turn: the lock is held for the runner's life (closed on exec, so the
-    // backend does not inherit it).
-    let lock = atomic_file::open_private_append(&turn_dir.join(LOCK_FILE))?;
-    rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
-        |_| {
-            io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("another runner holds {}", turn_dir.display()),
-            )
-        },
-    )?;
-    if turn_dir.join(EXIT_FILE).exists() {
+    let Some(lock) = claim(&turn_dir)? else {
         tracing::warn!("the turn has already ended; nothing to do");
         return Ok(());
-    }
+    };
     // Before any thread exists, so that every thread inherits the mask (`process::spawn`
     // gives the backend a clean one).
     let stop_signals = block_stop_signals()?;
@@ -105,74 +94,131 @@ pub fn run(turn_dir: &Path) -> io::Result<()> {
     }
     let me = identity::current()?;
     let mut log = EventLog::open(&turn_dir)?;
-    let spec = match spec::read(&turn_dir) {
-        Ok(spec) => spec,
-        Err(err) => {
-            let record = ProcessRecord {
-                v: RECORD_VERSION,
-                runner: me,
-                backend: None,
-                socket: String::new(),
-                mode: Mode::Background,
-                started_at_ms: now_ms(),
-                heartbeat_at_ms: now_ms(),
-                descendants: Vec::new(),
-            };
-            atomic_file::write_json_atomic(&turn_dir.join(PROCESS_FILE), &record)?;
-            return fail_before_start(
-                &turn_dir,
-                &mut log,
-                EndReason::BadSpec,
-                format!("cannot read the turn spec: {err}"),
-            );
-        }
-    };
     let mut record = ProcessRecord {
         v: RECORD_VERSION,
         runner: me.clone(),
         backend: None,
         socket: String::new(),
-        mode: spec.mode,
+        mode: Mode::Background,
         started_at_ms: now_ms(),
         heartbeat_at_ms: now_ms(),
         descendants: Vec::new(),
     };
-    let bound = socket_path(&turn_dir, &spec.turn_id)
+    let started = match start_backend(&turn_dir, &mut record)? {
+        Ok(started) => started,
+        Err(stop) => {
+            atomic_file::write_json_atomic(&turn_dir.join(PROCESS_FILE), &record)?;
+            if let Some(socket) = &stop.socket {
+                let _ = std::fs::remove_file(socket);
+            }
+            return fail_before_start(&turn_dir, &mut log, stop.reason, stop.message);
+        }
+    };
+    let exit = supervise(&turn_dir, record, log, started, stop_signals, lifeline)?;
+    tracing::info!(status = ?exit.status, reason = %exit.reason, "turn ended");
+    drop(lock);
+    Ok(())
+}
+
+/// Takes the turn: one runner per turn, by a lock held for the runner's life (closed on
+/// exec, so the backend does not inherit it). `None` when the turn has already ended.
+fn claim(turn_dir: &Path) -> io::Result<Option<std::fs::File>> {
+    let lock = atomic_file::open_private_append(&turn_dir.join(LOCK_FILE))?;
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
+        |_| {
+            io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("another runner holds {}", turn_dir.display()),
+            )
+        },
+    )?;
+    Ok((!turn_dir.join(EXIT_FILE).exists()).then_some(lock))
+}
+
+/// Why the turn ends before its backend runs; the control socket to remove, if bound.
+struct EarlyEnd {
+    reason: EndReason,
+    message: String,
+    socket: Option<PathBuf>,
+}
+
+/// What runs once the backend has started.
+struct Started {
+    spec: spec::Spec,
+    socket_path: PathBuf,
+    listener: UnixListener,
+    command_stdin: backend::Stdin,
+    adapter: Adapter,
+    child: std::process::Child,
+}
+
+/// Reads the spec, binds the control socket, builds the backend's command line and starts
+/// it. `Ok(Err(_))`: the turn ends `failed` for a reason the runner records; `Err`: the
+/// turn's files cannot be written.
+fn start_backend(
+    turn_dir: &Path,
+    record: &mut ProcessRecord,
+) -> io::Result<Result<Started, EarlyEnd>> {
+    let early = |reason, message, socket: Option<&Path>| {
+        Ok(Err(EarlyEnd {
+            reason,
+            message,
+            socket: socket.map(Path::to_path_buf),
+        }))
+    };
+    let spec = match spec::read(turn_dir) {
+        Ok(spec) => spec,
+        Err(err) => {
+            let message = format!("cannot read the turn spec: {err}");
+            return early(EndReason::BadSpec, message, None);
+        }
+    };
+    record.mode = spec.mode;
+    let bound = socket_path(turn_dir, &spec.turn_id)
         .and_then(|path| bind_private(&path).map(|listener| (path, listener)));
     let (socket_path, listener) = match bound {
         Ok(bound) => bound,
         Err(err) => {
-            atomic_file::write_json_atomic(&turn_dir.join(PROCESS_FILE), &record)?;
-            return fail_before_start(
-                &turn_dir,
-                &mut log,
-                EndReason::RunnerError,
-                format!("cannot serve the control socket: {err}"),
-            );
+            let message = format!("cannot serve the control socket: {err}");
+            return early(EndReason::RunnerError, message, None);
         }
     };
     record.socket = socket_path.to_string_lossy().into_owned();
-    let started = backend::command_for(&spec)
-        .and_then(|command| Adapter::new(&spec).map(|adapter| (command, adapter)));
-    let (command, adapter) = match started {
-        Ok(pair) => pair,
-        Err(message) => {
-            atomic_file::write_json_atomic(&turn_dir.join(PROCESS_FILE), &record)?;
-            let _ = std::fs::remove_file(&socket_path);
-            return fail_before_start(&turn_dir, &mut log, EndReason::SpawnFailed, message);
-        }
+    let prepared = backend::command_for(&spec)
+        .and_then(|command| Adapter::new(&spec).map(|adapter| (command, adapter)))
+        .and_then(|(command, adapter)| Ok((command, adapter, provider_env(&spec)?)));
+    let (command, adapter, provider_env) = match prepared {
+        Ok(prepared) => prepared,
+        Err(message) => return early(EndReason::SpawnFailed, message, Some(&socket_path)),
     };
     let stderr = atomic_file::open_private_append(&turn_dir.join(STDERR_FILE))?;
-    let provider_env = match provider_env(&spec) {
-        Ok(values) => values,
-        Err(message) => {
-            atomic_file::write_json_atomic(&turn_dir.join(PROCESS_FILE), &record)?;
-            let _ = std::fs::remove_file(&socket_path);
-            return fail_before_start(&turn_dir, &mut log, EndReason::SpawnFailed, message);
+    let child = match spawn_backend(&spec, &command, &provider_env, stderr) {
+        Ok(child) => child,
+        Err(err) => {
+            let message = spawn_error(&command.program, &spec.provider.name, &spec.cwd, &err);
+            return early(EndReason::SpawnFailed, message, Some(&socket_path));
         }
     };
-    // The kind's own variables first, those of the provider's `env` after them (they win),
-    // and the turn's marker last: every process started with it is the turn's.
+    tracing::info!(pid = child.id(), program = %command.program.display(), "backend started");
+    Ok(Ok(Started {
+        spec,
+        socket_path,
+        listener,
+        command_stdin: command.stdin,
+        adapter,
+        child,
+    }))
+}
+
+/// Starts the backend in a session of its own. The kind's own variables come first, those
+/// of the provider's `env` after them (they win), and the turn's marker last: every process
+/// started with it is the turn's.
+fn spawn_backend(
+    spec: &spec::Spec,
+    command: &backend::BackendCommand,
+    provider_env: &std::collections::BTreeMap<String, String>,
+    stderr: std::fs::File,
+) -> io::Result<std::process::Child> {
     let env = EnvPolicy::Inherit {
         set: command
             .env
@@ -194,7 +240,7 @@ pub fn run(turn_dir: &Path) -> io::Result<()> {
             OsString::from(PROVIDER_ENV_ENV),
         ],
     };
-    let spawned = process::spawn(SpawnSpec {
+    process::spawn(SpawnSpec {
         program: &command.program,
         args: &command.args,
         cwd: &spec.cwd,
@@ -209,140 +255,70 @@ pub fn run(turn_dir: &Path) -> io::Result<()> {
         stderr: Stdio::from(stderr),
         session: SessionPolicy::NewSession,
         inherit_fd: None,
-    });
-    let mut child = match spawned {
-        Ok(child) => child,
-        Err(err) => {
-            atomic_file::write_json_atomic(&turn_dir.join(PROCESS_FILE), &record)?;
-            let _ = std::fs::remove_file(&socket_path);
-            return fail_before_start(
-                &turn_dir,
-                &mut log,
-                EndReason::SpawnFailed,
-                spawn_error(&command.program, &spec.provider.name, &spec.cwd, &err),
-            );
-        }
-    };
+    })
+}
+
+/// Records the started backend (`process.json`, `runnerStarted`), starts the threads that
+/// feed the loop, and runs the supervisor to the turn's end.
+fn supervise(
+    turn_dir: &Path,
+    mut record: ProcessRecord,
+    mut log: EventLog,
+    started: Started,
+    stop_signals: libc::sigset_t,
+    lifeline: Option<OwnedFd>,
+) -> io::Result<ExitRecord> {
+    let Started {
+        spec,
+        socket_path,
+        listener,
+        command_stdin,
+        adapter,
+        mut child,
+    } = started;
     let pid = child.id() as i32;
     // The child is unreaped until its waiter says so, so this pidfd names it for sure.
     let pidfd = pidfd_open(
         Pid::from_raw(pid).ok_or_else(|| io::Error::other("pid 0"))?,
         PidfdFlags::empty(),
     )?;
-    let backend_identity = identity::of_pid(pid)?;
     record.backend = Some(BackendProcess {
-        identity: backend_identity,
+        identity: identity::of_pid(pid)?,
         pgid: pid,
     });
     atomic_file::write_json_atomic(&turn_dir.join(PROCESS_FILE), &record)?;
     log.append(
         Event::RunnerStarted {
-            runner_pid: me.pid,
+            runner_pid: record.runner.pid,
             backend_pid: pid,
             backend_pgid: pid,
         },
         Durability::Flushed,
     )?;
-    tracing::info!(pid, program = %command.program.display(), "backend started");
-
     let (to_loop, inputs) = mpsc::channel::<Input>();
-    // An open stdin (approval answers, user messages) is written by a thread of its own,
-    // fed line by line by the loop; the loop closes it by dropping the sender.
-    let open_stdin = |child: &mut std::process::Child| -> io::Result<_> {
-        match child.stdin.take() {
-            Some(stdin) => {
-                let (tx, lines) = mpsc::channel::<String>();
-                spawn_thread("backend-stdin", move || {
-                    approvals::write_lines(stdin, lines)
-                })?;
-                Ok(Some(tx))
-            }
-            None => Ok(None),
-        }
-    };
-    let (answers, messages) = match command.stdin {
-        backend::Stdin::Null => (None, None),
-        backend::Stdin::Prompt(prompt) => {
-            if let Some(mut stdin) = child.stdin.take() {
-                spawn_thread("prompt-stdin", move || {
-                    // The backend may exit without reading: a broken pipe is not our failure.
-                    if let Err(err) = stdin.write_all(prompt.as_bytes()) {
-                        tracing::debug!(%err, "prompt not fully written to stdin");
-                    }
-                })?;
-            }
-            (None, None)
-        }
-        backend::Stdin::ApprovalAnswers => (open_stdin(&mut child)?, None),
-        backend::Stdin::UserMessages { prompt } => {
-            (None, open_stdin(&mut child)?.map(|tx| (tx, prompt)))
-        }
-    };
-    if let Some(stdout) = child.stdout.take() {
-        let raw_path = turn_dir.join(STDOUT_FILE);
-        let tx = to_loop.clone();
-        spawn_thread("backend-stdout", move || {
-            supervisor::read_stdout(stdout, &raw_path, tx)
-        })?;
-    } else {
-        let _ = to_loop.send(Input::StdoutEof);
-    }
-    {
-        let tx = to_loop.clone();
-        spawn_thread("backend-waiter", move || {
-            let status = child.wait();
-            let _ = tx.send(Input::LeaderExited(status));
-        })?;
-    }
-    {
-        let tx = to_loop.clone();
-        spawn_thread("signals", move || wait_stop_signals(stop_signals, tx))?;
-    }
-    let mut client_link = approvals::ClientLink::Subscribers;
-    match (spec.mode, lifeline) {
-        (Mode::Foreground, Some(fd)) => {
-            let tx = to_loop.clone();
-            spawn_thread("lifeline", move || watch_lifeline(fd, tx))?;
-            client_link = approvals::ClientLink::Lifeline;
-        }
-        (Mode::Foreground, None) => {
-            tracing::warn!(
-                "foreground turn without a lifeline: it will not notice its client going away"
-            );
-        }
-        (Mode::Background, _) => {}
-    }
-    {
-        let tx = to_loop.clone();
-        let events_path = turn_dir.join(log::EVENTS_FILE);
-        spawn_thread("control", move || {
-            control::serve(
-                listener,
-                events_path,
-                tx,
-                Input::Control as fn(ControlInput) -> Input,
-            )
-        })?;
-    }
+    let (answers, messages) = connect_stdin(&mut child, command_stdin)?;
+    start_feeders(turn_dir, child, &to_loop, stop_signals, listener)?;
+    let client_link = watch_client(spec.mode, lifeline, &to_loop)?;
     // Every process of the turn is a descendant of the runner: it is their subreaper, so
     // orphans (double-forked, `setsid`-ed) come back to it. The marker finds one that escaped
     // all the same (no subreaper); nothing that started before the runner is ever the turn's.
     let scope = Scope {
-        roots: vec![me.pid],
+        roots: vec![record.runner.pid],
         marker: Some(spec.turn_id.clone()),
-        not_before: Some(me.start_time),
-        exclude: vec![me.pid],
+        not_before: Some(record.runner.start_time),
+        exclude: vec![record.runner.pid],
         ..Scope::default()
     };
+    let backend = Backend {
+        pid,
+        pidfd,
+        adapter,
+    };
     let supervisor = Supervisor::new(
-        turn_dir.clone(),
+        turn_dir.to_path_buf(),
         log,
         record,
-        Backend {
-            pid,
-            pidfd,
-            adapter,
-        },
+        backend,
         scope,
         spec.grace_ms,
         socket_path,
@@ -358,10 +334,109 @@ pub fn run(turn_dir: &Path) -> io::Result<()> {
     };
     // Keep one sender so the channel never reports "disconnected" while timers run.
     let _keep = to_loop;
-    let exit = supervisor.run(inputs)?;
-    tracing::info!(status = ?exit.status, reason = %exit.reason, "turn ended");
-    drop(lock);
-    Ok(())
+    supervisor.run(inputs)
+}
+
+/// The senders of an open stdin: approval answers, or user messages with the first one.
+type StdinFeeds = (
+    Option<mpsc::Sender<String>>,
+    Option<(mpsc::Sender<String>, String)>,
+);
+
+/// What the backend's stdin carries: the prompt (written by a thread of its own, then
+/// closed), approval answers or user messages (an open pipe fed line by line by the loop,
+/// which closes it by dropping the sender), or nothing.
+fn connect_stdin(child: &mut std::process::Child, stdin: backend::Stdin) -> io::Result<StdinFeeds> {
+    let open_stdin = |child: &mut std::process::Child| -> io::Result<_> {
+        match child.stdin.take() {
+            Some(stdin) => {
+                let (tx, lines) = mpsc::channel::<String>();
+                spawn_thread("backend-stdin", move || {
+                    approvals::write_lines(stdin, lines)
+                })?;
+                Ok(Some(tx))
+            }
+            None => Ok(None),
+        }
+    };
+    Ok(match stdin {
+        backend::Stdin::Null => (None, None),
+        backend::Stdin::Prompt(prompt) => {
+            if let Some(mut stdin) = child.stdin.take() {
+                spawn_thread("prompt-stdin", move || {
+                    // The backend may exit without reading: a broken pipe is not our failure.
+                    if let Err(err) = stdin.write_all(prompt.as_bytes()) {
+                        tracing::debug!(%err, "prompt not fully written to stdin");
+                    }
+                })?;
+            }
+            (None, None)
+        }
+        backend::Stdin::ApprovalAnswers => (open_stdin(child)?, None),
+        backend::Stdin::UserMessages { prompt } => {
+            (None, open_stdin(child)?.map(|tx| (tx, prompt)))
+        }
+    })
+}
+
+/// The threads that feed the loop: the backend's stdout, its waiter, the stop signals and
+/// the control socket.
+fn start_feeders(
+    turn_dir: &Path,
+    mut child: std::process::Child,
+    to_loop: &mpsc::Sender<Input>,
+    stop_signals: libc::sigset_t,
+    listener: UnixListener,
+) -> io::Result<()> {
+    if let Some(stdout) = child.stdout.take() {
+        let raw_path = turn_dir.join(STDOUT_FILE);
+        let tx = to_loop.clone();
+        spawn_thread("backend-stdout", move || {
+            supervisor::read_stdout(stdout, &raw_path, tx)
+        })?;
+    } else {
+        let _ = to_loop.send(Input::StdoutEof);
+    }
+    let tx = to_loop.clone();
+    spawn_thread("backend-waiter", move || {
+        let status = child.wait();
+        let _ = tx.send(Input::LeaderExited(status));
+    })?;
+    let tx = to_loop.clone();
+    spawn_thread("signals", move || wait_stop_signals(stop_signals, tx))?;
+    let tx = to_loop.clone();
+    let events_path = turn_dir.join(log::EVENTS_FILE);
+    spawn_thread("control", move || {
+        control::serve(
+            listener,
+            events_path,
+            tx,
+            Input::Control as fn(ControlInput) -> Input,
+        )
+    })
+}
+
+/// Who answers approvals: a foreground turn's client through its lifeline (watched: a
+/// broken lifeline interrupts the turn), else whoever subscribes.
+fn watch_client(
+    mode: Mode,
+    lifeline: Option<OwnedFd>,
+    to_loop: &mpsc::Sender<Input>,
+) -> io::Result<approvals::ClientLink> {
+    match (mode, lifeline) {
+        (Mode::Foreground, Some(fd)) => {
+            let tx = to_loop.clone();
+            spawn_thread("lifeline", move || watch_lifeline(fd, tx))?;
+            Ok(approvals::ClientLink::Lifeline)
+        }
+        (Mode::Foreground, None) => {
+            tracing::warn!(
+                "foreground turn without a lifeline: it will not notice its client going away"
+            );
+            Ok(approvals::ClientLink::Subscribers)
+        }
+        (Mode::Background, _) => Ok(approvals::ClientLink::Subscribers),
+    }
 }
 
 fn spawn_thread(name: &str, body: impl FnOnce() + Send + 'static) -> io::Result<()> {

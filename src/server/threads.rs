@@ -273,25 +273,11 @@ impl Server {
             if idle {
                 // A turn another server started meanwhile: follow it from now on.
                 self.reattach(uuid);
-                if let Some(loaded) = self.loaded.get(&uuid).filter(|l| l.active.is_some()) {
-                    let status = super::convert::status(&loaded.status);
-                    self.notify_thread(
-                        uuid,
-                        ServerNotification::ThreadStatusChanged(ThreadStatusChangedNotification {
-                            thread_id: p.thread_id.clone(),
-                            status,
-                        }),
-                    )
-                    .await;
+                if self.loaded.get(&uuid).is_some_and(|l| l.active.is_some()) {
+                    self.announce_status(uuid, &p.thread_id).await;
                 }
             }
-            let turns = if exclude_turns {
-                Vec::new()
-            } else {
-                self.turns_of(&uuid)
-            };
-            let response = self.thread_session_response(&uuid, turns);
-            self.respond_now(id, to_value(&response)).await;
+            self.respond_with_thread(id, uuid, exclude_turns).await;
             // Like Codex for a loaded idle thread: the last token usage, replayed.
             let still_idle = self.loaded.get(&uuid).is_some_and(|l| l.active.is_none());
             if still_idle {
@@ -306,24 +292,8 @@ impl Server {
         };
         self.load(uuid, record, Ephemeral::No);
         self.reattach(uuid);
-        let status = self
-            .loaded
-            .get(&uuid)
-            .map_or(ThreadStatus::Idle, |l| super::convert::status(&l.status));
-        self.notify(ServerNotification::ThreadStatusChanged(
-            ThreadStatusChangedNotification {
-                thread_id: p.thread_id.clone(),
-                status,
-            },
-        ))
-        .await;
-        let turns = if exclude_turns {
-            Vec::new()
-        } else {
-            self.turns_of(&uuid)
-        };
-        let response = self.thread_session_response(&uuid, turns);
-        self.respond_now(id, to_value(&response)).await;
+        self.announce_status(uuid, &p.thread_id).await;
+        self.respond_with_thread(id, uuid, exclude_turns).await;
         self.ask_waiting_approvals(uuid).await;
         // Like Codex after a resume from disk: the last token usage, replayed.
         self.replay_token_usage(uuid).await;
@@ -375,6 +345,32 @@ impl Server {
             loaded.record = stored;
         }
         Ok(())
+    }
+
+    /// `thread/status/changed` with the loaded thread's status (`raw_id` as the client
+    /// wrote it).
+    async fn announce_status(&self, uuid: Uuid, raw_id: &str) {
+        let status = self
+            .loaded
+            .get(&uuid)
+            .map_or(ThreadStatus::Idle, |l| super::convert::status(&l.status));
+        let changed = ThreadStatusChangedNotification {
+            thread_id: raw_id.to_owned(),
+            status,
+        };
+        self.notify_thread(uuid, ServerNotification::ThreadStatusChanged(changed))
+            .await;
+    }
+
+    /// Answers `thread/resume` with the thread, and its turns unless `exclude_turns`.
+    async fn respond_with_thread(&self, id: &RequestId, uuid: Uuid, exclude_turns: bool) {
+        let turns = if exclude_turns {
+            Vec::new()
+        } else {
+            self.turns_of(&uuid)
+        };
+        let response = self.thread_session_response(&uuid, turns);
+        self.respond_now(id, to_value(&response)).await;
     }
 
     /// The turns of a thread, read from its turn directories.

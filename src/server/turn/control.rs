@@ -66,15 +66,26 @@ pub(super) async fn join_running_turn(dir: &Path, turn: Uuid, p: &TurnStartParam
     })
 }
 
+/// The request names the running turn, or fails with `message(expected, found)`.
+fn expect_turn(
+    active: Uuid,
+    expected: &str,
+    message: impl FnOnce(&str, &Uuid) -> String,
+) -> Result<(), ErrorObject> {
+    if active.to_string() == expected {
+        Ok(())
+    } else {
+        Err(ErrorObject::request_failed(message(expected, &active)))
+    }
+}
+
 impl Server {
     pub(crate) async fn turn_interrupt(&mut self, p: TurnInterruptParams) -> Reply {
         let (dir, active_id) = self.active_turn(&p.thread_id, "interrupt")?;
-        if active_id.to_string() != p.turn_id {
-            return Err(ErrorObject::request_failed(format!(
-                "expected active turn id {} but found {active_id}",
-                p.turn_id
-            )));
-        }
+        // Codex's words, which quote the ids for a steer only.
+        expect_turn(active_id, &p.turn_id, |expected, found| {
+            format!("expected active turn id {expected} but found {found}")
+        })?;
         // The answer does not wait for the runner (the loop serves every client): `{}` now,
         // `turn/completed` when the turn has ended. A runner that does not take the request
         // (hung, stopped, or gone) is killed directly with the turn's processes; the
@@ -85,12 +96,9 @@ impl Server {
 
     pub(crate) async fn turn_steer(&mut self, p: TurnSteerParams) -> Reply {
         let (dir, active_id) = self.active_turn(&p.thread_id, "steer")?;
-        if active_id.to_string() != p.expected_turn_id {
-            return Err(ErrorObject::request_failed(format!(
-                "expected active turn id `{}` but found `{active_id}`",
-                p.expected_turn_id
-            )));
-        }
+        expect_turn(active_id, &p.expected_turn_id, |expected, found| {
+            format!("expected active turn id `{expected}` but found `{found}`")
+        })?;
         check_input_size(&p.input)?;
         if !streams_input(&dir) {
             return Err(ErrorObject::request_failed(format!(
@@ -133,7 +141,7 @@ impl Server {
             Ok(Ok(Some(exit))) => (exit.status, exit.reason, exit.error),
             Ok(Ok(None)) | Ok(Err(_)) | Err(_) => (
                 events::TurnStatus::Interrupted,
-                "archived".to_string(),
+                events::EndReason::Interrupted(events::InterruptReason::Kill),
                 None,
             ),
         };

@@ -52,14 +52,17 @@ impl Server {
         });
     }
 
-    /// One record of a followed turn, in log order.
-    pub(crate) async fn on_turn_record(&mut self, thread: Uuid, turn: Uuid, record: EventRecord) {
-        let Some(active) = self
-            .loaded
+    /// The turn `turn` of `thread` if this server still follows it (it has not ended here).
+    fn following(&mut self, thread: Uuid, turn: Uuid) -> Option<&mut ActiveTurn> {
+        self.loaded
             .get_mut(&thread)
             .and_then(|loaded| loaded.active.as_mut())
             .filter(|active| active.turn_id == turn)
-        else {
+    }
+
+    /// One record of a followed turn, in log order.
+    pub(crate) async fn on_turn_record(&mut self, thread: Uuid, turn: Uuid, record: EventRecord) {
+        let Some(active) = self.following(thread, turn) else {
             // A record of a turn that has already ended here: exactly once means dropping it.
             return;
         };
@@ -204,12 +207,7 @@ impl Server {
 
     /// The runner's stream failed: finish the turn from what the files say.
     pub(crate) async fn on_turn_lost(&mut self, thread: Uuid, turn: Uuid, error: String) {
-        let Some(active) = self
-            .loaded
-            .get(&thread)
-            .and_then(|l| l.active.as_ref())
-            .filter(|a| a.turn_id == turn)
-        else {
+        let Some(active) = self.following(thread, turn) else {
             return;
         };
         tracing::warn!("turn {turn}: {error}");
@@ -231,7 +229,7 @@ impl Server {
                     Ok(Ok(Some(exit))) => (exit.status, exit.reason, exit.error),
                     Ok(Ok(None)) | Ok(Err(_)) | Err(_) => (
                         events::TurnStatus::Interrupted,
-                        "runnerLost".to_string(),
+                        events::EndReason::RunnerLost,
                         Some(events::ErrorInfo::new(format!(
                             "the turn's runner was lost: {error}"
                         ))),
@@ -250,7 +248,7 @@ impl Server {
         thread: Uuid,
         turn: Uuid,
         status: events::TurnStatus,
-        reason: String,
+        reason: events::EndReason,
         error: Option<events::ErrorInfo>,
     ) {
         let Some(loaded) = self.loaded.get_mut(&thread) else {
@@ -260,7 +258,7 @@ impl Server {
             return;
         };
         self.resolve_turn_requests(thread, turn).await;
-        let end = turn_end(&active, status, &reason, error, now_ms());
+        let end = turn_end(&active, status, reason, error, now_ms());
         if let Some(loaded) = self.loaded.get_mut(&thread) {
             loaded.status = end.thread_status.clone();
         }
@@ -335,7 +333,7 @@ struct TurnEnd {
 fn turn_end(
     active: &ActiveTurn,
     status: events::TurnStatus,
-    reason: &str,
+    reason: events::EndReason,
     error: Option<events::ErrorInfo>,
     completed_ms: i64,
 ) -> TurnEnd {

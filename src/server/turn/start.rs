@@ -53,10 +53,9 @@ pub(super) fn end_unlaunched(dir: &Path, message: &str) {
     if !matches!(runner::client::read_exit_record(dir), Ok(None)) {
         return; // the runner recorded its own end before it died
     }
-    let written = crate::turn_control::record_end_for_runner(
+    let written = crate::turn_control::record_end(
         dir,
-        events::TurnStatus::Failed,
-        "runnerError",
+        events::EndReason::RunnerError,
         message,
         crate::turn_control::next_seq(dir).unwrap_or(1),
     );

@@ -19,7 +19,7 @@ pub(super) enum Step {
     /// The turn ended: send its end, once.
     End {
         status: events::TurnStatus,
-        reason: String,
+        reason: events::EndReason,
         error: Option<events::ErrorInfo>,
     },
     /// Nothing the client sees.

@@ -77,7 +77,7 @@ fn a_foreground_turn_whose_server_dies_is_decided_by_its_policy_then_interrupted
     server.wait().unwrap();
     let exit = turn.wait_exit(Duration::from_secs(10));
     assert_eq!(exit.status, TurnStatus::Interrupted, "{exit:?}");
-    assert_eq!(exit.reason, "clientLost");
+    assert_eq!(exit.reason.as_str(), "clientLost");
     let (_, events) = turn.check_ended_once();
     assert_eq!(resolved(&events), [(json!("accept"), DecidedBy::Policy)]);
     let resolved_at = events

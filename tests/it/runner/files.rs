@@ -74,7 +74,7 @@ fn a_leftover_temp_file_from_a_crash_changes_nothing() {
     let exit = ExitRecord {
         v: 1,
         status: TurnStatus::Completed,
-        reason: "completed".into(),
+        reason: agent_host::events::EndReason::Completed,
         exit_code: Some(0),
         signal: None,
         error: None,

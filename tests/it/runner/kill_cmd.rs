@@ -31,7 +31,7 @@ fn kill_by_turn_id_interrupts_the_turn() {
     assert_eq!(code, 0, "{stderr}");
     let exit: ExitRecord = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(exit.status, TurnStatus::Interrupted);
-    assert_eq!(exit.reason, "kill");
+    assert_eq!(exit.reason.as_str(), "kill");
     wait_all_dead(&pids, Duration::from_secs(2));
     turn.check_ended_once();
 }

@@ -62,7 +62,7 @@ fn failure_marker_and_crash_without_marker_are_failed() {
     crashed.launch();
     let exit = crashed.wait_exit(Duration::from_secs(10));
     assert_eq!(exit.status, TurnStatus::Failed);
-    assert_eq!(exit.reason, "exitedWithoutMarker");
+    assert_eq!(exit.reason.as_str(), "exitedWithoutMarker");
     assert_eq!(exit.signal, Some(9));
     crashed.check_ended_once();
 }
@@ -76,7 +76,7 @@ fn a_missing_backend_program_fails_the_turn_cleanly() {
     assert!(launched.process.backend.is_none());
     let exit = turn.wait_exit(Duration::from_secs(10));
     assert_eq!(exit.status, TurnStatus::Failed);
-    assert_eq!(exit.reason, "spawnFailed");
+    assert_eq!(exit.reason.as_str(), "spawnFailed");
     let message = exit.error.map(|e| e.message).unwrap_or_default();
     assert!(
         message.starts_with("cannot start /nonexistent/agent: not found (is it installed")
@@ -93,7 +93,7 @@ fn a_missing_working_directory_is_named_when_the_backend_cannot_start() {
     });
     turn.launch();
     let exit = turn.wait_exit(Duration::from_secs(10));
-    assert_eq!(exit.reason, "spawnFailed");
+    assert_eq!(exit.reason.as_str(), "spawnFailed");
     let message = exit.error.map(|e| e.message).unwrap_or_default();
     assert!(
         message.ends_with("the turn's working directory /nonexistent/work does not exist"),

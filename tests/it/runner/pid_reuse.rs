@@ -173,7 +173,7 @@ fn kill_leaves_a_stranger_on_the_backends_old_pid_alone() {
     assert_eq!(code, 0, "{stderr}");
     let exit: ExitRecord = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(exit.status, TurnStatus::Interrupted);
-    assert_eq!(exit.reason, "kill");
+    assert_eq!(exit.reason.as_str(), "kill");
     assert_survives(&stranger);
 }
 

@@ -24,7 +24,7 @@ fn interrupt_kills_a_setsid_grandchild_that_ignores_sigterm() {
     wait_all_dead(&pids, Duration::from_secs(10));
     let exit = turn.wait_exit(Duration::from_secs(5));
     assert_eq!(exit.status, TurnStatus::Interrupted, "{exit:?}");
-    assert_eq!(exit.reason, "client");
+    assert_eq!(exit.reason.as_str(), "client");
     let (_, events) = turn.check_ended_once();
     assert!(events.iter().any(|r| matches!(
         r.event,
@@ -49,7 +49,7 @@ fn foreground_turn_is_interrupted_when_its_server_is_sigkilled() {
     wait_all_dead(&pids, Duration::from_secs(10));
     let exit = turn.wait_exit(Duration::from_secs(10));
     assert_eq!(exit.status, TurnStatus::Interrupted, "{exit:?}");
-    assert_eq!(exit.reason, "clientLost");
+    assert_eq!(exit.reason.as_str(), "clientLost");
     turn.check_ended_once();
     wait_all_dead(&[runner], Duration::from_secs(5));
 }
@@ -111,7 +111,7 @@ fn backend_exit_sweeps_what_it_left_behind() {
     let exit = turn.wait_exit(Duration::from_secs(5));
     assert_eq!(exit.status, TurnStatus::Failed, "{exit:?}");
     assert_eq!(exit.signal, Some(9));
-    assert_eq!(exit.reason, "exitedWithoutMarker");
+    assert_eq!(exit.reason.as_str(), "exitedWithoutMarker");
     turn.check_ended_once();
 }
 
@@ -125,7 +125,7 @@ fn sigterm_to_the_runner_interrupts_the_turn_instead_of_abandoning_it() {
     wait_all_dead(&pids, grace + Duration::from_secs(1));
     let exit = turn.wait_exit(Duration::from_secs(5));
     assert_eq!(exit.status, TurnStatus::Interrupted, "{exit:?}");
-    assert_eq!(exit.reason, "kill");
+    assert_eq!(exit.reason.as_str(), "kill");
     // The backend itself got the cancel signal (SIGINT), so its signal mask was clean.
     assert_eq!(exit.signal, Some(2), "{exit:?}");
     turn.check_ended_once();

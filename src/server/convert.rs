@@ -183,3 +183,12 @@ pub(crate) fn token_usage(
         model_context_window: model_context_window.map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
     }
 }
+
+/// A recorded end status as the wire shows it.
+pub(crate) fn turn_status(status: crate::events::TurnStatus) -> crate::protocol::TurnStatus {
+    match status {
+        crate::events::TurnStatus::Completed => crate::protocol::TurnStatus::Completed,
+        crate::events::TurnStatus::Interrupted => crate::protocol::TurnStatus::Interrupted,
+        crate::events::TurnStatus::Failed => crate::protocol::TurnStatus::Failed,
+    }
+}

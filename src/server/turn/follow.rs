@@ -337,10 +337,10 @@ fn turn_end(
     error: Option<events::ErrorInfo>,
     completed_ms: i64,
 ) -> TurnEnd {
-    let (turn_status, thread_status) = match status {
-        events::TurnStatus::Completed => (TurnStatus::Completed, LoadedStatus::Idle),
-        events::TurnStatus::Interrupted => (TurnStatus::Interrupted, LoadedStatus::Idle),
-        events::TurnStatus::Failed => (TurnStatus::Failed, LoadedStatus::SystemError),
+    let turn_status = super::super::convert::turn_status(status);
+    let thread_status = match status {
+        events::TurnStatus::Completed | events::TurnStatus::Interrupted => LoadedStatus::Idle,
+        events::TurnStatus::Failed => LoadedStatus::SystemError,
     };
     let turn_error = match (turn_status, error) {
         (TurnStatus::Failed, Some(info)) => Some(TurnError {

@@ -163,11 +163,7 @@ pub(super) fn read_turn(dir: &Path, turn: Uuid) -> Option<Turn> {
     let exit = runner::client::read_exit_record(dir).ok().flatten();
     let (status, error) = match exit {
         Some(exit) => (
-            match exit.status {
-                events::TurnStatus::Completed => TurnStatus::Completed,
-                events::TurnStatus::Interrupted => TurnStatus::Interrupted,
-                events::TurnStatus::Failed => TurnStatus::Failed,
-            },
+            super::super::convert::turn_status(exit.status),
             exit.error.map(|e| TurnError {
                 additional_details: e.additional_details,
                 ..turn_error(e.message, Some(CodexErrorInfo::Other))

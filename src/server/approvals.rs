@@ -68,36 +68,50 @@ impl Server {
             },
         );
         self.notify_status(thread).await;
-        let (method, params) = match kind {
-            ApprovalKind::CommandExecution => (
-                "item/commandExecution/requestApproval",
-                json!({
-                    "kind": "command",
-                    "threadId": thread.to_string(),
-                    "turnId": turn.to_string(),
-                    "itemId": item_id,
-                    "startedAtMs": now_ms(),
-                    "environmentId": "local",
-                    "reason": reason,
-                    "command": command,
-                    "cwd": cwd,
-                    "availableDecisions": ["accept", "decline", "cancel"],
-                }),
+        let request = match kind {
+            ApprovalKind::CommandExecution => ServerRequest::CommandExecutionRequestApproval(
+                CommandExecutionRequestApprovalParams {
+                    kind: CommandApprovalKind::Command,
+                    thread_id: thread.to_string(),
+                    turn_id: turn.to_string(),
+                    item_id,
+                    started_at_ms: now_ms(),
+                    approval_id: None,
+                    environment_id: Some("local".to_owned()),
+                    reason,
+                    network_approval_context: None,
+                    command,
+                    cwd,
+                    command_actions: None,
+                    proposed_execpolicy_amendment: None,
+                    proposed_network_policy_amendments: None,
+                    available_decisions: Some(vec![
+                        CommandExecutionApprovalDecision::Accept,
+                        CommandExecutionApprovalDecision::Decline,
+                        CommandExecutionApprovalDecision::Cancel,
+                    ]),
+                },
             ),
-            ApprovalKind::FileChange => (
-                "item/fileChange/requestApproval",
-                json!({
-                    "threadId": thread.to_string(),
-                    "turnId": turn.to_string(),
-                    "itemId": item_id,
-                    "startedAtMs": now_ms(),
-                    "reason": reason,
-                    "grantRoot": null,
-                }),
-            ),
+            ApprovalKind::FileChange => {
+                ServerRequest::FileChangeRequestApproval(FileChangeRequestApprovalParams {
+                    thread_id: thread.to_string(),
+                    turn_id: turn.to_string(),
+                    item_id,
+                    started_at_ms: now_ms(),
+                    reason,
+                    grant_root: None,
+                })
+            }
+        };
+        let params = match request.params_value() {
+            Ok(params) => params,
+            Err(err) => {
+                tracing::error!("cannot serialize {}: {err}", request.method());
+                return;
+            }
         };
         self.send(Outgoing::Request {
-            method,
+            method: request.method(),
             id: RequestId::Int(id),
             params,
         })

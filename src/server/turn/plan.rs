@@ -158,7 +158,7 @@ resume_args = ["run", "--resume", "{session}", "{prompt}"]
     fn thread(provider: &str) -> ThreadRecord {
         let mut record = ThreadRecord::new(
             Uuid::now_v7(),
-            "/work".to_owned(),
+            "/srv/project".to_owned(),
             provider.to_owned(),
             "0".to_owned(),
             Timestamp {
@@ -188,7 +188,7 @@ resume_args = ["run", "--resume", "{session}", "{prompt}"]
             params,
             thread: &thread,
             provider: config.provider(provider).unwrap(),
-            cwd: "/work/sub".to_owned(),
+            cwd: "/srv/project/sub".to_owned(),
             interrupt: &config.interrupt,
             resume_session_id: resume.map(str::to_owned),
             usage_base: usage::Base::default(),
@@ -228,7 +228,7 @@ resume_args = ["run", "--resume", "{session}", "{prompt}"]
         let planned = plan_for("resumable", &p, None);
         assert_eq!(planned.mode(), Mode::Background);
         assert_eq!(planned.spec.model.as_deref(), Some("turn-model"));
-        assert_eq!(planned.spec.cwd, PathBuf::from("/work/sub"));
+        assert_eq!(planned.spec.cwd, PathBuf::from("/srv/project/sub"));
         assert_eq!(planned.record.started_at_ms, 1_764_000_000_500);
         let default = plan_for("resumable", &params(json!({})), None);
         assert_eq!(default.mode(), Mode::Foreground);

@@ -362,8 +362,14 @@ impl Server {
             .await;
     }
 
-    /// Answers `thread/resume` with the thread, and its turns unless `exclude_turns`.
-    async fn respond_with_thread(&self, id: &RequestId, uuid: Uuid, exclude_turns: bool) {
+    /// Answers `thread/resume` or `thread/fork` with the thread, and its turns unless
+    /// `exclude_turns`; returns the response.
+    async fn respond_with_thread(
+        &self,
+        id: &RequestId,
+        uuid: Uuid,
+        exclude_turns: bool,
+    ) -> ThreadStartResponse {
         let turns = if exclude_turns {
             Vec::new()
         } else {
@@ -371,6 +377,7 @@ impl Server {
         };
         let response = self.thread_session_response(&uuid, turns);
         self.respond_now(id, to_value(&response)).await;
+        response
     }
 
     /// The turns of a thread, read from its turn directories.
@@ -401,13 +408,7 @@ impl Server {
                 .and_then(|t| store::parse_turn_id(t).ok());
             self.copy_turns(source_id, new_uuid, last_turn);
         }
-        let turns = if exclude_turns {
-            Vec::new()
-        } else {
-            self.turns_of(&new_uuid)
-        };
-        let response = self.thread_session_response(&new_uuid, turns);
-        self.respond_now(id, to_value(&response)).await;
+        let response = self.respond_with_thread(id, new_uuid, exclude_turns).await;
         // Like Codex: the fork starts from the parent's token usage (its copied turns carry
         // the parent's totals), announced between the response and `thread/started`.
         self.replay_token_usage(new_uuid).await;

@@ -49,7 +49,17 @@ struct Walk<'a> {
     problems: Vec<String>,
 }
 
-impl Walk<'_> {
+impl<'a> Walk<'a> {
+    /// A walk of `ours` (our committed schema) beside `codex` (Codex's), nothing compared yet.
+    fn new(ours: &'a Value, codex: &'a Value) -> Walk<'a> {
+        Walk {
+            ours,
+            codex,
+            seen: BTreeSet::new(),
+            problems: Vec::new(),
+        }
+    }
+
     /// Compares two object schemas property by property: every member we write must be one
     /// Codex declares, every member Codex requires one we declare; members both declare are
     /// compared again when both are objects.
@@ -134,12 +144,7 @@ fn type_tag(schema: &Value) -> Option<&str> {
 fn every_notification_of_our_table_has_codexs_shape() {
     let ours = read(&paths::repo_root().join("schema/app-server-output.schema.json"));
     let codex = read(&paths::experimental_schema_dir().join("ServerNotification.json"));
-    let mut walk = Walk {
-        ours: &ours,
-        codex: &codex,
-        seen: BTreeSet::new(),
-        problems: Vec::new(),
-    };
+    let mut walk = Walk::new(&ours, &codex);
     assert!(!SERVER_NOTIFICATION_SIGNATURES.is_empty());
     for signature in SERVER_NOTIFICATION_SIGNATURES {
         let Some(codex_params) = codex_params(&codex, signature.method) else {
@@ -178,12 +183,7 @@ fn the_notification_walk_reports_a_foreign_and_a_missing_member() {
     let codex = serde_json::json!({"definitions": {"N": {"type": "object",
         "properties": {"threadId": {"type": "string"}, "turnId": {"type": "string"}},
         "required": ["threadId", "turnId"]}}});
-    let mut walk = Walk {
-        ours: &ours,
-        codex: &codex,
-        seen: BTreeSet::new(),
-        problems: Vec::new(),
-    };
+    let mut walk = Walk::new(&ours, &codex);
     let reference = serde_json::json!({"$ref": "#/definitions/N"});
     walk.compare("x", &reference, &reference);
     assert_eq!(
@@ -206,12 +206,7 @@ fn the_notification_walk_matches_union_variants_by_type() {
         variant("agentMessage", "text"), variant("brandNew", "x")]}}});
     let codex = serde_json::json!({"definitions": {"Item": {"oneOf": [
         variant("agentMessage", "body")]}}});
-    let mut walk = Walk {
-        ours: &ours,
-        codex: &codex,
-        seen: BTreeSet::new(),
-        problems: Vec::new(),
-    };
+    let mut walk = Walk::new(&ours, &codex);
     let reference = serde_json::json!({"$ref": "#/definitions/Item"});
     walk.compare("item", &reference, &reference);
     assert_eq!(

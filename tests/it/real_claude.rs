@@ -21,7 +21,7 @@ use crate::support::mock_anthropic::{
 };
 use crate::support::real_backend::{
     Proc, RealBackendHost, TURN_TIMEOUT, alive, completed_items, descendants, installed_cli,
-    path_str, turn_processes, wait_for_process, with_method,
+    path_str, read_item_types, turn_processes, wait_for_process, with_method,
 };
 use crate::support::{Describe, Sandbox, wait_until};
 
@@ -128,6 +128,14 @@ CLAUDE_CODE_TMPDIR = {tmp:?}
             host: RealBackendHost::start(sandbox, &config_path, name, extra),
             mock,
         }
+    }
+
+    /// Everything in `messages` conforms to Codex's schema, and the mock was asked no more
+    /// than its script answers.
+    fn assert_conforms_and_mock_done(&self, messages: &[Value]) {
+        self.host.assert_conforms(messages);
+        let more = self.mock.drain();
+        assert!(more.is_empty(), "the mock got more requests: {more:?}");
     }
 
     /// Every message up to the turn's `turn/completed` (see [`RealBackendHost`]); a failure
@@ -252,11 +260,7 @@ fn a_real_claude_turn_runs_bash_and_completes_with_the_final_message() {
     );
     let mut all = messages.clone();
     all.push(read);
-    host.assert_conforms(&all);
-    assert!(
-        host.mock.drain().is_empty(),
-        "the mock got more than two requests"
-    );
+    host.assert_conforms_and_mock_done(&all);
 }
 
 /// The model was asked twice: the prompt, then the tool's real output.
@@ -362,14 +366,6 @@ fn assert_completed_with_the_final_message(messages: &[Value], context: &str) {
 }
 
 /// The types of the items of the first turn of a `thread/read` response.
-fn read_item_types(read: &Value) -> Vec<&str> {
-    read["result"]["thread"]["turns"][0]["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{read}"))
-        .iter()
-        .filter_map(|i| i["type"].as_str())
-        .collect()
-}
 
 #[test]
 fn interrupting_a_real_claude_turn_during_a_long_bash_command_leaves_no_process() {
@@ -669,11 +665,7 @@ fn a_continued_thread_resumes_the_real_claude_session_on_the_next_turn() {
 
     let mut all = messages1;
     all.extend(messages2);
-    host.assert_conforms(&all);
-    assert!(
-        host.mock.drain().is_empty(),
-        "the mock got more than two requests"
-    );
+    host.assert_conforms_and_mock_done(&all);
 }
 
 #[test]

@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 
 use crate::support::mock_responses::{MockEvent, MockResponses, Output, Reply};
 use crate::support::real_backend::{
-    Proc, RealBackendHost, TURN_TIMEOUT, alive, descendants, installed_cli, path_str, with_method,
+    Proc, RealBackendHost, TURN_TIMEOUT, alive, descendants, installed_cli, path_str,
+    read_item_types, with_method,
 };
 use crate::support::{Sandbox, wait_until};
 
@@ -142,6 +143,14 @@ HOME = {home:?}
         }
     }
 
+    /// Everything in `messages` conforms to Codex's schema, and the mock was asked no more
+    /// than its script answers.
+    fn assert_conforms_and_mock_done(&self, messages: &[Value]) {
+        self.host.assert_conforms(messages);
+        let more = self.mock.drain();
+        assert!(more.is_empty(), "the mock got more requests: {more:?}");
+    }
+
     /// Every message up to the turn's `turn/completed` (see [`RealBackendHost`]); a failure
     /// also shows what the mock saw.
     fn until_completed(&mut self, turn_id: &str) -> Vec<Value> {
@@ -227,14 +236,8 @@ fn a_real_codex_turn_runs_a_tool_and_completes_with_the_final_message() {
 
     // Read back: the whole turn, in order.
     let read = host.read_thread();
-    let kinds: Vec<&str> = read["result"]["thread"]["turns"][0]["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{read}"))
-        .iter()
-        .filter_map(|i| i["type"].as_str())
-        .collect();
     assert_eq!(
-        kinds,
+        read_item_types(&read),
         [
             "userMessage",
             "agentMessage",
@@ -245,11 +248,7 @@ fn a_real_codex_turn_runs_a_tool_and_completes_with_the_final_message() {
     );
     let mut all = messages.clone();
     all.push(read);
-    host.assert_conforms(&all);
-    assert!(
-        host.mock.drain().is_empty(),
-        "the mock got more than two requests"
-    );
+    host.assert_conforms_and_mock_done(&all);
 }
 
 /// The model was asked twice: the prompt, then the tool's real output.
@@ -567,11 +566,7 @@ fn a_continued_thread_resumes_the_real_codex_session_on_the_next_turn() {
 
     let mut all = messages1;
     all.extend(messages2);
-    host.assert_conforms(&all);
-    assert!(
-        host.mock.drain().is_empty(),
-        "the mock got more than two requests"
-    );
+    host.assert_conforms_and_mock_done(&all);
 }
 
 #[test]
@@ -686,11 +681,7 @@ fn local_images_reach_the_real_codex_model_request_as_input_images() {
 
     let mut all = messages1;
     all.extend(messages2);
-    host.assert_conforms(&all);
-    assert!(
-        host.mock.drain().is_empty(),
-        "the mock got more than two requests"
-    );
+    host.assert_conforms_and_mock_done(&all);
 }
 
 /// Two copies of a red pixel in a folder whose name has a space.

@@ -66,7 +66,6 @@ impl Server {
             // A record of a turn that has already ended here: exactly once means dropping it.
             return;
         };
-        let dir = active.dir.clone();
         match translate(active, thread, record) {
             Step::Notify(notifications) => {
                 for notification in notifications {
@@ -78,7 +77,14 @@ impl Server {
                 self.resolve_by_runner(thread, turn, &request_id).await;
             }
             Step::BackendSession { session_id } => self.keep_backend_session(thread, session_id),
-            Step::AskApproval(asked) => self.ask_approval(thread, turn, dir, asked).await,
+            Step::AskApproval(asked) => {
+                if let Some(dir) = self
+                    .following(thread, turn)
+                    .map(|active| active.dir.clone())
+                {
+                    self.ask_approval(thread, turn, dir, asked).await;
+                }
+            }
             Step::End {
                 status,
                 reason,

@@ -37,6 +37,8 @@ pub(super) struct PlanInput<'a> {
 /// What a new turn runs: the user's record of it and the runner's spec.
 #[derive(Debug, Clone)]
 pub(super) struct TurnPlan {
+    /// The new turn's id (also in `record` and `spec`, as text).
+    pub turn: Uuid,
     pub record: TurnRecord,
     pub spec: spec::Spec,
 }
@@ -106,7 +108,11 @@ pub(super) fn plan(input: PlanInput<'_>) -> TurnPlan {
         previous_total_usage: Some(input.usage_base.thread_total),
         resumed_session_usage: input.usage_base.session_total,
     };
-    TurnPlan { record, spec }
+    TurnPlan {
+        turn: input.turn_id,
+        record,
+        spec,
+    }
 }
 
 /// The provider as the runner's spec holds it; `resuming`: the turn resumes a recorded

@@ -94,8 +94,7 @@ impl Server {
         };
         self.mark_started(&checked, &plan, &dir);
         self.announce_started(id, checked.thread, &plan).await;
-        let turn = plan.record.turn_id.parse().unwrap_or_default();
-        self.follow(checked.thread, turn, dir, 1);
+        self.follow(checked.thread, plan.turn, dir, 1);
         None
     }
 
@@ -225,8 +224,7 @@ impl Server {
             started_at_ms: now_ms(),
         });
         check_local_images(&p.input, &plan.spec.provider)?;
-        let turn: Uuid = plan.record.turn_id.parse().map_err(ErrorObject::internal)?;
-        let dir = self.turn_dir_for(checked.thread, turn, checked.ephemeral)?;
+        let dir = self.turn_dir_for(checked.thread, plan.turn, checked.ephemeral)?;
         self.launch_planned(&dir, &plan, &checked.provider)?;
         Ok((plan, dir))
     }
@@ -285,7 +283,7 @@ impl Server {
         }
         if let Some(loaded) = self.loaded.get_mut(&thread) {
             loaded.active = Some(ActiveTurn {
-                turn_id: plan.record.turn_id.parse().unwrap_or_default(),
+                turn_id: plan.turn,
                 dir: dir.to_path_buf(),
                 started_at_ms: plan.record.started_at_ms,
                 final_message: None,
@@ -302,7 +300,7 @@ impl Server {
     /// The response, then `thread/status/changed`, `turn/started` and the user's message
     /// item, as Codex sends them.
     async fn announce_started(&mut self, id: &RequestId, thread: Uuid, plan: &TurnPlan) {
-        let turn: Uuid = plan.record.turn_id.parse().unwrap_or_default();
+        let turn = plan.turn;
         let thread_id = plan.spec.thread_id.clone();
         let response = TurnStartResponse {
             turn: running_turn(turn),

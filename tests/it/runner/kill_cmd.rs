@@ -80,14 +80,13 @@ fn kill_with_a_dead_runner_kills_the_recorded_tree() {
     assert!(!Path::new(socket).exists(), "{socket} is left behind");
 }
 
-#[test]
-fn a_reused_pid_is_reported_dead_and_never_signalled() {
-    let dir = tempfile::tempdir().unwrap();
+/// A `sleep 30` child of this test, in `cwd`.
+fn spawn_sleep(cwd: &Path) -> std::process::Child {
     let args: Vec<std::ffi::OsString> = vec!["30".into()];
-    let mut sleeper = process::spawn(SpawnSpec {
+    process::spawn(SpawnSpec {
         program: Path::new("sleep"),
         args: &args,
-        cwd: dir.path(),
+        cwd,
         env: EnvPolicy::Inherit {
             set: Vec::new(),
             remove: Vec::new(),
@@ -98,7 +97,13 @@ fn a_reused_pid_is_reported_dead_and_never_signalled() {
         session: SessionPolicy::Inherit,
         inherit_fd: None,
     })
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn a_reused_pid_is_reported_dead_and_never_signalled() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sleeper = spawn_sleep(dir.path());
     let real = identity::of_pid(sleeper.id() as i32).unwrap();
     let stale = Identity {
         start_time: real.start_time.saturating_sub(1000),
@@ -337,22 +342,7 @@ fn a_recorded_socket_that_is_an_ordinary_file_survives_kill_and_recovery() {
 fn the_tests_tell_a_zombie_from_a_reaped_process() {
     use crate::support::real_backend::{ProcState, proc_state};
     let dir = tempfile::tempdir().unwrap();
-    let args: Vec<std::ffi::OsString> = vec!["30".into()];
-    let mut child = process::spawn(SpawnSpec {
-        program: Path::new("sleep"),
-        args: &args,
-        cwd: dir.path(),
-        env: EnvPolicy::Inherit {
-            set: Vec::new(),
-            remove: Vec::new(),
-        },
-        stdin: Stdio::null(),
-        stdout: Stdio::null(),
-        stderr: Stdio::null(),
-        session: SessionPolicy::Inherit,
-        inherit_fd: None,
-    })
-    .unwrap();
+    let mut child = spawn_sleep(dir.path());
     let me = identity::of_pid(child.id() as i32).unwrap();
     assert_eq!(proc_state(me.pid, me.start_time), ProcState::Running);
     assert_eq!(

@@ -402,3 +402,13 @@ pub fn wait_for_process(runner: i32, sessions: &[i32], comm: &str) -> Vec<Proc> 
         },
     )
 }
+
+/// The item types of the first turn of a `thread/read` response, in order.
+pub fn read_item_types(read: &Value) -> Vec<&str> {
+    read["result"]["thread"]["turns"][0]["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{read}"))
+        .iter()
+        .filter_map(|i| i["type"].as_str())
+        .collect()
+}

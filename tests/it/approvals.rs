@@ -9,8 +9,9 @@ use agent_host::runner::client::request_blocking;
 use agent_host::runner::control::ControlRequest;
 use serde_json::{Value, json};
 
+use crate::support::host::{Host, TURN_TIMEOUT};
+use crate::support::procs::assert_all_gone;
 use crate::support::{Sandbox, wait_until};
-use crate::turns::{Host, TURN_TIMEOUT, assert_all_gone};
 
 /// A host whose `fake` provider takes approval answers on stdin, with one thread started
 /// with `approval_policy`.
@@ -26,24 +27,12 @@ fn host(scripts: &[(&str, &str)], approval_policy: &str) -> Host {
     );
     assert!(text.contains("approvals = \"stdin\""), "{text}");
     std::fs::write(&config, text).unwrap();
-    let server = Host::spawn(&sandbox);
-    let mut host = Host {
+    Host::start(
         sandbox,
-        server,
-        thread_id: String::new(),
-        next_id: 1,
-    };
-    host.server.initialize();
-    let cwd = host.sandbox.work_dir().display().to_string();
-    let started = host.request(
-        "thread/start",
-        json!({"cwd": cwd, "approvalPolicy": approval_policy}),
-    );
-    host.thread_id = started["result"]["thread"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("thread/start failed: {started}"))
-        .to_owned();
-    host
+        &config,
+        "fake",
+        json!({"approvalPolicy": approval_policy}),
+    )
 }
 
 /// Waits for the server request `method`; returns it and what came before it.
@@ -94,7 +83,7 @@ fn completed_item<'a>(messages: &'a [Value], item_id: &Value) -> &'a Value {
 /// Starts `script`, waits for the command approval request, checks its shape and the
 /// status before it; returns (turn id, the request).
 fn command_request(host: &mut Host, script: &str, command: &str) -> (String, Value) {
-    let turn = host.start_turn(script, json!({}));
+    let turn = host.start_script(script, json!({}));
     let dir = host.turn_dir(&turn);
     let (request, before) = host
         .server
@@ -245,7 +234,7 @@ fn a_file_change_asks_with_its_own_request_and_applies_when_accepted() {
     let script =
         "start\napprove-file new.txt\napprove-file other.txt\nmessage both asked.\ncomplete\n";
     let mut host = host(&[("s", script)], "untrusted");
-    let turn = host.start_turn("s", json!({}));
+    let turn = host.start_script("s", json!({}));
     for (expected_id, decision, status) in [
         (0, "acceptForSession", "completed"),
         (1, "decline", "declined"),
@@ -306,7 +295,7 @@ fn events(host: &Host, turn: &str) -> Vec<Value> {
 fn background_turn_decided_by_policy(policy: &str) -> (Value, Vec<Value>) {
     let script = "pid\nstart\napprove-command make install\nmessage done.\ncomplete\n";
     let mut host = host(&[("s", script)], policy);
-    let turn = host.start_turn("s", json!({"background": true}));
+    let turn = host.start_script("s", json!({"background": true}));
     host.server.kill();
     let exit = host.turn_dir(&turn).join("exit.json");
     wait_until(TURN_TIMEOUT, "the background turn to end", || {
@@ -355,7 +344,7 @@ fn a_background_turn_without_its_server_declines_under_any_other_policy() {
 fn a_background_turn_with_its_server_connected_asks_the_client() {
     let script = "start\napprove-command make install\nmessage done.\ncomplete\n";
     let mut host = host(&[("s", script)], "untrusted");
-    let turn = host.start_turn("s", json!({"background": true}));
+    let turn = host.start_script("s", json!({"background": true}));
     let (request, _) = approval_request(&mut host, "item/commandExecution/requestApproval");
     host.server
         .send_json(&json!({"id": request["id"], "result": {"decision": "accept"}}));

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use crate::support::mock_responses::{MockResponses, Output, Reply};
 use crate::support::process::{RecvError, ServerProcess};
-use crate::support::real_backend::installed_cli;
+use crate::support::procs::installed_cli;
 use crate::support::{DEFAULT_TIMEOUT, Sandbox};
 
 /// How long the mock serves at most.

@@ -16,12 +16,14 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::support::host::{
+    Host, TURN_TIMEOUT, completed_items, path_str, read_item_types, with_method,
+};
 use crate::support::mock_anthropic::{
     Block, CACHE_READ_TOKENS, CACHE_WRITE_TOKENS, MockAnthropic, Reply,
 };
-use crate::support::real_backend::{
-    Proc, RealBackendHost, TURN_TIMEOUT, alive, completed_items, descendants, installed_cli,
-    path_str, read_item_types, turn_processes, wait_for_process, with_method,
+use crate::support::procs::{
+    Proc, alive, descendants, installed_cli, turn_processes, wait_for_process,
 };
 use crate::support::{Describe, Sandbox, wait_until};
 
@@ -35,19 +37,19 @@ fn claude_bin() -> PathBuf {
 
 /// A sandboxed agent-host whose provider runs the real Claude Code against `mock`.
 struct ClaudeHost {
-    host: RealBackendHost,
+    host: Host,
     mock: MockAnthropic,
 }
 
 impl Deref for ClaudeHost {
-    type Target = RealBackendHost;
-    fn deref(&self) -> &RealBackendHost {
+    type Target = Host;
+    fn deref(&self) -> &Host {
         &self.host
     }
 }
 
 impl DerefMut for ClaudeHost {
-    fn deref_mut(&mut self) -> &mut RealBackendHost {
+    fn deref_mut(&mut self) -> &mut Host {
         &mut self.host
     }
 }
@@ -125,7 +127,7 @@ CLAUDE_CODE_TMPDIR = {tmp:?}
         let config_path = sandbox.root().join("real-claude.toml");
         std::fs::write(&config_path, config).unwrap();
         ClaudeHost {
-            host: RealBackendHost::start(sandbox, &config_path, name, extra),
+            host: Host::start(sandbox, &config_path, name, extra),
             mock,
         }
     }
@@ -138,7 +140,7 @@ CLAUDE_CODE_TMPDIR = {tmp:?}
         assert!(more.is_empty(), "the mock got more requests: {more:?}");
     }
 
-    /// Every message up to the turn's `turn/completed` (see [`RealBackendHost`]); a failure
+    /// Every message up to the turn's `turn/completed` (see [`Host`]); a failure
     /// also shows what the mock saw.
     fn until_completed(&mut self, turn_id: &str) -> Vec<Value> {
         let mock = &self.mock;

@@ -14,11 +14,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::support::host::{Host, TURN_TIMEOUT, path_str, read_item_types, with_method};
 use crate::support::mock_responses::{MockEvent, MockResponses, Output, Reply};
-use crate::support::real_backend::{
-    Proc, RealBackendHost, TURN_TIMEOUT, alive, descendants, installed_cli, path_str,
-    read_item_types, with_method,
-};
+use crate::support::procs::{Proc, alive, descendants, installed_cli};
 use crate::support::{Sandbox, wait_until};
 
 /// How long the mock serves at most.
@@ -57,19 +55,19 @@ enabled = false
 
 /// A sandboxed agent-host whose provider runs the real Codex against `mock`.
 struct CodexHost {
-    host: RealBackendHost,
+    host: Host,
     mock: MockResponses,
 }
 
 impl Deref for CodexHost {
-    type Target = RealBackendHost;
-    fn deref(&self) -> &RealBackendHost {
+    type Target = Host;
+    fn deref(&self) -> &Host {
         &self.host
     }
 }
 
 impl DerefMut for CodexHost {
-    fn deref_mut(&mut self) -> &mut RealBackendHost {
+    fn deref_mut(&mut self) -> &mut Host {
         &mut self.host
     }
 }
@@ -138,7 +136,7 @@ HOME = {home:?}
         let config_path = sandbox.root().join("real-codex.toml");
         std::fs::write(&config_path, config).unwrap();
         CodexHost {
-            host: RealBackendHost::start_with_env(sandbox, &config_path, name, extra, env),
+            host: Host::start_with_env(sandbox, &config_path, name, extra, env),
             mock,
         }
     }
@@ -151,7 +149,7 @@ HOME = {home:?}
         assert!(more.is_empty(), "the mock got more requests: {more:?}");
     }
 
-    /// Every message up to the turn's `turn/completed` (see [`RealBackendHost`]); a failure
+    /// Every message up to the turn's `turn/completed` (see [`Host`]); a failure
     /// also shows what the mock saw.
     fn until_completed(&mut self, turn_id: &str) -> Vec<Value> {
         let mock = &self.mock;

@@ -19,10 +19,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::support::host::{Host, TURN_TIMEOUT, completed_items, path_str, with_method};
 use crate::support::mock_gemini::{MockGemini, Reply};
-use crate::support::real_backend::{
-    Proc, RealBackendHost, TURN_TIMEOUT, alive, completed_items, descendants, installed_cli,
-    path_str, turn_processes, wait_for_process, with_method,
+use crate::support::procs::{
+    Proc, alive, descendants, installed_cli, turn_processes, wait_for_process,
 };
 use crate::support::{Sandbox, wait_until};
 
@@ -39,19 +39,19 @@ fn gemini_bin() -> PathBuf {
 
 /// A sandboxed agent-host whose provider runs the real Gemini CLI against `mock`.
 struct GeminiHost {
-    host: RealBackendHost,
+    host: Host,
     mock: MockGemini,
 }
 
 impl Deref for GeminiHost {
-    type Target = RealBackendHost;
-    fn deref(&self) -> &RealBackendHost {
+    type Target = Host;
+    fn deref(&self) -> &Host {
         &self.host
     }
 }
 
 impl DerefMut for GeminiHost {
-    fn deref_mut(&mut self) -> &mut RealBackendHost {
+    fn deref_mut(&mut self) -> &mut Host {
         &mut self.host
     }
 }
@@ -98,7 +98,7 @@ TMPDIR = {tmp:?}
         let config_path = sandbox.root().join("real-gemini.toml");
         std::fs::write(&config_path, config).unwrap();
         GeminiHost {
-            host: RealBackendHost::start(sandbox, &config_path, "mock-gemini", extra),
+            host: Host::start(sandbox, &config_path, "mock-gemini", extra),
             mock,
         }
     }

@@ -7,8 +7,8 @@
 
 use serde_json::{Value, json};
 
+use crate::support::host::{Host, TURN_TIMEOUT};
 use crate::support::{DEFAULT_TIMEOUT, wait_until};
-use crate::turns::{Host, TURN_TIMEOUT};
 
 /// A turn that starts backend session `session` and reports the session's cumulative usage.
 fn script(session: &str, input: u64, cached: u64, output: u64, reasoning: u64) -> String {
@@ -48,7 +48,7 @@ fn usage_of(messages: &[Value], turn: &str) -> (Counts, Counts) {
 
 /// Runs one turn of script `name` to its end; returns its id and `(total, last)`.
 fn turn(host: &mut Host, name: &str) -> (String, (Counts, Counts)) {
-    let turn = host.start_turn(name, json!({}));
+    let turn = host.start_script(name, json!({}));
     let messages = host.until_completed(&turn);
     assert_eq!(
         messages.last().unwrap()["params"]["turn"]["status"],
@@ -70,7 +70,7 @@ fn new_thread(host: &mut Host, params: Value) {
 
 #[test]
 fn fresh_sessions_add_up_and_the_total_survives_a_restart() {
-    let mut host = Host::new(&[
+    let mut host = Host::fake(&[
         ("a", &script("s1", 10, 4, 5, 1)),
         ("b", &script("s2", 20, 6, 7, 2)),
     ]);
@@ -110,7 +110,7 @@ fn fresh_sessions_add_up_and_the_total_survives_a_restart() {
 
 #[test]
 fn a_continued_session_is_not_counted_twice() {
-    let mut host = Host::new(&[
+    let mut host = Host::fake(&[
         ("c1", &script("s1", 10, 0, 5, 0)),
         // The resumed session reports its own cumulative figure: turn 1 included.
         ("c2", &script("s1", 30, 0, 12, 0)),
@@ -142,9 +142,9 @@ fn a_continued_session_is_not_counted_twice() {
 #[test]
 fn a_re_attached_background_turn_reports_the_thread_total() {
     let slow = "start s2\nmessage started\nwait-file go\nline {\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":20,\"output_tokens\":7}}\n";
-    let mut host = Host::new(&[("a", &script("s1", 10, 0, 5, 0)), ("slow", slow)]);
+    let mut host = Host::fake(&[("a", &script("s1", 10, 0, 5, 0)), ("slow", slow)]);
     turn(&mut host, "a");
-    let turn2 = host.start_turn("slow", json!({"background": true}));
+    let turn2 = host.start_script("slow", json!({"background": true}));
     host.server
         .wait_for(TURN_TIMEOUT, |m| {
             m["method"] == "item/completed" && m["params"]["item"]["type"] == "agentMessage"
@@ -175,17 +175,16 @@ fn a_re_attached_background_turn_reports_the_thread_total() {
 
 #[test]
 fn a_fork_starts_from_the_parent_total() {
-    let mut host = Host::new(&[
+    let mut host = Host::fake(&[
         ("a", &script("s1", 10, 0, 5, 0)),
         ("b", &script("s2", 20, 0, 7, 0)),
     ]);
     let (turn1, _) = turn(&mut host, "a");
     let parent = host.thread_id.clone();
-    let id = host.next_id;
-    host.next_id += 1;
+    let id = host.next_request_id();
     let (forked, _) = host
         .server
-        .request(json!(id), "thread/fork", json!({"threadId": parent}));
+        .request(id, "thread/fork", json!({"threadId": parent}));
     let fork = forked["result"]["thread"]["id"]
         .as_str()
         .unwrap_or_else(|| panic!("thread/fork failed: {forked}"))
@@ -213,7 +212,7 @@ fn a_fork_starts_from_the_parent_total() {
 
 #[test]
 fn an_ephemeral_thread_counts_its_turns_too() {
-    let mut host = Host::new(&[
+    let mut host = Host::fake(&[
         ("a", &script("s1", 10, 0, 5, 0)),
         ("b", &script("s2", 20, 0, 7, 0)),
     ]);
@@ -229,12 +228,12 @@ fn a_continued_thread_resumes_the_session_of_a_turn_no_server_followed_to_its_en
     // The session is announced only after the server is gone (`go` appears later).
     let late = "wait-file go\nstart s-late\nmessage done\ncomplete\n";
     let next = &script("s-late", 30, 0, 12, 0);
-    let mut host = Host::new(&[("late", late), ("next", next)]);
+    let mut host = Host::fake(&[("late", late), ("next", next)]);
     new_thread(
         &mut host,
         json!({"continueSession": true, "modelProvider": "resuming"}),
     );
-    let first = host.start_turn("late", json!({"background": true}));
+    let first = host.start_script("late", json!({"background": true}));
     host.server.kill();
     host.release("go");
     let exit = host.turn_dir(&first).join("exit.json");
@@ -268,7 +267,7 @@ fn a_continued_thread_resumes_the_session_of_a_turn_no_server_followed_to_its_en
 
 #[test]
 fn resuming_a_loaded_idle_thread_replays_its_usage_after_the_response() {
-    let mut host = Host::new(&[("a", &script("s1", 10, 4, 5, 1))]);
+    let mut host = Host::fake(&[("a", &script("s1", 10, 4, 5, 1))]);
     let (turn1, _) = turn(&mut host, "a");
     let thread = host.thread_id.clone();
     let id = json!("resume-loaded");

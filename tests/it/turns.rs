@@ -5,196 +5,14 @@
 //! checked by pid and start time (the fake agent records both), never by sleeping.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{DEFAULT_TIMEOUT, Describe, Sandbox, ServerProcess, wait_until};
+use crate::support::{DEFAULT_TIMEOUT, Sandbox, ServerProcess, wait_until};
 
-/// A sandboxed server with a `fake` provider whose prompts name scripts.
-pub struct Host {
-    pub sandbox: Sandbox,
-    pub server: ServerProcess,
-    pub thread_id: String,
-    pub next_id: i64,
-}
-
-pub const TURN_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// A value of the `fake` provider's `env` that must reach the backend and no file.
-pub const PROVIDER_SECRET: &str = "sk-test-provider-secret-3f9a";
-
-impl Host {
-    /// Writes `scripts` (name, text) and starts a server with one thread.
-    pub fn new(scripts: &[(&str, &str)]) -> Host {
-        Host::with_env(scripts, &BTreeMap::new())
-    }
-
-    /// As [`Host::new`], with `env` set for the server.
-    pub fn with_env(scripts: &[(&str, &str)], env: &BTreeMap<String, String>) -> Host {
-        let sandbox = Sandbox::new();
-        Self::write_scripts(&sandbox, scripts);
-        let config = sandbox.root().join("turns.toml");
-        let server = ServerProcess::spawn(&sandbox.agent_host_spec(Some(&config), &[], env));
-        let mut host = Host {
-            sandbox,
-            server,
-            thread_id: String::new(),
-            next_id: 1,
-        };
-        host.server.initialize();
-        let cwd = host.sandbox.work_dir().display().to_string();
-        let started = host.request("thread/start", json!({"cwd": cwd}));
-        host.thread_id = started["result"]["thread"]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("thread/start failed: {started}"))
-            .to_owned();
-        host
-    }
-
-    pub fn write_scripts(sandbox: &Sandbox, scripts: &[(&str, &str)]) {
-        let dir = sandbox.root().join("scripts");
-        std::fs::create_dir_all(&dir).unwrap();
-        for (name, text) in scripts {
-            std::fs::write(dir.join(format!("{name}.txt")), text).unwrap();
-        }
-        let config = format!(
-            r#"default_provider = "fake"
-[interrupt]
-cancel_grace_ms = 300
-term_grace_ms = 300
-[providers.fake]
-kind = "jsonl"
-command = {command:?}
-args = ["{{prompt}}"]
-[providers.fake.env]
-FAKE_AGENT_SCRIPT_DIR = {scripts:?}
-FAKE_AGENT_PIDS = {pids:?}
-FAKE_SECRET = "{secret}"
-[providers.codexlike]
-kind = "codex"
-command = {command:?}
-[providers.resuming]
-kind = "jsonl"
-command = {command:?}
-args = ["{{prompt}}"]
-resume_args = ["--resume", "{{session}}", "{{prompt}}"]
-continue_session = true
-[providers.resuming.env]
-FAKE_AGENT_SCRIPT_DIR = {scripts:?}
-"#,
-            command = env!("CARGO_BIN_EXE_fake-agent"),
-            scripts = dir.display().to_string(),
-            pids = sandbox.root().join("pids").display().to_string(),
-            secret = PROVIDER_SECRET,
-        );
-        std::fs::write(sandbox.root().join("turns.toml"), config).unwrap();
-    }
-
-    pub fn spawn(sandbox: &Sandbox) -> ServerProcess {
-        let config = sandbox.root().join("turns.toml");
-        ServerProcess::spawn(&sandbox.agent_host_spec(Some(&config), &[], &BTreeMap::new()))
-    }
-
-    pub fn request(&mut self, method: &str, params: Value) -> Value {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.server.request(json!(id), method, params).0
-    }
-
-    /// Starts a turn running script `name`; returns the turn id.
-    pub fn start_turn(&mut self, name: &str, extra: Value) -> String {
-        let mut params = json!({
-            "threadId": self.thread_id,
-            "input": [{"type": "text", "text": format!("script:{name}")}],
-        });
-        if let (Some(params), Some(extra)) = (params.as_object_mut(), extra.as_object()) {
-            params.extend(extra.clone());
-        }
-        let response = self.request("turn/start", params);
-        response["result"]["turn"]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("turn/start failed: {response}"))
-            .to_owned()
-    }
-
-    /// Opens the gate `name` that a script waits on with `wait-file name`: the handshake by
-    /// which a test holds a backend at a known point, instead of a sleep window it hopes to
-    /// hit.
-    pub fn release(&self, name: &str) {
-        std::fs::write(self.sandbox.root().join("scripts").join(name), "").unwrap();
-    }
-
-    /// Closes the gate `name` again, for the next turn that waits on it.
-    pub fn close_gate(&self, name: &str) {
-        std::fs::remove_file(self.sandbox.root().join("scripts").join(name)).unwrap();
-    }
-
-    /// Every message up to and including the turn's `turn/completed`, checked exactly once
-    /// on the wire.
-    pub fn until_completed(&mut self, turn_id: &str) -> Vec<Value> {
-        self.server.until_turn_completed(turn_id, TURN_TIMEOUT)
-    }
-
-    /// Checks that nothing more about `turn_id` arrives: a request made now is answered
-    /// with no notification of that turn before it.
-    pub fn assert_turn_silent(&mut self, turn_id: &str) {
-        let id = self.next_id;
-        self.next_id += 1;
-        let (_, before) = self
-            .server
-            .request(json!(id), "thread/loaded/list", json!({}));
-        let late: Vec<&Value> = before
-            .iter()
-            .filter(|m| mentions_turn(m, turn_id))
-            .collect();
-        assert!(
-            late.is_empty(),
-            "notifications after turn/completed: {late:#?}"
-        );
-    }
-
-    /// The processes the fake agent recorded, as (pid, start time).
-    pub fn recorded_pids(&self) -> Vec<(i32, u64)> {
-        let text = std::fs::read_to_string(self.sandbox.root().join("pids")).unwrap_or_default();
-        text.lines()
-            .filter_map(|line| {
-                let mut parts = line.split_whitespace();
-                Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
-            })
-            .collect()
-    }
-
-    pub fn turn_dir(&self, turn_id: &str) -> PathBuf {
-        self.sandbox
-            .state_dir()
-            .join("threads")
-            .join(&self.thread_id)
-            .join("turns")
-            .join(turn_id)
-    }
-}
-
-/// Whether a message is a notification about `turn_id`.
-pub fn mentions_turn(message: &Value, turn_id: &str) -> bool {
-    message.get("method").is_some()
-        && (message["params"]["turnId"] == turn_id || message["params"]["turn"]["id"] == turn_id)
-}
-
-pub use crate::support::real_backend::alive;
-
-/// Waits until none of `pids` is alive, or fails after `limit`.
-pub fn assert_all_gone(pids: &[(i32, u64)], limit: Duration) {
-    wait_until(
-        limit,
-        Describe(|| {
-            let left: Vec<_> = pids.iter().filter(|(p, s)| alive(*p, *s)).collect();
-            format!("every process of the turn to be gone; alive: {left:?}")
-        }),
-        || (!pids.iter().any(|(p, s)| alive(*p, *s))).then_some(()),
-    );
-}
+use crate::support::host::{Host, PROVIDER_SECRET, TURN_TIMEOUT, mentions_turn};
+use crate::support::procs::{alive, assert_all_gone};
 
 fn methods(messages: &[Value]) -> Vec<String> {
     messages
@@ -208,8 +26,8 @@ const FULL: &str =
 
 #[test]
 fn a_full_turn_is_sent_in_codex_order_and_ends_with_the_final_message() {
-    let mut host = Host::new(&[("full", FULL)]);
-    let turn = host.start_turn("full", json!({}));
+    let mut host = Host::fake(&[("full", FULL)]);
+    let turn = host.start_script("full", json!({}));
     let messages = host.until_completed(&turn);
     let names = methods(&messages);
     assert_eq!(
@@ -250,10 +68,10 @@ fn a_full_turn_is_sent_in_codex_order_and_ends_with_the_final_message() {
 
 #[test]
 fn two_turns_run_two_fresh_backends_and_read_back_with_their_items() {
-    let mut host = Host::new(&[("full", &format!("pid\n{FULL}"))]);
-    let first = host.start_turn("full", json!({}));
+    let mut host = Host::fake(&[("full", &format!("pid\n{FULL}"))]);
+    let first = host.start_script("full", json!({}));
     host.until_completed(&first);
-    let second = host.start_turn("full", json!({}));
+    let second = host.start_script("full", json!({}));
     host.until_completed(&second);
     assert_ne!(first, second);
     let pids = host.recorded_pids();
@@ -293,8 +111,8 @@ fn two_turns_run_two_fresh_backends_and_read_back_with_their_items() {
 #[test]
 fn the_trap_turn_waits_for_the_real_answer_and_the_exit() {
     let trap = "pid\nstart\nmessage I will run a tool first.\ncommand make test\nsleep 2000\nmessage The real answer.\ncomplete\n";
-    let mut host = Host::new(&[("trap", trap)]);
-    let turn = host.start_turn("trap", json!({}));
+    let mut host = Host::fake(&[("trap", trap)]);
+    let turn = host.start_script("trap", json!({}));
     let messages = host.until_completed(&turn);
     // When turn/completed arrives, the backend has exited and been reaped.
     let pids = host.recorded_pids();
@@ -320,8 +138,8 @@ fn the_trap_turn_waits_for_the_real_answer_and_the_exit() {
 #[test]
 fn interrupt_mid_message_ends_interrupted_and_leaves_no_process() {
     let script = "pid\nstart\nmessage partial thoughts\nsleep 600000\nmessage never\ncomplete\n";
-    let mut host = Host::new(&[("long", script)]);
-    let turn = host.start_turn("long", json!({}));
+    let mut host = Host::fake(&[("long", script)]);
+    let turn = host.start_script("long", json!({}));
     host.server
         .wait_for(TURN_TIMEOUT, |m| {
             m["method"] == "item/completed" && m["params"]["item"]["type"] == "agentMessage"
@@ -341,7 +159,7 @@ fn interrupt_mid_message_ends_interrupted_and_leaves_no_process() {
     host.assert_turn_silent(&turn);
     // The next turn runs normally.
     std::fs::write(host.sandbox.root().join("scripts/quick.txt"), FULL).unwrap();
-    let next = host.start_turn("quick", json!({}));
+    let next = host.start_script("quick", json!({}));
     let messages = host.until_completed(&next);
     assert_eq!(
         messages.last().unwrap()["params"]["turn"]["status"],
@@ -354,8 +172,8 @@ fn interrupt_during_a_tool_command_kills_the_whole_tree() {
     let tree = "pid\nstart\nline {\"type\":\"item.started\",\"item\":{\"id\":\"item_1\",\"type\":\"command_execution\",\"command\":\"build\",\"aggregated_output\":\"\",\"exit_code\":null,\"status\":\"in_progress\"}}\nchild tool.txt\nsleep 600000\n";
     let tool = "setsid\nignore TERM\npid\nchild grandchild.txt\nsleep 600000\n";
     let grandchild = "setsid\nignore TERM\nignore INT\npid\nsleep 600000\n";
-    let mut host = Host::new(&[("tree", tree), ("tool", tool), ("grandchild", grandchild)]);
-    let turn = host.start_turn("tree", json!({}));
+    let mut host = Host::fake(&[("tree", tree), ("tool", tool), ("grandchild", grandchild)]);
+    let turn = host.start_script("tree", json!({}));
     host.server
         .wait_for(TURN_TIMEOUT, |m| {
             m["method"] == "item/started" && m["params"]["item"]["type"] == "commandExecution"
@@ -385,8 +203,8 @@ fn interrupt_during_a_tool_command_kills_the_whole_tree() {
 }
 
 fn failed_turn(script: &str) -> (Vec<Value>, Value) {
-    let mut host = Host::new(&[("s", script)]);
-    let turn = host.start_turn("s", json!({}));
+    let mut host = Host::fake(&[("s", script)]);
+    let turn = host.start_script("s", json!({}));
     let messages = host.until_completed(&turn);
     let completed = messages.last().unwrap()["params"]["turn"].clone();
     host.assert_turn_silent(&turn);
@@ -439,8 +257,8 @@ fn a_backend_killed_by_a_signal_fails_the_turn() {
 #[test]
 fn a_backend_that_closes_stdout_early_is_not_done_until_it_exits() {
     let script = "pid\nstart\nmessage early\nclose-stdout\nsleep 1500\nexit 0\n";
-    let mut host = Host::new(&[("s", script)]);
-    let turn = host.start_turn("s", json!({}));
+    let mut host = Host::fake(&[("s", script)]);
+    let turn = host.start_script("s", json!({}));
     let messages = host.until_completed(&turn);
     let pids = host.recorded_pids();
     assert!(
@@ -482,7 +300,7 @@ fn race_interrupt_against_the_end(
         if completed >= enough && interrupted >= enough {
             break;
         }
-        let turn = host.start_turn(PACED[round % PACED.len()].0, json!({}));
+        let turn = host.start_script(PACED[round % PACED.len()].0, json!({}));
         let id = json!(format!("race-{round}"));
         host.server
             .send_json(&json!({"id": id, "method": "turn/interrupt",
@@ -510,7 +328,7 @@ fn race_interrupt_against_the_end(
 
 #[test]
 fn kill_racing_natural_exit_ends_every_turn_exactly_once() {
-    let mut host = Host::new(&PACED);
+    let mut host = Host::fake(&PACED);
     let (completed, interrupted) = race_interrupt_against_the_end(&mut host, 5, 200);
     assert!(
         completed > 0 && interrupted > 0,
@@ -536,14 +354,14 @@ fn the_race_check_catches_runners_whose_interrupt_never_wins() {
         "AGENT_HOST_FAULT".to_owned(),
         "interrupt-never-wins".to_owned(),
     )]);
-    let mut host = Host::with_env(&PACED, &env);
+    let mut host = Host::fake_with_env(&PACED, &env);
     let (completed, interrupted) = race_interrupt_against_the_end(&mut host, 5, 20);
     assert_eq!((completed, interrupted), (20, 0));
 }
 
 #[test]
 fn turn_errors_match_codex() {
-    let mut host = Host::new(&[("long", "start\nsleep 600000\n")]);
+    let mut host = Host::fake(&[("long", "start\nsleep 600000\n")]);
     let none = host.request(
         "turn/interrupt",
         json!({"threadId": host.thread_id, "turnId": "x"}),
@@ -563,7 +381,7 @@ fn turn_errors_match_codex() {
         missing["error"]["message"],
         format!("thread not found: {unknown}")
     );
-    let turn = host.start_turn("long", json!({}));
+    let turn = host.start_script("long", json!({}));
     let wrong = host.request(
         "turn/interrupt",
         json!({"threadId": host.thread_id, "turnId": "other"}),
@@ -601,8 +419,8 @@ fn a_foreground_turn_dies_with_its_server_and_a_background_turn_survives_it() {
     let waits = "pid\nstart\nmessage waiting\nsleep 600000\n";
     let finishes =
         "pid\nstart\nmessage working\nwait-file go\nmessage finished in the background\ncomplete\n";
-    let mut host = Host::new(&[("waits", waits), ("finishes", finishes)]);
-    let foreground = host.start_turn("waits", json!({}));
+    let mut host = Host::fake(&[("waits", waits), ("finishes", finishes)]);
+    let foreground = host.start_script("waits", json!({}));
     host.server
         .wait_for(TURN_TIMEOUT, |m| {
             m["method"] == "item/completed" && m["params"]["item"]["type"] == "agentMessage"
@@ -682,8 +500,8 @@ fn a_foreground_turn_dies_with_its_server_and_a_background_turn_survives_it() {
 #[test]
 fn a_restarted_server_follows_a_running_background_turn_to_its_end() {
     let script = "start\nmessage started\nwait-file go\nmessage done after the restart\ncomplete\n";
-    let mut host = Host::new(&[("slow", script)]);
-    let turn = host.start_turn("slow", json!({"background": true}));
+    let mut host = Host::fake(&[("slow", script)]);
+    let turn = host.start_script("slow", json!({"background": true}));
     host.server.kill();
     let mut server = Host::spawn(&host.sandbox);
     server.initialize();
@@ -716,8 +534,8 @@ fn a_restarted_server_follows_a_running_background_turn_to_its_end() {
 
 #[test]
 fn another_process_can_stop_a_turn_with_the_same_result_as_interrupt() {
-    let mut host = Host::new(&[("long", "pid\nstart\nmessage waiting\nsleep 600000\n")]);
-    let turn = host.start_turn("long", json!({}));
+    let mut host = Host::fake(&[("long", "pid\nstart\nmessage waiting\nsleep 600000\n")]);
+    let turn = host.start_script("long", json!({}));
     host.server
         .wait_for(TURN_TIMEOUT, |m| {
             m["method"] == "item/completed" && m["params"]["item"]["type"] == "agentMessage"
@@ -746,8 +564,8 @@ fn another_process_can_stop_a_turn_with_the_same_result_as_interrupt() {
 
 #[test]
 fn a_server_that_starts_ends_turns_whose_runner_died_and_kills_their_leftovers() {
-    let mut host = Host::new(&[("long", "pid\nstart\nmessage waiting\nsleep 600000\n")]);
-    let turn = host.start_turn("long", json!({"background": true}));
+    let mut host = Host::fake(&[("long", "pid\nstart\nmessage waiting\nsleep 600000\n")]);
+    let turn = host.start_script("long", json!({"background": true}));
     host.server
         .wait_for(TURN_TIMEOUT, |m| {
             m["method"] == "item/completed" && m["params"]["item"]["type"] == "agentMessage"
@@ -805,8 +623,8 @@ fn a_server_that_starts_ends_turns_whose_runner_died_and_kills_their_leftovers()
 #[test]
 fn a_second_server_that_resumes_a_running_thread_gets_the_turn_end_exactly_once() {
     let script = "start\nmessage working\nwait-file go\nmessage the end\ncomplete\n";
-    let mut host = Host::new(&[("slow", script)]);
-    let turn = host.start_turn("slow", json!({}));
+    let mut host = Host::fake(&[("slow", script)]);
+    let turn = host.start_script("slow", json!({}));
     let mut second = Host::spawn(&host.sandbox);
     second.initialize();
     let (resumed, _) = second.request(
@@ -836,8 +654,8 @@ fn a_second_server_that_resumes_a_running_thread_gets_the_turn_end_exactly_once(
 
 #[test]
 fn a_fork_carries_the_ended_turns_and_is_listed() {
-    let mut host = Host::new(&[("full", FULL)]);
-    let turn = host.start_turn("full", json!({}));
+    let mut host = Host::fake(&[("full", FULL)]);
+    let turn = host.start_script("full", json!({}));
     host.until_completed(&turn);
     let forked = host.request("thread/fork", json!({"threadId": host.thread_id}));
     let thread = &forked["result"]["thread"];
@@ -869,8 +687,8 @@ fn a_fork_carries_the_ended_turns_and_is_listed() {
 #[test]
 fn a_re_attached_turn_still_reports_the_answer_given_before_the_restart() {
     let script = "start\nmessage the answer\nwait-file go\ncomplete\n";
-    let mut host = Host::new(&[("s", script)]);
-    let turn = host.start_turn("s", json!({"background": true}));
+    let mut host = Host::fake(&[("s", script)]);
+    let turn = host.start_script("s", json!({"background": true}));
     host.server
         .wait_for(TURN_TIMEOUT, |m| {
             m["method"] == "item/completed" && m["params"]["item"]["type"] == "agentMessage"
@@ -942,9 +760,9 @@ fn turn_count(host: &Host) -> usize {
 #[test]
 fn a_server_that_did_not_start_the_running_turn_refuses_a_second_one_and_follows_the_first() {
     let script = "start\nmessage working\nwait-file go\nmessage the end\ncomplete\n";
-    let mut first = Host::new(&[("slow", script)]);
+    let mut first = Host::fake(&[("slow", script)]);
     let mut second = second_server_on_idle_thread(&first);
-    let turn = first.start_turn("slow", json!({}));
+    let turn = first.start_script("slow", json!({}));
     // The second server did not know of the turn: it refuses a new one, naming the running
     // turn, and follows it from now on.
     let input = json!([{"type": "text", "text": "script:slow"}]);
@@ -1008,7 +826,7 @@ fn two_servers_starting_turns_on_one_thread_at_once_never_run_two_together() {
     // Held at its gate until both servers have answered, so the request of the server that
     // lost the race always meets a running turn.
     let script = "start\nmessage working\nwait-file go\nmessage done\ncomplete\n";
-    let mut first = Host::new(&[("quick", script)]);
+    let mut first = Host::fake(&[("quick", script)]);
     let mut second = second_server_on_idle_thread(&first);
     let rounds = 10;
     let mut refusals = 0;
@@ -1074,9 +892,9 @@ fn two_servers_starting_turns_on_one_thread_at_once_never_run_two_together() {
 #[test]
 fn resuming_a_loaded_thread_follows_the_turn_another_server_started() {
     let script = "start\nmessage working\nwait-file go\nmessage the end\ncomplete\n";
-    let mut first = Host::new(&[("slow", script)]);
+    let mut first = Host::fake(&[("slow", script)]);
     let mut second = second_server_on_idle_thread(&first);
-    let turn = first.start_turn("slow", json!({}));
+    let turn = first.start_script("slow", json!({}));
     let (resumed, mut seen) = second.request(
         json!("again"),
         "thread/resume",
@@ -1107,8 +925,8 @@ fn interrupting_a_turn_whose_runner_is_stopped_kills_it_directly() {
     use rustix::process::Signal;
 
     let script = "pid\nstart\nmessage working\nsleep 600000\n";
-    let mut host = Host::new(&[("hangs", script)]);
-    let turn = host.start_turn("hangs", json!({}));
+    let mut host = Host::fake(&[("hangs", script)]);
+    let turn = host.start_script("hangs", json!({}));
     wait_until(TURN_TIMEOUT, "the backend to start", || {
         (!host.recorded_pids().is_empty()).then_some(())
     });
@@ -1159,7 +977,7 @@ fn refused_input(host: &mut Host, input: Value) -> String {
 
 #[test]
 fn local_images_are_checked_first_and_named_in_a_jsonl_prompt() {
-    let mut host = Host::new(&[("echo", "start\necho-prompt\ncomplete\n")]);
+    let mut host = Host::fake(&[("echo", "start\necho-prompt\ncomplete\n")]);
     let root = host.sandbox.root().to_path_buf();
     let image = root.join("a pic.png");
     std::fs::write(&image, b"not really a png").unwrap();
@@ -1246,7 +1064,7 @@ fn local_images_are_checked_first_and_named_in_a_jsonl_prompt() {
 
 #[test]
 fn a_comma_in_an_image_path_is_refused_only_where_codex_would_split_it() {
-    let mut host = Host::new(&[("echo", "start\necho-prompt\ncomplete\n")]);
+    let mut host = Host::fake(&[("echo", "start\necho-prompt\ncomplete\n")]);
     let image = host.sandbox.root().join("a,b.png");
     std::fs::write(&image, b"png").unwrap();
     let input = json!([
@@ -1304,7 +1122,7 @@ fn switch_thread(host: &mut Host, provider: &str, extra: Value) {
 
 /// Runs script `name` as one turn to completion; returns its agent messages and its spec.
 fn completed_turn_texts(host: &mut Host, name: &str) -> (Vec<String>, Value) {
-    let turn = host.start_turn(name, json!({}));
+    let turn = host.start_script(name, json!({}));
     let messages = host.until_completed(&turn);
     assert_eq!(
         messages.last().unwrap()["params"]["turn"]["status"],
@@ -1326,7 +1144,7 @@ fn completed_turn_texts(host: &mut Host, name: &str) -> (Vec<String>, Value) {
 
 #[test]
 fn a_continued_thread_starts_with_args_and_resumes_with_resume_args() {
-    let mut host = Host::new(&[("session", "start sess-41\necho-session\ncomplete\n")]);
+    let mut host = Host::fake(&[("session", "start sess-41\necho-session\ncomplete\n")]);
     // The provider has continue_session = true: the thread continues its session.
     switch_thread(&mut host, "resuming", json!({}));
 
@@ -1397,7 +1215,7 @@ fn a_session_placeholder_in_args_stops_the_server_at_start_naming_the_key() {
 
 #[test]
 fn continue_session_is_refused_for_a_provider_that_cannot_resume() {
-    let mut host = Host::new(&[]);
+    let mut host = Host::fake(&[]);
     let cwd = host.sandbox.work_dir().display().to_string();
     let expected = "`continueSession`: provider `fake` cannot resume a session; give it \
                     `resume_args` (kinds codex, claude and gemini with empty args resume on their own)";
@@ -1430,7 +1248,7 @@ fn continue_session_is_refused_for_a_provider_that_cannot_resume() {
 
 #[test]
 fn thread_resume_and_fork_set_continue_session() {
-    let mut host = Host::new(&[("session", "start sess-41\necho-session\ncomplete\n")]);
+    let mut host = Host::fake(&[("session", "start sess-41\necho-session\ncomplete\n")]);
     switch_thread(&mut host, "resuming", json!({"continueSession": false}));
     let (texts, _) = completed_turn_texts(&mut host, "session");
     assert_eq!(texts, ["fresh"]);
@@ -1481,11 +1299,11 @@ fn agent_texts(messages: &[Value]) -> Vec<String> {
 #[test]
 fn provider_secrets_reach_the_backend_but_no_file_and_turn_files_are_owner_only() {
     use std::os::unix::fs::PermissionsExt;
-    let mut host = Host::new(&[(
+    let mut host = Host::fake(&[(
         "env",
         "start\necho-env FAKE_SECRET\necho-env AGENT_HOST_TURN\necho-env AGENT_HOST_PROVIDER_ENV\ncomplete\n",
     )]);
-    let turn = host.start_turn("env", json!({}));
+    let turn = host.start_script("env", json!({}));
     let messages = host.until_completed(&turn);
     assert_eq!(
         agent_texts(&messages),
@@ -1538,7 +1356,7 @@ fn provider_secrets_reach_the_backend_but_no_file_and_turn_files_are_owner_only(
 
 #[test]
 fn turn_start_refuses_a_cwd_that_is_not_an_absolute_directory() {
-    let mut host = Host::new(&[("quick", "start\ncomplete\n")]);
+    let mut host = Host::fake(&[("quick", "start\ncomplete\n")]);
     let thread = host.thread_id.clone();
     let missing = host
         .sandbox
@@ -1563,13 +1381,13 @@ fn turn_start_refuses_a_cwd_that_is_not_an_absolute_directory() {
         );
     }
     // Nothing was started: the thread takes a turn at once.
-    let turn = host.start_turn("quick", json!({}));
+    let turn = host.start_script("quick", json!({}));
     host.until_completed(&turn);
 }
 
 /// A host whose thread is ephemeral (its turns live under `<state>/ephemeral/`).
 fn ephemeral_host(scripts: &[(&str, &str)]) -> Host {
-    let mut host = Host::new(scripts);
+    let mut host = Host::fake(scripts);
     let cwd = host.sandbox.work_dir().display().to_string();
     let started = host.request("thread/start", json!({"cwd": cwd, "ephemeral": true}));
     assert_eq!(started["result"]["thread"]["ephemeral"], true, "{started}");
@@ -1597,7 +1415,7 @@ fn agent_host_command(args: &[&str], state: &std::path::Path) -> (bool, String, 
 #[test]
 fn a_turn_of_an_ephemeral_thread_is_listed_and_stopped_from_outside() {
     let mut host = ephemeral_host(&[("long", "pid\nstart\nmessage waiting\nsleep 600000\n")]);
-    let turn = host.start_turn("long", json!({}));
+    let turn = host.start_script("long", json!({}));
     host.server
         .wait_for(TURN_TIMEOUT, |m| {
             m["method"] == "item/completed" && m["params"]["item"]["type"] == "agentMessage"
@@ -1633,7 +1451,7 @@ fn a_turn_of_an_ephemeral_thread_is_listed_and_stopped_from_outside() {
 #[test]
 fn a_restarted_server_recovers_a_turn_of_an_ephemeral_thread_whose_runner_died() {
     let mut host = ephemeral_host(&[("long", "pid\nstart\nmessage waiting\nsleep 600000\n")]);
-    let turn = host.start_turn("long", json!({"background": true}));
+    let turn = host.start_script("long", json!({"background": true}));
     host.server
         .wait_for(TURN_TIMEOUT, |m| {
             m["method"] == "item/completed" && m["params"]["item"]["type"] == "agentMessage"
@@ -1685,8 +1503,8 @@ fn the_exactly_once_check_catches_a_second_completion_and_an_item_after_it() {
         ("item-after-turn-completed", "after its turn/completed"),
     ] {
         let env = BTreeMap::from([("AGENT_HOST_FAULT".to_owned(), fault.to_owned())]);
-        let mut host = Host::with_env(&[("quick", "start\nmessage hi\ncomplete\n")], &env);
-        let turn = host.start_turn("quick", json!({}));
+        let mut host = Host::fake_with_env(&[("quick", "start\nmessage hi\ncomplete\n")], &env);
+        let turn = host.start_script("quick", json!({}));
         let err = host
             .server
             .check_turn_ended_once(&turn, TURN_TIMEOUT, crate::support::process::QUIET)
@@ -1694,8 +1512,8 @@ fn the_exactly_once_check_catches_a_second_completion_and_an_item_after_it() {
         assert!(err.contains(expected), "{fault}: {err}");
     }
     // The same check passes on the server as built.
-    let mut host = Host::new(&[("quick", "start\nmessage hi\ncomplete\n")]);
-    let turn = host.start_turn("quick", json!({}));
+    let mut host = Host::fake(&[("quick", "start\nmessage hi\ncomplete\n")]);
+    let turn = host.start_script("quick", json!({}));
     host.server
         .check_turn_ended_once(&turn, TURN_TIMEOUT, crate::support::process::QUIET)
         .unwrap();

@@ -340,7 +340,7 @@ fn a_recorded_socket_that_is_an_ordinary_file_survives_kill_and_recovery() {
 
 #[test]
 fn the_tests_tell_a_zombie_from_a_reaped_process() {
-    use crate::support::real_backend::{ProcState, proc_state};
+    use crate::support::procs::{ProcState, proc_state};
     let dir = tempfile::tempdir().unwrap();
     let mut child = spawn_sleep(dir.path());
     let me = identity::of_pid(child.id() as i32).unwrap();

@@ -4,6 +4,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod fixture;
+pub mod host;
 pub mod loopback;
 pub mod mock_anthropic;
 pub mod mock_gemini;
@@ -11,7 +12,7 @@ pub mod mock_responses;
 pub mod paths;
 pub mod pattern;
 pub mod process;
-pub mod real_backend;
+pub mod procs;
 pub mod sandbox;
 pub mod schema;
 

@@ -1,8 +1,11 @@
-//! Driving `agent-host app-server` whose turns run on a real agent CLI (`real_codex.rs`,
-//! `real_claude.rs`): one sandboxed server with one thread, the turn directories it writes,
-//! the conformance check of everything it sent, and a `/proc` scan of the turn's processes.
+//! `Host`: one sandboxed `agent-host app-server` with one thread, the one way the tests drive
+//! turns. Its backend is the fake agent ([`Host::fake`]: scripts named by the prompt
+//! `script:NAME`) or a real agent CLI ([`Host::start`] with a configuration the test wrote;
+//! `real_codex.rs`, `real_claude.rs` and `real_gemini.rs` wrap it with their mock model
+//! servers). Every message the server sends is kept until the test takes it; every turn is
+//! checked to end exactly once on the wire; everything can be checked against Codex's schema.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,11 +14,15 @@ use serde_json::{Value, json};
 use super::schema::{Conformance, TrafficChecker};
 use super::{Sandbox, ServerProcess};
 
-/// How long a real turn may take (it takes about a second).
+/// How long a turn may take before the test fails (a real one takes about a second; the fake
+/// agent's, milliseconds). Only a bound: nothing waits for it to pass.
 pub const TURN_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A sandboxed agent-host with one thread, started on a provider that runs a real CLI.
-pub struct RealBackendHost {
+/// A value of the fake provider's `env` that must reach the backend and no file.
+pub const PROVIDER_SECRET: &str = "sk-test-provider-secret-3f9a";
+
+/// A sandboxed agent-host with one thread.
+pub struct Host {
     pub sandbox: Sandbox,
     pub server: ServerProcess,
     pub thread_id: String,
@@ -25,24 +32,38 @@ pub struct RealBackendHost {
     next_id: i64,
 }
 
-impl RealBackendHost {
+impl Host {
+    /// Writes the fake-agent `scripts` (name, text) and their configuration (see
+    /// [`Host::write_scripts`]) and starts a server with one thread on the `fake` provider.
+    pub fn fake(scripts: &[(&str, &str)]) -> Host {
+        Host::fake_with_env(scripts, &BTreeMap::new())
+    }
+
+    /// As [`Host::fake`], with `env` set for the server.
+    pub fn fake_with_env(scripts: &[(&str, &str)], env: &BTreeMap<String, String>) -> Host {
+        let sandbox = Sandbox::new();
+        Host::write_scripts(&sandbox, scripts);
+        let config = sandbox.root().join("turns.toml");
+        Host::start_with_env(sandbox, &config, "fake", json!({}), env)
+    }
+
     /// Starts `agent-host app-server --config CONFIG` in `sandbox`, initializes, and starts a
     /// thread in the sandbox's work dir on `provider`, with `extra` merged into the
     /// `thread/start` params (e.g. `continueSession`).
-    pub fn start(sandbox: Sandbox, config: &Path, provider: &str, extra: Value) -> RealBackendHost {
-        RealBackendHost::start_with_env(sandbox, config, provider, extra, &BTreeMap::new())
+    pub fn start(sandbox: Sandbox, config: &Path, provider: &str, extra: Value) -> Host {
+        Host::start_with_env(sandbox, config, provider, extra, &BTreeMap::new())
     }
 
-    /// As [`RealBackendHost::start`], with `env` set for the server (and so its runners).
+    /// As [`Host::start`], with `env` set for the server (and so its runners).
     pub fn start_with_env(
         sandbox: Sandbox,
         config: &Path,
         provider: &str,
         extra: Value,
         env: &BTreeMap<String, String>,
-    ) -> RealBackendHost {
+    ) -> Host {
         let server = ServerProcess::spawn(&sandbox.agent_host_spec(Some(config), &[], env));
-        let mut host = RealBackendHost {
+        let mut host = Host {
             sandbox,
             server,
             thread_id: String::new(),
@@ -65,28 +86,103 @@ impl RealBackendHost {
             .as_str()
             .unwrap_or_else(|| panic!("thread/start failed: {started}"))
             .to_owned();
+        // Codex sends `thread/started` after the response; a test's messages begin after it.
+        host.until_message("thread/started", |m| m["method"] == "thread/started");
+        host.pending.clear();
         host
     }
 
-    pub fn request(&mut self, method: &str, params: Value) -> Value {
+    /// Writes `scripts` into the sandbox's `scripts/` and the configuration `turns.toml`: the
+    /// default provider `fake` (kind `jsonl`) runs the fake agent with the prompt as its
+    /// argument, recording its processes in `pids` and carrying [`PROVIDER_SECRET`];
+    /// `codexlike` is the fake agent as kind `codex`; `resuming` continues its session.
+    pub fn write_scripts(sandbox: &Sandbox, scripts: &[(&str, &str)]) {
+        let dir = sandbox.root().join("scripts");
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in scripts {
+            std::fs::write(dir.join(format!("{name}.txt")), text).unwrap();
+        }
+        let config = format!(
+            r#"default_provider = "fake"
+[interrupt]
+cancel_grace_ms = 300
+term_grace_ms = 300
+[providers.fake]
+kind = "jsonl"
+command = {command:?}
+args = ["{{prompt}}"]
+[providers.fake.env]
+FAKE_AGENT_SCRIPT_DIR = {scripts:?}
+FAKE_AGENT_PIDS = {pids:?}
+FAKE_SECRET = "{secret}"
+[providers.codexlike]
+kind = "codex"
+command = {command:?}
+[providers.resuming]
+kind = "jsonl"
+command = {command:?}
+args = ["{{prompt}}"]
+resume_args = ["--resume", "{{session}}", "{{prompt}}"]
+continue_session = true
+[providers.resuming.env]
+FAKE_AGENT_SCRIPT_DIR = {scripts:?}
+"#,
+            command = env!("CARGO_BIN_EXE_fake-agent"),
+            scripts = dir.display().to_string(),
+            pids = sandbox.root().join("pids").display().to_string(),
+            secret = PROVIDER_SECRET,
+        );
+        std::fs::write(sandbox.root().join("turns.toml"), config).unwrap();
+    }
+
+    /// Another server on this host's sandbox and configuration (`turns.toml`), not
+    /// initialized: a second client, or the server after a restart.
+    pub fn spawn(sandbox: &Sandbox) -> ServerProcess {
+        let config = sandbox.root().join("turns.toml");
+        ServerProcess::spawn(&sandbox.agent_host_spec(Some(&config), &[], &BTreeMap::new()))
+    }
+
+    /// A fresh request id, for a request the test sends through `server` itself (to see
+    /// exactly what comes before its answer).
+    pub fn next_request_id(&mut self) -> Value {
         let id = json!(self.next_id);
         self.next_id += 1;
+        id
+    }
+
+    /// Sends a request and returns its response; notifications that came before it are kept
+    /// for the next [`Host::until_completed`].
+    pub fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_request_id();
         self.checker_requests.push((id.clone(), method.to_owned()));
         let (response, before) = self.server.request(id, method, params);
         self.pending.extend(before);
         response
     }
 
+    /// Starts a turn with the text `text`; returns the turn id.
     pub fn start_turn(&mut self, text: &str) -> String {
         self.start_turn_with(json!([{"type": "text", "text": text}]))
     }
 
     /// Starts a turn with these `input` items; returns the turn id.
     pub fn start_turn_with(&mut self, input: Value) -> String {
-        let response = self.request(
-            "turn/start",
-            json!({"threadId": self.thread_id, "input": input}),
-        );
+        self.start_turn_params(json!({"input": input}))
+    }
+
+    /// Starts a turn running the fake agent's script `name`, with `extra` merged into the
+    /// `turn/start` params; returns the turn id.
+    pub fn start_script(&mut self, name: &str, extra: Value) -> String {
+        let mut params = json!({"input": [{"type": "text", "text": format!("script:{name}")}]});
+        if let (Some(params), Some(extra)) = (params.as_object_mut(), extra.as_object()) {
+            params.extend(extra.clone());
+        }
+        self.start_turn_params(params)
+    }
+
+    fn start_turn_params(&mut self, mut params: Value) -> String {
+        params["threadId"] = json!(self.thread_id);
+        let response = self.request("turn/start", params);
         response["result"]["turn"]["id"]
             .as_str()
             .unwrap_or_else(|| panic!("turn/start failed: {response}"))
@@ -105,8 +201,21 @@ impl RealBackendHost {
         self.request("thread/read", params)
     }
 
+    /// Opens the gate `name` that a fake-agent script waits on with `wait-file name`: the
+    /// handshake by which a test holds a backend at a known point, instead of a sleep window
+    /// it hopes to hit.
+    pub fn release(&self, name: &str) {
+        std::fs::write(self.sandbox.root().join("scripts").join(name), "").unwrap();
+    }
+
+    /// Closes the gate `name` again, for the next turn that waits on it.
+    pub fn close_gate(&self, name: &str) {
+        std::fs::remove_file(self.sandbox.root().join("scripts").join(name)).unwrap();
+    }
+
     /// Every message since the last call (also those that came before a response), up to
-    /// and including the turn's `turn/completed`; `context` adds to a failure's message.
+    /// and including the turn's `turn/completed`, which is checked to come exactly once and
+    /// last; `context` adds to a failure's message.
     pub fn until_completed_or(
         &mut self,
         turn_id: &str,
@@ -138,6 +247,10 @@ impl RealBackendHost {
         messages
     }
 
+    pub fn until_completed(&mut self, turn_id: &str) -> Vec<Value> {
+        self.until_completed_or(turn_id, &String::new)
+    }
+
     /// Waits (bounded) for the first message that `predicate` accepts and returns it; it and
     /// every message before it stay in the list the next `until_completed` returns.
     pub fn until_message(&mut self, what: &str, predicate: impl Fn(&Value) -> bool) -> Value {
@@ -148,10 +261,6 @@ impl RealBackendHost {
         self.pending.extend(before);
         self.pending.push(found.clone());
         found
-    }
-
-    pub fn until_completed(&mut self, turn_id: &str) -> Vec<Value> {
-        self.until_completed_or(turn_id, &String::new)
     }
 
     /// Runs one turn with `prompt` to its `turn/completed`; asserts it completed and returns
@@ -168,6 +277,32 @@ impl RealBackendHost {
             self.backend_stderr(&turn)
         );
         (turn, messages)
+    }
+
+    /// Checks that nothing more about `turn_id` arrives: a request made now is answered
+    /// with no notification of that turn before it.
+    pub fn assert_turn_silent(&mut self, turn_id: &str) {
+        let before_len = self.pending.len();
+        self.request("thread/loaded/list", json!({}));
+        let late: Vec<&Value> = self.pending[before_len..]
+            .iter()
+            .filter(|m| mentions_turn(m, turn_id))
+            .collect();
+        assert!(
+            late.is_empty(),
+            "notifications after turn/completed: {late:#?}"
+        );
+    }
+
+    /// The processes the fake agent recorded, as (pid, start time).
+    pub fn recorded_pids(&self) -> Vec<(i32, u64)> {
+        let text = std::fs::read_to_string(self.sandbox.root().join("pids")).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| {
+                let mut parts = line.split_whitespace();
+                Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+            })
+            .collect()
     }
 
     pub fn turn_dir(&self, turn_id: &str) -> PathBuf {
@@ -231,6 +366,12 @@ impl RealBackendHost {
     }
 }
 
+/// Whether a message is a notification about `turn_id`.
+pub fn mentions_turn(message: &Value, turn_id: &str) -> bool {
+    message.get("method").is_some()
+        && (message["params"]["turnId"] == turn_id || message["params"]["turn"]["id"] == turn_id)
+}
+
 fn read_json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
@@ -251,156 +392,6 @@ pub fn completed_items(messages: &[Value]) -> Vec<&Value> {
         .into_iter()
         .map(|m| &m["params"]["item"])
         .collect()
-}
-
-/// A process as (pid, start time, command name), from `/proc/PID/stat`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Proc {
-    pub pid: i32,
-    pub start_time: u64,
-    pub ppid: i32,
-    pub sid: i32,
-    pub comm: String,
-}
-
-pub fn read_proc(pid: i32) -> Option<Proc> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let comm = stat.get(open + 1..close)?.to_owned();
-    let fields: Vec<&str> = stat.get(close + 2..)?.split_whitespace().collect();
-    // After the name: state (3), ppid (4), pgrp (5), session (6), …, starttime (22).
-    if matches!(fields.first(), Some(&"Z") | Some(&"X")) {
-        return None;
-    }
-    Some(Proc {
-        pid,
-        ppid: fields.get(1)?.parse().ok()?,
-        sid: fields.get(3)?.parse().ok()?,
-        start_time: fields.get(19)?.parse().ok()?,
-        comm,
-    })
-}
-
-/// Every live (non-zombie) process of the machine. A `/proc` that cannot be read fails the
-/// test: it must never read as "nothing left".
-pub fn scan() -> Vec<Proc> {
-    std::fs::read_dir("/proc")
-        .unwrap_or_else(|err| panic!("cannot read /proc: {err}"))
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-        .filter_map(read_proc)
-        .collect()
-}
-
-/// What became of a recorded process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProcState {
-    /// It runs (or sleeps, or is stopped).
-    Running,
-    /// It exited and waits for its parent to reap it.
-    Zombie,
-    /// No process with that pid and start time exists (reaped, or the pid was reused).
-    Gone,
-}
-
-/// The state of the process `pid` that started at `start_time`.
-pub fn proc_state(pid: i32, start_time: u64) -> ProcState {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return ProcState::Gone;
-    };
-    let Some(fields) = stat
-        .rfind(')')
-        .and_then(|close| stat.get(close + 2..))
-        .map(|rest| rest.split_whitespace().collect::<Vec<&str>>())
-    else {
-        return ProcState::Gone;
-    };
-    // After the name: state (3), …, starttime (22).
-    if fields.get(19).and_then(|f| f.parse().ok()) != Some(start_time) {
-        return ProcState::Gone;
-    }
-    match fields.first() {
-        Some(&"Z") | Some(&"X") => ProcState::Zombie,
-        _ => ProcState::Running,
-    }
-}
-
-/// The live processes whose ancestry leads to `root` (not `root` itself), or whose session
-/// is one of `sessions`.
-pub fn descendants(root: i32, sessions: &[i32]) -> Vec<Proc> {
-    let all = scan();
-    let parent: BTreeMap<i32, i32> = all.iter().map(|p| (p.pid, p.ppid)).collect();
-    all.iter()
-        .filter(|p| {
-            if p.pid == root {
-                return false;
-            }
-            if sessions.contains(&p.sid) {
-                return true;
-            }
-            let mut at = p.ppid;
-            let mut seen = BTreeSet::new();
-            while at > 1 && seen.insert(at) {
-                if at == root {
-                    return true;
-                }
-                at = parent.get(&at).copied().unwrap_or(0);
-            }
-            false
-        })
-        .cloned()
-        .collect()
-}
-
-/// Whether the process `pid` started at `start_time` still runs (a zombie has exited; a
-/// reused pid is another process).
-pub fn alive(pid: i32, start_time: u64) -> bool {
-    proc_state(pid, start_time) == ProcState::Running
-}
-
-/// The runner's and the backend's identity from a turn's `process.json`:
-/// ((runner pid, start), (backend pid, start), backend process group).
-pub fn turn_processes(record: &Value) -> ((i32, u64), (i32, u64), i32) {
-    let identity = |who: &str| {
-        (
-            record[who]["pid"].as_i64().unwrap() as i32,
-            record[who]["startTime"].as_u64().unwrap(),
-        )
-    };
-    (
-        identity("runner"),
-        identity("backend"),
-        record["backend"]["pgid"].as_i64().unwrap() as i32,
-    )
-}
-
-/// A real agent CLI the install script linked as `.cache/<link>`; a missing one fails the
-/// test, naming the script (never a skip).
-pub fn installed_cli(link: &str, name: &str) -> PathBuf {
-    let bin = super::paths::repo_root().join(".cache").join(link);
-    assert!(
-        bin.is_file(),
-        "the real {name} is missing (.cache/{link}): run scripts/install-test-deps.sh"
-    );
-    bin
-}
-
-/// Waits (bounded) until a process named `comm` runs among the processes of the turn whose
-/// runner is `runner` (and of `sessions`); returns them.
-pub fn wait_for_process(runner: i32, sessions: &[i32], comm: &str) -> Vec<Proc> {
-    super::wait_until(
-        TURN_TIMEOUT,
-        super::Describe(|| {
-            format!(
-                "{comm} under the runner: {:#?}",
-                descendants(runner, sessions)
-            )
-        }),
-        || {
-            let found = descendants(runner, sessions);
-            found.iter().any(|p| p.comm == comm).then_some(found)
-        },
-    )
 }
 
 /// The item types of the first turn of a `thread/read` response, in order.

@@ -112,6 +112,15 @@ impl ErrorObject {
         )
     }
 
+    /// `-32600` with a message and data (Codex's `modelProviderNotConfigured`, say).
+    pub fn request_failed_with_data(message: impl Into<String>, data: Value) -> Self {
+        ErrorObject {
+            code: code::INVALID_REQUEST,
+            message: capped(message.into()),
+            data: Some(data),
+        }
+    }
+
     /// `-32602`: the params do not fit the method.
     pub fn invalid_params(method: &str, detail: impl std::fmt::Display) -> Self {
         Self::new(

@@ -17,6 +17,7 @@ pub mod process;
 pub mod protocol;
 pub mod runner;
 pub mod server;
+pub mod sha256;
 pub mod spec;
 pub mod store;
 pub mod transport;

@@ -7,10 +7,12 @@
 //! the turn's status from (marker, interrupt, exit status) together.
 
 pub mod claude;
+pub mod codex_app_server;
 pub mod codex_jsonl;
 mod emit;
 pub mod gemini;
 mod lines;
+pub mod models;
 #[cfg(test)]
 mod test_support;
 pub mod tool_items;

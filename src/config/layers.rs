@@ -10,6 +10,7 @@ use toml::{Table, Value};
 
 use super::de::{Problem, type_name};
 use super::error::{ConfigError, Fault, KeyPath, Origin, Segment};
+use super::{BUILTIN_DEFAULT_PROVIDER, DEFAULT_GRACE_MS};
 
 /// The built-in providers, as TOML, laid under the user's file. Their `args` are empty: the
 /// runner then builds the kind's own command line, which knows the model flag and the resume
@@ -45,31 +46,78 @@ struct Override {
     path: KeyPath,
 }
 
-/// Lays the file over the built-in providers and the overrides over that, in order.
+/// Each layer's table as it was written: what `config/read` shows of it.
+pub(super) struct Written {
+    /// The built-in defaults.
+    pub builtin: Table,
+    /// The file's table (empty without a file).
+    pub file: Table,
+    /// The `-c` overrides laid over an empty table; `None` when there are none.
+    pub overrides: Option<Table>,
+}
+
+/// What [`lay`] makes: the merged table, where its values came from, and each layer alone.
+pub(super) struct Laid<'a> {
+    pub table: Table,
+    pub sources: Sources<'a>,
+    pub written: Written,
+}
+
+/// Lays the file over the built-in defaults and the overrides over that, in order.
 pub(super) fn lay<'a>(
     text: &'a str,
     file: Option<&'a Path>,
     overrides: &[String],
-) -> Result<(Table, Sources<'a>), ConfigError> {
-    let mut table: Table = toml::from_str(BUILTIN_PROVIDERS).map_err(|err| ConfigError::Parse {
-        path: PathBuf::from("<built-in providers>"),
-        message: err.to_string(),
-    })?;
+) -> Result<Laid<'a>, ConfigError> {
+    let builtin = builtin_table()?;
     let user: Table = toml::from_str(text).map_err(|err| ConfigError::Parse {
         path: file.map_or_else(|| PathBuf::from("<text>"), Path::to_owned),
         message: err.to_string().trim_end().to_owned(),
     })?;
-    merge(&mut table, user);
+    let mut table = builtin.clone();
+    merge(&mut table, user.clone());
+    let mut only_overrides = Table::new();
     let overrides = overrides
         .iter()
-        .map(|text| apply_override(&mut table, text))
+        .map(|text| {
+            apply_override(&mut only_overrides, text)?;
+            apply_override(&mut table, text)
+        })
         .collect::<Result<Vec<_>, _>>()?;
+    let written = Written {
+        builtin,
+        file: user,
+        overrides: (!overrides.is_empty()).then_some(only_overrides),
+    };
     let sources = Sources {
         text,
         file,
         overrides,
     };
-    Ok((table, sources))
+    Ok(Laid {
+        table,
+        sources,
+        written,
+    })
+}
+
+/// The built-in layer: the built-in providers, the default provider and the grace periods.
+fn builtin_table() -> Result<Table, ConfigError> {
+    let mut table: Table = toml::from_str(BUILTIN_PROVIDERS).map_err(|err| ConfigError::Parse {
+        path: PathBuf::from("<built-in providers>"),
+        message: err.to_string(),
+    })?;
+    table.insert(
+        "default_provider".to_owned(),
+        Value::String(BUILTIN_DEFAULT_PROVIDER.to_owned()),
+    );
+    let grace = Value::Integer(i64::try_from(DEFAULT_GRACE_MS).unwrap_or(i64::MAX));
+    let interrupt = Table::from_iter([
+        ("cancel_grace_ms".to_owned(), grace.clone()),
+        ("term_grace_ms".to_owned(), grace),
+    ]);
+    table.insert("interrupt".to_owned(), Value::Table(interrupt));
+    Ok(table)
 }
 
 /// Lays `over` onto `base`: tables merge key by key, anything else is replaced.

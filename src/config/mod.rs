@@ -38,7 +38,25 @@ pub struct Config {
     pub interrupt: InterruptConfig,
     /// The file that was read, if any (a missing default file reads nothing).
     pub file: Option<PathBuf>,
+    layers: Layers,
 }
+
+/// The configuration's layers as they were written, as JSON objects, and the merged table
+/// they make together (lowest first: built-in defaults, the file, the `-c` overrides).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Layers {
+    /// The built-in defaults: the built-in providers, `default_provider`, `[interrupt]`.
+    pub builtin: JsonObject,
+    /// The file's table (empty without a file).
+    pub file: JsonObject,
+    /// The overrides laid over an empty table; `None` without `-c`.
+    pub overrides: Option<JsonObject>,
+    /// Everything laid together: the table the configuration was read from.
+    pub merged: JsonObject,
+}
+
+/// A JSON object (the layers are shown as JSON by `config/read`).
+pub type JsonObject = serde_json::Map<String, serde_json::Value>;
 
 /// One agent CLI that turns can run on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -68,6 +86,8 @@ pub struct Provider {
     pub approvals: Approvals,
     /// Whether the backend takes its input once or as a stream of messages (`turn/steer`).
     pub input: InputMode,
+    /// The models `model/list` offers; `None`: the kind's own list (`src/backend/models.rs`).
+    pub models: Option<Vec<String>>,
 }
 
 impl Provider {
@@ -79,7 +99,7 @@ impl Provider {
     }
 
     /// Whether the runner builds the kind's own command line: a built-in kind, `args` empty.
-    fn runs_own_command_line(&self) -> bool {
+    pub fn runs_own_command_line(&self) -> bool {
         matches!(
             self.kind,
             ProviderKind::Codex | ProviderKind::Claude | ProviderKind::Gemini
@@ -235,8 +255,25 @@ impl Config {
     /// Lays the file and the overrides over the built-ins, then reads the result; an error
     /// is placed where its value was written.
     fn parse(text: &str, file: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigError> {
-        let (table, sources) = layers::lay(text, file, overrides)?;
-        raw::read(table).map_err(|fault| sources.place(fault))
+        let layers::Laid {
+            table,
+            sources,
+            written,
+        } = layers::lay(text, file, overrides)?;
+        let merged = json_object(&table);
+        let mut config = raw::read(table).map_err(|fault| sources.place(fault))?;
+        config.layers = Layers {
+            builtin: json_object(&written.builtin),
+            file: json_object(&written.file),
+            overrides: written.overrides.as_ref().map(json_object),
+            merged,
+        };
+        Ok(config)
+    }
+
+    /// The layers the configuration was made of.
+    pub fn layers(&self) -> &Layers {
+        &self.layers
     }
 
     /// The provider named `name`, if configured (or built in).
@@ -257,6 +294,15 @@ impl Config {
     /// The provider used when a thread does not choose one; always `Some` (validated at load).
     pub fn default_provider(&self) -> Option<&Provider> {
         self.providers.get(&self.default_provider)
+    }
+}
+
+/// A TOML table as a JSON object. A loaded configuration holds no datetime (no key takes
+/// one), so every value has its JSON counterpart.
+fn json_object(table: &toml::Table) -> JsonObject {
+    match serde_json::to_value(table) {
+        Ok(serde_json::Value::Object(object)) => object,
+        Ok(_) | Err(_) => JsonObject::new(),
     }
 }
 

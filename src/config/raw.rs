@@ -50,6 +50,7 @@ struct RawProvider {
     approvals: Approvals,
     /// The default depends on the kind and `args` (`default_input`).
     input: Option<InputMode>,
+    models: Option<Vec<String>>,
 }
 
 /// Reads the merged table into the configuration, then checks what serde cannot.
@@ -70,6 +71,7 @@ pub(super) fn read(table: Table) -> Result<Config, Fault> {
         providers,
         interrupt: raw.interrupt,
         file: None,
+        layers: Default::default(),
     })
 }
 
@@ -112,9 +114,11 @@ impl RawProvider {
             model: self.model,
             approvals: self.approvals,
             input,
+            models: self.models,
         };
         check_arguments(&provider)?;
         check_env(&provider)?;
+        check_models(&provider)?;
         for (field, rule) in RULES {
             if let Some(message) = rule(&provider) {
                 return Err(Fault::invalid(KeyPath::provider(name, field), message));
@@ -207,6 +211,25 @@ fn check_env(provider: &Provider) -> Result<(), Fault> {
         };
         return Err(Fault::invalid(
             KeyPath::provider(&provider.name, "env").key(name),
+            message,
+        ));
+    }
+    Ok(())
+}
+
+/// Every model is named, and named once.
+fn check_models(provider: &Provider) -> Result<(), Fault> {
+    let models = provider.models.as_deref().unwrap_or_default();
+    for (position, model) in models.iter().enumerate() {
+        let message = if model.trim().is_empty() {
+            "must not be empty".to_owned()
+        } else if models[..position].contains(model) {
+            format!("{model:?} is listed twice")
+        } else {
+            continue;
+        };
+        return Err(Fault::invalid(
+            KeyPath::provider(&provider.name, "models").index(position),
             message,
         ));
     }

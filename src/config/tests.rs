@@ -76,6 +76,7 @@ fn reads_a_full_provider() {
             model: Some("fake-1".to_owned()),
             approvals: Approvals::None,
             input: InputMode::Once,
+            models: None,
         }
     );
     assert_eq!(
@@ -176,7 +177,7 @@ fn malformed_overrides_are_named() {
 #[test]
 fn unknown_keys_are_named_with_the_closest_valid_key() {
     let provider_keys = "kind, command, args, resume_args, env, prompt_via, continue_session, \
-                         model, approvals, input";
+                         model, approvals, input, models";
     check_errors(&[
         (
             text("default_providr = \"codex\""),
@@ -639,4 +640,48 @@ fn files_explicit_and_missing() {
     assert_eq!(config.default_provider_name(), "fake");
     let config = Config::load_or_default(None, None, &[]).unwrap();
     assert_eq!(config.default_provider_name(), "codex");
+}
+
+#[test]
+fn a_provider_lists_its_models_each_once() {
+    let config = load(&x("models = [\"big\", \"small\"]\nmodel = \"big\""), &[]).unwrap();
+    let provider = config.provider("x").unwrap();
+    assert_eq!(
+        provider.models.as_deref(),
+        Some(&["big".to_owned(), "small".to_owned()][..])
+    );
+    assert_eq!(config.provider("codex").unwrap().models, None);
+    check_errors(&[
+        (
+            x("models = [\"big\", \"\"]"),
+            &[],
+            "line 4, column 18: providers.x.models[1]: must not be empty",
+        ),
+        (
+            x("models = [\"big\", \"big\"]"),
+            &[],
+            "line 4, column 18: providers.x.models[1]: \"big\" is listed twice",
+        ),
+        (
+            x("models = \"big\""),
+            &[],
+            "line 4, column 10: providers.x.models: expected an array, found a string",
+        ),
+    ]);
+}
+
+#[test]
+fn the_layers_are_kept_as_written() {
+    let config = load(&x("model = \"m\""), &["providers.x.command=y"]).unwrap();
+    let layers = config.layers();
+    assert_eq!(layers.file["providers"]["x"]["command"], "x");
+    assert_eq!(layers.merged["providers"]["x"]["command"], "y");
+    assert_eq!(
+        layers.overrides.as_ref().unwrap()["providers"],
+        serde_json::json!({"x": {"command": "y"}})
+    );
+    assert_eq!(layers.builtin["default_provider"], "codex");
+    assert_eq!(layers.builtin["interrupt"]["cancel_grace_ms"], 2000);
+    assert!(layers.builtin["providers"]["claude"].is_object());
+    assert!(load("", &[]).unwrap().layers().overrides.is_none());
 }

@@ -19,6 +19,10 @@ use super::command_exec::{
     CommandExecTerminateParams, CommandExecTerminateResponse, CommandExecWriteParams,
     CommandExecWriteResponse,
 };
+use super::info::{
+    ConfigReadParams, ConfigReadResponse, GetAccountParams, GetAccountResponse, ModelListParams,
+    ModelListResponse,
+};
 use super::initialize::{InitializeParams, InitializeResponse};
 use super::notification::{
     AgentMessageDeltaNotification, CommandExecutionOutputDeltaNotification,
@@ -202,6 +206,9 @@ client_request_definitions! {
     CommandExec => "command/exec" (CommandExecParams) -> CommandExecResponse,
     CommandExecWrite => "command/exec/write" (CommandExecWriteParams) -> CommandExecWriteResponse,
     CommandExecTerminate => "command/exec/terminate" (CommandExecTerminateParams) -> CommandExecTerminateResponse,
+    AccountRead => "account/read" (GetAccountParams) -> GetAccountResponse,
+    ConfigRead => "config/read" (ConfigReadParams) -> ConfigReadResponse,
+    ModelList => "model/list" (ModelListParams) -> ModelListResponse,
 }
 
 macro_rules! server_notification_definitions {

@@ -8,6 +8,7 @@
 
 mod approvals;
 mod convert;
+mod info;
 pub mod recovery;
 mod state;
 mod threads;

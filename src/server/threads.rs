@@ -60,6 +60,9 @@ impl Server {
             ClientRequest::TurnStart(p) => self.turn_start(id, p).await,
             ClientRequest::TurnInterrupt(p) => Some(self.turn_interrupt(p).await),
             ClientRequest::TurnSteer(p) => Some(self.turn_steer(p).await),
+            ClientRequest::AccountRead(p) => Some(self.account_read(p).await),
+            ClientRequest::ConfigRead(p) => Some(self.config_read(p)),
+            ClientRequest::ModelList(p) => Some(self.model_list(p).await),
             other => Some(Err(ErrorObject::request_failed(format!(
                 "{} is not available yet in this build",
                 other.method()
@@ -150,11 +153,12 @@ impl Server {
             record.approval_policy = serde_json::to_value(
                 p.approval_policy
                     .clone()
-                    .unwrap_or(AskForApproval::OnRequest),
+                    .unwrap_or(super::info::DEFAULT_APPROVAL_POLICY),
             )
             .unwrap_or(json!("on-request"));
-            record.sandbox = serde_json::to_value(p.sandbox.unwrap_or(SandboxMode::ReadOnly))
-                .unwrap_or(json!("read-only"));
+            record.sandbox =
+                serde_json::to_value(p.sandbox.unwrap_or(super::info::DEFAULT_SANDBOX))
+                    .unwrap_or(json!("read-only"));
             record.continue_session = continue_session;
             Ok(record)
         })();

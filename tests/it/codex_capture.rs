@@ -293,15 +293,38 @@ fn command_exec() -> Capture {
     s.finish()
 }
 
+/// The methods a client calls before its first thread: the account, the configuration with
+/// its layers, and the model list with its pagination and its errors.
+fn info() -> Capture {
+    let mut s = Session::start("06_info", Vec::new());
+    s.request("account/read", json!({}));
+    s.request("account/read", json!({"refreshToken": "yes"}));
+    s.request("config/read", json!({}));
+    s.request(
+        "config/read",
+        json!({"includeLayers": true, "cwd": s.work()}),
+    );
+    s.request("model/list", json!({}));
+    s.request("model/list", json!({"limit": 2}));
+    s.request("model/list", json!({"cursor": "2", "limit": 0}));
+    s.request("model/list", json!({"includeHidden": true, "cursor": "3"}));
+    s.request("model/list", json!({"cursor": "bogus"}));
+    s.request("model/list", json!({"cursor": "100"}));
+    s.request("model/list", json!({"modelProvider": "nope"}));
+    s.request("model/list", json!({"limit": -1}));
+    s.finish()
+}
+
 /// Every scenario, each on a fresh Codex; run in parallel, they take about one scenario's
 /// time.
 pub fn capture_all() -> Vec<Capture> {
-    let scenarios: [fn() -> Capture; 5] = [
+    let scenarios: [fn() -> Capture; 6] = [
         lifecycle,
         turn_full,
         turn_command,
         turn_interrupt,
         command_exec,
+        info,
     ];
     let handles: Vec<_> = scenarios.into_iter().map(std::thread::spawn).collect();
     handles

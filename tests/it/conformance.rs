@@ -36,10 +36,13 @@ mod transcripts {
     }
 
     fixtures!(
+        account_read,
+        config_read,
         gating_and_optout,
         handshake,
         long_lines,
         malformed,
+        model_list,
         thread_list_section_position,
         thread_methods,
         thread_restart,

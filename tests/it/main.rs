@@ -4,6 +4,7 @@
 mod approvals;
 mod codex_capture;
 mod conformance;
+mod info;
 mod notification_table;
 mod protocol;
 mod real_claude;

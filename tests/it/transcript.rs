@@ -147,6 +147,16 @@ pub fn run(
     result.map_err(|failure| runner.report(&failure))
 }
 
+/// The agent-host program the fixtures run, as the program sees itself (`/proc/self/exe`
+/// names the file, not a link to it): what `config/read` names as its built-in layer.
+fn agent_host_program() -> PathBuf {
+    let program = std::env::var_os(SERVER_OVERRIDE).map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_agent-host")),
+        PathBuf::from,
+    );
+    std::fs::canonicalize(&program).unwrap_or(program)
+}
+
 /// The placeholders a fixture's config file (`<name>.toml`) may hold, so that it names the
 /// test binaries and the sandbox without an absolute path of the machine: `<fake_agent>` (this
 /// crate's `fake-agent` binary), `<repo>` (the repository root), `<sandbox>`, `<state_dir>`
@@ -215,6 +225,8 @@ impl Runner<'_> {
             .add_path("<sandbox>", &text(self.sandbox.root().to_path_buf()));
         self.bindings
             .add_path("<repo>", &text(paths::repo_root().to_path_buf()));
+        self.bindings
+            .add_path("<agent_host>", &text(agent_host_program()));
         for (placeholder, fact) in machine_facts() {
             self.bindings.add_fact(placeholder, &fact);
         }

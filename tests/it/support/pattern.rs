@@ -319,11 +319,12 @@ enum Token {
 }
 
 /// The placeholders inside strings that stand for a text of the test (`Bindings::add_path`).
-const PATH_PLACEHOLDERS: [&str; 7] = [
+const PATH_PLACEHOLDERS: [&str; 8] = [
     "<state_dir>",
     "<work_dir>",
     "<sandbox>",
     "<repo>",
+    "<agent_host>",
     "<version>",
     "<os_release>",
     "<arch>",

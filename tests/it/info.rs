@@ -9,9 +9,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::support::Sandbox;
+use crate::support::host::path_str;
 use crate::support::mock_responses::MockResponses;
 use crate::support::process::ServerProcess;
-use crate::support::real_backend::{installed_cli, path_str};
+use crate::support::procs::installed_cli;
 use crate::support::schema::{Conformance, TrafficChecker};
 
 /// How long the mock serves at most (it is never asked: listing models needs no model).

@@ -19,5 +19,6 @@ pub mod runner;
 pub mod server;
 pub mod spec;
 pub mod store;
+pub mod thread_delete;
 pub mod transport;
 pub mod turn_control;

@@ -2,7 +2,8 @@
 //! `ClientRequest::parse`.
 //!
 //! `testdata/codex-0.169.0.jsonl` holds messages copied verbatim from the reference
-//! transcripts (one per distinct shape), one record per line:
+//! transcripts and from the project's captures of the real Codex (`fixtures/codex-captures/`,
+//! `tests/it/codex_capture.rs`), one per distinct shape, one record per line:
 //! - `{"kind":"notification"|"serverRequest","msg":{"method","params"}}`: a server message
 //!   without its `emittedAtMs` / `id`;
 //! - `{"kind":"result","method","msg":<result>}`: the result of a client request;

@@ -57,6 +57,11 @@ impl Server {
             ClientRequest::ThreadNameSet(p) => self.thread_name_set(id, p).await,
             ClientRequest::ThreadArchive(p) => self.thread_archive(id, p).await,
             ClientRequest::ThreadUnarchive(p) => self.thread_unarchive(id, p).await,
+            ClientRequest::ThreadDelete(p) => self.thread_delete(id, p).await,
+            ClientRequest::ThreadGoalSet(p) => self.thread_goal_set(id, p).await,
+            ClientRequest::ThreadGoalGet(p) => Some(self.thread_goal_get(p)),
+            ClientRequest::ThreadGoalClear(p) => self.thread_goal_clear(id, p).await,
+            ClientRequest::ThreadMemoryModeSet(p) => Some(self.thread_memory_mode_set(p)),
             ClientRequest::TurnStart(p) => self.turn_start(id, p).await,
             ClientRequest::TurnInterrupt(p) => Some(self.turn_interrupt(p).await),
             ClientRequest::TurnSteer(p) => Some(self.turn_steer(p).await),
@@ -219,12 +224,15 @@ impl Server {
         }
         match self.store.read_thread(uuid) {
             Ok(Some(record)) => loaded.record = record,
+            // Deleted by another server on the state directory: gone here too, once the turn
+            // this server follows (which the deletion stopped) has ended here.
+            Ok(None) if loaded.active.is_none() => self.unload(&uuid),
             Ok(None) => {}
             Err(err) => tracing::warn!("cannot re-read thread {uuid}: {err}"),
         }
     }
 
-    fn unload(&mut self, uuid: &Uuid) {
+    pub(crate) fn unload(&mut self, uuid: &Uuid) {
         self.loaded.remove(uuid);
         self.load_order.retain(|u| u != uuid);
     }
@@ -283,6 +291,7 @@ impl Server {
             if still_idle {
                 self.replay_token_usage(uuid).await;
             }
+            self.announce_goal_on_resume(uuid).await;
             return None;
         }
         let record = match self.store.read_thread(uuid) {
@@ -297,6 +306,7 @@ impl Server {
         self.ask_waiting_approvals(uuid).await;
         // Like Codex after a resume from disk: the last token usage, replayed.
         self.replay_token_usage(uuid).await;
+        self.announce_goal_on_resume(uuid).await;
         None
     }
 
@@ -459,6 +469,9 @@ impl Server {
         record.created_at = now.unix_seconds();
         record.touch(now);
         record.backend_session_id = None;
+        // The goal and the memory mode are the source's own (Codex does not copy them).
+        record.goal = None;
+        record.memory_mode = store::MemoryMode::default();
         record.originator = self.originator();
         if let Some(provider) = p.model_provider.as_deref() {
             record.model_provider = self.resolve_provider(Some(provider))?;

@@ -11,6 +11,7 @@ mod convert;
 pub mod recovery;
 mod state;
 mod thread_delete;
+mod thread_fork;
 mod thread_goal;
 mod thread_memory;
 mod threads;

@@ -407,21 +407,24 @@ impl Server {
             Err(err) => return Some(Err(err)),
         };
         let source_id = source.id;
-        let new_uuid = match self.store_and_load(record, Ephemeral::from_flag(Some(ephemeral))) {
+        let fork = Ephemeral::from_flag(Some(ephemeral));
+        let new_uuid = match self.store_and_load(record, fork) {
             Ok(uuid) => uuid,
             Err(err) => return Some(Err(err)),
         };
-        if !exclude_turns {
-            let last_turn = p
-                .last_turn_id
-                .as_deref()
-                .and_then(|t| store::parse_turn_id(t).ok());
-            self.copy_turns(source_id, new_uuid, last_turn);
-        }
+        let last_turn = p
+            .last_turn_id
+            .as_deref()
+            .and_then(|t| store::parse_turn_id(t).ok());
+        // Like Codex, the fork has the history also when the response leaves it out.
+        self.copy_history(source_id, new_uuid, fork, last_turn);
         let response = self.respond_with_thread(id, new_uuid, exclude_turns).await;
         // Like Codex: the fork starts from the parent's token usage (its copied turns carry
-        // the parent's totals), announced between the response and `thread/started`.
-        self.replay_token_usage(new_uuid).await;
+        // the parent's totals), announced between the response and `thread/started` when
+        // the response has the turns.
+        if !exclude_turns {
+            self.replay_token_usage(new_uuid).await;
+        }
         let mut thread = response.thread;
         thread.turns = Vec::new();
         self.notify(ServerNotification::ThreadStarted(
@@ -431,28 +434,35 @@ impl Server {
         None
     }
 
-    /// The record of the thread a fork starts from, with Codex's errors.
+    /// The record of the thread a fork starts from, with Codex's errors, in Codex's order:
+    /// the source first, then the `excludeTurns` an ephemeral fork needs.
     fn fork_source(
         &self,
         p: &ThreadForkParams,
         ephemeral: bool,
         exclude_turns: bool,
     ) -> Result<ThreadRecord, ErrorObject> {
-        let uuid = thread_id(&p.thread_id)?;
+        let uuid = store::parse_id(&p.thread_id).map_err(|err| {
+            ErrorObject::request_failed(format!("invalid session id: {}", err.reason))
+        })?;
+        let source = match self.loaded.get(&uuid) {
+            Some(loaded) if loaded.ephemeral == Ephemeral::Yes => Err(no_rollout(&p.thread_id)),
+            Some(loaded) => Ok(loaded.record.clone()),
+            None => match self.store.read_thread(uuid) {
+                Ok(Some(record)) if record.archived => Err(ErrorObject::request_failed(format!(
+                    "session {uuid} is archived. Unarchive it first (thread/unarchive)."
+                ))),
+                Ok(Some(record)) => Ok(record),
+                Ok(None) => Err(no_rollout(&p.thread_id)),
+                Err(err) => Err(ErrorObject::internal(err)),
+            },
+        }?;
         if ephemeral && !exclude_turns {
             return Err(ErrorObject::request_failed(
                 "ephemeral paginated thread/fork requires `excludeTurns: true`",
             ));
         }
-        match self.loaded.get(&uuid) {
-            Some(loaded) if loaded.ephemeral == Ephemeral::Yes => Err(no_rollout(&p.thread_id)),
-            Some(loaded) => Ok(loaded.record.clone()),
-            None => match self.store.read_thread(uuid) {
-                Ok(Some(record)) if !record.archived => Ok(record),
-                Ok(_) => Err(no_rollout(&p.thread_id)),
-                Err(err) => Err(ErrorObject::internal(err)),
-            },
-        }
+        Ok(source)
     }
 
     /// The new thread's record: the source's, as a new thread, with the fork's overrides.

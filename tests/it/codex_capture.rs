@@ -311,7 +311,7 @@ fn command_exec() -> Capture {
 /// Every scenario, each on a fresh Codex; run in parallel, they take about one scenario's
 /// time.
 pub fn capture_all() -> Vec<Capture> {
-    let scenarios: [fn() -> Capture; 9] = [
+    let scenarios: [fn() -> Capture; 10] = [
         lifecycle,
         turn_full,
         turn_command,
@@ -321,6 +321,7 @@ pub fn capture_all() -> Vec<Capture> {
         crate::codex_capture_threads::thread_goal,
         crate::codex_capture_threads::thread_memory_mode,
         crate::codex_capture_threads::thread_memory_mode_optin,
+        crate::codex_capture_threads::thread_fork,
     ];
     let handles: Vec<_> = scenarios.into_iter().map(std::thread::spawn).collect();
     handles

@@ -30,6 +30,14 @@ fn thread_with_a_turn(s: &mut Session) -> String {
     thread
 }
 
+/// The id of a thread in a `thread/*` result.
+fn thread_of(result: &serde_json::Value) -> String {
+    result["result"]["thread"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no thread in {result}"))
+        .to_owned()
+}
+
 pub fn thread_delete() -> Capture {
     let mut s = Session::start("06_thread_delete", vec![answer("Done."), Reply::Stall]);
     let thread = thread_with_a_turn(&mut s);
@@ -149,5 +157,56 @@ pub fn thread_memory_mode_optin() -> Capture {
         "thread/memoryMode/set",
         json!({"threadId": ephemeral, "mode": "disabled"}),
     );
+    s.finish()
+}
+
+pub fn thread_fork() -> Capture {
+    let replies = vec![answer("First."), answer("In the fork."), Reply::Stall];
+    let mut s = Session::start("09_thread_fork", replies);
+    let thread = thread_with_a_turn(&mut s);
+    let ephemeral = thread_of(&s.request(
+        "thread/fork",
+        json!({"threadId": thread, "ephemeral": true, "excludeTurns": true}),
+    ));
+    let forked_turn = s.start_turn(&ephemeral, "Go on in the fork.");
+    s.until_turn_completed(&forked_turn);
+    let stored = thread_of(&s.request(
+        "thread/fork",
+        json!({"threadId": thread, "excludeTurns": true}),
+    ));
+    s.request(
+        "thread/read",
+        json!({"threadId": stored, "includeTurns": true}),
+    );
+    s.request(
+        "thread/fork",
+        json!({"threadId": thread, "ephemeral": true}),
+    );
+    s.request(
+        "thread/fork",
+        json!({"threadId": ephemeral, "ephemeral": true}),
+    );
+    s.request(
+        "thread/fork",
+        json!({"threadId": "nope", "ephemeral": true}),
+    );
+    s.request(
+        "thread/fork",
+        json!({"threadId": UNKNOWN, "ephemeral": true}),
+    );
+    s.request("thread/archive", json!({"threadId": stored}));
+    s.request(
+        "thread/fork",
+        json!({"threadId": stored, "ephemeral": true, "excludeTurns": true}),
+    );
+    // A fork of a thread whose turn runs has that turn, interrupted.
+    let turn = s.start_turn(&thread, "Take your time.");
+    s.wait_for(TURN_TIMEOUT, |m| m["method"] == "turn/started");
+    s.request("thread/fork", json!({"threadId": thread}));
+    s.request(
+        "turn/interrupt",
+        json!({"threadId": thread, "turnId": turn}),
+    );
+    s.until_turn_completed(&turn);
     s.finish()
 }

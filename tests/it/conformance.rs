@@ -41,6 +41,7 @@ mod transcripts {
         long_lines,
         malformed,
         thread_delete,
+        thread_fork_ephemeral,
         thread_goal,
         thread_list_section_position,
         thread_memory_mode,

@@ -20,5 +20,6 @@ pub mod server;
 pub mod sha256;
 pub mod spec;
 pub mod store;
+pub mod thread_delete;
 pub mod transport;
 pub mod turn_control;

@@ -34,6 +34,15 @@ use super::notification::{
     ThreadTokenUsageUpdatedNotification, ThreadUnarchivedNotification, TurnCompletedNotification,
     TurnDiffUpdatedNotification, TurnStartedNotification, WarningNotification,
 };
+use super::thread_delete::{
+    ThreadDeleteParams, ThreadDeleteResponse, ThreadDeletedNotification, ThreadMemoryModeSetParams,
+    ThreadMemoryModeSetResponse,
+};
+use super::thread_goal::{
+    ThreadGoalClearParams, ThreadGoalClearResponse, ThreadGoalClearedNotification,
+    ThreadGoalGetParams, ThreadGoalGetResponse, ThreadGoalSetParams, ThreadGoalSetResponse,
+    ThreadGoalUpdatedNotification,
+};
 use super::thread_methods::{
     ThreadArchiveParams, ThreadArchiveResponse, ThreadForkParams, ThreadForkResponse,
     ThreadListParams, ThreadListResponse, ThreadLoadedListParams, ThreadLoadedListResponse,
@@ -200,6 +209,11 @@ client_request_definitions! {
     ThreadNameSet => "thread/name/set" (ThreadNameSetParams) -> ThreadNameSetResponse,
     ThreadArchive => "thread/archive" (ThreadArchiveParams) -> ThreadArchiveResponse,
     ThreadUnarchive => "thread/unarchive" (ThreadUnarchiveParams) -> ThreadUnarchiveResponse,
+    ThreadDelete => "thread/delete" (ThreadDeleteParams) -> ThreadDeleteResponse,
+    ThreadGoalSet => "thread/goal/set" (ThreadGoalSetParams) -> ThreadGoalSetResponse,
+    ThreadGoalGet => "thread/goal/get" (ThreadGoalGetParams) -> ThreadGoalGetResponse,
+    ThreadGoalClear => "thread/goal/clear" (ThreadGoalClearParams) -> ThreadGoalClearResponse,
+    ThreadMemoryModeSet => "thread/memoryMode/set" (ThreadMemoryModeSetParams) -> ThreadMemoryModeSetResponse,
     TurnStart => "turn/start" (TurnStartParams) -> TurnStartResponse,
     TurnSteer => "turn/steer" (TurnSteerParams) -> TurnSteerResponse,
     TurnInterrupt => "turn/interrupt" (TurnInterruptParams) -> TurnInterruptResponse,
@@ -267,6 +281,9 @@ server_notification_definitions! {
     ThreadArchived => "thread/archived" (ThreadArchivedNotification),
     ThreadUnarchived => "thread/unarchived" (ThreadUnarchivedNotification),
     ThreadClosed => "thread/closed" (ThreadClosedNotification),
+    ThreadDeleted => "thread/deleted" (ThreadDeletedNotification),
+    ThreadGoalUpdated => "thread/goal/updated" (ThreadGoalUpdatedNotification),
+    ThreadGoalCleared => "thread/goal/cleared" (ThreadGoalClearedNotification),
     ThreadNameUpdated => "thread/name/updated" (ThreadNameUpdatedNotification),
     ThreadTokenUsageUpdated => "thread/tokenUsage/updated" (ThreadTokenUsageUpdatedNotification),
     TurnStarted => "turn/started" (TurnStartedNotification),

@@ -13,6 +13,8 @@ pub mod methods;
 pub mod notification;
 pub mod schema;
 pub mod thread;
+pub mod thread_delete;
+pub mod thread_goal;
 pub mod thread_methods;
 pub mod turn;
 
@@ -25,6 +27,8 @@ pub use item::*;
 pub use methods::*;
 pub use notification::*;
 pub use thread::*;
+pub use thread_delete::*;
+pub use thread_goal::*;
 pub use thread_methods::*;
 pub use turn::*;
 

@@ -57,6 +57,11 @@ impl Server {
             ClientRequest::ThreadNameSet(p) => self.thread_name_set(id, p).await,
             ClientRequest::ThreadArchive(p) => self.thread_archive(id, p).await,
             ClientRequest::ThreadUnarchive(p) => self.thread_unarchive(id, p).await,
+            ClientRequest::ThreadDelete(p) => self.thread_delete(id, p).await,
+            ClientRequest::ThreadGoalSet(p) => self.thread_goal_set(id, p).await,
+            ClientRequest::ThreadGoalGet(p) => Some(self.thread_goal_get(p)),
+            ClientRequest::ThreadGoalClear(p) => self.thread_goal_clear(id, p).await,
+            ClientRequest::ThreadMemoryModeSet(p) => Some(self.thread_memory_mode_set(p)),
             ClientRequest::TurnStart(p) => self.turn_start(id, p).await,
             ClientRequest::TurnInterrupt(p) => Some(self.turn_interrupt(p).await),
             ClientRequest::TurnSteer(p) => Some(self.turn_steer(p).await),
@@ -223,12 +228,15 @@ impl Server {
         }
         match self.store.read_thread(uuid) {
             Ok(Some(record)) => loaded.record = record,
+            // Deleted by another server on the state directory: gone here too, once the turn
+            // this server follows (which the deletion stopped) has ended here.
+            Ok(None) if loaded.active.is_none() => self.unload(&uuid),
             Ok(None) => {}
             Err(err) => tracing::warn!("cannot re-read thread {uuid}: {err}"),
         }
     }
 
-    fn unload(&mut self, uuid: &Uuid) {
+    pub(crate) fn unload(&mut self, uuid: &Uuid) {
         self.loaded.remove(uuid);
         self.load_order.retain(|u| u != uuid);
     }
@@ -287,6 +295,7 @@ impl Server {
             if still_idle {
                 self.replay_token_usage(uuid).await;
             }
+            self.announce_goal_on_resume(uuid).await;
             return None;
         }
         let record = match self.store.read_thread(uuid) {
@@ -301,6 +310,7 @@ impl Server {
         self.ask_waiting_approvals(uuid).await;
         // Like Codex after a resume from disk: the last token usage, replayed.
         self.replay_token_usage(uuid).await;
+        self.announce_goal_on_resume(uuid).await;
         None
     }
 
@@ -401,21 +411,24 @@ impl Server {
             Err(err) => return Some(Err(err)),
         };
         let source_id = source.id;
-        let new_uuid = match self.store_and_load(record, Ephemeral::from_flag(Some(ephemeral))) {
+        let fork = Ephemeral::from_flag(Some(ephemeral));
+        let new_uuid = match self.store_and_load(record, fork) {
             Ok(uuid) => uuid,
             Err(err) => return Some(Err(err)),
         };
-        if !exclude_turns {
-            let last_turn = p
-                .last_turn_id
-                .as_deref()
-                .and_then(|t| store::parse_turn_id(t).ok());
-            self.copy_turns(source_id, new_uuid, last_turn);
-        }
+        let last_turn = p
+            .last_turn_id
+            .as_deref()
+            .and_then(|t| store::parse_turn_id(t).ok());
+        // Like Codex, the fork has the history also when the response leaves it out.
+        self.copy_history(source_id, new_uuid, fork, last_turn);
         let response = self.respond_with_thread(id, new_uuid, exclude_turns).await;
         // Like Codex: the fork starts from the parent's token usage (its copied turns carry
-        // the parent's totals), announced between the response and `thread/started`.
-        self.replay_token_usage(new_uuid).await;
+        // the parent's totals), announced between the response and `thread/started` when
+        // the response has the turns.
+        if !exclude_turns {
+            self.replay_token_usage(new_uuid).await;
+        }
         let mut thread = response.thread;
         thread.turns = Vec::new();
         self.notify(ServerNotification::ThreadStarted(
@@ -425,28 +438,35 @@ impl Server {
         None
     }
 
-    /// The record of the thread a fork starts from, with Codex's errors.
+    /// The record of the thread a fork starts from, with Codex's errors, in Codex's order:
+    /// the source first, then the `excludeTurns` an ephemeral fork needs.
     fn fork_source(
         &self,
         p: &ThreadForkParams,
         ephemeral: bool,
         exclude_turns: bool,
     ) -> Result<ThreadRecord, ErrorObject> {
-        let uuid = thread_id(&p.thread_id)?;
+        let uuid = store::parse_id(&p.thread_id).map_err(|err| {
+            ErrorObject::request_failed(format!("invalid session id: {}", err.reason))
+        })?;
+        let source = match self.loaded.get(&uuid) {
+            Some(loaded) if loaded.ephemeral == Ephemeral::Yes => Err(no_rollout(&p.thread_id)),
+            Some(loaded) => Ok(loaded.record.clone()),
+            None => match self.store.read_thread(uuid) {
+                Ok(Some(record)) if record.archived => Err(ErrorObject::request_failed(format!(
+                    "session {uuid} is archived. Unarchive it first (thread/unarchive)."
+                ))),
+                Ok(Some(record)) => Ok(record),
+                Ok(None) => Err(no_rollout(&p.thread_id)),
+                Err(err) => Err(ErrorObject::internal(err)),
+            },
+        }?;
         if ephemeral && !exclude_turns {
             return Err(ErrorObject::request_failed(
                 "ephemeral paginated thread/fork requires `excludeTurns: true`",
             ));
         }
-        match self.loaded.get(&uuid) {
-            Some(loaded) if loaded.ephemeral == Ephemeral::Yes => Err(no_rollout(&p.thread_id)),
-            Some(loaded) => Ok(loaded.record.clone()),
-            None => match self.store.read_thread(uuid) {
-                Ok(Some(record)) if !record.archived => Ok(record),
-                Ok(_) => Err(no_rollout(&p.thread_id)),
-                Err(err) => Err(ErrorObject::internal(err)),
-            },
-        }
+        Ok(source)
     }
 
     /// The new thread's record: the source's, as a new thread, with the fork's overrides.
@@ -463,6 +483,9 @@ impl Server {
         record.created_at = now.unix_seconds();
         record.touch(now);
         record.backend_session_id = None;
+        // The goal and the memory mode are the source's own (Codex does not copy them).
+        record.goal = None;
+        record.memory_mode = store::MemoryMode::default();
         record.originator = self.originator();
         if let Some(provider) = p.model_provider.as_deref() {
             record.model_provider = self.resolve_provider(Some(provider))?;

@@ -153,6 +153,21 @@ impl Index {
         Ok(())
     }
 
+    /// Removes the row of `id` (a thread whose file is gone) and its pending mark, in one
+    /// transaction.
+    pub fn remove(&self, id: Uuid) -> Result<(), StoreError> {
+        let text = id.hyphenated().to_string();
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        tx.execute(
+            "DELETE FROM records WHERE n IN (SELECT n FROM threads WHERE id = ?1)",
+            params![text],
+        )?;
+        tx.execute("DELETE FROM threads WHERE id = ?1", params![text])?;
+        tx.execute("DELETE FROM pending WHERE id = ?1", params![text])?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Indexes records without writing their files, in one transaction. Only for tests and
     /// benchmarks: rows without files vanish at the next rebuild.
     pub fn insert_unchecked(&self, records: &[ThreadRecord]) -> Result<(), StoreError> {
@@ -187,19 +202,7 @@ impl Index {
             let file = dir.join(super::THREAD_FILE_NAME);
             match read_record_file(&file) {
                 Ok(Some(record)) => self.upsert(&record)?,
-                Ok(None) | Err(_) => {
-                    let tx = rusqlite::Transaction::new_unchecked(
-                        &self.conn,
-                        TransactionBehavior::Immediate,
-                    )?;
-                    tx.execute(
-                        "DELETE FROM records WHERE n IN (SELECT n FROM threads WHERE id = ?1)",
-                        params![text],
-                    )?;
-                    tx.execute("DELETE FROM threads WHERE id = ?1", params![text])?;
-                    tx.execute("DELETE FROM pending WHERE id = ?1", params![text])?;
-                    tx.commit()?;
-                }
+                Ok(None) | Err(_) => self.remove(id)?,
             }
         }
         Ok(())

@@ -15,10 +15,12 @@
 //! thread's `flock`, and SQLite's WAL mode with a busy timeout serialises index writes.
 
 mod cursor;
+mod goal;
 mod id;
 mod index;
 mod lock;
 mod record;
+mod remove;
 #[cfg(test)]
 mod tests;
 pub mod turn_dir;
@@ -30,6 +32,7 @@ use std::thread::JoinHandle;
 
 use uuid::Uuid;
 
+pub use goal::{GoalStatus, MemoryMode, ThreadGoal};
 pub use id::{IdError, IdKind, new_id, parse_id, parse_turn_id};
 pub use index::{DEFAULT_PAGE_SIZE, INDEX_SCHEMA_VERSION};
 pub use record::{RecordError, THREAD_RECORD_VERSION, ThreadRecord, Timestamp};

@@ -7,6 +7,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::goal::{MemoryMode, ThreadGoal};
+
 /// The record version this build writes and the only one it reads.
 pub const THREAD_RECORD_VERSION: u64 = 1;
 
@@ -49,6 +51,12 @@ pub struct ThreadRecord {
     /// Whether the thread has had a turn; only such threads are listed (as in Codex).
     pub has_turns: bool,
     pub reasoning_effort: Option<String>,
+    /// The goal set with `thread/goal/set`; absent in records written before goals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goal: Option<ThreadGoal>,
+    /// Set with `thread/memoryMode/set`; the default is not written.
+    #[serde(default, skip_serializing_if = "MemoryMode::is_default")]
+    pub memory_mode: MemoryMode,
 }
 
 /// Timestamps taken once, so that a record's seconds and milliseconds agree.
@@ -103,6 +111,8 @@ impl ThreadRecord {
             backend_session_id: None,
             has_turns: false,
             reasoning_effort: None,
+            goal: None,
+            memory_mode: MemoryMode::default(),
         }
     }
 

@@ -634,3 +634,105 @@ fn turn_directories_of_both_kinds_are_made_owner_only() {
     }
     assert!(ephemeral.starts_with(dir.path().join(EPHEMERAL_DIR_NAME)));
 }
+
+#[test]
+fn a_removed_thread_is_gone_from_files_index_and_listing_and_a_second_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let other = open(&dir);
+    let kept = thread(1_000, "kept");
+    let removed = thread(2_000, "removed");
+    for record in [&kept, &removed] {
+        store.create_thread(record).unwrap();
+        store.create_turn_dir(record.id, new_id()).unwrap();
+    }
+    let lock = store.lock_thread(removed.id).unwrap();
+    store.remove_thread(removed.id, &lock).unwrap();
+    drop(lock);
+    for reader in [&store, &other] {
+        assert_eq!(reader.read_thread(removed.id).unwrap(), None);
+        assert_eq!(reader.indexed_record(removed.id).unwrap(), None);
+        assert_eq!(
+            ids(&reader.list_threads(&ListQuery::default()).unwrap()),
+            vec![kept.id]
+        );
+        assert!(reader.list_turn_ids(removed.id).unwrap().is_empty());
+    }
+    assert!(!store.thread_dir(removed.id).exists());
+    let trash = dir.path().join(remove::TRASH_DIR_NAME);
+    assert_eq!(std::fs::read_dir(&trash).unwrap().count(), 0);
+    // A thread that is gone cannot be locked, updated or removed again.
+    assert!(matches!(
+        store.lock_thread(removed.id),
+        Err(StoreError::NotFound(id)) if id == removed.id
+    ));
+    assert!(matches!(
+        store.update_thread(removed.id, |_| {}),
+        Err(StoreError::NotFound(_))
+    ));
+    let lock = store.lock_thread(kept.id).unwrap();
+    assert!(matches!(
+        store.remove_thread(new_id(), &lock),
+        Err(StoreError::NotFound(_))
+    ));
+    // The rebuilt index agrees.
+    assert_eq!(store.rebuild_index().unwrap(), 1);
+}
+
+#[test]
+fn a_removal_cut_short_is_finished_by_the_next_open_and_the_next_removal() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = thread(1_000, "doomed");
+    let trash = dir.path().join(remove::TRASH_DIR_NAME);
+    {
+        let store = open(&dir);
+        store.create_thread(&record).unwrap();
+        store.create_turn_dir(record.id, new_id()).unwrap();
+        // Simulate a crash after the rename, before the index row and the tree went.
+        store.index().unwrap().mark_pending(record.id).unwrap();
+        std::fs::create_dir(&trash).unwrap();
+        std::fs::rename(store.thread_dir(record.id), trash.join("left-over")).unwrap();
+        assert!(store.indexed_record(record.id).unwrap().is_some());
+    }
+    let store = open(&dir);
+    assert_eq!(store.indexed_record(record.id).unwrap(), None);
+    assert!(ids(&store.list_threads(&ListQuery::default()).unwrap()).is_empty());
+    store.empty_trash();
+    assert_eq!(std::fs::read_dir(&trash).unwrap().count(), 0);
+}
+
+#[test]
+fn goal_and_memory_mode_round_trip_and_old_records_read_without_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let mut record = thread(1_000, "p");
+    store.create_thread(&record).unwrap();
+    let path = store.thread_dir(record.id).join(THREAD_FILE_NAME);
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert!(
+        json.get("goal").is_none() && json.get("memoryMode").is_none(),
+        "{json}"
+    );
+    record.goal = Some(ThreadGoal {
+        objective: "Ship it".to_owned(),
+        status: GoalStatus::BudgetLimited,
+        token_budget: Some(100),
+        tokens_used: 120,
+        time_used_ms: 2_500,
+        created_at: 1,
+        updated_at: 2,
+        last_counted_turn: Some(new_id()),
+    });
+    record.memory_mode = MemoryMode::Disabled;
+    let stored = store
+        .update_thread(record.id, |r| {
+            r.goal = record.goal.clone();
+            r.memory_mode = MemoryMode::Disabled;
+        })
+        .unwrap();
+    assert_eq!(stored, record);
+    assert_eq!(store.read_thread(record.id).unwrap(), Some(record.clone()));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(json["goal"]["status"], "budgetLimited");
+    assert_eq!(json["memoryMode"], "disabled");
+}

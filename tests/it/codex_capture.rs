@@ -34,7 +34,7 @@ pub struct Capture {
 }
 
 /// A live session with the real Codex that records what crosses its pipes.
-struct Session {
+pub(crate) struct Session {
     name: &'static str,
     server: ServerProcess,
     sandbox: Sandbox,
@@ -45,7 +45,16 @@ struct Session {
 }
 
 impl Session {
-    fn start(name: &'static str, replies: Vec<Reply>) -> Session {
+    pub(crate) fn start(name: &'static str, replies: Vec<Reply>) -> Session {
+        Session::start_with(name, replies, json!(null))
+    }
+
+    /// As [`Session::start`], with the client's `capabilities` in `initialize`.
+    pub(crate) fn start_with(
+        name: &'static str,
+        replies: Vec<Reply>,
+        capabilities: Value,
+    ) -> Session {
         let bin = installed_cli("codex-bin", "Codex CLI");
         let mock = MockResponses::start(replies, MOCK_LIFETIME);
         let sandbox = Sandbox::new();
@@ -68,15 +77,17 @@ impl Session {
             next_id: 1,
             _mock: mock,
         };
-        session.request(
-            "initialize",
-            json!({"clientInfo": {"name": "capture_client", "title": null, "version": "0.0.1"}}),
-        );
+        let mut initialize =
+            json!({"clientInfo": {"name": "capture_client", "title": null, "version": "0.0.1"}});
+        if !capabilities.is_null() {
+            initialize["capabilities"] = capabilities;
+        }
+        session.request("initialize", initialize);
         session.send(json!({"method": "initialized"}));
         session
     }
 
-    fn work(&self) -> String {
+    pub(crate) fn work(&self) -> String {
         self.sandbox.work_dir().display().to_string()
     }
 
@@ -86,7 +97,7 @@ impl Session {
             .push(json!({"dir": dir, "t_ms": (t_ms * 1000.0).round() / 1000.0, "msg": msg}));
     }
 
-    fn send(&mut self, msg: Value) {
+    pub(crate) fn send(&mut self, msg: Value) {
         self.record("c2s", msg.clone());
         self.server.send_json(&msg);
     }
@@ -100,7 +111,11 @@ impl Session {
 
     /// Reads (and records) until `predicate` holds; panics with the scenario's name after
     /// `timeout`.
-    fn wait_for(&mut self, timeout: Duration, predicate: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) fn wait_for(
+        &mut self,
+        timeout: Duration,
+        predicate: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -117,7 +132,7 @@ impl Session {
     }
 
     /// Sends a request and waits for its response (recording what comes before it).
-    fn request(&mut self, method: &str, params: Value) -> Value {
+    pub(crate) fn request(&mut self, method: &str, params: Value) -> Value {
         let id = json!(self.next_id);
         self.next_id += 1;
         self.send(json!({"id": id, "method": method, "params": params}));
@@ -126,7 +141,7 @@ impl Session {
         })
     }
 
-    fn start_thread(&mut self, extra: Value) -> String {
+    pub(crate) fn start_thread(&mut self, extra: Value) -> String {
         let mut params = json!({"cwd": self.work()});
         if let (Some(params), Some(extra)) = (params.as_object_mut(), extra.as_object()) {
             params.extend(extra.clone());
@@ -138,7 +153,7 @@ impl Session {
             .to_owned()
     }
 
-    fn start_turn(&mut self, thread: &str, text: &str) -> String {
+    pub(crate) fn start_turn(&mut self, thread: &str, text: &str) -> String {
         let started = self.request(
             "turn/start",
             json!({"threadId": thread, "input": [{"type": "text", "text": text}]}),
@@ -149,7 +164,7 @@ impl Session {
             .to_owned()
     }
 
-    fn until_turn_completed(&mut self, turn: &str) -> Value {
+    pub(crate) fn until_turn_completed(&mut self, turn: &str) -> Value {
         let turn = turn.to_owned();
         self.wait_for(TURN_TIMEOUT, move |m| {
             m["method"] == "turn/completed" && m["params"]["turn"]["id"] == turn
@@ -157,7 +172,7 @@ impl Session {
     }
 
     /// Closes stdin, records what the server still writes, and waits for its exit.
-    fn finish(mut self) -> Capture {
+    pub(crate) fn finish(mut self) -> Capture {
         self.server.close_stdin();
         let deadline = Instant::now() + DEFAULT_TIMEOUT;
         loop {
@@ -318,13 +333,18 @@ fn info() -> Capture {
 /// Every scenario, each on a fresh Codex; run in parallel, they take about one scenario's
 /// time.
 pub fn capture_all() -> Vec<Capture> {
-    let scenarios: [fn() -> Capture; 6] = [
+    let scenarios: [fn() -> Capture; 11] = [
         lifecycle,
         turn_full,
         turn_command,
         turn_interrupt,
         command_exec,
         info,
+        crate::codex_capture_threads::thread_delete,
+        crate::codex_capture_threads::thread_goal,
+        crate::codex_capture_threads::thread_memory_mode,
+        crate::codex_capture_threads::thread_memory_mode_optin,
+        crate::codex_capture_threads::thread_fork,
     ];
     let handles: Vec<_> = scenarios.into_iter().map(std::thread::spawn).collect();
     handles

@@ -3,6 +3,7 @@
 
 mod approvals;
 mod codex_capture;
+mod codex_capture_threads;
 mod conformance;
 mod info;
 mod notification_table;
@@ -13,6 +14,8 @@ mod real_gemini;
 mod runner;
 mod schema_drift;
 mod support;
+mod thread_delete;
+mod thread_goal;
 mod token_usage;
 mod transcript;
 mod turns;

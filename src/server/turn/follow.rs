@@ -264,6 +264,8 @@ impl Server {
             return;
         };
         self.resolve_turn_requests(thread, turn).await;
+        self.count_goal_turn(thread, turn, &active.dir, active.started_at_ms)
+            .await;
         let end = turn_end(&active, status, reason, error, now_ms());
         if let Some(loaded) = self.loaded.get_mut(&thread) {
             loaded.status = end.thread_status.clone();

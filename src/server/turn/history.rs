@@ -8,61 +8,11 @@ use uuid::Uuid;
 use super::super::state::Server;
 use super::super::usage;
 use super::*;
-use crate::atomic_file;
 use crate::events::{self};
 use crate::protocol::*;
 use crate::runner::{self};
-use crate::store::{self};
 
 impl Server {
-    /// Copies the ended turns of `source` (up to and including `last_turn`, when given) into
-    /// the new thread `target`: the records a fork starts from. Running turns are not copied.
-    pub(crate) fn copy_turns(&mut self, source: Uuid, target: Uuid, last_turn: Option<Uuid>) {
-        let Ok(ids) = self.store.list_turn_ids(source) else {
-            return;
-        };
-        let mut copied = 0;
-        for turn in ids {
-            let from = self.store.turn_dir(source, turn);
-            if !from.join(runner::EXIT_FILE).exists() {
-                continue;
-            }
-            let copy = self
-                .store
-                .create_turn_dir(target, turn)
-                .map_err(io_error)
-                .and_then(|to| {
-                    for name in [TURN_FILE, runner::log::EVENTS_FILE, runner::EXIT_FILE] {
-                        std::fs::copy(from.join(name), to.join(name))?;
-                    }
-                    atomic_file::sync_dir(&to)
-                });
-            match copy {
-                Ok(()) => copied += 1,
-                Err(err) => tracing::warn!("fork: cannot copy turn {turn}: {err}"),
-            }
-            if Some(turn) == last_turn {
-                break;
-            }
-        }
-        if copied > 0 {
-            let preview = self.loaded.get(&target).map(|l| l.record.preview.clone());
-            match self.store.update_thread(target, |r| {
-                r.has_turns = true;
-                if let Some(preview) = preview {
-                    r.preview = preview;
-                }
-            }) {
-                Ok(stored) => {
-                    if let Some(loaded) = self.loaded.get_mut(&target) {
-                        loaded.record = stored;
-                    }
-                }
-                Err(err) => tracing::warn!("fork: cannot update thread {target}: {err}"),
-            }
-        }
-    }
-
     /// The last token usage a stored thread's turns reported, as `thread/tokenUsage/updated`
     /// carries it (`total` is the thread's), with the turn that reported it.
     fn last_token_usage(&self, thread: Uuid) -> Option<(Uuid, ThreadTokenUsage)> {
@@ -182,8 +132,4 @@ pub(super) fn read_turn(dir: &Path, turn: Uuid) -> Option<Turn> {
         completed_at: ended_at_ms.map(|ms| ms / 1000),
         duration_ms: ended_at_ms.map(|ms| ms - record.started_at_ms),
     })
-}
-
-pub(super) fn io_error(err: store::StoreError) -> std::io::Error {
-    std::io::Error::other(err.to_string())
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use uuid::Uuid;
 
-use super::super::usage;
+use super::super::{thread_goal, usage};
 use super::TurnRecord;
 use super::input::{ImageDelivery, local_images, prompt_text};
 use crate::backend;
@@ -41,6 +41,8 @@ pub(super) struct TurnPlan {
     pub turn: Uuid,
     pub record: TurnRecord,
     pub spec: spec::Spec,
+    /// The prompt of the user's input alone (the spec's prompt may add the thread's goal).
+    pub user_prompt: String,
 }
 
 impl TurnPlan {
@@ -86,6 +88,12 @@ pub(super) fn plan(input: PlanInput<'_>) -> TurnPlan {
         input: p.input.clone(),
         started_at_ms: input.started_at_ms,
     };
+    let user_prompt = prompt_text(&p.input, delivery);
+    // The thread's active goal goes with every turn, as Codex gives it to its model.
+    let prompt = match thread_goal::prompt_context(input.thread.goal.as_ref()) {
+        Some(goal) => format!("{user_prompt}\n\n{goal}"),
+        None => user_prompt.clone(),
+    };
     let spec = spec::Spec {
         v: events::RECORD_VERSION,
         thread_id: p.thread_id.clone(),
@@ -93,7 +101,7 @@ pub(super) fn plan(input: PlanInput<'_>) -> TurnPlan {
         mode,
         cwd: PathBuf::from(&input.cwd),
         provider,
-        prompt: prompt_text(&p.input, delivery),
+        prompt,
         images,
         model: p.model.clone().or(input.thread.model.clone()),
         resume_session_id: input.resume_session_id,
@@ -112,6 +120,7 @@ pub(super) fn plan(input: PlanInput<'_>) -> TurnPlan {
         turn: input.turn_id,
         record,
         spec,
+        user_prompt,
     }
 }
 
@@ -188,12 +197,19 @@ resume_args = ["run", "--resume", "{session}", "{prompt}"]
     }
 
     fn plan_for(provider: &str, params: &TurnStartParams, resume: Option<&str>) -> TurnPlan {
+        plan_with(&thread(provider), params, resume)
+    }
+
+    fn plan_with(
+        thread: &ThreadRecord,
+        params: &TurnStartParams,
+        resume: Option<&str>,
+    ) -> TurnPlan {
         let config = Config::from_toml(CONFIG, &[]).unwrap();
-        let thread = thread(provider);
         plan(PlanInput {
             params,
-            thread: &thread,
-            provider: config.provider(provider).unwrap(),
+            thread,
+            provider: config.provider(&thread.model_provider).unwrap(),
             cwd: "/srv/project/sub".to_owned(),
             interrupt: &config.interrupt,
             resume_session_id: resume.map(str::to_owned),
@@ -239,6 +255,36 @@ resume_args = ["run", "--resume", "{session}", "{prompt}"]
         let default = plan_for("resumable", &params(json!({})), None);
         assert_eq!(default.mode(), Mode::Foreground);
         assert_eq!(default.spec.model.as_deref(), Some("thread-model"));
+    }
+
+    #[test]
+    fn the_active_goal_of_the_thread_goes_with_the_prompt_and_not_into_the_preview() {
+        let p = params(json!({}));
+        let mut record = thread("resumable");
+        record.goal = Some(crate::store::ThreadGoal {
+            objective: "Ship the release".to_owned(),
+            status: crate::store::GoalStatus::Active,
+            token_budget: None,
+            tokens_used: 0,
+            time_used_ms: 0,
+            created_at: 1,
+            updated_at: 1,
+            last_counted_turn: None,
+        });
+        let planned = plan_with(&record, &p, None);
+        assert_eq!(planned.user_prompt, "look\n[image: /pics/a.png]");
+        let goal = thread_goal::prompt_context(record.goal.as_ref()).unwrap();
+        assert!(goal.contains("Ship the release"), "{goal}");
+        assert_eq!(
+            planned.spec.prompt,
+            format!("look\n[image: /pics/a.png]\n\n{goal}")
+        );
+        // A goal that is not active is not the backend's business.
+        if let Some(goal) = record.goal.as_mut() {
+            goal.status = crate::store::GoalStatus::Paused;
+        }
+        let paused = plan_with(&record, &p, None);
+        assert_eq!(paused.spec.prompt, paused.user_prompt);
     }
 
     #[test]

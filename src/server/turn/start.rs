@@ -264,7 +264,7 @@ impl Server {
     fn mark_started(&mut self, checked: &Checked, plan: &TurnPlan, dir: &Path) {
         let thread = checked.thread;
         if checked.ephemeral == Ephemeral::No {
-            let first_text = plan.spec.prompt.clone();
+            let first_text = plan.user_prompt.clone();
             let stored = self.store.update_thread(thread, |r| {
                 r.has_turns = true;
                 if r.preview.is_empty() {

@@ -414,7 +414,8 @@ fn allowed_wildcard(key: Option<&str>) -> Option<Wildcard> {
     match key? {
         key if key.ends_with("AtMs") => Some(Wildcard::Ms),
         key if is_secs_key(key) => Some(Wildcard::Secs),
-        "durationMs" => Some(Wildcard::Int),
+        // Durations: Codex's `durationMs` of a turn, `timeUsedSeconds` of a goal.
+        "durationMs" | "timeUsedSeconds" => Some(Wildcard::Int),
         _ => None,
     }
 }

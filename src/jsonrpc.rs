@@ -102,6 +102,16 @@ impl ErrorObject {
         Self::new(code::INVALID_REQUEST, message)
     }
 
+    /// `-32600` with a message and data taken verbatim (Codex's errors that carry a turn
+    /// error, such as `cannot steer a review turn`).
+    pub fn request_failed_with_data(message: impl Into<String>, data: Value) -> Self {
+        ErrorObject {
+            code: code::INVALID_REQUEST,
+            message: capped(message.into()),
+            data: Some(data),
+        }
+    }
+
     /// `-32601`: the method is not one we serve.
     pub fn method_not_found(method: &str) -> Self {
         Self::new(

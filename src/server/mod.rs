@@ -9,6 +9,7 @@
 mod approvals;
 mod convert;
 pub mod recovery;
+mod review;
 mod state;
 mod threads;
 mod turn;

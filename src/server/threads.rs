@@ -60,6 +60,7 @@ impl Server {
             ClientRequest::TurnStart(p) => self.turn_start(id, p).await,
             ClientRequest::TurnInterrupt(p) => Some(self.turn_interrupt(p).await),
             ClientRequest::TurnSteer(p) => Some(self.turn_steer(p).await),
+            ClientRequest::ReviewStart(p) => self.review_start(id, p).await,
             other => Some(Err(ErrorObject::request_failed(format!(
                 "{} is not available yet in this build",
                 other.method()
@@ -177,7 +178,7 @@ impl Server {
     }
 
     /// Stores a new thread (unless ephemeral) and loads it.
-    fn store_and_load(
+    pub(crate) fn store_and_load(
         &mut self,
         record: ThreadRecord,
         ephemeral: Ephemeral,

@@ -85,6 +85,7 @@ pub(super) fn plan(input: PlanInput<'_>) -> TurnPlan {
         client_user_message_id: p.client_user_message_id.clone(),
         input: p.input.clone(),
         started_at_ms: input.started_at_ms,
+        review: None,
     };
     let spec = spec::Spec {
         v: events::RECORD_VERSION,

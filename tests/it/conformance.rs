@@ -40,6 +40,7 @@ mod transcripts {
         handshake,
         long_lines,
         malformed,
+        review_start,
         thread_list_section_position,
         thread_methods,
         thread_restart,
@@ -173,6 +174,8 @@ fn real_codex_output_conforms_so_the_validator_is_right() {
         "item:userMessage",
         "item:agentMessage",
         "item:commandExecution",
+        "item:enteredReviewMode",
+        "item:exitedReviewMode",
     ] {
         assert!(
             methods.contains(wanted),

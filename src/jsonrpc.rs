@@ -102,6 +102,16 @@ impl ErrorObject {
         Self::new(code::INVALID_REQUEST, message)
     }
 
+    /// `-32600` with a message and data taken verbatim (Codex's errors that carry a turn
+    /// error, such as `cannot steer a review turn`, or its `modelProviderNotConfigured`).
+    pub fn request_failed_with_data(message: impl Into<String>, data: Value) -> Self {
+        ErrorObject {
+            code: code::INVALID_REQUEST,
+            message: capped(message.into()),
+            data: Some(data),
+        }
+    }
+
     /// `-32601`: the method is not one we serve. The message carries Codex's words for it
     /// (``unknown variant `METHOD` ``, which Codex sends as a `-32600`), so that a client
     /// matching Codex's text recognises it.
@@ -110,15 +120,6 @@ impl ErrorObject {
             code::METHOD_NOT_FOUND,
             format!("Method not found: unknown variant `{}`", quote(method)),
         )
-    }
-
-    /// `-32600` with a message and data (Codex's `modelProviderNotConfigured`, say).
-    pub fn request_failed_with_data(message: impl Into<String>, data: Value) -> Self {
-        ErrorObject {
-            code: code::INVALID_REQUEST,
-            message: capped(message.into()),
-            data: Some(data),
-        }
     }
 
     /// `-32602`: the params do not fit the method.

@@ -4,6 +4,7 @@
 //! policy; `clippy.toml` bans `Command::new` everywhere else. [`identity`] names processes so
 //! that a reused PID is never signalled; [`tree`] finds every process of a turn and stops it.
 
+pub mod capture;
 pub mod identity;
 pub mod tree;
 

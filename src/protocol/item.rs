@@ -90,6 +90,10 @@ pub enum ThreadItemKind {
     ContextCompaction { id: String },
     /// The agent looked at an image.
     ImageView { id: String, path: String },
+    /// A review began (`review/start`); `review` names what is reviewed.
+    EnteredReviewMode { id: String, review: String },
+    /// A review ended; `review` is its text.
+    ExitedReviewMode { id: String, review: String },
 }
 
 impl ThreadItem {
@@ -104,7 +108,9 @@ impl ThreadItem {
             | ThreadItemKind::McpToolCall { id, .. }
             | ThreadItemKind::Plan { id, .. }
             | ThreadItemKind::ContextCompaction { id }
-            | ThreadItemKind::ImageView { id, .. } => id,
+            | ThreadItemKind::ImageView { id, .. }
+            | ThreadItemKind::EnteredReviewMode { id, .. }
+            | ThreadItemKind::ExitedReviewMode { id, .. } => id,
         }
     }
 }

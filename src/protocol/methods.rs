@@ -34,6 +34,7 @@ use super::notification::{
     ThreadTokenUsageUpdatedNotification, ThreadUnarchivedNotification, TurnCompletedNotification,
     TurnDiffUpdatedNotification, TurnStartedNotification, WarningNotification,
 };
+use super::review::{ReviewStartParams, ReviewStartResponse};
 use super::thread_delete::{
     ThreadDeleteParams, ThreadDeleteResponse, ThreadDeletedNotification, ThreadMemoryModeSetParams,
     ThreadMemoryModeSetResponse,
@@ -217,6 +218,7 @@ client_request_definitions! {
     TurnStart => "turn/start" (TurnStartParams) -> TurnStartResponse,
     TurnSteer => "turn/steer" (TurnSteerParams) -> TurnSteerResponse,
     TurnInterrupt => "turn/interrupt" (TurnInterruptParams) -> TurnInterruptResponse,
+    ReviewStart => "review/start" (ReviewStartParams) -> ReviewStartResponse,
     CommandExec => "command/exec" (CommandExecParams) -> CommandExecResponse,
     CommandExecWrite => "command/exec/write" (CommandExecWriteParams) -> CommandExecWriteResponse,
     CommandExecTerminate => "command/exec/terminate" (CommandExecTerminateParams) -> CommandExecTerminateResponse,

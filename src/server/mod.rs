@@ -10,6 +10,7 @@ mod approvals;
 mod convert;
 mod info;
 pub mod recovery;
+mod review;
 mod state;
 mod thread_delete;
 mod thread_fork;

@@ -68,6 +68,7 @@ impl Server {
             ClientRequest::AccountRead(p) => Some(self.account_read(p).await),
             ClientRequest::ConfigRead(p) => Some(self.config_read(p)),
             ClientRequest::ModelList(p) => Some(self.model_list(p).await),
+            ClientRequest::ReviewStart(p) => self.review_start(id, p).await,
             other => Some(Err(ErrorObject::request_failed(format!(
                 "{} is not available yet in this build",
                 other.method()
@@ -186,7 +187,7 @@ impl Server {
     }
 
     /// Stores a new thread (unless ephemeral) and loads it.
-    fn store_and_load(
+    pub(crate) fn store_and_load(
         &mut self,
         record: ThreadRecord,
         ephemeral: Ephemeral,

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::support::git_repo;
 use crate::support::mock_responses::{MockResponses, Output, Reply};
 use crate::support::process::{RecvError, ServerProcess};
 use crate::support::procs::installed_cli;
@@ -330,16 +331,57 @@ fn info() -> Capture {
     s.finish()
 }
 
+/// A review of an uncommitted change (Codex runs it as a turn whose model request the mock
+/// answers with the review), after the requests Codex refuses.
+fn review() -> Capture {
+    let reply = Reply::Complete {
+        outputs: vec![Output::Message(
+            "No findings: the change is fine.".to_owned(),
+        )],
+        usage: (50, 0, 9),
+    };
+    let mut s = Session::start("06_review", vec![reply]);
+    let work = s.sandbox.work_dir();
+    git_repo::init(&work);
+    git_repo::write(&work, "a.txt", "one\ntwo\n");
+    let thread = s.start_thread(json!({}));
+    for target in [
+        json!({"type": "custom", "instructions": "  "}),
+        json!({"type": "commit", "sha": " "}),
+        json!({"type": "nope"}),
+    ] {
+        s.request(
+            "review/start",
+            json!({"threadId": thread, "target": target}),
+        );
+    }
+    let started = s.request(
+        "review/start",
+        json!({"threadId": thread, "target": {"type": "uncommittedChanges"}}),
+    );
+    let turn = started["result"]["turn"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("capture {}: review/start: {started}", s.name))
+        .to_owned();
+    s.until_turn_completed(&turn);
+    s.request(
+        "thread/read",
+        json!({"threadId": thread, "includeTurns": true}),
+    );
+    s.finish()
+}
+
 /// Every scenario, each on a fresh Codex; run in parallel, they take about one scenario's
 /// time.
 pub fn capture_all() -> Vec<Capture> {
-    let scenarios: [fn() -> Capture; 11] = [
+    let scenarios: [fn() -> Capture; 12] = [
         lifecycle,
         turn_full,
         turn_command,
         turn_interrupt,
         command_exec,
         info,
+        review,
         crate::codex_capture_threads::thread_delete,
         crate::codex_capture_threads::thread_goal,
         crate::codex_capture_threads::thread_memory_mode,

@@ -46,6 +46,7 @@ mod transcripts {
         thread_delete,
         thread_fork_ephemeral,
         thread_goal,
+        review_start,
         thread_list_section_position,
         thread_memory_mode,
         thread_methods,
@@ -180,6 +181,8 @@ fn real_codex_output_conforms_so_the_validator_is_right() {
         "item:userMessage",
         "item:agentMessage",
         "item:commandExecution",
+        "item:enteredReviewMode",
+        "item:exitedReviewMode",
     ] {
         assert!(
             methods.contains(wanted),

@@ -11,6 +11,7 @@ mod protocol;
 mod real_claude;
 mod real_codex;
 mod real_gemini;
+mod review;
 mod runner;
 mod schema_drift;
 mod support;

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::support::git_repo;
 use crate::support::host::{Host, TURN_TIMEOUT, path_str, read_item_types, with_method};
 use crate::support::mock_responses::{MockEvent, MockResponses, Output, Reply};
 use crate::support::procs::{Proc, alive, descendants, installed_cli};
@@ -766,4 +767,50 @@ fn the_real_cli_exactly_once_check_catches_a_second_completion_and_an_item_after
             .expect_err(fault);
         assert!(err.contains(expected), "{fault}: {err}");
     }
+}
+
+/// A marker line of the reviewed change, to find in the model request.
+const REVIEWED_LINE: &str = "review-marker-5c1e";
+const REAL_REVIEW: &str = "One finding: the new line is never read.";
+
+#[test]
+fn a_real_codex_review_is_given_the_diff_and_its_answer_closes_the_review() {
+    let script = vec![Reply::Complete {
+        outputs: vec![Output::Message(REAL_REVIEW.to_owned())],
+        usage: (80, 0, 12),
+    }];
+    let mut host = CodexHost::new(script, ProviderSetup::BuiltIn);
+    let work = host.sandbox.work_dir();
+    git_repo::init(&work);
+    git_repo::write(&work, "a.txt", &format!("one\n{REVIEWED_LINE}\n"));
+    let params = json!({"threadId": host.thread_id, "target": {"type": "uncommittedChanges"}});
+    let response = host.request("review/start", params);
+    let turn = response["result"]["turn"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("review/start failed: {response}"))
+        .to_owned();
+    let messages = host.until_completed(&turn);
+
+    // What the model was asked carries the diff of the change, as Codex sent it.
+    let body = host.mock.wait_request(0, Duration::ZERO);
+    let sent = body["input"].to_string();
+    assert!(sent.contains(&format!("+{REVIEWED_LINE}")), "{body:#}");
+    assert!(sent.contains("`git diff` shows:"), "{body:#}");
+
+    let completed: Vec<&Value> = with_method(&messages, "item/completed");
+    let exited = completed
+        .iter()
+        .find(|m| m["params"]["item"]["type"] == "exitedReviewMode")
+        .unwrap_or_else(|| panic!("no exitedReviewMode: {messages:#?}"));
+    assert_eq!(exited["params"]["item"]["review"], REAL_REVIEW);
+    assert_eq!(
+        completed[0]["params"]["item"]["type"], "enteredReviewMode",
+        "{messages:#?}"
+    );
+    let end = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(end["status"], "completed", "{messages:#?}");
+    assert_eq!(end["items"][0]["text"], REAL_REVIEW);
+    let mut all = vec![response];
+    all.extend(messages);
+    host.assert_conforms_and_mock_done(&all);
 }

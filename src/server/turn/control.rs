@@ -99,6 +99,9 @@ impl Server {
         expect_turn(active_id, &p.expected_turn_id, |expected, found| {
             format!("expected active turn id `{expected}` but found `{found}`")
         })?;
+        if self.is_review_running(&p.thread_id) {
+            return Err(super::super::review::not_steerable());
+        }
         check_input_size(&p.input)?;
         if !streams_input(&dir) {
             return Err(ErrorObject::request_failed(format!(

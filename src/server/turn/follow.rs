@@ -174,6 +174,7 @@ impl Server {
                 last_error,
                 summary_parts: BTreeSet::new(),
                 waiting_approvals: waiting,
+                review: record.review,
             });
             loaded.status = LoadedStatus::Active {
                 waiting_on_approval: false,
@@ -267,6 +268,12 @@ impl Server {
         self.count_goal_turn(thread, turn, &active.dir, active.started_at_ms)
             .await;
         let end = turn_end(&active, status, reason, error, now_ms());
+        if let Some(review) = &active.review {
+            let result = active.final_message.as_ref();
+            let ended = (end.turn.status, active.dir.as_path());
+            self.exit_review_mode(thread, turn, review, result, ended)
+                .await;
+        }
         if let Some(loaded) = self.loaded.get_mut(&thread) {
             loaded.status = end.thread_status.clone();
         }

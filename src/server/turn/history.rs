@@ -69,7 +69,7 @@ impl Server {
 pub(super) fn read_turn(dir: &Path, turn: Uuid) -> Option<Turn> {
     let record: TurnRecord =
         serde_json::from_slice(&std::fs::read(dir.join(TURN_FILE)).ok()?).ok()?;
-    let mut items = vec![user_message_item(&record)];
+    let mut items = opening_items(&record);
     let log = runner::log::read_all(&dir.join(runner::log::EVENTS_FILE)).ok();
     let mut ended_at_ms = None;
     let mut started_at: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
@@ -111,6 +111,7 @@ pub(super) fn read_turn(dir: &Path, turn: Uuid) -> Option<Turn> {
         }
     }
     let exit = runner::client::read_exit_record(dir).ok().flatten();
+    let exit_ms = exit.as_ref().map(|exit| exit.ended_at_ms as i64);
     let (status, error) = match exit {
         Some(exit) => (
             super::super::convert::turn_status(exit.status),
@@ -121,6 +122,15 @@ pub(super) fn read_turn(dir: &Path, turn: Uuid) -> Option<Turn> {
         ),
         None => (TurnStatus::InProgress, None),
     };
+    if let (Some(review), Some(ended_ms)) = (&record.review, exit_ms) {
+        let result = items
+            .iter()
+            .rev()
+            .find(|item| matches!(item.kind, ThreadItemKind::AgentMessage { .. }));
+        items.push(super::super::review::exited_item(
+            review, status, result, ended_ms,
+        ));
+    }
     Some(Turn {
         id: turn.to_string(),
         root_turn_id: Some(turn.to_string()),

@@ -21,6 +21,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use uuid::Uuid;
 
+use super::review::ReviewRecord;
 use super::state::{Server, Subscription};
 use crate::events;
 use crate::protocol::*;
@@ -42,6 +43,9 @@ pub(crate) struct TurnRecord {
     pub client_user_message_id: Option<String>,
     pub input: Vec<UserInput>,
     pub started_at_ms: i64,
+    /// Present when the turn is a review (`review/start`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<ReviewRecord>,
 }
 
 /// A turn this server is following.
@@ -58,6 +62,8 @@ pub(crate) struct ActiveTurn {
     pub summary_parts: BTreeSet<(String, u32)>,
     /// Approval requests found waiting when the turn was re-attached, to ask again.
     pub waiting_approvals: Vec<events::Event>,
+    /// Present when the turn is a review: it ends with its `exitedReviewMode` item.
+    pub review: Option<ReviewRecord>,
 }
 
 impl Server {
@@ -71,6 +77,18 @@ impl Server {
             self.notify(notification).await;
         }
     }
+}
+
+/// The items a turn opens with: a review's `enteredReviewMode`, then the user's message.
+pub(super) fn opening_items(record: &TurnRecord) -> Vec<ThreadItem> {
+    let entered = record
+        .review
+        .as_ref()
+        .map(|review| super::review::entered_item(review, record.started_at_ms));
+    entered
+        .into_iter()
+        .chain([user_message_item(record)])
+        .collect()
 }
 
 pub(super) fn user_message_item(record: &TurnRecord) -> ThreadItem {

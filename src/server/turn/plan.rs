@@ -87,6 +87,7 @@ pub(super) fn plan(input: PlanInput<'_>) -> TurnPlan {
         client_user_message_id: p.client_user_message_id.clone(),
         input: p.input.clone(),
         started_at_ms: input.started_at_ms,
+        review: None,
     };
     let user_prompt = prompt_text(&p.input, delivery);
     // The thread's active goal goes with every turn, as Codex gives it to its model.

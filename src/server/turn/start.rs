@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use uuid::Uuid;
 
+use super::super::review::{self, ReviewRecord};
 use super::super::state::{Ephemeral, LoadedStatus, Reply, Server, now_ms, to_value};
 use super::super::threads::thread_id;
 use super::super::usage;
@@ -72,8 +73,22 @@ fn active_error(turn: Uuid) -> ErrorObject {
 
 impl Server {
     pub(crate) async fn turn_start(&mut self, id: &RequestId, p: TurnStartParams) -> Option<Reply> {
+        self.start_turn(id, p, None).await
+    }
+
+    /// A new turn of `p.thread_id`, answered and announced; `review`: the turn is a review
+    /// (`review/start`), answered and announced as one.
+    pub(crate) async fn start_turn(
+        &mut self,
+        id: &RequestId,
+        p: TurnStartParams,
+        review: Option<ReviewRecord>,
+    ) -> Option<Reply> {
         let checked = match self.check_turn_start(&p) {
             Ok(Route::New(checked)) => checked,
+            Ok(Route::Join { turn, .. }) if review.is_some() => {
+                return Some(Err(active_error(turn)));
+            }
             Ok(Route::Join { dir, turn }) => return Some(join_running_turn(&dir, turn, &p).await),
             Err(err) => return Some(Err(err)),
         };
@@ -85,7 +100,7 @@ impl Server {
             Ok(lock) => lock,
             Err(err) => return Some(Err(err)),
         };
-        let launched = self.plan_and_launch(&checked, &p).await;
+        let launched = self.plan_and_launch(&checked, &p, review).await;
         // Released before the record update below, which takes the same lock.
         drop(lock);
         let (plan, dir) = match launched {
@@ -111,6 +126,9 @@ impl Server {
         if let Some(active) = &loaded.active {
             // Like Codex: the input joins the running turn, whose id is the answer, when its
             // backend can take input mid-turn; refused otherwise, never dropped.
+            if active.review.is_some() {
+                return Err(review::not_steerable());
+            }
             if !streams_input(&active.dir) {
                 return Err(active_error(active.turn_id));
             }
@@ -192,6 +210,7 @@ impl Server {
         &mut self,
         checked: &Checked,
         p: &TurnStartParams,
+        review: Option<ReviewRecord>,
     ) -> Result<(TurnPlan, PathBuf), ErrorObject> {
         // What the turns before this one recorded (the backend session to resume) is read
         // under the lock, after they have ended.
@@ -211,7 +230,7 @@ impl Server {
             .and_then(|dir| usage::read_turn_usage(dir).session_id);
         let resume_session_id = resume_session(&record, last_announced);
         let usage_base = usage::base(newest_first(), resume_session_id.as_deref());
-        let plan = plan(PlanInput {
+        let mut plan = plan(PlanInput {
             params: p,
             thread: &record,
             provider: &checked.provider,
@@ -223,6 +242,7 @@ impl Server {
             user_message_id: store::new_id(),
             started_at_ms: now_ms(),
         });
+        plan.record.review = review;
         check_local_images(&p.input, &plan.spec.provider)?;
         let dir = self.turn_dir_for(checked.thread, plan.turn, checked.ephemeral)?;
         self.launch_planned(&dir, &plan, &checked.provider)?;
@@ -290,6 +310,7 @@ impl Server {
                 last_error: None,
                 summary_parts: BTreeSet::new(),
                 waiting_approvals: Vec::new(),
+                review: plan.record.review.clone(),
             });
             loaded.status = LoadedStatus::Active {
                 waiting_on_approval: false,
@@ -297,20 +318,22 @@ impl Server {
         }
     }
 
-    /// The response, then `thread/status/changed`, `turn/started` and the user's message
-    /// item, as Codex sends them.
+    /// The response, then `thread/status/changed`, `turn/started` and the turn's opening
+    /// items (a review's `enteredReviewMode`, the user's message), as Codex sends them.
     async fn announce_started(&mut self, id: &RequestId, thread: Uuid, plan: &TurnPlan) {
         let turn = plan.turn;
         let thread_id = plan.spec.thread_id.clone();
-        let response = TurnStartResponse {
-            turn: running_turn(turn),
+        let response = match &plan.record.review {
+            Some(review) => review::start_response(turn, &thread_id, review),
+            None => to_value(&TurnStartResponse {
+                turn: running_turn(turn),
+            }),
         };
-        self.respond_now(id, to_value(&response)).await;
+        self.respond_now(id, response).await;
         let mut started = running_turn(turn);
         started.started_at = Some(plan.record.started_at_ms / 1000);
-        let user_item = user_message_item(&plan.record);
         let at_ms = plan.record.started_at_ms;
-        for notification in [
+        let mut notifications = vec![
             ServerNotification::ThreadStatusChanged(ThreadStatusChangedNotification {
                 thread_id: thread_id.clone(),
                 status: ThreadStatus::Active {
@@ -321,14 +344,18 @@ impl Server {
                 thread_id: thread_id.clone(),
                 turn: started,
             }),
-            item_started(
+        ];
+        for item in opening_items(&plan.record) {
+            let turn_id = plan.record.turn_id.clone();
+            notifications.push(item_started(
                 thread_id.clone(),
-                plan.record.turn_id.clone(),
-                user_item.clone(),
+                turn_id.clone(),
+                item.clone(),
                 at_ms,
-            ),
-            item_completed(thread_id, plan.record.turn_id.clone(), user_item, at_ms),
-        ] {
+            ));
+            notifications.push(item_completed(thread_id.clone(), turn_id, item, at_ms));
+        }
+        for notification in notifications {
             self.notify_thread(thread, notification).await;
         }
     }

@@ -273,6 +273,7 @@ mod tests {
             last_error: None,
             summary_parts: BTreeSet::new(),
             waiting_approvals: Vec::new(),
+            review: None,
         }
     }
 

@@ -4,6 +4,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod fixture;
+pub mod git_repo;
 pub mod host;
 pub mod loopback;
 pub mod mock_anthropic;

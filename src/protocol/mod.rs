@@ -6,6 +6,7 @@
 pub mod approval;
 pub mod command_exec;
 pub mod common;
+pub mod external_agent;
 pub mod initialize;
 pub mod item;
 pub mod methods;
@@ -18,6 +19,7 @@ pub mod turn;
 pub use approval::*;
 pub use command_exec::*;
 pub use common::*;
+pub use external_agent::*;
 pub use initialize::*;
 pub use item::*;
 pub use methods::*;

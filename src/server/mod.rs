@@ -8,6 +8,7 @@
 
 mod approvals;
 mod convert;
+mod import;
 pub mod recovery;
 mod state;
 mod threads;

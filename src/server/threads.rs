@@ -60,6 +60,12 @@ impl Server {
             ClientRequest::TurnStart(p) => self.turn_start(id, p).await,
             ClientRequest::TurnInterrupt(p) => Some(self.turn_interrupt(p).await),
             ClientRequest::TurnSteer(p) => Some(self.turn_steer(p).await),
+            import @ (ClientRequest::ExternalAgentConfigDetect(_)
+            | ClientRequest::ExternalAgentConfigImport(_)
+            | ClientRequest::ExternalAgentConfigImportHistoryRecord(_)
+            | ClientRequest::ExternalAgentConfigImportHistoriesRead(_)) => {
+                self.external_agent_config(id, import).await
+            }
             other => Some(Err(ErrorObject::request_failed(format!(
                 "{} is not available yet in this build",
                 other.method()

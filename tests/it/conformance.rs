@@ -36,6 +36,7 @@ mod transcripts {
     }
 
     fixtures!(
+        external_agent_import,
         gating_and_optout,
         handshake,
         long_lines,

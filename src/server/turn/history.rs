@@ -21,7 +21,8 @@ impl Server {
         let Ok(ids) = self.store.list_turn_ids(source) else {
             return;
         };
-        let mut copied = 0;
+        let (mut copied, reached) = self.copy_imported(source, target, last_turn);
+        let ids = if reached { Vec::new() } else { ids };
         for turn in ids {
             let from = self.store.turn_dir(source, turn);
             if !from.join(runner::EXIT_FILE).exists() {
@@ -63,6 +64,31 @@ impl Server {
         }
     }
 
+    /// Copies the imported history of `source`, if any, to the fork `target`, up to
+    /// `last_turn` when that is an imported turn; returns how many turns were copied and
+    /// whether `last_turn` was among them (then no turn directory is copied).
+    fn copy_imported(&self, source: Uuid, target: Uuid, last_turn: Option<Uuid>) -> (usize, bool) {
+        let mut history = match self.store.read_imported(source) {
+            Ok(Some(history)) => history,
+            Ok(None) => return (0, false),
+            Err(err) => {
+                tracing::warn!("fork: cannot read the imported history of {source}: {err}");
+                return (0, false);
+            }
+        };
+        let at = last_turn.and_then(|last| history.turns.iter().position(|t| t.id == last));
+        if let Some(at) = at {
+            history.turns.truncate(at + 1);
+        }
+        match self.store.write_imported(target, &history) {
+            Ok(()) => (history.turns.len(), at.is_some()),
+            Err(err) => {
+                tracing::warn!("fork: cannot copy the imported history of {source}: {err}");
+                (0, at.is_some())
+            }
+        }
+    }
+
     /// The last token usage a stored thread's turns reported, as `thread/tokenUsage/updated`
     /// carries it (`total` is the thread's), with the turn that reported it.
     fn last_token_usage(&self, thread: Uuid) -> Option<(Uuid, ThreadTokenUsage)> {
@@ -100,7 +126,8 @@ impl Server {
         }
     }
 
-    /// The turns of a thread, read from its turn directories, with every item.
+    /// The turns of a thread with every item: its imported history (`store::imported`),
+    /// then what its turn directories hold.
     pub(crate) fn read_turns(&self, thread: Uuid) -> Vec<Turn> {
         let ids = match self.store.list_turn_ids(thread) {
             Ok(ids) => ids,
@@ -109,8 +136,21 @@ impl Server {
                 return Vec::new();
             }
         };
-        ids.into_iter()
-            .filter_map(|turn| read_turn(&self.store.turn_dir(thread, turn), turn))
+        let imported = match self.store.read_imported(thread) {
+            Ok(history) => history
+                .map(|history| super::super::import::imported_turns(&history))
+                .unwrap_or_default(),
+            Err(err) => {
+                tracing::warn!("cannot read the imported history of {thread}: {err}");
+                Vec::new()
+            }
+        };
+        imported
+            .into_iter()
+            .chain(
+                ids.into_iter()
+                    .filter_map(|turn| read_turn(&self.store.turn_dir(thread, turn), turn)),
+            )
             .collect()
     }
 }

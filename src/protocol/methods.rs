@@ -19,6 +19,13 @@ use super::command_exec::{
     CommandExecTerminateParams, CommandExecTerminateResponse, CommandExecWriteParams,
     CommandExecWriteResponse,
 };
+use super::external_agent::{
+    ExternalAgentConfigDetectParams, ExternalAgentConfigDetectResponse,
+    ExternalAgentConfigImportCompletedNotification, ExternalAgentConfigImportHistoriesReadParams,
+    ExternalAgentConfigImportHistoriesReadResponse, ExternalAgentConfigImportHistoryRecordParams,
+    ExternalAgentConfigImportHistoryRecordResponse, ExternalAgentConfigImportParams,
+    ExternalAgentConfigImportProgressNotification, ExternalAgentConfigImportResponse,
+};
 use super::info::{
     ConfigReadParams, ConfigReadResponse, GetAccountParams, GetAccountResponse, ModelListParams,
     ModelListResponse,
@@ -73,7 +80,8 @@ pub enum RequestParseError {
     /// The method is not in the table.
     #[error("unknown variant `{method}`, expected one of {}", expected_methods())]
     UnknownMethod { method: String },
-    /// `params` was absent or `null`; every method requires a params object.
+    /// `params` was absent or `null`; every method but those without params (whose params
+    /// type takes `null`) requires a params object.
     #[error("missing field `params`")]
     MissingParams { method: &'static str },
     /// `params` did not fit the method's params type. The message names the field and the
@@ -107,7 +115,11 @@ fn parse_params<T: serde::de::DeserializeOwned>(
     params: Option<Value>,
 ) -> Result<T, RequestParseError> {
     let params = match params {
-        None | Some(Value::Null) => return Err(RequestParseError::MissingParams { method }),
+        // Only a method whose params type takes `null` (one without params) goes on.
+        None | Some(Value::Null) => {
+            return T::deserialize(Value::Null)
+                .map_err(|_| RequestParseError::MissingParams { method });
+        }
         Some(params) => params,
     };
     serde_path_to_error::deserialize(params).map_err(|error| {
@@ -225,6 +237,10 @@ client_request_definitions! {
     AccountRead => "account/read" (GetAccountParams) -> GetAccountResponse,
     ConfigRead => "config/read" (ConfigReadParams) -> ConfigReadResponse,
     ModelList => "model/list" (ModelListParams) -> ModelListResponse,
+    ExternalAgentConfigDetect => "externalAgentConfig/detect" (ExternalAgentConfigDetectParams) -> ExternalAgentConfigDetectResponse,
+    ExternalAgentConfigImport => "externalAgentConfig/import" (ExternalAgentConfigImportParams) -> ExternalAgentConfigImportResponse,
+    ExternalAgentConfigImportHistoryRecord => "externalAgentConfig/import/recordHistory" (ExternalAgentConfigImportHistoryRecordParams) -> ExternalAgentConfigImportHistoryRecordResponse,
+    ExternalAgentConfigImportHistoriesRead => "externalAgentConfig/import/readHistories" (ExternalAgentConfigImportHistoriesReadParams) -> ExternalAgentConfigImportHistoriesReadResponse,
 }
 
 macro_rules! server_notification_definitions {
@@ -300,6 +316,8 @@ server_notification_definitions! {
     CommandExecutionOutputDelta => "item/commandExecution/outputDelta" (CommandExecutionOutputDeltaNotification),
     CommandExecOutputDelta => "command/exec/outputDelta" (CommandExecOutputDeltaNotification),
     ServerRequestResolved => "serverRequest/resolved" (ServerRequestResolvedNotification),
+    ExternalAgentConfigImportProgress => "externalAgentConfig/import/progress" (ExternalAgentConfigImportProgressNotification),
+    ExternalAgentConfigImportCompleted => "externalAgentConfig/import/completed" (ExternalAgentConfigImportCompletedNotification),
 }
 
 macro_rules! server_request_definitions {

@@ -6,6 +6,7 @@
 pub mod approval;
 pub mod command_exec;
 pub mod common;
+pub mod external_agent;
 pub mod info;
 pub mod initialize;
 pub mod item;
@@ -22,6 +23,7 @@ pub mod turn;
 pub use approval::*;
 pub use command_exec::*;
 pub use common::*;
+pub use external_agent::*;
 pub use info::*;
 pub use initialize::*;
 pub use item::*;

@@ -266,9 +266,13 @@ fn thread_list_accepts_one_or_many_cwds_and_every_sort_key() {
 #[test]
 fn client_methods_list_the_whole_table() {
     assert_eq!(CLIENT_METHODS.len(), CLIENT_REQUEST_SIGNATURES.len());
+    // Codex takes these with `params` absent (their params type is `null`).
+    let without_params = ["externalAgentConfig/import/readHistories"];
     for method in CLIENT_METHODS {
-        let error = ClientRequest::parse(method, None).expect_err("params are required");
-        assert_eq!(error, RequestParseError::MissingParams { method });
+        match ClientRequest::parse(method, None) {
+            Ok(request) => assert!(without_params.contains(&request.method()), "{method}"),
+            Err(error) => assert_eq!(error, RequestParseError::MissingParams { method }),
+        }
     }
     assert!(CLIENT_METHODS.contains(&"command/exec/terminate"));
 }

@@ -8,6 +8,7 @@
 
 mod approvals;
 mod convert;
+mod import;
 mod info;
 pub mod recovery;
 mod review;

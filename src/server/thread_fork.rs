@@ -31,7 +31,12 @@ impl Server {
         let Ok(ids) = self.store.list_turn_ids(source) else {
             return;
         };
-        let mut copied = 0;
+        let (mut copied, reached) = match ephemeral {
+            Ephemeral::No => self.copy_imported(source, target, last_turn),
+            // An ephemeral thread has no directory to hold an imported history.
+            Ephemeral::Yes => (0, false),
+        };
+        let ids = if reached { Vec::new() } else { ids };
         for turn in ids {
             let from = self.store.turn_dir(source, turn);
             if from.join(TURN_FILE).exists() {
@@ -52,6 +57,31 @@ impl Server {
                     }
                 }
                 Err(err) => tracing::warn!("fork: cannot update thread {target}: {err}"),
+            }
+        }
+    }
+
+    /// Copies the imported history of `source`, if any, to the fork `target`, up to
+    /// `last_turn` when that is an imported turn; returns how many turns were copied and
+    /// whether `last_turn` was among them (then no turn directory is copied).
+    fn copy_imported(&self, source: Uuid, target: Uuid, last_turn: Option<Uuid>) -> (usize, bool) {
+        let mut history = match self.store.read_imported(source) {
+            Ok(Some(history)) => history,
+            Ok(None) => return (0, false),
+            Err(err) => {
+                tracing::warn!("fork: cannot read the imported history of {source}: {err}");
+                return (0, false);
+            }
+        };
+        let at = last_turn.and_then(|last| history.turns.iter().position(|t| t.id == last));
+        if let Some(at) = at {
+            history.turns.truncate(at + 1);
+        }
+        match self.store.write_imported(target, &history) {
+            Ok(()) => (history.turns.len(), at.is_some()),
+            Err(err) => {
+                tracing::warn!("fork: cannot copy the imported history of {source}: {err}");
+                (0, at.is_some())
             }
         }
     }

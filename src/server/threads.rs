@@ -69,6 +69,12 @@ impl Server {
             ClientRequest::ConfigRead(p) => Some(self.config_read(p)),
             ClientRequest::ModelList(p) => Some(self.model_list(p).await),
             ClientRequest::ReviewStart(p) => self.review_start(id, p).await,
+            import @ (ClientRequest::ExternalAgentConfigDetect(_)
+            | ClientRequest::ExternalAgentConfigImport(_)
+            | ClientRequest::ExternalAgentConfigImportHistoryRecord(_)
+            | ClientRequest::ExternalAgentConfigImportHistoriesRead(_)) => {
+                self.external_agent_config(id, import).await
+            }
             other => Some(Err(ErrorObject::request_failed(format!(
                 "{} is not available yet in this build",
                 other.method()

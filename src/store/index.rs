@@ -262,6 +262,21 @@ impl Index {
         })
     }
 
+    /// The threads whose record holds `session_id` as its backend session.
+    pub fn threads_with_backend_session(&self, session_id: &str) -> Result<Vec<Uuid>, StoreError> {
+        let mut statement = self.conn.prepare(
+            "SELECT id FROM threads JOIN records USING (n) \
+             WHERE json_extract(record, '$.backendSessionId') = ?1 ORDER BY n",
+        )?;
+        let ids: Vec<String> = statement
+            .query_map(params![session_id], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| Uuid::try_parse(id).ok())
+            .collect())
+    }
+
     /// Looks up the stored copy of one record (for tests of index freshness).
     pub fn indexed_record(&self, id: Uuid) -> Result<Option<ThreadRecord>, StoreError> {
         let text: Option<String> = self

@@ -8,6 +8,8 @@
 //! <state>/threads/<thread-id>/thread.json    the thread record ("v": 1)
 //! <state>/threads/<thread-id>/thread.lock    the cross-process lock of the thread
 //! <state>/threads/<thread-id>/turns/<turn-id>/
+//! <state>/threads/<thread-id>/imported.json  the history of an imported session (`imported.rs`)
+//! <state>/imports/<import-id>.json           one completed import (`import_log.rs`)
 //! ```
 //!
 //! Ids reach this module as [`Uuid`]s only, so no client string ever becomes a path.
@@ -17,6 +19,8 @@
 mod cursor;
 mod goal;
 mod id;
+mod import_log;
+mod imported;
 mod index;
 mod lock;
 mod record;
@@ -34,6 +38,10 @@ use uuid::Uuid;
 
 pub use goal::{GoalStatus, MemoryMode, ThreadGoal};
 pub use id::{IdError, IdKind, new_id, parse_id, parse_turn_id};
+pub use import_log::{FailedThing, IMPORTS_DIR_NAME, ImportLogRecord, ImportedThing};
+pub use imported::{
+    IMPORTED_FILE_NAME, ImportSource, ImportedHistory, ImportedItem, ImportedTurn, SourceAgent,
+};
 pub use index::{DEFAULT_PAGE_SIZE, INDEX_SCHEMA_VERSION};
 pub use record::{RecordError, THREAD_RECORD_VERSION, ThreadRecord, Timestamp};
 

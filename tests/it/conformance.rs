@@ -38,6 +38,7 @@ mod transcripts {
     fixtures!(
         account_read,
         config_read,
+        external_agent_import,
         gating_and_optout,
         handshake,
         long_lines,

@@ -1013,3 +1013,162 @@ fn a_turn_start_during_a_running_stream_json_turn_joins_it_like_codex() {
     all.push(response);
     host.assert_conforms(&all);
 }
+
+/// The recorded Claude Code session (`fixtures/claude-sessions/`): "remember the word kiwi"
+/// answered "Noted: kiwi.", then "run echo hello-from-claude" answered around a Bash call.
+const RECORDED_SESSION: &str = "41d68c6d-9f41-43bb-800c-37bf90366278";
+
+/// The directory name Claude Code gives a project under `projects/`: the cwd with every
+/// character but ASCII letters and digits made `-` (what the recording was written under).
+fn project_dir_name(cwd: &std::path::Path) -> String {
+    path_str(cwd)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
+}
+
+/// Puts the recorded session where this host's Claude keeps its sessions, in the project
+/// of the sandbox's work dir (the recording's `<work_dir>`); returns the transcript's path.
+fn place_recorded_session(host: &ClaudeHost) -> PathBuf {
+    let recorded = crate::support::paths::repo_root()
+        .join("fixtures/claude-sessions")
+        .join(format!("{RECORDED_SESSION}.jsonl"));
+    let text = std::fs::read_to_string(&recorded).unwrap();
+    let work = host.sandbox.work_dir();
+    let project = host
+        .sandbox
+        .root()
+        .join("claude-home/.claude/projects")
+        .join(project_dir_name(&work));
+    std::fs::create_dir_all(&project).unwrap();
+    let path = project.join(format!("{RECORDED_SESSION}.jsonl"));
+    std::fs::write(&path, text.replace("<work_dir>", &path_str(&work))).unwrap();
+    path
+}
+
+/// Imports the recorded session through `externalAgentConfig/import` and makes the new
+/// thread the host's; returns the import's response (its notifications stay pending).
+fn import_recorded_session(host: &mut ClaudeHost) -> Value {
+    let transcript = place_recorded_session(host);
+    let session = json!({"path": path_str(&transcript), "cwd": path_str(&host.sandbox.work_dir())});
+    let response = host.request(
+        "externalAgentConfig/import",
+        json!({"migrationItems": [{"itemType": "SESSIONS", "description": "one session",
+            "details": {"sessions": [session]}}]}),
+    );
+    let import_id = response["result"]["importId"].clone();
+    let completed = host.until_message("import/completed", |m| {
+        m["method"] == "externalAgentConfig/import/completed"
+    });
+    assert_eq!(completed["params"]["importId"], import_id, "{completed}");
+    let result = &completed["params"]["itemTypeResults"][0];
+    assert_eq!(result["failures"], json!([]), "{completed}");
+    let thread = result["successes"][0]["target"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    host.thread_id = thread;
+    response
+}
+
+#[test]
+fn an_imported_claude_session_is_resumed_by_the_next_turn_of_its_thread() {
+    let answer = "The word was kiwi.";
+    let script = vec![Reply::Message {
+        blocks: vec![Block::Text(answer.to_owned())],
+        usage: (70, 5),
+    }];
+    let mut host = ClaudeHost::new(script, ProviderSetup::Named("mock-claude"));
+    let response = import_recorded_session(&mut host);
+
+    // The thread continues that Claude session, on the provider, in the session's cwd.
+    let record = host.thread_record();
+    assert_eq!(record["backendSessionId"], RECORDED_SESSION, "{record}");
+    assert_eq!(record["continueSession"], true, "{record}");
+    assert_eq!(record["modelProvider"], "mock-claude", "{record}");
+    assert_eq!(
+        record["cwd"],
+        path_str(&host.sandbox.work_dir()),
+        "{record}"
+    );
+    // Its history is the transcript's conversation.
+    let read = host.read_thread();
+    assert_eq!(
+        read_messages(&read["result"]["thread"]["turns"]),
+        [
+            vec!["user: remember the word kiwi", "agent: Noted: kiwi."],
+            vec![
+                "user: run echo hello-from-claude",
+                "agent: Running it.",
+                "agent: It printed hello-from-claude."
+            ],
+        ],
+        "{read}"
+    );
+
+    // As with Codex, a client resumes the imported thread, then starts a turn. That turn
+    // resumes the Claude session: Claude sends the whole earlier conversation.
+    let thread_id = host.thread_id.clone();
+    let resumed = host.request("thread/resume", json!({"threadId": thread_id}));
+    assert_eq!(
+        resumed["result"]["thread"]["turns"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    let (turn, messages) = host.completed_turn(QUESTION);
+    let request = host.mock.wait_request(0, Duration::ZERO);
+    assert_eq!(
+        conversation(&request),
+        [
+            ("user".to_owned(), KIWI_PROMPT.to_owned()),
+            ("assistant".to_owned(), KIWI_REPLY.to_owned()),
+            ("user".to_owned(), "run echo hello-from-claude".to_owned()),
+            ("assistant".to_owned(), "Running it.".to_owned()),
+            (
+                "assistant".to_owned(),
+                "It printed hello-from-claude.".to_owned()
+            ),
+            ("user".to_owned(), QUESTION.to_owned()),
+        ],
+        "{request}"
+    );
+    let spec = host.turn_spec(&turn);
+    assert_eq!(spec["resumeSessionId"], RECORDED_SESSION, "{spec}");
+    assert_eq!(
+        claude_session_id(&host.backend_stdout(&turn)),
+        RECORDED_SESSION
+    );
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(completed["items"][0]["text"], answer, "{completed}");
+    // The thread shows the imported turns, then the new one.
+    let read = host.read_thread();
+    let turns = &read["result"]["thread"]["turns"];
+    assert_eq!(turns.as_array().map(Vec::len), Some(3), "{read}");
+    assert_eq!(turns[2]["id"], turn.as_str(), "{read}");
+    let mut all = vec![response, resumed, read];
+    all.extend(messages);
+    host.assert_conforms_and_mock_done(&all);
+}
+
+/// Each turn's messages as `user: …` / `agent: …` lines.
+fn read_messages(turns: &Value) -> Vec<Vec<String>> {
+    turns
+        .as_array()
+        .unwrap_or_else(|| panic!("no turns: {turns}"))
+        .iter()
+        .map(|turn| {
+            turn["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|item| match item["type"].as_str() {
+                    Some("userMessage") => format!("user: {}", item["content"][0]["text"]),
+                    Some("agentMessage") => format!("agent: {}", item["text"]),
+                    other => format!("{other:?}"),
+                })
+                .map(|line| line.replace('"', ""))
+                .collect()
+        })
+        .collect()
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::fixture::{self, Ctl, Entry, EntryKind, Newline, Send};
+use crate::support::fixture::{self, Ctl, Entry, EntryKind, FileContent, Newline, Send};
 use crate::support::paths;
 use crate::support::pattern::{self, Bindings};
 use crate::support::schema::{Conformance, TrafficChecker};
@@ -519,8 +519,40 @@ impl Runner<'_> {
             Ctl::Args(args) => self.args = args.clone(),
             Ctl::Settle(_) => {}
             Ctl::Timeout(timeout) => self.timeout = *timeout,
+            Ctl::File { path, content } => self.write_file(path, content)?,
         }
         Ok(None)
+    }
+
+    /// The `file` directive: writes into the sandbox only, placeholders replaced in the
+    /// path and in the text.
+    fn write_file(&mut self, path: &str, content: &FileContent) -> Result<(), String> {
+        let placeholders = config_placeholders(&self.sandbox);
+        let replaced = |text: &str| {
+            placeholders
+                .iter()
+                .fold(text.to_owned(), |text, (placeholder, value)| {
+                    text.replace(placeholder, value)
+                })
+        };
+        let target = PathBuf::from(replaced(path));
+        if !target.starts_with(self.sandbox.root()) || path.contains("..") {
+            return Err(format!("file: {path} is not a path in <sandbox>"));
+        }
+        let text = match content {
+            FileContent::Text(text) => text.clone(),
+            FileContent::From(from) => {
+                let from = replaced(from);
+                std::fs::read_to_string(&from)
+                    .map_err(|e| format!("file: cannot read {from}: {e}"))?
+            }
+        };
+        let parent = target.parent().ok_or("file: a path without a directory")?;
+        std::fs::create_dir_all(parent)
+            .and_then(|()| std::fs::write(&target, replaced(&text)))
+            .map_err(|e| format!("file: cannot write {}: {e}", target.display()))?;
+        self.note(format!("(file {path})"));
+        Ok(())
     }
 
     /// Runs a directive in bless mode; returns the output it collected and the exit code for
@@ -555,7 +587,7 @@ impl Runner<'_> {
                     Err((error, _)) => Err(format!("settle: no message like {until}: {error}")),
                 }
             }
-            Ctl::Spawn | Ctl::Env(_) | Ctl::Args(_) | Ctl::Timeout(_) => {
+            Ctl::Spawn | Ctl::Env(_) | Ctl::Args(_) | Ctl::Timeout(_) | Ctl::File { .. } => {
                 self.control(ctl).map(|code| (Vec::new(), code))
             }
         }

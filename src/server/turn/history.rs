@@ -50,7 +50,8 @@ impl Server {
         }
     }
 
-    /// The turns of a thread, read from its turn directories, with every item.
+    /// The turns of a thread with every item: its imported history (`store::imported`),
+    /// then what its turn directories hold.
     pub(crate) fn read_turns(&self, thread: Uuid) -> Vec<Turn> {
         let ids = match self.store.list_turn_ids(thread) {
             Ok(ids) => ids,
@@ -59,8 +60,21 @@ impl Server {
                 return Vec::new();
             }
         };
-        ids.into_iter()
-            .filter_map(|turn| read_turn(&self.store.turn_dir(thread, turn), turn))
+        let imported = match self.store.read_imported(thread) {
+            Ok(history) => history
+                .map(|history| super::super::import::imported_turns(&history))
+                .unwrap_or_default(),
+            Err(err) => {
+                tracing::warn!("cannot read the imported history of {thread}: {err}");
+                Vec::new()
+            }
+        };
+        imported
+            .into_iter()
+            .chain(
+                ids.into_iter()
+                    .filter_map(|turn| read_turn(&self.store.turn_dir(thread, turn), turn)),
+            )
             .collect()
     }
 }

@@ -8,7 +8,7 @@
 //! - `{"dir":"s2c","msg":<pattern>}` expects the next line the server writes.
 //! - `{"dir":"ctl","ctl":…}` directives: `restart`, `closeStdin`, `expectExit` (`code`),
 //!   `spawn`, `env` (`env`: name → value or null), `args` (`args`), `settle` (`until`),
-//!   `timeout` (`ms`).
+//!   `timeout` (`ms`), `file` (`path`, and `from` or `text`).
 //!
 //! Blank lines and lines starting with `#` are comments. `t_ms` is accepted and ignored, so a
 //! real capture reads as a fixture.
@@ -73,6 +73,20 @@ pub enum Ctl {
     Settle(Value),
     /// The timeout of every following wait.
     Timeout(Duration),
+    /// Write a file into the sandbox (`path`, placeholders replaced): a copy of a file of
+    /// the repository (`from`) or `text`, with the placeholders in its text replaced.
+    File {
+        path: String,
+        content: FileContent,
+    },
+}
+
+/// What a `file` directive writes.
+#[derive(Debug, Clone)]
+pub enum FileContent {
+    /// The text of this file (a path with placeholders, such as `<repo>/fixtures/…`).
+    From(String),
+    Text(String),
 }
 
 /// Reads and parses a fixture file.
@@ -198,6 +212,14 @@ fn parse_ctl(map: &mut Map<String, Value>) -> Result<Ctl, String> {
                 .and_then(|ms| ms.as_u64())
                 .ok_or("`timeout` needs `ms`")?,
         )),
+        "file" => Ctl::File {
+            path: take_str(map, "path")?,
+            content: match (map.remove("from"), map.remove("text")) {
+                (Some(Value::String(from)), None) => FileContent::From(from),
+                (None, Some(Value::String(text))) => FileContent::Text(text),
+                _ => return Err("`file` needs a string `from` or a string `text`".to_owned()),
+            },
+        },
         other => return Err(format!("unknown ctl {other:?}")),
     })
 }

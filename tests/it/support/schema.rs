@@ -200,17 +200,33 @@ impl CodexSchema {
         let branch = self
             .client_request_branch(method)
             .ok_or_else(|| format!("`{method}` is not a client request of Codex"))?;
-        let params_ref = branch
-            .pointer("/properties/params/$ref")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                format!("`{method}` has no params type, so no response type is known")
-            })?;
-        let params = params_ref.rsplit('/').next().unwrap_or_default();
-        let response = format!(
-            "{}Response",
-            params.strip_suffix("Params").unwrap_or(params)
-        );
+        let params = &branch["properties"]["params"];
+        let params_ref = params["$ref"].as_str().or_else(|| {
+            // `{"anyOf": [{"$ref": …Params}, {"type": "null"}]}`: optional params.
+            params["anyOf"]
+                .as_array()?
+                .iter()
+                .find_map(|choice| choice["$ref"].as_str())
+        });
+        let response = match params_ref {
+            Some(params_ref) => {
+                let params = params_ref.rsplit('/').next().unwrap_or_default();
+                format!(
+                    "{}Response",
+                    params.strip_suffix("Params").unwrap_or(params)
+                )
+            }
+            None => RESPONSES_OF_METHODS_WITHOUT_PARAMS
+                .iter()
+                .find(|(name, _)| *name == method)
+                .map(|(_, response)| (*response).to_owned())
+                .ok_or_else(|| {
+                    format!(
+                        "`{method}` has no params type, so no response type is known (list it \
+                         in RESPONSES_OF_METHODS_WITHOUT_PARAMS)"
+                    )
+                })?,
+        };
         for sub in ["", "v2", "v1"] {
             let file = self.dir.join(sub).join(format!("{response}.json"));
             if file.is_file() {
@@ -244,6 +260,13 @@ impl CodexSchema {
         Ok(validator)
     }
 }
+
+/// The response types of the Codex methods whose params are `null` (the name of a response
+/// type is otherwise its params type's, `…Params` → `…Response`).
+const RESPONSES_OF_METHODS_WITHOUT_PARAMS: &[(&str, &str)] = &[(
+    "externalAgentConfig/import/readHistories",
+    "ExternalAgentConfigImportHistoriesReadResponse",
+)];
 
 /// Validates the server-to-client messages of one transcript against one or more schemas,
 /// tracking the methods of the client's requests so responses map to their types.

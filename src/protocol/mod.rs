@@ -4,6 +4,7 @@
 //! `*Notification` for notifications. See `docs/arch/protocol.md`.
 
 pub mod approval;
+pub mod codex_methods;
 pub mod command_exec;
 pub mod common;
 pub mod initialize;
@@ -16,6 +17,7 @@ pub mod thread_methods;
 pub mod turn;
 
 pub use approval::*;
+pub use codex_methods::{Stability, codex_method};
 pub use command_exec::*;
 pub use common::*;
 pub use initialize::*;

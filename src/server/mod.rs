@@ -12,6 +12,7 @@ pub mod recovery;
 mod state;
 mod threads;
 mod turn;
+mod unavailable;
 mod usage;
 
 use std::path::{Path, PathBuf};

@@ -60,10 +60,10 @@ impl Server {
             ClientRequest::TurnStart(p) => self.turn_start(id, p).await,
             ClientRequest::TurnInterrupt(p) => Some(self.turn_interrupt(p).await),
             ClientRequest::TurnSteer(p) => Some(self.turn_steer(p).await),
-            other => Some(Err(ErrorObject::request_failed(format!(
-                "{} is not available yet in this build",
-                other.method()
-            )))),
+            other => Some(Err(super::unavailable::answer(
+                other.method(),
+                self.experimental_api(),
+            ))),
         }
     }
 

@@ -50,6 +50,7 @@ mod transcripts {
         turn_interrupt,
         turn_midturn,
         turn_steer,
+        unavailable_methods,
     );
 }
 

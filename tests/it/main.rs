@@ -3,6 +3,7 @@
 
 mod approvals;
 mod codex_capture;
+mod compatibility;
 mod conformance;
 mod notification_table;
 mod protocol;

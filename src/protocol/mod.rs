@@ -15,6 +15,7 @@ pub mod schema;
 pub mod thread;
 pub mod thread_methods;
 pub mod turn;
+pub mod typescript;
 
 pub use approval::*;
 pub use codex_methods::{Stability, codex_method};

@@ -30,6 +30,7 @@ use std::thread::JoinHandle;
 
 use uuid::Uuid;
 
+pub use cursor::rfc3339_seconds;
 pub use id::{IdError, IdKind, new_id, parse_id, parse_turn_id};
 pub use index::{DEFAULT_PAGE_SIZE, INDEX_SCHEMA_VERSION};
 pub use record::{RecordError, THREAD_RECORD_VERSION, ThreadRecord, Timestamp};

@@ -2,6 +2,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod approvals;
+mod cli_commands;
 mod codex_capture;
 mod compatibility;
 mod conformance;

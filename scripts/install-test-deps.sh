@@ -8,6 +8,7 @@
 #   .cache/claude-bin              a symlink to the native claude binary inside it
 #   .cache/npm-gemini              the pinned real Gemini CLI (@google/gemini-cli, pure JS)
 #   .cache/gemini-bin              a symlink to its bundle/gemini.js (run by node, its shebang)
+#   .cache/npm-typescript          the pinned TypeScript compiler (checks generate-ts output)
 #   python3                        checked on PATH (the transcript harness's self-test server);
 #                                  installed from Debian's packages when missing and root
 # Runs unattended (CI=true, no stdin, fresh clone without .cache/). Progress goes to stderr.
@@ -189,3 +190,29 @@ else
     say "gemini $GEMINI_VERSION installed"
 fi
 ln -sfn "$(cd "$GEMINI_PACKAGE/bundle" && pwd)/gemini.js" "$GEMINI_LINK"
+
+# The TypeScript compiler, pinned, in a prefix of its own: the types `agent-host app-server
+# generate-ts` writes must compile (tests/it/schema_drift.rs runs `tsc --noEmit --strict`).
+TYPESCRIPT_VERSION=5.9.3
+TYPESCRIPT_PREFIX="$CACHE/npm-typescript"
+TYPESCRIPT_PACKAGE="$TYPESCRIPT_PREFIX/node_modules/typescript"
+
+typescript_version() {
+    node -p 'require(process.argv[1]).version' "$(pwd)/$TYPESCRIPT_PACKAGE/package.json" 2>/dev/null
+}
+
+if [ -f "$TYPESCRIPT_PACKAGE/bin/tsc" ] && [ "$(typescript_version)" = "$TYPESCRIPT_VERSION" ]; then
+    say "typescript $TYPESCRIPT_VERSION already installed"
+else
+    command -v npm >/dev/null || die "npm not found on PATH (Node.js 20 or later is needed)"
+    say "installing typescript@$TYPESCRIPT_VERSION into $TYPESCRIPT_PREFIX (npm)"
+    rm -rf "$TYPESCRIPT_PREFIX"
+    mkdir -p "$TYPESCRIPT_PREFIX"
+    npm install --prefix "$TYPESCRIPT_PREFIX" --no-audit --no-fund --no-save --loglevel=error \
+        --ignore-scripts "typescript@$TYPESCRIPT_VERSION" </dev/null >&2 ||
+        die "npm install typescript@$TYPESCRIPT_VERSION failed"
+    got=$(typescript_version)
+    [ "$got" = "$TYPESCRIPT_VERSION" ] ||
+        die "$TYPESCRIPT_PACKAGE reports version '${got:-nothing}', expected $TYPESCRIPT_VERSION"
+    say "typescript $TYPESCRIPT_VERSION installed"
+fi

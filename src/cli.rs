@@ -32,15 +32,67 @@ pub struct CommonOptions {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the Codex app-server protocol on stdin/stdout (newline-delimited JSON-RPC).
+    /// Serve the Codex app-server protocol on stdin/stdout (newline-delimited JSON-RPC), or,
+    /// with a subcommand, generate its schema or TypeScript types.
     AppServer {
+        /// Omit to serve; a subcommand for the protocol's tooling.
+        #[command(subcommand)]
+        tool: Option<AppServerTool>,
         #[command(flatten)]
         common: CommonOptions,
         /// The longest request line accepted, in bytes; a longer line gets a JSON-RPC error.
-        #[arg(long, default_value_t = 256 * 1024 * 1024, value_name = "BYTES")]
+        #[arg(long, default_value_t = crate::server::DEFAULT_MAX_LINE_BYTES, value_name = "BYTES")]
         max_line_bytes: usize,
     },
-    /// Write the JSON Schema of our protocol types into DIR.
+    /// Continue a thread from the terminal.
+    ///
+    /// With a PROMPT: resumes the thread and runs one turn on it with the prompt, on the
+    /// thread's provider, exactly as a client's `thread/resume` and `turn/start` would. The
+    /// agent's messages are printed on stdout as they stream (one line break after each);
+    /// commands it runs, files it changes, errors and the turn's end status go to stderr.
+    /// Ctrl-C interrupts the turn (its processes are stopped, as `turn/interrupt` stops them);
+    /// a second Ctrl-C exits at once, and the turn is then stopped because its client went
+    /// away. An approval the backend asks for is declined (there is nobody to ask).
+    ///
+    /// Without a PROMPT: prints the thread's summary (name, provider, model, working
+    /// directory, times, status) and its whole history, turn by turn: the user's input, the
+    /// agent's messages, the commands and file changes, each turn's status and error. An
+    /// archived thread is shown too, marked as such.
+    ///
+    /// Exit codes: 0 the turn completed (or the thread was shown); 1 the turn failed, or
+    /// something went wrong while working; 2 no such thread, a bad id, an archived thread
+    /// given a prompt (run `agent-host unarchive` first), a turn already running, or a bad
+    /// configuration; 130 the turn was interrupted.
+    Resume {
+        #[command(flatten)]
+        common: CommonOptions,
+        /// Print JSON instead of text: with a PROMPT, every message the server sends during
+        /// the turn, one per line (as a client would see them); without, the thread with its
+        /// turns as one JSON object (`thread/resume`'s `thread`).
+        #[arg(long)]
+        json: bool,
+        /// The thread id.
+        #[arg(value_name = "THREAD")]
+        thread: String,
+        /// The user input of a new turn.
+        #[arg(value_name = "PROMPT")]
+        prompt: Option<String>,
+    },
+    /// Unarchive an archived thread (`thread/unarchive`), so that it is listed and can be
+    /// resumed again. Prints `unarchived thread <id>`.
+    ///
+    /// Exit codes: 0 done; 2 no such archived thread, a bad id, or a bad configuration;
+    /// 1 another error.
+    Unarchive {
+        #[command(flatten)]
+        common: CommonOptions,
+        /// The thread id.
+        #[arg(value_name = "THREAD")]
+        thread: String,
+    },
+    /// Write the JSON Schema of our protocol types into DIR (the same as
+    /// `app-server generate-json-schema`).
+    #[command(hide = true)]
     Schema {
         /// The directory to write into (created if missing).
         #[arg(long, value_name = "DIR")]
@@ -82,5 +134,33 @@ pub enum Command {
         /// and reason.
         #[arg(long)]
         all: bool,
+    },
+}
+
+/// The protocol's tooling, under `app-server` as in Codex.
+#[derive(Debug, Subcommand)]
+pub enum AppServerTool {
+    /// Generate the JSON Schema of the protocol into DIR: the bundles of what the server
+    /// reads and writes, and the list of its methods (what `schema/` holds).
+    GenerateJsonSchema {
+        /// The directory to write into (created if missing).
+        #[arg(short = 'o', long, value_name = "DIR")]
+        out: PathBuf,
+        /// Accepted for Codex's command line; agent-host has no experimental subset, so the
+        /// output is the same with or without it.
+        #[arg(long)]
+        experimental: bool,
+    },
+    /// Generate TypeScript types of the protocol into DIR: one `<Type>.ts` per type, an
+    /// `index.ts` exporting them all, and `v2/` re-exporting them under the paths Codex's
+    /// `v2` uses.
+    GenerateTs {
+        /// The directory to write into (created if missing).
+        #[arg(short = 'o', long, value_name = "DIR")]
+        out: PathBuf,
+        /// Accepted for Codex's command line; agent-host has no experimental subset, so the
+        /// output is the same with or without it.
+        #[arg(long)]
+        experimental: bool,
     },
 }

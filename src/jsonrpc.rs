@@ -122,6 +122,22 @@ impl ErrorObject {
         )
     }
 
+    /// `-32601`: a method of Codex's protocol that agent-host does not serve, in the shape
+    /// Codex answers a method it cannot serve (``contextMap/query is unavailable without
+    /// sqlite state``): the method, then why.
+    pub fn unavailable(method: &str) -> Self {
+        Self::new(
+            code::METHOD_NOT_FOUND,
+            format!("{} is unavailable in agent-host", quote(method)),
+        )
+    }
+
+    /// `-32600 <what> requires experimentalApi capability`: Codex's refusal of an
+    /// experimental method or field without the capability.
+    pub fn requires_experimental_api(what: &str) -> Self {
+        Self::request_failed(format!("{what} requires experimentalApi capability"))
+    }
+
     /// `-32602`: the params do not fit the method.
     pub fn invalid_params(method: &str, detail: impl std::fmt::Display) -> Self {
         Self::new(

@@ -4,19 +4,24 @@
 //! this module imports it or [`crate::cli`].
 
 mod app_server;
+mod client;
 mod kill;
+mod resume;
 mod runner;
 mod schema;
+mod thread_command;
 mod turns;
+mod unarchive;
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::cli::Command;
+use crate::cli::{AppServerTool, Command};
 use crate::turn_control::Listing;
 
 pub use kill::{EXIT_ENDED, EXIT_ERROR, EXIT_NOT_FOUND, EXIT_TIMEOUT, KillError};
 pub use schema::SchemaError;
+pub use thread_command::ThreadCommandError;
 pub use turns::TurnsError;
 
 /// Why a command failed; `main` prints it as `agent-host: <message>` (or
@@ -31,6 +36,8 @@ pub enum CommandError {
     Turns(#[from] TurnsError),
     #[error(transparent)]
     Schema(#[from] SchemaError),
+    #[error(transparent)]
+    Thread(#[from] ThreadCommandError),
     #[error("runner failed: {0}")]
     Runner(std::io::Error),
 }
@@ -44,6 +51,7 @@ impl CommandError {
             CommandError::AppServer(_)
             | CommandError::Turns(_)
             | CommandError::Schema(_)
+            | CommandError::Thread(_)
             | CommandError::Runner(_) => "agent-host",
         }
     }
@@ -54,6 +62,7 @@ impl CommandError {
         match self {
             CommandError::AppServer(_) | CommandError::Turns(_) => ExitCode::from(2),
             CommandError::Kill(err) => err.exit_code(),
+            CommandError::Thread(err) => err.exit_code(),
             CommandError::Schema(_) | CommandError::Runner(_) => ExitCode::FAILURE,
         }
     }
@@ -63,13 +72,31 @@ impl CommandError {
 pub fn run(command: Command) -> Result<ExitCode, CommandError> {
     match command {
         Command::AppServer {
+            tool: None,
             common,
             max_line_bytes,
         } => Ok(app_server::run(common, max_line_bytes)?),
-        Command::Schema { out } => {
-            schema::run(&out)?;
-            Ok(ExitCode::SUCCESS)
+        Command::AppServer {
+            tool: Some(tool), ..
+        } => run_tool(tool),
+        Command::Schema { out } => run_tool(AppServerTool::GenerateJsonSchema {
+            out,
+            experimental: false,
+        }),
+        Command::Resume {
+            common,
+            json,
+            thread,
+            prompt,
+        } => {
+            let format = if json {
+                resume::Format::Json
+            } else {
+                resume::Format::Text
+            };
+            Ok(resume::run(common, &thread, prompt, format)?)
         }
+        Command::Unarchive { common, thread } => Ok(unarchive::run(common, &thread)?),
         Command::Runner { turn_dir } => {
             runner::run(&turn_dir).map_err(CommandError::Runner)?;
             Ok(ExitCode::SUCCESS)
@@ -89,4 +116,14 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
             Duration::from_millis(timeout_ms),
         )?),
     }
+}
+
+/// `app-server generate-json-schema` and `generate-ts`. Neither has an experimental subset:
+/// `--experimental` is accepted for Codex's command line and changes nothing.
+fn run_tool(tool: AppServerTool) -> Result<ExitCode, CommandError> {
+    match tool {
+        AppServerTool::GenerateJsonSchema { out, .. } => schema::run(&out, schema::Kind::Json)?,
+        AppServerTool::GenerateTs { out, .. } => schema::run(&out, schema::Kind::TypeScript)?,
+    }
+    Ok(ExitCode::SUCCESS)
 }

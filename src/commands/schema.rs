@@ -1,10 +1,20 @@
-//! `agent-host schema --out DIR`: writes the JSON Schema of our protocol types
-//! ([`crate::protocol::schema`]) into a directory.
+//! `agent-host app-server generate-json-schema --out DIR` (also `agent-host schema`) and
+//! `generate-ts --out DIR`: write the JSON Schema of our protocol types
+//! ([`crate::protocol::schema`]) or the TypeScript types made from it
+//! ([`crate::protocol::typescript`]) into a directory.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Why the schema could not be written.
+/// What to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Json,
+    TypeScript,
+}
+
+/// Why the files could not be written.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write the schema into {}: {source}", dir.display())]
 pub struct SchemaError {
@@ -12,20 +22,29 @@ pub struct SchemaError {
     source: io::Error,
 }
 
-/// Writes every schema file into `out`, creating the directory if needed.
-pub(super) fn run(out: &Path) -> Result<(), SchemaError> {
+/// Writes every file of `kind` into `out`, creating directories as needed.
+pub(super) fn run(out: &Path, kind: Kind) -> Result<(), SchemaError> {
     crate::logging::init();
-    write_schemas(out).map_err(|source| SchemaError {
+    write_files(out, kind).map_err(|source| SchemaError {
         dir: out.to_path_buf(),
         source,
     })
 }
 
-fn write_schemas(out: &Path) -> io::Result<()> {
-    let files = crate::protocol::schema::generate()?;
-    std::fs::create_dir_all(out)?;
+fn write_files(out: &Path, kind: Kind) -> io::Result<()> {
+    let files: BTreeMap<String, String> = match kind {
+        Kind::Json => crate::protocol::schema::generate()?
+            .into_iter()
+            .map(|(name, text)| (name.to_owned(), text))
+            .collect(),
+        Kind::TypeScript => crate::protocol::typescript::generate()?,
+    };
     for (name, text) in files {
-        crate::atomic_file::write_atomic(&out.join(name), text.as_bytes())?;
+        let path = out.join(name);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        crate::atomic_file::write_atomic(&path, text.as_bytes())?;
     }
     Ok(())
 }

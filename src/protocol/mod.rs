@@ -4,6 +4,7 @@
 //! `*Notification` for notifications. See `docs/arch/protocol.md`.
 
 pub mod approval;
+pub mod codex_methods;
 pub mod command_exec;
 pub mod common;
 pub mod external_agent;
@@ -19,8 +20,10 @@ pub mod thread_delete;
 pub mod thread_goal;
 pub mod thread_methods;
 pub mod turn;
+pub mod typescript;
 
 pub use approval::*;
+pub use codex_methods::{Stability, codex_method};
 pub use command_exec::*;
 pub use common::*;
 pub use external_agent::*;

@@ -19,6 +19,7 @@ mod thread_goal;
 mod thread_memory;
 mod threads;
 mod turn;
+mod unavailable;
 mod usage;
 
 use std::path::{Path, PathBuf};
@@ -56,6 +57,9 @@ const INPUT_QUEUE: usize = 256;
 /// How many messages may wait for stdout before the loop pauses.
 const OUTPUT_QUEUE: usize = 4096;
 
+/// The longest request line a server accepts unless told otherwise (`--max-line-bytes`).
+pub const DEFAULT_MAX_LINE_BYTES: usize = 256 * 1024 * 1024;
+
 /// What the server is started with (the `app-server` command line, as plain values).
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -87,38 +91,120 @@ pub enum StartError {
 /// Starts the server and serves stdin/stdout until the client closes stdin.
 pub fn run(options: Options) -> Result<ExitCode, StartError> {
     crate::logging::init();
-    let state_dir = resolve_state_dir(options.state_dir.as_deref())?;
-    let config =
-        Config::load(options.config.as_deref(), &options.overrides).map_err(StartError::Config)?;
-    // The directories are made now, so a state directory that cannot be made stops the
-    // server here; the index is opened on a thread of its own, so `initialize` does not
-    // wait for it (on a new state directory that is a new database and several fsyncs).
-    let store = Store::open_deferred(&state_dir).map_err(|source| StartError::StateDir {
-        dir: state_dir.clone(),
-        source,
-    })?;
+    let opened = Opened::open(&options)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(StartError::Runtime)?;
-    Ok(runtime.block_on(serve(state_dir, config, store, options.max_line_bytes)))
+    Ok(runtime.block_on(opened.serve(tokio::io::stdin(), tokio::io::stdout())))
 }
 
-async fn serve(
+/// A server ready to serve: its state directory made, its configuration read, its store
+/// opened (the index in the background).
+pub struct Opened {
     state_dir: PathBuf,
     config: Config,
     store: Store,
     max_line_bytes: usize,
-) -> ExitCode {
+}
+
+impl Opened {
+    /// Resolves the state directory, reads the configuration and opens the store.
+    pub fn open(options: &Options) -> Result<Opened, StartError> {
+        let state_dir = resolve_state_dir(options.state_dir.as_deref())?;
+        let config = Config::load(options.config.as_deref(), &options.overrides)
+            .map_err(StartError::Config)?;
+        // The directories are made now, so a state directory that cannot be made stops the
+        // server here; the index is opened on a thread of its own, so `initialize` does not
+        // wait for it (on a new state directory that is a new database and several fsyncs).
+        let store = Store::open_deferred(&state_dir).map_err(|source| StartError::StateDir {
+            dir: state_dir.clone(),
+            source,
+        })?;
+        Ok(Opened {
+            state_dir,
+            config,
+            store,
+            max_line_bytes: options.max_line_bytes,
+        })
+    }
+
+    /// Serves one client over `input` and `output` until `input` ends: stdin and stdout for
+    /// `app-server`, an in-memory pipe for the commands that drive a server of their own
+    /// ([`InProcess`]).
+    pub async fn serve<R, W>(self, input: R, output: W) -> ExitCode
+    where
+        R: tokio::io::AsyncRead + Unpin + Send + 'static,
+        W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        serve(
+            self.state_dir,
+            self.config,
+            self.store,
+            self.max_line_bytes,
+            (input, output),
+        )
+        .await
+    }
+}
+
+/// A server running in this process, on a thread and runtime of its own (as `app-server`
+/// runs it), spoken to over an in-memory pipe with the protocol itself: how `agent-host
+/// resume` and `unarchive` use the server's own code paths.
+pub struct InProcess {
+    /// What the client writes (the server's input); shutting it down ends the server.
+    pub input: tokio::io::WriteHalf<tokio::io::DuplexStream>,
+    /// What the server writes, one JSON message per line.
+    pub output: tokio::io::BufReader<tokio::io::ReadHalf<tokio::io::DuplexStream>>,
+    /// The server's thread; it ends once `input` is shut down.
+    pub thread: std::thread::JoinHandle<ExitCode>,
+}
+
+impl InProcess {
+    /// Starts serving an opened server on a thread of its own.
+    pub fn start(opened: Opened) -> Result<InProcess, StartError> {
+        let (client, server) = tokio::io::duplex(256 * 1024);
+        let (client_read, client_write) = tokio::io::split(client);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(StartError::Runtime)?;
+        let thread = std::thread::Builder::new()
+            .name("agent-host-server".to_owned())
+            .spawn(move || {
+                let (server_read, server_write) = tokio::io::split(server);
+                runtime.block_on(opened.serve(server_read, server_write))
+            })
+            .map_err(StartError::Runtime)?;
+        Ok(InProcess {
+            input: client_write,
+            output: tokio::io::BufReader::new(client_read),
+            thread,
+        })
+    }
+}
+
+async fn serve<R, W>(
+    state_dir: PathBuf,
+    config: Config,
+    store: Store,
+    max_line_bytes: usize,
+    (input, output): (R, W),
+) -> ExitCode
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (events_tx, mut events_rx) = mpsc::channel::<Event>(INPUT_QUEUE);
     let (out_tx, out_rx) = mpsc::channel(OUTPUT_QUEUE);
-    let writer = tokio::spawn(transport::write_messages(tokio::io::stdout(), out_rx));
+    let writer = tokio::spawn(transport::write_messages(output, out_rx));
 
     let (lines_tx, mut lines_rx) = mpsc::channel::<InputLine>(INPUT_QUEUE);
-    let stdin = tokio::io::BufReader::with_capacity(256 * 1024, tokio::io::stdin());
+    let input = tokio::io::BufReader::with_capacity(256 * 1024, input);
     tokio::spawn(async move {
-        if let Err(err) = transport::read_lines(stdin, max_line_bytes, lines_tx).await {
+        if let Err(err) = transport::read_lines(input, max_line_bytes, lines_tx).await {
             tracing::warn!("reading stdin failed: {err}");
         }
     });

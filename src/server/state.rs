@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::Event;
+use super::unavailable::{self, ExperimentalApi};
 use crate::config::Config;
 use crate::jsonrpc::{self, ErrorObject, Incoming, Line, Outgoing, RequestId};
 use crate::protocol::{
@@ -209,7 +210,7 @@ impl Server {
         }
         let request = match ClientRequest::parse(method, params) {
             Ok(request) => request,
-            Err(err) => return Some(Err(parse_error_object(err))),
+            Err(err) => return Some(Err(parse_error_object(err, self.experimental_api()))),
         };
         match request {
             ClientRequest::Initialize(params) => Some(self.initialize(params)),
@@ -290,6 +291,14 @@ impl Server {
             .ok_or_else(|| std::io::Error::other("lifeline missing"))
     }
 
+    /// Whether the client opted into experimental methods and fields.
+    pub fn experimental_api(&self) -> ExperimentalApi {
+        match &self.session {
+            Some(session) if session.experimental_api => ExperimentalApi::Enabled,
+            Some(_) | None => ExperimentalApi::Disabled,
+        }
+    }
+
     /// The client name given in `initialize`, recorded as a thread's originator.
     pub fn originator(&self) -> Option<String> {
         self.session.as_ref().map(|s| s.client_name.clone())
@@ -297,9 +306,9 @@ impl Server {
 }
 
 /// Maps a method-table error to its wire error.
-fn parse_error_object(err: RequestParseError) -> ErrorObject {
+fn parse_error_object(err: RequestParseError, experimental: ExperimentalApi) -> ErrorObject {
     match err {
-        RequestParseError::UnknownMethod { method } => ErrorObject::method_not_found(&method),
+        RequestParseError::UnknownMethod { method } => unavailable::answer(&method, experimental),
         RequestParseError::MissingParams { method } => {
             ErrorObject::invalid_params(method, "missing field `params` (send `\"params\":{}`)")
         }

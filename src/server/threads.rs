@@ -75,10 +75,10 @@ impl Server {
             | ClientRequest::ExternalAgentConfigImportHistoriesRead(_)) => {
                 self.external_agent_config(id, import).await
             }
-            other => Some(Err(ErrorObject::request_failed(format!(
-                "{} is not available yet in this build",
-                other.method()
-            )))),
+            other => Some(Err(super::unavailable::answer(
+                other.method(),
+                self.experimental_api(),
+            ))),
         }
     }
 

@@ -42,6 +42,11 @@ pub fn decode(sort_key: SortKey, cursor: &str) -> Option<Cursor> {
     Some(Cursor { value, id })
 }
 
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`, as cursors spell them.
+pub fn rfc3339_seconds(unix_seconds: i64) -> String {
+    format_rfc3339(unix_seconds.saturating_mul(1000), Precision::Seconds)
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Precision {
     Seconds,

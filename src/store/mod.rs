@@ -36,6 +36,7 @@ use std::thread::JoinHandle;
 
 use uuid::Uuid;
 
+pub use cursor::rfc3339_seconds;
 pub use goal::{GoalStatus, MemoryMode, ThreadGoal};
 pub use id::{IdError, IdKind, new_id, parse_id, parse_turn_id};
 pub use import_log::{FailedThing, IMPORTS_DIR_NAME, ImportLogRecord, ImportedThing};

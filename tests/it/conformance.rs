@@ -59,6 +59,7 @@ mod transcripts {
         turn_interrupt,
         turn_midturn,
         turn_steer,
+        unavailable_methods,
     );
 }
 

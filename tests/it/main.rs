@@ -2,8 +2,10 @@
 #![allow(clippy::disallowed_methods)]
 
 mod approvals;
+mod cli_commands;
 mod codex_capture;
 mod codex_capture_threads;
+mod compatibility;
 mod conformance;
 mod info;
 mod notification_table;

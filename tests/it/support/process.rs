@@ -408,6 +408,14 @@ impl ServerProcess {
         self.status
     }
 
+    /// Sends `signal` unless the process has already been reaped (through the pidfd, so
+    /// never to a recycled pid).
+    pub fn signal(&self, signal: rustix::process::Signal) {
+        if self.status.is_none() {
+            let _ = rustix::process::pidfd_send_signal(&self.pidfd, signal);
+        }
+    }
+
     /// Sends SIGKILL unless the process has already been reaped.
     pub fn kill(&mut self) {
         if self.status.is_none() {

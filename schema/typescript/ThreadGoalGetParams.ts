@@ -1,0 +1,9 @@
+// GENERATED CODE! DO NOT MODIFY BY HAND!
+// Made by `agent-host app-server generate-ts` from agent-host's protocol types.
+
+/**
+ * `thread/goal/get` params.
+ */
+export type ThreadGoalGetParams = {
+  threadId: string;
+};

@@ -1,0 +1,10 @@
+// GENERATED CODE! DO NOT MODIFY BY HAND!
+// Made by `agent-host app-server generate-ts` from agent-host's protocol types.
+
+/**
+ * `turn/interrupt` params.
+ */
+export type TurnInterruptParams = {
+  threadId: string;
+  turnId: string;
+};

@@ -1,0 +1,9 @@
+// GENERATED CODE! DO NOT MODIFY BY HAND!
+// Made by `agent-host app-server generate-ts` from agent-host's protocol types.
+
+/**
+ * `turn/steer` result.
+ */
+export type TurnSteerResponse = {
+  turnId: string;
+};

@@ -33,6 +33,8 @@ pub enum CommandError {
     Schema(#[from] SchemaError),
     #[error("runner failed: {0}")]
     Runner(std::io::Error),
+    #[error("command supervisor failed: {0}")]
+    CommandSupervisor(std::io::Error),
 }
 
 impl CommandError {
@@ -44,7 +46,8 @@ impl CommandError {
             CommandError::AppServer(_)
             | CommandError::Turns(_)
             | CommandError::Schema(_)
-            | CommandError::Runner(_) => "agent-host",
+            | CommandError::Runner(_)
+            | CommandError::CommandSupervisor(_) => "agent-host",
         }
     }
 
@@ -54,7 +57,9 @@ impl CommandError {
         match self {
             CommandError::AppServer(_) | CommandError::Turns(_) => ExitCode::from(2),
             CommandError::Kill(err) => err.exit_code(),
-            CommandError::Schema(_) | CommandError::Runner(_) => ExitCode::FAILURE,
+            CommandError::Schema(_)
+            | CommandError::Runner(_)
+            | CommandError::CommandSupervisor(_) => ExitCode::FAILURE,
         }
     }
 }
@@ -72,6 +77,11 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
         }
         Command::Runner { turn_dir } => {
             runner::run(&turn_dir).map_err(CommandError::Runner)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CommandSupervisor { control_fd } => {
+            crate::process::command::supervisor::run(control_fd)
+                .map_err(CommandError::CommandSupervisor)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Turns { state_dir, all } => {

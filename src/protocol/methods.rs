@@ -15,9 +15,9 @@ use super::approval::{
     FileChangeRequestApprovalParams, FileChangeRequestApprovalResponse,
 };
 use super::command_exec::{
-    CommandExecOutputDeltaNotification, CommandExecParams, CommandExecResponse,
-    CommandExecTerminateParams, CommandExecTerminateResponse, CommandExecWriteParams,
-    CommandExecWriteResponse,
+    CommandExecOutputDeltaNotification, CommandExecParams, CommandExecResizeParams,
+    CommandExecResizeResponse, CommandExecResponse, CommandExecTerminateParams,
+    CommandExecTerminateResponse, CommandExecWriteParams, CommandExecWriteResponse,
 };
 use super::initialize::{InitializeParams, InitializeResponse};
 use super::notification::{
@@ -202,6 +202,7 @@ client_request_definitions! {
     CommandExec => "command/exec" (CommandExecParams) -> CommandExecResponse,
     CommandExecWrite => "command/exec/write" (CommandExecWriteParams) -> CommandExecWriteResponse,
     CommandExecTerminate => "command/exec/terminate" (CommandExecTerminateParams) -> CommandExecTerminateResponse,
+    CommandExecResize => "command/exec/resize" (CommandExecResizeParams) -> CommandExecResizeResponse,
 }
 
 macro_rules! server_notification_definitions {

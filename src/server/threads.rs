@@ -60,10 +60,10 @@ impl Server {
             ClientRequest::TurnStart(p) => self.turn_start(id, p).await,
             ClientRequest::TurnInterrupt(p) => Some(self.turn_interrupt(p).await),
             ClientRequest::TurnSteer(p) => Some(self.turn_steer(p).await),
-            other => Some(Err(ErrorObject::request_failed(format!(
-                "{} is not available yet in this build",
-                other.method()
-            )))),
+            ClientRequest::CommandExec(p) => self.command_exec(id, p),
+            ClientRequest::CommandExecWrite(p) => Some(self.command_exec_write(p)),
+            ClientRequest::CommandExecTerminate(p) => Some(self.command_exec_terminate(p)),
+            ClientRequest::CommandExecResize(p) => Some(self.command_exec_resize(p)),
         }
     }
 

@@ -36,6 +36,9 @@ mod transcripts {
     }
 
     fixtures!(
+        command_exec,
+        command_exec_stream,
+        command_exec_tty,
         gating_and_optout,
         handshake,
         long_lines,

@@ -3,6 +3,7 @@
 
 mod approvals;
 mod codex_capture;
+mod command_exec;
 mod conformance;
 mod notification_table;
 mod protocol;

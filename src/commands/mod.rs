@@ -4,6 +4,7 @@
 //! this module imports it or [`crate::cli`].
 
 mod app_server;
+mod command_supervisor;
 mod kill;
 mod runner;
 mod schema;
@@ -80,8 +81,7 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::CommandSupervisor { control_fd } => {
-            crate::process::command::supervisor::run(control_fd)
-                .map_err(CommandError::CommandSupervisor)?;
+            command_supervisor::run(control_fd).map_err(CommandError::CommandSupervisor)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Turns { state_dir, all } => {

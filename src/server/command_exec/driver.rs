@@ -101,7 +101,11 @@ async fn drive(driver: &mut Driver) -> Result<CommandExecResponse, ErrorObject> 
     }
     timer.abort();
     tokio::spawn(reap(supervisor));
-    match report.map_err(spawn_failed)? {
+    // The supervisor died without its report (killed from outside): the command's processes
+    // may be left to init, as a turn's are when its runner is killed.
+    let report =
+        report.map_err(|err| ErrorObject::internal(format!("command/exec failed: {err}")))?;
+    match report {
         Report::SpawnFailed { message } => Err(spawn_failed(message)),
         Report::Exited { exit_code } => {
             let [stdout, stderr] = output;

@@ -105,6 +105,14 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         turn_dir: PathBuf,
     },
+    /// Run one `command/exec` command under its supervisor (internal: started by the server
+    /// for each command; the spec comes over the control socket).
+    #[command(hide = true)]
+    CommandSupervisor {
+        /// The descriptor of the control socket inherited from the server.
+        #[arg(long, value_name = "FD")]
+        control_fd: i32,
+    },
     /// Stop a turn: ask its runner to interrupt it (reason `kill`), or, when the runner is
     /// gone, kill the turn's recorded processes (each identity-verified) and write its exit
     /// record. Waits for the exit record and prints it as one JSON line.

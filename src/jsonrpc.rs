@@ -146,6 +146,12 @@ impl ErrorObject {
         )
     }
 
+    /// `-32602` with a message taken verbatim (Codex's texts, e.g. `command/exec size requires
+    /// tty: true`).
+    pub fn invalid_params_verbatim(message: impl Into<String>) -> Self {
+        Self::new(code::INVALID_PARAMS, message)
+    }
+
     /// `-32602` with a message and data taken verbatim (Codex's input-too-large error).
     pub fn invalid_params_with_data(message: impl Into<String>, data: Value) -> Self {
         ErrorObject {

@@ -2,6 +2,7 @@
 // Made by `agent-host app-server generate-ts` from agent-host's protocol types.
 
 import type { CommandExecParams } from "./CommandExecParams";
+import type { CommandExecResizeParams } from "./CommandExecResizeParams";
 import type { CommandExecTerminateParams } from "./CommandExecTerminateParams";
 import type { CommandExecWriteParams } from "./CommandExecWriteParams";
 import type { ConfigReadParams } from "./ConfigReadParams";
@@ -125,4 +126,7 @@ export type ClientRequest = {
 } | {
   method: "externalAgentConfig/import/readHistories";
   params: ExternalAgentConfigImportHistoriesReadParams;
+} | {
+  method: "command/exec/resize";
+  params: CommandExecResizeParams;
 };

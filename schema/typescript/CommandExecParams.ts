@@ -1,8 +1,8 @@
 // GENERATED CODE! DO NOT MODIFY BY HAND!
 // Made by `agent-host app-server generate-ts` from agent-host's protocol types.
 
+import type { CommandExecTerminalSize } from "./CommandExecTerminalSize";
 import type { SandboxPolicy } from "./SandboxPolicy";
-import type { TerminalSize } from "./TerminalSize";
 
 /**
  * `command/exec` params.
@@ -31,9 +31,12 @@ export type CommandExecParams = {
   /**
    * The terminal size (tty only).
    */
-  size?: TerminalSize | null;
+  size?: CommandExecTerminalSize | null;
   streamStdin?: boolean | null;
   streamStdoutStderr?: boolean | null;
+  /**
+   * Signed, as in Codex's schema, so that a negative value gets Codex's own error.
+   */
   timeoutMs?: number | null;
   tty?: boolean | null;
 };

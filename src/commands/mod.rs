@@ -5,6 +5,7 @@
 
 mod app_server;
 mod client;
+mod command_supervisor;
 mod kill;
 mod resume;
 mod runner;
@@ -40,6 +41,8 @@ pub enum CommandError {
     Thread(#[from] ThreadCommandError),
     #[error("runner failed: {0}")]
     Runner(std::io::Error),
+    #[error("command supervisor failed: {0}")]
+    CommandSupervisor(std::io::Error),
 }
 
 impl CommandError {
@@ -52,7 +55,8 @@ impl CommandError {
             | CommandError::Turns(_)
             | CommandError::Schema(_)
             | CommandError::Thread(_)
-            | CommandError::Runner(_) => "agent-host",
+            | CommandError::Runner(_)
+            | CommandError::CommandSupervisor(_) => "agent-host",
         }
     }
 
@@ -63,7 +67,9 @@ impl CommandError {
             CommandError::AppServer(_) | CommandError::Turns(_) => ExitCode::from(2),
             CommandError::Kill(err) => err.exit_code(),
             CommandError::Thread(err) => err.exit_code(),
-            CommandError::Schema(_) | CommandError::Runner(_) => ExitCode::FAILURE,
+            CommandError::Schema(_)
+            | CommandError::Runner(_)
+            | CommandError::CommandSupervisor(_) => ExitCode::FAILURE,
         }
     }
 }
@@ -99,6 +105,10 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
         Command::Unarchive { common, thread } => Ok(unarchive::run(common, &thread)?),
         Command::Runner { turn_dir } => {
             runner::run(&turn_dir).map_err(CommandError::Runner)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CommandSupervisor { control_fd } => {
+            command_supervisor::run(control_fd).map_err(CommandError::CommandSupervisor)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Turns { state_dir, all } => {

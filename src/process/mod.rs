@@ -3,9 +3,14 @@
 //! [`spawn`] demands an explicit working directory, environment policy, stdio and session
 //! policy; `clippy.toml` bans `Command::new` everywhere else. [`identity`] names processes so
 //! that a reused PID is never signalled; [`tree`] finds every process of a turn and stops it.
+//! [`command`] runs one standalone command (`command/exec`) under a supervisor of its own,
+//! confined by [`sandbox`], with a terminal from [`pty`] when asked.
 
 pub mod capture;
+pub mod command;
 pub mod identity;
+pub mod pty;
+pub mod sandbox;
 pub mod tree;
 
 use std::ffi::OsString;
@@ -32,6 +37,8 @@ pub enum EnvPolicy {
 pub enum SessionPolicy {
     /// `setsid()`: a new session and process group led by the child; no controlling terminal.
     NewSession,
+    /// `setsid()`, then the child's stdin (a terminal) becomes its controlling terminal.
+    NewSessionWithTerminal,
     /// Stay in our session and group.
     Inherit,
 }
@@ -53,8 +60,17 @@ pub struct SpawnSpec<'a> {
 
 /// Starts a process with an empty signal mask. This is the one constructor of `Command` in
 /// the crate.
-#[allow(clippy::disallowed_methods)]
 pub fn spawn(spec: SpawnSpec<'_>) -> io::Result<Child> {
+    spawn_confined(spec, &sandbox::Confinement::none())
+}
+
+/// [`spawn`], and the child confines itself by `confinement` just before `exec`: the program
+/// runs confined from its first instruction.
+#[allow(clippy::disallowed_methods)]
+pub fn spawn_confined(
+    spec: SpawnSpec<'_>,
+    confinement: &sandbox::Confinement,
+) -> io::Result<Child> {
     let mut command = Command::new(spec.program);
     command
         .args(spec.args)
@@ -74,9 +90,11 @@ pub fn spawn(spec: SpawnSpec<'_>) -> io::Result<Child> {
         }
     }
     let session = spec.session;
+    let confinement = confinement.raw();
     let inherit_fd = spec.inherit_fd.map(|fd| fd.as_raw_fd());
     // SAFETY: the closure runs in the child between fork and exec and only makes
-    // async-signal-safe system calls (sigprocmask, setsid, fcntl); it allocates nothing.
+    // async-signal-safe system calls (sigprocmask, setsid, ioctl, fcntl, prctl, and those of
+    // `Confinement::apply`); it allocates nothing.
     unsafe {
         command.pre_exec(move || {
             // A clean signal mask: the runner blocks its stop signals to `sigwait` for them,
@@ -90,6 +108,10 @@ pub fn spawn(spec: SpawnSpec<'_>) -> io::Result<Child> {
                 SessionPolicy::NewSession => {
                     rustix::process::setsid()?;
                 }
+                SessionPolicy::NewSessionWithTerminal => {
+                    rustix::process::setsid()?;
+                    rustix::process::ioctl_tiocsctty(BorrowedFd::borrow_raw(0))?;
+                }
                 SessionPolicy::Inherit => {}
             }
             if let Some(raw) = inherit_fd {
@@ -97,7 +119,7 @@ pub fn spawn(spec: SpawnSpec<'_>) -> io::Result<Child> {
                 let fd = BorrowedFd::borrow_raw(raw);
                 rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty())?;
             }
-            Ok(())
+            confinement.apply()
         });
     }
     command.spawn()

@@ -1,5 +1,6 @@
 //! Standalone commands outside any thread: `command/exec`, `command/exec/write`,
-//! `command/exec/terminate` and the `command/exec/outputDelta` notification.
+//! `command/exec/terminate`, `command/exec/resize` and the `command/exec/outputDelta`
+//! notification.
 
 use std::collections::BTreeMap;
 
@@ -28,8 +29,9 @@ pub struct CommandExecParams {
     pub output_bytes_cap: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disable_output_cap: Option<bool>,
+    /// Signed, as in Codex's schema, so that a negative value gets Codex's own error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout_ms: Option<u64>,
+    pub timeout_ms: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disable_timeout: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -39,14 +41,14 @@ pub struct CommandExecParams {
     pub env: Option<BTreeMap<String, Option<String>>>,
     /// The terminal size (tty only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<TerminalSize>,
+    pub size: Option<CommandExecTerminalSize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox_policy: Option<SandboxPolicy>,
 }
 
-/// A terminal size.
+/// A terminal size in character cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct TerminalSize {
+pub struct CommandExecTerminalSize {
     pub rows: u16,
     pub cols: u16,
 }
@@ -86,6 +88,18 @@ pub struct CommandExecTerminateParams {
 /// `command/exec/terminate` result: `{}` (sent before the exec's own result).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CommandExecTerminateResponse {}
+
+/// `command/exec/resize` params: the new size of a `tty` command's terminal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandExecResizeParams {
+    pub process_id: String,
+    pub size: CommandExecTerminalSize,
+}
+
+/// `command/exec/resize` result: `{}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CommandExecResizeResponse {}
 
 /// Which output stream a delta came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -15,9 +15,9 @@ use super::approval::{
     FileChangeRequestApprovalParams, FileChangeRequestApprovalResponse,
 };
 use super::command_exec::{
-    CommandExecOutputDeltaNotification, CommandExecParams, CommandExecResponse,
-    CommandExecTerminateParams, CommandExecTerminateResponse, CommandExecWriteParams,
-    CommandExecWriteResponse,
+    CommandExecOutputDeltaNotification, CommandExecParams, CommandExecResizeParams,
+    CommandExecResizeResponse, CommandExecResponse, CommandExecTerminateParams,
+    CommandExecTerminateResponse, CommandExecWriteParams, CommandExecWriteResponse,
 };
 use super::external_agent::{
     ExternalAgentConfigDetectParams, ExternalAgentConfigDetectResponse,
@@ -241,6 +241,7 @@ client_request_definitions! {
     ExternalAgentConfigImport => "externalAgentConfig/import" (ExternalAgentConfigImportParams) -> ExternalAgentConfigImportResponse,
     ExternalAgentConfigImportHistoryRecord => "externalAgentConfig/import/recordHistory" (ExternalAgentConfigImportHistoryRecordParams) -> ExternalAgentConfigImportHistoryRecordResponse,
     ExternalAgentConfigImportHistoriesRead => "externalAgentConfig/import/readHistories" (ExternalAgentConfigImportHistoriesReadParams) -> ExternalAgentConfigImportHistoriesReadResponse,
+    CommandExecResize => "command/exec/resize" (CommandExecResizeParams) -> CommandExecResizeResponse,
 }
 
 macro_rules! server_notification_definitions {

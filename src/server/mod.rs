@@ -3,10 +3,12 @@
 //! [`run`] resolves the state directory and the configuration, opens the store (its index in
 //! the background, waited for by the first request that needs it), and runs the loop on a
 //! tokio runtime. The loop ([`state::Server`]) is fed by one closed [`Event`] enum:
-//! input lines from the transport, and records from the turns it follows. Everything that
+//! input lines from the transport, records from the turns it follows, and the output and end
+//! of its standalone commands. Everything that
 //! changes a thread happens there, in arrival order.
 
 mod approvals;
+mod command_exec;
 mod convert;
 mod import;
 mod info;
@@ -44,6 +46,8 @@ pub(crate) enum Event {
         turn: uuid::Uuid,
         record: crate::events::EventRecord,
     },
+    /// Output or the end of a standalone command (`command/exec`).
+    Command(command_exec::CommandEvent),
     /// A followed turn's stream broke before its last record.
     TurnLost {
         thread: uuid::Uuid,

@@ -96,6 +96,8 @@ pub(crate) struct Server {
     /// Loaded threads, and their load order for `thread/loaded/list`.
     pub loaded: HashMap<Uuid, LoadedThread>,
     pub load_order: Vec<Uuid>,
+    /// The running standalone commands (`command/exec`) of this connection.
+    pub commands: super::command_exec::Commands,
 }
 
 /// The answer to one request: a result to serialize, or an error object.
@@ -128,6 +130,7 @@ impl Server {
             lifeline: None,
             pending_approvals: HashMap::new(),
             next_server_request_id: 0,
+            commands: Default::default(),
         }
     }
 
@@ -168,6 +171,10 @@ impl Server {
                 record,
             } => {
                 self.on_turn_record(thread, turn, record).await;
+                Flow::Continue
+            }
+            Event::Command(event) => {
+                self.on_command_event(event).await;
                 Flow::Continue
             }
             Event::TurnLost {

@@ -65,6 +65,10 @@ impl Server {
             ClientRequest::TurnStart(p) => self.turn_start(id, p).await,
             ClientRequest::TurnInterrupt(p) => Some(self.turn_interrupt(p).await),
             ClientRequest::TurnSteer(p) => Some(self.turn_steer(p).await),
+            ClientRequest::CommandExec(p) => self.command_exec(id, p),
+            ClientRequest::CommandExecWrite(p) => Some(self.command_exec_write(p)),
+            ClientRequest::CommandExecTerminate(p) => Some(self.command_exec_terminate(p)),
+            ClientRequest::CommandExecResize(p) => Some(self.command_exec_resize(p)),
             ClientRequest::AccountRead(p) => Some(self.account_read(p).await),
             ClientRequest::ConfigRead(p) => Some(self.config_read(p)),
             ClientRequest::ModelList(p) => Some(self.model_list(p).await),
@@ -75,10 +79,6 @@ impl Server {
             | ClientRequest::ExternalAgentConfigImportHistoriesRead(_)) => {
                 self.external_agent_config(id, import).await
             }
-            other => Some(Err(super::unavailable::answer(
-                other.method(),
-                self.experimental_api(),
-            ))),
         }
     }
 

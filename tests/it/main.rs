@@ -5,6 +5,7 @@ mod approvals;
 mod cli_commands;
 mod codex_capture;
 mod codex_capture_threads;
+mod command_exec;
 mod compatibility;
 mod conformance;
 mod info;

@@ -1,10 +1,4 @@
 // GENERATED CODE! DO NOT MODIFY BY HAND!
 // Made by `agent-host app-server generate-ts` from agent-host's protocol types.
 
-/**
- * A terminal size.
- */
-export type TerminalSize = {
-  cols: number;
-  rows: number;
-};
+export type { CommandExecResizeResponse } from "../CommandExecResizeResponse";

@@ -4,9 +4,16 @@
 //! this module imports it or [`crate::cli`].
 
 mod app_server;
+mod gc;
 mod kill;
+mod logs;
+mod notify;
+mod print;
+mod ps;
 mod runner;
 mod schema;
+mod select;
+mod threads;
 mod turns;
 
 use std::process::ExitCode;
@@ -16,7 +23,9 @@ use crate::cli::Command;
 use crate::turn_control::Listing;
 
 pub use kill::{EXIT_ENDED, EXIT_ERROR, EXIT_NOT_FOUND, EXIT_TIMEOUT, KillError};
+pub use logs::{EXIT_FAILED, EXIT_INTERRUPTED};
 pub use schema::SchemaError;
+pub use select::OpsError;
 pub use turns::TurnsError;
 
 /// Why a command failed; `main` prints it as `agent-host: <message>` (or
@@ -31,8 +40,12 @@ pub enum CommandError {
     Turns(#[from] TurnsError),
     #[error(transparent)]
     Schema(#[from] SchemaError),
+    #[error(transparent)]
+    Ops(#[from] OpsError),
     #[error("runner failed: {0}")]
     Runner(std::io::Error),
+    #[error("notifier failed: {0}")]
+    Notifier(std::io::Error),
 }
 
 impl CommandError {
@@ -44,7 +57,9 @@ impl CommandError {
             CommandError::AppServer(_)
             | CommandError::Turns(_)
             | CommandError::Schema(_)
-            | CommandError::Runner(_) => "agent-host",
+            | CommandError::Ops(_)
+            | CommandError::Runner(_)
+            | CommandError::Notifier(_) => "agent-host",
         }
     }
 
@@ -54,7 +69,10 @@ impl CommandError {
         match self {
             CommandError::AppServer(_) | CommandError::Turns(_) => ExitCode::from(2),
             CommandError::Kill(err) => err.exit_code(),
-            CommandError::Schema(_) | CommandError::Runner(_) => ExitCode::FAILURE,
+            CommandError::Ops(err) => err.exit_code(),
+            CommandError::Schema(_) | CommandError::Runner(_) | CommandError::Notifier(_) => {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -65,7 +83,8 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
         Command::AppServer {
             common,
             max_line_bytes,
-        } => Ok(app_server::run(common, max_line_bytes)?),
+            on_complete,
+        } => Ok(app_server::run(common, max_line_bytes, on_complete)?),
         Command::Schema { out } => {
             schema::run(&out)?;
             Ok(ExitCode::SUCCESS)
@@ -73,6 +92,39 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
         Command::Runner { turn_dir } => {
             runner::run(&turn_dir).map_err(CommandError::Runner)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Notify { turn_dir } => {
+            notify::run(&turn_dir).map_err(CommandError::Notifier)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ps { state, all } => {
+            let listing = if all { Listing::All } else { Listing::NotEnded };
+            Ok(ps::run(state, listing)?)
+        }
+        Command::Logs {
+            state,
+            follow,
+            target,
+        } => {
+            let follow = if follow {
+                logs::Follow::Yes
+            } else {
+                logs::Follow::No
+            };
+            Ok(logs::run(state, follow, &target)?)
+        }
+        Command::Threads { state } => Ok(threads::run(state)?),
+        Command::Gc {
+            state,
+            older_than,
+            dry_run,
+        } => {
+            let deleting = if dry_run {
+                gc::Deleting::DryRun
+            } else {
+                gc::Deleting::Yes
+            };
+            Ok(gc::run(state, older_than, deleting)?)
         }
         Command::Turns { state_dir, all } => {
             let listing = if all { Listing::All } else { Listing::NotEnded };

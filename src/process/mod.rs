@@ -52,8 +52,19 @@ pub struct SpawnSpec<'a> {
 
 /// Starts a process with an empty signal mask. This is the one constructor of `Command` in
 /// the crate.
-#[allow(clippy::disallowed_methods)]
 pub fn spawn(spec: SpawnSpec<'_>) -> io::Result<Child> {
+    spawn_inner(spec, None)
+}
+
+/// [`spawn`], and the new process writes one byte to `witness` just before it executes the
+/// program: a file that grew proves, even to a process that looks after the spawner died,
+/// that the program was started (between fork and exec nothing else can have written it).
+pub fn spawn_witnessed(spec: SpawnSpec<'_>, witness: BorrowedFd<'_>) -> io::Result<Child> {
+    spawn_inner(spec, Some(witness.as_raw_fd()))
+}
+
+#[allow(clippy::disallowed_methods)]
+fn spawn_inner(spec: SpawnSpec<'_>, witness: Option<std::os::fd::RawFd>) -> io::Result<Child> {
     let mut command = Command::new(spec.program);
     command
         .args(spec.args)
@@ -75,7 +86,8 @@ pub fn spawn(spec: SpawnSpec<'_>) -> io::Result<Child> {
     let session = spec.session;
     let inherit_fd = spec.inherit_fd.map(|fd| fd.as_raw_fd());
     // SAFETY: the closure runs in the child between fork and exec and only makes
-    // async-signal-safe system calls (sigprocmask, setsid, fcntl); it allocates nothing.
+    // async-signal-safe system calls (sigprocmask, setsid, fcntl, write); it allocates
+    // nothing.
     unsafe {
         command.pre_exec(move || {
             // A clean signal mask: the runner blocks its stop signals to `sigwait` for them,
@@ -95,6 +107,11 @@ pub fn spawn(spec: SpawnSpec<'_>) -> io::Result<Child> {
                 // SAFETY: the parent keeps the descriptor open across the spawn.
                 let fd = BorrowedFd::borrow_raw(raw);
                 rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty())?;
+            }
+            if let Some(raw) = witness {
+                // SAFETY: the parent keeps the descriptor open across the spawn.
+                let fd = BorrowedFd::borrow_raw(raw);
+                rustix::io::write(fd, b"x")?;
             }
             Ok(())
         });

@@ -5,6 +5,8 @@ mod approvals;
 mod codex_capture;
 mod conformance;
 mod notification_table;
+mod notify;
+mod ops;
 mod protocol;
 mod real_claude;
 mod real_codex;

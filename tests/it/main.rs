@@ -2,6 +2,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod approvals;
+mod chaos;
 mod codex_capture;
 mod conformance;
 mod notification_table;

@@ -2,6 +2,7 @@
 //! commands themselves are in [`crate::commands`].
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -30,6 +31,18 @@ pub struct CommonOptions {
     pub overrides: Vec<String>,
 }
 
+/// Options of the commands that read the state directory for a person or a script.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StateOptions {
+    /// The state directory. Default: $XDG_STATE_HOME/agent-host, else
+    /// ~/.local/state/agent-host.
+    #[arg(long, env = "AGENT_HOST_HOME", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the Codex app-server protocol on stdin/stdout (newline-delimited JSON-RPC), or,
@@ -43,6 +56,11 @@ pub enum Command {
         /// The longest request line accepted, in bytes; a longer line gets a JSON-RPC error.
         #[arg(long, default_value_t = crate::server::DEFAULT_MAX_LINE_BYTES, value_name = "BYTES")]
         max_line_bytes: usize,
+        /// Run PROGRAM once for every finished background turn (the configuration's
+        /// `notify`, which it replaces): its last argument is a JSON object describing the
+        /// turn, as Codex's `notify` gets.
+        #[arg(long, value_name = "PROGRAM", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        on_complete: Option<String>,
     },
     /// Continue a thread from the terminal.
     ///
@@ -113,6 +131,14 @@ pub enum Command {
         #[arg(long, value_name = "FD")]
         control_fd: i32,
     },
+    /// Run a finished turn's completion notice (internal: started by the runner, or for a
+    /// turn whose runner died, detached).
+    #[command(hide = true)]
+    Notify {
+        /// The turn directory holding `notify.json`.
+        #[arg(long, value_name = "DIR")]
+        turn_dir: PathBuf,
+    },
     /// Stop a turn: ask its runner to interrupt it (reason `kill`), or, when the runner is
     /// gone, kill the turn's recorded processes (each identity-verified) and write its exit
     /// record. Waits for the exit record and prints it as one JSON line.
@@ -143,6 +169,95 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// A table of the turns that have not ended (with `--all`, every turn), newest first:
+    /// thread, turn, provider, mode, status, age, and the runner and backend pids, each
+    /// `live` or `gone`. `running` always means a live runner; a turn whose runner is gone is
+    /// `runnerLost`.
+    Ps {
+        #[command(flatten)]
+        state: StateOptions,
+        /// Also list the turns that have ended.
+        #[arg(long)]
+        all: bool,
+    },
+    /// What a turn did, readable: its input, the agent's text, commands with their output,
+    /// file changes, and how it ended. A thread stands for its latest turn. `--json` prints
+    /// the canonical event records.
+    ///
+    /// Exit codes: 0 printed (with `-f`: the turn completed); 1 an error while reading; 2 no
+    /// such thread or turn, or no state directory; with `-f`, 3 the turn failed and 4 it was
+    /// interrupted.
+    Logs {
+        #[command(flatten)]
+        state: StateOptions,
+        /// Follow a running turn to its end, printing as it goes.
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// A thread or turn id, or the start of exactly one.
+        #[arg(value_name = "THREAD|TURN")]
+        target: String,
+    },
+    /// The stored threads, newest first, with their last turn's status.
+    Threads {
+        #[command(flatten)]
+        state: StateOptions,
+    },
+    /// Delete what ended turns no longer need: the backends' raw output and the turns'
+    /// scratch files, of turns that ended longer ago than `--older-than`. Never a running
+    /// turn, never the records `thread/read` and `logs` read. Prints what it freed.
+    Gc {
+        #[command(flatten)]
+        state: StateOptions,
+        /// How long ago a turn must have ended: a number and a unit, `s`, `m`, `h` or `d`
+        /// (`90s`, `30m`, `12h`, `7d`).
+        #[arg(long, default_value = "7d", value_name = "DURATION", value_parser = parse_duration)]
+        older_than: Duration,
+        /// Print what would be deleted, and delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// A duration as `--older-than` takes it: digits and a unit (`s`, `m`, `h`, `d`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?} has no unit: add s, m, h or d (as in 7d)"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} does not start with a number (as in 7d)"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {text:?}: use s, m, h or d"
+            ));
+        }
+    };
+    number
+        .checked_mul(seconds)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("{text:?} is too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_a_number_and_a_unit() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(12 * 3600)));
+        assert!(parse_duration("7").unwrap_err().contains("no unit"));
+        assert!(parse_duration("d").unwrap_err().contains("number"));
+        assert!(parse_duration("7w").unwrap_err().contains("unknown unit"));
+    }
 }
 
 /// The protocol's tooling, under `app-server` as in Codex.

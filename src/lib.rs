@@ -13,6 +13,7 @@ pub mod events;
 pub(crate) mod fault;
 pub mod jsonrpc;
 pub mod logging;
+pub mod notify;
 pub mod process;
 pub mod protocol;
 pub mod runner;

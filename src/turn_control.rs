@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::atomic_file;
 use crate::events::{EndReason, ErrorInfo, ExitRecord, InterruptReason, ProcessRecord, TurnStatus};
+use crate::notify;
 use crate::process::identity;
 use crate::process::tree::{self, Scope};
 use crate::runner::client::{read_exit_record, request_blocking};
@@ -96,6 +97,8 @@ fn kill_directly(turn_dir: &Path, process: &ProcessRecord) -> io::Result<()> {
         )));
     }
     if read_exit_record(turn_dir)?.is_some() {
+        // The runner wrote its end but may have died before it started the notice.
+        launch_notice(turn_dir);
         return Ok(());
     }
     record_end(
@@ -165,7 +168,8 @@ pub fn next_seq(turn_dir: &Path) -> io::Result<u64> {
         .map_or(1, |record| record.seq + 1))
 }
 
-/// Writes the exit record of a turn whose runner cannot (it is gone, or never started).
+/// Writes the exit record of a turn whose runner cannot (it is gone, or never started), then
+/// starts the turn's completion notice, if it owes one: the runner cannot do that either.
 pub fn record_end(
     turn_dir: &Path,
     reason: EndReason,
@@ -173,7 +177,50 @@ pub fn record_end(
     last_seq: u64,
 ) -> io::Result<()> {
     let record = ExitRecord::ended(reason, Some(ErrorInfo::new(message)), last_seq);
-    atomic_file::write_json_atomic(&turn_dir.join(EXIT_FILE), &record)
+    atomic_file::write_json_atomic(&turn_dir.join(EXIT_FILE), &record)?;
+    launch_notice(turn_dir);
+    Ok(())
+}
+
+/// Starts the notifier of an ended turn whose runner is gone ([`notify::launch`]); a failure
+/// is logged: recovery at the next start tries again.
+fn launch_notice(turn_dir: &Path) {
+    if let Err(err) = notify::launch(turn_dir) {
+        tracing::warn!(
+            "cannot start the completion notice of {}: {err}",
+            turn_dir.display()
+        );
+    }
+}
+
+/// A process a turn's records name, and whether it still runs (pid, start time and boot id
+/// all match).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RecordedProcess {
+    pub pid: i32,
+    pub alive: bool,
+}
+
+/// The runner and the backend of a turn, as `process.json` records them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct TurnProcesses {
+    pub runner: Option<RecordedProcess>,
+    pub backend: Option<RecordedProcess>,
+}
+
+/// The recorded processes of the turn in `dir` (none before its runner wrote its record).
+pub fn processes(dir: &Path) -> TurnProcesses {
+    let Some(record) = read_process_record(dir) else {
+        return TurnProcesses::default();
+    };
+    let recorded = |identity: &identity::Identity| RecordedProcess {
+        pid: identity.pid,
+        alive: identity::is_alive(identity),
+    };
+    TurnProcesses {
+        runner: Some(recorded(&record.runner)),
+        backend: record.backend.as_ref().map(|b| recorded(&b.identity)),
+    }
 }
 
 /// Which turns [`summary`] describes.

@@ -6,11 +6,18 @@
 mod app_server;
 mod client;
 mod command_supervisor;
+mod gc;
 mod kill;
+mod logs;
+mod notify;
+mod print;
+mod ps;
 mod resume;
 mod runner;
 mod schema;
+mod select;
 mod thread_command;
+mod threads;
 mod turns;
 mod unarchive;
 
@@ -21,7 +28,9 @@ use crate::cli::{AppServerTool, Command};
 use crate::turn_control::Listing;
 
 pub use kill::{EXIT_ENDED, EXIT_ERROR, EXIT_NOT_FOUND, EXIT_TIMEOUT, KillError};
+pub use logs::{EXIT_FAILED, EXIT_INTERRUPTED};
 pub use schema::SchemaError;
+pub use select::OpsError;
 pub use thread_command::ThreadCommandError;
 pub use turns::TurnsError;
 
@@ -39,10 +48,14 @@ pub enum CommandError {
     Schema(#[from] SchemaError),
     #[error(transparent)]
     Thread(#[from] ThreadCommandError),
+    #[error(transparent)]
+    Ops(#[from] OpsError),
     #[error("runner failed: {0}")]
     Runner(std::io::Error),
     #[error("command supervisor failed: {0}")]
     CommandSupervisor(std::io::Error),
+    #[error("notifier failed: {0}")]
+    Notifier(std::io::Error),
 }
 
 impl CommandError {
@@ -55,8 +68,10 @@ impl CommandError {
             | CommandError::Turns(_)
             | CommandError::Schema(_)
             | CommandError::Thread(_)
+            | CommandError::Ops(_)
             | CommandError::Runner(_)
-            | CommandError::CommandSupervisor(_) => "agent-host",
+            | CommandError::CommandSupervisor(_)
+            | CommandError::Notifier(_) => "agent-host",
         }
     }
 
@@ -67,9 +82,11 @@ impl CommandError {
             CommandError::AppServer(_) | CommandError::Turns(_) => ExitCode::from(2),
             CommandError::Kill(err) => err.exit_code(),
             CommandError::Thread(err) => err.exit_code(),
+            CommandError::Ops(err) => err.exit_code(),
             CommandError::Schema(_)
             | CommandError::Runner(_)
-            | CommandError::CommandSupervisor(_) => ExitCode::FAILURE,
+            | CommandError::CommandSupervisor(_)
+            | CommandError::Notifier(_) => ExitCode::FAILURE,
         }
     }
 }
@@ -81,7 +98,8 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
             tool: None,
             common,
             max_line_bytes,
-        } => Ok(app_server::run(common, max_line_bytes)?),
+            on_complete,
+        } => Ok(app_server::run(common, max_line_bytes, on_complete)?),
         Command::AppServer {
             tool: Some(tool), ..
         } => run_tool(tool),
@@ -103,13 +121,40 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
             Ok(resume::run(common, &thread, prompt, format)?)
         }
         Command::Unarchive { common, thread } => Ok(unarchive::run(common, &thread)?),
-        Command::Runner { turn_dir } => {
-            runner::run(&turn_dir).map_err(CommandError::Runner)?;
-            Ok(ExitCode::SUCCESS)
+        Command::Runner { turn_dir } => internal(runner::run(&turn_dir), CommandError::Runner),
+        Command::CommandSupervisor { control_fd } => internal(
+            command_supervisor::run(control_fd),
+            CommandError::CommandSupervisor,
+        ),
+        Command::Notify { turn_dir } => internal(notify::run(&turn_dir), CommandError::Notifier),
+        Command::Ps { state, all } => {
+            let listing = if all { Listing::All } else { Listing::NotEnded };
+            Ok(ps::run(state, listing)?)
         }
-        Command::CommandSupervisor { control_fd } => {
-            command_supervisor::run(control_fd).map_err(CommandError::CommandSupervisor)?;
-            Ok(ExitCode::SUCCESS)
+        Command::Logs {
+            state,
+            follow,
+            target,
+        } => {
+            let follow = if follow {
+                logs::Follow::Yes
+            } else {
+                logs::Follow::No
+            };
+            Ok(logs::run(state, follow, &target)?)
+        }
+        Command::Threads { state } => Ok(threads::run(state)?),
+        Command::Gc {
+            state,
+            older_than,
+            dry_run,
+        } => {
+            let deleting = if dry_run {
+                gc::Deleting::DryRun
+            } else {
+                gc::Deleting::Yes
+            };
+            Ok(gc::run(state, older_than, deleting)?)
         }
         Command::Turns { state_dir, all } => {
             let listing = if all { Listing::All } else { Listing::NotEnded };
@@ -126,6 +171,16 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
             Duration::from_millis(timeout_ms),
         )?),
     }
+}
+
+/// The end of a hidden command that the server or a runner started: it prints nothing, and
+/// its error is `main`'s to print.
+fn internal(
+    result: std::io::Result<()>,
+    error: fn(std::io::Error) -> CommandError,
+) -> Result<ExitCode, CommandError> {
+    result.map_err(error)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `app-server generate-json-schema` and `generate-ts`. Neither has an experimental subset:

@@ -1,11 +1,17 @@
 //! `agent-host runner --turn-dir DIR` (hidden): the supervisor of one turn, started by the
-//! server, detached. Its log, stdout and stderr all go to the turn's `runner.log`.
+//! server, detached. Its log, stdout and stderr all go to the turn's `runner.log`. Once the
+//! turn has ended, the runner starts its completion notice ([`crate::notify::launch`]): the
+//! one owner of the notice of every turn whose runner lives to its end.
 
 use std::io;
 use std::path::Path;
 
-/// Runs the turn in `turn_dir` to its end ([`crate::runner::run`]).
+/// Runs the turn in `turn_dir` to its end ([`crate::runner::run`]), then its notice.
 pub(super) fn run(turn_dir: &Path) -> io::Result<()> {
     crate::runner::init_logging(turn_dir);
-    crate::runner::run(turn_dir)
+    crate::runner::run(turn_dir)?;
+    if let Err(err) = crate::notify::launch(turn_dir) {
+        tracing::warn!(%err, "cannot start the completion notice; recovery will");
+    }
+    Ok(())
 }

@@ -53,6 +53,7 @@ pub fn open(common: CommonOptions) -> Result<Opened, ThreadCommandError> {
         config: common.config,
         overrides: common.overrides,
         max_line_bytes: server::DEFAULT_MAX_LINE_BYTES,
+        on_complete: None,
     };
     Ok(Opened::open(&options)?)
 }

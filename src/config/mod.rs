@@ -28,6 +28,8 @@ pub const BUILTIN_DEFAULT_PROVIDER: &str = "codex";
 pub const PLACEHOLDERS: [&str; 3] = ["prompt", "cwd", "session"];
 /// The grace periods of the interrupt ladder when none are configured.
 pub const DEFAULT_GRACE_MS: u64 = 2000;
+/// How long the completion notice's program may run when no timeout is configured.
+pub const DEFAULT_NOTIFY_TIMEOUT_MS: u64 = 30_000;
 
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +38,8 @@ pub struct Config {
     providers: BTreeMap<String, Provider>,
     /// The grace periods of the interrupt ladder.
     pub interrupt: InterruptConfig,
+    /// The completion notice.
+    pub notify: NotifyConfig,
     /// The file that was read, if any (a missing default file reads nothing).
     pub file: Option<PathBuf>,
     layers: Layers,
@@ -204,6 +208,18 @@ impl InputMode {
     }
 }
 
+/// The completion notice: a program run once for every finished turn that ran in the
+/// background (and, with `foreground`, for foreground turns too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyConfig {
+    /// The program and its first arguments (`notify`); `None`: no notice.
+    pub program: Option<Vec<String>>,
+    /// Whether foreground turns get the notice too (`notify_foreground`).
+    pub foreground: bool,
+    /// How long the program may run before it is killed (`notify_timeout_ms`).
+    pub timeout_ms: u64,
+}
+
 /// The grace periods of the interrupt ladder (cancel, then SIGTERM, then SIGKILL).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields, expecting = "a table")]
@@ -219,6 +235,16 @@ impl Default for InterruptConfig {
         InterruptConfig {
             cancel_grace_ms: DEFAULT_GRACE_MS,
             term_grace_ms: DEFAULT_GRACE_MS,
+        }
+    }
+}
+
+impl Default for NotifyConfig {
+    fn default() -> NotifyConfig {
+        NotifyConfig {
+            program: None,
+            foreground: false,
+            timeout_ms: DEFAULT_NOTIFY_TIMEOUT_MS,
         }
     }
 }

@@ -9,8 +9,8 @@ use toml::{Table, Value};
 use super::de::ValueDeserializer;
 use super::error::{Fault, KeyPath};
 use super::{
-    Approvals, BUILTIN_DEFAULT_PROVIDER, Config, InputMode, InterruptConfig, PLACEHOLDERS,
-    PromptVia, Provider, ProviderKind,
+    Approvals, BUILTIN_DEFAULT_PROVIDER, Config, DEFAULT_NOTIFY_TIMEOUT_MS, InputMode,
+    InterruptConfig, NotifyConfig, PLACEHOLDERS, PromptVia, Provider, ProviderKind,
 };
 
 /// The top level of the merged table.
@@ -23,10 +23,20 @@ struct RawConfig {
     providers: BTreeMap<String, RawProvider>,
     #[serde(default)]
     interrupt: InterruptConfig,
+    /// The completion notice's program and arguments (Codex's `notify`).
+    notify: Option<Vec<String>>,
+    #[serde(default)]
+    notify_foreground: bool,
+    #[serde(default = "default_notify_timeout")]
+    notify_timeout_ms: u64,
 }
 
 fn builtin_default_provider() -> String {
     BUILTIN_DEFAULT_PROVIDER.to_owned()
+}
+
+fn default_notify_timeout() -> u64 {
+    DEFAULT_NOTIFY_TIMEOUT_MS
 }
 
 /// `[providers.NAME]`.
@@ -66,13 +76,42 @@ pub(super) fn read(table: Table) -> Result<Config, Fault> {
         .map(|(name, provider)| provider.check(&name).map(|provider| (name, provider)))
         .collect::<Result<BTreeMap<_, _>, _>>()?;
     check_default_provider(&raw.default_provider, &providers)?;
+    let notify = NotifyConfig {
+        program: check_notify(raw.notify)?,
+        foreground: raw.notify_foreground,
+        timeout_ms: raw.notify_timeout_ms,
+    };
     Ok(Config {
         default_provider: raw.default_provider,
         providers,
         interrupt: raw.interrupt,
+        notify,
         file: None,
         layers: Default::default(),
     })
+}
+
+/// `notify` is an argv: an empty array turns the notice off (as in Codex), and the program
+/// must be named; no element may hold a NUL.
+fn check_notify(argv: Option<Vec<String>>) -> Result<Option<Vec<String>>, Fault> {
+    let Some(argv) = argv.filter(|argv| !argv.is_empty()) else {
+        return Ok(None);
+    };
+    let key = KeyPath::default().key("notify");
+    if argv[0].is_empty() {
+        return Err(Fault::invalid(
+            key.index(0),
+            "must name the program to run (the first element is the program, the others its \
+             arguments; no shell is involved)",
+        ));
+    }
+    if let Some(position) = argv.iter().position(|arg| arg.contains('\0')) {
+        return Err(Fault::invalid(
+            key.index(position),
+            "must not contain a NUL character",
+        ));
+    }
+    Ok(Some(argv))
 }
 
 fn check_default_provider(name: &str, providers: &BTreeMap<String, Provider>) -> Result<(), Fault> {

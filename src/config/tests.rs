@@ -685,3 +685,50 @@ fn the_layers_are_kept_as_written() {
     assert!(layers.builtin["providers"]["claude"].is_object());
     assert!(load("", &[]).unwrap().layers().overrides.is_none());
 }
+
+#[test]
+fn the_completion_notice_is_an_argv_with_its_switches() {
+    let off = load("", &[]).unwrap();
+    assert_eq!(off.notify, NotifyConfig::default());
+    assert_eq!(off.notify.program, None);
+    let on = load(
+        "notify = [\"notify-send\", \"--urgency=low\"]\nnotify_foreground = true\n\
+         notify_timeout_ms = 500\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        on.notify,
+        NotifyConfig {
+            program: Some(vec!["notify-send".to_owned(), "--urgency=low".to_owned()]),
+            foreground: true,
+            timeout_ms: 500,
+        }
+    );
+    // An empty array turns it off, as in Codex; an override can do that for one run.
+    let silenced = load("notify = [\"x\"]", &["notify=[]"]).unwrap();
+    assert_eq!(silenced.notify.program, None);
+    check_errors(&[
+        (
+            text("notify = \"notify-send --urgency=low\""),
+            &[],
+            "line 1, column 10: notify: expected an array, found a string",
+        ),
+        (
+            text("notify = [\"\", \"x\"]"),
+            &[],
+            "line 1, column 11: notify[0]: must name the program to run (the first element is \
+             the program, the others its arguments; no shell is involved)",
+        ),
+        (
+            text("notify_foreground = \"yes\""),
+            &[],
+            "line 1, column 21: notify_foreground: expected a boolean, found a string",
+        ),
+        (
+            text("notfy = [\"x\"]"),
+            &[],
+            "line 1, column 1: unknown key `notfy`; did you mean `notify`?",
+        ),
+    ]);
+}

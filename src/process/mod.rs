@@ -61,15 +61,34 @@ pub struct SpawnSpec<'a> {
 /// Starts a process with an empty signal mask. This is the one constructor of `Command` in
 /// the crate.
 pub fn spawn(spec: SpawnSpec<'_>) -> io::Result<Child> {
-    spawn_confined(spec, &sandbox::Confinement::none())
+    spawn_inner(spec, &sandbox::Confinement::none(), None)
 }
 
 /// [`spawn`], and the child confines itself by `confinement` just before `exec`: the program
 /// runs confined from its first instruction.
-#[allow(clippy::disallowed_methods)]
 pub fn spawn_confined(
     spec: SpawnSpec<'_>,
     confinement: &sandbox::Confinement,
+) -> io::Result<Child> {
+    spawn_inner(spec, confinement, None)
+}
+
+/// [`spawn`], and the new process writes one byte to `witness` just before it executes the
+/// program: a file that grew proves, even to a process that looks after the spawner died,
+/// that the program was started (between fork and exec nothing else can have written it).
+pub fn spawn_witnessed(spec: SpawnSpec<'_>, witness: BorrowedFd<'_>) -> io::Result<Child> {
+    spawn_inner(
+        spec,
+        &sandbox::Confinement::none(),
+        Some(witness.as_raw_fd()),
+    )
+}
+
+#[allow(clippy::disallowed_methods)]
+fn spawn_inner(
+    spec: SpawnSpec<'_>,
+    confinement: &sandbox::Confinement,
+    witness: Option<std::os::fd::RawFd>,
 ) -> io::Result<Child> {
     let mut command = Command::new(spec.program);
     command
@@ -93,8 +112,8 @@ pub fn spawn_confined(
     let confinement = confinement.raw();
     let inherit_fd = spec.inherit_fd.map(|fd| fd.as_raw_fd());
     // SAFETY: the closure runs in the child between fork and exec and only makes
-    // async-signal-safe system calls (sigprocmask, setsid, ioctl, fcntl, prctl, and those of
-    // `Confinement::apply`); it allocates nothing.
+    // async-signal-safe system calls (sigprocmask, setsid, ioctl, fcntl, prctl, write, and
+    // those of `Confinement::apply`); it allocates nothing.
     unsafe {
         command.pre_exec(move || {
             // A clean signal mask: the runner blocks its stop signals to `sigwait` for them,
@@ -119,7 +138,13 @@ pub fn spawn_confined(
                 let fd = BorrowedFd::borrow_raw(raw);
                 rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty())?;
             }
-            confinement.apply()
+            confinement.apply()?;
+            if let Some(raw) = witness {
+                // SAFETY: the parent keeps the descriptor open across the spawn.
+                let fd = BorrowedFd::borrow_raw(raw);
+                rustix::io::write(fd, b"x")?;
+            }
+            Ok(())
         });
     }
     command.spawn()

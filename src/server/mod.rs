@@ -75,6 +75,9 @@ pub struct Options {
     pub overrides: Vec<String>,
     /// The longest request line accepted, in bytes.
     pub max_line_bytes: usize,
+    /// `--on-complete PROGRAM`: the completion notice's program, over the configuration's
+    /// `notify`.
+    pub on_complete: Option<String>,
 }
 
 /// Why the server could not start.
@@ -117,8 +120,11 @@ impl Opened {
     /// Resolves the state directory, reads the configuration and opens the store.
     pub fn open(options: &Options) -> Result<Opened, StartError> {
         let state_dir = resolve_state_dir(options.state_dir.as_deref())?;
-        let config = Config::load(options.config.as_deref(), &options.overrides)
+        let mut config = Config::load(options.config.as_deref(), &options.overrides)
             .map_err(StartError::Config)?;
+        if let Some(program) = &options.on_complete {
+            config.notify.program = Some(vec![program.clone()]);
+        }
         // The directories are made now, so a state directory that cannot be made stops the
         // server here; the index is opened on a thread of its own, so `initialize` does not
         // wait for it (on a new state directory that is a new database and several fsyncs).

@@ -5,13 +5,15 @@
 //! is left alone: it is still running, and `thread/resume` follows it again. A turn whose
 //! runner is gone is stopped the way `agent-host kill` stops it (identity-checked leftovers
 //! killed) and recorded `interrupted`, so it can be resumed; nothing already recorded is
-//! touched. This runs beside the loop (it only reads, and writes exit records of dead turns),
+//! touched. An ended turn whose completion notice was never started (its runner died first)
+//! gets its notifier. This runs beside the loop (it only reads, and writes exit records of dead turns),
 //! so a large state directory does not delay `initialize`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::events::EndReason;
+use crate::notify;
 use crate::process::identity;
 use crate::runner;
 use crate::store::turn_dir;
@@ -22,8 +24,10 @@ const LAUNCH_WINDOW: Duration = Duration::from_secs(60);
 /// How long recovery waits for one dead turn's leftovers to go.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Ends every turn under `state_dir` whose runner died before writing its exit record;
-/// returns the turn directories it ended.
+/// Ends every turn under `state_dir` whose runner died before writing its exit record, and
+/// starts the completion notice of every ended turn that owes one nobody works on (its
+/// runner died before it started it: `crate::notify`); returns the turn directories it
+/// ended.
 pub fn recover(state_dir: &Path) -> Vec<PathBuf> {
     let turns = match turn_dir::all(state_dir) {
         Ok(turns) => turns,
@@ -32,14 +36,17 @@ pub fn recover(state_dir: &Path) -> Vec<PathBuf> {
             return Vec::new();
         }
     };
-    turns
-        .into_iter()
-        .map(|turn| turn.path)
-        .filter(|dir| {
-            !dir.join(turn_dir::EXIT_FILE).exists() && dir.join(turn_dir::SPEC_FILE).exists()
-        })
-        .filter(|dir| recover_turn(dir))
-        .collect()
+    let mut ended = Vec::new();
+    for dir in turns.into_iter().map(|turn| turn.path) {
+        if dir.join(turn_dir::EXIT_FILE).exists() {
+            if let Err(err) = notify::launch_if_abandoned(&dir) {
+                tracing::warn!("recovery of the notice of {}: {err}", dir.display());
+            }
+        } else if dir.join(turn_dir::SPEC_FILE).exists() && recover_turn(&dir) {
+            ended.push(dir);
+        }
+    }
+    ended
 }
 
 /// Ends one turn if its runner is gone; `true` if it did.

@@ -70,6 +70,20 @@ pub fn default_state_dir() -> Option<PathBuf> {
     Some(PathBuf::from(home).join(".local/state/agent-host"))
 }
 
+/// Reads the record of a stored thread from its file without opening a store (the
+/// command-line tools read the state directory as it is); `None` if there is none.
+pub fn read_thread_file(
+    state_dir: &Path,
+    thread_id: Uuid,
+) -> Result<Option<ThreadRecord>, StoreError> {
+    read_record_file(
+        &state_dir
+            .join(THREADS_DIR_NAME)
+            .join(thread_id.hyphenated().to_string())
+            .join(THREAD_FILE_NAME),
+    )
+}
+
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -35,6 +35,19 @@ pub const RUNNER_LOG_FILE: &str = "runner.log";
 pub const LOCK_FILE: &str = "runner.lock";
 /// `control.sock`: the control socket, when its path fits in `sun_path`.
 pub const SOCKET_FILE: &str = "control.sock";
+/// `notify.json`: the completion notice the turn owes, and what became of it.
+pub const NOTICE_FILE: &str = "notify.json";
+/// `notify.lock`: held by the one notifier working on the notice; the notice's program
+/// writes one byte into it just before it is executed.
+pub const NOTICE_LOCK_FILE: &str = "notify.lock";
+/// `notify.out`: what the notice's program wrote (stdout and stderr).
+pub const NOTICE_OUTPUT_FILE: &str = "notify.out";
+
+/// What `agent-host gc` may delete from a turn that has ended: the backend's raw output
+/// and scratch files. Never the records `thread/read`, `logs` and `ps` read (`turn.json`,
+/// `spec.json`, `process.json`, `events.jsonl`, `exit.json`, `notify.json`, `notify.out`).
+/// The notice's lock only goes once the notice has ended.
+pub const DISPOSABLE_FILES: [&str; 4] = [STDOUT_FILE, STDERR_FILE, RUNNER_LOG_FILE, LOCK_FILE];
 
 /// One turn directory found in a state directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +122,101 @@ pub fn find(state_dir: &Path, turn_id: Uuid) -> io::Result<Option<TurnDir>> {
         .find(|turn| turn.turn_id == turn_id))
 }
 
+/// The ids of the stored threads (`<state>/threads/<id>/`, with or without turns), in
+/// creation order (UUIDv7).
+pub fn stored_thread_ids(state_dir: &Path) -> io::Result<Vec<Uuid>> {
+    let mut ids: Vec<Uuid> = uuid_dirs(&state_dir.join(THREADS_DIR_NAME))?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+/// What an id (or the start of one) typed on the command line names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Named {
+    /// A thread, with its turns in start order (possibly none).
+    Thread {
+        thread_id: Uuid,
+        turns: Vec<TurnDir>,
+    },
+    /// One turn.
+    Turn(TurnDir),
+}
+
+/// Why a typed id names nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("{0:?} is not a thread or turn id (hexadecimal digits and hyphens)")]
+    NotAnId(String),
+    #[error("no thread or turn {0}")]
+    Unknown(String),
+    #[error("{prefix} is ambiguous: it starts {} ids ({})", .matches.len(), .matches.join(", "))]
+    Ambiguous {
+        prefix: String,
+        matches: Vec<String>,
+    },
+}
+
+/// The thread or turn that `text` names: a whole id, or the start of exactly one (with or
+/// without hyphens). Stored and ephemeral threads and all their turns are searched.
+pub fn resolve(state_dir: &Path, text: &str) -> io::Result<Result<Named, NameError>> {
+    let typed = text.trim().to_ascii_lowercase();
+    let well_formed = !typed.is_empty()
+        && typed.len() <= 36
+        && typed.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    if !well_formed {
+        return Ok(Err(NameError::NotAnId(text.chars().take(40).collect())));
+    }
+    let turns = all(state_dir)?;
+    let mut threads = stored_thread_ids(state_dir)?;
+    threads.extend(turns.iter().map(|turn| turn.thread_id));
+    threads.sort();
+    threads.dedup();
+    let starts = |id: &Uuid| {
+        id.hyphenated().to_string().starts_with(&typed)
+            || id.simple().to_string().starts_with(&typed)
+    };
+    let mut found: Vec<Named> = threads
+        .iter()
+        .filter(|id| starts(id))
+        .map(|&thread_id| Named::Thread {
+            thread_id,
+            turns: turns
+                .iter()
+                .filter(|turn| turn.thread_id == thread_id)
+                .cloned()
+                .collect(),
+        })
+        .chain(
+            turns
+                .iter()
+                .filter(|turn| starts(&turn.turn_id))
+                .cloned()
+                .map(Named::Turn),
+        )
+        .collect();
+    Ok(match found.len() {
+        0 => Err(NameError::Unknown(typed)),
+        1 => Ok(found.remove(0)),
+        _ => {
+            let matches = found
+                .iter()
+                .map(|named| match named {
+                    Named::Thread { thread_id, .. } => format!("thread {thread_id}"),
+                    Named::Turn(turn) => format!("turn {}", turn.turn_id),
+                })
+                .take(5)
+                .collect();
+            Err(NameError::Ambiguous {
+                prefix: typed,
+                matches,
+            })
+        }
+    })
+}
+
 /// The directories directly in `dir` whose names are UUIDs (links are not followed: a link
 /// is not a directory here). A missing `dir` has none.
 fn uuid_dirs(dir: &Path) -> io::Result<Vec<(Uuid, PathBuf)>> {
@@ -164,5 +272,42 @@ mod tests {
         assert!(find(state.path(), Uuid::now_v7()).unwrap().is_none());
         let unused = state.path().join("never-used");
         assert!(all(&unused).unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_id_or_its_unique_start_names_a_thread_or_a_turn() {
+        let state = tempfile::tempdir().unwrap();
+        let thread = Uuid::parse_str("01900000-0000-7000-8000-00000000aaaa").unwrap();
+        let idle = Uuid::parse_str("01900000-0000-7000-8000-00000000bbbb").unwrap();
+        let turn = Uuid::parse_str("01911111-0000-7000-8000-000000000001").unwrap();
+        std::fs::create_dir_all(durable(state.path(), thread, turn)).unwrap();
+        std::fs::create_dir_all(state.path().join(THREADS_DIR_NAME).join(idle.to_string()))
+            .unwrap();
+        let named = |text: &str| resolve(state.path(), text).unwrap();
+        assert_eq!(
+            named(&turn.to_string()),
+            Ok(Named::Turn(find(state.path(), turn).unwrap().unwrap()))
+        );
+        assert!(matches!(named("0191"), Ok(Named::Turn(_))));
+        assert!(matches!(
+            named("01900000-0000-7000-8000-00000000AAAA"),
+            Ok(Named::Thread { thread_id, turns }) if thread_id == thread && turns.len() == 1
+        ));
+        assert!(matches!(
+            named("0190000000007000800000000000bbbb"),
+            Ok(Named::Thread { thread_id, turns }) if thread_id == idle && turns.is_empty()
+        ));
+        assert_eq!(
+            named("0190").unwrap_err().to_string(),
+            format!("0190 is ambiguous: it starts 2 ids (thread {thread}, thread {idle})")
+        );
+        assert_eq!(
+            named("0192").unwrap_err().to_string(),
+            "no thread or turn 0192"
+        );
+        assert_eq!(
+            named("../x").unwrap_err().to_string(),
+            "\"../x\" is not a thread or turn id (hexadecimal digits and hyphens)"
+        );
     }
 }

@@ -2,6 +2,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod approvals;
+mod chaos;
 mod cli_commands;
 mod codex_capture;
 mod codex_capture_threads;
@@ -10,6 +11,8 @@ mod compatibility;
 mod conformance;
 mod info;
 mod notification_table;
+mod notify;
+mod ops;
 mod protocol;
 mod real_claude;
 mod real_codex;

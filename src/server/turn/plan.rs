@@ -10,7 +10,9 @@ use super::super::{thread_goal, usage};
 use super::TurnRecord;
 use super::input::{ImageDelivery, local_images, prompt_text};
 use crate::backend;
-use crate::config::{InterruptConfig, PromptVia as ConfigPromptVia, Provider, ProviderKind};
+use crate::config::{
+    InterruptConfig, NotifyConfig, PromptVia as ConfigPromptVia, Provider, ProviderKind,
+};
 use crate::events::{self, Mode};
 use crate::protocol::TurnStartParams;
 use crate::spec;
@@ -25,6 +27,8 @@ pub(super) struct PlanInput<'a> {
     /// The checked working directory (the request's, else the thread's).
     pub cwd: String,
     pub interrupt: &'a InterruptConfig,
+    /// The completion notice's configuration.
+    pub notify: &'a NotifyConfig,
     /// The backend session the turn resumes ([`resume_session`]).
     pub resume_session_id: Option<String>,
     /// The token counts the turn starts from (`server/usage.rs`).
@@ -43,6 +47,29 @@ pub(super) struct TurnPlan {
     pub spec: spec::Spec,
     /// The prompt of the user's input alone (the spec's prompt may add the thread's goal).
     pub user_prompt: String,
+    /// The completion notice the turn owes, if any.
+    pub notice: Option<Notice>,
+}
+
+/// A completion notice a turn owes (`crate::notify`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Notice {
+    pub argv: Vec<String>,
+    pub timeout_ms: u64,
+}
+
+/// The notice a turn run in `mode` owes: background turns get one when a program is
+/// configured, foreground turns only with `notify_foreground`.
+fn notice(notify: &NotifyConfig, mode: Mode) -> Option<Notice> {
+    let wanted = match mode {
+        Mode::Background => true,
+        Mode::Foreground => notify.foreground,
+    };
+    let argv = notify.program.clone().filter(|_| wanted)?;
+    Some(Notice {
+        argv,
+        timeout_ms: notify.timeout_ms,
+    })
 }
 
 impl TurnPlan {
@@ -122,6 +149,7 @@ pub(super) fn plan(input: PlanInput<'_>) -> TurnPlan {
         record,
         spec,
         user_prompt,
+        notice: notice(input.notify, mode),
     }
 }
 
@@ -213,6 +241,7 @@ resume_args = ["run", "--resume", "{session}", "{prompt}"]
             provider: config.provider(&thread.model_provider).unwrap(),
             cwd: "/srv/project/sub".to_owned(),
             interrupt: &config.interrupt,
+            notify: &config.notify,
             resume_session_id: resume.map(str::to_owned),
             usage_base: usage::Base::default(),
             turn_id: Uuid::now_v7(),
@@ -286,6 +315,27 @@ resume_args = ["run", "--resume", "{session}", "{prompt}"]
         }
         let paused = plan_with(&record, &p, None);
         assert_eq!(paused.spec.prompt, paused.user_prompt);
+    }
+
+    #[test]
+    fn background_turns_owe_the_notice_and_foreground_ones_only_when_asked() {
+        let program = Some(vec!["notify-send".to_owned()]);
+        let on = NotifyConfig {
+            program: program.clone(),
+            ..NotifyConfig::default()
+        };
+        let expected = Some(Notice {
+            argv: vec!["notify-send".to_owned()],
+            timeout_ms: on.timeout_ms,
+        });
+        assert_eq!(notice(&on, Mode::Background), expected);
+        assert_eq!(notice(&on, Mode::Foreground), None);
+        let foreground = NotifyConfig {
+            foreground: true,
+            ..on.clone()
+        };
+        assert_eq!(notice(&foreground, Mode::Foreground), expected);
+        assert_eq!(notice(&NotifyConfig::default(), Mode::Background), None);
     }
 
     #[test]

@@ -236,6 +236,7 @@ impl Server {
             provider: &checked.provider,
             cwd: checked.cwd.clone(),
             interrupt: &self.config.interrupt,
+            notify: &self.config.notify,
             resume_session_id,
             usage_base,
             turn_id: store::new_id(),
@@ -249,8 +250,9 @@ impl Server {
         Ok((plan, dir))
     }
 
-    /// Writes `turn.json` and `spec.json` and launches the runner, which reports ready by
-    /// writing its process record. The launch waits (bounded); the loop waits with it, so
+    /// Writes `turn.json`, `spec.json` and the completion notice the turn owes (before the
+    /// runner starts: a quick turn may end before the launch returns) and launches the
+    /// runner, which reports ready by writing its process record. The launch waits (bounded); the loop waits with it, so
     /// the order of events stays the order of requests, while the runtime's other tasks
     /// (turns being followed, the writer) go on.
     fn launch_planned(
@@ -261,6 +263,10 @@ impl Server {
     ) -> Result<(), ErrorObject> {
         atomic_file::write_json_atomic(&dir.join(TURN_FILE), &plan.record)
             .and_then(|()| atomic_file::write_json_atomic(&dir.join(spec::SPEC_FILE), &plan.spec))
+            .and_then(|()| match &plan.notice {
+                Some(notice) => crate::notify::owe(dir, &notice.argv, notice.timeout_ms),
+                None => Ok(()),
+            })
             .map_err(|err| {
                 ErrorObject::internal(format!("cannot write the turn directory: {err}"))
             })?;

@@ -39,6 +39,24 @@ impl Host {
         Host::fake_with_env(scripts, &BTreeMap::new())
     }
 
+    /// As [`Host::fake`], with `top_level` (keys of the configuration's top level, such as
+    /// `notify = [...]`) added to the configuration; servers started later with
+    /// [`Host::spawn`] read it too.
+    pub fn fake_with_config(scripts: &[(&str, &str)], top_level: &str) -> Host {
+        let sandbox = Sandbox::new();
+        Host::write_config(&sandbox, scripts, top_level);
+        let config = sandbox.root().join("turns.toml");
+        Host::start_with_env(sandbox, &config, "fake", json!({}), &BTreeMap::new())
+    }
+
+    /// [`Host::write_scripts`], with `top_level` added to the configuration's top level.
+    pub fn write_config(sandbox: &Sandbox, scripts: &[(&str, &str)], top_level: &str) {
+        Host::write_scripts(sandbox, scripts);
+        let config = sandbox.root().join("turns.toml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        std::fs::write(&config, format!("{top_level}\n{text}")).unwrap();
+    }
+
     /// As [`Host::fake`], with `env` set for the server.
     pub fn fake_with_env(scripts: &[(&str, &str)], env: &BTreeMap<String, String>) -> Host {
         let sandbox = Sandbox::new();
@@ -296,13 +314,7 @@ FAKE_AGENT_SCRIPT_DIR = {scripts:?}
 
     /// The processes the fake agent recorded, as (pid, start time).
     pub fn recorded_pids(&self) -> Vec<(i32, u64)> {
-        let text = std::fs::read_to_string(self.sandbox.root().join("pids")).unwrap_or_default();
-        text.lines()
-            .filter_map(|line| {
-                let mut parts = line.split_whitespace();
-                Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
-            })
-            .collect()
+        recorded_pids(&self.sandbox)
     }
 
     pub fn turn_dir(&self, turn_id: &str) -> PathBuf {
@@ -364,6 +376,17 @@ FAKE_AGENT_SCRIPT_DIR = {scripts:?}
             }
         }
     }
+}
+
+/// The processes the fake agent recorded in `sandbox` (its `pid` step), as (pid, start time).
+pub fn recorded_pids(sandbox: &Sandbox) -> Vec<(i32, u64)> {
+    let text = std::fs::read_to_string(sandbox.root().join("pids")).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.split_whitespace();
+            Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+        })
+        .collect()
 }
 
 /// Whether a message is a notification about `turn_id`.

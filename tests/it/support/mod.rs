@@ -10,6 +10,7 @@ pub mod loopback;
 pub mod mock_anthropic;
 pub mod mock_gemini;
 pub mod mock_responses;
+pub mod ops;
 pub mod paths;
 pub mod pattern;
 pub mod process;

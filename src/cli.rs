@@ -122,6 +122,10 @@ pub enum Command {
         /// The turn directory holding `spec.json`.
         #[arg(long, value_name = "DIR")]
         turn_dir: PathBuf,
+        /// Run as the main process of a job of this engine (`slurm`): in the foreground,
+        /// controlled through the turn's control inbox and the engine's signals.
+        #[arg(long, value_name = "ENGINE")]
+        engine: Option<String>,
     },
     /// Run one `command/exec` command under its supervisor (internal: started by the server
     /// for each command; the spec comes over the control socket).

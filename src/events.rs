@@ -124,6 +124,14 @@ pub enum Event {
         #[serde(default)]
         client_user_message_id: Option<String>,
     },
+    /// The runner took a request of the turn's control inbox (`control.inbox`): its `id`,
+    /// and the answer it would have given on the control socket.
+    ControlAcknowledged {
+        id: String,
+        ok: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
     /// The runner starts the interrupt ladder.
     InterruptRequested {
         reason: InterruptReason,
@@ -473,6 +481,18 @@ pub struct ProcessRecord {
     /// stopped by identity when the runner is gone and they were reparented to init).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub descendants: Vec<Identity>,
+    /// The engine whose job the runner is the main process of (absent: a local runner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineJob>,
+}
+
+/// A runner's place in an engine: which launcher placed it, its job and the node it runs on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EngineJob {
+    pub launcher: String,
+    pub job_id: String,
+    pub node: String,
 }
 
 /// Milliseconds since the Unix epoch, now.

@@ -191,6 +191,7 @@ impl Output {
             | Event::ReasoningTextDelta { .. }
             | Event::TokenUsage { .. }
             | Event::Marker { .. }
+            | Event::ControlAcknowledged { .. }
             | Event::BackendExited { .. } => {}
         }
     }

@@ -121,7 +121,9 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
             Ok(resume::run(common, &thread, prompt, format)?)
         }
         Command::Unarchive { common, thread } => Ok(unarchive::run(common, &thread)?),
-        Command::Runner { turn_dir } => internal(runner::run(&turn_dir), CommandError::Runner),
+        Command::Runner { turn_dir, engine } => {
+            internal(runner::run(&turn_dir, engine), CommandError::Runner)
+        }
         Command::CommandSupervisor { control_fd } => internal(
             command_supervisor::run(control_fd),
             CommandError::CommandSupervisor,

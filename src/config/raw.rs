@@ -29,6 +29,8 @@ struct RawConfig {
     notify_foreground: bool,
     #[serde(default = "default_notify_timeout")]
     notify_timeout_ms: u64,
+    #[serde(default)]
+    launcher: super::LauncherConfig,
 }
 
 fn builtin_default_provider() -> String {
@@ -76,6 +78,20 @@ pub(super) fn read(table: Table) -> Result<Config, Fault> {
         .map(|(name, provider)| provider.check(&name).map(|provider| (name, provider)))
         .collect::<Result<BTreeMap<_, _>, _>>()?;
     check_default_provider(&raw.default_provider, &providers)?;
+    if let Some(name) = raw
+        .launcher
+        .providers
+        .keys()
+        .find(|name| !providers.contains_key(*name))
+    {
+        return Err(Fault::invalid(
+            KeyPath::default()
+                .key("launcher")
+                .key("providers")
+                .key(name),
+            "names no provider (the keys are provider names from [providers])",
+        ));
+    }
     let notify = NotifyConfig {
         program: check_notify(raw.notify)?,
         foreground: raw.notify_foreground,
@@ -86,6 +102,7 @@ pub(super) fn read(table: Table) -> Result<Config, Fault> {
         providers,
         interrupt: raw.interrupt,
         notify,
+        launcher: raw.launcher,
         file: None,
         layers: Default::default(),
     })

@@ -14,7 +14,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use crate::events::{EventRecord, ExitRecord, InterruptReason, check_version};
+use crate::events::{EventRecord, ExitRecord, InterruptReason, ProcessRecord, check_version};
 use crate::process::identity;
 use crate::runner::EXIT_FILE;
 use crate::runner::control::{ControlReply, ControlRequest};
@@ -40,13 +40,31 @@ pub fn read_exit_record(turn_dir: &Path) -> io::Result<Option<ExitRecord>> {
     Ok(Some(record))
 }
 
-/// The control socket of a live runner, or `None` when the runner is gone.
+/// The control socket of a live runner, or `None` when the runner is gone (or serves no
+/// socket: a runner placed by an engine reads its control inbox instead).
 pub fn live_socket(turn_dir: &Path) -> Option<PathBuf> {
     let record = read_process_record(turn_dir)?;
-    if record.socket.is_empty() || !identity::is_alive(&record.runner) {
+    if record.socket.is_empty() || !runner_alive(&record) {
         return None;
     }
     Some(PathBuf::from(record.socket))
+}
+
+/// A runner on another node counts as gone once its heartbeat is older than this.
+const REMOTE_HEARTBEAT_LIMIT: Duration = Duration::from_secs(10);
+
+/// Whether the runner of a process record lives: by identity on this machine (pid, start
+/// time and boot id); for a runner an engine placed on another node (another boot id), by
+/// its heartbeat in the shared turn directory. The engine itself is asked by those who end a
+/// turn on a runner's behalf (`crate::launcher`).
+pub fn runner_alive(record: &ProcessRecord) -> bool {
+    let remote = record.engine.is_some()
+        && identity::boot_id().is_ok_and(|boot| boot != record.runner.boot_id);
+    if !remote {
+        return identity::is_alive(&record.runner);
+    }
+    let age = crate::events::now_ms().saturating_sub(record.heartbeat_at_ms);
+    Duration::from_millis(age) < REMOTE_HEARTBEAT_LIMIT
 }
 
 /// Streams the turn's records from `from_seq` (see the module doc). The stream ends after
@@ -123,7 +141,7 @@ async fn tail_files(turn_dir: &Path, next: &mut u64, tx: &mpsc::Sender<io::Resul
         // Whether the turn had ended before this read: then the read sees everything.
         let exit_before = read_exit_record(turn_dir).ok().flatten();
         let runner_gone_before =
-            !read_process_record(turn_dir).is_some_and(|record| identity::is_alive(&record.runner));
+            !read_process_record(turn_dir).is_some_and(|record| runner_alive(&record));
         let read = match log::read_from(&events, offset) {
             Ok(read) => read,
             Err(err) => {
@@ -165,6 +183,9 @@ const PROCESS_FILE_NAME: &str = crate::runner::PROCESS_FILE;
 
 /// Sends one request to the runner of `turn_dir` and waits for its answer (blocking).
 pub fn request_blocking(turn_dir: &Path, request: &ControlRequest) -> io::Result<()> {
+    if uses_inbox(turn_dir) {
+        return inbox_request(turn_dir, request);
+    }
     let socket = live_socket(turn_dir)
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "the runner is not running"))?;
     let mut stream = std::os::unix::net::UnixStream::connect(&socket)?;
@@ -179,6 +200,12 @@ pub fn request_blocking(turn_dir: &Path, request: &ControlRequest) -> io::Result
 }
 
 async fn request(turn_dir: &Path, request: &ControlRequest) -> io::Result<()> {
+    if uses_inbox(turn_dir) {
+        let (dir, request) = (turn_dir.to_path_buf(), request.clone());
+        return tokio::task::spawn_blocking(move || inbox_request(&dir, &request))
+            .await
+            .map_err(io::Error::other)?;
+    }
     let socket = live_socket(turn_dir)
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "the runner is not running"))?;
     let exchange = async {
@@ -195,6 +222,64 @@ async fn request(turn_dir: &Path, request: &ControlRequest) -> io::Result<()> {
     tokio::time::timeout(REQUEST_TIMEOUT, exchange)
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the runner did not answer"))?
+}
+
+/// True when the turn's runner takes requests through its control inbox (it was placed by
+/// an engine) rather than a socket.
+fn uses_inbox(turn_dir: &Path) -> bool {
+    read_process_record(turn_dir).is_some_and(|record| record.engine.is_some())
+}
+
+/// How often a request through the inbox looks for its acknowledgement.
+const INBOX_POLL: Duration = Duration::from_millis(20);
+
+/// Sends one request through the turn's control inbox and waits (bounded) for the runner's
+/// acknowledgement in the event log: its answer, as the socket would have given it.
+fn inbox_request(turn_dir: &Path, request: &ControlRequest) -> io::Result<()> {
+    let record = read_process_record(turn_dir)
+        .filter(runner_alive)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "the runner is not running"))?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let line = crate::runner::inbox::InboxLine {
+        id: id.clone(),
+        request: request.clone(),
+    };
+    crate::runner::inbox::append(turn_dir, &line)?;
+    let deadline = std::time::Instant::now() + REQUEST_TIMEOUT;
+    let events = turn_dir.join(EVENTS_FILE);
+    let mut offset = 0;
+    loop {
+        let read = log::read_from(&events, offset)?;
+        offset = read.complete_len;
+        for record in read.records {
+            if let crate::events::Event::ControlAcknowledged {
+                id: acked,
+                ok,
+                error,
+            } = record.event
+                && acked == id
+            {
+                return match ok {
+                    true => Ok(()),
+                    false => Err(io::Error::other(
+                        error.unwrap_or_else(|| "the runner refused".to_owned()),
+                    )),
+                };
+            }
+        }
+        if read_exit_record(turn_dir)?.is_some() {
+            return Err(io::Error::other(
+                "the turn ended before the runner took the request",
+            ));
+        }
+        if std::time::Instant::now() >= deadline || !runner_alive(&record) {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the runner did not acknowledge the request in its control inbox",
+            ));
+        }
+        std::thread::sleep(INBOX_POLL);
+    }
 }
 
 fn reply_to_result(answer: &str) -> io::Result<()> {

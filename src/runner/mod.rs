@@ -16,6 +16,7 @@
 pub mod approvals;
 pub mod client;
 pub mod control;
+pub mod inbox;
 pub mod ladder;
 pub mod launch;
 pub mod log;
@@ -34,8 +35,8 @@ use rustix::process::{Pid, PidfdFlags, pidfd_open};
 use crate::atomic_file;
 use crate::backend::{self, Adapter};
 use crate::events::{
-    BackendProcess, EndReason, ErrorInfo, Event, ExitRecord, Mode, ProcessRecord, RECORD_VERSION,
-    now_ms,
+    BackendProcess, EndReason, EngineJob, ErrorInfo, Event, ExitRecord, Mode, ProcessRecord,
+    RECORD_VERSION, now_ms,
 };
 use crate::process::tree::{self, Scope};
 use crate::process::{self, EnvPolicy, SessionPolicy, SpawnSpec, identity};
@@ -80,6 +81,17 @@ pub fn init_logging(turn_dir: &Path) {
 /// can record ends the turn `failed` and returns `Ok`; an error is one it could not record
 /// (another runner holds the turn, or the turn's files cannot be written).
 pub fn run(turn_dir: &Path) -> io::Result<()> {
+    run_placed(turn_dir, None)
+}
+
+/// [`run`] as the main process of a job of `engine` (`slurm`): in the foreground, controlled
+/// through the control inbox (no socket is served: the server may be on another node) and
+/// the engine's signals, SIGUSR1 as the turn's interrupt; the process record names the job.
+pub fn run_in_engine(turn_dir: &Path, engine: &str) -> io::Result<()> {
+    run_placed(turn_dir, Some(engine))
+}
+
+fn run_placed(turn_dir: &Path, engine: Option<&str>) -> io::Result<()> {
     let turn_dir = std::path::absolute(turn_dir)?;
     let Some(lock) = claim(&turn_dir)? else {
         tracing::warn!("the turn has already ended; nothing to do");
@@ -87,7 +99,7 @@ pub fn run(turn_dir: &Path) -> io::Result<()> {
     };
     // Before any thread exists, so that every thread inherits the mask (`process::spawn`
     // gives the backend a clean one).
-    let stop_signals = block_stop_signals()?;
+    let stop_signals = block_stop_signals(engine.is_some())?;
     let lifeline = take_lifeline();
     if let Err(err) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
         tracing::warn!(%err, "cannot become the child subreaper; orphans will escape to init");
@@ -103,6 +115,7 @@ pub fn run(turn_dir: &Path) -> io::Result<()> {
         started_at_ms: now_ms(),
         heartbeat_at_ms: now_ms(),
         descendants: Vec::new(),
+        engine: engine.map(engine_job),
     };
     let started = match start_backend(&turn_dir, &mut record)? {
         Ok(started) => started,
@@ -114,10 +127,42 @@ pub fn run(turn_dir: &Path) -> io::Result<()> {
             return fail_before_start(&turn_dir, &mut log, stop.reason, stop.message);
         }
     };
-    let exit = supervise(&turn_dir, record, log, started, stop_signals, lifeline)?;
+    let feeds = Feeds {
+        stop_signals,
+        lifeline,
+    };
+    let exit = supervise(&turn_dir, record, log, started, feeds)?;
     tracing::info!(status = ?exit.status, reason = %exit.reason, "turn ended");
     drop(lock);
     Ok(())
+}
+
+/// The job this runner is the main process of, from the engine's environment.
+fn engine_job(engine: &str) -> EngineJob {
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    let (job_id, node) = match engine {
+        "slurm" => (var("SLURM_JOB_ID"), var("SLURMD_NODENAME")),
+        _ => (String::new(), String::new()),
+    };
+    let node = if node.is_empty() {
+        rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned()
+    } else {
+        node
+    };
+    EngineJob {
+        launcher: engine.to_owned(),
+        job_id,
+        node,
+    }
+}
+
+/// What feeds the loop besides the backend: the blocked stop signals, the lifeline.
+struct Feeds {
+    stop_signals: libc::sigset_t,
+    lifeline: Option<OwnedFd>,
 }
 
 /// Takes the turn: one runner per turn, by a lock held for the runner's life (closed on
@@ -146,7 +191,8 @@ struct EarlyEnd {
 struct Started {
     spec: spec::Spec,
     socket_path: PathBuf,
-    listener: UnixListener,
+    /// The control socket; `None` in an engine, whose runner reads its inbox instead.
+    listener: Option<UnixListener>,
     command_stdin: backend::Stdin,
     adapter: Adapter,
     child: std::process::Child,
@@ -174,13 +220,23 @@ fn start_backend(
         }
     };
     record.mode = spec.mode;
-    let bound = socket_path(turn_dir, &spec.turn_id)
-        .and_then(|path| bind_private(&path).map(|listener| (path, listener)));
-    let (socket_path, listener) = match bound {
-        Ok(bound) => bound,
-        Err(err) => {
-            let message = format!("cannot serve the control socket: {err}");
-            return early(EndReason::RunnerError, message, None);
+    let (socket_path, listener) = if record.engine.is_some() {
+        match inbox::create(turn_dir) {
+            Ok(_) => (PathBuf::new(), None),
+            Err(err) => {
+                let message = format!("cannot create the control inbox: {err}");
+                return early(EndReason::RunnerError, message, None);
+            }
+        }
+    } else {
+        let bound = socket_path(turn_dir, &spec.turn_id)
+            .and_then(|path| bind_private(&path).map(|listener| (path, Some(listener))));
+        match bound {
+            Ok(bound) => bound,
+            Err(err) => {
+                let message = format!("cannot serve the control socket: {err}");
+                return early(EndReason::RunnerError, message, None);
+            }
         }
     };
     record.socket = socket_path.to_string_lossy().into_owned();
@@ -265,9 +321,13 @@ fn supervise(
     mut record: ProcessRecord,
     mut log: EventLog,
     started: Started,
-    stop_signals: libc::sigset_t,
-    lifeline: Option<OwnedFd>,
+    feeds: Feeds,
 ) -> io::Result<ExitRecord> {
+    let Feeds {
+        stop_signals,
+        lifeline,
+    } = feeds;
+    let engine = record.engine.is_some();
     let Started {
         spec,
         socket_path,
@@ -298,6 +358,11 @@ fn supervise(
     let (to_loop, inputs) = mpsc::channel::<Input>();
     let (answers, messages) = connect_stdin(&mut child, command_stdin)?;
     start_feeders(turn_dir, child, &to_loop, stop_signals, listener)?;
+    if engine {
+        let tx = to_loop.clone();
+        let path = turn_dir.join(inbox::INBOX_FILE);
+        spawn_thread("inbox", move || inbox::poll(&path, &tx))?;
+    }
     let client_link = watch_client(spec.mode, lifeline, &to_loop)?;
     // Every process of the turn is a descendant of the runner: it is their subreaper, so
     // orphans (double-forked, `setsid`-ed) come back to it. The marker finds one that escaped
@@ -331,6 +396,11 @@ fn supervise(
     let supervisor = match messages {
         Some((stdin, prompt)) => supervisor.with_user_messages(stdin, &prompt),
         None => supervisor,
+    };
+    let supervisor = if engine {
+        supervisor.in_engine()
+    } else {
+        supervisor
     };
     // Keep one sender so the channel never reports "disconnected" while timers run.
     let _keep = to_loop;
@@ -386,7 +456,7 @@ fn start_feeders(
     mut child: std::process::Child,
     to_loop: &mpsc::Sender<Input>,
     stop_signals: libc::sigset_t,
-    listener: UnixListener,
+    listener: Option<UnixListener>,
 ) -> io::Result<()> {
     if let Some(stdout) = child.stdout.take() {
         let raw_path = turn_dir.join(STDOUT_FILE);
@@ -404,6 +474,9 @@ fn start_feeders(
     })?;
     let tx = to_loop.clone();
     spawn_thread("signals", move || wait_stop_signals(stop_signals, tx))?;
+    let Some(listener) = listener else {
+        return Ok(());
+    };
     let tx = to_loop.clone();
     let events_path = turn_dir.join(log::EVENTS_FILE);
     spawn_thread("control", move || {
@@ -496,13 +569,17 @@ fn fail_before_start(
 /// Blocks SIGTERM, SIGINT and SIGHUP in this thread (and the threads it starts): the runner
 /// takes them with `sigwait` and treats them as an interrupt with reason `kill`, instead of
 /// dying and leaving the turn without an exit record.
-fn block_stop_signals() -> io::Result<libc::sigset_t> {
+fn block_stop_signals(engine: bool) -> io::Result<libc::sigset_t> {
     // SAFETY: sigset manipulation on a local value, and a mask change of this thread only.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
             libc::sigaddset(&mut set, signal);
+        }
+        if engine {
+            // The engine's interrupt (`scancel --signal=USR1`).
+            libc::sigaddset(&mut set, libc::SIGUSR1);
         }
         let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         if rc != 0 {

@@ -52,6 +52,10 @@ pub fn recover(state_dir: &Path) -> Vec<PathBuf> {
 /// Ends one turn if its runner is gone; `true` if it did.
 pub(crate) fn recover_turn(dir: &Path) -> bool {
     tracing::debug!("recovery looks at {}", dir.display());
+    // A turn an engine placed: the engine says whether its job lives, and how it ended.
+    if let Some(ended) = crate::launcher::recover(dir) {
+        return ended;
+    }
     match runner::launch::read_process_record(dir) {
         Some(process) if identity::is_alive(&process.runner) => false,
         Some(_) => match crate::turn_control::stop(dir, STOP_TIMEOUT) {

@@ -4,6 +4,7 @@
 mod approvals;
 mod chaos;
 mod cli_commands;
+mod cluster_slurm;
 mod codex_capture;
 mod codex_capture_threads;
 mod command_exec;

@@ -270,12 +270,20 @@ impl Server {
             .map_err(|err| {
                 ErrorObject::internal(format!("cannot write the turn directory: {err}"))
             })?;
+        let launcher = self.config.launcher.clone();
         let lifeline = match plan.mode() {
             events::Mode::Foreground => Some(self.lifeline().map_err(ErrorObject::internal)?),
             events::Mode::Background => None,
         };
         let launched = tokio::task::block_in_place(|| {
-            runner::launch::launch(dir, plan.mode(), lifeline, &provider.env)
+            crate::launcher::launch(
+                &launcher,
+                &provider.name,
+                dir,
+                plan.mode(),
+                lifeline,
+                &provider.env,
+            )
         });
         launched.map(|_| ()).map_err(|err| {
             let message = format!("failed to start the turn's runner: {err}");

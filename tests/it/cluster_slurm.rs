@@ -332,3 +332,32 @@ fn recovery_ends_a_background_turn_whose_runner_was_killed_while_no_server_ran()
     );
     assert_all_gone(&host.recorded_pids(), Duration::from_secs(10));
 }
+
+/// Signals the recorded backend of `turn` only (a process this test's server started).
+fn signal_backend(host: &Host, turn: &str, signal: &str) {
+    let process = host.process_record(turn);
+    let pid = process["backend"]["pid"].as_i64().unwrap();
+    let start = process["backend"]["startTime"].as_u64().unwrap();
+    assert!(crate::support::procs::alive(pid as i32, start));
+    let status = std::process::Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn an_engine_signal_that_reaches_the_backend_first_still_means_the_same() {
+    // An engine that signals the whole job at once may hit the backend before the runner:
+    // a backend dead of SIGTERM (SIGUSR1) is the end now (the interrupt), not a failure.
+    for (signal, reason) in [("TERM", "kill"), ("USR1", "client")] {
+        let mut host = slurm_host(&[("held", HELD)]);
+        let turn = host.start_script("held", json!({}));
+        wait_agent_message(&mut host, "before the gate");
+        signal_backend(&host, &turn, signal);
+        let messages = host.until_completed(&turn);
+        assert_eq!(completed_turn(&messages, &turn)["status"], "interrupted");
+        let exit = exit_record(&host.turn_dir(&turn));
+        assert_eq!(exit["reason"], reason, "{signal}: {exit}");
+    }
+}

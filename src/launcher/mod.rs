@@ -110,7 +110,7 @@ pub fn job_state(turn_dir: &Path) -> Option<JobState> {
     let engine = read_engine(turn_dir)?;
     Some(match engine.launcher {
         LauncherKind::Local => return None,
-        LauncherKind::Slurm => slurm::Slurm::from_env().state(&engine.job_id),
+        LauncherKind::Slurm => slurm::Slurm::from_env().state_of(&engine),
     })
 }
 
@@ -149,6 +149,12 @@ pub fn exit_record_from(engine: &EngineRecord, end: &FinalState, last_seq: u64) 
 /// state.
 pub fn recover(turn_dir: &Path) -> Option<bool> {
     let engine = read_engine(turn_dir)?;
+    let submitting = engine.job_id.is_empty()
+        && crate::events::now_ms().saturating_sub(engine.submitted_at_ms) < SUBMIT_WINDOW_MS;
+    if submitting {
+        // Another server may be submitting it right now.
+        return Some(false);
+    }
     let state = job_state(turn_dir)?;
     Some(match state {
         JobState::Active(_) | JobState::Unknown(_) => false,
@@ -182,7 +188,14 @@ pub fn stop_job(turn_dir: &Path, timeout: std::time::Duration) -> Option<io::Res
         LauncherKind::Local => return None,
         LauncherKind::Slurm => {
             let slurm = slurm::Slurm::from_env();
-            let ended = match slurm.state(&engine.job_id) {
+            let mut engine = engine;
+            if engine.job_id.is_empty() {
+                engine.job_id = match slurm.find(&engine.job_name) {
+                    Ok(found) => found.unwrap_or_default(),
+                    Err(err) => return Some(Err(err)),
+                };
+            }
+            let ended = match slurm.state_of(&engine) {
                 JobState::Ended(end) => Ok(end),
                 // Its main process is gone (Slurm is ending the rest, or is about to notice):
                 // the engine's own final state is coming, unless it does not in time.
@@ -197,6 +210,10 @@ pub fn stop_job(turn_dir: &Path, timeout: std::time::Duration) -> Option<io::Res
         }
     })
 }
+
+/// A turn whose submit recorded no job id yet is left alone this long (as a local turn
+/// without a process record is).
+const SUBMIT_WINDOW_MS: u64 = 60_000;
 
 /// How long an engine may take to notice that a job's main process is gone.
 const ENGINE_NOTICE_LIMIT: std::time::Duration = std::time::Duration::from_secs(15);

@@ -52,17 +52,21 @@ impl Slurm {
         let turn_dir = std::path::absolute(turn_dir)?;
         let spec = crate::spec::read(&turn_dir)?;
         let name = super::job_name(&spec.turn_id);
+        let engine_file = turn_dir.join(super::ENGINE_FILE);
+        // Before the submit: a server that dies during it leaves the job's name for recovery.
+        let submitting = engine_record(LauncherKind::Slurm, "", &name);
+        atomic_file::write_json_atomic(&engine_file, &submitting)?;
         let job_id = match self.find(&name)? {
             Some(job_id) => job_id,
             None => self.submit(&turn_dir, &name, env)?,
         };
         let record = engine_record(LauncherKind::Slurm, &job_id, &name);
-        atomic_file::write_json_atomic(&turn_dir.join(super::ENGINE_FILE), &record)?;
+        atomic_file::write_json_atomic(&engine_file, &record)?;
         self.wait_ready(&turn_dir, &job_id)
     }
 
     /// The active job of that name, if any.
-    fn find(&self, name: &str) -> io::Result<Option<String>> {
+    pub fn find(&self, name: &str) -> io::Result<Option<String>> {
         let name_arg = format!("--name={name}");
         let out = self.run("squeue", &["-h", "-o", "%i", &name_arg], &[])?;
         Ok(out
@@ -149,6 +153,24 @@ impl Slurm {
                 ));
             }
             std::thread::sleep(READY_POLL);
+        }
+    }
+
+    /// Where the job of `engine.json` is: by its id, or, when the submit did not record one,
+    /// by the turn's job name among the active jobs (none: it was never submitted).
+    pub fn state_of(&self, engine: &super::EngineRecord) -> JobState {
+        if !engine.job_id.is_empty() {
+            return self.state(&engine.job_id);
+        }
+        match self.find(&engine.job_name) {
+            Ok(Some(job_id)) => self.state(&job_id),
+            Ok(None) => JobState::Ended(FinalState {
+                state: "NOT_SUBMITTED".into(),
+                kind: FinalKind::Lost,
+                exit_code: None,
+                signal: None,
+            }),
+            Err(err) => JobState::Unknown(err.to_string()),
         }
     }
 

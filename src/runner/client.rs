@@ -137,7 +137,9 @@ async fn follow_socket(
 async fn tail_files(turn_dir: &Path, next: &mut u64, tx: &mpsc::Sender<io::Result<EventRecord>>) {
     let events = turn_dir.join(EVENTS_FILE);
     let mut offset = 0;
+    let mut attached_at: Option<std::time::Instant> = None;
     loop {
+        renew_attach(turn_dir, &mut attached_at);
         // Whether the turn had ended before this read: then the read sees everything.
         let exit_before = read_exit_record(turn_dir).ok().flatten();
         let runner_gone_before =
@@ -180,6 +182,29 @@ async fn tail_files(turn_dir: &Path, next: &mut u64, tx: &mpsc::Sender<io::Resul
 }
 
 const PROCESS_FILE_NAME: &str = crate::runner::PROCESS_FILE;
+
+/// How often a follower of a runner that reads its control inbox renews its attachment.
+const ATTACH_RENEW: Duration = Duration::from_secs(2);
+
+/// Following a runner that serves no socket (an engine placed it) is attaching to it: an
+/// `attach` in its control inbox every [`ATTACH_RENEW`], so that it counts a client as
+/// attached for approvals, as an open subscription does on the socket.
+fn renew_attach(turn_dir: &Path, attached_at: &mut Option<std::time::Instant>) {
+    if attached_at.is_some_and(|at| at.elapsed() < ATTACH_RENEW) {
+        return;
+    }
+    *attached_at = Some(std::time::Instant::now());
+    if !uses_inbox(turn_dir) {
+        return;
+    }
+    let line = crate::runner::inbox::InboxLine {
+        id: uuid::Uuid::now_v7().to_string(),
+        request: ControlRequest::Attach {},
+    };
+    if let Err(err) = crate::runner::inbox::append(turn_dir, &line) {
+        tracing::debug!(%err, "cannot attach through the control inbox");
+    }
+}
 
 /// Sends one request to the runner of `turn_dir` and waits for its answer (blocking).
 pub fn request_blocking(turn_dir: &Path, request: &ControlRequest) -> io::Result<()> {

@@ -378,7 +378,11 @@ impl Supervisor {
                 self.interrupt(signal_reason(signal))
             }
             Input::Inbox { id, request } => {
+                let attach = request == ControlRequest::Attach {};
                 let answer = self.control(request)?;
+                if attach {
+                    return Ok(());
+                }
                 self.append(
                     Event::ControlAcknowledged {
                         id,
@@ -461,6 +465,14 @@ impl Supervisor {
             } => self.approve(&request_id, decision)?,
             ControlRequest::Subscribe { .. } => {
                 ControlReply::error("subscribe is answered by the connection")
+            }
+            ControlRequest::Attach {} => {
+                let until = Instant::now() + crate::runner::control::ATTACH_LEASE;
+                self.approvals.lease_until = Some(until);
+                self.approvals.ever_subscribed = true;
+                // When the lease runs out unrenewed, the policy decides what is pending.
+                self.approvals.policy_at = Some(until);
+                ControlReply::ok()
             }
         })
     }

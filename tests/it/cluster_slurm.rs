@@ -53,12 +53,22 @@ fn slurm_env() -> BTreeMap<String, String> {
 
 /// A host on the fake agent whose turns run as Slurm jobs.
 fn slurm_host(scripts: &[(&str, &str)]) -> Host {
+    slurm_host_with(scripts, |text| text, json!({}))
+}
+
+/// [`slurm_host`] with the configuration's text changed by `edit` and `extra` in the
+/// `thread/start` params.
+fn slurm_host_with(
+    scripts: &[(&str, &str)],
+    edit: impl FnOnce(String) -> String,
+    extra: Value,
+) -> Host {
     let sandbox = Sandbox::new();
     Host::write_scripts(&sandbox, scripts);
     let config = sandbox.root().join("turns.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
+    let text = edit(std::fs::read_to_string(&config).unwrap());
     std::fs::write(&config, format!("{text}\n[launcher]\nkind = \"slurm\"\n")).unwrap();
-    Host::start_with_env(sandbox, &config, "fake", json!({}), &slurm_env())
+    Host::start_with_env(sandbox, &config, "fake", extra, &slurm_env())
 }
 
 /// Another server on the host's sandbox (after a restart), with the cluster's configuration.
@@ -179,7 +189,13 @@ fn turn_interrupt_reaches_the_runner_through_the_control_inbox() {
     assert_eq!(completed_turn(&messages, &turn)["status"], "interrupted");
     let dir = host.turn_dir(&turn);
     let inbox = std::fs::read_to_string(dir.join("control.inbox")).unwrap();
-    let line: Value = serde_json::from_str(inbox.lines().next().unwrap()).unwrap();
+    let requests: Vec<Value> = inbox
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| l["request"]["op"] != "attach")
+        .collect();
+    assert_eq!(requests.len(), 1, "{inbox}");
+    let line = &requests[0];
     assert_eq!(
         line["request"],
         json!({"op": "interrupt", "reason": "client"})
@@ -360,4 +376,63 @@ fn an_engine_signal_that_reaches_the_backend_first_still_means_the_same() {
         let exit = exit_record(&host.turn_dir(&turn));
         assert_eq!(exit["reason"], reason, "{signal}: {exit}");
     }
+}
+
+/// The `attach` lines the server wrote into the turn's control inbox while following it.
+fn attaches(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("control.inbox"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("\"op\":\"attach\""))
+        .count()
+}
+
+#[test]
+fn approvals_are_answered_through_the_inbox_while_the_server_follows() {
+    let script = "start\nwait-file go\napprove-command make build\nmessage built.\ncomplete\n";
+    let stdin_answers = |text: String| {
+        text.replacen(
+            "args = [\"{prompt}\"]\n",
+            "args = [\"{prompt}\"]\napprovals = \"stdin\"\n",
+            1,
+        )
+    };
+    let policy = json!({"approvalPolicy": "untrusted"});
+    let mut host = slurm_host_with(&[("s", script)], stdin_answers, policy);
+    let turn = host.start_script("s", json!({}));
+    let dir = host.turn_dir(&turn);
+    // The request comes once the server has attached (and renewed: the runner polls its
+    // inbox every 50 ms, the server renews every 2 s).
+    wait_until(TURN_TIMEOUT, "the server's attach, renewed", || {
+        (attaches(&dir) >= 2).then_some(())
+    });
+    host.release("go");
+    let (request, _) = host
+        .server
+        .wait_for(TURN_TIMEOUT, |m| {
+            m["method"] == "item/commandExecution/requestApproval"
+        })
+        .unwrap_or_else(|(err, got)| panic!("no approval request: {err}: {got:#?}"));
+    // Two renewals after the request: the runner's grace for a first client (2 s) is over,
+    // so only the server's attachment keeps the policy (decline) from deciding.
+    let seen = attaches(&dir);
+    wait_until(TURN_TIMEOUT, "two more attach renewals", || {
+        (attaches(&dir) >= seen + 2).then_some(())
+    });
+    host.server
+        .send_json(&json!({"id": request["id"], "result": {"decision": "accept"}}));
+    let messages = host.until_completed(&turn);
+    assert_eq!(completed_turn(&messages, &turn)["status"], "completed");
+    let resolved: Vec<Value> = events(&dir)
+        .into_iter()
+        .filter(|r| r["event"]["type"] == "approvalResolved")
+        .collect();
+    assert_eq!(resolved.len(), 1, "{resolved:?}");
+    assert_eq!(
+        (
+            &resolved[0]["event"]["decision"],
+            &resolved[0]["event"]["decidedBy"]
+        ),
+        (&json!("accept"), &json!("client"))
+    );
 }

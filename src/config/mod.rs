@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use error::{ConfigError, Origin};
-pub use launcher::{LauncherConfig, LauncherKind, SlurmConfig};
+pub use launcher::{KubernetesConfig, LauncherConfig, LauncherKind, SlurmConfig};
 
 /// The provider used when none is configured.
 pub const BUILTIN_DEFAULT_PROVIDER: &str = "codex";

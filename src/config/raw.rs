@@ -92,6 +92,7 @@ pub(super) fn read(table: Table) -> Result<Config, Fault> {
             "names no provider (the keys are provider names from [providers])",
         ));
     }
+    check_kubernetes(&raw.launcher)?;
     let notify = NotifyConfig {
         program: check_notify(raw.notify)?,
         foreground: raw.notify_foreground,
@@ -366,4 +367,37 @@ fn unknown_placeholder(arg: &str) -> Option<&str> {
         rest = &after[close + 1..];
     }
     None
+}
+
+/// `[launcher.kubernetes]` names what a Job cannot do without when some provider uses it.
+fn check_kubernetes(launcher: &super::LauncherConfig) -> Result<(), Fault> {
+    if !launcher.uses_kubernetes() {
+        return Ok(());
+    }
+    let settings = &launcher.kubernetes;
+    for (key, value) in [
+        ("image", &settings.image),
+        ("claim", &settings.claim),
+        ("mount_path", &settings.mount_path),
+    ] {
+        if value.is_empty() {
+            return Err(Fault::invalid(
+                KeyPath::default()
+                    .key("launcher")
+                    .key("kubernetes")
+                    .key(key),
+                "must be set when a provider's turns run on Kubernetes",
+            ));
+        }
+    }
+    if !settings.mount_path.starts_with('/') {
+        return Err(Fault::invalid(
+            KeyPath::default()
+                .key("launcher")
+                .key("kubernetes")
+                .key("mount_path"),
+            "must be an absolute path",
+        ));
+    }
+    Ok(())
 }

@@ -10,6 +10,7 @@
 //! the job (`engine`). The deterministic job name (`agent-host-<turn id>`) makes a second
 //! submit of the same turn a reattach, never a duplicate.
 
+pub mod kubernetes;
 pub mod slurm;
 
 use std::collections::BTreeMap;
@@ -37,6 +38,12 @@ pub struct EngineRecord {
     pub job_id: String,
     pub job_name: String,
     pub submitted_at_ms: u64,
+    /// Kubernetes: the namespace of the Job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Kubernetes: the grace period of the Job's pod when it is deleted, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_seconds: Option<u32>,
 }
 
 /// Reads `engine.json` of a turn (`None`: a local turn, or unreadable).
@@ -67,6 +74,7 @@ pub fn launch(
             crate::runner::launch::launch(turn_dir, mode, lifeline, env).map(|_| ())
         }
         LauncherKind::Slurm => slurm::Slurm::new(&config.slurm).launch(turn_dir, env),
+        LauncherKind::Kubernetes => kubernetes::launch(&config.kubernetes, turn_dir, env),
     }
 }
 
@@ -111,6 +119,7 @@ pub fn job_state(turn_dir: &Path) -> Option<JobState> {
     Some(match engine.launcher {
         LauncherKind::Local => return None,
         LauncherKind::Slurm => slurm::Slurm::from_env().state_of(&engine),
+        LauncherKind::Kubernetes => kubernetes::state_of(&engine),
     })
 }
 
@@ -208,6 +217,8 @@ pub fn stop_job(turn_dir: &Path, timeout: std::time::Duration) -> Option<io::Res
             };
             ended.and_then(|end| end_from_engine(turn_dir, &engine, &end))
         }
+        LauncherKind::Kubernetes => kubernetes::stop(&engine, timeout)
+            .and_then(|end| end_from_engine(turn_dir, &engine, &end)),
     })
 }
 
@@ -236,5 +247,7 @@ fn engine_record(launcher: LauncherKind, job_id: &str, job_name: &str) -> Engine
         job_id: job_id.to_owned(),
         job_name: job_name.to_owned(),
         submitted_at_ms: crate::events::now_ms(),
+        namespace: None,
+        grace_seconds: None,
     }
 }

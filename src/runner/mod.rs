@@ -58,6 +58,11 @@ pub const LIFELINE_FD_ENV: &str = "AGENT_HOST_LIFELINE_FD";
 /// a JSON object: `spec.json` names the variables only, so no secret sits in a file.
 pub const PROVIDER_ENV_ENV: &str = "AGENT_HOST_PROVIDER_ENV";
 
+/// The environment through which an engine that has no variables of its own for it
+/// (Kubernetes) tells the runner its job and node.
+pub const ENGINE_JOB_ENV: &str = "AGENT_HOST_JOB_NAME";
+pub const ENGINE_NODE_ENV: &str = "AGENT_HOST_NODE_NAME";
+
 /// The longest socket path we bind (`sun_path` holds 108 bytes with its terminator).
 const MAX_SOCKET_PATH: usize = 100;
 
@@ -142,6 +147,7 @@ fn engine_job(engine: &str) -> EngineJob {
     let var = |name: &str| std::env::var(name).unwrap_or_default();
     let (job_id, node) = match engine {
         "slurm" => (var("SLURM_JOB_ID"), var("SLURMD_NODENAME")),
+        "kubernetes" => (var(ENGINE_JOB_ENV), var(ENGINE_NODE_ENV)),
         _ => (String::new(), String::new()),
     };
     let node = if node.is_empty() {

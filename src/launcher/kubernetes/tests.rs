@@ -1,0 +1,440 @@
+//! The Kubernetes launcher against a mocked API server (`tower-test`): every request the
+//! launcher makes is checked (method, path, query, body) and answered as the API server
+//! would; a request nobody expected fails the test, and so does one that is missing.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use http::{Request, Response, StatusCode};
+use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus};
+use k8s_openapi::api::core::v1::{
+    ContainerState, ContainerStateTerminated, ContainerStatus, Pod, PodStatus,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use kube::client::Body;
+use serde_json::{Value, json};
+use tower_test::mock::{self, Handle};
+
+use super::*;
+use crate::events::{EndReason, InterruptReason};
+
+const TURN: &str = "01a2479e-f587-720e-a303-cf663412c043";
+const NAME: &str = "agent-host-01a2479e-f587-720e-a303-cf663412c043";
+const JOBS: &str = "/apis/batch/v1/namespaces/agents/jobs";
+/// Every API call of one test is bounded.
+const TEST_LIMIT: Duration = Duration::from_secs(20);
+
+type ApiHandle = Handle<Request<Body>, Response<Body>>;
+
+fn mocked() -> (Kubernetes, ApiHandle) {
+    let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
+    (
+        Kubernetes::new(kube::Client::new(service, "agents"), ""),
+        handle,
+    )
+}
+
+fn settings() -> KubernetesConfig {
+    KubernetesConfig {
+        image: "registry.example/agent-host:1".into(),
+        claim: "agent-state".into(),
+        mount_path: "/srv/agent-host".into(),
+        ..KubernetesConfig::default()
+    }
+}
+
+/// What the mocked API server expects next and how it answers.
+struct Expect {
+    method: &'static str,
+    path: String,
+    /// Fragments the (percent-decoded) query must hold.
+    query: &'static [&'static str],
+    status: StatusCode,
+    answer: Vec<u8>,
+}
+
+impl Expect {
+    fn new(method: &'static str, path: &str, answer: &impl serde::Serialize) -> Expect {
+        Expect {
+            method,
+            path: path.to_owned(),
+            query: &[],
+            status: StatusCode::OK,
+            answer: serde_json::to_vec(answer).unwrap(),
+        }
+    }
+
+    fn query(mut self, query: &'static [&'static str]) -> Expect {
+        self.query = query;
+        self
+    }
+
+    fn status(mut self, status: StatusCode) -> Expect {
+        self.status = status;
+        self
+    }
+
+    /// A watch stream: one JSON event a line.
+    fn stream(mut self, events: &[Value]) -> Expect {
+        self.answer = events
+            .iter()
+            .flat_map(|event| {
+                let mut line = serde_json::to_vec(event).unwrap();
+                line.push(b'\n');
+                line
+            })
+            .collect();
+        self
+    }
+}
+
+/// Answers the requests in order, checking each; returns the request bodies.
+async fn serve(mut handle: ApiHandle, script: Vec<Expect>) -> Vec<Value> {
+    let mut bodies = Vec::new();
+    for expect in script {
+        let (request, respond) = tokio::time::timeout(TEST_LIMIT, handle.next_request())
+            .await
+            .unwrap_or_else(|_| {
+                panic!("no {} {} within {TEST_LIMIT:?}", expect.method, expect.path)
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "the client went away before {} {}",
+                    expect.method, expect.path
+                )
+            });
+        let query = percent_decode(request.uri().query().unwrap_or(""));
+        assert_eq!(
+            request.method().as_str(),
+            expect.method,
+            "{}",
+            request.uri()
+        );
+        assert_eq!(request.uri().path(), expect.path, "{}", request.uri());
+        for fragment in expect.query {
+            assert!(query.contains(fragment), "{fragment} not in {query}");
+        }
+        let bytes = http_body_bytes(request.into_body()).await;
+        bodies.push(serde_json::from_slice(&bytes).unwrap_or(Value::Null));
+        let response = Response::builder()
+            .status(expect.status)
+            .body(Body::from(expect.answer))
+            .unwrap();
+        respond.send_response(response);
+    }
+    bodies
+}
+
+async fn http_body_bytes(body: Body) -> Vec<u8> {
+    use http_body_util::BodyExt;
+    body.collect().await.unwrap().to_bytes().to_vec()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| text.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        if let Some(byte) = escaped {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The client and the mocked server side by side; fails if the server's script is not used
+/// up or the client made a request more.
+async fn run<T>(script: Vec<Expect>, client: impl AsyncFnOnce(Kubernetes) -> T) -> (T, Vec<Value>) {
+    let (kube, handle) = mocked();
+    let server = tokio::spawn(serve(handle, script));
+    let out = tokio::time::timeout(TEST_LIMIT, client(kube))
+        .await
+        .expect("the client's calls took too long");
+    let bodies = server.await.expect("the mocked API server failed");
+    (out, bodies)
+}
+
+fn job(uid: &str, conditions: &[(&str, &str)], deleting: bool) -> Job {
+    let mut job = job_manifest(
+        &settings(),
+        TURN,
+        Path::new("/srv/agent-host/state/threads/t/turns/u"),
+        &BTreeMap::new(),
+    )
+    .unwrap();
+    job.metadata.uid = Some(uid.to_owned());
+    job.metadata.resource_version = Some("7".into());
+    job.metadata.namespace = Some("agents".into());
+    if deleting {
+        let at: Time = serde_json::from_value(json!("2026-12-05T19:00:00Z")).unwrap();
+        job.metadata.deletion_timestamp = Some(at);
+    }
+    job.status = Some(JobStatus {
+        conditions: Some(
+            conditions
+                .iter()
+                .map(|(type_, reason)| JobCondition {
+                    type_: (*type_).to_owned(),
+                    status: "True".into(),
+                    reason: Some((*reason).to_owned()),
+                    ..JobCondition::default()
+                })
+                .collect(),
+        ),
+        ..JobStatus::default()
+    });
+    job
+}
+
+fn pod(reason: &str, exit_code: i32) -> Pod {
+    Pod {
+        metadata: ObjectMeta {
+            name: Some(format!("{NAME}-x7k2p")),
+            ..ObjectMeta::default()
+        },
+        spec: None,
+        status: Some(PodStatus {
+            phase: Some("Failed".into()),
+            container_statuses: Some(vec![ContainerStatus {
+                name: "runner".into(),
+                state: Some(ContainerState {
+                    terminated: Some(ContainerStateTerminated {
+                        exit_code,
+                        reason: Some(reason.to_owned()),
+                        ..ContainerStateTerminated::default()
+                    }),
+                    ..ContainerState::default()
+                }),
+                ..ContainerStatus::default()
+            }]),
+            ..PodStatus::default()
+        }),
+    }
+}
+
+fn list(kind: &str, api_version: &str, items: Vec<Value>) -> Value {
+    json!({"apiVersion": api_version, "kind": kind, "metadata": {"resourceVersion": "8"},
+        "items": items})
+}
+
+fn status(code: u16, reason: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Status", "status": "Failure", "code": code,
+        "reason": reason, "message": reason})
+}
+
+#[test]
+fn a_turn_is_one_job_that_runs_once_with_its_runner_on_the_shared_volume() {
+    let env = BTreeMap::from([("FAKE_SECRET".to_owned(), "s3".to_owned())]);
+    let dir = Path::new("/srv/agent-host/state/threads/t/turns/u");
+    let manifest =
+        serde_json::to_value(job_manifest(&settings(), TURN, dir, &env).unwrap()).unwrap();
+    assert_eq!(manifest["metadata"]["name"], NAME);
+    assert_eq!(manifest["metadata"]["labels"][TURN_LABEL], TURN);
+    let spec = &manifest["spec"];
+    assert_eq!(spec["backoffLimit"], 0);
+    assert_eq!(spec["activeDeadlineSeconds"], 86_400);
+    assert_eq!(spec["ttlSecondsAfterFinished"], 3_600);
+    let pod = &spec["template"]["spec"];
+    assert_eq!(pod["restartPolicy"], "Never");
+    assert_eq!(pod["terminationGracePeriodSeconds"], 30);
+    assert_eq!(
+        pod["volumes"][0]["persistentVolumeClaim"]["claimName"],
+        "agent-state"
+    );
+    let container = &pod["containers"][0];
+    assert_eq!(
+        container["command"],
+        json!([
+            "agent-host",
+            "runner",
+            "--turn-dir",
+            dir,
+            "--engine",
+            "kubernetes"
+        ])
+    );
+    assert_eq!(container["volumeMounts"][0]["mountPath"], "/srv/agent-host");
+    let vars = container["env"].as_array().unwrap();
+    assert!(
+        vars.iter()
+            .any(|v| v["name"] == PROVIDER_ENV_ENV && v["value"] == "{\"FAKE_SECRET\":\"s3\"}")
+    );
+    assert!(vars.iter().any(|v| v["name"] == NODE_NAME_ENV
+        && v["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"));
+    let outside = job_manifest(&settings(), TURN, Path::new("/tmp/turn"), &env).unwrap_err();
+    assert!(outside.to_string().contains("mount_path"), "{outside}");
+}
+
+#[tokio::test]
+async fn a_second_submit_of_a_turn_reattaches_to_its_job() {
+    let manifest = job("", &[], false);
+    let script = vec![
+        Expect::new("POST", JOBS, &job("uid-1", &[], false)).status(StatusCode::CREATED),
+        Expect::new("POST", JOBS, &status(409, "AlreadyExists")).status(StatusCode::CONFLICT),
+        Expect::new("GET", &format!("{JOBS}/{NAME}"), &job("uid-1", &[], false)),
+    ];
+    let (uids, bodies) = run(script, async |kube| {
+        let first = kube.submit(&manifest).await.unwrap();
+        let second = kube.submit(&manifest).await.unwrap();
+        (first, second)
+    })
+    .await;
+    assert_eq!(uids, ("uid-1".to_owned(), "uid-1".to_owned()));
+    assert_eq!(bodies[0]["metadata"]["name"], NAME);
+    assert_eq!(bodies[0]["spec"]["backoffLimit"], 0);
+    assert_eq!(bodies[1], bodies[0]);
+}
+
+#[tokio::test]
+async fn a_job_killed_for_memory_ends_its_turn_failed() {
+    let failed = job("uid-1", &[("Failed", "BackoffLimitExceeded")], false);
+    let pods = list(
+        "PodList",
+        "v1",
+        vec![serde_json::to_value(pod("OOMKilled", 137)).unwrap()],
+    );
+    let script = vec![
+        Expect::new("GET", &format!("{JOBS}/{NAME}"), &failed),
+        Expect::new("GET", "/api/v1/namespaces/agents/pods", &pods)
+            .query(&["labelSelector=batch.kubernetes.io/job-name=agent-host-01a2479e"]),
+    ];
+    let (state, _) = run(script, async |kube| kube.state(NAME).await).await;
+    let JobState::Ended(end) = state else {
+        panic!("{state:?}")
+    };
+    assert_eq!(end.kind, FinalKind::OutOfMemory);
+    assert_eq!((end.exit_code, end.signal), (None, Some(9)));
+    let record = super::super::exit_record_from(&engine(), &end, 3);
+    assert_eq!(record.reason, EndReason::RunnerError);
+    let message = record.error.map(|e| e.message).unwrap_or_default();
+    assert!(
+        message.contains("ran out of memory") && message.contains("OOMKilled"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_runner_killed_outright_is_lost_and_an_error_exit_is_a_failure() {
+    let killed = final_state("BackoffLimitExceeded", &[pod("Error", 137)]);
+    assert_eq!((killed.kind, killed.signal), (FinalKind::Lost, Some(9)));
+    let failed = final_state("BackoffLimitExceeded", &[pod("Error", 3)]);
+    assert_eq!(
+        (failed.kind, failed.exit_code),
+        (FinalKind::Failed, Some(3))
+    );
+    let deadline = final_state("DeadlineExceeded", &[]);
+    assert_eq!(deadline.kind, FinalKind::Failed);
+}
+
+#[tokio::test]
+async fn a_runner_that_does_not_answer_is_stopped_by_deleting_its_job_with_grace() {
+    let running = job("uid-1", &[], false);
+    let deleting = job("uid-1", &[], true);
+    let deleted = json!({"type": "DELETED", "object": serde_json::to_value(&deleting).unwrap()});
+    let script = vec![
+        Expect::new("GET", &format!("{JOBS}/{NAME}"), &running),
+        Expect::new("DELETE", &format!("{JOBS}/{NAME}"), &deleting),
+        Expect::new(
+            "GET",
+            JOBS,
+            &list(
+                "JobList",
+                "batch/v1",
+                vec![serde_json::to_value(&deleting).unwrap()],
+            ),
+        )
+        .query(&["fieldSelector=metadata.name=agent-host-01a2479e"]),
+        Expect::new("GET", JOBS, &Value::Null)
+            .query(&[
+                "watch=true",
+                "fieldSelector=metadata.name=agent-host-01a2479e",
+            ])
+            .stream(&[deleted]),
+    ];
+    let (end, bodies) = run(script, async |kube| kube.cancel_and_wait(NAME, 30).await).await;
+    let end = end.unwrap();
+    assert_eq!(end.kind, FinalKind::Cancelled);
+    assert_eq!(bodies[1]["gracePeriodSeconds"], 30);
+    assert_eq!(bodies[1]["propagationPolicy"], "Foreground");
+    let record = super::super::exit_record_from(&engine(), &end, 3);
+    assert_eq!(record.reason, EndReason::Interrupted(InterruptReason::Kill));
+}
+
+#[tokio::test]
+async fn a_watched_job_that_fails_reports_its_final_state() {
+    let running = job("uid-1", &[], false);
+    let failed = job("uid-1", &[("Failed", "DeadlineExceeded")], false);
+    let modified = json!({"type": "MODIFIED", "object": serde_json::to_value(&failed).unwrap()});
+    let script = vec![
+        Expect::new(
+            "GET",
+            JOBS,
+            &list(
+                "JobList",
+                "batch/v1",
+                vec![serde_json::to_value(&running).unwrap()],
+            ),
+        )
+        .query(&["fieldSelector=metadata.name=agent-host-01a2479e"]),
+        Expect::new("GET", JOBS, &Value::Null)
+            .query(&["watch=true"])
+            .stream(&[modified]),
+        Expect::new(
+            "GET",
+            "/api/v1/namespaces/agents/pods",
+            &list("PodList", "v1", vec![]),
+        )
+        .query(&["labelSelector=batch.kubernetes.io/job-name="]),
+    ];
+    let (end, _) = run(script, async |kube| kube.wait_ended(NAME).await).await;
+    let end = end.unwrap().expect("the Job is still there");
+    assert_eq!(
+        (end.kind, end.state.as_str()),
+        (FinalKind::Failed, "DeadlineExceeded")
+    );
+}
+
+#[tokio::test]
+async fn recovery_lists_the_turns_jobs_by_label() {
+    let other = "01a2479e-0000-7000-8000-000000000000";
+    let mut done = job("uid-2", &[("Complete", "")], false);
+    done.metadata.labels = Some(BTreeMap::from([(TURN_LABEL.to_owned(), other.to_owned())]));
+    let jobs = list(
+        "JobList",
+        "batch/v1",
+        vec![
+            serde_json::to_value(job("uid-1", &[], false)).unwrap(),
+            serde_json::to_value(done).unwrap(),
+        ],
+    );
+    let script = vec![
+        Expect::new("GET", JOBS, &jobs).query(&["labelSelector=agent-host/turn"]),
+        Expect::new("GET", &format!("{JOBS}/{NAME}"), &status(404, "NotFound"))
+            .status(StatusCode::NOT_FOUND),
+    ];
+    let ((listed, gone), _) = run(script, async |kube| {
+        (kube.turn_jobs().await.unwrap(), kube.state(NAME).await)
+    })
+    .await;
+    assert!(matches!(listed[TURN], JobState::Active(_)), "{listed:?}");
+    assert!(matches!(&listed[other], JobState::Ended(end) if end.exit_code == Some(0)));
+    assert!(
+        matches!(&gone, JobState::Ended(end) if end.kind == FinalKind::Lost),
+        "{gone:?}"
+    );
+}
+
+fn engine() -> EngineRecord {
+    let mut record = engine_record(LauncherKind::Kubernetes, "uid-1", NAME);
+    record.namespace = Some("agents".into());
+    record
+}

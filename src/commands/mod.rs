@@ -6,6 +6,8 @@
 mod app_server;
 mod client;
 mod command_supervisor;
+mod completions;
+mod demo_agent;
 mod gc;
 mod kill;
 mod logs;
@@ -13,6 +15,7 @@ mod notify;
 mod print;
 mod ps;
 mod resume;
+mod run;
 mod runner;
 mod schema;
 mod select;
@@ -56,6 +59,8 @@ pub enum CommandError {
     CommandSupervisor(std::io::Error),
     #[error("notifier failed: {0}")]
     Notifier(std::io::Error),
+    #[error("cannot write the output: {0}")]
+    Print(std::io::Error),
 }
 
 impl CommandError {
@@ -71,7 +76,8 @@ impl CommandError {
             | CommandError::Ops(_)
             | CommandError::Runner(_)
             | CommandError::CommandSupervisor(_)
-            | CommandError::Notifier(_) => "agent-host",
+            | CommandError::Notifier(_)
+            | CommandError::Print(_) => "agent-host",
         }
     }
 
@@ -86,7 +92,8 @@ impl CommandError {
             CommandError::Schema(_)
             | CommandError::Runner(_)
             | CommandError::CommandSupervisor(_)
-            | CommandError::Notifier(_) => ExitCode::FAILURE,
+            | CommandError::Notifier(_)
+            | CommandError::Print(_) => ExitCode::FAILURE,
         }
     }
 }
@@ -119,6 +126,15 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
                 resume::Format::Text
             };
             Ok(resume::run(common, &thread, prompt, format)?)
+        }
+        Command::Run(args) => Ok(run::run(args)?),
+        Command::Completions { shell } => internal(
+            completions::completions(shell),
+            CommandError::Print,
+        ),
+        Command::Man => internal(completions::man(), CommandError::Print),
+        Command::DemoAgent { prompt } => {
+            internal(demo_agent::run(&prompt), CommandError::Print)
         }
         Command::Unarchive { common, thread } => Ok(unarchive::run(common, &thread)?),
         Command::Runner { turn_dir } => internal(runner::run(&turn_dir), CommandError::Runner),

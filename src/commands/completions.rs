@@ -9,7 +9,7 @@ use clap::CommandFactory;
 use crate::cli::Cli;
 
 /// Prints the completion script for `shell` on stdout.
-pub(super) fn completions(shell: clap_complete::Shell) -> std::io::Result<()> {
+pub(super) fn shell(shell: clap_complete::Shell) -> std::io::Result<()> {
     let mut command = Cli::command();
     let mut stdout = std::io::stdout().lock();
     clap_complete::generate(shell, &mut command, "agent-host", &mut stdout);

@@ -24,17 +24,28 @@ use crate::process::{EnvPolicy, capture};
 /// happening (and can be interrupted), short enough for a first try.
 const PACE: Duration = Duration::from_millis(120);
 
+/// The variable that sets another pause, in milliseconds (a provider's `env` can set it: a
+/// slow demo, to watch the status line or to interrupt it).
+pub const PACE_VARIABLE: &str = "AGENT_HOST_DEMO_PACE_MS";
+
 /// The file the demo pretends to add.
 pub const DEMO_FILE: &str = "agent-host-demo.md";
 
 /// The first line of the demo's answer: it never passes for a real agent.
-pub const DEMO_LABEL: &str = "[demo] This is agent-host's built-in demo backend: a scripted turn, no model.";
+pub const DEMO_LABEL: &str =
+    "[demo] This is agent-host's built-in demo backend: a scripted turn, no model.";
 
 /// Runs the demo turn for `prompt`, printing its events on stdout.
 pub fn run(prompt: &str) -> std::io::Result<()> {
     let cwd = std::env::current_dir()?;
-    let mut out = Events::default();
-    out.emit(&json!({"type": "thread.started", "thread_id": format!("demo-{}", uuid::Uuid::now_v7())}))?;
+    let pace = std::env::var(PACE_VARIABLE)
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map_or(PACE, Duration::from_millis);
+    let mut out = Events { words: 0, pace };
+    out.emit(
+        &json!({"type": "thread.started", "thread_id": format!("demo-{}", uuid::Uuid::now_v7())}),
+    )?;
     out.emit(&json!({"type": "turn.started"}))?;
     out.item(
         "item.completed",
@@ -58,9 +69,9 @@ pub fn run(prompt: &str) -> std::io::Result<()> {
 }
 
 /// The event stream on stdout, with the words of the agent's text counted.
-#[derive(Default)]
 struct Events {
     words: usize,
+    pace: Duration,
 }
 
 impl Events {
@@ -84,7 +95,7 @@ impl Events {
         )?;
         let mut shown = 0;
         for (at, _) in text.match_indices(' ').step_by(3) {
-            std::thread::sleep(PACE);
+            std::thread::sleep(self.pace);
             shown = at;
             self.item(
                 "item.updated",
@@ -92,7 +103,7 @@ impl Events {
             )?;
         }
         if shown > 0 {
-            std::thread::sleep(PACE);
+            std::thread::sleep(self.pace);
         }
         self.item(
             "item.completed",
@@ -126,7 +137,7 @@ impl Events {
             Err(err) => (format!("cannot run ls: {err}\n"), 127),
         };
         let status = if exit == 0 { "completed" } else { "failed" };
-        std::thread::sleep(PACE);
+        std::thread::sleep(self.pace);
         self.item("item.completed", item(status, &output, Some(exit)))
     }
 
@@ -138,7 +149,7 @@ impl Events {
                    "changes": [{"path": DEMO_FILE, "kind": "add", "diff": diff}]})
         };
         self.item("item.started", item("in_progress"))?;
-        std::thread::sleep(PACE);
+        std::thread::sleep(self.pace);
         self.item("item.completed", item("completed"))
     }
 }

@@ -128,14 +128,9 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
             Ok(resume::run(common, &thread, prompt, format)?)
         }
         Command::Run(args) => Ok(run::run(args)?),
-        Command::Completions { shell } => internal(
-            completions::completions(shell),
-            CommandError::Print,
-        ),
+        Command::Completions { shell } => internal(completions::shell(shell), CommandError::Print),
         Command::Man => internal(completions::man(), CommandError::Print),
-        Command::DemoAgent { prompt } => {
-            internal(demo_agent::run(&prompt), CommandError::Print)
-        }
+        Command::DemoAgent { prompt } => internal(demo_agent::run(&prompt), CommandError::Print),
         Command::Unarchive { common, thread } => Ok(unarchive::run(common, &thread)?),
         Command::Runner { turn_dir } => internal(runner::run(&turn_dir), CommandError::Runner),
         Command::CommandSupervisor { control_fd } => internal(
@@ -143,10 +138,7 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
             CommandError::CommandSupervisor,
         ),
         Command::Notify { turn_dir } => internal(notify::run(&turn_dir), CommandError::Notifier),
-        Command::Ps { state, all } => {
-            let listing = if all { Listing::All } else { Listing::NotEnded };
-            Ok(ps::run(state, listing)?)
-        }
+        Command::Ps { state, all } => Ok(ps::run(state, listing(all))?),
         Command::Logs {
             state,
             follow,
@@ -173,8 +165,7 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
             Ok(gc::run(state, older_than, deleting)?)
         }
         Command::Turns { state_dir, all } => {
-            let listing = if all { Listing::All } else { Listing::NotEnded };
-            turns::run(state_dir, listing)?;
+            turns::run(state_dir, listing(all))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Kill {
@@ -187,6 +178,11 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
             Duration::from_millis(timeout_ms),
         )?),
     }
+}
+
+/// `--all` of `ps` and `turns`.
+fn listing(all: bool) -> Listing {
+    if all { Listing::All } else { Listing::NotEnded }
 }
 
 /// The end of a hidden command that the server or a runner started: it prints nothing, and

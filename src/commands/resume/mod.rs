@@ -58,7 +58,10 @@ pub(super) enum Resumed {
 
 /// Resumes the thread with its turns. A thread that cannot be resumed but can be read is
 /// archived: the only stored thread `thread/resume` refuses.
-pub(super) async fn resume(client: &mut Client, thread: &str) -> Result<Resumed, ThreadCommandError> {
+pub(super) async fn resume(
+    client: &mut Client,
+    thread: &str,
+) -> Result<Resumed, ThreadCommandError> {
     let request = ClientRequest::ThreadResume(ThreadResumeParams {
         thread_id: thread.to_owned(),
         model: None,

@@ -49,9 +49,7 @@ pub(super) async fn run(
         .turn;
     match format {
         Format::Json => {
-            let view = Json {
-                out: io::stdout(),
-            };
+            let view = Json { out: io::stdout() };
             follow(client, thread, turn.id, view).await
         }
         Format::Text => {

@@ -20,8 +20,8 @@ use super::resume::{self, Resumed};
 use super::thread_command::{self, ThreadCommandError};
 use crate::cli::RunArgs;
 use crate::protocol::{
-    ClientRequest, ThreadLoadedListParams, ThreadStartParams, TurnStartParams,
-    TurnStartResponse, UserInput,
+    ClientRequest, ThreadLoadedListParams, ThreadStartParams, TurnStartParams, TurnStartResponse,
+    UserInput,
 };
 use follow::{Approvals, Followed};
 use style::Styling;

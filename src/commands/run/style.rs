@@ -109,6 +109,10 @@ mod tests {
     fn durations_read_as_seconds_then_minutes() {
         assert_eq!(seconds(Duration::from_millis(400)), "0.4s");
         assert_eq!(seconds(Duration::from_secs(185)), "3m 05s");
-        assert!(status_line(1, "working", Duration::from_secs(2)).contains("⠙ working"));
+        let line = status_line(1, "working", Duration::from_secs(2));
+        assert!(
+            line.starts_with(CLEAR_LINE) && line.contains("⠙\x1b[0m working"),
+            "{line:?}"
+        );
     }
 }

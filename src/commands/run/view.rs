@@ -236,7 +236,7 @@ impl<W: Write> Text<W> {
             (TurnStatus::Failed | TurnStatus::InProgress, _) => "failed".to_owned(),
             (TurnStatus::Interrupted, _) => "interrupted".to_owned(),
         };
-        let tokens = Tokens { ..self.tokens };
+        let tokens = self.tokens;
         format!(
             "{status} · {} · {} tokens ({} in, {} out) · thread {}",
             style::seconds(elapsed),

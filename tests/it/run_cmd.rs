@@ -463,3 +463,124 @@ fn on_a_terminal_a_status_line_and_colours_show_and_no_color_turns_them_off() {
     assert!(!plain.stdout.contains('\x1b'), "{:?}", plain.stdout);
     assert!(plain.stdout.contains("completed · "), "{:?}", plain.stdout);
 }
+
+#[test]
+fn a_provider_whose_program_is_missing_says_which_and_how_to_pick_another() {
+    let sandbox = Sandbox::new();
+    let config = sandbox.root().join("ghost.toml");
+    std::fs::write(
+        &config,
+        "default_provider = \"ghost\"\n[providers.ghost]\nkind = \"jsonl\"\n\
+         command = \"agent-host-test-no-such-agent\"\nargs = [\"{prompt}\"]\n",
+    )
+    .unwrap();
+    let ran = run(&sandbox, &config, &["hi"]);
+    assert_eq!(ran.code(), Some(1), "{}", ran.stderr);
+    assert_in_order(
+        &ran.stdout,
+        &[
+            "failed: cannot start agent-host-test-no-such-agent: not found",
+            "`command` of provider `ghost` names the program",
+            "the built-in provider `demo` needs no install",
+            "\nhint: ",
+            "agent-host run --provider demo \"PROMPT\"",
+            &format!("set default_provider in {}\n", config.display()),
+        ],
+    );
+}
+
+/// `script` runs `shell_command` on a pseudo-terminal (a real terminal to the command: its
+/// line discipline turns a typed Ctrl-C into SIGINT) and copies what it wrote; stdin stays
+/// open for typing.
+fn on_a_terminal(sandbox: &Sandbox, shell_command: String) -> ServerProcess {
+    let argv: Vec<OsString> = vec!["-qec".into(), shell_command.into(), "/dev/null".into()];
+    let spec = sandbox.spec(Path::new("script"), argv, &BTreeMap::new());
+    ServerProcess::spawn(&spec)
+}
+
+#[test]
+fn ctrl_c_typed_on_a_terminal_interrupts_a_slow_turn() {
+    let sandbox = Sandbox::new();
+    let config = slow_demo(&sandbox, 600_000);
+    let command = format!(
+        "{} run --state-dir {} --config {} --provider demo hi",
+        env!("CARGO_BIN_EXE_agent-host"),
+        sandbox.state_dir().display(),
+        config.display()
+    );
+    let mut terminal = on_a_terminal(&sandbox, command);
+    let mut seen = String::new();
+    while !seen.contains("A demo turn") {
+        match terminal.recv_line(TURN_TIMEOUT) {
+            Ok(line) => seen.push_str(&line.text()),
+            Err(err) => panic!("{err}: {seen:?}"),
+        }
+    }
+    let (_, _, runner, backend) = running_turn(&sandbox);
+    terminal.send_bytes(b"\x03");
+    let ran = finish(terminal);
+    assert_eq!(ran.code(), Some(130), "{:?}", ran.stdout);
+    assert!(ran.stdout.contains("interrupted · "), "{:?}", ran.stdout);
+    assert_eq!(proc_state(backend.0, backend.1), ProcState::Gone);
+    assert_all_gone(&[runner, backend], DEFAULT_TIMEOUT);
+}
+
+#[test]
+fn app_server_on_a_terminal_says_what_it_is_and_points_at_run() {
+    let sandbox = Sandbox::new();
+    let command = format!(
+        "{} app-server --state-dir {}",
+        env!("CARGO_BIN_EXE_agent-host"),
+        sandbox.state_dir().display()
+    );
+    let mut terminal = on_a_terminal(&sandbox, command);
+    terminal.close_stdin();
+    let ran = finish(terminal);
+    assert!(
+        ran.stdout
+            .contains("speaks JSON-RPC (the Codex app-server protocol) on stdin and stdout"),
+        "{:?}",
+        ran.stdout
+    );
+    assert!(ran.stdout.contains("agent-host run --provider demo"));
+    // Piped, as an editor starts it, it prints nothing of the kind.
+    let mut piped = sandbox.spawn_agent_host();
+    piped.close_stdin();
+    piped
+        .wait_exit(DEFAULT_TIMEOUT)
+        .expect("the server ends with its input");
+    let stderr = piped.stderr_to_end(DEFAULT_TIMEOUT).unwrap();
+    assert!(!stderr.contains("speaks JSON-RPC"), "{stderr}");
+}
+
+#[test]
+fn completions_and_the_man_page_come_from_the_command_line() {
+    for (shell, marker) in [
+        ("bash", "_agent__host() {"),
+        ("zsh", "#compdef agent-host"),
+        ("fish", "complete -c agent-host"),
+    ] {
+        let printed = std::process::Command::new(env!("CARGO_BIN_EXE_agent-host"))
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        let text = String::from_utf8(printed.stdout).unwrap();
+        assert!(printed.status.success(), "{shell}");
+        assert!(text.contains(marker), "{shell}: {text}");
+        assert!(
+            text.contains("continue"),
+            "{shell}: `run --continue` is completed"
+        );
+    }
+    let man = std::process::Command::new(env!("CARGO_BIN_EXE_agent-host"))
+        .arg("man")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(man.stdout).unwrap();
+    assert!(man.status.success());
+    assert!(text.contains("\n.TH agent-host 1 "), "{text}");
+    assert!(
+        text.contains("app\\-server") && text.contains("run"),
+        "{text}"
+    );
+}

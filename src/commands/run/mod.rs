@@ -34,6 +34,8 @@ struct Plan {
     background: Background,
     json: bool,
     approvals: Approvals,
+    /// The configuration file (the one given, else the default path), for hints.
+    config_file: Option<PathBuf>,
 }
 
 /// A new thread, or one to continue.
@@ -106,6 +108,11 @@ fn plan(args: RunArgs) -> Result<(Plan, crate::cli::CommonOptions), ThreadComman
         },
         json: args.json,
         approvals,
+        config_file: args
+            .common
+            .config
+            .clone()
+            .or_else(crate::config::default_config_path),
     };
     Ok((plan, args.common))
 }
@@ -144,7 +151,8 @@ async fn drive(client: &mut Client, plan: Plan) -> Result<ExitCode, ThreadComman
         let view = view::Json { out: stdout };
         return follow_with(client, &thread, &turn.id, view, plan.approvals).await;
     }
-    let view = view::Text::new(stdout, Styling::detect(), &thread, &turn.id);
+    let view = view::Text::new(stdout, Styling::detect(), &thread, &turn.id)
+        .with_config_file(plan.config_file);
     follow_with(client, &thread, &turn.id, view, plan.approvals).await
 }
 

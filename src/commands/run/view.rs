@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use serde_json::Value;
@@ -50,6 +51,8 @@ pub struct Text<W: Write> {
     output: HashMap<String, String>,
     /// Tokens the turn used: the sum of its usage reports' `last`.
     tokens: Tokens,
+    /// The configuration file, named in the hint for a provider that is not installed.
+    config_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -74,7 +77,32 @@ impl<W: Write> Text<W> {
             streamed: HashSet::new(),
             output: HashMap::new(),
             tokens: Tokens::default(),
+            config_file: None,
         }
+    }
+
+    /// Names the configuration file in the hint for a provider whose program is missing.
+    pub fn with_config_file(mut self, path: Option<PathBuf>) -> Text<W> {
+        self.config_file = path;
+        self
+    }
+
+    /// For a turn whose backend could not be started because its program is missing: how to
+    /// pick another provider.
+    fn missing_program_hint(&self, turn: &Turn) -> Option<String> {
+        let error = turn.error.as_ref()?;
+        if !(error.message.starts_with("cannot start ") && error.message.contains(": not found")) {
+            return None;
+        }
+        let file = self.config_file.as_ref().map_or_else(
+            || "the configuration file".to_owned(),
+            |path| path.display().to_string(),
+        );
+        Some(format!(
+            "hint: that provider's program is not installed. Try the built-in demo, which \
+             needs no install: agent-host run --provider demo \"PROMPT\"; choose a provider \
+             with --provider NAME, or set default_provider in {file}\n"
+        ))
     }
 
     /// Writes text of the turn (the status line is cleared first and redrawn at the next tick).
@@ -366,6 +394,9 @@ impl<W: Write> View for Text<W> {
         };
         let summary = self.summary(turn);
         self.painted(paint, &format!("{summary}\n"))?;
+        if let Some(hint) = self.missing_program_hint(turn) {
+            self.painted(Paint::Yellow, &hint)?;
+        }
         let hint = format!(
             "continue with: agent-host run --continue {} \"PROMPT\"\n",
             self.thread

@@ -16,9 +16,9 @@ use serde_json::{Value, json};
 use crate::support::host::{Host, TURN_TIMEOUT, with_method};
 use crate::support::ops::agent_host;
 use crate::support::process::{Line, RecvError};
-use crate::support::procs::{ProcState, assert_all_gone, proc_state, turn_processes};
+use crate::support::procs::{ProcState, alive, assert_all_gone, proc_state, turn_processes};
 use crate::support::schema::Conformance;
-use crate::support::{DEFAULT_TIMEOUT, Sandbox, ServerProcess};
+use crate::support::{DEFAULT_TIMEOUT, Sandbox, ServerProcess, wait_until};
 
 /// The first line of the demo's answer (`src/commands/demo_agent.rs`).
 const DEMO_LABEL: &str =
@@ -210,6 +210,10 @@ const SCRIPTS: &[(&str, &str)] = &[
     (
         "approve",
         "start\napprove-command make install\nmessage after the command\ncomplete\n",
+    ),
+    (
+        "stubborn",
+        "pid\nstart\nignore INT\nmessage waiting\nsleep 600000\n",
     ),
 ];
 
@@ -582,5 +586,87 @@ fn completions_and_the_man_page_come_from_the_command_line() {
     assert!(
         text.contains("app\\-server") && text.contains("run"),
         "{text}"
+    );
+}
+
+#[test]
+fn a_second_ctrl_c_stops_waiting_for_a_turn_that_does_not_end() {
+    let sandbox = Sandbox::new();
+    let config = fake_config(&sandbox);
+    // The backend ignores SIGINT, and the interrupt waits a minute before SIGTERM.
+    let args = [
+        "-c",
+        "interrupt.cancel_grace_ms=60000",
+        "--provider",
+        "fake",
+        "script:stubborn",
+    ];
+    let mut process = start(&sandbox, &config, "run", &args);
+    process.close_stdin();
+    match process.recv_line(TURN_TIMEOUT) {
+        Ok(Line::NotJson(text)) => assert_eq!(text, "waiting"),
+        other => panic!(
+            "expected the agent's message, got {other:?}: {}",
+            process.stderr()
+        ),
+    }
+    let (_, _, runner, backend) = running_turn(&sandbox);
+    process.signal(rustix::process::Signal::INT);
+    wait_until(DEFAULT_TIMEOUT, "the first Ctrl-C taken", || {
+        process
+            .stderr()
+            .contains("interrupting turn ")
+            .then_some(())
+    });
+    process.signal(rustix::process::Signal::INT);
+    let ran = finish(process);
+    assert_eq!(ran.code(), Some(130), "{}", ran.stderr);
+    assert!(ran.stderr.contains("leaving; "), "{}", ran.stderr);
+    assert!(
+        alive(backend.0, backend.1),
+        "the command left without waiting for the backend"
+    );
+    // The test ends what it made: the backend (identity-checked), whose runner then ends
+    // the turn.
+    let pidfd = rustix::process::pidfd_open(
+        rustix::process::Pid::from_raw(backend.0).unwrap(),
+        rustix::process::PidfdFlags::empty(),
+    )
+    .unwrap();
+    assert!(alive(backend.0, backend.1), "still the backend");
+    rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL).unwrap();
+    assert_all_gone(&[runner, backend], TURN_TIMEOUT);
+}
+
+#[test]
+fn on_a_terminal_an_approval_is_asked_and_the_typed_answer_given() {
+    let sandbox = Sandbox::new();
+    let config = fake_config(&sandbox);
+    let command = format!(
+        "{} run --state-dir {} --config {} --provider asking script:approve",
+        env!("CARGO_BIN_EXE_agent-host"),
+        sandbox.state_dir().display(),
+        config.display()
+    );
+    let mut terminal = on_a_terminal(&sandbox, command);
+    let mut seen = String::new();
+    while !seen.contains("$ make install") {
+        match terminal.recv_line(TURN_TIMEOUT) {
+            Ok(line) => seen.push_str(&line.text()),
+            Err(err) => panic!("{err}: {seen:?}"),
+        }
+    }
+    // Typed ahead: the terminal keeps the line until the question reads it.
+    terminal.send_bytes(b"y\n");
+    let ran = finish(terminal);
+    assert_eq!(ran.code(), Some(0), "{:?}", ran.stdout);
+    assert_in_order(
+        &ran.stdout,
+        &[
+            "Allow the agent to run `make install`? [y/N] ",
+            "accepted: run `make install`",
+            "  ok",
+            "after the command",
+        ],
     );
 }

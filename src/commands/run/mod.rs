@@ -118,6 +118,13 @@ fn plan(args: RunArgs) -> Result<(Plan, crate::cli::CommonOptions), ThreadComman
 }
 
 fn read_stdin() -> Result<String, ThreadCommandError> {
+    if std::io::stdin().is_terminal() {
+        // Someone is typing: say what is read, and how to end it.
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "the prompt, then Ctrl-D on a line of its own:"
+        );
+    }
     let mut prompt = String::new();
     std::io::stdin()
         .read_to_string(&mut prompt)

@@ -277,7 +277,8 @@ pub struct RunArgs {
     #[arg(long = "continue", value_name = "THREAD")]
     pub continue_thread: Option<String>,
     /// Start the turn in the background and return at once, printing the thread and turn
-    /// ids: the turn runs on without this command (`agent-host ps`, `logs -f`, `kill`).
+    /// ids (with `--json`, as one object `{"threadId", "turnId"}`): the turn runs on without
+    /// this command (`agent-host ps`, `logs -f`, `kill`).
     #[arg(long)]
     pub background: bool,
     /// Print every message the server sends during the turn as JSON lines on stdout

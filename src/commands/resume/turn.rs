@@ -32,7 +32,7 @@ pub(super) async fn run(
         )));
     }
     // From here on Ctrl-C is ours: it interrupts the turn instead of ending the process.
-    let _ctrl_c = follow::ctrl_c()?;
+    let interrupts = follow::ctrl_c()?;
     // A round trip after the resume: whatever it sent (its status, the replayed token
     // usage) has arrived before the answer, and is not part of the turn shown.
     client
@@ -50,14 +50,14 @@ pub(super) async fn run(
     match format {
         Format::Json => {
             let view = Json { out: io::stdout() };
-            follow(client, thread, turn.id, view).await
+            follow(client, thread, turn.id, view, interrupts).await
         }
         Format::Text => {
             let view = Plain {
                 turn: turn.id.clone(),
                 streamed: HashSet::new(),
             };
-            follow(client, thread, turn.id, view).await
+            follow(client, thread, turn.id, view, interrupts).await
         }
     }
 }
@@ -67,6 +67,7 @@ async fn follow<V: View>(
     thread: &str,
     turn: String,
     view: V,
+    interrupts: tokio::signal::unix::Signal,
 ) -> Result<ExitCode, ThreadCommandError> {
     Followed {
         client,
@@ -75,7 +76,7 @@ async fn follow<V: View>(
         view,
         approvals: Approvals::Decline,
     }
-    .run()
+    .run(interrupts)
     .await
 }
 

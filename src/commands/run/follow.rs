@@ -112,8 +112,9 @@ enum Step {
 
 impl<V: View> Followed<'_, V> {
     /// Follows the turn to its end (or the second Ctrl-C); the exit code it means.
-    pub async fn run(mut self) -> Result<ExitCode, ThreadCommandError> {
-        let mut interrupts = ctrl_c()?;
+    /// `interrupts` is Ctrl-C as [`ctrl_c`] took it before the turn started, so that one
+    /// pressed while it started is not lost: it interrupts the turn once it is followed.
+    pub async fn run(mut self, mut interrupts: Signal) -> Result<ExitCode, ThreadCommandError> {
         let mut interrupting = false;
         let mut ticks = tokio::time::interval(TICK);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

@@ -134,9 +134,9 @@ fn read_stdin() -> Result<String, ThreadCommandError> {
 
 /// Opens the thread, starts the turn, and follows it (or leaves it in the background).
 async fn drive(client: &mut Client, plan: Plan) -> Result<ExitCode, ThreadCommandError> {
-    let thread = open_thread(client, &plan.thread).await?;
+    let thread = open_thread(client, &plan.thread, &plan.model).await?;
     // From here on Ctrl-C is ours: it interrupts the turn instead of ending the process.
-    let _ctrl_c = follow::ctrl_c()?;
+    let interrupts = follow::ctrl_c()?;
     // A round trip: whatever opening the thread sent (`thread/started`, a resumed thread's
     // status and usage) has arrived before the answer, and is not part of the turn shown.
     client
@@ -154,21 +154,23 @@ async fn drive(client: &mut Client, plan: Plan) -> Result<ExitCode, ThreadComman
         return print_background(&thread, &turn.id, plan.json);
     }
     let stdout = std::io::stdout();
+    let approvals = plan.approvals;
     if plan.json {
         let view = view::Json { out: stdout };
-        return follow_with(client, &thread, &turn.id, view, plan.approvals).await;
+        return follow_with(client, (&thread, &turn.id), view, approvals, interrupts).await;
     }
     let view = view::Text::new(stdout, Styling::detect(), &thread, &turn.id)
         .with_config_file(plan.config_file);
-    follow_with(client, &thread, &turn.id, view, plan.approvals).await
+    follow_with(client, (&thread, &turn.id), view, approvals, interrupts).await
 }
 
+/// Follows the turn (`thread`, `turn`) with `view` to its end.
 async fn follow_with<V: follow::View>(
     client: &mut Client,
-    thread: &str,
-    turn: &str,
+    (thread, turn): (&str, &str),
     view: V,
     approvals: Approvals,
+    interrupts: tokio::signal::unix::Signal,
 ) -> Result<ExitCode, ThreadCommandError> {
     Followed {
         client,
@@ -177,7 +179,7 @@ async fn follow_with<V: follow::View>(
         view,
         approvals,
     }
-    .run()
+    .run(interrupts)
     .await
 }
 
@@ -186,6 +188,7 @@ async fn follow_with<V: follow::View>(
 async fn open_thread(
     client: &mut Client,
     choice: &ThreadChoice,
+    model: &Option<String>,
 ) -> Result<String, ThreadCommandError> {
     match choice {
         ThreadChoice::Continue(thread) => match resume::resume(client, thread).await? {
@@ -199,6 +202,7 @@ async fn open_thread(
                 ThreadCommandError::Refused(format!("{} is not UTF-8", cwd.display()))
             })?;
             let request = ClientRequest::ThreadStart(ThreadStartParams {
+                model: model.clone(),
                 model_provider: provider.clone(),
                 cwd: Some(cwd.to_owned()),
                 ..ThreadStartParams::default()

@@ -357,7 +357,7 @@ impl<W: Write> View for Text<W> {
         self.frame += 1;
         let doing = match &self.doing {
             Doing::Working => "working".to_owned(),
-            Doing::Running(command) => format!("running {}", first_line(command)),
+            Doing::Running(command) => format!("running {}", short(command)),
             Doing::Asking => "waiting for your answer".to_owned(),
             Doing::Interrupting => "interrupting (Ctrl-C again to stop waiting)".to_owned(),
         };
@@ -405,9 +405,20 @@ impl<W: Write> View for Text<W> {
     }
 }
 
-/// The first line of a text.
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or("")
+/// The most characters of a command the status line shows: it must fit on one line of the
+/// terminal, or clearing it would leave the rest behind.
+const STATUS_COMMAND_CHARS: usize = 40;
+
+/// A command's first line, cut to [`STATUS_COMMAND_CHARS`].
+fn short(command: &str) -> String {
+    let line = command.lines().next().unwrap_or("");
+    let mut chars = line.chars();
+    let kept: String = chars.by_ref().take(STATUS_COMMAND_CHARS).collect();
+    if chars.next().is_some() || command.lines().nth(1).is_some() {
+        format!("{kept}…")
+    } else {
+        kept
+    }
 }
 
 /// `text` with each line indented, cut after `limit` lines with a line saying how many more.

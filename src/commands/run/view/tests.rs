@@ -117,3 +117,10 @@ fn fold_counts_what_it_leaves_out() {
     assert_eq!(fold("a\nb\nc\n", 2, "> "), "> a\n> b\n> … 1 more lines\n");
     assert_eq!(fold("", 2, "> "), "");
 }
+
+#[test]
+fn the_status_line_shows_a_short_command() {
+    assert_eq!(short("ls"), "ls");
+    assert_eq!(short("make\nmore"), "make…");
+    assert_eq!(short(&"x".repeat(50)), format!("{}…", "x".repeat(40)));
+}

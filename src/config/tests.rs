@@ -329,7 +329,7 @@ fn unknown_values_list_the_valid_ones() {
             text("default_provider = \"nope\""),
             &[],
             "line 1, column 20: default_provider: unknown provider \"nope\", expected one of \
-             claude, codex, gemini",
+             claude, codex, demo, gemini",
         ),
     ]);
 }

@@ -658,7 +658,8 @@ fn spawn_error(program: &Path, provider: &str, cwd: &Path, err: &io::Error) -> S
         ),
         io::ErrorKind::NotFound => format!(
             "cannot start {program}: not found (is it installed and on the server's PATH? \
-             `command` of provider `{provider}` names the program)"
+             `command` of provider `{provider}` names the program; the built-in provider `demo` \
+             needs no install)"
         ),
         io::ErrorKind::PermissionDenied => format!(
             "cannot start {program}: permission denied (is it executable?); `command` of \

@@ -9,7 +9,7 @@ use toml::{Table, Value};
 use super::de::ValueDeserializer;
 use super::error::{Fault, KeyPath};
 use super::{
-    Approvals, BUILTIN_DEFAULT_PROVIDER, Config, DEFAULT_NOTIFY_TIMEOUT_MS, InputMode,
+    ApprovalPolicyName, Approvals, BUILTIN_DEFAULT_PROVIDER, Config, DEFAULT_NOTIFY_TIMEOUT_MS, InputMode, SandboxModeName,
     InterruptConfig, NotifyConfig, PLACEHOLDERS, PromptVia, Provider, ProviderKind,
 };
 
@@ -61,6 +61,8 @@ struct RawProvider {
     /// The default depends on the kind and `args` (`default_input`).
     input: Option<InputMode>,
     models: Option<Vec<String>>,
+    sandbox_modes: Option<Vec<SandboxModeName>>,
+    approval_policies: Option<Vec<ApprovalPolicyName>>,
 }
 
 /// Reads the merged table into the configuration, then checks what serde cannot.
@@ -154,6 +156,8 @@ impl RawProvider {
             approvals: self.approvals,
             input,
             models: self.models,
+            sandbox_modes: self.sandbox_modes,
+            approval_policies: self.approval_policies,
         };
         check_arguments(&provider)?;
         check_env(&provider)?;

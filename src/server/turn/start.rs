@@ -11,7 +11,9 @@ use super::super::review::{self, ReviewRecord};
 use super::super::state::{Ephemeral, LoadedStatus, Reply, Server, now_ms, to_value};
 use super::super::threads::thread_id;
 use super::super::usage;
-use super::plan::{PlanInput, TurnPlan, plan, resume_session, spec_provider};
+use super::plan::{
+    PlanInput, TurnPlan, permission_refusal, plan, resume_session, spec_provider,
+};
 use super::*;
 use super::{control::*, input::*};
 use crate::atomic_file;
@@ -245,6 +247,10 @@ impl Server {
         });
         plan.record.review = review;
         check_local_images(&p.input, &plan.spec.provider)?;
+        let as_root = rustix::process::geteuid().is_root();
+        if let Some(why) = permission_refusal(&plan.spec, &checked.provider, as_root) {
+            return Err(ErrorObject::invalid_params("turn/start", why));
+        }
         let dir = self.turn_dir_for(checked.thread, plan.turn, checked.ephemeral)?;
         self.launch_planned(&dir, &plan, &checked.provider)?;
         Ok((plan, dir))

@@ -364,7 +364,9 @@ fn gemini_default_args(spec: &Spec) -> Vec<OsString> {
     let mut args: Vec<OsString> = vec!["-o".into(), "stream-json".into()];
     push_flag(&mut args, "-m", spec.model.as_ref());
     push_flag(&mut args, "--resume", spec.resume_session_id.as_ref());
-    args.extend(permissions::gemini_flags(&permissions::Permissions::of(spec)));
+    args.extend(permissions::gemini_flags(&permissions::Permissions::of(
+        spec,
+    )));
     args.push(format!("--prompt={}", spec.prompt).into());
     args
 }

@@ -158,13 +158,13 @@ fn claude_refusal(permissions: &Permissions, as_root: bool) -> Option<String> {
             "approvalPolicy `granular`: its permission modes have no per-category policy"
                 .to_owned(),
         ),
-        (Approval::Never, Sandbox::DangerFullAccess | Sandbox::External) if as_root => Some(
-            format!(
+        (Approval::Never, Sandbox::DangerFullAccess | Sandbox::External) if as_root => {
+            Some(format!(
                 "approvalPolicy `never` with sandbox `{}`: that needs its permission mode \
                  `bypassPermissions`, which it refuses to run as root",
                 permissions.sandbox.as_str()
-            ),
-        ),
+            ))
+        }
         _ => None,
     }
 }
@@ -172,8 +172,7 @@ fn claude_refusal(permissions: &Permissions, as_root: bool) -> Option<String> {
 fn gemini_refusal(permissions: &Permissions) -> Option<String> {
     match permissions.approval {
         Approval::Granular => Some(
-            "approvalPolicy `granular`: its approval modes have no per-category policy"
-                .to_owned(),
+            "approvalPolicy `granular`: its approval modes have no per-category policy".to_owned(),
         ),
         Approval::Untrusted | Approval::OnRequest | Approval::Never => None,
     }
@@ -269,9 +268,7 @@ mod tests {
     }
 
     fn strings(args: Vec<OsString>) -> Vec<String> {
-        args.into_iter()
-            .map(|a| a.into_string().unwrap())
-            .collect()
+        args.into_iter().map(|a| a.into_string().unwrap()).collect()
     }
 
     #[test]
@@ -320,7 +317,11 @@ mod tests {
             ["--permission-mode", "bypassPermissions"]
         );
         assert_eq!(
-            claude("on-request", &json!("danger-full-access"), InputMode::StreamJson),
+            claude(
+                "on-request",
+                &json!("danger-full-access"),
+                InputMode::StreamJson
+            ),
             [
                 "--permission-mode",
                 "default",
@@ -332,7 +333,8 @@ mod tests {
 
     #[test]
     fn gemini_never_gets_more_than_asked() {
-        let gemini = |approval, sandbox: Value| strings(gemini_flags(&permissions(approval, sandbox)));
+        let gemini =
+            |approval, sandbox: Value| strings(gemini_flags(&permissions(approval, sandbox)));
         assert_eq!(
             gemini("never", json!("read-only")),
             ["--approval-mode", "plan"]
@@ -369,9 +371,7 @@ mod tests {
     fn claude_refuses_granular_and_bypass_as_root() {
         let full = permissions("never", json!({"type": "dangerFullAccess"}));
         assert!(claude_refusal(&full, false).is_none());
-        assert!(
-            claude_refusal(&full, true).is_some_and(|why| why.contains("bypassPermissions"))
-        );
+        assert!(claude_refusal(&full, true).is_some_and(|why| why.contains("bypassPermissions")));
         let granular = Permissions {
             approval: Approval::Granular,
             sandbox: Sandbox::ReadOnly,

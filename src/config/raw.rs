@@ -9,8 +9,9 @@ use toml::{Table, Value};
 use super::de::ValueDeserializer;
 use super::error::{Fault, KeyPath};
 use super::{
-    ApprovalPolicyName, Approvals, BUILTIN_DEFAULT_PROVIDER, Config, DEFAULT_NOTIFY_TIMEOUT_MS, InputMode, SandboxModeName,
-    InterruptConfig, NotifyConfig, PLACEHOLDERS, PromptVia, Provider, ProviderKind,
+    ApprovalPolicyName, Approvals, BUILTIN_DEFAULT_PROVIDER, Config, DEFAULT_NOTIFY_TIMEOUT_MS,
+    InputMode, InterruptConfig, NotifyConfig, PLACEHOLDERS, PromptVia, Provider, ProviderKind,
+    SandboxModeName,
 };
 
 /// The top level of the merged table.

@@ -16,7 +16,6 @@ use std::process::ChildStdin;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-
 /// How long a request with no subscriber waits for the first one (the server subscribes
 /// right after it launched the runner).
 pub const ATTACH_GRACE: Duration = Duration::from_secs(2);
@@ -59,11 +58,7 @@ pub struct Approvals {
 }
 
 impl Approvals {
-    pub fn new(
-        answers: AnswerPipe,
-        policy_decision: &'static str,
-        link: ClientLink,
-    ) -> Approvals {
+    pub fn new(answers: AnswerPipe, policy_decision: &'static str, link: ClientLink) -> Approvals {
         Approvals {
             answers,
             policy_decision,

@@ -188,6 +188,28 @@ pub(super) fn permission_refusal(
         .or_else(|| backend::permissions::refusal(spec, as_root))
 }
 
+/// What a started turn leaves as its thread's settings: its approval policy, and the mode of
+/// its sandbox (none for an external sandbox, which has no mode; the thread keeps its own).
+pub(super) fn persisted_settings(
+    spec: &spec::Spec,
+) -> (Option<serde_json::Value>, Option<serde_json::Value>) {
+    use crate::protocol::{SandboxMode, SandboxPolicy};
+    let policy = spec
+        .sandbox_policy
+        .clone()
+        .and_then(|policy| serde_json::from_value::<SandboxPolicy>(policy).ok());
+    let mode = match policy {
+        Some(SandboxPolicy::ReadOnly { .. }) => Some(SandboxMode::ReadOnly),
+        Some(SandboxPolicy::WorkspaceWrite { .. }) => Some(SandboxMode::WorkspaceWrite),
+        Some(SandboxPolicy::DangerFullAccess) => Some(SandboxMode::DangerFullAccess),
+        Some(SandboxPolicy::ExternalSandbox { .. }) | None => None,
+    };
+    (
+        spec.approval_policy.clone(),
+        mode.and_then(|mode| serde_json::to_value(mode).ok()),
+    )
+}
+
 /// The turn's approval policy: the request's, else the thread's.
 fn approval_policy(p: &TurnStartParams, thread: &ThreadRecord) -> serde_json::Value {
     match &p.approval_policy {
@@ -367,6 +389,55 @@ resume_args = ["run", "--resume", "{session}", "{prompt}"]
         }
         let paused = plan_with(&record, &p, None);
         assert_eq!(paused.spec.prompt, paused.user_prompt);
+    }
+
+    #[test]
+    fn the_turns_approval_policy_and_sandbox_win_over_the_threads_and_stay_its() {
+        let thread_default = plan_for("resumable", &params(json!({})), None);
+        assert_eq!(thread_default.spec.approval_policy, Some(json!("never")));
+        assert_eq!(
+            thread_default.spec.sandbox_policy,
+            Some(json!({"type": "readOnly", "networkAccess": false}))
+        );
+        let p = params(json!({"approvalPolicy": "untrusted",
+            "sandboxPolicy": {"type": "workspaceWrite", "networkAccess": true}}));
+        let planned = plan_for("resumable", &p, None);
+        assert_eq!(planned.spec.approval_policy, Some(json!("untrusted")));
+        assert_eq!(
+            planned.spec.sandbox_policy.as_ref().unwrap()["networkAccess"],
+            true
+        );
+        assert_eq!(
+            persisted_settings(&planned.spec),
+            (Some(json!("untrusted")), Some(json!("workspace-write")))
+        );
+        let external = params(json!({"sandboxPolicy": {"type": "externalSandbox"}}));
+        assert_eq!(
+            persisted_settings(&plan_for("resumable", &external, None).spec).1,
+            None
+        );
+    }
+
+    #[test]
+    fn a_provider_that_lists_what_it_holds_refuses_the_rest() {
+        let config = Config::from_toml(
+            "[providers.x]\nkind = \"jsonl\"\ncommand = \"agent\"\nargs = [\"{prompt}\"]\n\
+             sandbox_modes = [\"read-only\"]\napproval_policies = [\"never\"]\n",
+            &[],
+        )
+        .unwrap();
+        let provider = config.provider("x").unwrap();
+        let mut planned = plan_for("resumable", &params(json!({})), None).spec;
+        assert_eq!(permission_refusal(&planned, provider, false), None);
+        planned.approval_policy = Some(json!("on-request"));
+        let why = permission_refusal(&planned, provider, false).unwrap();
+        assert!(
+            why.contains("approvalPolicy `on-request`") && why.contains("never"),
+            "{why}"
+        );
+        planned.sandbox_policy = Some(json!({"type": "dangerFullAccess"}));
+        let why = permission_refusal(&planned, provider, false).unwrap();
+        assert!(why.contains("sandbox `danger-full-access`"), "{why}");
     }
 
     #[test]

@@ -12,7 +12,8 @@ use super::super::state::{Ephemeral, LoadedStatus, Reply, Server, now_ms, to_val
 use super::super::threads::thread_id;
 use super::super::usage;
 use super::plan::{
-    PlanInput, TurnPlan, permission_refusal, plan, resume_session, spec_provider,
+    PlanInput, TurnPlan, permission_refusal, persisted_settings, plan, resume_session,
+    spec_provider,
 };
 use super::*;
 use super::{control::*, input::*};
@@ -297,8 +298,16 @@ impl Server {
         let thread = checked.thread;
         if checked.ephemeral == Ephemeral::No {
             let first_text = plan.user_prompt.clone();
+            let (approval, sandbox) = persisted_settings(&plan.spec);
             let stored = self.store.update_thread(thread, |r| {
                 r.has_turns = true;
+                // As in Codex, the turn's settings stay the thread's for its later turns.
+                if let Some(approval) = approval {
+                    r.approval_policy = approval;
+                }
+                if let Some(sandbox) = sandbox {
+                    r.sandbox = sandbox;
+                }
                 if r.preview.is_empty() {
                     r.preview = first_text.chars().take(400).collect();
                 }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::real_claude::{ClaudeHost, ProviderSetup, tool_results};
 use crate::real_gemini::GeminiHost;
-use crate::support::Sandbox;
+use crate::support::{Sandbox, wait_until};
 use crate::support::host::{Host, TURN_TIMEOUT, completed_items};
 use crate::support::mock_anthropic::{Block, Reply};
 use crate::support::mock_gemini::Reply as GeminiReply;
@@ -368,4 +368,50 @@ fn the_turns_settings_reach_a_jsonl_backend_and_a_sandbox_it_does_not_list_is_re
     let texts = agent_texts(&messages);
     assert_eq!(texts[6..8], ["never", "danger-full-access"], "{texts:?}");
     host.assert_conforms(&messages);
+}
+
+/// A turn's canonical events (`events.jsonl`).
+fn turn_events(host: &Host, turn: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(host.turn_dir(turn).join("events.jsonl")).unwrap();
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .map(|record| record["event"].clone())
+        .collect()
+}
+
+#[test]
+fn with_no_client_attached_claudes_permission_request_is_denied_by_the_policy() {
+    let mut host = claude_asking_host();
+    let response = turn_start(&mut host, "make a file", json!({"background": true}));
+    let turn = started_turn(&response);
+    // Nobody is left to answer: the runner's policy (`on-request`) decides.
+    host.server.kill();
+    let exit = host.turn_dir(&turn).join("exit.json");
+    wait_until(TURN_TIMEOUT, "the background turn to end", || {
+        exit.exists().then_some(())
+    });
+    let record: Value = serde_json::from_slice(&std::fs::read(&exit).unwrap()).unwrap();
+    assert_eq!(record["status"], "completed", "{record}");
+    let events = turn_events(&host, &turn);
+    let requested = events
+        .iter()
+        .find(|e| e["type"] == "approvalRequested")
+        .unwrap_or_else(|| panic!("{events:#?}"));
+    assert_eq!(requested["command"], WRITING_COMMAND);
+    let resolved = events
+        .iter()
+        .find(|e| e["type"] == "approvalResolved")
+        .unwrap_or_else(|| panic!("{events:#?}"));
+    assert_eq!(resolved["requestId"], requested["requestId"]);
+    assert_eq!(resolved["decision"], "decline");
+    assert_eq!(resolved["decidedBy"], "policy");
+    let item = events
+        .iter()
+        .find(|e| e["type"] == "itemCompleted" && e["item"]["type"] == "commandExecution")
+        .unwrap_or_else(|| panic!("{events:#?}"));
+    assert_eq!(item["item"]["status"], "declined", "{item}");
+    assert!(
+        !host.sandbox.work_dir().join("made-by-tool").exists(),
+        "the command ran without an answer"
+    );
 }

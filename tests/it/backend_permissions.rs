@@ -8,10 +8,10 @@ use serde_json::{Value, json};
 
 use crate::real_claude::{ClaudeHost, ProviderSetup, tool_results};
 use crate::real_gemini::GeminiHost;
-use crate::support::{Sandbox, wait_until};
 use crate::support::host::{Host, TURN_TIMEOUT, completed_items};
 use crate::support::mock_anthropic::{Block, Reply};
 use crate::support::mock_gemini::Reply as GeminiReply;
+use crate::support::{Sandbox, wait_until};
 
 /// The command Claude's rules do not allow without asking (it writes, and is compound).
 const WRITING_COMMAND: &str = "touch made-by-tool && sh -c 'echo ok'";
@@ -414,4 +414,41 @@ fn with_no_client_attached_claudes_permission_request_is_denied_by_the_policy() 
         !host.sandbox.work_dir().join("made-by-tool").exists(),
         "the command ran without an answer"
     );
+}
+
+#[test]
+fn gemini_in_a_workspace_without_network_runs_no_command() {
+    let script = vec![
+        GeminiReply::Model {
+            text: "Making it.".to_owned(),
+            shell: Some("touch made-by-gemini".to_owned()),
+            usage: (10, 2),
+        },
+        GeminiReply::Model {
+            text: "It was refused.".to_owned(),
+            shell: None,
+            usage: (20, 3),
+        },
+    ];
+    // `never` with Codex's workspace-write (network off): Gemini's container would have the
+    // network, so the turn gets `auto_edit`, which refuses commands headless.
+    let mut host = GeminiHost::new(
+        script,
+        json!({"approvalPolicy": "never", "sandbox": "workspace-write"}),
+    );
+    let (turn, messages) = host.completed_turn("make a file");
+    let argv = recorded_argv(&host, &turn);
+    assert!(has_flag(&argv, "--approval-mode", "auto_edit"), "{argv:?}");
+    assert!(!argv.iter().any(|a| a == "--sandbox"), "{argv:?}");
+    assert!(
+        !host.sandbox.work_dir().join("made-by-gemini").exists(),
+        "the command ran: {messages:#?}\nbackend.stdout:\n{}",
+        host.backend_stdout(&turn)
+    );
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(
+        completed["items"][0]["text"], "It was refused.",
+        "{completed}"
+    );
+    host.assert_conforms(&messages);
 }

@@ -46,7 +46,8 @@ pub enum Stdin {
     /// An open pipe for `approval.response` lines (`approvals = "stdin"`).
     ApprovalAnswers,
     /// An open pipe for user messages (Claude stream-json): the prompt is the first one,
-    /// `turn/steer` adds more; closed after the answer to the last one.
+    /// `turn/steer` adds more, and the answers to Claude's permission requests go down it
+    /// too; closed after the answer to the last message.
     UserMessages { prompt: String },
 }
 

@@ -153,19 +153,18 @@ pub fn refusal(spec: &Spec, as_root: bool) -> Option<String> {
 }
 
 fn claude_refusal(permissions: &Permissions, as_root: bool) -> Option<String> {
-    match (&permissions.approval, &permissions.sandbox) {
-        (Approval::Granular, _) => Some(
+    let mode = ClaudeMode::of(permissions);
+    match permissions.approval {
+        Approval::Granular => Some(
             "approvalPolicy `granular`: its permission modes have no per-category policy"
                 .to_owned(),
         ),
-        (Approval::Never, Sandbox::DangerFullAccess | Sandbox::External) if as_root => {
-            Some(format!(
-                "approvalPolicy `never` with sandbox `{}`: that needs its permission mode \
+        Approval::Never if as_root && mode == ClaudeMode::BypassPermissions => Some(format!(
+            "approvalPolicy `never` with sandbox `{}`: that needs its permission mode \
                  `bypassPermissions`, which it refuses to run as root",
-                permissions.sandbox.as_str()
-            ))
-        }
-        _ => None,
+            permissions.sandbox.as_str()
+        )),
+        Approval::Untrusted | Approval::OnRequest | Approval::Never => None,
     }
 }
 
@@ -184,31 +183,61 @@ fn gemini_refusal(permissions: &Permissions) -> Option<String> {
 /// goes back on stdin. Without a way to ask (one-shot input, or `never`),
 /// `--permission-prompts none`: what would prompt is denied.
 pub fn claude_flags(permissions: &Permissions, input: InputMode) -> Vec<OsString> {
-    let (mode, extra_roots) = match &permissions.sandbox {
-        Sandbox::ReadOnly if !permissions.approval.asks() => ("dontAsk", &[][..]),
-        Sandbox::ReadOnly => ("default", &[][..]),
-        Sandbox::WorkspaceWrite { extra_roots, .. } => ("acceptEdits", &extra_roots[..]),
-        Sandbox::DangerFullAccess | Sandbox::External if !permissions.approval.asks() => {
-            return flags(&["--permission-mode", "bypassPermissions"]);
+    let mode = ClaudeMode::of(permissions);
+    let mut args = flags(&["--permission-mode", mode.as_str()]);
+    if let Sandbox::WorkspaceWrite { extra_roots, .. } = &permissions.sandbox {
+        for root in extra_roots {
+            args.push("--add-dir".into());
+            args.push(root.into());
         }
-        Sandbox::DangerFullAccess | Sandbox::External => ("default", &[][..]),
-    };
-    let mut args = flags(&["--permission-mode", mode]);
-    for root in extra_roots {
-        args.push("--add-dir".into());
-        args.push(root.into());
     }
-    match (permissions.approval.asks(), input) {
-        (true, InputMode::StreamJson) => {
+    match (mode, permissions.approval.asks(), input) {
+        // Nothing prompts in these modes: `dontAsk` denies by itself, `bypassPermissions`
+        // allows everything.
+        (ClaudeMode::DontAsk | ClaudeMode::BypassPermissions, _, _) => {}
+        (ClaudeMode::Default | ClaudeMode::AcceptEdits, true, InputMode::StreamJson) => {
             args.extend(flags(&["--permission-prompt-tool", "stdio"]));
         }
-        // dontAsk denies what would prompt by itself.
-        (false, _) if mode == "dontAsk" => {}
-        (true, InputMode::Once) | (false, _) => {
+        (ClaudeMode::Default | ClaudeMode::AcceptEdits, _, _) => {
             args.extend(flags(&["--permission-prompts", "none"]));
         }
     }
     args
+}
+
+/// The Claude Code permission modes a turn's settings map onto.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClaudeMode {
+    /// Runs what its rules classify as safe (reads, read-only commands), prompts for the rest.
+    Default,
+    /// As `Default`, and file edits and file-system commands in the working directories run.
+    AcceptEdits,
+    /// Runs what its rules allow, denies the rest without prompting.
+    DontAsk,
+    /// Runs everything (refused as root).
+    BypassPermissions,
+}
+
+impl ClaudeMode {
+    fn of(permissions: &Permissions) -> ClaudeMode {
+        let asks = permissions.approval.asks();
+        match &permissions.sandbox {
+            Sandbox::ReadOnly if asks => ClaudeMode::Default,
+            Sandbox::ReadOnly => ClaudeMode::DontAsk,
+            Sandbox::WorkspaceWrite { .. } => ClaudeMode::AcceptEdits,
+            Sandbox::DangerFullAccess | Sandbox::External if asks => ClaudeMode::Default,
+            Sandbox::DangerFullAccess | Sandbox::External => ClaudeMode::BypassPermissions,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            ClaudeMode::Default => "default",
+            ClaudeMode::AcceptEdits => "acceptEdits",
+            ClaudeMode::DontAsk => "dontAsk",
+            ClaudeMode::BypassPermissions => "bypassPermissions",
+        }
+    }
 }
 
 /// Gemini CLI's flags: `--approval-mode` and `--sandbox`. Headless Gemini cannot ask

@@ -2,6 +2,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod approvals;
+mod backend_permissions;
 mod chaos;
 mod cli_commands;
 mod codex_capture;

@@ -202,6 +202,17 @@ pub enum Command {
         #[command(flatten)]
         state: StateOptions,
     },
+    /// Delete stored threads: stop what still runs of each (as `kill` does), wait for its
+    /// turns' completion notices to end, then delete its record, index row and directory,
+    /// as `thread/delete` does. A thread that a running server has loaded is refused
+    /// (that server may write it at any moment), unless `--force`. Prints one line per
+    /// deleted thread.
+    ///
+    /// Exit codes: 0 every thread was deleted; 1 a thread was refused (loaded by a running
+    /// server, a turn that did not stop or a notice that did not end within the timeout) or
+    /// an error while working; 2 no such thread, an ambiguous prefix, a turn id, or no state
+    /// directory (then nothing is deleted).
+    Rm(RmOptions),
     /// Delete what ended turns no longer need: the backends' raw output and the turns'
     /// scratch files, of turns that ended longer ago than `--older-than`. Never a running
     /// turn, never the records `thread/read` and `logs` read. Prints what it freed.
@@ -216,6 +227,23 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+/// The options of `agent-host rm`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RmOptions {
+    #[command(flatten)]
+    pub state: StateOptions,
+    /// Delete a thread even while a running server has it loaded.
+    #[arg(long)]
+    pub force: bool,
+    /// How long to wait for each thread's turns to stop and for their notices to end, in
+    /// milliseconds.
+    #[arg(long, default_value_t = 15_000, value_name = "MS")]
+    pub timeout_ms: u64,
+    /// Thread ids, or the start of exactly one each.
+    #[arg(value_name = "THREAD", required = true)]
+    pub threads: Vec<String>,
 }
 
 /// A duration as `--older-than` takes it: digits and a unit (`s`, `m`, `h`, `d`).

@@ -13,6 +13,7 @@ mod notify;
 mod print;
 mod ps;
 mod resume;
+mod rm;
 mod runner;
 mod schema;
 mod select;
@@ -144,6 +145,7 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
             Ok(logs::run(state, follow, &target)?)
         }
         Command::Threads { state } => Ok(threads::run(state)?),
+        Command::Rm(options) => Ok(rm::run(options)?),
         Command::Gc {
             state,
             older_than,

@@ -1,4 +1,4 @@
-//! What the operator commands (`ps`, `logs`, `threads`, `gc`) share: the state directory they
+//! What the operator commands (`ps`, `logs`, `threads`, `gc`, `rm`) share: the state directory they
 //! read, the thread or turn an id on the command line names, and their errors.
 
 use std::io;
@@ -28,6 +28,11 @@ pub enum OpsError {
     RunnerLost(PathBuf),
     #[error("{0}")]
     Read(io::Error),
+    #[error("{turn} is a turn, not a thread (its thread is {thread})")]
+    NotAThread { turn: Uuid, thread: Uuid },
+    /// `rm` left threads as they were: why, and the exit code (1 refused, else not found).
+    #[error("{message}")]
+    NotDeleted { message: String, code: u8 },
 }
 
 impl OpsError {
@@ -37,7 +42,9 @@ impl OpsError {
             OpsError::NoStateDir
             | OpsError::MissingStateDir(_)
             | OpsError::Name(_)
-            | OpsError::NoTurns(_) => ExitCode::from(EXIT_NOT_FOUND),
+            | OpsError::NoTurns(_)
+            | OpsError::NotAThread { .. } => ExitCode::from(EXIT_NOT_FOUND),
+            OpsError::NotDeleted { code, .. } => ExitCode::from(*code),
             OpsError::RunnerLost(_) | OpsError::Read(_) => ExitCode::FAILURE,
         }
     }

@@ -18,6 +18,7 @@ mod real_claude;
 mod real_codex;
 mod real_gemini;
 mod review;
+mod rm;
 mod runner;
 mod schema_drift;
 mod support;

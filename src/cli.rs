@@ -213,6 +213,13 @@ pub enum Command {
     /// an error while working; 2 no such thread, an ambiguous prefix, a turn id, or no state
     /// directory (then nothing is deleted).
     Rm(RmOptions),
+    /// Check that each configured provider (the built-in ones and the configuration's) can
+    /// run a turn here: its kind, the program found (path and version), the command line of
+    /// a new turn, and what is missing.
+    ///
+    /// Exit codes: 0 the default provider can run a turn; 1 it cannot; 2 a bad
+    /// configuration.
+    Doctor(DoctorOptions),
     /// Delete what ended turns no longer need: the backends' raw output and the turns'
     /// scratch files, of turns that ended longer ago than `--older-than`. Never a running
     /// turn, never the records `thread/read` and `logs` read. Prints what it freed.
@@ -244,6 +251,21 @@ pub struct RmOptions {
     /// Thread ids, or the start of exactly one each.
     #[arg(value_name = "THREAD", required = true)]
     pub threads: Vec<String>,
+}
+
+/// The options of `agent-host doctor`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DoctorOptions {
+    /// The configuration file (TOML). Default: $XDG_CONFIG_HOME/agent-host/config.toml,
+    /// else ~/.config/agent-host/config.toml; a missing default file means defaults.
+    #[arg(long, env = "AGENT_HOST_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Override one configuration value, as `key=value` with a TOML value. May be repeated.
+    #[arg(short = 'c', long = "config-override", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// A duration as `--older-than` takes it: digits and a unit (`s`, `m`, `h`, `d`).

@@ -6,6 +6,7 @@
 mod app_server;
 mod client;
 mod command_supervisor;
+mod doctor;
 mod gc;
 mod kill;
 mod logs;
@@ -146,6 +147,7 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
         }
         Command::Threads { state } => Ok(threads::run(state)?),
         Command::Rm(options) => Ok(rm::run(options)?),
+        Command::Doctor(options) => Ok(doctor::run(options)?),
         Command::Gc {
             state,
             older_than,

@@ -10,7 +10,8 @@ use uuid::Uuid;
 use crate::store::turn_dir::{self, NameError, Named, TurnDir};
 use crate::store::{self};
 
-/// Exit code: nothing to act on (no state directory, no such thread or turn).
+/// Exit code: nothing to act on (no state directory, no such thread or turn), or a bad
+/// configuration.
 pub const EXIT_NOT_FOUND: u8 = 2;
 
 /// Why an operator command stopped; `main` prints it as one line.
@@ -28,6 +29,8 @@ pub enum OpsError {
     RunnerLost(PathBuf),
     #[error("{0}")]
     Read(io::Error),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error("{turn} is a turn, not a thread (its thread is {thread})")]
     NotAThread { turn: Uuid, thread: Uuid },
     /// `rm` left threads as they were: why, and the exit code (1 refused, else not found).
@@ -43,7 +46,8 @@ impl OpsError {
             | OpsError::MissingStateDir(_)
             | OpsError::Name(_)
             | OpsError::NoTurns(_)
-            | OpsError::NotAThread { .. } => ExitCode::from(EXIT_NOT_FOUND),
+            | OpsError::NotAThread { .. }
+            | OpsError::Config(_) => ExitCode::from(EXIT_NOT_FOUND),
             OpsError::NotDeleted { code, .. } => ExitCode::from(*code),
             OpsError::RunnerLost(_) | OpsError::Read(_) => ExitCode::FAILURE,
         }

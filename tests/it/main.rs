@@ -9,6 +9,7 @@ mod codex_capture_threads;
 mod command_exec;
 mod compatibility;
 mod conformance;
+mod doctor;
 mod info;
 mod notification_table;
 mod notify;

@@ -241,6 +241,24 @@ pub enum Command {
         #[command(flatten)]
         state: StateOptions,
     },
+    /// Delete stored threads: stop what still runs of each (as `kill` does), wait for its
+    /// turns' completion notices to end, then delete its record, index row and directory,
+    /// as `thread/delete` does. A thread that a running server has loaded is refused
+    /// (that server may write it at any moment), unless `--force`. Prints one line per
+    /// deleted thread.
+    ///
+    /// Exit codes: 0 every thread was deleted; 1 a thread was refused (loaded by a running
+    /// server, a turn that did not stop or a notice that did not end within the timeout) or
+    /// an error while working; 2 no such thread, an ambiguous prefix, a turn id, or no state
+    /// directory (then nothing is deleted).
+    Rm(RmOptions),
+    /// Check that each configured provider (the built-in ones and the configuration's) can
+    /// run a turn here: its kind, the program found (path and version), the command line of
+    /// a new turn, and what is missing.
+    ///
+    /// Exit codes: 0 the default provider can run a turn; 1 it cannot; 2 a bad
+    /// configuration.
+    Doctor(DoctorOptions),
     /// Delete what ended turns no longer need: the backends' raw output and the turns'
     /// scratch files, of turns that ended longer ago than `--older-than`. Never a running
     /// turn, never the records `thread/read` and `logs` read. Prints what it freed.
@@ -294,6 +312,38 @@ pub struct RunArgs {
     /// The user's input; absent or `-`: read from stdin.
     #[arg(value_name = "PROMPT")]
     pub prompt: Option<String>,
+}
+
+/// The options of `agent-host rm`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RmOptions {
+    #[command(flatten)]
+    pub state: StateOptions,
+    /// Delete a thread even while a running server has it loaded.
+    #[arg(long)]
+    pub force: bool,
+    /// How long to wait for each thread's turns to stop and for their notices to end, in
+    /// milliseconds.
+    #[arg(long, default_value_t = 15_000, value_name = "MS")]
+    pub timeout_ms: u64,
+    /// Thread ids, or the start of exactly one each.
+    #[arg(value_name = "THREAD", required = true)]
+    pub threads: Vec<String>,
+}
+
+/// The options of `agent-host doctor`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DoctorOptions {
+    /// The configuration file (TOML). Default: $XDG_CONFIG_HOME/agent-host/config.toml,
+    /// else ~/.config/agent-host/config.toml; a missing default file means defaults.
+    #[arg(long, env = "AGENT_HOST_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Override one configuration value, as `key=value` with a TOML value. May be repeated.
+    #[arg(short = 'c', long = "config-override", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// A duration as `--older-than` takes it: digits and a unit (`s`, `m`, `h`, `d`).

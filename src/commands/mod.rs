@@ -8,6 +8,7 @@ mod client;
 mod command_supervisor;
 mod completions;
 mod demo_agent;
+mod doctor;
 mod gc;
 mod kill;
 mod logs;
@@ -16,6 +17,7 @@ mod print;
 mod ps;
 mod resume;
 mod run;
+mod rm;
 mod runner;
 mod schema;
 mod select;
@@ -152,6 +154,8 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
             Ok(logs::run(state, follow, &target)?)
         }
         Command::Threads { state } => Ok(threads::run(state)?),
+        Command::Rm(options) => Ok(rm::run(options)?),
+        Command::Doctor(options) => Ok(doctor::run(options)?),
         Command::Gc {
             state,
             older_than,

@@ -229,7 +229,7 @@ fn sandbox_policy(p: &TurnStartParams, thread: &ThreadRecord, cwd: &str) -> serd
 
 /// The provider as the runner's spec holds it; `resuming`: the turn resumes a recorded
 /// session, and runs the provider's `resume_args` if it has them.
-pub(super) fn spec_provider(provider: &crate::config::Provider, resuming: bool) -> spec::Provider {
+pub(crate) fn spec_provider(provider: &crate::config::Provider, resuming: bool) -> spec::Provider {
     let args = match (resuming, &provider.resume_args) {
         (true, Some(resume_args)) => resume_args.clone(),
         (true, None) | (false, _) => provider.args.clone(),

@@ -165,6 +165,7 @@ fn new_turn(provider: &Provider) -> Spec {
         model: provider.model.clone(),
         resume_session_id: None,
         approval_policy: None,
+        sandbox_policy: None,
         grace_ms: GraceMs::default(),
         previous_total_usage: None,
         resumed_session_usage: None,

@@ -80,8 +80,14 @@ fn doctor_without_any_cli_on_path_says_so_for_each_provider_and_fails() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["claude", "codex", "gemini"]);
-    for name in names {
+    assert_eq!(names, ["claude", "codex", "demo", "gemini"]);
+    // The built-in demo backend is this executable: it can always run a turn.
+    let demo = provider(&report, "demo");
+    assert_eq!(
+        (&demo["kind"], &demo["ready"], &demo["missing"]),
+        (&json!("jsonl"), &json!(true), &json!([]))
+    );
+    for name in ["claude", "codex", "gemini"] {
         let checked = provider(&report, name);
         assert_eq!(
             checked,
@@ -116,7 +122,14 @@ fn doctor_without_any_cli_on_path_says_so_for_each_provider_and_fails() {
     assert_eq!(provider(&report, "claude")["prompt"], "streamJson");
     assert_eq!(
         provider(&report, "gemini")["commandLine"],
-        json!(["gemini", "-o", "stream-json", "--prompt={prompt}"])
+        json!([
+            "gemini",
+            "-o",
+            "stream-json",
+            "--approval-mode",
+            "plan",
+            "--prompt={prompt}"
+        ])
     );
 }
 

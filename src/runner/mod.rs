@@ -200,6 +200,8 @@ struct Started {
     /// The control socket; `None` in an engine, whose runner reads its inbox instead.
     listener: Option<UnixListener>,
     command_stdin: backend::Stdin,
+    /// The backend's command line, program first, for its process record.
+    argv: Vec<String>,
     adapter: Adapter,
     child: std::process::Child,
 }
@@ -266,6 +268,10 @@ fn start_backend(
         spec,
         socket_path,
         listener,
+        argv: std::iter::once(command.program.as_os_str())
+            .chain(command.args.iter().map(OsString::as_os_str))
+            .map(|arg| arg.to_string_lossy().into_owned())
+            .collect(),
         command_stdin: command.stdin,
         adapter,
         child,
@@ -292,6 +298,9 @@ fn spawn_backend(
                     .iter()
                     .map(|(k, v)| (OsString::from(k), OsString::from(v))),
             )
+            // The turn's approval policy and sandbox, which the provider's `env` cannot
+            // change.
+            .chain(backend::permissions::env(spec))
             .chain([(
                 OsString::from(tree::TURN_MARKER_ENV),
                 OsString::from(&spec.turn_id),
@@ -320,6 +329,20 @@ fn spawn_backend(
     })
 }
 
+/// Polls the control inbox of a runner an engine placed (`engine`), into the loop.
+fn start_inbox(
+    turn_dir: &Path,
+    engine: Option<&EngineJob>,
+    to_loop: &mpsc::Sender<Input>,
+) -> io::Result<()> {
+    if engine.is_none() {
+        return Ok(());
+    }
+    let tx = to_loop.clone();
+    let path = turn_dir.join(inbox::INBOX_FILE);
+    spawn_thread("inbox", move || inbox::poll(&path, &tx)).map(|_| ())
+}
+
 /// Records the started backend (`process.json`, `runnerStarted`), starts the threads that
 /// feed the loop, and runs the supervisor to the turn's end.
 fn supervise(
@@ -339,6 +362,7 @@ fn supervise(
         socket_path,
         listener,
         command_stdin,
+        argv,
         adapter,
         mut child,
     } = started;
@@ -351,6 +375,7 @@ fn supervise(
     record.backend = Some(BackendProcess {
         identity: identity::of_pid(pid)?,
         pgid: pid,
+        argv,
     });
     atomic_file::write_json_atomic(&turn_dir.join(PROCESS_FILE), &record)?;
     log.append(
@@ -364,11 +389,7 @@ fn supervise(
     let (to_loop, inputs) = mpsc::channel::<Input>();
     let (answers, messages) = connect_stdin(&mut child, command_stdin)?;
     start_feeders(turn_dir, child, &to_loop, stop_signals, listener)?;
-    if engine {
-        let tx = to_loop.clone();
-        let path = turn_dir.join(inbox::INBOX_FILE);
-        spawn_thread("inbox", move || inbox::poll(&path, &tx))?;
-    }
+    start_inbox(turn_dir, record.engine.as_ref(), &to_loop)?;
     let client_link = watch_client(spec.mode, lifeline, &to_loop)?;
     // Every process of the turn is a descendant of the runner: it is their subreaper, so
     // orphans (double-forked, `setsid`-ed) come back to it. The marker finds one that escaped
@@ -395,7 +416,11 @@ fn supervise(
         socket_path,
     )
     .with_approvals(approvals::Approvals::new(
-        answers,
+        match (answers, &messages) {
+            (Some(answers), _) => approvals::AnswerPipe::Stdin(answers),
+            (None, Some(_)) => approvals::AnswerPipe::UserMessages,
+            (None, None) => approvals::AnswerPipe::None,
+        },
         spec::policy_decision(spec.approval_policy.as_ref()),
         client_link,
     ));
@@ -741,7 +766,8 @@ fn spawn_error(program: &Path, provider: &str, cwd: &Path, err: &io::Error) -> S
         ),
         io::ErrorKind::NotFound => format!(
             "cannot start {program}: not found (is it installed and on the server's PATH? \
-             `command` of provider `{provider}` names the program)"
+             `command` of provider `{provider}` names the program; the built-in provider `demo` \
+             needs no install)"
         ),
         io::ErrorKind::PermissionDenied => format!(
             "cannot start {program}: permission denied (is it executable?); `command` of \

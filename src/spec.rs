@@ -33,6 +33,9 @@ pub struct Spec {
     pub resume_session_id: Option<String>,
     #[serde(default)]
     pub approval_policy: Option<Value>,
+    /// The thread's sandbox mode (`read-only`, `workspace-write`, `danger-full-access`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<Value>,
     #[serde(default)]
     pub grace_ms: GraceMs,
     /// The thread's token usage total before this turn: the turn's `tokenUsage.total` is
@@ -94,8 +97,11 @@ fn env_names<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<St
 pub enum BackendKind {
     /// Any command printing the codex `exec --json` event stream (`docs/backend-jsonl.md`).
     Jsonl,
-    /// `codex exec --json`: the same stream with codex's argv.
+    /// A fresh `codex app-server` per turn, driven over JSON-RPC on its stdin and stdout.
     Codex,
+    /// `codex exec --json`: the `jsonl` stream with codex's argv.
+    #[serde(rename = "codex-exec")]
+    CodexExec,
     /// Claude Code `--output-format stream-json`.
     Claude,
     /// Gemini CLI `-o stream-json`.

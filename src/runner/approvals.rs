@@ -31,11 +31,22 @@ pub enum ClientLink {
     Subscribers,
 }
 
+/// Where the answers to a backend's approval requests go.
+#[derive(Debug)]
+pub enum Answers {
+    /// Nowhere: the backend takes no answers (stdin is not a pipe).
+    None,
+    /// `approval.response` lines down this pipe (`approvals = "stdin"`).
+    Lines(mpsc::Sender<String>),
+    /// The backend's own protocol on its stdin: the adapter makes the answer, the loop
+    /// writes it (kind `codex`).
+    Protocol,
+}
+
 /// The approval state of a turn.
 #[derive(Debug)]
 pub struct Approvals {
-    /// Where answer lines go; `None` when the backend takes no answers (stdin is not a pipe).
-    answers: Option<mpsc::Sender<String>>,
+    answers: Answers,
     /// The decision when no client can answer.
     pub policy_decision: &'static str,
     pub link: ClientLink,
@@ -49,11 +60,7 @@ pub struct Approvals {
 }
 
 impl Approvals {
-    pub fn new(
-        answers: Option<mpsc::Sender<String>>,
-        policy_decision: &'static str,
-        link: ClientLink,
-    ) -> Approvals {
+    pub fn new(answers: Answers, policy_decision: &'static str, link: ClientLink) -> Approvals {
         Approvals {
             answers,
             policy_decision,
@@ -67,12 +74,12 @@ impl Approvals {
 
     /// A backend that takes no answers.
     pub fn none() -> Approvals {
-        Approvals::new(None, "decline", ClientLink::Subscribers)
+        Approvals::new(Answers::None, "decline", ClientLink::Subscribers)
     }
 
     /// Why a new request cannot be taken, if it cannot.
     pub fn refusal(&self, request_id: &str, interrupting: bool) -> Option<String> {
-        if self.answers.is_none() {
+        if matches!(self.answers, Answers::None) {
             Some(format!(
                 "ignored approval request {request_id:?}: this provider does not take answers \
                  on stdin (set its `approvals = \"stdin\"`)"
@@ -101,12 +108,14 @@ impl Approvals {
         self.pending.len() != before
     }
 
-    /// Sends the answer line to the backend; false when its stdin is gone.
+    /// Sends the `approval.response` line to the backend; false when its stdin is gone or
+    /// takes no such lines.
     pub fn send_answer(&self, request_id: &str, decision: &Value) -> bool {
         let line = json!({"type": "approval.response", "id": request_id, "decision": decision});
-        self.answers
-            .as_ref()
-            .is_some_and(|answers| answers.send(line.to_string()).is_ok())
+        match &self.answers {
+            Answers::Lines(answers) => answers.send(line.to_string()).is_ok(),
+            Answers::None | Answers::Protocol => false,
+        }
     }
 
     /// Whether a client can answer now, with the lifeline intact (`lifeline_intact`).

@@ -249,7 +249,8 @@ fn spawn_backend(
             backend::Stdin::Null => Stdio::null(),
             backend::Stdin::Prompt(_)
             | backend::Stdin::ApprovalAnswers
-            | backend::Stdin::UserMessages { .. } => Stdio::piped(),
+            | backend::Stdin::UserMessages { .. }
+            | backend::Stdin::Protocol => Stdio::piped(),
         },
         stdout: Stdio::piped(),
         stderr: Stdio::from(stderr),
@@ -296,6 +297,10 @@ fn supervise(
         Durability::Flushed,
     )?;
     let (to_loop, inputs) = mpsc::channel::<Input>();
+    let command_stdin_kind = match command_stdin {
+        backend::Stdin::Protocol => StdinKind::Protocol,
+        _ => StdinKind::Other,
+    };
     let (answers, messages) = connect_stdin(&mut child, command_stdin)?;
     start_feeders(turn_dir, child, &to_loop, stop_signals, listener)?;
     let client_link = watch_client(spec.mode, lifeline, &to_loop)?;
@@ -324,12 +329,17 @@ fn supervise(
         socket_path,
     )
     .with_approvals(approvals::Approvals::new(
-        answers,
+        match (answers, &command_stdin_kind) {
+            (Some(lines), _) => approvals::Answers::Lines(lines),
+            (None, StdinKind::Protocol) => approvals::Answers::Protocol,
+            (None, StdinKind::Other) => approvals::Answers::None,
+        },
         spec::policy_decision(spec.approval_policy.as_ref()),
         client_link,
     ));
     let supervisor = match messages {
-        Some((stdin, prompt)) => supervisor.with_user_messages(stdin, &prompt),
+        Some((stdin, Some(prompt))) => supervisor.with_user_messages(stdin, &prompt),
+        Some((stdin, None)) => supervisor.with_protocol_input(stdin),
         None => supervisor,
     };
     // Keep one sender so the channel never reports "disconnected" while timers run.
@@ -337,10 +347,17 @@ fn supervise(
     supervisor.run(inputs)
 }
 
-/// The senders of an open stdin: approval answers, or user messages with the first one.
+/// Whether the backend's stdin carries its own protocol (which answers approvals too).
+enum StdinKind {
+    Protocol,
+    Other,
+}
+
+/// The senders of an open stdin: approval answers, or user messages (with the first one,
+/// `None` for a backend's own protocol, whose lines the adapter makes).
 type StdinFeeds = (
     Option<mpsc::Sender<String>>,
-    Option<(mpsc::Sender<String>, String)>,
+    Option<(mpsc::Sender<String>, Option<String>)>,
 );
 
 /// What the backend's stdin carries: the prompt (written by a thread of its own, then
@@ -374,8 +391,9 @@ fn connect_stdin(child: &mut std::process::Child, stdin: backend::Stdin) -> io::
         }
         backend::Stdin::ApprovalAnswers => (open_stdin(child)?, None),
         backend::Stdin::UserMessages { prompt } => {
-            (None, open_stdin(child)?.map(|tx| (tx, prompt)))
+            (None, open_stdin(child)?.map(|tx| (tx, Some(prompt))))
         }
+        backend::Stdin::Protocol => (None, open_stdin(child)?.map(|tx| (tx, None))),
     })
 }
 

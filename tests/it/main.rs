@@ -16,6 +16,7 @@ mod ops;
 mod protocol;
 mod real_claude;
 mod real_codex;
+mod real_codex_app_server;
 mod real_gemini;
 mod review;
 mod runner;

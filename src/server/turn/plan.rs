@@ -134,6 +134,7 @@ pub(super) fn plan(input: PlanInput<'_>) -> TurnPlan {
         model: p.model.clone().or(input.thread.model.clone()),
         resume_session_id: input.resume_session_id,
         approval_policy: Some(input.thread.approval_policy.clone()),
+        sandbox: Some(input.thread.sandbox.clone()).filter(|mode| !mode.is_null()),
         grace_ms: spec::GraceMs {
             cancel: input.interrupt.cancel_grace_ms,
             term: input.interrupt.term_grace_ms,
@@ -165,6 +166,7 @@ pub(super) fn spec_provider(provider: &crate::config::Provider, resuming: bool) 
         kind: match provider.kind {
             ProviderKind::Jsonl => spec::BackendKind::Jsonl,
             ProviderKind::Codex => spec::BackendKind::Codex,
+            ProviderKind::CodexExec => spec::BackendKind::CodexExec,
             ProviderKind::Claude => spec::BackendKind::Claude,
             ProviderKind::Gemini => spec::BackendKind::Gemini,
         },

@@ -245,6 +245,9 @@ impl Server {
         });
         plan.record.review = review;
         check_local_images(&p.input, &plan.spec.provider)?;
+        if let Some(problem) = crate::backend::setting_problem(&plan.spec) {
+            return Err(ErrorObject::invalid_request(problem));
+        }
         let dir = self.turn_dir_for(checked.thread, plan.turn, checked.ephemeral)?;
         self.launch_planned(&dir, &plan, &checked.provider)?;
         Ok((plan, dir))

@@ -1,0 +1,444 @@
+//! Kind `codex`: one turn as the client of a fresh `codex app-server` (JSON-RPC over its
+//! stdin and stdout), run by the turn's runner.
+//!
+//! The adapter sends `initialize` (then `initialized`), `thread/start` (or `thread/resume` of
+//! the Codex thread the previous turn recorded, when the thread continues its session) and
+//! `turn/start` with the prompt and the thread's settings in Codex's own parameters
+//! (`approvalPolicy`, `sandbox`, `model`, `cwd`). Codex's notifications map one to one onto
+//! canonical events: items (its `userMessage` excepted: the server shows the user's own),
+//! agent message, reasoning and command output deltas, token usage, errors. Its approval
+//! requests become `approvalRequested`; the decision goes back as the JSON-RPC response. Its
+//! `turn/completed` is the end marker, at which the runner closes stdin and the app-server
+//! exits. The interrupt is Codex's own `turn/interrupt`.
+//!
+//! Every method and field used here is named by a constant or a `json!` key in this file;
+//! `tests/it/codex_pin.rs` checks them against the installed Codex's schema.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::codex_app_server::{INITIALIZE, INITIALIZED, initialize_params};
+use super::emit;
+use crate::events::{ApprovalKind, ErrorInfo, Event, MarkerOutcome, TokenBreakdown};
+use crate::spec::Spec;
+
+/// The client requests the adapter sends.
+pub const THREAD_START: &str = "thread/start";
+pub const THREAD_RESUME: &str = "thread/resume";
+pub const TURN_START: &str = "turn/start";
+pub const TURN_INTERRUPT: &str = "turn/interrupt";
+
+/// The server notifications the adapter maps.
+pub const THREAD_STARTED: &str = "thread/started";
+pub const ITEM_STARTED: &str = "item/started";
+pub const ITEM_COMPLETED: &str = "item/completed";
+pub const AGENT_MESSAGE_DELTA: &str = "item/agentMessage/delta";
+pub const REASONING_SUMMARY_DELTA: &str = "item/reasoning/summaryTextDelta";
+pub const REASONING_TEXT_DELTA: &str = "item/reasoning/textDelta";
+pub const COMMAND_OUTPUT_DELTA: &str = "item/commandExecution/outputDelta";
+pub const TOKEN_USAGE_UPDATED: &str = "thread/tokenUsage/updated";
+pub const ERROR: &str = "error";
+pub const TURN_COMPLETED: &str = "turn/completed";
+
+/// The server requests the adapter forwards to our client.
+pub const COMMAND_APPROVAL: &str = "item/commandExecution/requestApproval";
+pub const FILE_CHANGE_APPROVAL: &str = "item/fileChange/requestApproval";
+
+/// The ids of our requests: each is sent at most once per turn.
+const INITIALIZE_ID: i64 = 0;
+const THREAD_ID: i64 = 1;
+const TURN_ID: i64 = 2;
+const INTERRUPT_ID: i64 = 3;
+
+/// Where the conversation with the app-server is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase {
+    /// `initialize` sent, its answer awaited.
+    Initializing,
+    /// `thread/start` or `thread/resume` sent.
+    OpeningThread,
+    /// `turn/start` sent to this Codex thread.
+    StartingTurn { thread: String },
+    /// Codex runs its turn.
+    Running { thread: String, turn: String },
+    /// Its turn completed, or the conversation failed: the marker is out.
+    Ended,
+}
+
+/// The adapter of one `codex` turn.
+#[derive(Debug)]
+pub struct Stream {
+    phase: Phase,
+    /// What `thread/start` or `thread/resume` and `turn/start` carry.
+    setup: Setup,
+    /// Lines for the app-server's stdin, taken by the runner.
+    input: Vec<String>,
+    /// The JSON-RPC ids of Codex's pending approval requests, by our request id.
+    approvals: BTreeMap<String, Value>,
+    session: emit::Session,
+    total: emit::ThreadTotal,
+}
+
+/// The turn's settings and input, as the spec gives them.
+#[derive(Debug)]
+struct Setup {
+    resume: Option<String>,
+    cwd: String,
+    model: Option<String>,
+    approval_policy: Option<Value>,
+    sandbox: Option<Value>,
+    prompt: String,
+    images: Vec<String>,
+}
+
+impl Stream {
+    /// The adapter of `spec`'s turn; its first line, `initialize`, is ready to be taken.
+    pub fn new(spec: &Spec) -> Stream {
+        let mut stream = Stream {
+            phase: Phase::Initializing,
+            setup: Setup {
+                resume: spec.resume_session_id.clone(),
+                cwd: spec.cwd.to_string_lossy().into_owned(),
+                model: spec.model.clone(),
+                approval_policy: spec.approval_policy.clone().filter(|p| !p.is_null()),
+                sandbox: spec.sandbox.clone().filter(|s| !s.is_null()),
+                prompt: spec.prompt.clone(),
+                images: spec
+                    .images
+                    .iter()
+                    .map(|path| path.to_string_lossy().into_owned())
+                    .collect(),
+            },
+            input: Vec::new(),
+            approvals: BTreeMap::new(),
+            session: emit::Session::default(),
+            total: emit::ThreadTotal::new(spec.previous_total_usage.unwrap_or_default()),
+        };
+        stream.request(INITIALIZE_ID, INITIALIZE, initialize_params());
+        stream
+    }
+
+    /// The lines written since the last call.
+    pub fn take_input(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.input)
+    }
+
+    /// `turn/interrupt` of Codex's running turn; `None` before it started or once it ended.
+    pub fn interrupt_request(&self) -> Option<String> {
+        let Phase::Running { thread, turn } = &self.phase else {
+            return None;
+        };
+        let params = json!({"threadId": thread, "turnId": turn});
+        Some(json!({"id": INTERRUPT_ID, "method": TURN_INTERRUPT, "params": params}).to_string())
+    }
+
+    /// The JSON-RPC response that carries `decision` for approval request `request_id`.
+    pub fn approval_answer(&mut self, request_id: &str, decision: &Value) -> Option<String> {
+        let id = self.approvals.remove(request_id)?;
+        Some(json!({"id": id, "result": {"decision": decision}}).to_string())
+    }
+
+    /// Maps one line of the app-server's stdout.
+    pub fn on_line(&mut self, line: &[u8], out: &mut Vec<Event>) {
+        let message: Value = match serde_json::from_slice(line) {
+            Ok(message @ Value::Object(_)) => message,
+            Ok(_) | Err(_) => {
+                let text = String::from_utf8_lossy(line);
+                let start: String = text.chars().take(200).collect();
+                out.push(Event::Warning {
+                    message: format!(
+                        "skipped a line of codex app-server that is no JSON-RPC message: {start}"
+                    ),
+                });
+                return;
+            }
+        };
+        let method = message.get("method").and_then(Value::as_str);
+        match (method, message.get("id")) {
+            (Some(method), Some(id)) => self.on_server_request(method, id.clone(), &message, out),
+            (Some(method), None) => self.on_notification(method, &message["params"], out),
+            (None, Some(id)) => self.on_response(id, &message, out),
+            (None, None) => {}
+        }
+    }
+
+    /// Stdout ended: a turn that never completed gets no marker (the runner reports the
+    /// exit without one).
+    pub fn finish(&mut self, _out: &mut [Event]) {}
+
+    fn request(&mut self, id: i64, method: &str, params: Value) {
+        self.input
+            .push(json!({"id": id, "method": method, "params": params}).to_string());
+    }
+
+    fn on_response(&mut self, id: &Value, message: &Value, out: &mut Vec<Event>) {
+        let Some(id) = id.as_i64() else { return };
+        if let Some(error) = message.get("error") {
+            let text = error["message"].as_str().unwrap_or("no message");
+            let method = match id {
+                INITIALIZE_ID => INITIALIZE,
+                THREAD_ID if self.setup.resume.is_some() => THREAD_RESUME,
+                THREAD_ID => THREAD_START,
+                TURN_ID => TURN_START,
+                _ => TURN_INTERRUPT,
+            };
+            if id != INTERRUPT_ID {
+                self.fail(format!("codex app-server refused {method}: {text}"), out);
+            }
+            return;
+        }
+        let result = &message["result"];
+        match (id, &self.phase) {
+            (INITIALIZE_ID, Phase::Initializing) => self.open_thread(),
+            (THREAD_ID, Phase::OpeningThread) => match result["thread"]["id"].as_str() {
+                Some(thread) => {
+                    self.session.named(Some(thread), out);
+                    self.start_turn(thread.to_owned());
+                }
+                None => self.fail("codex app-server named no thread".to_owned(), out),
+            },
+            (TURN_ID, Phase::StartingTurn { thread }) => {
+                if let Some(turn) = result["turn"]["id"].as_str() {
+                    self.phase = Phase::Running {
+                        thread: thread.clone(),
+                        turn: turn.to_owned(),
+                    };
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `initialized`, then `thread/resume` of the recorded thread or `thread/start`.
+    fn open_thread(&mut self) {
+        self.input.push(json!({"method": INITIALIZED}).to_string());
+        let mut params = json!({"cwd": self.setup.cwd});
+        insert(
+            &mut params,
+            "model",
+            self.setup.model.clone().map(Value::from),
+        );
+        insert(
+            &mut params,
+            "approvalPolicy",
+            self.setup.approval_policy.clone(),
+        );
+        insert(&mut params, "sandbox", self.setup.sandbox.clone());
+        let method = match &self.setup.resume {
+            Some(thread) => {
+                params["threadId"] = Value::from(thread.clone());
+                THREAD_RESUME
+            }
+            None => THREAD_START,
+        };
+        self.request(THREAD_ID, method, params);
+        self.phase = Phase::OpeningThread;
+    }
+
+    /// `turn/start` with the prompt (and the local images) and the turn's settings.
+    fn start_turn(&mut self, thread: String) {
+        let mut input =
+            vec![json!({"type": "text", "text": self.setup.prompt, "text_elements": []})];
+        input.extend(
+            self.setup
+                .images
+                .iter()
+                .map(|path| json!({"type": "localImage", "path": path})),
+        );
+        let mut params = json!({"threadId": thread, "input": input, "cwd": self.setup.cwd});
+        insert(
+            &mut params,
+            "model",
+            self.setup.model.clone().map(Value::from),
+        );
+        insert(
+            &mut params,
+            "approvalPolicy",
+            self.setup.approval_policy.clone(),
+        );
+        let policy = self.setup.sandbox.as_ref().and_then(sandbox_policy);
+        insert(&mut params, "sandboxPolicy", policy);
+        self.request(TURN_ID, TURN_START, params);
+        self.phase = Phase::StartingTurn { thread };
+    }
+
+    fn on_notification(&mut self, method: &str, params: &Value, out: &mut Vec<Event>) {
+        let text = |key: &str| params[key].as_str().unwrap_or_default().to_owned();
+        let index = |key: &str| params[key].as_u64().unwrap_or(0) as u32;
+        match method {
+            THREAD_STARTED => self.session.named(params["thread"]["id"].as_str(), out),
+            ITEM_STARTED | ITEM_COMPLETED => {
+                let item = params["item"].clone();
+                // The server shows the user's own input; Codex's copy would be a second one.
+                if item["type"] == "userMessage" || !item.is_object() {
+                    return;
+                }
+                out.push(if method == ITEM_STARTED {
+                    Event::ItemStarted { item }
+                } else {
+                    Event::ItemCompleted { item }
+                });
+            }
+            AGENT_MESSAGE_DELTA => out.push(Event::AgentMessageDelta {
+                item_id: text("itemId"),
+                delta: text("delta"),
+            }),
+            REASONING_SUMMARY_DELTA => out.push(Event::ReasoningSummaryDelta {
+                item_id: text("itemId"),
+                delta: text("delta"),
+                summary_index: index("summaryIndex"),
+            }),
+            REASONING_TEXT_DELTA => out.push(Event::ReasoningTextDelta {
+                item_id: text("itemId"),
+                delta: text("delta"),
+                content_index: index("contentIndex"),
+            }),
+            COMMAND_OUTPUT_DELTA => out.push(Event::CommandOutputDelta {
+                item_id: text("itemId"),
+                delta: text("delta"),
+            }),
+            TOKEN_USAGE_UPDATED => self.usage(&params["tokenUsage"], out),
+            ERROR => out.push(Event::Error {
+                message: params["error"]["message"]
+                    .as_str()
+                    .unwrap_or("codex reported an error")
+                    .to_owned(),
+                will_retry: params["willRetry"].as_bool().unwrap_or(false),
+            }),
+            TURN_COMPLETED => self.turn_completed(&params["turn"], out),
+            // Everything else (plan and diff updates, MCP progress, rate limits, …) has no
+            // canonical event; the items carry their final state.
+            _ => {}
+        }
+    }
+
+    /// Codex's `last` grows the thread's total; its `total` is its own thread's figure.
+    fn usage(&mut self, usage: &Value, out: &mut Vec<Event>) {
+        let (Some(last), Some(total)) = (breakdown(&usage["last"]), breakdown(&usage["total"]))
+        else {
+            return;
+        };
+        let window = usage["modelContextWindow"].as_u64();
+        out.push(self.total.add(last, window, Some(total)));
+    }
+
+    fn turn_completed(&mut self, turn: &Value, out: &mut Vec<Event>) {
+        if self.phase == Phase::Ended {
+            return;
+        }
+        self.phase = Phase::Ended;
+        let marker = match turn["status"].as_str() {
+            Some("completed") => emit::completed(),
+            Some("interrupted") => Event::Marker {
+                outcome: MarkerOutcome::Failed,
+                error: Some(ErrorInfo::new("codex interrupted its turn")),
+            },
+            _ => Event::Marker {
+                outcome: MarkerOutcome::Failed,
+                error: Some(ErrorInfo::new(
+                    turn["error"]["message"]
+                        .as_str()
+                        .unwrap_or("codex reported a failed turn"),
+                )),
+            },
+        };
+        out.push(marker);
+    }
+
+    /// The conversation cannot go on: the error, and the marker that ends the turn.
+    fn fail(&mut self, message: String, out: &mut Vec<Event>) {
+        if self.phase != Phase::Ended {
+            self.phase = Phase::Ended;
+            emit::failed(message, out);
+        }
+    }
+
+    fn on_server_request(
+        &mut self,
+        method: &str,
+        id: Value,
+        message: &Value,
+        out: &mut Vec<Event>,
+    ) {
+        let params = &message["params"];
+        let kind = match method {
+            COMMAND_APPROVAL => ApprovalKind::CommandExecution,
+            FILE_CHANGE_APPROVAL => ApprovalKind::FileChange,
+            other => {
+                // Nothing else is offered to our client: Codex hears a clear refusal.
+                let error = json!({"code": -32601,
+                    "message": format!("agent-host does not answer {other}")});
+                self.input
+                    .push(json!({"id": id, "error": error}).to_string());
+                out.push(Event::Warning {
+                    message: format!("codex asked {other}, which agent-host does not answer"),
+                });
+                return;
+            }
+        };
+        let request_id = match &id {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        self.approvals.insert(request_id.clone(), id);
+        let text = |key: &str| params[key].as_str().map(str::to_owned);
+        out.push(Event::ApprovalRequested {
+            request_id,
+            kind,
+            item_id: text("itemId").unwrap_or_default(),
+            reason: text("reason"),
+            command: text("command"),
+            cwd: text("cwd"),
+        });
+    }
+}
+
+/// Sets `key` when there is a value.
+fn insert(params: &mut Value, key: &str, value: Option<Value>) {
+    if let Some(value) = value {
+        params[key] = value;
+    }
+}
+
+/// Codex's `sandboxPolicy` of a sandbox mode.
+fn sandbox_policy(mode: &Value) -> Option<Value> {
+    let kind = match mode.as_str()? {
+        "read-only" => "readOnly",
+        "workspace-write" => "workspaceWrite",
+        "danger-full-access" => "dangerFullAccess",
+        _ => return None,
+    };
+    Some(json!({"type": kind}))
+}
+
+/// A `TokenUsageBreakdown` of Codex.
+fn breakdown(value: &Value) -> Option<TokenBreakdown> {
+    let field = |key: &str| value[key].as_u64();
+    Some(TokenBreakdown {
+        total_tokens: field("totalTokens")?,
+        input_tokens: field("inputTokens")?,
+        cached_input_tokens: field("cachedInputTokens").unwrap_or(0),
+        cache_write_input_tokens: 0,
+        output_tokens: field("outputTokens")?,
+        reasoning_output_tokens: field("reasoningOutputTokens").unwrap_or(0),
+    })
+}
+
+/// Why the spec's settings cannot be given to a `codex` app-server, if they cannot: a
+/// granular `approvalPolicy` is part of Codex's experimental API, which the adapter does not
+/// opt into (it speaks the stable schema only).
+pub fn setting_problem(spec: &Spec) -> Option<String> {
+    let granular = spec
+        .approval_policy
+        .as_ref()
+        .is_some_and(|policy| policy.get("granular").is_some());
+    granular.then(|| {
+        format!(
+            "provider `{}` (kind codex) cannot honour the setting approvalPolicy \
+             {{\"granular\": …}}: it drives codex app-server through its stable API, which \
+             has no granular approvals; use untrusted, on-request or never",
+            spec.provider.name
+        )
+    })
+}

@@ -1,0 +1,224 @@
+//! Kind `codex`: each turn is the client of a fresh real `codex app-server` (0.169.0), which
+//! talks to our mock of the Responses API on 127.0.0.1. The runner drives it over JSON-RPC;
+//! these tests check what reaches our client (every message against the pinned schema), what
+//! Codex received and did, and that nothing of a turn outlives it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::real_codex::{CodexHost, has_message};
+use crate::support::ServerProcess;
+use crate::support::host::{TURN_TIMEOUT, with_method};
+use crate::support::mock_responses::{Output, Reply};
+use crate::support::procs::{alive, assert_all_gone, descendants, wait_for_process};
+
+/// A host whose provider `app` is kind `codex`, with `extra` in its `thread/start`.
+fn app_host(script: Vec<Reply>, extra: Value) -> CodexHost {
+    CodexHost::of_kind(script, "app", "codex", extra, &BTreeMap::new())
+}
+
+/// Codex's rollout files of the host's `CODEX_HOME`, oldest first.
+fn rollouts(host: &CodexHost) -> Vec<PathBuf> {
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|e| e == "jsonl") {
+                found.push(path);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(&host.sandbox.root().join("codex-home/sessions"), &mut found);
+    found.sort();
+    found
+}
+
+/// The `turn_context` records Codex wrote to its rollouts: the settings it ran turns with.
+fn turn_contexts(host: &CodexHost) -> Vec<Value> {
+    rollouts(host)
+        .iter()
+        .flat_map(|path| {
+            std::fs::read_to_string(path)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+                .filter(|record| record["type"] == "turn_context")
+                .map(|record| record["payload"].clone())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The Codex thread id the turn's app-server answered `thread/start` or `thread/resume` with.
+fn codex_thread_id(stdout: &str) -> String {
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|message| message["id"] == 1 && message["result"]["thread"]["id"].is_string())
+        .and_then(|message| {
+            message["result"]["thread"]["id"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| panic!("no thread in codex's answers:\n{stdout}"))
+}
+
+const CHUNKS: [&str; 4] = ["Streaming ", "arrives ", "in four ", "pieces."];
+
+#[test]
+fn a_streamed_answer_reaches_the_client_as_several_deltas_in_order() {
+    let script = vec![Reply::Complete {
+        outputs: vec![Output::Chunks(CHUNKS.map(str::to_owned).to_vec())],
+        usage: (30, 0, 8),
+    }];
+    let mut host = app_host(script, json!({}));
+    let (turn, messages) = host.completed_turn("-v: say it in pieces");
+    let context = format!(
+        "{messages:#?}\nbackend.stdout:\n{}",
+        host.backend_stdout(&turn)
+    );
+
+    // Every chunk is its own delta, in order, all before the item completes.
+    let completed_at = messages
+        .iter()
+        .position(|m| {
+            m["method"] == "item/completed" && m["params"]["item"]["type"] == "agentMessage"
+        })
+        .unwrap_or_else(|| panic!("no agentMessage completed: {context}"));
+    let item_id = &messages[completed_at]["params"]["item"]["id"];
+    assert_eq!(
+        messages[completed_at]["params"]["item"]["text"],
+        CHUNKS.concat()
+    );
+    let deltas: Vec<(usize, &str)> = messages
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m["method"] == "item/agentMessage/delta")
+        .map(|(at, m)| {
+            assert_eq!(&m["params"]["itemId"], item_id, "{context}");
+            (at, m["params"]["delta"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        deltas.iter().map(|(_, d)| *d).collect::<Vec<_>>(),
+        CHUNKS,
+        "{context}"
+    );
+    assert!(deltas.iter().all(|(at, _)| *at < completed_at), "{context}");
+    // One userMessage item (ours), not a second one from Codex.
+    let user_items = with_method(&messages, "item/started")
+        .into_iter()
+        .filter(|m| m["params"]["item"]["type"] == "userMessage")
+        .count();
+    assert!(user_items <= 1, "{context}");
+    let first = host.mock.wait_request(0, Duration::ZERO);
+    assert!(
+        has_message(&first, "user", "-v: say it in pieces"),
+        "{first}"
+    );
+    // The end of our turn is Codex's exit.
+    let backend = &host.process_record(&turn)["backend"];
+    let (pid, start) = (
+        backend["pid"].as_i64().unwrap() as i32,
+        backend["startTime"].as_u64().unwrap(),
+    );
+    assert!(
+        !alive(pid, start),
+        "codex app-server still runs at turn/completed"
+    );
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(completed["items"][0]["text"], CHUNKS.concat(), "{context}");
+    let mut all = messages;
+    all.push(host.read_thread());
+    host.assert_conforms_and_mock_done(&all);
+}
+
+#[test]
+fn the_sandbox_and_approval_settings_reach_codex() {
+    let script = vec![Reply::Complete {
+        outputs: vec![Output::Message("ok".to_owned())],
+        usage: (10, 0, 1),
+    }];
+    let mut host = app_host(
+        script,
+        json!({"sandbox": "read-only", "approvalPolicy": "untrusted", "model": "mock-model-b"}),
+    );
+    let (turn, messages) = host.completed_turn("what are my settings?");
+    let contexts = turn_contexts(&host);
+    assert_eq!(contexts.len(), 1, "{contexts:#?}");
+    let context = &contexts[0];
+    assert_eq!(context["approval_policy"], "untrusted", "{context}");
+    assert_eq!(context["sandbox_policy"]["type"], "read-only", "{context}");
+    assert_eq!(context["model"], "mock-model-b", "{context}");
+    assert_eq!(
+        context["cwd"],
+        host.sandbox.work_dir().display().to_string(),
+        "{context}"
+    );
+    assert_eq!(
+        host.mock.wait_request(0, Duration::ZERO)["model"],
+        "mock-model-b"
+    );
+    let spec = host.turn_spec(&turn);
+    assert_eq!(spec["sandbox"], "read-only", "{spec}");
+    host.assert_conforms_and_mock_done(&messages);
+}
+
+#[test]
+fn a_setting_codex_cannot_honour_is_refused_at_turn_start() {
+    let host = app_host(Vec::new(), json!({}));
+    // A second server on the same configuration, whose client opts into the experimental
+    // API and so may set a granular approval policy on its thread.
+    let config = host.sandbox.root().join("real-codex.toml");
+    let mut server = ServerProcess::spawn(&host.sandbox.agent_host_spec(
+        Some(&config),
+        &[],
+        &BTreeMap::new(),
+    ));
+    let client = json!({"name": "agent_host_tests", "title": null, "version": "0.0.1"});
+    let params = json!({"clientInfo": client, "capabilities": {"experimentalApi": true}});
+    let (initialized, _) = server.request(json!(1), "initialize", params);
+    assert!(initialized["result"].is_object(), "{initialized}");
+    server.send_json(&json!({"method": "initialized"}));
+    let policy =
+        json!({"granular": {"mcp_elicitations": true, "rules": true, "sandbox_approval": true}});
+    let cwd = host.sandbox.work_dir().display().to_string();
+    let (started, _) = server.request(
+        json!(2),
+        "thread/start",
+        json!({"cwd": cwd, "modelProvider": "app", "approvalPolicy": policy}),
+    );
+    let thread = started["result"]["thread"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{started}"))
+        .to_owned();
+    let (response, _) = server.request(
+        json!(3),
+        "turn/start",
+        json!({"threadId": thread, "input": [{"type": "text", "text": "go"}]}),
+    );
+    let message = response["error"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{response}"));
+    assert_eq!(response["error"]["code"], -32600, "{response}");
+    assert!(message.contains("provider `app`"), "{message}");
+    assert!(message.contains("approvalPolicy"), "{message}");
+    // No turn ran: no turn directory, and Codex was never asked.
+    let turns = host
+        .sandbox
+        .state_dir()
+        .join("threads")
+        .join(&thread)
+        .join("turns");
+    let made = std::fs::read_dir(&turns).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(made, 0, "a turn directory was made");
+    assert!(host.mock.drain().is_empty(), "codex was asked");
+    // The server goes on serving.
+    let (read, _) = server.request(json!(4), "thread/read", json!({"threadId": thread}));
+    assert!(read["result"].is_object(), "{read}");
+}

@@ -298,7 +298,7 @@ impl Stream {
                 item_id: text("itemId"),
                 delta: text("delta"),
             }),
-            TOKEN_USAGE_UPDATED => self.usage(&params["tokenUsage"], out),
+            TOKEN_USAGE_UPDATED => self.usage(params, out),
             ERROR => out.push(Event::Error {
                 message: params["error"]["message"]
                     .as_str()
@@ -313,8 +313,16 @@ impl Stream {
         }
     }
 
-    /// Codex's `last` grows the thread's total; its `total` is its own thread's figure.
-    fn usage(&mut self, usage: &Value, out: &mut Vec<Event>) {
+    /// Codex's `last` grows the thread's total; its `total` is its own thread's figure. Only
+    /// the reports of this turn count: a resumed thread first reports what it had before.
+    fn usage(&mut self, params: &Value, out: &mut Vec<Event>) {
+        let Phase::Running { turn, .. } = &self.phase else {
+            return;
+        };
+        if params["turnId"].as_str() != Some(turn) {
+            return;
+        }
+        let usage = &params["tokenUsage"];
         let (Some(last), Some(total)) = (breakdown(&usage["last"]), breakdown(&usage["total"]))
         else {
             return;

@@ -222,3 +222,199 @@ fn a_setting_codex_cannot_honour_is_refused_at_turn_start() {
     let (read, _) = server.request(json!(4), "thread/read", json!({"threadId": thread}));
     assert!(read["result"].is_object(), "{read}");
 }
+
+/// A turn whose model runs `touch MARK` outside the sandbox (asking to escalate, so Codex
+/// asks for an approval under `on-request`), then answers `DONE`.
+fn escalating_script(mark: &str) -> Vec<Reply> {
+    vec![
+        Reply::Complete {
+            outputs: vec![Output::ExecCommand(json!({
+                "cmd": format!("touch {mark}"),
+                "sandbox_permissions": "require_escalated",
+                "justification": "the test needs the file",
+            }))],
+            usage: (20, 0, 4),
+        },
+        Reply::Complete {
+            outputs: vec![Output::Message(DONE.to_owned())],
+            usage: (30, 0, 2),
+        },
+    ]
+}
+
+const DONE: &str = "Done with the command.";
+
+/// Runs the escalating turn, answers Codex's approval request with `decision`; returns the
+/// turn's messages (the request among them), its command item and whether the file exists.
+fn approval_round_trip(decision: &str) -> (CodexHost, Vec<Value>, Value, bool) {
+    let mark = format!("made-{decision}");
+    let mut host = app_host(
+        escalating_script(&mark),
+        json!({"approvalPolicy": "on-request", "sandbox": "workspace-write"}),
+    );
+    let turn = host.start_turn("make the file");
+    let (request, mut messages) = host
+        .server
+        .wait_for(TURN_TIMEOUT, |m| {
+            m["method"] == "item/commandExecution/requestApproval"
+        })
+        .unwrap_or_else(|(err, got)| panic!("no approval request: {err}: {got:#?}"));
+    let params = &request["params"];
+    assert_eq!(params["threadId"], host.thread_id);
+    assert_eq!(params["turnId"], turn);
+    assert!(
+        params["command"]
+            .as_str()
+            .is_some_and(|c| c.contains(&mark)),
+        "{request}"
+    );
+    assert!(
+        !host.sandbox.work_dir().join(&mark).exists(),
+        "the command ran before its approval"
+    );
+    host.server
+        .send_json(&json!({"id": request["id"], "result": {"decision": decision}}));
+    messages.push(request);
+    messages.extend(host.until_completed(&turn));
+    let item = messages
+        .iter()
+        .rev()
+        .find(|m| {
+            m["method"] == "item/completed" && m["params"]["item"]["type"] == "commandExecution"
+        })
+        .map(|m| m["params"]["item"].clone())
+        .unwrap_or_else(|| panic!("no command item: {messages:#?}"));
+    let exists = host.sandbox.work_dir().join(&mark).exists();
+    (host, messages, item, exists)
+}
+
+#[test]
+fn an_accepted_command_approval_runs_the_command() {
+    let (host, messages, item, exists) = approval_round_trip("accept");
+    let context = format!("{messages:#?}");
+    host.mock.wait_request(1, Duration::ZERO);
+    assert!(exists, "the accepted command did not run: {context}");
+    assert_eq!(item["status"], "completed", "{item}");
+    assert_eq!(item["exitCode"], 0, "{item}");
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(completed["status"], "completed", "{context}");
+    assert_eq!(completed["items"][0]["text"], DONE, "{context}");
+    assert_eq!(
+        with_method(&messages, "serverRequest/resolved").len(),
+        1,
+        "{context}"
+    );
+    host.assert_conforms_and_mock_done(&messages);
+}
+
+#[test]
+fn a_declined_command_approval_does_not_run_it_and_the_turn_goes_on() {
+    let (host, messages, item, exists) = approval_round_trip("decline");
+    let context = format!("{messages:#?}");
+    assert!(!exists, "the declined command ran: {context}");
+    assert_eq!(item["status"], "declined", "{item}");
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(completed["status"], "completed", "{context}");
+    assert_eq!(completed["items"][0]["text"], DONE, "{context}");
+    // The model heard of the refusal and was asked again.
+    host.mock.wait_request(1, Duration::ZERO);
+    host.assert_conforms_and_mock_done(&messages);
+}
+
+#[test]
+fn interrupting_a_codex_turn_during_a_long_command_leaves_no_process() {
+    let script = vec![
+        Reply::Complete {
+            outputs: vec![
+                Output::Message("Starting a long job.".to_owned()),
+                Output::ExecCommand(json!({"cmd": "sleep 600", "yield_time_ms": 30000})),
+            ],
+            usage: (10, 0, 5),
+        },
+        Reply::Stall,
+    ];
+    let mut host = app_host(script, json!({"approvalPolicy": "never"}));
+    let turn = host.start_turn("start the long job");
+    host.mock.wait_request(0, TURN_TIMEOUT);
+    let record = host.process_record(&turn);
+    let runner = record["runner"]["pid"].as_i64().unwrap() as i32;
+    let runner_start = record["runner"]["startTime"].as_u64().unwrap();
+    let backend_pgid = record["backend"]["pgid"].as_i64().unwrap() as i32;
+    let before = wait_for_process(runner, &[backend_pgid], "sleep");
+
+    let response = host.interrupt(&turn);
+    assert_eq!(response["result"], json!({}), "{response}");
+    let messages = host.until_completed(&turn);
+    let stdout = host.backend_stdout(&turn);
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(
+        completed["status"], "interrupted",
+        "{messages:#?}\n{stdout}"
+    );
+    // Codex's own turn/interrupt went first: it ended its turn itself, interrupted.
+    assert!(
+        stdout.lines().any(|line| {
+            serde_json::from_str::<Value>(line).is_ok_and(|m| {
+                m["method"] == "turn/completed" && m["params"]["turn"]["status"] == "interrupted"
+            })
+        }),
+        "codex did not end its turn interrupted:\n{stdout}"
+    );
+    let left: Vec<_> = before
+        .iter()
+        .filter(|p| alive(p.pid, p.start_time))
+        .collect();
+    assert!(left.is_empty(), "left behind at turn/completed: {left:#?}");
+    assert_all_gone(&[(runner, runner_start)], TURN_TIMEOUT);
+    let stragglers = descendants(runner, &[backend_pgid]);
+    assert!(stragglers.is_empty(), "left behind: {stragglers:#?}");
+    host.assert_conforms(&messages);
+}
+
+#[test]
+fn a_continued_thread_resumes_the_codex_thread_on_the_next_turn() {
+    let script = vec![
+        Reply::Complete {
+            outputs: vec![Output::Message("Noted: kiwi.".to_owned())],
+            usage: (40, 0, 4),
+        },
+        Reply::Complete {
+            outputs: vec![Output::Message("The word was kiwi.".to_owned())],
+            usage: (60, 40, 5),
+        },
+    ];
+    let mut host = app_host(script, json!({"continueSession": true}));
+    let (turn1, messages1) = host.completed_turn("remember the word kiwi");
+    let codex_thread = codex_thread_id(&host.backend_stdout(&turn1));
+    assert_eq!(host.thread_record()["backendSessionId"], codex_thread);
+
+    let (turn2, messages2) = host.completed_turn("which word?");
+    assert_eq!(host.turn_spec(&turn2)["resumeSessionId"], codex_thread);
+    let stdout2 = host.backend_stdout(&turn2);
+    assert_eq!(codex_thread_id(&stdout2), codex_thread, "{stdout2}");
+    let second = host.mock.wait_request(1, Duration::ZERO);
+    assert!(
+        has_message(&second, "user", "remember the word kiwi"),
+        "{second}"
+    );
+    assert!(
+        has_message(&second, "assistant", "Noted: kiwi."),
+        "{second}"
+    );
+    assert!(has_message(&second, "user", "which word?"), "{second}");
+    // The thread's total counts each request once.
+    let usage = with_method(&messages2, "thread/tokenUsage/updated");
+    let total = &usage.last().unwrap()["params"]["tokenUsage"]["total"];
+    let codex_usage: Vec<&str> = stdout2
+        .lines()
+        .filter(|line| line.contains("tokenUsage"))
+        .collect();
+    assert_eq!(
+        total["totalTokens"],
+        44 + 65,
+        "{usage:#?}\n{codex_usage:#?}"
+    );
+    let mut all = messages1;
+    all.extend(messages2);
+    host.assert_conforms_and_mock_done(&all);
+}

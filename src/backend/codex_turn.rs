@@ -450,3 +450,165 @@ pub fn setting_problem(spec: &Spec) -> Option<String> {
         )
     })
 }
+
+/// Where in Codex's schema a use is found: a method of one of its message unions (the
+/// method's `params`), or a type of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaPlace {
+    /// A client request (`ClientRequest.json`): its `params`.
+    ClientRequest(&'static str),
+    /// A client notification (`ClientNotification.json`).
+    ClientNotification(&'static str),
+    /// A server notification (`ServerNotification.json`): its `params`.
+    ServerNotification(&'static str),
+    /// A server request (`ServerRequest.json`): its `params`.
+    ServerRequest(&'static str),
+    /// A type's own file (`v2/TurnStartResponse`, `CommandExecutionRequestApprovalResponse`).
+    Type(&'static str),
+}
+
+/// One method or type the adapter uses, and the fields of it that it reads or writes (dotted
+/// paths; `path=value` when the adapter relies on that value of an enum).
+#[derive(Debug, Clone, Copy)]
+pub struct SchemaUse {
+    pub place: SchemaPlace,
+    pub fields: &'static [&'static str],
+}
+
+/// Everything this adapter uses of Codex's app-server protocol; `tests/it/codex_pin.rs`
+/// checks each against the installed Codex's `generate-json-schema`. Keep it in step with
+/// the code above.
+pub const SCHEMA_USES: &[SchemaUse] = &[
+    SchemaUse {
+        place: SchemaPlace::ClientRequest(INITIALIZE),
+        fields: &["clientInfo.name", "clientInfo.title", "clientInfo.version"],
+    },
+    SchemaUse {
+        place: SchemaPlace::ClientNotification(INITIALIZED),
+        fields: &[],
+    },
+    SchemaUse {
+        place: SchemaPlace::ClientRequest(THREAD_START),
+        fields: &[
+            "cwd",
+            "model",
+            "approvalPolicy=untrusted",
+            "approvalPolicy=on-request",
+            "approvalPolicy=never",
+            "sandbox=read-only",
+            "sandbox=workspace-write",
+            "sandbox=danger-full-access",
+        ],
+    },
+    SchemaUse {
+        place: SchemaPlace::ClientRequest(THREAD_RESUME),
+        fields: &["threadId", "cwd", "model", "approvalPolicy", "sandbox"],
+    },
+    SchemaUse {
+        place: SchemaPlace::Type("v2/ThreadStartResponse"),
+        fields: &["thread.id"],
+    },
+    SchemaUse {
+        place: SchemaPlace::Type("v2/ThreadResumeResponse"),
+        fields: &["thread.id"],
+    },
+    SchemaUse {
+        place: SchemaPlace::ClientRequest(TURN_START),
+        fields: &[
+            "threadId",
+            "input.type=text",
+            "input.text",
+            "input.text_elements",
+            "input.type=localImage",
+            "input.path",
+            "cwd",
+            "model",
+            "approvalPolicy",
+            "sandboxPolicy.type=readOnly",
+            "sandboxPolicy.type=workspaceWrite",
+            "sandboxPolicy.type=dangerFullAccess",
+        ],
+    },
+    SchemaUse {
+        place: SchemaPlace::Type("v2/TurnStartResponse"),
+        fields: &["turn.id"],
+    },
+    SchemaUse {
+        place: SchemaPlace::ClientRequest(TURN_INTERRUPT),
+        fields: &["threadId", "turnId"],
+    },
+    SchemaUse {
+        place: SchemaPlace::ServerNotification(THREAD_STARTED),
+        fields: &["thread.id"],
+    },
+    SchemaUse {
+        place: SchemaPlace::ServerNotification(ITEM_STARTED),
+        fields: &["item.type=userMessage", "item.type=agentMessage", "item.id"],
+    },
+    SchemaUse {
+        place: SchemaPlace::ServerNotification(ITEM_COMPLETED),
+        fields: &["item"],
+    },
+    SchemaUse {
+        place: SchemaPlace::ServerNotification(AGENT_MESSAGE_DELTA),
+        fields: &["itemId", "delta"],
+    },
+    SchemaUse {
+        place: SchemaPlace::ServerNotification(REASONING_SUMMARY_DELTA),
+        fields: &["itemId", "delta", "summaryIndex"],
+    },
+    SchemaUse {
+        place: SchemaPlace::ServerNotification(REASONING_TEXT_DELTA),
+        fields: &["itemId", "delta", "contentIndex"],
+    },
+    SchemaUse {
+        place: SchemaPlace::ServerNotification(COMMAND_OUTPUT_DELTA),
+        fields: &["itemId", "delta"],
+    },
+    SchemaUse {
+        place: SchemaPlace::ServerNotification(TOKEN_USAGE_UPDATED),
+        fields: &[
+            "turnId",
+            "tokenUsage.modelContextWindow",
+            "tokenUsage.last.totalTokens",
+            "tokenUsage.last.inputTokens",
+            "tokenUsage.last.cachedInputTokens",
+            "tokenUsage.last.outputTokens",
+            "tokenUsage.last.reasoningOutputTokens",
+            "tokenUsage.total.totalTokens",
+            "tokenUsage.total.inputTokens",
+            "tokenUsage.total.cachedInputTokens",
+            "tokenUsage.total.outputTokens",
+            "tokenUsage.total.reasoningOutputTokens",
+        ],
+    },
+    SchemaUse {
+        place: SchemaPlace::ServerNotification(ERROR),
+        fields: &["error.message", "willRetry"],
+    },
+    SchemaUse {
+        place: SchemaPlace::ServerNotification(TURN_COMPLETED),
+        fields: &[
+            "turn.status=completed",
+            "turn.status=interrupted",
+            "turn.status=failed",
+            "turn.error.message",
+        ],
+    },
+    SchemaUse {
+        place: SchemaPlace::ServerRequest(COMMAND_APPROVAL),
+        fields: &["itemId", "reason", "command", "cwd"],
+    },
+    SchemaUse {
+        place: SchemaPlace::ServerRequest(FILE_CHANGE_APPROVAL),
+        fields: &["itemId", "reason"],
+    },
+    SchemaUse {
+        place: SchemaPlace::Type("CommandExecutionRequestApprovalResponse"),
+        fields: &["decision=accept", "decision=decline"],
+    },
+    SchemaUse {
+        place: SchemaPlace::Type("FileChangeRequestApprovalResponse"),
+        fields: &["decision=accept", "decision=decline"],
+    },
+];

@@ -6,6 +6,7 @@ mod chaos;
 mod cli_commands;
 mod codex_capture;
 mod codex_capture_threads;
+mod codex_pin;
 mod command_exec;
 mod compatibility;
 mod conformance;

@@ -77,7 +77,7 @@ impl DerefMut for CodexHost {
 enum ProviderSetup {
     /// The built-in `codex` provider (its shipped argv) with our command and environment.
     BuiltIn,
-    /// A provider of our own, `kind = "codex"` and no `args`: the adapter's default argv.
+    /// A provider of our own, `kind = "codex-exec"` and no `args`: the adapter's default argv.
     Named(&'static str),
 }
 

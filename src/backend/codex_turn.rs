@@ -612,3 +612,183 @@ pub const SCHEMA_USES: &[SchemaUse] = &[
         fields: &["decision=accept", "decision=decline"],
     },
 ];
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::backend::test_support::types;
+    use crate::events::Mode;
+    use crate::spec::{Approvals, BackendKind, GraceMs, InputMode, PromptVia, Provider};
+
+    fn spec(resume: Option<&str>) -> Spec {
+        Spec {
+            v: 1,
+            thread_id: "t".to_owned(),
+            turn_id: "u".to_owned(),
+            mode: Mode::Foreground,
+            cwd: PathBuf::from("/work"),
+            provider: Provider {
+                name: "app".to_owned(),
+                kind: BackendKind::Codex,
+                command: String::new(),
+                args: Vec::new(),
+                env: Vec::new(),
+                prompt_via: PromptVia::Arg,
+                approvals: Approvals::None,
+                input: InputMode::Once,
+            },
+            prompt: "hello".to_owned(),
+            images: vec![PathBuf::from("/img/a.png")],
+            model: Some("m".to_owned()),
+            resume_session_id: resume.map(str::to_owned),
+            approval_policy: Some(json!("on-request")),
+            sandbox: Some(json!("read-only")),
+            grace_ms: GraceMs::default(),
+            previous_total_usage: None,
+            resumed_session_usage: None,
+        }
+    }
+
+    fn sent(stream: &mut Stream) -> Vec<Value> {
+        stream
+            .take_input()
+            .iter()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
+    fn feed(stream: &mut Stream, message: Value) -> Vec<Event> {
+        let mut out = Vec::new();
+        stream.on_line(message.to_string().as_bytes(), &mut out);
+        out
+    }
+
+    /// A stream past `turn/start`, with Codex's thread `th` and turn `tu`.
+    fn running(resume: Option<&str>) -> (Stream, Vec<Value>) {
+        let mut stream = Stream::new(&spec(resume));
+        let mut lines = sent(&mut stream);
+        feed(&mut stream, json!({"id": 0, "result": {}}));
+        lines.extend(sent(&mut stream));
+        let out = feed(
+            &mut stream,
+            json!({"id": 1, "result": {"thread": {"id": "th"}}}),
+        );
+        assert_eq!(types(&out), ["backendSession"]);
+        lines.extend(sent(&mut stream));
+        feed(
+            &mut stream,
+            json!({"id": 2, "result": {"turn": {"id": "tu"}}}),
+        );
+        (stream, lines)
+    }
+
+    #[test]
+    fn a_fresh_turn_starts_a_thread_then_the_turn_with_the_settings() {
+        let (stream, lines) = running(None);
+        let methods: Vec<&str> = lines
+            .iter()
+            .map(|l| l["method"].as_str().unwrap())
+            .collect();
+        assert_eq!(methods, [INITIALIZE, INITIALIZED, THREAD_START, TURN_START]);
+        assert_eq!(
+            lines[2]["params"],
+            json!({"cwd": "/work", "model": "m", "approvalPolicy": "on-request",
+                   "sandbox": "read-only"})
+        );
+        let turn = &lines[3]["params"];
+        assert_eq!(turn["threadId"], "th");
+        assert_eq!(turn["input"][0]["text"], "hello");
+        assert_eq!(
+            turn["input"][1],
+            json!({"type": "localImage", "path": "/img/a.png"})
+        );
+        assert_eq!(turn["sandboxPolicy"], json!({"type": "readOnly"}));
+        assert_eq!(turn["approvalPolicy"], "on-request");
+        let interrupt: Value = serde_json::from_str(&stream.interrupt_request().unwrap()).unwrap();
+        assert_eq!(interrupt["method"], TURN_INTERRUPT);
+        assert_eq!(
+            interrupt["params"],
+            json!({"threadId": "th", "turnId": "tu"})
+        );
+    }
+
+    #[test]
+    fn a_continued_session_resumes_the_recorded_thread() {
+        let (_, lines) = running(Some("th"));
+        assert_eq!(lines[2]["method"], THREAD_RESUME);
+        assert_eq!(lines[2]["params"]["threadId"], "th");
+    }
+
+    #[test]
+    fn notifications_map_one_to_one_and_the_approval_answer_is_the_response() {
+        let (mut stream, _) = running(None);
+        let item = json!({"type": "agentMessage", "id": "m1", "text": ""});
+        let user = json!({"type": "userMessage", "id": "u1", "content": []});
+        let usage = |turn: &str| {
+            let b = json!({"totalTokens": 5, "inputTokens": 4, "cachedInputTokens": 0,
+                           "outputTokens": 1, "reasoningOutputTokens": 0});
+            json!({"method": TOKEN_USAGE_UPDATED, "params": {"turnId": turn,
+                "tokenUsage": {"total": b, "last": b, "modelContextWindow": 9}}})
+        };
+        let mut out = Vec::new();
+        for message in [
+            json!({"method": ITEM_STARTED, "params": {"item": user}}),
+            json!({"method": ITEM_STARTED, "params": {"item": item}}),
+            json!({"method": AGENT_MESSAGE_DELTA, "params": {"itemId": "m1", "delta": "a"}}),
+            usage("an-earlier-turn"),
+            usage("tu"),
+            json!({"id": "r7", "method": COMMAND_APPROVAL,
+                   "params": {"itemId": "c1", "command": "ls", "cwd": "/work", "reason": null}}),
+            json!({"method": TURN_COMPLETED, "params": {"turn": {"id": "tu", "status": "completed"}}}),
+        ] {
+            out.extend(feed(&mut stream, message));
+        }
+        assert_eq!(
+            types(&out),
+            [
+                "itemStarted",
+                "agentMessageDelta",
+                "tokenUsage",
+                "approvalRequested",
+                "marker"
+            ]
+        );
+        let answer: Value =
+            serde_json::from_str(&stream.approval_answer("r7", &json!("decline")).unwrap())
+                .unwrap();
+        assert_eq!(
+            answer,
+            json!({"id": "r7", "result": {"decision": "decline"}})
+        );
+        assert_eq!(
+            stream.approval_answer("r7", &json!("accept")),
+            None,
+            "answered once"
+        );
+        assert_eq!(stream.interrupt_request(), None, "the turn has ended");
+    }
+
+    #[test]
+    fn a_refused_request_fails_the_turn_and_other_server_requests_are_refused() {
+        let mut stream = Stream::new(&spec(None));
+        sent(&mut stream);
+        let out = feed(
+            &mut stream,
+            json!({"id": 5, "method": "item/tool/requestUserInput", "params": {}}),
+        );
+        assert_eq!(types(&out), ["warning"]);
+        assert_eq!(sent(&mut stream)[0]["error"]["code"], -32601);
+        let out = feed(
+            &mut stream,
+            json!({"id": 0, "error": {"code": -1, "message": "no"}}),
+        );
+        assert_eq!(types(&out), ["error", "marker"]);
+        assert!(setting_problem(&spec(None)).is_none());
+        let mut granular = spec(None);
+        granular.approval_policy = Some(json!({"granular": {}}));
+        let problem = setting_problem(&granular).unwrap();
+        assert!(problem.contains("provider `app`") && problem.contains("approvalPolicy"));
+    }
+}

@@ -3,8 +3,9 @@
 //!
 //! The adapter sends `initialize` (then `initialized`), `thread/start` (or `thread/resume` of
 //! the Codex thread the previous turn recorded, when the thread continues its session) and
-//! `turn/start` with the prompt and the thread's settings in Codex's own parameters
-//! (`approvalPolicy`, `sandbox`, `model`, `cwd`). Codex's notifications map one to one onto
+//! `turn/start` with the prompt and the turn's settings in Codex's own parameters
+//! (`approvalPolicy`, `sandbox` on the thread and the whole `sandboxPolicy` on the turn,
+//! `model`, `cwd`): the spec holds them in Codex's shapes, so they pass as they are. Codex's notifications map one to one onto
 //! canonical events: items (its `userMessage` excepted: the server shows the user's own),
 //! agent message, reasoning and command output deltas, token usage, errors. Its approval
 //! requests become `approvalRequested`; the decision goes back as the JSON-RPC response. Its
@@ -20,6 +21,7 @@ use serde_json::{Value, json};
 
 use super::codex_app_server::{INITIALIZE, INITIALIZED, initialize_params};
 use super::emit;
+use super::permissions::{Approval, Permissions, Sandbox};
 use crate::events::{ApprovalKind, ErrorInfo, Event, MarkerOutcome, TokenBreakdown};
 use crate::spec::Spec;
 
@@ -87,7 +89,11 @@ struct Setup {
     cwd: String,
     model: Option<String>,
     approval_policy: Option<Value>,
-    sandbox: Option<Value>,
+    /// Codex's `SandboxPolicy` object, for `turn/start`.
+    sandbox_policy: Option<Value>,
+    /// Its mode, for `thread/start` and `thread/resume` (none for an external sandbox, which
+    /// has no mode).
+    sandbox_mode: Option<&'static str>,
     prompt: String,
     images: Vec<String>,
 }
@@ -102,7 +108,8 @@ impl Stream {
                 cwd: spec.cwd.to_string_lossy().into_owned(),
                 model: spec.model.clone(),
                 approval_policy: spec.approval_policy.clone().filter(|p| !p.is_null()),
-                sandbox: spec.sandbox.clone().filter(|s| !s.is_null()),
+                sandbox_policy: spec.sandbox_policy.clone().filter(|s| !s.is_null()),
+                sandbox_mode: sandbox_mode(spec),
                 prompt: spec.prompt.clone(),
                 images: spec
                     .images
@@ -224,7 +231,11 @@ impl Stream {
             "approvalPolicy",
             self.setup.approval_policy.clone(),
         );
-        insert(&mut params, "sandbox", self.setup.sandbox.clone());
+        insert(
+            &mut params,
+            "sandbox",
+            self.setup.sandbox_mode.map(Value::from),
+        );
         let method = match &self.setup.resume {
             Some(thread) => {
                 params["threadId"] = Value::from(thread.clone());
@@ -257,8 +268,11 @@ impl Stream {
             "approvalPolicy",
             self.setup.approval_policy.clone(),
         );
-        let policy = self.setup.sandbox.as_ref().and_then(sandbox_policy);
-        insert(&mut params, "sandboxPolicy", policy);
+        insert(
+            &mut params,
+            "sandboxPolicy",
+            self.setup.sandbox_policy.clone(),
+        );
         self.request(TURN_ID, TURN_START, params);
         self.phase = Phase::StartingTurn { thread };
     }
@@ -409,15 +423,16 @@ fn insert(params: &mut Value, key: &str, value: Option<Value>) {
     }
 }
 
-/// Codex's `sandboxPolicy` of a sandbox mode.
-fn sandbox_policy(mode: &Value) -> Option<Value> {
-    let kind = match mode.as_str()? {
-        "read-only" => "readOnly",
-        "workspace-write" => "workspaceWrite",
-        "danger-full-access" => "dangerFullAccess",
-        _ => return None,
-    };
-    Some(json!({"type": kind}))
+/// The mode of the spec's sandbox, as `thread/start` takes it; `None` without a sandbox in
+/// the spec and for an external one.
+fn sandbox_mode(spec: &Spec) -> Option<&'static str> {
+    spec.sandbox_policy.as_ref()?;
+    match Permissions::of(spec).sandbox {
+        Sandbox::External => None,
+        sandbox @ (Sandbox::ReadOnly
+        | Sandbox::WorkspaceWrite { .. }
+        | Sandbox::DangerFullAccess) => Some(sandbox.as_str()),
+    }
 }
 
 /// A `TokenUsageBreakdown` of Codex.
@@ -433,22 +448,19 @@ fn breakdown(value: &Value) -> Option<TokenBreakdown> {
     })
 }
 
-/// Why the spec's settings cannot be given to a `codex` app-server, if they cannot: a
+/// Which of the turn's settings a `codex` app-server cannot be given, if one cannot: a
 /// granular `approvalPolicy` is part of Codex's experimental API, which the adapter does not
-/// opt into (it speaks the stable schema only).
-pub fn setting_problem(spec: &Spec) -> Option<String> {
-    let granular = spec
-        .approval_policy
-        .as_ref()
-        .is_some_and(|policy| policy.get("granular").is_some());
-    granular.then(|| {
-        format!(
-            "provider `{}` (kind codex) cannot honour the setting approvalPolicy \
-             {{\"granular\": …}}: it drives codex app-server through its stable API, which \
-             has no granular approvals; use untrusted, on-request or never",
-            spec.provider.name
-        )
-    })
+/// opt into (it speaks the stable schema only, which the pin test checks). Every other
+/// policy and sandbox is Codex's own and passes as it is.
+pub fn refusal(permissions: &Permissions) -> Option<String> {
+    match permissions.approval {
+        Approval::Granular => Some(
+            "approvalPolicy `granular`: agent-host drives codex app-server through its stable \
+             API, which has no granular approvals; use untrusted, on-request or never"
+                .to_owned(),
+        ),
+        Approval::Untrusted | Approval::OnRequest | Approval::Never => None,
+    }
 }
 
 /// Where in Codex's schema a use is found: a method of one of its message unions (the
@@ -527,6 +539,11 @@ pub const SCHEMA_USES: &[SchemaUse] = &[
             "sandboxPolicy.type=readOnly",
             "sandboxPolicy.type=workspaceWrite",
             "sandboxPolicy.type=dangerFullAccess",
+            "sandboxPolicy.type=externalSandbox",
+            "sandboxPolicy.networkAccess",
+            "sandboxPolicy.writableRoots",
+            "sandboxPolicy.excludeTmpdirEnvVar",
+            "sandboxPolicy.excludeSlashTmp",
         ],
     },
     SchemaUse {
@@ -644,7 +661,7 @@ mod tests {
             model: Some("m".to_owned()),
             resume_session_id: resume.map(str::to_owned),
             approval_policy: Some(json!("on-request")),
-            sandbox: Some(json!("read-only")),
+            sandbox_policy: Some(json!({"type": "readOnly", "networkAccess": false})),
             grace_ms: GraceMs::default(),
             previous_total_usage: None,
             resumed_session_usage: None,
@@ -704,7 +721,10 @@ mod tests {
             turn["input"][1],
             json!({"type": "localImage", "path": "/img/a.png"})
         );
-        assert_eq!(turn["sandboxPolicy"], json!({"type": "readOnly"}));
+        assert_eq!(
+            turn["sandboxPolicy"],
+            json!({"type": "readOnly", "networkAccess": false})
+        );
         assert_eq!(turn["approvalPolicy"], "on-request");
         let interrupt: Value = serde_json::from_str(&stream.interrupt_request().unwrap()).unwrap();
         assert_eq!(interrupt["method"], TURN_INTERRUPT);
@@ -785,10 +805,10 @@ mod tests {
             json!({"id": 0, "error": {"code": -1, "message": "no"}}),
         );
         assert_eq!(types(&out), ["error", "marker"]);
-        assert!(setting_problem(&spec(None)).is_none());
+        assert!(refusal(&Permissions::of(&spec(None))).is_none());
         let mut granular = spec(None);
-        granular.approval_policy = Some(json!({"granular": {}}));
-        let problem = setting_problem(&granular).unwrap();
-        assert!(problem.contains("provider `app`") && problem.contains("approvalPolicy"));
+        granular.approval_policy = Some(json!({"granular": {"rules": true}}));
+        let problem = refusal(&Permissions::of(&granular)).unwrap();
+        assert!(problem.contains("approvalPolicy `granular`"), "{problem}");
     }
 }

@@ -16,8 +16,6 @@ use std::process::ChildStdin;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-
 /// How long a request with no subscriber waits for the first one (the server subscribes
 /// right after it launched the runner).
 pub const ATTACH_GRACE: Duration = Duration::from_secs(2);
@@ -31,22 +29,23 @@ pub enum ClientLink {
     Subscribers,
 }
 
-/// Where the answers to a backend's approval requests go.
+/// Where the answer lines go.
 #[derive(Debug)]
-pub enum Answers {
-    /// Nowhere: the backend takes no answers (stdin is not a pipe).
+pub enum AnswerPipe {
+    /// The backend takes no answers (its stdin is not a pipe for them).
     None,
-    /// `approval.response` lines down this pipe (`approvals = "stdin"`).
-    Lines(mpsc::Sender<String>),
-    /// The backend's own protocol on its stdin: the adapter makes the answer, the loop
-    /// writes it (kind `codex`).
-    Protocol,
+    /// A stdin of their own (`approvals = "stdin"`).
+    Stdin(mpsc::Sender<String>),
+    /// The stdin that carries the user messages (Claude's stream-json input, where the
+    /// answers are `control_response` lines), or the backend's own protocol (kind `codex`,
+    /// where they are JSON-RPC responses): open until the turn's end.
+    UserMessages,
 }
 
 /// The approval state of a turn.
 #[derive(Debug)]
 pub struct Approvals {
-    answers: Answers,
+    answers: AnswerPipe,
     /// The decision when no client can answer.
     pub policy_decision: &'static str,
     pub link: ClientLink,
@@ -60,7 +59,7 @@ pub struct Approvals {
 }
 
 impl Approvals {
-    pub fn new(answers: Answers, policy_decision: &'static str, link: ClientLink) -> Approvals {
+    pub fn new(answers: AnswerPipe, policy_decision: &'static str, link: ClientLink) -> Approvals {
         Approvals {
             answers,
             policy_decision,
@@ -74,12 +73,12 @@ impl Approvals {
 
     /// A backend that takes no answers.
     pub fn none() -> Approvals {
-        Approvals::new(Answers::None, "decline", ClientLink::Subscribers)
+        Approvals::new(AnswerPipe::None, "decline", ClientLink::Subscribers)
     }
 
     /// Why a new request cannot be taken, if it cannot.
     pub fn refusal(&self, request_id: &str, interrupting: bool) -> Option<String> {
-        if matches!(self.answers, Answers::None) {
+        if matches!(self.answers, AnswerPipe::None) {
             Some(format!(
                 "ignored approval request {request_id:?}: this provider does not take answers \
                  on stdin (set its `approvals = \"stdin\"`)"
@@ -108,14 +107,15 @@ impl Approvals {
         self.pending.len() != before
     }
 
-    /// Sends the `approval.response` line to the backend; false when its stdin is gone or
-    /// takes no such lines.
-    pub fn send_answer(&self, request_id: &str, decision: &Value) -> bool {
-        let line = json!({"type": "approval.response", "id": request_id, "decision": decision});
-        match &self.answers {
-            Answers::Lines(answers) => answers.send(line.to_string()).is_ok(),
-            Answers::None | Answers::Protocol => false,
-        }
+    /// Sends the answer line (the adapter's) to the backend, through `messages` when the
+    /// answers share the user messages' stdin; false when that stdin is gone.
+    pub fn send_answer(&self, line: String, messages: Option<&mpsc::Sender<String>>) -> bool {
+        let pipe = match &self.answers {
+            AnswerPipe::None => None,
+            AnswerPipe::Stdin(answers) => Some(answers),
+            AnswerPipe::UserMessages => messages,
+        };
+        pipe.is_some_and(|pipe| pipe.send(line).is_ok())
     }
 
     /// Whether a client can answer now, with the lifeline intact (`lifeline_intact`).

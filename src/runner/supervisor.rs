@@ -530,11 +530,8 @@ impl Supervisor {
             return Ok(());
         }
         let sent = match self.backend.adapter.approval_answer(request_id, &decision) {
-            Some(line) => self
-                .messages
-                .as_ref()
-                .is_some_and(|stdin| stdin.send(line).is_ok()),
-            None => self.approvals.send_answer(request_id, &decision),
+            Some(line) => self.approvals.send_answer(line, self.messages.as_ref()),
+            None => false,
         };
         if !sent {
             tracing::warn!(

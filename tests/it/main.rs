@@ -2,6 +2,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod approvals;
+mod backend_permissions;
 mod chaos;
 mod cli_commands;
 mod codex_capture;
@@ -10,6 +11,7 @@ mod codex_pin;
 mod command_exec;
 mod compatibility;
 mod conformance;
+mod doctor;
 mod info;
 mod notification_table;
 mod notify;
@@ -20,6 +22,8 @@ mod real_codex;
 mod real_codex_app_server;
 mod real_gemini;
 mod review;
+mod rm;
+mod run_cmd;
 mod runner;
 mod schema_drift;
 mod support;

@@ -140,32 +140,61 @@ fn a_streamed_answer_reaches_the_client_as_several_deltas_in_order() {
 
 #[test]
 fn the_sandbox_and_approval_settings_reach_codex() {
-    let script = vec![Reply::Complete {
-        outputs: vec![Output::Message("ok".to_owned())],
+    let reply = |text: &str| Reply::Complete {
+        outputs: vec![Output::Message(text.to_owned())],
         usage: (10, 0, 1),
-    }];
+    };
     let mut host = app_host(
-        script,
+        vec![reply("ok"), reply("ok again")],
         json!({"sandbox": "read-only", "approvalPolicy": "untrusted", "model": "mock-model-b"}),
     );
-    let (turn, messages) = host.completed_turn("what are my settings?");
+    // Turn 1 runs with the thread's settings.
+    let (turn1, mut messages) = host.completed_turn("what are my settings?");
+    // Turn 2 with settings of its own: a whole sandbox policy, another approval policy.
+    let extra_root = host.sandbox.root().join("extra-root");
+    std::fs::create_dir_all(&extra_root).unwrap();
+    let extra_root = extra_root.display().to_string();
+    let policy = json!({"type": "workspaceWrite", "writableRoots": [extra_root],
+                        "networkAccess": true});
+    let turn2 = host.start_turn_params(json!({
+        "input": [{"type": "text", "text": "and now?"}],
+        "sandboxPolicy": policy,
+        "approvalPolicy": "never",
+    }));
+    messages.extend(host.until_completed(&turn2));
     let contexts = turn_contexts(&host);
-    assert_eq!(contexts.len(), 1, "{contexts:#?}");
-    let context = &contexts[0];
-    assert_eq!(context["approval_policy"], "untrusted", "{context}");
-    assert_eq!(context["sandbox_policy"]["type"], "read-only", "{context}");
-    assert_eq!(context["model"], "mock-model-b", "{context}");
+    assert_eq!(contexts.len(), 2, "{contexts:#?}");
+    let (first, second) = (&contexts[0], &contexts[1]);
+    assert_eq!(first["approval_policy"], "untrusted", "{first}");
+    assert_eq!(first["sandbox_policy"]["type"], "read-only", "{first}");
+    assert_eq!(first["model"], "mock-model-b", "{first}");
     assert_eq!(
-        context["cwd"],
+        first["cwd"],
         host.sandbox.work_dir().display().to_string(),
-        "{context}"
+        "{first}"
     );
-    assert_eq!(
-        host.mock.wait_request(0, Duration::ZERO)["model"],
-        "mock-model-b"
+    assert_eq!(second["approval_policy"], "never", "{second}");
+    let sandbox = &second["sandbox_policy"];
+    assert_eq!(sandbox["type"], "workspace-write", "{second}");
+    assert_eq!(sandbox["network_access"], true, "{second}");
+    assert!(
+        sandbox["writable_roots"]
+            .as_array()
+            .is_some_and(|roots| roots.contains(&json!(extra_root))),
+        "{second}"
     );
-    let spec = host.turn_spec(&turn);
-    assert_eq!(spec["sandbox"], "read-only", "{spec}");
+    for request in 0..2 {
+        assert_eq!(
+            host.mock.wait_request(request, Duration::ZERO)["model"],
+            "mock-model-b"
+        );
+    }
+    // What the runner was given: Codex's own shapes, passed as they are.
+    assert_eq!(host.turn_spec(&turn1)["sandboxPolicy"]["type"], "readOnly");
+    let mut normalised = policy;
+    normalised["excludeTmpdirEnvVar"] = json!(false);
+    normalised["excludeSlashTmp"] = json!(false);
+    assert_eq!(host.turn_spec(&turn2)["sandboxPolicy"], normalised);
     host.assert_conforms_and_mock_done(&messages);
 }
 
@@ -205,9 +234,9 @@ fn a_setting_codex_cannot_honour_is_refused_at_turn_start() {
     let message = response["error"]["message"]
         .as_str()
         .unwrap_or_else(|| panic!("{response}"));
-    assert_eq!(response["error"]["code"], -32600, "{response}");
+    assert_eq!(response["error"]["code"], -32602, "{response}");
     assert!(message.contains("provider `app`"), "{message}");
-    assert!(message.contains("approvalPolicy"), "{message}");
+    assert!(message.contains("approvalPolicy `granular`"), "{message}");
     // No turn ran: no turn directory, and Codex was never asked.
     let turns = host
         .sandbox

@@ -198,7 +198,9 @@ FAKE_AGENT_SCRIPT_DIR = {scripts:?}
         self.start_turn_params(params)
     }
 
-    fn start_turn_params(&mut self, mut params: Value) -> String {
+    /// Starts a turn with these `turn/start` params (the thread's id added); returns the
+    /// turn id.
+    pub fn start_turn_params(&mut self, mut params: Value) -> String {
         params["threadId"] = json!(self.thread_id);
         let response = self.request("turn/start", params);
         response["result"]["turn"]["id"]

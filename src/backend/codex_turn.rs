@@ -791,6 +791,39 @@ mod tests {
     }
 
     #[test]
+    fn every_kind_of_item_passes_as_codex_sent_it_and_plan_and_diff_updates_are_dropped() {
+        let (mut stream, _) = running(None);
+        let items = [
+            json!({"type": "commandExecution", "id": "c1", "command": "ls"}),
+            json!({"type": "fileChange", "id": "f1", "changes": [], "status": "inProgress"}),
+            json!({"type": "mcpToolCall", "id": "m1", "server": "s", "tool": "t"}),
+            json!({"type": "plan", "id": "p1", "text": "1. look"}),
+        ];
+        let mut out = Vec::new();
+        for item in &items {
+            for method in [ITEM_STARTED, ITEM_COMPLETED] {
+                out.extend(feed(
+                    &mut stream,
+                    json!({"method": method, "params": {"item": item}}),
+                ));
+            }
+        }
+        let plan = json!({"method": "turn/plan/updated", "params": {"plan": []}});
+        let diff = json!({"method": "turn/diff/updated", "params": {"diff": ""}});
+        out.extend(feed(&mut stream, plan));
+        out.extend(feed(&mut stream, diff));
+        let passed: Vec<&Value> = out
+            .iter()
+            .map(|event| match event {
+                Event::ItemStarted { item } | Event::ItemCompleted { item } => item,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let sent: Vec<&Value> = items.iter().flat_map(|item| [item, item]).collect();
+        assert_eq!(passed, sent);
+    }
+
+    #[test]
     fn a_refused_request_fails_the_turn_and_other_server_requests_are_refused() {
         let mut stream = Stream::new(&spec(None));
         sent(&mut stream);

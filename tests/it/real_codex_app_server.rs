@@ -447,3 +447,102 @@ fn a_continued_thread_resumes_the_codex_thread_on_the_next_turn() {
     all.extend(messages2);
     host.assert_conforms_and_mock_done(&all);
 }
+
+/// A turn whose model adds `patched.txt` with Codex's `apply_patch` (through its shell tool,
+/// which Codex takes as a patch), then answers `DONE`.
+fn patching_script() -> Vec<Reply> {
+    let patch = "*** Begin Patch\n*** Add File: patched.txt\n+hello from the patch\n*** End Patch";
+    vec![
+        Reply::Complete {
+            outputs: vec![Output::ExecCommand(json!({
+                "cmd": format!("apply_patch <<'EOF'\n{patch}\nEOF\n"),
+            }))],
+            usage: (20, 0, 4),
+        },
+        Reply::Complete {
+            outputs: vec![Output::Message(DONE.to_owned())],
+            usage: (30, 0, 2),
+        },
+    ]
+}
+
+/// Runs the patching turn under `untrusted`, answers Codex's file change approval request
+/// with `decision`; returns the turn's messages, its file change item and the patched file.
+fn file_change_round_trip(decision: &str) -> (CodexHost, Vec<Value>, Value, Option<String>) {
+    let mut host = app_host(
+        patching_script(),
+        json!({"approvalPolicy": "untrusted", "sandbox": "workspace-write"}),
+    );
+    let turn = host.start_turn("add the file");
+    let (request, mut messages) = host
+        .server
+        .wait_for(TURN_TIMEOUT, |m| {
+            m["method"] == "item/fileChange/requestApproval" || m["method"] == "turn/completed"
+        })
+        .unwrap_or_else(|(err, got)| panic!("no approval request: {err}: {got:#?}"));
+    assert_eq!(
+        request["method"],
+        "item/fileChange/requestApproval",
+        "{messages:#?}\n{}",
+        host.backend_stdout(&turn)
+    );
+    let params = &request["params"];
+    assert_eq!(params["threadId"], host.thread_id);
+    assert_eq!(params["turnId"], turn);
+    // The item the request is about was announced before it, with the change in it.
+    let started = messages
+        .iter()
+        .find(|m| m["method"] == "item/started" && m["params"]["item"]["type"] == "fileChange")
+        .unwrap_or_else(|| panic!("no fileChange item before the request: {messages:#?}"));
+    assert_eq!(started["params"]["item"]["id"], params["itemId"]);
+    let path = host.sandbox.work_dir().join("patched.txt");
+    assert!(!path.exists(), "the patch was applied before its approval");
+    host.server
+        .send_json(&json!({"id": request["id"], "result": {"decision": decision}}));
+    messages.push(request);
+    messages.extend(host.until_completed(&turn));
+    let item = messages
+        .iter()
+        .rev()
+        .find(|m| m["method"] == "item/completed" && m["params"]["item"]["type"] == "fileChange")
+        .map(|m| m["params"]["item"].clone())
+        .unwrap_or_else(|| panic!("no file change item: {messages:#?}"));
+    let content = std::fs::read_to_string(&path).ok();
+    (host, messages, item, content)
+}
+
+#[test]
+fn an_accepted_file_change_approval_applies_the_patch() {
+    let (host, messages, item, content) = file_change_round_trip("accept");
+    let context = format!("{messages:#?}");
+    assert_eq!(
+        content.as_deref(),
+        Some("hello from the patch\n"),
+        "{context}"
+    );
+    assert_eq!(item["status"], "completed", "{item}");
+    assert!(
+        item["changes"][0]["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("patched.txt")),
+        "{item}"
+    );
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(completed["status"], "completed", "{context}");
+    assert_eq!(completed["items"][0]["text"], DONE, "{context}");
+    host.mock.wait_request(1, Duration::ZERO);
+    host.assert_conforms_and_mock_done(&messages);
+}
+
+#[test]
+fn a_declined_file_change_approval_leaves_the_file_alone_and_the_turn_goes_on() {
+    let (host, messages, item, content) = file_change_round_trip("decline");
+    let context = format!("{messages:#?}");
+    assert_eq!(content, None, "the declined patch was applied: {context}");
+    assert_eq!(item["status"], "declined", "{item}");
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(completed["status"], "completed", "{context}");
+    assert_eq!(completed["items"][0]["text"], DONE, "{context}");
+    host.mock.wait_request(1, Duration::ZERO);
+    host.assert_conforms_and_mock_done(&messages);
+}

@@ -358,8 +358,8 @@ fn push_flag(args: &mut Vec<OsString>, flag: &str, value: Option<impl AsRef<OsSt
     }
 }
 
-/// `codex exec --json --skip-git-repo-check -C CWD [-m MODEL] [resume SESSION]
-/// [--image PATH]... -- PROMPT`.
+/// `codex exec --json --skip-git-repo-check -C CWD [-m MODEL] SANDBOX [resume SESSION]
+/// [--image PATH]... -- PROMPT`, SANDBOX the turn's ([`permissions::codex_exec_flags`]).
 ///
 /// The images come after `resume SESSION`: before it, `exec`'s own `--image` (which takes
 /// any number of values) would read `resume` and the session id as image paths; after it,
@@ -372,6 +372,9 @@ fn codex_default_args(spec: &Spec) -> Vec<OsString> {
         .collect();
     args.push(spec.cwd.clone().into_os_string());
     push_flag(&mut args, "-m", spec.model.as_ref());
+    args.extend(permissions::codex_exec_flags(
+        &permissions::Permissions::of(spec),
+    ));
     push_flag(&mut args, "resume", spec.resume_session_id.as_ref());
     for image in &spec.images {
         push_flag(&mut args, "--image", Some(image));
@@ -525,17 +528,45 @@ mod tests {
         let images = ["--image", "/img/a.png", "--image", "/img/b c.jpg"];
         assert_eq!(
             argv(&fresh),
-            codex_argv(&[&["-m", "o3"], &images[..]].concat())
+            codex_argv(&[&["-m", "o3", "--sandbox", "read-only"], &images[..]].concat())
         );
         let mut resumed = fresh.clone();
         resumed.model = None;
         resumed.resume_session_id = Some("0199-session".to_owned());
         assert_eq!(
             argv(&resumed),
-            codex_argv(&[&["resume", "0199-session"], &images[..]].concat())
+            codex_argv(
+                &[
+                    &["--sandbox", "read-only", "resume", "0199-session"],
+                    &images[..],
+                ]
+                .concat()
+            )
         );
         let plain = spec(BackendKind::CodexExec, &[]);
-        assert_eq!(argv(&plain), codex_argv(&[]));
+        assert_eq!(argv(&plain), codex_argv(&["--sandbox", "read-only"]));
+    }
+
+    #[test]
+    fn codex_exec_gets_the_turns_sandbox_as_its_own_flags() {
+        let mut workspace = spec(BackendKind::CodexExec, &[]);
+        workspace.sandbox_policy = Some(serde_json::json!({"type": "workspaceWrite",
+            "writableRoots": ["/work", "/extra"], "networkAccess": true}));
+        let flags = [
+            "--sandbox",
+            "workspace-write",
+            "--add-dir",
+            "/extra",
+            "-c",
+            "sandbox_workspace_write.network_access=true",
+        ];
+        assert_eq!(argv(&workspace), codex_argv(&flags));
+        let mut external = spec(BackendKind::CodexExec, &[]);
+        external.sandbox_policy = Some(serde_json::json!({"type": "externalSandbox"}));
+        assert_eq!(
+            argv(&external),
+            codex_argv(&["--sandbox", "danger-full-access"])
+        );
     }
 
     #[test]

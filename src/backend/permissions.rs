@@ -1,5 +1,5 @@
 //! What a turn's `approvalPolicy` and sandbox ask of its backend, kind by kind: the flags of
-//! Claude Code and Gemini CLI, the environment every backend gets, and the settings a kind
+//! Claude Code, Gemini CLI and `codex exec`, the environment every backend gets, and the settings a kind
 //! cannot hold, which `turn/start` refuses. The rule throughout: a backend never runs with
 //! more permission than the client asked for; where a kind can only hold a setting by giving
 //! less (a request nobody can be asked about is denied), it gives less, and
@@ -146,8 +146,8 @@ pub fn refusal(spec: &Spec, as_root: bool) -> Option<String> {
             "codex app-server",
             super::codex_turn::refusal(&permissions)?,
         ),
-        // `codex exec` gets no permission flags yet: it runs with Codex's own defaults for
-        // exec (read-only, never asks), whatever the turn asked.
+        // `codex exec` holds every sandbox (`codex_exec_flags`) and every policy by asking
+        // nobody; `granular` too.
         BackendKind::Jsonl | BackendKind::CodexExec => return None,
         _ if !own_command_line => return None,
         BackendKind::Claude => ("Claude Code", claude_refusal(&permissions, as_root)?),
@@ -266,6 +266,38 @@ pub fn gemini_flags(permissions: &Permissions) -> Vec<OsString> {
         }
         Sandbox::DangerFullAccess | Sandbox::External => flags(&["--approval-mode", "default"]),
     }
+}
+
+/// `codex exec`'s sandbox flags: `--sandbox MODE`, each extra writable root as `--add-dir`,
+/// and the network of a workspace-write sandbox as a `-c` override, so the turn's sandbox
+/// holds whatever the user's Codex configuration says. An external sandbox is Codex's
+/// `danger-full-access` (Codex itself adds no sandbox inside one). `codex exec` never asks
+/// for approval, whatever the policy: what would be asked is refused.
+pub fn codex_exec_flags(permissions: &Permissions) -> Vec<OsString> {
+    let mode = match &permissions.sandbox {
+        Sandbox::External => Sandbox::DangerFullAccess.as_str(),
+        sandbox @ (Sandbox::ReadOnly
+        | Sandbox::WorkspaceWrite { .. }
+        | Sandbox::DangerFullAccess) => sandbox.as_str(),
+    };
+    let mut args = flags(&["--sandbox", mode]);
+    if let Sandbox::WorkspaceWrite {
+        extra_roots,
+        network,
+    } = &permissions.sandbox
+    {
+        for root in extra_roots {
+            args.push("--add-dir".into());
+            args.push(root.into());
+        }
+        if *network {
+            args.extend(flags(&[
+                "-c",
+                "sandbox_workspace_write.network_access=true",
+            ]));
+        }
+    }
+    args
 }
 
 /// The settings in every backend's environment ([`APPROVAL_POLICY_ENV`], [`SANDBOX_ENV`],

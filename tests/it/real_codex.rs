@@ -826,3 +826,52 @@ fn a_real_codex_review_is_given_the_diff_and_its_answer_closes_the_review() {
     all.extend(messages);
     host.assert_conforms_and_mock_done(&all);
 }
+
+#[test]
+fn the_turns_sandbox_reaches_codex_exec_as_its_own_flags() {
+    let script = vec![Reply::Complete {
+        outputs: vec![Output::Message("ok".to_owned())],
+        usage: (10, 0, 1),
+    }];
+    let mut host = CodexHost::of_kind(
+        script,
+        "exec",
+        "codex-exec",
+        json!({"sandbox": "read-only"}),
+        &BTreeMap::new(),
+    );
+    let extra_root = host.sandbox.root().join("extra-root");
+    std::fs::create_dir_all(&extra_root).unwrap();
+    let extra_root = extra_root.display().to_string();
+    let turn = host.start_turn_params(json!({
+        "input": [{"type": "text", "text": "where may I write?"}],
+        "sandboxPolicy": {"type": "workspaceWrite", "writableRoots": [extra_root],
+                          "networkAccess": true},
+    }));
+    let messages = host.until_completed(&turn);
+    let argv: Vec<String> =
+        serde_json::from_value(host.process_record(&turn)["backend"]["argv"].clone()).unwrap();
+    let flags = [
+        "--sandbox",
+        "workspace-write",
+        "--add-dir",
+        &extra_root,
+        "-c",
+        "sandbox_workspace_write.network_access=true",
+    ];
+    assert!(argv.windows(flags.len()).any(|w| w == flags), "{argv:?}");
+    // What Codex ran the turn with, from its own rollout.
+    let contexts = crate::real_codex_app_server::turn_contexts(&host);
+    assert_eq!(contexts.len(), 1, "{contexts:#?}");
+    let sandbox = &contexts[0]["sandbox_policy"];
+    assert_eq!(sandbox["type"], "workspace-write", "{sandbox}");
+    assert_eq!(sandbox["network_access"], true, "{sandbox}");
+    assert!(
+        sandbox["writable_roots"]
+            .as_array()
+            .is_some_and(|roots| roots.contains(&json!(extra_root))),
+        "{sandbox}"
+    );
+    host.mock.wait_request(0, Duration::ZERO);
+    host.assert_conforms_and_mock_done(&messages);
+}

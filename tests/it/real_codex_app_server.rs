@@ -39,7 +39,7 @@ fn rollouts(host: &CodexHost) -> Vec<PathBuf> {
 }
 
 /// The `turn_context` records Codex wrote to its rollouts: the settings it ran turns with.
-fn turn_contexts(host: &CodexHost) -> Vec<Value> {
+pub fn turn_contexts(host: &CodexHost) -> Vec<Value> {
     rollouts(host)
         .iter()
         .flat_map(|path| {

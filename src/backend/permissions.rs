@@ -1,6 +1,6 @@
 //! What a turn's `approvalPolicy` and sandbox ask of its backend, kind by kind: the flags of
-//! Claude Code, Gemini CLI and `codex exec`, the environment every backend gets, and the settings a kind
-//! cannot hold, which `turn/start` refuses. The rule throughout: a backend never runs with
+//! Claude Code, Gemini CLI and `codex exec`, the environment every backend gets, and the
+//! settings a kind cannot hold, which `turn/start` refuses. The rule throughout: a backend never runs with
 //! more permission than the client asked for; where a kind can only hold a setting by giving
 //! less (a request nobody can be asked about is denied), it gives less, and
 //! `docs/backends.md` says so.

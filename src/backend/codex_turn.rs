@@ -10,7 +10,8 @@
 //! agent message, reasoning and command output deltas, token usage, errors. Its approval
 //! requests become `approvalRequested`; the decision goes back as the JSON-RPC response. Its
 //! `turn/completed` is the end marker, at which the runner closes stdin and the app-server
-//! exits. The interrupt is Codex's own `turn/interrupt`.
+//! exits. The interrupt is Codex's own `turn/interrupt`; a steered message is Codex's own
+//! `turn/steer` of its running turn.
 //!
 //! Every method and field used here is named by a constant or a `json!` key in this file;
 //! `tests/it/codex_pin.rs` checks them against the installed Codex's schema.
@@ -30,6 +31,7 @@ pub const THREAD_START: &str = "thread/start";
 pub const THREAD_RESUME: &str = "thread/resume";
 pub const TURN_START: &str = "turn/start";
 pub const TURN_INTERRUPT: &str = "turn/interrupt";
+pub const TURN_STEER: &str = "turn/steer";
 
 /// The server notifications the adapter maps.
 pub const THREAD_STARTED: &str = "thread/started";
@@ -52,6 +54,8 @@ const INITIALIZE_ID: i64 = 0;
 const THREAD_ID: i64 = 1;
 const TURN_ID: i64 = 2;
 const INTERRUPT_ID: i64 = 3;
+/// The id of the first `turn/steer`; each later one takes the next.
+const FIRST_STEER_ID: i64 = 100;
 
 /// Where the conversation with the app-server is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +82,8 @@ pub struct Stream {
     input: Vec<String>,
     /// The JSON-RPC ids of Codex's pending approval requests, by our request id.
     approvals: BTreeMap<String, Value>,
+    /// The id of the next `turn/steer`.
+    next_steer: i64,
     session: emit::Session,
     total: emit::ThreadTotal,
 }
@@ -119,6 +125,7 @@ impl Stream {
             },
             input: Vec::new(),
             approvals: BTreeMap::new(),
+            next_steer: FIRST_STEER_ID,
             session: emit::Session::default(),
             total: emit::ThreadTotal::new(spec.previous_total_usage.unwrap_or_default()),
         };
@@ -138,6 +145,20 @@ impl Stream {
         };
         let params = json!({"threadId": thread, "turnId": turn});
         Some(json!({"id": INTERRUPT_ID, "method": TURN_INTERRUPT, "params": params}).to_string())
+    }
+
+    /// Codex's `turn/steer` of its running turn with `text`; `None` before it started or once
+    /// it ended. Codex adds the message to its running turn (the next model request carries
+    /// it), whose `turn/completed` stays the end.
+    pub fn steer_request(&mut self, text: &str) -> Option<String> {
+        let Phase::Running { thread, turn } = &self.phase else {
+            return None;
+        };
+        let input = [json!({"type": "text", "text": text, "text_elements": []})];
+        let params = json!({"threadId": thread, "input": input, "expectedTurnId": turn});
+        let id = self.next_steer;
+        self.next_steer += 1;
+        Some(json!({"id": id, "method": TURN_STEER, "params": params}).to_string())
     }
 
     /// The JSON-RPC response that carries `decision` for approval request `request_id`.
@@ -183,6 +204,13 @@ impl Stream {
         let Some(id) = id.as_i64() else { return };
         if let Some(error) = message.get("error") {
             let text = error["message"].as_str().unwrap_or("no message");
+            if id >= FIRST_STEER_ID {
+                // The turn goes on without the message (Codex's turn had just ended, say).
+                out.push(Event::Warning {
+                    message: format!("codex app-server refused {TURN_STEER}: {text}"),
+                });
+                return;
+            }
             let method = match id {
                 INITIALIZE_ID => INITIALIZE,
                 THREAD_ID if self.setup.resume.is_some() => THREAD_RESUME,
@@ -555,6 +583,16 @@ pub const SCHEMA_USES: &[SchemaUse] = &[
         fields: &["threadId", "turnId"],
     },
     SchemaUse {
+        place: SchemaPlace::ClientRequest(TURN_STEER),
+        fields: &[
+            "threadId",
+            "input.type=text",
+            "input.text",
+            "input.text_elements",
+            "expectedTurnId",
+        ],
+    },
+    SchemaUse {
         place: SchemaPlace::ServerNotification(THREAD_STARTED),
         fields: &["thread.id"],
     },
@@ -728,6 +766,22 @@ mod tests {
         assert_eq!(turn["approvalPolicy"], "on-request");
         let interrupt: Value = serde_json::from_str(&stream.interrupt_request().unwrap()).unwrap();
         assert_eq!(interrupt["method"], TURN_INTERRUPT);
+        let mut stream = stream;
+        let steer: Value =
+            serde_json::from_str(&stream.steer_request("also this").unwrap()).unwrap();
+        assert_eq!(steer["method"], TURN_STEER);
+        assert_eq!(steer["params"]["expectedTurnId"], "tu");
+        assert_eq!(steer["params"]["input"][0]["text"], "also this");
+        let refused = feed(
+            &mut stream,
+            json!({"id": steer["id"], "error": {"code": -32600, "message": "no active turn"}}),
+        );
+        assert_eq!(
+            types(&refused),
+            ["warning"],
+            "a refused steer does not end the turn"
+        );
+        assert!(stream.interrupt_request().is_some());
         assert_eq!(
             interrupt["params"],
             json!({"threadId": "th", "turnId": "tu"})

@@ -205,14 +205,22 @@ impl Adapter {
         }
     }
 
-    /// The stdin line of a new user message with `text`, counted for the end of the turn;
-    /// `None` when the backend takes no messages mid-turn.
+    /// The stdin line of a new user message with `text`: Claude's user message, counted for
+    /// the end of the turn, or Codex's `turn/steer` of its running turn; `None` when the
+    /// backend takes no messages mid-turn.
     pub fn user_message(&mut self, text: &str) -> Option<String> {
         match self {
             Adapter::Claude(stream) => stream.user_message(text),
-            Adapter::CodexJsonl(_) | Adapter::CodexAppServer(_) | Adapter::Gemini(_) => None,
+            Adapter::CodexAppServer(stream) => stream.steer_request(text),
+            Adapter::CodexJsonl(_) | Adapter::Gemini(_) => None,
         }
     }
+}
+
+/// Whether a running turn of the provider takes more user messages (`turn/steer`): Claude
+/// with stream-json input, and kind `codex` (Codex's own `turn/steer`).
+pub fn takes_steered_messages(provider: &Provider) -> bool {
+    provider.kind == BackendKind::Codex || provider.input == InputMode::StreamJson
 }
 
 /// Whether the provider's command line attaches local images with the backend's own flag:

@@ -10,10 +10,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::real_codex::{CodexHost, has_message};
-use crate::support::ServerProcess;
 use crate::support::host::{TURN_TIMEOUT, with_method};
 use crate::support::mock_responses::{Output, Reply};
 use crate::support::procs::{alive, assert_all_gone, descendants, wait_for_process};
+use crate::support::{Describe, ServerProcess, wait_until};
 
 /// A host whose provider `app` is kind `codex`, with `extra` in its `thread/start`.
 fn app_host(script: Vec<Reply>, extra: Value) -> CodexHost {
@@ -545,4 +545,86 @@ fn a_declined_file_change_approval_leaves_the_file_alone_and_the_turn_goes_on() 
     assert_eq!(completed["items"][0]["text"], DONE, "{context}");
     host.mock.wait_request(1, Duration::ZERO);
     host.assert_conforms_and_mock_done(&messages);
+}
+
+#[test]
+fn a_steer_during_a_long_command_reaches_codex_as_its_own_turn_steer() {
+    let steer_text = "Also mention the steering kiwi.";
+    let answer = "Done, and the steering kiwi is mentioned.";
+    let script = vec![
+        Reply::Complete {
+            outputs: vec![Output::ExecCommand(
+                json!({"cmd": "cat release.fifo", "yield_time_ms": 30000}),
+            )],
+            usage: (10, 0, 5),
+        },
+        Reply::Complete {
+            outputs: vec![Output::Message(answer.to_owned())],
+            usage: (20, 0, 6),
+        },
+    ];
+    let mut host = app_host(script, json!({"approvalPolicy": "never"}));
+    let fifo = host.sandbox.work_dir().join("release.fifo");
+    crate::real_claude::make_fifo(&fifo);
+    let turn = host.start_turn("run the blocking command");
+    let turn_id = turn.clone();
+    host.until_message("the command's item/started", |m| {
+        m["method"] == "item/started"
+            && m["params"]["turnId"] == turn_id
+            && m["params"]["item"]["type"] == "commandExecution"
+    });
+    let params = json!({"threadId": host.thread_id, "expectedTurnId": turn,
+        "input": [{"type": "text", "text": steer_text, "text_elements": []}]});
+    let response = host.request("turn/steer", params);
+    assert_eq!(response["result"], json!({"turnId": turn}), "{response}");
+    // Codex took the steer (it answered our turn/steer) before the command may end.
+    wait_until(
+        TURN_TIMEOUT,
+        Describe(|| {
+            format!(
+                "codex to answer turn/steer:\n{}",
+                host.backend_stdout(&turn)
+            )
+        }),
+        || {
+            host.backend_stdout(&turn)
+                .lines()
+                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+                .any(|m| m["id"] == 100 && m["result"].is_object())
+                .then_some(())
+        },
+    );
+    crate::real_claude::release_fifo(&fifo);
+    let messages = host.until_completed(&turn);
+    let context = format!(
+        "{messages:#?}\nbackend.stdout:\n{}",
+        host.backend_stdout(&turn)
+    );
+    // The model got the steered text in the request after the command's output, not before.
+    let first = host.mock.wait_request(0, Duration::ZERO);
+    assert!(!first.to_string().contains(steer_text), "{first}");
+    let second = host.mock.wait_request(1, Duration::ZERO);
+    assert!(has_message(&second, "user", steer_text), "{second}");
+    // The steered input is one userMessage item of the turn (ours: Codex's copy is dropped);
+    // the turn ends once, with the answer.
+    let steered = messages
+        .iter()
+        .filter(|m| {
+            m["method"] == "item/completed"
+                && m["params"]["item"]["type"] == "userMessage"
+                && m["params"]["item"]["content"][0]["text"] == steer_text
+        })
+        .count();
+    assert_eq!(steered, 1, "{context}");
+    assert_eq!(
+        with_method(&messages, "turn/completed").len(),
+        1,
+        "{context}"
+    );
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(completed["status"], "completed", "{context}");
+    assert_eq!(completed["items"][0]["text"], answer, "{context}");
+    let mut all = messages;
+    all.push(response);
+    host.assert_conforms_and_mock_done(&all);
 }

@@ -42,6 +42,7 @@ pub const REASONING_SUMMARY_DELTA: &str = "item/reasoning/summaryTextDelta";
 pub const REASONING_TEXT_DELTA: &str = "item/reasoning/textDelta";
 pub const COMMAND_OUTPUT_DELTA: &str = "item/commandExecution/outputDelta";
 pub const TOKEN_USAGE_UPDATED: &str = "thread/tokenUsage/updated";
+pub const TURN_DIFF_UPDATED: &str = "turn/diff/updated";
 pub const ERROR: &str = "error";
 pub const TURN_COMPLETED: &str = "turn/completed";
 
@@ -341,6 +342,7 @@ impl Stream {
                 delta: text("delta"),
             }),
             TOKEN_USAGE_UPDATED => self.usage(params, out),
+            TURN_DIFF_UPDATED => out.push(Event::TurnDiff { diff: text("diff") }),
             ERROR => out.push(Event::Error {
                 message: params["error"]["message"]
                     .as_str()
@@ -349,8 +351,8 @@ impl Stream {
                 will_retry: params["willRetry"].as_bool().unwrap_or(false),
             }),
             TURN_COMPLETED => self.turn_completed(&params["turn"], out),
-            // Everything else (plan and diff updates, MCP progress, rate limits, …) has no
-            // canonical event; the items carry their final state.
+            // Everything else (plan updates, MCP progress, rate limits, …) has no canonical
+            // event; the items carry their final state.
             _ => {}
         }
     }
@@ -638,6 +640,10 @@ pub const SCHEMA_USES: &[SchemaUse] = &[
         ],
     },
     SchemaUse {
+        place: SchemaPlace::ServerNotification(TURN_DIFF_UPDATED),
+        fields: &["diff"],
+    },
+    SchemaUse {
         place: SchemaPlace::ServerNotification(ERROR),
         fields: &["error.message", "willRetry"],
     },
@@ -845,7 +851,7 @@ mod tests {
     }
 
     #[test]
-    fn every_kind_of_item_passes_as_codex_sent_it_and_plan_and_diff_updates_are_dropped() {
+    fn every_kind_of_item_passes_as_codex_sent_it_and_plan_updates_are_dropped() {
         let (mut stream, _) = running(None);
         let items = [
             json!({"type": "commandExecution", "id": "c1", "command": "ls"}),
@@ -863,9 +869,7 @@ mod tests {
             }
         }
         let plan = json!({"method": "turn/plan/updated", "params": {"plan": []}});
-        let diff = json!({"method": "turn/diff/updated", "params": {"diff": ""}});
         out.extend(feed(&mut stream, plan));
-        out.extend(feed(&mut stream, diff));
         let passed: Vec<&Value> = out
             .iter()
             .map(|event| match event {

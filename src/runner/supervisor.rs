@@ -617,6 +617,7 @@ impl Supervisor {
             | Event::ReasoningSummaryDelta { .. }
             | Event::ReasoningTextDelta { .. }
             | Event::CommandOutputDelta { .. }
+            | Event::TurnDiff { .. }
             | Event::ItemCompleted { .. }
             | Event::TokenUsage { .. }
             | Event::Warning { .. }

@@ -527,6 +527,14 @@ fn an_accepted_file_change_approval_applies_the_patch() {
             .is_some_and(|p| p.ends_with("patched.txt")),
         "{item}"
     );
+    // Codex's diff of the turn reaches the client as turn/diff/updated.
+    let diffs = with_method(&messages, "turn/diff/updated");
+    assert!(
+        diffs.iter().any(|m| m["params"]["diff"]
+            .as_str()
+            .is_some_and(|d| d.contains("+hello from the patch"))),
+        "{context}"
+    );
     let completed = &messages.last().unwrap()["params"]["turn"];
     assert_eq!(completed["status"], "completed", "{context}");
     assert_eq!(completed["items"][0]["text"], DONE, "{context}");

@@ -17,6 +17,8 @@ mod protocol;
 mod real_claude;
 mod real_codex;
 mod real_gemini;
+mod reliability;
+mod reliability_soak;
 mod review;
 mod runner;
 mod schema_drift;

@@ -174,7 +174,7 @@ impl Stream {
         let input = field("input_tokens");
         let output = field("output_tokens");
         let session_total = TokenBreakdown {
-            total_tokens: input + output,
+            total_tokens: input.saturating_add(output),
             input_tokens: input,
             cached_input_tokens: field("cached_input_tokens"),
             cache_write_input_tokens: field("cache_write_input_tokens"),

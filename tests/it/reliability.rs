@@ -473,7 +473,10 @@ fn server_answers_every_mutated_line_and_keeps_serving() {
     server.close_stdin();
     let status = server.wait_exit(Duration::from_secs(10));
     assert!(status.is_some_and(|s| s.success()), "exit: {status:?}");
-    assert!(!server.stderr().contains("panicked"), "{}", server.stderr());
+    let stderr = server
+        .stderr_to_end(Duration::from_secs(10))
+        .expect("stderr closes");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 /// A server message is a JSON-RPC response (result, or error with code and message) or a
@@ -556,7 +559,10 @@ fn server_refuses_mutated_configurations_without_panicking() {
             server.close_stdin();
         }
         let status = server.wait_exit(Duration::from_secs(20));
-        let stderr = server.stderr();
+        // All of stderr: the reader thread may still hold the last chunk when the exit is seen.
+        let stderr = server
+            .stderr_to_end(Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("stderr stayed open: {}", context()));
         assert!(!stderr.contains("panicked"), "{}\n{stderr}", context());
         match status {
             Some(status) if expected_ok => assert!(status.success(), "{}", context()),

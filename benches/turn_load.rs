@@ -267,11 +267,12 @@ fn concurrent_turns(server: &mut Server, plan: &Plan) -> Result<Concurrent, Stri
     while ended < plan.concurrent {
         let stamped = server.next_line(deadline, "the concurrent turns' turn/completed")?;
         if !contains(&stamped.line, b"\"method\"") {
-            if contains(&stamped.line, b"\"error\"") {
-                return Err(format!(
-                    "a turn/start failed: {}",
-                    String::from_utf8_lossy(&stamped.line)
-                ));
+            // A response: each `turn/start` must have a result (a turn's own `"error":null`
+            // is part of a result).
+            let response: Value = serde_json::from_slice(&stamped.line)
+                .map_err(|err| format!("a response is not JSON: {err}"))?;
+            if response.get("result").is_none() {
+                return Err(format!("a turn/start failed: {response}"));
             }
             continue;
         }

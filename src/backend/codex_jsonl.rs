@@ -531,6 +531,19 @@ mod tests {
     }
 
     #[test]
+    fn token_counts_near_the_top_of_u64_saturate() {
+        // Found by the reliability fuzz: the sum overflowed (a panic in a debug build).
+        let line = json!({"type": "turn.completed",
+            "usage": {"input_tokens": u64::MAX - 1, "output_tokens": 5}})
+        .to_string();
+        let max = u64::MAX;
+        assert_eq!(
+            usage(UsageBase::default(), &[&line]),
+            [(max, max, Some(max))]
+        );
+    }
+
+    #[test]
     fn a_resumed_session_counts_from_its_own_figure_before_the_turn() {
         assert_eq!(usage_of_42_in("s1", resuming_s1()), [(42, 27, Some(42))]);
     }

@@ -13,6 +13,7 @@ mod emit;
 pub mod gemini;
 mod lines;
 pub mod models;
+pub mod permissions;
 #[cfg(test)]
 mod test_support;
 pub mod tool_items;
@@ -23,7 +24,7 @@ use std::path::PathBuf;
 use rustix::process::Signal;
 
 use crate::events::{Event, TokenBreakdown};
-use crate::spec::{self, Approvals, BackendKind, InputMode, PromptVia, Provider, Spec};
+use crate::spec::{Approvals, BackendKind, InputMode, PromptVia, Provider, Spec};
 
 /// How to start the backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +46,8 @@ pub enum Stdin {
     /// An open pipe for `approval.response` lines (`approvals = "stdin"`).
     ApprovalAnswers,
     /// An open pipe for user messages (Claude stream-json): the prompt is the first one,
-    /// `turn/steer` adds more; closed after the answer to the last one.
+    /// `turn/steer` adds more, and the answers to Claude's permission requests go down it
+    /// too; closed after the answer to the last message.
     UserMessages { prompt: String },
 }
 
@@ -153,6 +155,17 @@ impl Adapter {
             // Gemini ignores SIGINT over pipes (its cancel is a Ctrl-C keypress on a TTY);
             // the ladder's SIGTERM and SIGKILL to every process of the turn do the work.
             Adapter::CodexJsonl(_) | Adapter::Gemini(_) => Cancel::SignalLeader(Signal::INT),
+        }
+    }
+
+    /// The stdin line that answers the backend's approval request `request_id` with the
+    /// client's (or the policy's) `decision`.
+    pub fn approval_answer(&mut self, request_id: &str, decision: &serde_json::Value) -> String {
+        match self {
+            Adapter::Claude(stream) => stream.approval_answer(request_id, decision),
+            Adapter::CodexJsonl(_) | Adapter::Gemini(_) => serde_json::json!({
+                "type": "approval.response", "id": request_id, "decision": decision})
+            .to_string(),
         }
     }
 
@@ -311,11 +324,13 @@ fn codex_default_args(spec: &Spec) -> Vec<OsString> {
     args
 }
 
-/// `claude -p --output-format stream-json --verbose [--model M] [--resume SESSION] -- PROMPT`
-/// (the prompt after `--`, or variadic flags swallow it); with stream-json input
-/// `claude -p --input-format stream-json --replay-user-messages --output-format stream-json
-/// --verbose [--model M] [--resume SESSION]` and the prompt on stdin. The replays tell which
-/// messages Claude has taken into its turn (see [`claude`]).
+/// `claude -p --output-format stream-json --verbose [--model M] [--resume SESSION]
+/// PERMISSIONS -- PROMPT` (the prompt after `--`, or variadic flags swallow it); with
+/// stream-json input `claude -p --input-format stream-json --replay-user-messages
+/// --output-format stream-json --verbose [--model M] [--resume SESSION] PERMISSIONS` and the
+/// prompt on stdin. The replays tell which messages Claude has taken into its turn (see
+/// [`claude`]); PERMISSIONS are the turn's approval policy and sandbox
+/// ([`permissions::claude_flags`]).
 fn claude_default_args(spec: &Spec, input: InputMode) -> Vec<OsString> {
     let mut args: Vec<OsString> = vec!["-p".into()];
     if input == InputMode::StreamJson {
@@ -332,6 +347,10 @@ fn claude_default_args(spec: &Spec, input: InputMode) -> Vec<OsString> {
     );
     push_flag(&mut args, "--model", spec.model.as_ref());
     push_flag(&mut args, "--resume", spec.resume_session_id.as_ref());
+    args.extend(permissions::claude_flags(
+        &permissions::Permissions::of(spec),
+        input,
+    ));
     if input == InputMode::Once {
         args.push("--".into());
         args.push((&spec.prompt).into());
@@ -339,17 +358,16 @@ fn claude_default_args(spec: &Spec, input: InputMode) -> Vec<OsString> {
     args
 }
 
-/// `gemini -o stream-json [-m MODEL] [--resume SESSION] [--approval-mode yolo] -p PROMPT`.
-/// `--approval-mode yolo` when the thread's `approvalPolicy` is `never` (never ask: every
-/// tool call runs); otherwise Gemini's default mode, in which a headless run refuses the
-/// tools that need an approval. `-p` takes the prompt as its value, even one starting with
-/// `-`.
+/// `gemini -o stream-json [-m MODEL] [--resume SESSION] [--sandbox] --approval-mode MODE
+/// --prompt=PROMPT`: the sandbox and approval mode of the turn's approval policy and sandbox
+/// ([`permissions::gemini_flags`]). `--prompt=` keeps a prompt starting with `-` whole.
 fn gemini_default_args(spec: &Spec) -> Vec<OsString> {
     let mut args: Vec<OsString> = vec!["-o".into(), "stream-json".into()];
     push_flag(&mut args, "-m", spec.model.as_ref());
     push_flag(&mut args, "--resume", spec.resume_session_id.as_ref());
-    let never_ask = spec::policy_decision(spec.approval_policy.as_ref()) == "accept";
-    push_flag(&mut args, "--approval-mode", never_ask.then_some("yolo"));
+    args.extend(permissions::gemini_flags(&permissions::Permissions::of(
+        spec,
+    )));
     args.push(format!("--prompt={}", spec.prompt).into());
     args
 }
@@ -409,6 +427,7 @@ mod tests {
             model: None,
             resume_session_id: None,
             approval_policy: None,
+            sandbox_policy: None,
             grace_ms: GraceMs::default(),
             previous_total_usage: None,
             resumed_session_usage: None,
@@ -503,6 +522,10 @@ mod tests {
                 "--verbose",
                 "--resume",
                 "s-1",
+                "--permission-mode",
+                "default",
+                "--permission-prompts",
+                "none",
                 "--",
                 "-v: look at these"
             ]
@@ -522,7 +545,11 @@ mod tests {
                 "stream-json",
                 "--verbose",
                 "--model",
-                "m"
+                "m",
+                "--permission-mode",
+                "default",
+                "--permission-prompt-tool",
+                "stdio"
             ]
         );
         assert_eq!(
@@ -549,6 +576,7 @@ mod tests {
         gemini.model = Some("m".to_owned());
         gemini.resume_session_id = Some("s-1".to_owned());
         gemini.approval_policy = Some(serde_json::json!("never"));
+        gemini.sandbox_policy = Some(serde_json::json!({"type": "dangerFullAccess"}));
         assert_eq!(
             argv(&gemini),
             [
@@ -570,7 +598,10 @@ mod tests {
             command.env,
             [("GEMINI_CLI_NO_RELAUNCH".into(), "true".into())]
         );
-        gemini.approval_policy = Some(serde_json::json!("on-request"));
+        gemini.approval_policy = Some(serde_json::json!("untrusted"));
         assert!(!argv(&gemini).contains(&"yolo".to_owned()));
+        gemini.approval_policy = Some(serde_json::json!("never"));
+        gemini.sandbox_policy = Some(serde_json::json!({"type": "readOnly"}));
+        assert!(argv(&gemini).contains(&"plan".to_owned()));
     }
 }

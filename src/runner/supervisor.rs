@@ -498,7 +498,8 @@ impl Supervisor {
         if !self.approvals.take(request_id) {
             return Ok(());
         }
-        if !self.approvals.send_answer(request_id, &decision) {
+        let line = self.backend.adapter.approval_answer(request_id, &decision);
+        if !self.approvals.send_answer(line, self.messages.as_ref()) {
             tracing::warn!(
                 request_id,
                 "the backend's stdin is closed; the answer is lost"

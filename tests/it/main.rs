@@ -2,6 +2,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod approvals;
+mod backend_permissions;
 mod chaos;
 mod cli_commands;
 mod codex_capture;
@@ -9,6 +10,7 @@ mod codex_capture_threads;
 mod command_exec;
 mod compatibility;
 mod conformance;
+mod doctor;
 mod info;
 mod notification_table;
 mod notify;
@@ -20,6 +22,8 @@ mod real_gemini;
 mod reliability;
 mod reliability_soak;
 mod review;
+mod rm;
+mod run_cmd;
 mod runner;
 mod schema_drift;
 mod support;

@@ -21,6 +21,8 @@ mod real_claude;
 mod real_codex;
 mod real_codex_app_server;
 mod real_gemini;
+mod reliability;
+mod reliability_soak;
 mod review;
 mod rm;
 mod run_cmd;

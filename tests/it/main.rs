@@ -22,6 +22,7 @@ mod real_gemini;
 mod review;
 mod rm;
 mod run_cmd;
+mod run_tmux;
 mod runner;
 mod schema_drift;
 mod support;

@@ -250,16 +250,7 @@ impl Stream {
     fn open_thread(&mut self) {
         self.input.push(json!({"method": INITIALIZED}).to_string());
         let mut params = json!({"cwd": self.setup.cwd});
-        insert(
-            &mut params,
-            "model",
-            self.setup.model.clone().map(Value::from),
-        );
-        insert(
-            &mut params,
-            "approvalPolicy",
-            self.setup.approval_policy.clone(),
-        );
+        self.insert_model_and_approvals(&mut params);
         insert(
             &mut params,
             "sandbox",
@@ -276,6 +267,13 @@ impl Stream {
         self.phase = Phase::OpeningThread;
     }
 
+    /// The turn's model and approval policy, which `thread/start` (or `thread/resume`) and
+    /// `turn/start` both carry.
+    fn insert_model_and_approvals(&self, params: &mut Value) {
+        insert(params, "model", self.setup.model.clone().map(Value::from));
+        insert(params, "approvalPolicy", self.setup.approval_policy.clone());
+    }
+
     /// `turn/start` with the prompt (and the local images) and the turn's settings.
     fn start_turn(&mut self, thread: String) {
         let mut input =
@@ -287,16 +285,7 @@ impl Stream {
                 .map(|path| json!({"type": "localImage", "path": path})),
         );
         let mut params = json!({"threadId": thread, "input": input, "cwd": self.setup.cwd});
-        insert(
-            &mut params,
-            "model",
-            self.setup.model.clone().map(Value::from),
-        );
-        insert(
-            &mut params,
-            "approvalPolicy",
-            self.setup.approval_policy.clone(),
-        );
+        self.insert_model_and_approvals(&mut params);
         insert(
             &mut params,
             "sandboxPolicy",

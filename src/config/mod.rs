@@ -116,7 +116,10 @@ impl Provider {
     pub fn runs_own_command_line(&self) -> bool {
         matches!(
             self.kind,
-            ProviderKind::Codex | ProviderKind::Claude | ProviderKind::Gemini
+            ProviderKind::Codex
+                | ProviderKind::CodexExec
+                | ProviderKind::Claude
+                | ProviderKind::Gemini
         ) && self.args.is_empty()
     }
 }
@@ -127,8 +130,11 @@ impl Provider {
 pub enum ProviderKind {
     /// Our canonical event records, one JSON object per line.
     Jsonl,
-    /// `codex exec --json`.
+    /// A fresh `codex app-server` per turn, driven as its client.
     Codex,
+    /// `codex exec --json`.
+    #[serde(rename = "codex-exec")]
+    CodexExec,
     /// `claude -p --output-format stream-json`.
     Claude,
     /// `gemini -p PROMPT -o stream-json`.
@@ -136,9 +142,10 @@ pub enum ProviderKind {
 }
 
 impl ProviderKind {
-    const ALL: [ProviderKind; 4] = [
+    const ALL: [ProviderKind; 5] = [
         ProviderKind::Jsonl,
         ProviderKind::Codex,
+        ProviderKind::CodexExec,
         ProviderKind::Claude,
         ProviderKind::Gemini,
     ];
@@ -148,6 +155,7 @@ impl ProviderKind {
         match self {
             ProviderKind::Jsonl => "jsonl",
             ProviderKind::Codex => "codex",
+            ProviderKind::CodexExec => "codex-exec",
             ProviderKind::Claude => "claude",
             ProviderKind::Gemini => "gemini",
         }

@@ -1,4 +1,4 @@
-//! Turns on a real one-node Slurm (`scripts/slurm-up.sh`): `N` fake-agent turns (default
+//! Turns on a real one-node Slurm (`scripts/cluster-up.sh slurm`): `N` fake-agent turns (default
 //! 100), one per thread, started in the background through `[launcher] kind = "slurm"`; each
 //! holds for `--hold-ms` (default 20,000 ms) after its first message, so they all run at once.
 //! Prints how many completed, the `turn/start` answer time (the server waits for the job to
@@ -56,24 +56,25 @@ fn main() -> ExitCode {
 
 /// Starts the one-node Slurm (bounded); returns its `SLURM_CONF`.
 fn slurm_up() -> Result<String, String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/slurm-up.sh");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/cluster-up.sh");
     let out = Command::new("timeout")
         .arg("180")
         .arg(&script)
+        .arg("slurm")
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("slurm-up: {e}"))?;
+        .map_err(|e| format!("cluster-up slurm: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() {
         return Err(format!(
-            "slurm-up failed: {text}{}",
+            "cluster-up slurm failed: {text}{}",
             String::from_utf8_lossy(&out.stderr)
         ));
     }
     text.lines()
         .find_map(|l| l.strip_prefix("SLURM_CONF="))
         .map(str::to_owned)
-        .ok_or_else(|| "slurm-up printed no SLURM_CONF".to_owned())
+        .ok_or_else(|| "cluster-up slurm printed no SLURM_CONF".to_owned())
 }
 
 fn config(sandbox: &Sandbox, hold_ms: u64) -> Result<String, String> {

@@ -7,9 +7,9 @@ scripts/install-test-deps.sh
 # it themselves when it is not running); stopped at the end if this run started it.
 SLURM_DIR="${AGENT_HOST_SLURM_DIR:-/tmp/agent-host-slurm}"
 if ! { [ -s "$SLURM_DIR/slurmctld.pid" ] && kill -0 "$(cat "$SLURM_DIR/slurmctld.pid")" 2>/dev/null; }; then
-  trap 'scripts/slurm-down.sh' EXIT
+  trap 'scripts/cluster-down.sh slurm' EXIT
 fi
-scripts/slurm-up.sh >/dev/null
+scripts/cluster-up.sh slurm >/dev/null
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 # The modules of src/ depend downward only (ARCHITECTURE.md): fails on an import cycle.

@@ -1,6 +1,6 @@
-//! The `slurm` launcher against a real one-node Slurm on loopback (`scripts/slurm-up.sh`,
+//! The `slurm` launcher against a real one-node Slurm on loopback (`scripts/cluster-up.sh slurm`,
 //! started once for the test binary and left running, owned by that script:
-//! `scripts/slurm-down.sh` stops it). Each turn's runner is the main process of a batch job;
+//! `scripts/cluster-down.sh slurm` stops it). Each turn's runner is the main process of a batch job;
 //! the server reaches it through the control inbox and the turn files, and the engine's own
 //! signals and final state end the turn exactly once.
 
@@ -27,22 +27,23 @@ const GRANDCHILD: &str = "setsid\npid\nsleep 600000\n";
 fn slurm_conf() -> &'static str {
     static CONF: OnceLock<String> = OnceLock::new();
     CONF.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/slurm-up.sh");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/cluster-up.sh");
         let out = std::process::Command::new("timeout")
             .arg("180")
             .arg(&script)
+            .arg("slurm")
             .stdin(Stdio::null())
             .output()
-            .expect("run scripts/slurm-up.sh");
+            .expect("run scripts/cluster-up.sh slurm");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
-            "slurm-up failed: {text}{}",
+            "cluster-up slurm failed: {text}{}",
             String::from_utf8_lossy(&out.stderr)
         );
         text.lines()
             .find_map(|l| l.strip_prefix("SLURM_CONF="))
-            .expect("slurm-up prints SLURM_CONF")
+            .expect("cluster-up slurm prints SLURM_CONF")
             .to_owned()
     })
 }

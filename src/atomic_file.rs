@@ -44,6 +44,45 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     sync_dir(dir)
 }
 
+/// Writes `bytes` to `path` durably unless `path` already exists; `false` when it did (then
+/// nothing is changed). The temporary file is linked to `path`, which fails if a file is
+/// there: of writers racing, exactly one succeeds, and readers see all of it or nothing.
+pub fn create_atomic(path: &Path, bytes: &[u8]) -> io::Result<bool> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let mut temp_name = file_name.to_os_string();
+    temp_name.push(format!(".{}.new{TEMP_SUFFIX}", std::process::id()));
+    let temp_path = dir.join(temp_name);
+    {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(PRIVATE_FILE_MODE)
+            .open(&temp_path)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    let linked = fs::hard_link(&temp_path, path);
+    let _ = fs::remove_file(&temp_path);
+    match linked {
+        Ok(()) => sync_dir(dir).map(|()| true),
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
+/// Serializes `value` as pretty JSON and writes it with [`create_atomic`].
+pub fn create_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<bool> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    bytes.push(b'\n');
+    create_atomic(path, &bytes)
+}
+
 /// Serializes `value` as pretty JSON and writes it with [`write_atomic`].
 pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
     let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
@@ -135,6 +174,20 @@ mod tests {
         open_private_append(&real).unwrap().write_all(b"x").unwrap();
         open_private_append(&real).unwrap().write_all(b"y").unwrap();
         assert_eq!(fs::read(&real).unwrap(), b"xy");
+    }
+
+    #[test]
+    fn a_create_never_replaces_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("exit.json");
+        assert!(create_atomic(&path, b"first").unwrap());
+        assert!(!create_atomic(&path, b"second").unwrap());
+        assert_eq!(fs::read(&path).unwrap(), b"first");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["exit.json"]);
     }
 
     #[test]

@@ -204,7 +204,8 @@ impl Kubernetes {
         })
     }
 
-    /// The turn ids of agent-host's Jobs in the namespace (listed by label) with their states.
+    /// The Jobs of agent-host's turns in the namespace (listed by their label, whatever the
+    /// turn), by name, with their states.
     pub async fn turn_jobs(&self) -> io::Result<BTreeMap<String, JobState>> {
         let jobs = self
             .jobs()
@@ -213,14 +214,10 @@ impl Kubernetes {
             .map_err(api_error)?;
         let mut states = BTreeMap::new();
         for job in jobs.items {
-            let turn = job
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|labels| labels.get(TURN_LABEL))
-                .cloned()
-                .unwrap_or_default();
-            states.insert(turn, self.classify(&job).await);
+            let Some(name) = job.metadata.name.clone() else {
+                continue;
+            };
+            states.insert(name, self.classify(&job).await);
         }
         Ok(states)
     }
@@ -492,19 +489,92 @@ fn wait_ready(
 
 /// The state of the Job of `engine.json`.
 pub fn state_of(engine: &EngineRecord) -> JobState {
-    let namespace = engine.namespace.clone().unwrap_or_default();
-    let name = engine.job_name.clone();
-    let asked = block_on(async move {
-        match Kubernetes::from_env(&namespace).await {
-            Ok(kube) => tokio::time::timeout(CALL_TIMEOUT, kube.state(&name))
-                .await
-                .unwrap_or_else(|_| {
-                    JobState::Unknown(format!("no answer within {CALL_TIMEOUT:?}"))
-                }),
-            Err(err) => JobState::Unknown(err.to_string()),
+    Census::from_env().ask(engine)
+}
+
+/// What recovery learns from the API server: the turns' Jobs of each namespace, listed by
+/// label once ([`Kubernetes::turn_jobs`]) and then looked up, so that a restarted server
+/// recovering many turns makes one list request per namespace, not one request per turn. A
+/// Job the list does not hold is asked by name: it may have been created after the list, or
+/// be gone.
+pub struct Census {
+    /// The client; `None`: the environment's, made for each call.
+    client: Option<kube::Client>,
+    /// Per namespace (`""`: the client's default), the listed Jobs or why there are none.
+    listed: BTreeMap<String, Result<BTreeMap<String, JobState>, String>>,
+}
+
+impl Census {
+    /// A census through the client the environment configures.
+    pub fn from_env() -> Census {
+        Census {
+            client: None,
+            listed: BTreeMap::new(),
         }
-    });
-    asked.unwrap_or_else(|err| JobState::Unknown(err.to_string()))
+    }
+
+    /// A census through `client`.
+    pub fn with_client(client: kube::Client) -> Census {
+        Census {
+            client: Some(client),
+            listed: BTreeMap::new(),
+        }
+    }
+
+    /// The state of the Job of `engine.json`, from the namespace's list (made on first use).
+    pub fn state_of(&mut self, engine: &EngineRecord) -> JobState {
+        let namespace = engine.namespace.clone().unwrap_or_default();
+        if !self.listed.contains_key(&namespace) {
+            let listed = self
+                .call(&namespace, |kube| async move { kube.turn_jobs().await })
+                .map_err(|err| err.to_string());
+            self.listed.insert(namespace.clone(), listed);
+        }
+        match self.listed.get(&namespace) {
+            Some(Ok(jobs)) => match jobs.get(&engine.job_name) {
+                Some(state) => state.clone(),
+                None => self.ask(engine),
+            },
+            Some(Err(err)) => JobState::Unknown(err.clone()),
+            None => JobState::Unknown("no list of the namespace's Jobs".into()),
+        }
+    }
+
+    /// The state of the Job of `engine.json`, asked by its name.
+    pub fn ask(&self, engine: &EngineRecord) -> JobState {
+        let namespace = engine.namespace.clone().unwrap_or_default();
+        let name = engine.job_name.clone();
+        self.call(
+            &namespace,
+            |kube| async move { Ok(kube.state(&name).await) },
+        )
+        .unwrap_or_else(|err| JobState::Unknown(err.to_string()))
+    }
+
+    /// Runs `request` on a client of `namespace`, bounded by [`CALL_TIMEOUT`].
+    fn call<T, F, R>(&self, namespace: &str, request: F) -> io::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Kubernetes) -> R + Send + 'static,
+        R: Future<Output = io::Result<T>> + Send,
+    {
+        let client = self.client.clone();
+        let namespace = namespace.to_owned();
+        block_on(async move {
+            let kube = match client {
+                Some(client) => Kubernetes::new(client, &namespace),
+                None => Kubernetes::from_env(&namespace).await?,
+            };
+            tokio::time::timeout(CALL_TIMEOUT, request(kube))
+                .await
+                .map_err(|_| {
+                    io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no answer from the Kubernetes API within {CALL_TIMEOUT:?}"),
+                    )
+                })?
+        })?
+    }
 }
 
 /// Stops the Job of `engine.json` (deleted with its recorded grace period) and returns how

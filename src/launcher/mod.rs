@@ -113,16 +113,6 @@ pub enum FinalKind {
     Failed,
 }
 
-/// The state of the engine job of a turn placed by an engine; `None` for a local turn.
-pub fn job_state(turn_dir: &Path) -> Option<JobState> {
-    let engine = read_engine(turn_dir)?;
-    Some(match engine.launcher {
-        LauncherKind::Local => return None,
-        LauncherKind::Slurm => slurm::Slurm::from_env().state_of(&engine),
-        LauncherKind::Kubernetes => kubernetes::state_of(&engine),
-    })
-}
-
 /// The exit record of a turn whose runner's job ended without one, from the engine's
 /// final state.
 pub fn exit_record_from(engine: &EngineRecord, end: &FinalState, last_seq: u64) -> ExitRecord {
@@ -152,27 +142,55 @@ pub fn exit_record_from(engine: &EngineRecord, end: &FinalState, last_seq: u64) 
     record
 }
 
-/// What recovery does with a turn without `exit.json`: `None` for a local turn (the local
-/// rules apply); `Some(false)` when its engine job is still active or the engine cannot
-/// tell; `Some(true)` when the job ended and the exit record was written from its final
-/// state.
-pub fn recover(turn_dir: &Path) -> Option<bool> {
-    let engine = read_engine(turn_dir)?;
-    let submitting = engine.job_id.is_empty()
-        && crate::events::now_ms().saturating_sub(engine.submitted_at_ms) < SUBMIT_WINDOW_MS;
-    if submitting {
-        // Another server may be submitting it right now.
-        return Some(false);
-    }
-    let state = job_state(turn_dir)?;
-    Some(match state {
-        JobState::Active(_) | JobState::Unknown(_) => false,
-        JobState::Ended(end) => end_from_engine(turn_dir, &engine, &end).is_ok(),
-    })
+/// What recovery asks of the engines, for all the turns it looks at in one pass: what it
+/// learns from an engine once serves every turn (the Kubernetes Jobs of a namespace are
+/// listed by label once, not asked one by one).
+pub struct Recovery {
+    kubernetes: kubernetes::Census,
 }
 
-/// Writes the exit record of a turn whose job ended as `end` (unless the runner wrote one
-/// after all), then starts the completion notice it owes.
+impl Recovery {
+    /// Engines reached as the environment configures them.
+    pub fn from_env() -> Recovery {
+        Recovery {
+            kubernetes: kubernetes::Census::from_env(),
+        }
+    }
+
+    /// The Kubernetes API reached through `client` (a mocked API server in tests).
+    pub fn with_kubernetes(client: kube::Client) -> Recovery {
+        Recovery {
+            kubernetes: kubernetes::Census::with_client(client),
+        }
+    }
+
+    /// What recovery does with a turn without `exit.json`: `None` for a local turn (the
+    /// local rules apply); `Some(false)` when its engine job is still active or the engine
+    /// cannot tell; `Some(true)` when the job ended and the turn's exit record exists now,
+    /// built from the job's final state unless the runner or another server wrote it first.
+    pub fn recover(&mut self, turn_dir: &Path) -> Option<bool> {
+        let engine = read_engine(turn_dir)?;
+        let submitting = engine.job_id.is_empty()
+            && crate::events::now_ms().saturating_sub(engine.submitted_at_ms) < SUBMIT_WINDOW_MS;
+        if submitting {
+            // Another server may be submitting it right now.
+            return Some(false);
+        }
+        let state = match engine.launcher {
+            LauncherKind::Local => return None,
+            LauncherKind::Slurm => slurm::Slurm::from_env().state_of(&engine),
+            LauncherKind::Kubernetes => self.kubernetes.state_of(&engine),
+        };
+        Some(match state {
+            JobState::Active(_) | JobState::Unknown(_) => false,
+            JobState::Ended(end) => end_from_engine(turn_dir, &engine, &end).is_ok(),
+        })
+    }
+}
+
+/// Writes the exit record of a turn whose job ended as `end` (unless the runner, or another
+/// server ending it at the same time, wrote one: the record is created, never replaced), then
+/// starts the completion notice it owes.
 pub fn end_from_engine(turn_dir: &Path, engine: &EngineRecord, end: &FinalState) -> io::Result<()> {
     if crate::runner::client::read_exit_record(turn_dir)?.is_some() {
         return Ok(());
@@ -182,7 +200,9 @@ pub fn end_from_engine(turn_dir: &Path, engine: &EngineRecord, end: &FinalState)
         .last()
         .map_or(1, |record| record.seq + 1);
     let record = exit_record_from(engine, end, last_seq);
-    atomic_file::write_json_atomic(&turn_dir.join(crate::runner::EXIT_FILE), &record)?;
+    if !atomic_file::create_json_atomic(&turn_dir.join(crate::runner::EXIT_FILE), &record)? {
+        return Ok(());
+    }
     if let Err(err) = crate::notify::launch(turn_dir) {
         tracing::warn!(%err, "cannot start the completion notice; recovery will");
     }

@@ -49,7 +49,7 @@ struct Expect {
     method: &'static str,
     path: String,
     /// Fragments the (percent-decoded) query must hold.
-    query: &'static [&'static str],
+    query: Vec<String>,
     status: StatusCode,
     answer: Vec<u8>,
 }
@@ -59,14 +59,17 @@ impl Expect {
         Expect {
             method,
             path: path.to_owned(),
-            query: &[],
+            query: Vec::new(),
             status: StatusCode::OK,
             answer: serde_json::to_vec(answer).unwrap(),
         }
     }
 
-    fn query(mut self, query: &'static [&'static str]) -> Expect {
-        self.query = query;
+    fn query(mut self, query: &[&str]) -> Expect {
+        self.query = query
+            .iter()
+            .map(|fragment| (*fragment).to_owned())
+            .collect();
         self
     }
 
@@ -112,8 +115,11 @@ async fn serve(mut handle: ApiHandle, script: Vec<Expect>) -> Vec<Value> {
             request.uri()
         );
         assert_eq!(request.uri().path(), expect.path, "{}", request.uri());
-        for fragment in expect.query {
-            assert!(query.contains(fragment), "{fragment} not in {query}");
+        for fragment in &expect.query {
+            assert!(
+                query.contains(fragment.as_str()),
+                "{fragment} not in {query}"
+            );
         }
         let bytes = http_body_bytes(request.into_body()).await;
         bodies.push(serde_json::from_slice(&bytes).unwrap_or(Value::Null));
@@ -406,14 +412,13 @@ async fn a_watched_job_that_fails_reports_its_final_state() {
 #[tokio::test]
 async fn recovery_lists_the_turns_jobs_by_label() {
     let other = "01a2479e-0000-7000-8000-000000000000";
-    let mut done = job("uid-2", &[("Complete", "")], false);
-    done.metadata.labels = Some(BTreeMap::from([(TURN_LABEL.to_owned(), other.to_owned())]));
+    let done = turn_job(other, &[("Complete", "")]);
     let jobs = list(
         "JobList",
         "batch/v1",
         vec![
             serde_json::to_value(job("uid-1", &[], false)).unwrap(),
-            serde_json::to_value(done).unwrap(),
+            done,
         ],
     );
     let script = vec![
@@ -425,8 +430,9 @@ async fn recovery_lists_the_turns_jobs_by_label() {
         (kube.turn_jobs().await.unwrap(), kube.state(NAME).await)
     })
     .await;
-    assert!(matches!(listed[TURN], JobState::Active(_)), "{listed:?}");
-    assert!(matches!(&listed[other], JobState::Ended(end) if end.exit_code == Some(0)));
+    assert!(matches!(listed[NAME], JobState::Active(_)), "{listed:?}");
+    let other = super::super::job_name(other);
+    assert!(matches!(&listed[&other], JobState::Ended(end) if end.exit_code == Some(0)));
     assert!(
         matches!(&gone, JobState::Ended(end) if end.kind == FinalKind::Lost),
         "{gone:?}"
@@ -437,4 +443,151 @@ fn engine() -> EngineRecord {
     let mut record = engine_record(LauncherKind::Kubernetes, "uid-1", NAME);
     record.namespace = Some("agents".into());
     record
+}
+
+/// The Job of `turn` with these conditions, as the API server lists it.
+fn turn_job(turn: &str, conditions: &[(&str, &str)]) -> Value {
+    let mut job = job(&format!("uid-{turn}"), conditions, false);
+    job.metadata.name = Some(super::super::job_name(turn));
+    job.metadata.labels = Some(BTreeMap::from([(TURN_LABEL.to_owned(), turn.to_owned())]));
+    serde_json::to_value(job).unwrap()
+}
+
+/// The Job of `turn` asked by name, and gone (deleted, or its TTL ran out).
+fn not_found(turn: &str) -> Expect {
+    let path = format!("{JOBS}/agent-host-{turn}");
+    Expect::new("GET", &path, &status(404, "NotFound")).status(StatusCode::NOT_FOUND)
+}
+
+/// A turn directory whose `engine.json` names the Job of `turn`, and no exit record.
+fn placed_turn(root: &Path, turn: &str) -> std::path::PathBuf {
+    let dir = root.join(turn);
+    std::fs::create_dir_all(&dir).unwrap();
+    let name = super::super::job_name(turn);
+    let mut record = engine_record(LauncherKind::Kubernetes, &format!("uid-{turn}"), &name);
+    record.namespace = Some("agents".into());
+    atomic_file::write_json_atomic(&dir.join(super::super::ENGINE_FILE), &record).unwrap();
+    dir
+}
+
+/// The pods of the Job of `turn`, asked when the Job failed.
+fn pods_of(turn: &str, pods: Vec<Pod>) -> Expect {
+    let items = pods
+        .into_iter()
+        .map(|pod| serde_json::to_value(pod).unwrap())
+        .collect();
+    let selector = format!("labelSelector={JOB_NAME_LABEL}=agent-host-{turn}");
+    Expect::new(
+        "GET",
+        "/api/v1/namespaces/agents/pods",
+        &list("PodList", "v1", items),
+    )
+    .query(&[selector.as_str()])
+}
+
+/// One recovery pass over `dirs` (a restarted server's), through the mocked API server that
+/// answers `script`; what it said of each turn.
+async fn recovery_pass(dirs: &[std::path::PathBuf], script: Vec<Expect>) -> Vec<Option<bool>> {
+    let (kube, handle) = mocked();
+    let server = tokio::spawn(serve(handle, script));
+    let dirs = dirs.to_vec();
+    let mut recovery = super::super::Recovery::with_kubernetes(kube.client);
+    let recovered = tokio::task::spawn_blocking(move || {
+        dirs.iter()
+            .map(|dir| recovery.recover(dir))
+            .collect::<Vec<_>>()
+    });
+    let recovered = tokio::time::timeout(TEST_LIMIT, recovered)
+        .await
+        .expect("recovery took too long")
+        .unwrap();
+    server.await.expect("the mocked API server failed");
+    recovered
+}
+
+fn exit_record(dir: &Path) -> Option<crate::events::ExitRecord> {
+    crate::runner::client::read_exit_record(dir).unwrap()
+}
+
+#[tokio::test]
+async fn a_restarted_server_lists_the_jobs_by_label_once_and_ends_each_ended_turn_once() {
+    let (running, oom, done, gone) = (
+        "01a2479e-f587-720e-a303-cf66341200a1",
+        "01a2479e-f587-720e-a303-cf66341200a2",
+        "01a2479e-f587-720e-a303-cf66341200a3",
+        "01a2479e-f587-720e-a303-cf66341200a4",
+    );
+    let root = tempfile::tempdir().unwrap();
+    let dirs: Vec<_> = [running, oom, done, gone]
+        .iter()
+        .map(|turn| placed_turn(root.path(), turn))
+        .collect();
+    let listed = |first: Value| {
+        list(
+            "JobList",
+            "batch/v1",
+            vec![
+                first,
+                turn_job(oom, &[("Failed", "BackoffLimitExceeded")]),
+                turn_job(done, &[("Complete", "")]),
+            ],
+        )
+    };
+    // One list for all four turns; the pods of the failed Job; the Job the list does not
+    // hold asked by name.
+    let first = vec![
+        Expect::new("GET", JOBS, &listed(turn_job(running, &[])))
+            .query(&["labelSelector=agent-host/turn"]),
+        pods_of(oom, vec![pod("OOMKilled", 137)]),
+        not_found(gone),
+    ];
+    let recovered = recovery_pass(&dirs, first).await;
+    assert_eq!(recovered, [Some(false), Some(true), Some(true), Some(true)]);
+    assert!(
+        exit_record(&dirs[0]).is_none(),
+        "a running Job's turn goes on"
+    );
+    let reasons: Vec<_> = dirs[1..]
+        .iter()
+        .map(|dir| exit_record(dir).unwrap().reason)
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            EndReason::RunnerError,
+            EndReason::RunnerError,
+            EndReason::RunnerLost
+        ]
+    );
+    let message = exit_record(&dirs[1]).unwrap().error.unwrap().message;
+    assert!(message.contains("OOMKilled"), "{message}");
+    let written: Vec<_> = dirs[1..]
+        .iter()
+        .map(|dir| std::fs::read(dir.join(crate::runner::EXIT_FILE)).unwrap())
+        .collect();
+
+    // The next restart: the running Job's runner was killed meanwhile (SIGKILL); the turns
+    // already ended keep their one exit record, whatever the engine says now.
+    let second = vec![
+        Expect::new(
+            "GET",
+            JOBS,
+            &listed(turn_job(running, &[("Failed", "BackoffLimitExceeded")])),
+        )
+        .query(&["labelSelector=agent-host/turn"]),
+        pods_of(running, vec![pod("Error", 137)]),
+        pods_of(oom, vec![pod("OOMKilled", 137)]),
+        not_found(gone),
+    ];
+    let recovered = recovery_pass(&dirs, second).await;
+    assert_eq!(recovered, [Some(true); 4]);
+    let killed = exit_record(&dirs[0]).unwrap();
+    assert_eq!(
+        (killed.reason, killed.signal),
+        (EndReason::RunnerLost, Some(9))
+    );
+    for (dir, before) in dirs[1..].iter().zip(&written) {
+        let now = std::fs::read(dir.join(crate::runner::EXIT_FILE)).unwrap();
+        assert_eq!(&now, before, "{} was written again", dir.display());
+    }
 }

@@ -411,7 +411,7 @@ impl Server {
         if runner::client::live_socket(&dir).is_some() {
             return Err(Claim::Running(turn));
         }
-        super::super::recovery::recover_turn(&dir);
+        super::super::recovery::recover_turn(&dir, &mut crate::launcher::Recovery::from_env());
         if ended(&dir) {
             Ok(lock)
         } else {

@@ -350,6 +350,45 @@ fn recovery_ends_a_background_turn_whose_runner_was_killed_while_no_server_ran()
     assert_all_gone(&host.recorded_pids(), Duration::from_secs(10));
 }
 
+#[test]
+fn a_background_turn_outlives_a_server_sigkill_and_a_new_server_follows_it_to_its_end() {
+    let mut host = slurm_host(&[("held", HELD)]);
+    let turn = host.start_script("held", json!({"background": true}));
+    wait_agent_message(&mut host, "before the gate");
+    let job = job_of(&host, &turn);
+    host.server.kill();
+    let mut server = respawn(&host.sandbox);
+    server.initialize();
+    let (resumed, _) = server.request(
+        json!(1),
+        "thread/resume",
+        json!({"threadId": host.thread_id}),
+    );
+    assert_eq!(
+        resumed["result"]["thread"]["status"]["type"], "active",
+        "{resumed}"
+    );
+    assert_eq!(job_state(&job), "RUNNING");
+    // Held at its gate until now: the new server can only have followed the same job.
+    host.release("go");
+    let messages = server.until_turn_completed(&turn, TURN_TIMEOUT);
+    let done = completed_turn(&messages, &turn);
+    assert_eq!(done["status"], "completed", "{done}");
+    let texts: Vec<&Value> = done["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| &item["text"])
+        .collect();
+    assert!(texts.contains(&&json!("after")), "{done}");
+    let dir = host.turn_dir(&turn);
+    assert_eq!(exit_record(&dir)["reason"], "completed");
+    assert_eq!(job_of(&host, &turn), job, "one job ran the turn");
+    wait_until(TURN_TIMEOUT, "the job to end COMPLETED", || {
+        (job_state(&job) == "COMPLETED").then_some(())
+    });
+}
+
 /// Signals the recorded backend of `turn` only (a process this test's server started).
 fn signal_backend(host: &Host, turn: &str, signal: &str) {
     let process = host.process_record(turn);

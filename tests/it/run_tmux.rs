@@ -14,7 +14,7 @@ use std::process::Command;
 
 use crate::run_cmd::{DEMO_LABEL, running_turn, slow_demo};
 use crate::support::host::{Host, TURN_TIMEOUT};
-use crate::support::procs::{ProcState, assert_all_gone, proc_state};
+use crate::support::procs::{ProcState, assert_all_gone, proc_state, read_proc};
 use crate::support::{DEFAULT_TIMEOUT, Describe, Sandbox, wait_until};
 
 /// The window's size: wide enough that no line of a turn wraps.
@@ -130,10 +130,47 @@ impl Terminal {
     /// What the window shows now, for a failure's message (never panics: it is formatted
     /// while a panic is under way).
     fn describe(&self) -> String {
-        match self.try_screen() {
+        let screen = match self.try_screen() {
             Ok(screen) => format!("the screen:\n{}", screen.trim_end()),
             Err(err) => format!("no screen: {err}"),
-        }
+        };
+        format!("{}\n{screen}", self.holders())
+    }
+
+    /// The pane's process and every process that holds its terminal open (tmux sees the
+    /// command end only once none is left), for a failure's message.
+    fn holders(&self) -> String {
+        let Ok(shown) = self.tmux(&[
+            "display-message",
+            "-p",
+            "-t",
+            SESSION,
+            "#{pane_pid} #{pane_tty} dead=#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}",
+        ]) else {
+            return "no pane".to_owned();
+        };
+        let mut words = shown.split_whitespace();
+        let (pid, tty, dead) = (
+            words.next().unwrap_or(""),
+            words.next().unwrap_or(""),
+            words.next().unwrap_or(""),
+        );
+        let holding: Vec<String> = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| {
+                let pid: i32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+                let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+                let holds = fds.flatten().any(|fd| {
+                    std::fs::read_link(fd.path()).is_ok_and(|target| target == Path::new(tty))
+                });
+                holds.then(|| format!("{:?}", read_proc(pid)))
+            })
+            .collect();
+        format!(
+            "pane process {pid} ({dead}): {:?}; holding {tty}: {holding:#?}",
+            pid.parse().ok().and_then(read_proc)
+        )
     }
 
     /// Polls the window (bounded by [`TURN_TIMEOUT`]) until `check` holds for its text;
@@ -170,7 +207,9 @@ impl Terminal {
         (screens, code)
     }
 
-    /// The command's exit code once it has exited (tmux's `pane_dead_status`).
+    /// The command's exit code once it has exited (tmux's `pane_dead_status`). A pane can
+    /// read as dead (its terminal closed) a moment before tmux has reaped the process and
+    /// knows how it ended: that is not yet an exit.
     fn exit_code(&self) -> Option<i32> {
         let shown = self
             .tmux(&[
@@ -178,19 +217,22 @@ impl Terminal {
                 "-p",
                 "-t",
                 SESSION,
-                "#{pane_dead} #{pane_dead_status}",
+                "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}",
             ])
             .ok()?;
-        let (dead, status) = shown.trim().split_once(' ').unwrap_or((shown.trim(), ""));
-        if dead != "1" {
-            return None;
-        }
-        Some(status.parse().unwrap_or_else(|_| {
-            panic!(
-                "the command died without an exit status ({shown:?}); {}",
+        let fields: Vec<&str> = shown.trim().split(':').collect();
+        match fields[..] {
+            ["1", status, _] if !status.is_empty() => Some(
+                status
+                    .parse()
+                    .unwrap_or_else(|_| panic!("an exit status that is not a number: {shown:?}")),
+            ),
+            ["1", _, signal] if !signal.is_empty() => panic!(
+                "the command was killed by signal {signal}; {}",
                 self.describe()
-            )
-        }))
+            ),
+            _ => None,
+        }
     }
 
     /// Waits (bounded) until the command has exited; its exit code.

@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use support::figures;
 use support::server::Server;
 use support::setup::{self, Kind, Sandbox};
 use support::stats::Samples;
@@ -282,6 +283,27 @@ fn column(results: &Result<Results, String>, bytes: u64) -> Vec<String> {
     ]
 }
 
+/// The figures `BENCHMARKS.md` reports (see `support::figures`).
+fn emit_figures(plan: Plan, ours: &Result<Results, String>, codex: &Result<Results, String>) {
+    type Read = fn(&Results, u64) -> Option<f64>;
+    let rows: [(&str, Read); 5] = [
+        ("exec_rtt_p50", |r, _| r.default_sandbox.median()),
+        ("exec_rtt_p99", |r, _| r.default_sandbox.percentile(99.0)),
+        ("exec_rtt_full_p50", |r, _| r.full_access.median()),
+        ("exec_rtt_full_p99", |r, _| r.full_access.percentile(99.0)),
+        ("exec_stream_mbps", |r, bytes| {
+            Some(megabytes_per_second(bytes, &r.stream))
+        }),
+    ];
+    let side = |results: &Result<Results, String>, read: Read| match results {
+        Ok(results) => figures::some(read(results, plan.stream_bytes), "no samples"),
+        Err(err) => figures::none(err),
+    };
+    for (id, read) in rows {
+        figures::record(id, side(ours, read), side(codex, read));
+    }
+}
+
 fn render(plan: Plan, ours: &Result<Results, String>, codex: &Result<Results, String>) -> String {
     let mb = plan.stream_bytes / 1_000_000;
     let metrics = [
@@ -367,6 +389,7 @@ fn main() -> ExitCode {
         setup::load_average()
     );
     println!("{}", render(plan, &ours, &codex));
+    emit_figures(plan, &ours, &codex);
     if ours.is_err() {
         ExitCode::FAILURE
     } else {

@@ -24,6 +24,7 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
+use support::figures;
 use support::populate::populate;
 use support::server::{Server, Snapshot};
 use support::setup::{self, Kind, Sandbox};
@@ -101,6 +102,39 @@ struct Front {
 
 /// How many `thread/start`s each fresh process serves after the first (timed as "later").
 const LATER_STARTS: i64 = 3;
+
+/// How many threads the "loaded" memory figure starts in one process.
+const LOADED_THREADS: i64 = 100;
+
+/// Memory with many threads loaded: one process per round, `LOADED_THREADS` `thread/start`s.
+#[derive(Default)]
+struct Loaded {
+    rss: Samples,
+    anon: Samples,
+}
+
+/// `rounds` processes of one server, each starting `LOADED_THREADS` threads on a new state
+/// directory; memory is read after the last answer.
+fn measure_loaded(kind: Kind, program: &std::path::Path, rounds: usize) -> Result<Loaded, String> {
+    let mut loaded = Loaded::default();
+    for _ in 0..rounds {
+        let sandbox = Sandbox::new()?;
+        let launch = sandbox.launch(kind, program)?;
+        let work = sandbox.work_dir().to_string_lossy().into_owned();
+        let mut server = Server::spawn(&launch)?;
+        server.send(&initialize_request())?;
+        server.wait_for_id(0)?;
+        server.send(&json!({"method": "initialized"}))?;
+        for id in 1..=LOADED_THREADS {
+            server.call(id, "thread/start", json!({"cwd": work}))?;
+        }
+        let memory = Snapshot::of(server.pid())?;
+        loaded.rss.push(kib_to_mib(memory.vm_rss_kib));
+        loaded.anon.push(kib_to_mib(memory.rss_anon_kib));
+        server.shutdown();
+    }
+    Ok(loaded)
+}
 
 fn initialize_request() -> serde_json::Value {
     json!({
@@ -417,6 +451,16 @@ fn main() -> ExitCode {
         plan.threads
     );
     let listing = measure_listing(plan);
+    let loaded_rounds = plan.runs.clamp(1, 3);
+    eprintln!("protocol_front: memory with {LOADED_THREADS} threads, {loaded_rounds} rounds…");
+    let host_loaded = measure_loaded(Kind::AgentHost, &agent_host, loaded_rounds);
+    let codex_loaded = match setup::codex_binary() {
+        Ok(codex) if plan.codex => measure_loaded(Kind::Codex, &codex, loaded_rounds),
+        Ok(_) => Err("codex: skipped".to_owned()),
+        Err(err) => Err(err),
+    };
+    emit_figures(&host_front, &codex_front, &listing);
+    emit_loaded(&host_loaded, &codex_loaded);
 
     let rows = table(plan, &host_front, &codex_front, &listing);
     print_report(plan, &load_before, &rows);
@@ -429,6 +473,73 @@ fn main() -> ExitCode {
             eprintln!("protocol_front: {failure}");
         }
         ExitCode::FAILURE
+    }
+}
+
+/// One figure per front row that `BENCHMARKS.md` reports (see `support::figures`).
+fn emit_figures(
+    host: &Result<Front, String>,
+    codex: &Result<Front, String>,
+    listing: &Result<Listing, String>,
+) {
+    type Read = fn(&Front) -> Option<f64>;
+    let rows: [(&str, Read); 10] = [
+        ("spawn_init_new_p50", |f| f.spawn_to_initialize.median()),
+        ("spawn_init_new_p90", |f| {
+            f.spawn_to_initialize.percentile(90.0)
+        }),
+        ("spawn_init_existing_p50", |f| {
+            f.restart_to_initialize.median()
+        }),
+        ("rss_idle", |f| f.rss_after_initialize.median()),
+        ("private_idle", |f| f.anon_after_initialize.median()),
+        ("rss_thread_start", |f| f.rss_after_start.median()),
+        ("private_thread_start", |f| f.anon_after_start.median()),
+        ("thread_start_first_p50", |f| f.first_start.median()),
+        ("thread_start_later_p50", |f| f.later_starts.median()),
+        ("thread_list_empty_p50", |f| f.empty_list.median()),
+    ];
+    let side = |front: &Result<Front, String>, read: Read| match front {
+        Ok(front) => figures::some(read(front), "no samples"),
+        Err(err) => figures::none(err),
+    };
+    for (id, read) in rows {
+        figures::record(id, side(host, read), side(codex, read));
+    }
+    type ReadList = fn(&Listing) -> Option<f64>;
+    let list_rows: [(&str, ReadList); 4] = [
+        ("thread_list_100k_first_p50", |l| l.first_page.median()),
+        ("thread_list_100k_first_p99", |l| {
+            l.first_page.percentile(99.0)
+        }),
+        ("thread_list_100k_middle_p50", |l| l.middle_page.median()),
+        ("thread_list_100k_middle_p99", |l| {
+            l.middle_page.percentile(99.0)
+        }),
+    ];
+    let no_store = "n/a: Codex lists rollout files that only real model turns write";
+    for (id, read) in list_rows {
+        let ours = match listing {
+            Ok(listing) => figures::some(read(listing), "no samples"),
+            Err(err) => figures::none(err),
+        };
+        figures::record(id, ours, figures::none(no_store));
+    }
+}
+
+/// The memory figures with `LOADED_THREADS` threads started.
+fn emit_loaded(host: &Result<Loaded, String>, codex: &Result<Loaded, String>) {
+    type Read = fn(&Loaded) -> Option<f64>;
+    let rows: [(&str, Read); 2] = [
+        ("rss_100_threads", |l| l.rss.median()),
+        ("private_100_threads", |l| l.anon.median()),
+    ];
+    let side = |loaded: &Result<Loaded, String>, read: Read| match loaded {
+        Ok(loaded) => figures::some(read(loaded), "no samples"),
+        Err(err) => figures::none(err),
+    };
+    for (id, read) in rows {
+        figures::record(id, side(host, read), side(codex, read));
     }
 }
 

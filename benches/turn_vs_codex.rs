@@ -51,6 +51,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use mock_responses::{MockEvent, MockResponses, Output, Reply};
+use support::figures;
 use support::server::{Launch, Server};
 use support::setup::{self, Kind, Sandbox};
 use support::stats::Samples;
@@ -153,6 +154,8 @@ struct Turn {
     completed: f64,
     /// `item/agentMessage/delta` notifications (a server's turn only).
     deltas: Option<usize>,
+    /// The first `item/agentMessage/delta` read (a server's turn only).
+    first_delta: Option<f64>,
     /// agent-host only: when the turn's runner started (`process.json`).
     runner_started: Option<f64>,
     /// The `codex exec` process: agent-host's backend (from the turn's records: wall-clock
@@ -387,7 +390,7 @@ impl Side {
             "params": {"threadId": thread_id, "input": input}}))?;
         let mut turn_started = None;
         let mut turn_id = None;
-        let mut deltas = 0;
+        let mut deltas = Vec::new();
         let mut command_ok = false;
         let mut errors = Vec::new();
         let (completed, completed_at) =
@@ -397,7 +400,7 @@ impl Side {
                     "turn/started" => {
                         turn_started.get_or_insert(at);
                     }
-                    "item/agentMessage/delta" => deltas += 1,
+                    "item/agentMessage/delta" => deltas.push(at),
                     "item/completed" => {
                         let item = &message["params"]["item"];
                         if item["type"] == "commandExecution"
@@ -455,7 +458,8 @@ impl Side {
             started: ms_between(sent, turn_started),
             requests,
             completed: ms_between(sent, completed_at),
-            deltas: Some(deltas),
+            deltas: Some(deltas.len()),
+            first_delta: deltas.first().map(|&at| ms_between(sent, at)),
             runner_started,
             exec,
         })
@@ -591,6 +595,7 @@ impl Side {
             requests,
             completed: exited,
             deltas: None,
+            first_delta: None,
             runner_started: None,
             exec: Some(Exec {
                 spawned: 0.0,
@@ -807,6 +812,7 @@ fn main() -> ExitCode {
         tables.push((scenario, turns, results));
     }
 
+    emit_figures(&tables);
     print_head(plan, &load_before);
     for (scenario, turns, results) in &tables {
         print_scenario(*scenario, *turns, results);
@@ -827,6 +833,59 @@ fn main() -> ExitCode {
             eprintln!("turn_vs_codex: {failure}");
         }
         ExitCode::FAILURE
+    }
+}
+
+/// The figures `BENCHMARKS.md` reports (see `support::figures`): agent-host (codex exec per
+/// turn) against `codex app-server`, and agent-host's own share of the turn.
+type Tables = [(Scenario, usize, Vec<(String, Result<Runs, String>)>)];
+
+fn emit_figures(tables: &Tables) {
+    let median =
+        |results: &[(String, Result<Runs, String>)], index: usize, read: &ReadTurn| match &results
+            [index]
+            .1
+        {
+            Ok(runs) => figures::some(samples(&runs.turns, read).median(), "no samples"),
+            Err(err) => figures::none(err),
+        };
+    // Columns: 0 codex app-server, 1 agent-host, 2 codex exec alone (`run_scenario`).
+    for (scenario, _, results) in tables {
+        let prefix = match scenario {
+            Scenario::Message => "real_turn",
+            Scenario::Tool => "real_tool_turn",
+        };
+        let end: ReadTurn = Box::new(|t| Some(t.completed));
+        let first_delta: ReadTurn = Box::new(|t| t.first_delta);
+        let started: ReadTurn = Box::new(|t| Some(t.started));
+        // The turn minus the backend's own life (spawn → exit): what agent-host adds.
+        let own: ReadTurn = Box::new(|t| {
+            let exec = t.exec?;
+            t.runner_started?;
+            Some(t.completed - (exec.exited - exec.spawned))
+        });
+        let in_process = "n/a: codex app-server runs the model loop in its own process";
+        for (id, read) in [
+            ("end", &end),
+            ("first_delta", &first_delta),
+            ("started", &started),
+        ] {
+            figures::record(
+                &format!("{prefix}_{id}_p50"),
+                median(results, 1, read),
+                median(results, 0, read),
+            );
+        }
+        figures::record(
+            &format!("{prefix}_own_share_p50"),
+            median(results, 1, &own),
+            figures::none(in_process),
+        );
+        figures::record(
+            &format!("{prefix}_exec_alone_p50"),
+            median(results, 2, &end),
+            median(results, 0, &end),
+        );
     }
 }
 

@@ -72,6 +72,10 @@ pub enum Event {
         item_id: String,
         delta: String,
     },
+    /// The turn's unified diff so far (Codex's `turn/diff/updated`).
+    TurnDiff {
+        diff: String,
+    },
     /// The final state of an item.
     ItemCompleted {
         item: Value,

@@ -99,8 +99,11 @@ fn env_names<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<St
 pub enum BackendKind {
     /// Any command printing the codex `exec --json` event stream (`docs/backend-jsonl.md`).
     Jsonl,
-    /// `codex exec --json`: the same stream with codex's argv.
+    /// A fresh `codex app-server` per turn, driven over JSON-RPC on its stdin and stdout.
     Codex,
+    /// `codex exec --json`: the `jsonl` stream with codex's argv.
+    #[serde(rename = "codex-exec")]
+    CodexExec,
     /// Claude Code `--output-format stream-json`.
     Claude,
     /// Gemini CLI `-o stream-json`.

@@ -1,5 +1,6 @@
 //! The measuring machinery of `protocol_front`: processes, statistics, sandboxes, population.
 
+pub mod figures;
 pub mod populate;
 pub mod server;
 pub mod setup;

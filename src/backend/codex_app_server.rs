@@ -33,6 +33,18 @@ const MAX_LINE_BYTES: u64 = 16 * 1024 * 1024;
 /// How long the backend gets to exit after EOF before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
 
+/// The first request of every session with an app-server, and the notification after its
+/// answer.
+pub const INITIALIZE: &str = "initialize";
+pub const INITIALIZED: &str = "initialized";
+
+/// The params of `initialize`: who we are (no experimental API: only what the stable schema
+/// has, which the pin test checks).
+pub fn initialize_params() -> Value {
+    let client = json!({"name": "agent-host", "title": null, "version": env!("CARGO_PKG_VERSION")});
+    json!({"clientInfo": client})
+}
+
 /// The backend to ask: the provider's program and environment, and where it runs.
 #[derive(Debug, Clone, Copy)]
 pub struct Backend<'a> {
@@ -125,11 +137,8 @@ impl Session {
     }
 
     async fn initialize(&mut self) -> Result<(), String> {
-        let client =
-            json!({"name": "agent-host", "title": null, "version": env!("CARGO_PKG_VERSION")});
-        self.request("initialize", json!({"clientInfo": client}))
-            .await?;
-        self.write(&json!({"method": "initialized"})).await
+        self.request(INITIALIZE, initialize_params()).await?;
+        self.write(&json!({"method": INITIALIZED})).await
     }
 
     /// Sends one request and waits for its response: the result, or the error's message.

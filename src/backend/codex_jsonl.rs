@@ -177,7 +177,7 @@ impl Stream {
         let input = field("input_tokens");
         let output = field("output_tokens");
         let session_total = TokenBreakdown {
-            total_tokens: input + output,
+            total_tokens: input.saturating_add(output),
             input_tokens: input,
             cached_input_tokens: field("cached_input_tokens"),
             cache_write_input_tokens: field("cache_write_input_tokens"),
@@ -574,6 +574,19 @@ mod tests {
             ..UsageBase::default()
         };
         assert_eq!(usage_of_42_in("s2", base), [(57, 42, Some(42))]);
+    }
+
+    #[test]
+    fn token_counts_near_the_top_of_u64_saturate() {
+        // Found by the reliability fuzz: the sum overflowed (a panic in a debug build).
+        let line = json!({"type": "turn.completed",
+            "usage": {"input_tokens": u64::MAX - 1, "output_tokens": 5}})
+        .to_string();
+        let max = u64::MAX;
+        assert_eq!(
+            usage(UsageBase::default(), &[&line]),
+            [(max, max, Some(max))]
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 pub mod claude;
 pub mod codex_app_server;
 pub mod codex_jsonl;
+pub mod codex_turn;
 mod emit;
 pub mod gemini;
 mod lines;
@@ -22,6 +23,7 @@ use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 
 use rustix::process::Signal;
+use serde_json::Value;
 
 use crate::events::{Event, TokenBreakdown};
 use crate::spec::{Approvals, BackendKind, InputMode, PromptVia, Provider, Spec};
@@ -49,6 +51,10 @@ pub enum Stdin {
     /// `turn/steer` adds more, and the answers to Claude's permission requests go down it
     /// too; closed after the answer to the last message.
     UserMessages { prompt: String },
+    /// An open pipe for the backend's own protocol (kind `codex`: JSON-RPC to its
+    /// app-server): the adapter's requests and answers, written by the loop; closed at the
+    /// end marker.
+    Protocol,
 }
 
 /// The backend's own graceful cancel, the first rung of the interrupt ladder.
@@ -59,6 +65,10 @@ pub enum Cancel {
     /// Write this line to the backend's stdin (Claude's `control_request` interrupt), then
     /// close stdin.
     InputLine(String),
+    /// Write this request of the backend's own protocol to its stdin and leave stdin open:
+    /// the backend ends its turn itself, and its end marker closes stdin (`codex app-server`'s
+    /// `turn/interrupt`).
+    Request(String),
 }
 
 /// Where a turn's token counts start, from its spec.
@@ -88,8 +98,10 @@ impl UsageBase {
 /// The adapter of one backend kind.
 #[derive(Debug)]
 pub enum Adapter {
-    /// `jsonl` and `codex`: the codex `exec --json` event stream.
+    /// `jsonl` and `codex-exec`: the codex `exec --json` event stream.
     CodexJsonl(codex_jsonl::Stream),
+    /// `codex`: the client of a `codex app-server` (`codex_turn.rs`).
+    CodexAppServer(Box<codex_turn::Stream>),
     /// `claude`: Claude Code `-p --output-format stream-json`, one-shot or with stream-json
     /// input.
     Claude(claude::Stream),
@@ -101,7 +113,10 @@ impl Adapter {
     /// The adapter for the spec's backend kind, or a readable reason why there is none.
     pub fn new(spec: &Spec) -> Result<Adapter, String> {
         match spec.provider.kind {
-            BackendKind::Jsonl | BackendKind::Codex => {
+            BackendKind::Codex => Ok(Adapter::CodexAppServer(Box::new(codex_turn::Stream::new(
+                spec,
+            )))),
+            BackendKind::Jsonl | BackendKind::CodexExec => {
                 Ok(Adapter::CodexJsonl(codex_jsonl::Stream::new(
                     &spec.turn_id,
                     &spec.cwd.to_string_lossy(),
@@ -129,6 +144,7 @@ impl Adapter {
     pub fn on_line(&mut self, line: &[u8], out: &mut Vec<Event>) {
         match self {
             Adapter::CodexJsonl(stream) => stream.on_line(line, out),
+            Adapter::CodexAppServer(stream) => stream.on_line(line, out),
             Adapter::Claude(stream) => stream.on_line(line, out),
             Adapter::Gemini(stream) => stream.on_line(line, out),
         }
@@ -138,6 +154,7 @@ impl Adapter {
     pub fn finish(&mut self, out: &mut Vec<Event>) {
         match self {
             Adapter::CodexJsonl(stream) => stream.finish(out),
+            Adapter::CodexAppServer(stream) => stream.finish(out),
             Adapter::Claude(stream) => stream.finish(out),
             Adapter::Gemini(stream) => stream.finish(out),
         }
@@ -155,44 +172,78 @@ impl Adapter {
             // Gemini ignores SIGINT over pipes (its cancel is a Ctrl-C keypress on a TTY);
             // the ladder's SIGTERM and SIGKILL to every process of the turn do the work.
             Adapter::CodexJsonl(_) | Adapter::Gemini(_) => Cancel::SignalLeader(Signal::INT),
+            // Its own `turn/interrupt` once its turn is known; before that there is no turn
+            // to interrupt, and SIGINT ends the app-server.
+            Adapter::CodexAppServer(stream) => match stream.interrupt_request() {
+                Some(line) => Cancel::Request(line),
+                None => Cancel::SignalLeader(Signal::INT),
+            },
+        }
+    }
+
+    /// Lines the adapter has for the backend's stdin (requests and answers of its protocol);
+    /// empty for every adapter whose backend speaks no protocol on stdin.
+    pub fn take_input(&mut self) -> Vec<String> {
+        match self {
+            Adapter::CodexAppServer(stream) => stream.take_input(),
+            Adapter::CodexJsonl(_) | Adapter::Claude(_) | Adapter::Gemini(_) => Vec::new(),
         }
     }
 
     /// The stdin line that answers the backend's approval request `request_id` with the
     /// client's (or the policy's) `decision`.
-    pub fn approval_answer(&mut self, request_id: &str, decision: &serde_json::Value) -> String {
+    /// `None` when the backend asked no such request (kind `codex` keeps Codex's request ids).
+    pub fn approval_answer(&mut self, request_id: &str, decision: &Value) -> Option<String> {
         match self {
-            Adapter::Claude(stream) => stream.approval_answer(request_id, decision),
-            Adapter::CodexJsonl(_) | Adapter::Gemini(_) => serde_json::json!({
-                "type": "approval.response", "id": request_id, "decision": decision})
-            .to_string(),
+            Adapter::Claude(stream) => Some(stream.approval_answer(request_id, decision)),
+            Adapter::CodexAppServer(stream) => stream.approval_answer(request_id, decision),
+            Adapter::CodexJsonl(_) | Adapter::Gemini(_) => Some(
+                serde_json::json!({
+                    "type": "approval.response", "id": request_id, "decision": decision})
+                .to_string(),
+            ),
         }
     }
 
-    /// The stdin line of a new user message with `text`, counted for the end of the turn;
-    /// `None` when the backend takes no messages mid-turn.
+    /// The stdin line of a new user message with `text`: Claude's user message, counted for
+    /// the end of the turn, or Codex's `turn/steer` of its running turn; `None` when the
+    /// backend takes no messages mid-turn.
     pub fn user_message(&mut self, text: &str) -> Option<String> {
         match self {
             Adapter::Claude(stream) => stream.user_message(text),
+            Adapter::CodexAppServer(stream) => stream.steer_request(text),
             Adapter::CodexJsonl(_) | Adapter::Gemini(_) => None,
         }
     }
 }
 
+/// Whether a running turn of the provider takes more user messages (`turn/steer`): Claude
+/// with stream-json input, and kind `codex` (Codex's own `turn/steer`).
+pub fn takes_steered_messages(provider: &Provider) -> bool {
+    provider.kind == BackendKind::Codex || provider.input == InputMode::StreamJson
+}
+
 /// Whether the provider's command line attaches local images with the backend's own flag:
-/// only kind `codex` with the kind's own argv (`args` empty) does (`--image PATH`). Every
+/// kind `codex` does (its `turn/start` takes `localImage` inputs), and kind `codex-exec` with the
+/// kind's own argv (`args` empty) (`--image PATH`). Every
 /// other provider gets each local image as a `[image: PATH]` line of the prompt: Claude
 /// Code's `-p` has no image flag (it opens the file with its own tools when the prompt names
 /// it), arguments written in the configuration are used as written, and a `jsonl` backend
 /// reads the lines (`docs/backend-jsonl.md`, "The prompt").
 pub fn takes_image_flags(provider: &Provider) -> bool {
-    provider.kind == BackendKind::Codex && provider.args.is_empty()
+    match provider.kind {
+        // Its turn/start takes them as `localImage` inputs, whatever its command line.
+        BackendKind::Codex => true,
+        BackendKind::CodexExec => provider.args.is_empty(),
+        BackendKind::Jsonl | BackendKind::Claude | BackendKind::Gemini => false,
+    }
 }
 
 /// Why a local image cannot be given to this provider's image flag, if it cannot:
 /// `codex exec --image` splits its value at commas (a list of paths).
 pub fn image_flag_problem(provider: &Provider, path: &str) -> Option<String> {
-    (takes_image_flags(provider) && path.contains(',')).then(|| {
+    let exec = provider.kind == BackendKind::CodexExec;
+    (exec && takes_image_flags(provider) && path.contains(',')).then(|| {
         "contains a comma, which `codex exec --image` reads as a separator between paths".to_owned()
     })
 }
@@ -217,7 +268,7 @@ fn program(provider: &Provider) -> Result<PathBuf, String> {
         return Ok(PathBuf::from(&provider.command));
     }
     match provider.kind {
-        BackendKind::Codex => Ok(PathBuf::from("codex")),
+        BackendKind::Codex | BackendKind::CodexExec => Ok(PathBuf::from("codex")),
         BackendKind::Claude => Ok(PathBuf::from("claude")),
         BackendKind::Gemini => Ok(PathBuf::from("gemini")),
         BackendKind::Jsonl => Err(format!(
@@ -234,7 +285,8 @@ fn args(spec: &Spec) -> Result<Vec<OsString>, String> {
         return substitute_all(&provider.args, spec);
     }
     Ok(match provider.kind {
-        BackendKind::Codex => codex_default_args(spec),
+        BackendKind::Codex => vec!["app-server".into()],
+        BackendKind::CodexExec => codex_default_args(spec),
         BackendKind::Claude => claude_default_args(spec, provider.input),
         BackendKind::Gemini => gemini_default_args(spec),
         BackendKind::Jsonl => Vec::new(),
@@ -245,6 +297,14 @@ fn args(spec: &Spec) -> Result<Vec<OsString>, String> {
 /// uses of stdin, stream-json input where it is not Claude's.
 fn check_inputs(spec: &Spec) -> Result<(), String> {
     let provider = &spec.provider;
+    if provider.kind == BackendKind::Codex
+        && let Some(setting) = codex_turn::refusal(&permissions::Permissions::of(spec))
+    {
+        return Err(format!(
+            "provider {:?} cannot hold {setting}",
+            provider.name
+        ));
+    }
     if !spec.images.is_empty() && !takes_image_flags(provider) {
         return Err(format!(
             "provider {:?} takes no image flags, but the spec lists images",
@@ -273,6 +333,9 @@ fn check_inputs(spec: &Spec) -> Result<(), String> {
 /// What the backend's stdin is for.
 fn stdin(spec: &Spec) -> Stdin {
     let provider = &spec.provider;
+    if provider.kind == BackendKind::Codex {
+        return Stdin::Protocol;
+    }
     match (provider.input, provider.prompt_via, provider.approvals) {
         (InputMode::StreamJson, _, _) => Stdin::UserMessages {
             prompt: spec.prompt.clone(),
@@ -289,7 +352,9 @@ fn kind_env(kind: BackendKind) -> Vec<(OsString, OsString)> {
         // Without it `gemini.js` re-spawns itself as a child `node` and its parent ignores
         // SIGINT, SIGTERM and SIGHUP.
         BackendKind::Gemini => vec![("GEMINI_CLI_NO_RELAUNCH".into(), "true".into())],
-        BackendKind::Jsonl | BackendKind::Codex | BackendKind::Claude => Vec::new(),
+        BackendKind::Jsonl | BackendKind::Codex | BackendKind::CodexExec | BackendKind::Claude => {
+            Vec::new()
+        }
     }
 }
 
@@ -301,8 +366,8 @@ fn push_flag(args: &mut Vec<OsString>, flag: &str, value: Option<impl AsRef<OsSt
     }
 }
 
-/// `codex exec --json --skip-git-repo-check -C CWD [-m MODEL] [resume SESSION]
-/// [--image PATH]... -- PROMPT`.
+/// `codex exec --json --skip-git-repo-check -C CWD [-m MODEL] SANDBOX [resume SESSION]
+/// [--image PATH]... -- PROMPT`, SANDBOX the turn's ([`permissions::codex_exec_flags`]).
 ///
 /// The images come after `resume SESSION`: before it, `exec`'s own `--image` (which takes
 /// any number of values) would read `resume` and the session id as image paths; after it,
@@ -315,6 +380,9 @@ fn codex_default_args(spec: &Spec) -> Vec<OsString> {
         .collect();
     args.push(spec.cwd.clone().into_os_string());
     push_flag(&mut args, "-m", spec.model.as_ref());
+    args.extend(permissions::codex_exec_flags(
+        &permissions::Permissions::of(spec),
+    ));
     push_flag(&mut args, "resume", spec.resume_session_id.as_ref());
     for image in &spec.images {
         push_flag(&mut args, "--image", Some(image));
@@ -462,37 +530,67 @@ mod tests {
 
     #[test]
     fn codex_images_go_before_the_prompt_and_after_resume() {
-        let mut fresh = spec(BackendKind::Codex, &[]);
+        let mut fresh = spec(BackendKind::CodexExec, &[]);
         fresh.images = vec![PathBuf::from("/img/a.png"), PathBuf::from("/img/b c.jpg")];
         fresh.model = Some("o3".to_owned());
         let images = ["--image", "/img/a.png", "--image", "/img/b c.jpg"];
         assert_eq!(
             argv(&fresh),
-            codex_argv(&[&["-m", "o3"], &images[..]].concat())
+            codex_argv(&[&["-m", "o3", "--sandbox", "read-only"], &images[..]].concat())
         );
         let mut resumed = fresh.clone();
         resumed.model = None;
         resumed.resume_session_id = Some("0199-session".to_owned());
         assert_eq!(
             argv(&resumed),
-            codex_argv(&[&["resume", "0199-session"], &images[..]].concat())
+            codex_argv(
+                &[
+                    &["--sandbox", "read-only", "resume", "0199-session"],
+                    &images[..],
+                ]
+                .concat()
+            )
         );
-        let plain = spec(BackendKind::Codex, &[]);
-        assert_eq!(argv(&plain), codex_argv(&[]));
+        let plain = spec(BackendKind::CodexExec, &[]);
+        assert_eq!(argv(&plain), codex_argv(&["--sandbox", "read-only"]));
+    }
+
+    #[test]
+    fn codex_exec_gets_the_turns_sandbox_as_its_own_flags() {
+        let mut workspace = spec(BackendKind::CodexExec, &[]);
+        workspace.sandbox_policy = Some(serde_json::json!({"type": "workspaceWrite",
+            "writableRoots": ["/work", "/extra"], "networkAccess": true}));
+        let flags = [
+            "--sandbox",
+            "workspace-write",
+            "--add-dir",
+            "/extra",
+            "-c",
+            "sandbox_workspace_write.network_access=true",
+        ];
+        assert_eq!(argv(&workspace), codex_argv(&flags));
+        let mut external = spec(BackendKind::CodexExec, &[]);
+        external.sandbox_policy = Some(serde_json::json!({"type": "externalSandbox"}));
+        assert_eq!(
+            argv(&external),
+            codex_argv(&["--sandbox", "danger-full-access"])
+        );
     }
 
     #[test]
     fn only_codex_with_its_own_argv_takes_image_flags() {
-        assert!(takes_image_flags(&spec(BackendKind::Codex, &[]).provider));
+        assert!(takes_image_flags(
+            &spec(BackendKind::CodexExec, &[]).provider
+        ));
         for provider in [
-            spec(BackendKind::Codex, &["exec", "{prompt}"]).provider,
+            spec(BackendKind::CodexExec, &["exec", "{prompt}"]).provider,
             spec(BackendKind::Claude, &[]).provider,
             spec(BackendKind::Jsonl, &["{prompt}"]).provider,
         ] {
             assert!(!takes_image_flags(&provider), "{provider:?}");
             assert_eq!(image_flag_problem(&provider, "/a,b.png"), None);
         }
-        let codex = spec(BackendKind::Codex, &[]).provider;
+        let codex = spec(BackendKind::CodexExec, &[]).provider;
         assert_eq!(image_flag_problem(&codex, "/a.png"), None);
         assert!(
             image_flag_problem(&codex, "/a,b.png").is_some_and(|why| why.contains("comma")),

@@ -85,7 +85,7 @@ const GEMINI: &[KnownModel] = &[
 /// The models a kind offers on its own; none for `jsonl`, whose commands are the user's.
 pub fn builtin_models(kind: ProviderKind) -> &'static [KnownModel] {
     match kind {
-        ProviderKind::Codex => CODEX,
+        ProviderKind::Codex | ProviderKind::CodexExec => CODEX,
         ProviderKind::Claude => CLAUDE,
         ProviderKind::Gemini => GEMINI,
         ProviderKind::Jsonl => &[],

@@ -1,6 +1,6 @@
 //! What a turn's `approvalPolicy` and sandbox ask of its backend, kind by kind: the flags of
-//! Claude Code and Gemini CLI, the environment every backend gets, and the settings a kind
-//! cannot hold, which `turn/start` refuses. The rule throughout: a backend never runs with
+//! Claude Code, Gemini CLI and `codex exec`, the environment every backend gets, and the
+//! settings a kind cannot hold, which `turn/start` refuses. The rule throughout: a backend never runs with
 //! more permission than the client asked for; where a kind can only hold a setting by giving
 //! less (a request nobody can be asked about is denied), it gives less, and
 //! `docs/backends.md` says so.
@@ -133,7 +133,7 @@ fn sandbox(value: Option<&Value>, cwd: &str) -> Sandbox {
 }
 
 /// Why the spec's backend cannot hold the spec's settings, if it cannot. `as_root`: the
-/// backend would run as root. Kind `codex` is not judged here; kind `jsonl` and providers
+/// backend would run as root. Kind `jsonl` and providers
 /// with arguments of their own get the settings in their environment and are trusted with
 /// them (a provider lists what it holds with `sandbox_modes` and `approval_policies`).
 pub fn refusal(spec: &Spec, as_root: bool) -> Option<String> {
@@ -141,7 +141,14 @@ pub fn refusal(spec: &Spec, as_root: bool) -> Option<String> {
     let permissions = Permissions::of(spec);
     let own_command_line = provider.args.is_empty();
     let (cli, setting) = match provider.kind {
-        BackendKind::Codex | BackendKind::Jsonl => return None,
+        // Its own command line or not, kind `codex` is an app-server client.
+        BackendKind::Codex => (
+            "codex app-server",
+            super::codex_turn::refusal(&permissions)?,
+        ),
+        // `codex exec` holds every sandbox (`codex_exec_flags`) and every policy by asking
+        // nobody; `granular` too.
+        BackendKind::Jsonl | BackendKind::CodexExec => return None,
         _ if !own_command_line => return None,
         BackendKind::Claude => ("Claude Code", claude_refusal(&permissions, as_root)?),
         BackendKind::Gemini => ("Gemini CLI", gemini_refusal(&permissions)?),
@@ -259,6 +266,38 @@ pub fn gemini_flags(permissions: &Permissions) -> Vec<OsString> {
         }
         Sandbox::DangerFullAccess | Sandbox::External => flags(&["--approval-mode", "default"]),
     }
+}
+
+/// `codex exec`'s sandbox flags: `--sandbox MODE`, each extra writable root as `--add-dir`,
+/// and the network of a workspace-write sandbox as a `-c` override, so the turn's sandbox
+/// holds whatever the user's Codex configuration says. An external sandbox is Codex's
+/// `danger-full-access` (Codex itself adds no sandbox inside one). `codex exec` never asks
+/// for approval, whatever the policy: what would be asked is refused.
+pub fn codex_exec_flags(permissions: &Permissions) -> Vec<OsString> {
+    let mode = match &permissions.sandbox {
+        Sandbox::External => Sandbox::DangerFullAccess.as_str(),
+        sandbox @ (Sandbox::ReadOnly
+        | Sandbox::WorkspaceWrite { .. }
+        | Sandbox::DangerFullAccess) => sandbox.as_str(),
+    };
+    let mut args = flags(&["--sandbox", mode]);
+    if let Sandbox::WorkspaceWrite {
+        extra_roots,
+        network,
+    } = &permissions.sandbox
+    {
+        for root in extra_roots {
+            args.push("--add-dir".into());
+            args.push(root.into());
+        }
+        if *network {
+            args.extend(flags(&[
+                "-c",
+                "sandbox_workspace_write.network_access=true",
+            ]));
+        }
+    }
+    args
 }
 
 /// The settings in every backend's environment ([`APPROVAL_POLICY_ENV`], [`SANDBOX_ENV`],

@@ -55,7 +55,9 @@ struct Checked {
     /// The program and arguments of a new turn.
     command_line: Vec<String>,
     /// How the prompt reaches the program: `argument` (in the command line), `stdin`, or
-    /// `streamJson` (the first user message on stdin); `None` without a command line.
+    /// `streamJson` (the first user message on stdin), or `protocol` (in the `turn/start`
+    /// request of the backend's own protocol on stdin, kind `codex`); `None` without a
+    /// command line.
     prompt: Option<&'static str>,
     /// Why a turn cannot run; empty when it can.
     missing: Vec<String>,
@@ -113,6 +115,8 @@ fn check(provider: &Provider, default: bool) -> Checked {
         Stdin::Null | Stdin::ApprovalAnswers => "argument",
         Stdin::Prompt(_) => "stdin",
         Stdin::UserMessages { .. } => "streamJson",
+        // The prompt is in the `turn/start` request of the backend's own protocol.
+        Stdin::Protocol => "protocol",
     });
     let binary =
         command
@@ -183,7 +187,10 @@ fn argv(command: &BackendCommand) -> Vec<String> {
 /// program, which might take the flag for a prompt).
 fn knows_version_flag(kind: ProviderKind) -> bool {
     match kind {
-        ProviderKind::Codex | ProviderKind::Claude | ProviderKind::Gemini => true,
+        ProviderKind::Codex
+        | ProviderKind::CodexExec
+        | ProviderKind::Claude
+        | ProviderKind::Gemini => true,
         ProviderKind::Jsonl => false,
     }
 }
@@ -321,6 +328,7 @@ fn turn_line(provider: &Checked) -> String {
     match provider.prompt {
         Some("stdin") => format!("{words} (the prompt on stdin)"),
         Some("streamJson") => format!("{words} (the prompt on stdin, as stream-json)"),
+        Some("protocol") => format!("{words} (the prompt in its turn/start request on stdin)"),
         Some(_) | None => words,
     }
 }

@@ -190,6 +190,8 @@ impl Output {
             | Event::ReasoningSummaryDelta { .. }
             | Event::ReasoningTextDelta { .. }
             | Event::TokenUsage { .. }
+            // The file change items show each change.
+            | Event::TurnDiff { .. }
             | Event::Marker { .. }
             | Event::BackendExited { .. } => {}
         }

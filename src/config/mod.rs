@@ -112,7 +112,10 @@ impl Provider {
     pub fn runs_own_command_line(&self) -> bool {
         matches!(
             self.kind,
-            ProviderKind::Codex | ProviderKind::Claude | ProviderKind::Gemini
+            ProviderKind::Codex
+                | ProviderKind::CodexExec
+                | ProviderKind::Claude
+                | ProviderKind::Gemini
         ) && self.args.is_empty()
     }
 }
@@ -123,8 +126,11 @@ impl Provider {
 pub enum ProviderKind {
     /// Our canonical event records, one JSON object per line.
     Jsonl,
-    /// `codex exec --json`.
+    /// A fresh `codex app-server` per turn, driven as its client.
     Codex,
+    /// `codex exec --json`.
+    #[serde(rename = "codex-exec")]
+    CodexExec,
     /// `claude -p --output-format stream-json`.
     Claude,
     /// `gemini -p PROMPT -o stream-json`.
@@ -132,9 +138,10 @@ pub enum ProviderKind {
 }
 
 impl ProviderKind {
-    const ALL: [ProviderKind; 4] = [
+    const ALL: [ProviderKind; 5] = [
         ProviderKind::Jsonl,
         ProviderKind::Codex,
+        ProviderKind::CodexExec,
         ProviderKind::Claude,
         ProviderKind::Gemini,
     ];
@@ -144,6 +151,7 @@ impl ProviderKind {
         match self {
             ProviderKind::Jsonl => "jsonl",
             ProviderKind::Codex => "codex",
+            ProviderKind::CodexExec => "codex-exec",
             ProviderKind::Claude => "claude",
             ProviderKind::Gemini => "gemini",
         }

@@ -115,6 +115,31 @@ pub struct TurnStartParams {
     pub background: Option<bool>,
 }
 
+impl TurnStartParams {
+    /// A turn of `thread_id` whose one input is `text`, with no override.
+    pub fn text(thread_id: String, text: String) -> Self {
+        Self {
+            thread_id,
+            input: vec![UserInput::Text {
+                text,
+                text_elements: Vec::new(),
+            }],
+            cwd: None,
+            approval_policy: None,
+            approvals_reviewer: None,
+            sandbox_policy: None,
+            model: None,
+            service_tier: None,
+            effort: None,
+            summary: None,
+            personality: None,
+            output_schema: None,
+            client_user_message_id: None,
+            background: None,
+        }
+    }
+}
+
 /// `turn/start` result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TurnStartResponse {

@@ -37,7 +37,8 @@ pub enum AnswerPipe {
     /// A stdin of their own (`approvals = "stdin"`).
     Stdin(mpsc::Sender<String>),
     /// The stdin that carries the user messages (Claude's stream-json input, where the
-    /// answers are `control_response` lines): open until the answer to the last message.
+    /// answers are `control_response` lines), or the backend's own protocol (kind `codex`,
+    /// where they are JSON-RPC responses): open until the turn's end.
     UserMessages,
 }
 

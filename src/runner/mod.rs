@@ -258,7 +258,8 @@ fn spawn_backend(
             backend::Stdin::Null => Stdio::null(),
             backend::Stdin::Prompt(_)
             | backend::Stdin::ApprovalAnswers
-            | backend::Stdin::UserMessages { .. } => Stdio::piped(),
+            | backend::Stdin::UserMessages { .. }
+            | backend::Stdin::Protocol => Stdio::piped(),
         },
         stdout: Stdio::piped(),
         stderr: Stdio::from(stderr),
@@ -344,7 +345,8 @@ fn supervise(
         client_link,
     ));
     let supervisor = match messages {
-        Some((stdin, prompt)) => supervisor.with_user_messages(stdin, &prompt),
+        Some((stdin, Some(prompt))) => supervisor.with_user_messages(stdin, &prompt),
+        Some((stdin, None)) => supervisor.with_protocol_input(stdin),
         None => supervisor,
     };
     // Keep one sender so the channel never reports "disconnected" while timers run.
@@ -352,10 +354,11 @@ fn supervise(
     supervisor.run(inputs)
 }
 
-/// The senders of an open stdin: approval answers, or user messages with the first one.
+/// The senders of an open stdin: approval answers, or user messages (with the first one,
+/// `None` for a backend's own protocol, whose lines the adapter makes).
 type StdinFeeds = (
     Option<mpsc::Sender<String>>,
-    Option<(mpsc::Sender<String>, String)>,
+    Option<(mpsc::Sender<String>, Option<String>)>,
 );
 
 /// What the backend's stdin carries: the prompt (written by a thread of its own, then
@@ -389,8 +392,9 @@ fn connect_stdin(child: &mut std::process::Child, stdin: backend::Stdin) -> io::
         }
         backend::Stdin::ApprovalAnswers => (open_stdin(child)?, None),
         backend::Stdin::UserMessages { prompt } => {
-            (None, open_stdin(child)?.map(|tx| (tx, prompt)))
+            (None, open_stdin(child)?.map(|tx| (tx, Some(prompt))))
         }
+        backend::Stdin::Protocol => (None, open_stdin(child)?.map(|tx| (tx, None))),
     })
 }
 

@@ -253,6 +253,35 @@ impl Supervisor {
         self
     }
 
+    /// Gives the loop the backend's stdin for its own protocol, and writes the adapter's
+    /// first lines (kind `codex`: `initialize`).
+    pub fn with_protocol_input(mut self, stdin: mpsc::Sender<String>) -> Supervisor {
+        self.messages = Some(stdin);
+        self.write_backend_input();
+        self
+    }
+
+    /// Writes the lines the adapter has for the backend's stdin.
+    fn write_backend_input(&mut self) {
+        let lines = self.backend.adapter.take_input();
+        if lines.is_empty() {
+            return;
+        }
+        let Some(stdin) = self.messages.as_ref() else {
+            tracing::warn!(
+                count = lines.len(),
+                "the backend's stdin is closed; lines lost"
+            );
+            return;
+        };
+        for line in lines {
+            if stdin.send(line).is_err() {
+                tracing::warn!("the backend's stdin is closed; lines lost");
+                return;
+            }
+        }
+    }
+
     /// Runs the loop to the end of the turn and writes the exit record.
     pub fn run(mut self, inputs: mpsc::Receiver<Input>) -> io::Result<ExitRecord> {
         if let Err(err) = self.event_loop(&inputs) {
@@ -320,6 +349,8 @@ impl Supervisor {
             Input::StdoutLine(line) => {
                 let mut events = Vec::new();
                 self.backend.adapter.on_line(&line, &mut events);
+                // Before the events: a marker among them closes stdin.
+                self.write_backend_input();
                 self.record_backend_events(events)
             }
             Input::StdoutLineTooLong(len) => self.append(
@@ -498,8 +529,11 @@ impl Supervisor {
         if !self.approvals.take(request_id) {
             return Ok(());
         }
-        let line = self.backend.adapter.approval_answer(request_id, &decision);
-        if !self.approvals.send_answer(line, self.messages.as_ref()) {
+        let sent = match self.backend.adapter.approval_answer(request_id, &decision) {
+            Some(line) => self.approvals.send_answer(line, self.messages.as_ref()),
+            None => false,
+        };
+        if !sent {
             tracing::warn!(
                 request_id,
                 "the backend's stdin is closed; the answer is lost"
@@ -583,6 +617,7 @@ impl Supervisor {
             | Event::ReasoningSummaryDelta { .. }
             | Event::ReasoningTextDelta { .. }
             | Event::CommandOutputDelta { .. }
+            | Event::TurnDiff { .. }
             | Event::ItemCompleted { .. }
             | Event::TokenUsage { .. }
             | Event::Warning { .. }
@@ -614,7 +649,15 @@ impl Supervisor {
 
     /// The backend's own cancel: its interrupt line on stdin, then EOF, or a signal.
     fn send_cancel(&mut self) {
-        let signal = match (self.backend.adapter.cancel(), self.messages.take()) {
+        let cancel = self.backend.adapter.cancel();
+        if let Cancel::Request(line) = &cancel
+            && let Some(stdin) = self.messages.as_ref()
+            && stdin.send(line.clone()).is_ok()
+        {
+            // The backend ends its turn itself; its marker closes stdin.
+            return;
+        }
+        let signal = match (cancel, self.messages.take()) {
             (Cancel::InputLine(line), Some(messages)) => {
                 // The backend's own interrupt, then EOF (dropping the sender closes stdin
                 // once the line is written).
@@ -625,6 +668,8 @@ impl Supervisor {
             }
             // Stdin is already closed: the signal is the only cancel left.
             (Cancel::InputLine(_), None) => Some(Signal::INT),
+            // Stdin is gone: the signal is the only cancel left.
+            (Cancel::Request(_), _) => Some(Signal::INT),
             (Cancel::SignalLeader(signal), _) => Some(signal),
         };
         if let Some(signal) = signal {

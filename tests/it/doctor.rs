@@ -112,18 +112,10 @@ fn doctor_without_any_cli_on_path_says_so_for_each_provider_and_fails() {
 fn assert_new_turn_command_lines(report: &serde_json::Value) {
     assert_eq!(
         provider(report, "codex")["commandLine"],
-        json!([
-            "codex",
-            "exec",
-            "--json",
-            "--skip-git-repo-check",
-            "-C",
-            "{cwd}",
-            "--",
-            "{prompt}"
-        ])
+        json!(["codex", "app-server"])
     );
-    assert_eq!(provider(report, "codex")["prompt"], "argument");
+    // Kind codex: the prompt goes in the turn/start request of Codex's own protocol.
+    assert_eq!(provider(report, "codex")["prompt"], "protocol");
     assert_eq!(provider(report, "claude")["prompt"], "streamJson");
     assert_eq!(
         provider(report, "gemini")["commandLine"],

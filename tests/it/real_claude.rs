@@ -699,7 +699,7 @@ fn without_continue_session_each_real_claude_turn_starts_a_fresh_session() {
 }
 
 /// Makes a FIFO at `path`: a `cat` of it is a Bash command that runs until the test writes.
-fn make_fifo(path: &std::path::Path) {
+pub fn make_fifo(path: &std::path::Path) {
     let c_path = std::ffi::CString::new(path_str(path)).unwrap();
     // SAFETY: a valid NUL-terminated path; mkfifo does not keep it.
     let rc = unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) };
@@ -708,7 +708,7 @@ fn make_fifo(path: &std::path::Path) {
 
 /// Lets a `cat FIFO` command finish: waits (bounded) until the command has the FIFO open,
 /// then writes to it.
-fn release_fifo(path: &std::path::Path) {
+pub fn release_fifo(path: &std::path::Path) {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     // Without a reader, a non-blocking open for writing fails (ENXIO) instead of waiting.

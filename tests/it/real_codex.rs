@@ -55,9 +55,9 @@ enabled = false
 }
 
 /// A sandboxed agent-host whose provider runs the real Codex against `mock`.
-struct CodexHost {
-    host: Host,
-    mock: MockResponses,
+pub struct CodexHost {
+    pub host: Host,
+    pub mock: MockResponses,
 }
 
 impl Deref for CodexHost {
@@ -77,7 +77,7 @@ impl DerefMut for CodexHost {
 enum ProviderSetup {
     /// The built-in `codex` provider (its shipped argv) with our command and environment.
     BuiltIn,
-    /// A provider of our own, `kind = "codex"` and no `args`: the adapter's default argv.
+    /// A provider of our own, `kind = "codex-exec"` and no `args`: the adapter's default argv.
     Named(&'static str),
 }
 
@@ -102,6 +102,22 @@ impl CodexHost {
         extra: Value,
         env: &BTreeMap<String, String>,
     ) -> CodexHost {
+        let name = match setup {
+            ProviderSetup::BuiltIn => "codex",
+            ProviderSetup::Named(name) => name,
+        };
+        CodexHost::of_kind(script, name, "codex-exec", extra, env)
+    }
+
+    /// A provider `name` of `kind` (`codex` or `codex-exec`, the kind's own command line)
+    /// with `extra` merged into the `thread/start` params and `env` set for the server.
+    pub fn of_kind(
+        script: Vec<Reply>,
+        name: &str,
+        kind: &str,
+        extra: Value,
+        env: &BTreeMap<String, String>,
+    ) -> CodexHost {
         let bin = codex_bin();
         let mock = MockResponses::start(script, MOCK_LIFETIME);
         let sandbox = Sandbox::new();
@@ -114,17 +130,13 @@ impl CodexHost {
             codex_config(&mock.base_url()),
         )
         .unwrap();
-        let name = match setup {
-            ProviderSetup::BuiltIn => "codex",
-            ProviderSetup::Named(name) => name,
-        };
         let config = format!(
             r#"default_provider = "{name}"
 [interrupt]
 cancel_grace_ms = 5000
 term_grace_ms = 1000
 [providers.{name}]
-kind = "codex"
+kind = "{kind}"
 command = {command:?}
 [providers.{name}.env]
 CODEX_HOME = {codex_home:?}
@@ -144,7 +156,7 @@ HOME = {home:?}
 
     /// Everything in `messages` conforms to Codex's schema, and the mock was asked no more
     /// than its script answers.
-    fn assert_conforms_and_mock_done(&self, messages: &[Value]) {
+    pub fn assert_conforms_and_mock_done(&self, messages: &[Value]) {
         self.host.assert_conforms(messages);
         let more = self.mock.drain();
         assert!(more.is_empty(), "the mock got more requests: {more:?}");
@@ -152,7 +164,7 @@ HOME = {home:?}
 
     /// Every message up to the turn's `turn/completed` (see [`Host`]); a failure
     /// also shows what the mock saw.
-    fn until_completed(&mut self, turn_id: &str) -> Vec<Value> {
+    pub fn until_completed(&mut self, turn_id: &str) -> Vec<Value> {
         let mock = &self.mock;
         self.host
             .until_completed_or(turn_id, &|| format!("mock: {:?}", mock.drain()))
@@ -170,7 +182,7 @@ fn codex_thread_id(stdout: &str) -> String {
 }
 
 /// Whether the model request `body` carries a `message` of `role` whose text is `text`.
-fn has_message(body: &Value, role: &str, text: &str) -> bool {
+pub fn has_message(body: &Value, role: &str, text: &str) -> bool {
     body["input"].as_array().is_some_and(|items| {
         items.iter().any(|item| {
             item["type"] == "message"
@@ -813,4 +825,53 @@ fn a_real_codex_review_is_given_the_diff_and_its_answer_closes_the_review() {
     let mut all = vec![response];
     all.extend(messages);
     host.assert_conforms_and_mock_done(&all);
+}
+
+#[test]
+fn the_turns_sandbox_reaches_codex_exec_as_its_own_flags() {
+    let script = vec![Reply::Complete {
+        outputs: vec![Output::Message("ok".to_owned())],
+        usage: (10, 0, 1),
+    }];
+    let mut host = CodexHost::of_kind(
+        script,
+        "exec",
+        "codex-exec",
+        json!({"sandbox": "read-only"}),
+        &BTreeMap::new(),
+    );
+    let extra_root = host.sandbox.root().join("extra-root");
+    std::fs::create_dir_all(&extra_root).unwrap();
+    let extra_root = extra_root.display().to_string();
+    let turn = host.start_turn_params(json!({
+        "input": [{"type": "text", "text": "where may I write?"}],
+        "sandboxPolicy": {"type": "workspaceWrite", "writableRoots": [extra_root],
+                          "networkAccess": true},
+    }));
+    let messages = host.until_completed(&turn);
+    let argv: Vec<String> =
+        serde_json::from_value(host.process_record(&turn)["backend"]["argv"].clone()).unwrap();
+    let flags = [
+        "--sandbox",
+        "workspace-write",
+        "--add-dir",
+        &extra_root,
+        "-c",
+        "sandbox_workspace_write.network_access=true",
+    ];
+    assert!(argv.windows(flags.len()).any(|w| w == flags), "{argv:?}");
+    // What Codex ran the turn with, from its own rollout.
+    let contexts = crate::real_codex_app_server::turn_contexts(&host);
+    assert_eq!(contexts.len(), 1, "{contexts:#?}");
+    let sandbox = &contexts[0]["sandbox_policy"];
+    assert_eq!(sandbox["type"], "workspace-write", "{sandbox}");
+    assert_eq!(sandbox["network_access"], true, "{sandbox}");
+    assert!(
+        sandbox["writable_roots"]
+            .as_array()
+            .is_some_and(|roots| roots.contains(&json!(extra_root))),
+        "{sandbox}"
+    );
+    host.mock.wait_request(0, Duration::ZERO);
+    host.assert_conforms_and_mock_done(&messages);
 }

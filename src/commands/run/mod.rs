@@ -21,7 +21,6 @@ use super::thread_command::{self, ThreadCommandError};
 use crate::cli::RunArgs;
 use crate::protocol::{
     ClientRequest, ThreadLoadedListParams, ThreadStartParams, TurnStartParams, TurnStartResponse,
-    UserInput,
 };
 use follow::{Approvals, Followed};
 use style::Styling;
@@ -225,23 +224,9 @@ pub(super) fn turn_start(
     background: Background,
 ) -> ClientRequest {
     ClientRequest::TurnStart(TurnStartParams {
-        thread_id: thread.to_owned(),
-        input: vec![UserInput::Text {
-            text: prompt,
-            text_elements: Vec::new(),
-        }],
-        cwd: None,
-        approval_policy: None,
-        approvals_reviewer: None,
-        sandbox_policy: None,
         model,
-        service_tier: None,
-        effort: None,
-        summary: None,
-        personality: None,
-        output_schema: None,
-        client_user_message_id: None,
         background: (background == Background::Yes).then_some(true),
+        ..TurnStartParams::text(thread.to_owned(), prompt)
     })
 }
 

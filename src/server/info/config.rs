@@ -42,7 +42,22 @@ impl Layer {
     fn metadata(&self) -> ConfigLayerMetadata {
         ConfigLayerMetadata {
             name: self.source.clone(),
-            version: version(&self.table),
+            version: self.version(),
+        }
+    }
+
+    /// The layer's version. The built-in layer names this program's own path (the `demo`
+    /// provider's command): its version leaves that path out, so that every copy of one
+    /// build, wherever it is installed, gives its defaults the same version.
+    fn version(&self) -> String {
+        match &self.source {
+            ConfigLayerSource::PackagedDefaults { file } => {
+                let text = sorted(&Value::Object(self.table.clone()))
+                    .to_string()
+                    .replace(file.as_str(), "");
+                format!("sha256:{}", sha256::hex_digest(text.as_bytes()))
+            }
+            _ => version(&self.table),
         }
     }
 }
@@ -81,7 +96,7 @@ fn read(config: &Config, program: &Path, include_layers: bool) -> ConfigReadResp
             .iter()
             .map(|layer| ConfigLayer {
                 name: layer.source.clone(),
-                version: version(&layer.table),
+                version: layer.version(),
                 config: Value::Object(layer.table.clone()),
                 disabled_reason: None,
             })

@@ -64,7 +64,8 @@ impl Server {
 /// ask its app-server; `None` for any other provider, and inside an app-server that an
 /// agent-host is asking (`ASKED_ENV`), which must not ask further.
 fn askable_codex(provider: &Provider) -> Option<PathBuf> {
-    let codex = provider.kind == ProviderKind::Codex && provider.runs_own_command_line();
+    let codex = matches!(provider.kind, ProviderKind::Codex | ProviderKind::CodexExec)
+        && provider.runs_own_command_line();
     let asked = std::env::var_os(ASKED_ENV).is_some();
     (codex && !asked).then(|| PathBuf::from(&provider.command))
 }

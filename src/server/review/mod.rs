@@ -272,23 +272,8 @@ fn git_error(err: GitError) -> ErrorObject {
 /// The turn that runs a review: the prompt as its one input.
 fn turn_params(thread_id: String, prompt: String, background: Option<bool>) -> TurnStartParams {
     TurnStartParams {
-        thread_id,
-        input: vec![UserInput::Text {
-            text: prompt,
-            text_elements: Vec::new(),
-        }],
-        cwd: None,
-        approval_policy: None,
-        approvals_reviewer: None,
-        sandbox_policy: None,
-        model: None,
-        service_tier: None,
-        effort: None,
-        summary: None,
-        personality: None,
-        output_schema: None,
-        client_user_message_id: None,
         background,
+        ..TurnStartParams::text(thread_id, prompt)
     }
 }
 

@@ -33,7 +33,7 @@ pub(crate) async fn interrupt_or_kill(dir: PathBuf, turn: Uuid) {
 
 /// Whether the turn's backend reads user messages mid-turn (its spec says so).
 pub(super) fn streams_input(dir: &Path) -> bool {
-    spec::read(dir).is_ok_and(|spec| spec.provider.input == spec::InputMode::StreamJson)
+    spec::read(dir).is_ok_and(|spec| crate::backend::takes_steered_messages(&spec.provider))
 }
 
 /// Passes `input` to the running turn's backend as one more user message. The runner writes

@@ -239,6 +239,7 @@ pub(crate) fn spec_provider(provider: &crate::config::Provider, resuming: bool) 
         kind: match provider.kind {
             ProviderKind::Jsonl => spec::BackendKind::Jsonl,
             ProviderKind::Codex => spec::BackendKind::Codex,
+            ProviderKind::CodexExec => spec::BackendKind::CodexExec,
             ProviderKind::Claude => spec::BackendKind::Claude,
             ProviderKind::Gemini => spec::BackendKind::Gemini,
         },

@@ -82,6 +82,7 @@ pub(super) fn translate(active: &mut ActiveTurn, thread: Uuid, record: EventReco
             ..
         } => ids.token_usage(&total, &last, model_context_window),
         events::Event::Warning { message } => ids.warning(message),
+        events::Event::TurnDiff { diff } => ids.turn_diff(diff),
         events::Event::Error {
             message,
             will_retry: true,
@@ -137,6 +138,16 @@ impl Ids {
             thread_id: Some(self.thread_id),
             message,
         })])
+    }
+
+    fn turn_diff(self, diff: String) -> Step {
+        Step::Notify(vec![ServerNotification::TurnDiffUpdated(
+            TurnDiffUpdatedNotification {
+                thread_id: self.thread_id,
+                turn_id: self.turn_id,
+                diff,
+            },
+        )])
     }
 
     fn steered(self, item: ThreadItem) -> Step {

@@ -113,7 +113,7 @@ impl Host {
     /// Writes `scripts` into the sandbox's `scripts/` and the configuration `turns.toml`: the
     /// default provider `fake` (kind `jsonl`) runs the fake agent with the prompt as its
     /// argument, recording its processes in `pids` and carrying [`PROVIDER_SECRET`];
-    /// `codexlike` is the fake agent as kind `codex`; `resuming` continues its session.
+    /// `codexlike` is the fake agent as kind `codex-exec`; `resuming` continues its session.
     pub fn write_scripts(sandbox: &Sandbox, scripts: &[(&str, &str)]) {
         let dir = sandbox.root().join("scripts");
         std::fs::create_dir_all(&dir).unwrap();
@@ -134,7 +134,7 @@ FAKE_AGENT_SCRIPT_DIR = {scripts:?}
 FAKE_AGENT_PIDS = {pids:?}
 FAKE_SECRET = "{secret}"
 [providers.codexlike]
-kind = "codex"
+kind = "codex-exec"
 command = {command:?}
 [providers.resuming]
 kind = "jsonl"
@@ -198,7 +198,9 @@ FAKE_AGENT_SCRIPT_DIR = {scripts:?}
         self.start_turn_params(params)
     }
 
-    fn start_turn_params(&mut self, mut params: Value) -> String {
+    /// Starts a turn with these `turn/start` params (the thread's id added); returns the
+    /// turn id.
+    pub fn start_turn_params(&mut self, mut params: Value) -> String {
         params["threadId"] = json!(self.thread_id);
         let response = self.request("turn/start", params);
         response["result"]["turn"]["id"]

@@ -27,6 +27,8 @@ use super::loopback::{Closed, Connection, Events, Loopback, Request, Script, Ser
 pub enum Output {
     /// An assistant message with this text (sent as two `output_text.delta`s).
     Message(String),
+    /// An assistant message streamed as exactly these `output_text.delta`s, in order.
+    Chunks(Vec<String>),
     /// A call of Codex's `exec_command` tool with these arguments (`{"cmd": …}`).
     ExecCommand(Value),
 }
@@ -149,6 +151,30 @@ fn event(kind: &str, mut data: Value) -> String {
     format!("event: {kind}\ndata: {data}\n\n")
 }
 
+/// The events of an assistant message whose text arrives as `chunks` (empty ones skipped).
+fn message_events(item_id: &str, position: usize, chunks: &[String]) -> String {
+    let added = json!({"type": "message", "role": "assistant", "id": item_id, "content": []});
+    let mut body = event(
+        "response.output_item.added",
+        json!({"output_index": position, "item": added}),
+    );
+    for delta in chunks.iter().filter(|d| !d.is_empty()) {
+        body += &event(
+            "response.output_text.delta",
+            json!({"item_id": item_id, "output_index": position,
+                   "content_index": 0, "delta": delta}),
+        );
+    }
+    let text = chunks.concat();
+    let done = json!({"type": "message", "role": "assistant", "id": item_id,
+        "content": [{"type": "output_text", "text": text, "annotations": []}]});
+    body += &event(
+        "response.output_item.done",
+        json!({"output_index": position, "item": done}),
+    );
+    body
+}
+
 /// The SSE body of a completed response `index` with `outputs`.
 fn sse_body(index: usize, outputs: &[Output], usage: (u64, u64, u64)) -> String {
     let response_id = format!("resp_{index}");
@@ -157,29 +183,13 @@ fn sse_body(index: usize, outputs: &[Output], usage: (u64, u64, u64)) -> String 
         let item_id = format!("item_{index}_{position}");
         match output {
             Output::Message(text) => {
-                let added = json!({"type": "message", "role": "assistant", "id": item_id,
-                    "content": []});
-                body += &event(
-                    "response.output_item.added",
-                    json!({"output_index": position, "item": added}),
-                );
                 // Two deltas: the text arrives in pieces, as from a real model.
                 let split = text.char_indices().nth(text.chars().count() / 2);
                 let (head, tail) = text.split_at(split.map_or(0, |(at, _)| at));
-                for delta in [head, tail].into_iter().filter(|d| !d.is_empty()) {
-                    body += &event(
-                        "response.output_text.delta",
-                        json!({"item_id": item_id, "output_index": position,
-                               "content_index": 0, "delta": delta}),
-                    );
-                }
-                let done = json!({"type": "message", "role": "assistant", "id": item_id,
-                    "content": [{"type": "output_text", "text": text, "annotations": []}]});
-                body += &event(
-                    "response.output_item.done",
-                    json!({"output_index": position, "item": done}),
-                );
+                let chunks = [head, tail].map(str::to_owned);
+                body += &message_events(&item_id, position, &chunks);
             }
+            Output::Chunks(chunks) => body += &message_events(&item_id, position, chunks),
             Output::ExecCommand(arguments) => {
                 let call = json!({"type": "function_call", "id": item_id,
                     "call_id": format!("call_{index}_{position}"), "name": "exec_command",

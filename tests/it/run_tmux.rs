@@ -11,10 +11,13 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use crate::run_cmd::{DEMO_LABEL, running_turn, slow_demo};
 use crate::support::host::{Host, TURN_TIMEOUT};
-use crate::support::procs::{ProcState, assert_all_gone, proc_state, read_proc};
+use crate::support::procs::{
+    Proc, ProcState, alive, assert_all_gone, descendants, proc_state, read_proc, scan,
+};
 use crate::support::{DEFAULT_TIMEOUT, Describe, Sandbox, wait_until};
 
 /// The window's size: wide enough that no line of a turn wraps.
@@ -27,18 +30,34 @@ const SESSION: &str = "run";
 /// The frames of the status line's spinner (`src/commands/run/style.rs`).
 const SPINNER: &str = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏";
 
+/// What the pane's shell prints once `agent-host run` has exited: `EXITED <code>` on a line
+/// of its own.
+const EXITED: &str = "[agent-host exited with code";
+
+/// The pane's command: a shell that runs `agent-host run …` (its arguments), then prints
+/// its exit code (after [`EXITED`]) and waits on the terminal, so that the pane stays open and
+/// the screen and the code are read from it. The code is read from the screen, never from
+/// tmux's record of a dead pane (`pane_dead_status`), which tmux 3.3 sometimes never fills
+/// in under load. The shell catches SIGINT (and so lets the command's exit be printed when
+/// Ctrl-C reaches the whole foreground group); the command itself starts with SIGINT at its
+/// default (a caught signal is reset on exec).
+const PANE_SCRIPT: &str =
+    r#"trap : INT; "$@"; code=$?; printf '\n%s %s]\n' "$0" "$code"; read -r _"#;
+
 /// A tmux server of the test's own, listening on `<sandbox>/tmux.sock`, whose one window runs
-/// `agent-host run`. Dropping it kills that server (by its socket: no other), also when the
-/// test panics.
+/// `agent-host run`. Dropping it kills that server (by its socket, then by its pid if it is
+/// still there) and the window's shell, also when the test panics.
 struct Terminal {
     socket: PathBuf,
+    /// The server's and the pane shell's (pid, start time), once known.
+    server: Option<(i32, u64)>,
+    pane: Option<(i32, u64)>,
 }
 
 impl Terminal {
     /// `agent-host run --state-dir … --config CONFIG ARGS…` in a new tmux server's window,
     /// in the sandbox's work dir with HOME and the XDG dirs inside the sandbox and no
-    /// agent-host variables of the caller. The window stays after the command exits
-    /// (`remain-on-exit`), so its last screen and its exit status can be read.
+    /// agent-host variables of the caller.
     fn run(sandbox: &Sandbox, config: &Path, args: &[&str]) -> Terminal {
         let socket = sandbox.root().join("tmux.sock");
         // No user configuration (HOME is the sandbox's, and `-f` names this file); no status
@@ -46,7 +65,7 @@ impl Terminal {
         let tmux_config = sandbox.root().join("tmux.conf");
         std::fs::write(
             &tmux_config,
-            "set -g remain-on-exit on\nset -g status off\nset -g history-limit 10000\n",
+            "set -g status off\nset -g history-limit 10000\n",
         )
         .unwrap();
         let mut argv: Vec<OsString> = vec![
@@ -60,8 +79,11 @@ impl Terminal {
             COLUMNS.into(),
             "-y".into(),
             ROWS.into(),
-            // Given as several words, the command is run directly, without a shell: the pane's
-            // exit status is agent-host's own.
+            // Given as several words, the command is run directly (no shell of tmux's).
+            "/bin/sh".into(),
+            "-c".into(),
+            PANE_SCRIPT.into(),
+            EXITED.into(),
             env!("CARGO_BIN_EXE_agent-host").into(),
             "run".into(),
             "--state-dir".into(),
@@ -70,7 +92,11 @@ impl Terminal {
             config.into(),
         ];
         argv.extend(args.iter().map(OsString::from));
-        let terminal = Terminal { socket };
+        let mut terminal = Terminal {
+            socket,
+            server: None,
+            pane: None,
+        };
         // The server takes the environment of the command that starts it, and passes it on
         // to the window.
         let spec = sandbox.spec(Path::new("tmux"), argv, &Default::default());
@@ -92,6 +118,21 @@ impl Terminal {
             started.status.success(),
             "tmux new-session: {}",
             String::from_utf8_lossy(&started.stderr)
+        );
+        let shown = terminal
+            .tmux(&["display-message", "-p", "-t", SESSION, "#{pid} #{pane_pid}"])
+            .unwrap_or_else(|err| panic!("{err}"));
+        let identity = |word: Option<&str>| {
+            let pid: i32 = word?.parse().ok()?;
+            read_proc(pid).map(|p| (pid, p.start_time))
+        };
+        let mut words = shown.split_whitespace();
+        terminal.server = identity(words.next());
+        terminal.pane = identity(words.next());
+        assert!(
+            terminal.server.is_some() && terminal.pane.is_some(),
+            "tmux's server and pane processes ({shown:?}): {}",
+            terminal.describe()
         );
         terminal
     }
@@ -123,53 +164,20 @@ impl Terminal {
         self.tmux(&["capture-pane", "-p", "-J", "-S", "-", "-t", SESSION])
     }
 
-    fn screen(&self) -> String {
-        self.try_screen().unwrap_or_else(|err| panic!("{err}"))
-    }
-
-    /// What the window shows now, for a failure's message (never panics: it is formatted
-    /// while a panic is under way).
+    /// What the window shows now, and the processes on its terminal, for a failure's message
+    /// (never panics: it is formatted while a panic may be under way).
     fn describe(&self) -> String {
         let screen = match self.try_screen() {
             Ok(screen) => format!("the screen:\n{}", screen.trim_end()),
             Err(err) => format!("no screen: {err}"),
         };
-        format!("{}\n{screen}", self.holders())
-    }
-
-    /// The pane's process and every process that holds its terminal open (tmux sees the
-    /// command end only once none is left), for a failure's message.
-    fn holders(&self) -> String {
-        let Ok(shown) = self.tmux(&[
-            "display-message",
-            "-p",
-            "-t",
-            SESSION,
-            "#{pane_pid} #{pane_tty} dead=#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}",
-        ]) else {
-            return "no pane".to_owned();
+        let on_the_terminal: Vec<Proc> = match self.pane {
+            Some((pid, _)) => scan().into_iter().filter(|p| p.sid == pid).collect(),
+            None => Vec::new(),
         };
-        let mut words = shown.split_whitespace();
-        let (pid, tty, dead) = (
-            words.next().unwrap_or(""),
-            words.next().unwrap_or(""),
-            words.next().unwrap_or(""),
-        );
-        let holding: Vec<String> = std::fs::read_dir("/proc")
-            .into_iter()
-            .flatten()
-            .filter_map(|entry| {
-                let pid: i32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
-                let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
-                let holds = fds.flatten().any(|fd| {
-                    std::fs::read_link(fd.path()).is_ok_and(|target| target == Path::new(tty))
-                });
-                holds.then(|| format!("{:?}", read_proc(pid)))
-            })
-            .collect();
         format!(
-            "pane process {pid} ({dead}): {:?}; holding {tty}: {holding:#?}",
-            pid.parse().ok().and_then(read_proc)
+            "server {:?}, pane {:?}, processes of the pane's session: {on_the_terminal:#?}\n{screen}",
+            self.server, self.pane
         )
     }
 
@@ -187,19 +195,21 @@ impl Terminal {
     }
 
     /// Every distinct text the window showed, polled (bounded by [`TURN_TIMEOUT`]) until the
-    /// command exited, the last one after it exited; and its exit code.
+    /// command had exited; and its exit code. The last text is the whole of what the command
+    /// showed, without the shell's line saying it exited.
     fn watch_to_the_end(&self) -> (Vec<String>, i32) {
         let mut screens: Vec<String> = Vec::new();
         let code = wait_until(
             TURN_TIMEOUT,
             Describe(|| format!("the command to exit; {}", self.describe())),
             || {
-                // Whether it had exited is read before the screen: the screen read after it
-                // is then complete.
-                let code = self.exit_code();
                 let screen = self.try_screen().ok()?;
-                if screens.last() != Some(&screen) {
-                    screens.push(screen);
+                let (shown, code) = match exited(&screen) {
+                    Some((before, code)) => (before, Some(code)),
+                    None => (screen, None),
+                };
+                if screens.last() != Some(&shown) {
+                    screens.push(shown);
                 }
                 code
             },
@@ -207,40 +217,12 @@ impl Terminal {
         (screens, code)
     }
 
-    /// The command's exit code once it has exited (tmux's `pane_dead_status`). A pane can
-    /// read as dead (its terminal closed) a moment before tmux has reaped the process and
-    /// knows how it ended: that is not yet an exit.
-    fn exit_code(&self) -> Option<i32> {
-        let shown = self
-            .tmux(&[
-                "display-message",
-                "-p",
-                "-t",
-                SESSION,
-                "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}",
-            ])
-            .ok()?;
-        let fields: Vec<&str> = shown.trim().split(':').collect();
-        match fields[..] {
-            ["1", status, _] if !status.is_empty() => Some(
-                status
-                    .parse()
-                    .unwrap_or_else(|_| panic!("an exit status that is not a number: {shown:?}")),
-            ),
-            ["1", _, signal] if !signal.is_empty() => panic!(
-                "the command was killed by signal {signal}; {}",
-                self.describe()
-            ),
-            _ => None,
-        }
-    }
-
-    /// Waits (bounded) until the command has exited; its exit code.
-    fn wait_exit(&self) -> i32 {
+    /// Waits (bounded) until the command has exited: what it showed, and its exit code.
+    fn wait_exit(&self) -> (String, i32) {
         wait_until(
             TURN_TIMEOUT,
             Describe(|| format!("the command to exit; {}", self.describe())),
-            || self.exit_code(),
+            || exited(&self.try_screen().ok()?),
         )
     }
 
@@ -252,10 +234,39 @@ impl Terminal {
 }
 
 impl Drop for Terminal {
+    /// Kills this test's tmux server (by its socket: no other server) and makes sure it and
+    /// the pane's shell are gone: what is left after a bounded wait is killed by pid (pid and
+    /// start time both checked, so never a stranger on a reused pid).
     fn drop(&mut self) {
-        // This test's server only, by its socket; it may have ended already.
         let _ = self.command().arg("kill-server").output();
+        let ours: Vec<(i32, u64)> = self.server.iter().chain(&self.pane).copied().collect();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while ours.iter().any(|(p, s)| alive(*p, *s)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        for (pid, start) in ours {
+            if alive(pid, start)
+                && let Some(pid) = rustix::process::Pid::from_raw(pid)
+            {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+        }
     }
+}
+
+/// Whether `screen` shows that the command exited: the text before the shell's line saying
+/// so, and the exit code. That line comes after a line break of the shell's own; the text
+/// before it had to end its last line itself (the break is taken off).
+fn exited(screen: &str) -> Option<(String, i32)> {
+    let at = screen.find(&format!("\n{EXITED} "))?;
+    let line = screen[at + 1..].lines().next()?;
+    let code = line
+        .strip_prefix(EXITED)?
+        .trim()
+        .strip_suffix(']')?
+        .parse()
+        .ok()?;
+    Some((screen[..at].to_owned(), code))
 }
 
 /// `command`'s output; tmux missing from PATH fails the test, saying how to install it.
@@ -331,6 +342,17 @@ fn status_line_and_screen_parsing_recognise_what_the_view_draws() {
     assert_eq!(status_line("⠙ working · soon\n"), None);
     assert_eq!(status_line("completed · 1.2s · 3 tokens\n"), None);
     assert_eq!(status_line("x ⠙ working · 1.2s\n"), None);
+    assert_eq!(
+        exited(&format!("done\n\n{EXITED} 130]\n\n")),
+        Some(("done\n".to_owned(), 130))
+    );
+    assert_eq!(
+        exited(&format!("open\n{EXITED} 0]")),
+        Some(("open".to_owned(), 0))
+    );
+    assert_eq!(exited(&format!("{EXITED} 0]\n")), None);
+    assert_eq!(exited(&format!("x\n{EXITED} ]\n")), None);
+    assert_eq!(exited("still running\n"), None);
     let summary = "completed · 0.3s · 15 tokens (10 in, 5 out) · thread 01";
     assert_eq!(
         summary_line(&format!("a\n{summary}\n"), "completed"),
@@ -391,6 +413,7 @@ fn the_demo_in_a_terminal_shows_the_status_line_streams_its_answer_and_prints_th
     );
     // The status line was cleared before the summary.
     assert_eq!(status_line(last), None, "{last}");
+    assert!(last.ends_with('\n'), "a line left open:\n{last}");
 }
 
 /// Types Ctrl-C into `terminal` while its turn runs; checks the command ended the turn as
@@ -398,20 +421,42 @@ fn the_demo_in_a_terminal_shows_the_status_line_streams_its_answer_and_prints_th
 fn ctrl_c_interrupts(sandbox: &Sandbox, terminal: &Terminal) {
     let (_, turn, runner, backend) = running_turn(sandbox);
     terminal.send_keys("C-c");
-    let code = terminal.wait_exit();
-    let screen = terminal.screen();
+    let (screen, code) = terminal.wait_exit();
     assert_eq!(code, 130, "{screen}");
-    assert_in_order(
-        &screen,
-        &[
-            &format!("interrupting turn {turn}; waiting for its processes"),
-            "\ninterrupted · ",
-        ],
+    let interrupting = format!("interrupting turn {turn}; waiting for its processes");
+    assert_in_order(&screen, &[&interrupting, "\ninterrupted · "]);
+    // The line about the interrupt (on stderr) starts its row: nothing of the status line
+    // (on stdout, on that row until then) is left in front of it.
+    assert!(
+        screen.lines().any(|line| line.starts_with(&interrupting)),
+        "the status line not cleared before the interrupt's line:\n{screen}"
     );
     summary_line(&screen, "interrupted");
+    assert!(screen.ends_with('\n'), "a line left open:\n{screen}");
+    assert_nothing_of_the_turn_left(&turn, runner, backend);
+}
+
+/// The turn's runner and backend (by pid and start time) are gone; no process is left in the
+/// backend's session (the runner starts it with `setsid`) or carries the turn's marker
+/// (`AGENT_HOST_TURN`) in its environment.
+fn assert_nothing_of_the_turn_left(turn: &str, runner: (i32, u64), backend: (i32, u64)) {
     // `turn/completed` comes after the runner swept the turn: its backend is gone already.
     assert_eq!(proc_state(backend.0, backend.1), ProcState::Gone);
     assert_all_gone(&[runner, backend], DEFAULT_TIMEOUT);
+    let in_its_session = descendants(runner.0, &[backend.0]);
+    assert!(
+        in_its_session.is_empty(),
+        "processes of the turn's backend left: {in_its_session:?}"
+    );
+    let marker = format!("AGENT_HOST_TURN={turn}\0");
+    let marked: Vec<Proc> = scan()
+        .into_iter()
+        .filter(|p| {
+            let environ = std::fs::read(format!("/proc/{}/environ", p.pid)).unwrap_or_default();
+            String::from_utf8_lossy(&environ).contains(&marker) && alive(p.pid, p.start_time)
+        })
+        .collect();
+    assert!(marked.is_empty(), "processes of the turn left: {marked:?}");
 }
 
 #[test]
@@ -456,8 +501,7 @@ fn the_fake_agent_in_a_terminal_shows_the_status_line_streams_and_prints_the_sum
     });
     assert!(!partial.contains("streamed in two"), "{partial}");
     release(&sandbox, "more");
-    let code = terminal.wait_exit();
-    let screen = terminal.screen();
+    let (screen, code) = terminal.wait_exit();
     assert_eq!(code, 0, "{screen}");
     assert_in_order(
         &screen,
@@ -473,6 +517,7 @@ fn the_fake_agent_in_a_terminal_shows_the_status_line_streams_and_prints_the_sum
         "{summary}"
     );
     assert_eq!(status_line(&screen), None, "{screen}");
+    assert!(screen.ends_with('\n'), "a line left open:\n{screen}");
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! marker is an ordinary [`Event::Marker`] among them; the runner, not the adapter, decides
 //! the turn's status from (marker, interrupt, exit status) together.
 
+pub mod acp;
 pub mod claude;
 pub mod codex_app_server;
 pub mod codex_jsonl;
@@ -93,6 +94,8 @@ pub enum Adapter {
     Claude(claude::Stream),
     /// `gemini`: Gemini CLI `-p PROMPT -o stream-json`.
     Gemini(gemini::Stream),
+    /// `acp`: an Agent Client Protocol agent, with the runner as its client.
+    Acp(Box<acp::Stream>),
 }
 
 impl Adapter {
@@ -120,6 +123,11 @@ impl Adapter {
                 &spec.cwd.to_string_lossy(),
                 UsageBase::of(spec),
             ))),
+            BackendKind::Acp => Ok(Adapter::Acp(Box::new(acp::Stream::new(
+                &spec.turn_id,
+                &spec.cwd.to_string_lossy(),
+                UsageBase::of(spec),
+            )))),
         }
     }
 
@@ -129,6 +137,7 @@ impl Adapter {
             Adapter::CodexJsonl(stream) => stream.on_line(line, out),
             Adapter::Claude(stream) => stream.on_line(line, out),
             Adapter::Gemini(stream) => stream.on_line(line, out),
+            Adapter::Acp(stream) => stream.on_line(line, out),
         }
     }
 
@@ -138,6 +147,7 @@ impl Adapter {
             Adapter::CodexJsonl(stream) => stream.finish(out),
             Adapter::Claude(stream) => stream.finish(out),
             Adapter::Gemini(stream) => stream.finish(out),
+            Adapter::Acp(stream) => stream.finish(out),
         }
     }
 
@@ -153,6 +163,11 @@ impl Adapter {
             // Gemini ignores SIGINT over pipes (its cancel is a Ctrl-C keypress on a TTY);
             // the ladder's SIGTERM and SIGKILL to every process of the turn do the work.
             Adapter::CodexJsonl(_) | Adapter::Gemini(_) => Cancel::SignalLeader(Signal::INT),
+            // `session/cancel`; before the session exists, SIGINT (and stdin's EOF).
+            Adapter::Acp(stream) => match stream.cancel_lines() {
+                Some(lines) => Cancel::InputLine(lines),
+                None => Cancel::SignalLeader(Signal::INT),
+            },
         }
     }
 
@@ -161,7 +176,38 @@ impl Adapter {
     pub fn user_message(&mut self, text: &str) -> Option<String> {
         match self {
             Adapter::Claude(stream) => stream.user_message(text),
+            Adapter::Acp(stream) => stream.user_message(text),
             Adapter::CodexJsonl(_) | Adapter::Gemini(_) => None,
+        }
+    }
+
+    /// The lines the adapter has for the backend's stdin since the last call (an ACP
+    /// client's requests and answers); written in order, before anything else.
+    pub fn take_input(&mut self) -> Vec<String> {
+        match self {
+            Adapter::Acp(stream) => stream.take_input(),
+            Adapter::CodexJsonl(_) | Adapter::Claude(_) | Adapter::Gemini(_) => Vec::new(),
+        }
+    }
+
+    /// Whether the answers to approval requests go down the backend's input with its other
+    /// lines (`Some(line)` from [`Adapter::approval_answer`]) rather than as
+    /// `approval.response` lines (`approvals = "stdin"`).
+    pub fn answers_in_band(&self) -> bool {
+        matches!(self, Adapter::Acp(_))
+    }
+
+    /// The backend's own answer line to approval request `request_id` with `decision`, for
+    /// a backend that answers in band; the events the decision causes go to `out`.
+    pub fn approval_answer(
+        &mut self,
+        request_id: &str,
+        decision: &serde_json::Value,
+        out: &mut Vec<Event>,
+    ) -> Option<String> {
+        match self {
+            Adapter::Acp(stream) => stream.approval_answer(request_id, decision, out),
+            Adapter::CodexJsonl(_) | Adapter::Claude(_) | Adapter::Gemini(_) => None,
         }
     }
 }
@@ -207,7 +253,7 @@ fn program(provider: &Provider) -> Result<PathBuf, String> {
         BackendKind::Codex => Ok(PathBuf::from("codex")),
         BackendKind::Claude => Ok(PathBuf::from("claude")),
         BackendKind::Gemini => Ok(PathBuf::from("gemini")),
-        BackendKind::Jsonl => Err(format!(
+        BackendKind::Jsonl | BackendKind::Acp => Err(format!(
             "provider {:?} has kind {:?} but no command",
             provider.name, provider.kind
         )),
@@ -224,7 +270,7 @@ fn args(spec: &Spec) -> Result<Vec<OsString>, String> {
         BackendKind::Codex => codex_default_args(spec),
         BackendKind::Claude => claude_default_args(spec, provider.input),
         BackendKind::Gemini => gemini_default_args(spec),
-        BackendKind::Jsonl => Vec::new(),
+        BackendKind::Jsonl | BackendKind::Acp => Vec::new(),
     })
 }
 
@@ -260,6 +306,12 @@ fn check_inputs(spec: &Spec) -> Result<(), String> {
 /// What the backend's stdin is for.
 fn stdin(spec: &Spec) -> Stdin {
     let provider = &spec.provider;
+    if provider.kind == BackendKind::Acp {
+        // The client's JSON-RPC lines; the prompt goes in `session/prompt`.
+        return Stdin::UserMessages {
+            prompt: spec.prompt.clone(),
+        };
+    }
     match (provider.input, provider.prompt_via, provider.approvals) {
         (InputMode::StreamJson, _, _) => Stdin::UserMessages {
             prompt: spec.prompt.clone(),
@@ -275,7 +327,10 @@ fn kind_env(kind: BackendKind) -> Vec<(OsString, OsString)> {
     match kind {
         // Without it `gemini.js` re-spawns itself as a child `node` and its parent ignores
         // SIGINT, SIGTERM and SIGHUP.
-        BackendKind::Gemini => vec![("GEMINI_CLI_NO_RELAUNCH".into(), "true".into())],
+        // `gemini --acp` too.
+        BackendKind::Gemini | BackendKind::Acp => {
+            vec![("GEMINI_CLI_NO_RELAUNCH".into(), "true".into())]
+        }
         BackendKind::Jsonl | BackendKind::Codex | BackendKind::Claude => Vec::new(),
     }
 }

@@ -184,9 +184,11 @@ const RULES: [(&str, Rule); 4] = [
 fn default_input(kind: ProviderKind, args: &[String]) -> InputMode {
     match kind {
         ProviderKind::Claude if args.is_empty() => InputMode::StreamJson,
-        ProviderKind::Claude | ProviderKind::Jsonl | ProviderKind::Codex | ProviderKind::Gemini => {
-            InputMode::Once
-        }
+        ProviderKind::Claude
+        | ProviderKind::Jsonl
+        | ProviderKind::Codex
+        | ProviderKind::Gemini
+        | ProviderKind::Acp => InputMode::Once,
     }
 }
 

@@ -70,9 +70,10 @@ impl Approvals {
         Approvals::new(None, "decline", ClientLink::Subscribers)
     }
 
-    /// Why a new request cannot be taken, if it cannot.
-    pub fn refusal(&self, request_id: &str, interrupting: bool) -> Option<String> {
-        if self.answers.is_none() {
+    /// Why a new request cannot be taken, if it cannot; `in_band`: the backend takes its
+    /// answers with its other input (ACP), not as `approval.response` lines.
+    pub fn refusal(&self, request_id: &str, interrupting: bool, in_band: bool) -> Option<String> {
+        if self.answers.is_none() && !in_band {
             Some(format!(
                 "ignored approval request {request_id:?}: this provider does not take answers \
                  on stdin (set its `approvals = \"stdin\"`)"

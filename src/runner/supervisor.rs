@@ -320,6 +320,7 @@ impl Supervisor {
             Input::StdoutLine(line) => {
                 let mut events = Vec::new();
                 self.backend.adapter.on_line(&line, &mut events);
+                self.send_adapter_input();
                 self.record_backend_events(events)
             }
             Input::StdoutLineTooLong(len) => self.append(
@@ -488,6 +489,20 @@ impl Supervisor {
         Ok(ControlReply::ok())
     }
 
+    /// The adapter's own lines for the backend's input (an ACP client's requests and
+    /// answers), in order.
+    fn send_adapter_input(&mut self) {
+        for line in self.backend.adapter.take_input() {
+            let sent = self
+                .messages
+                .as_ref()
+                .is_some_and(|messages| messages.send(line).is_ok());
+            if !sent {
+                tracing::debug!("the backend's input is closed; a line of ours is dropped");
+            }
+        }
+    }
+
     /// Answers a pending request: the line to the backend, then `approvalResolved`.
     fn resolve(
         &mut self,
@@ -498,7 +513,19 @@ impl Supervisor {
         if !self.approvals.take(request_id) {
             return Ok(());
         }
-        if !self.approvals.send_answer(request_id, &decision) {
+        let mut events = Vec::new();
+        let in_band = self
+            .backend
+            .adapter
+            .approval_answer(request_id, &decision, &mut events);
+        let sent = match in_band {
+            Some(line) => self
+                .messages
+                .as_ref()
+                .is_some_and(|messages| messages.send(line).is_ok()),
+            None => self.approvals.send_answer(request_id, &decision),
+        };
+        if !sent {
             tracing::warn!(
                 request_id,
                 "the backend's stdin is closed; the answer is lost"
@@ -511,7 +538,8 @@ impl Supervisor {
                 decided_by,
             },
             Durability::Flushed,
-        )
+        )?;
+        self.record_backend_events(events)
     }
 
     /// No client can answer: the spec's `approvalPolicy` decides every pending request.
@@ -531,10 +559,11 @@ impl Supervisor {
             return self.append(event, Durability::Flushed);
         };
         let request_id = request_id.clone();
-        if let Some(message) = self
-            .approvals
-            .refusal(&request_id, self.ladder.interrupting())
-        {
+        if let Some(message) = self.approvals.refusal(
+            &request_id,
+            self.ladder.interrupting(),
+            self.backend.adapter.answers_in_band(),
+        ) {
             return self.append(Event::Warning { message }, Durability::Flushed);
         }
         self.append(event, Durability::Flushed)?;

@@ -167,6 +167,7 @@ pub(super) fn spec_provider(provider: &crate::config::Provider, resuming: bool) 
             ProviderKind::Codex => spec::BackendKind::Codex,
             ProviderKind::Claude => spec::BackendKind::Claude,
             ProviderKind::Gemini => spec::BackendKind::Gemini,
+            ProviderKind::Acp => spec::BackendKind::Acp,
         },
         command: provider.command.clone(),
         args,

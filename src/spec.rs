@@ -33,6 +33,11 @@ pub struct Spec {
     pub resume_session_id: Option<String>,
     #[serde(default)]
     pub approval_policy: Option<Value>,
+    /// The sandbox the client asked for, as a sandbox mode (`read-only`, `workspace-write`,
+    /// `danger-full-access`): the turn's `sandboxPolicy` when it has one, else the thread's
+    /// `sandbox`. Kind `acp` maps it onto the agent's session modes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<String>,
     #[serde(default)]
     pub grace_ms: GraceMs,
     /// The thread's token usage total before this turn: the turn's `tokenUsage.total` is

@@ -127,6 +127,10 @@ impl Adapter {
                 &spec.turn_id,
                 &spec.cwd.to_string_lossy(),
                 UsageBase::of(spec),
+                acp::Permissions {
+                    sandbox: spec.sandbox.clone(),
+                    never_ask: spec::policy_decision(spec.approval_policy.as_ref()) == "accept",
+                },
             )))),
         }
     }
@@ -210,6 +214,22 @@ impl Adapter {
             Adapter::CodexJsonl(_) | Adapter::Claude(_) | Adapter::Gemini(_) => None,
         }
     }
+}
+
+/// How long an ACP agent may take to exit after the answer to its prompt (its input is
+/// closed then): Gemini CLI exits at once; codex-acp 0.16.0 does not exit at the end of its
+/// input, and is stopped (SIGTERM) after this.
+const ACP_MARKER_EXIT_MS: u64 = 1000;
+
+/// The interrupt ladder's grace periods for the spec's backend: the spec's own, with the
+/// exit after the end marker shortened for an ACP agent, whose process has nothing left to
+/// do once its prompt is answered.
+pub fn grace(spec: &Spec) -> spec::GraceMs {
+    let mut grace = spec.grace_ms;
+    if spec.provider.kind == BackendKind::Acp {
+        grace.marker_exit = grace.marker_exit.min(ACP_MARKER_EXIT_MS);
+    }
+    grace
 }
 
 /// Whether the provider's command line attaches local images with the backend's own flag:
@@ -464,6 +484,7 @@ mod tests {
             model: None,
             resume_session_id: None,
             approval_policy: None,
+            sandbox: None,
             grace_ms: GraceMs::default(),
             previous_total_usage: None,
             resumed_session_usage: None,

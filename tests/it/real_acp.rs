@@ -15,8 +15,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::real_codex::codex_config;
 use crate::support::host::{Host, TURN_TIMEOUT, completed_items, path_str, with_method};
 use crate::support::mock_gemini::{MockGemini, Reply};
+use crate::support::mock_responses::{self, MockResponses, Output};
 use crate::support::procs::{Proc, alive, installed_cli, turn_processes, wait_for_process};
 use crate::support::{Sandbox, wait_until};
 
@@ -127,6 +129,11 @@ fn a_gemini_acp_turn_streams_its_answer_as_deltas_and_ends_after_the_agent_exite
     let messages = host.until_completed(&turn);
     let context = describe(&host, &turn, &messages);
     let body = host.mock.wait_request(0, Duration::ZERO);
+    // The thread's sandbox (read-only, the default) reached Gemini as its `plan` session
+    // mode: the model is offered no shell and the tool that leaves plan mode.
+    let tools = tool_names(&body);
+    assert!(tools.iter().any(|t| t == "exit_plan_mode"), "{tools:?}");
+    assert!(!tools.iter().any(|t| t == "run_shell_command"), "{tools:?}");
     assert!(
         body.to_string().contains(prompt),
         "the prompt is not in the model request: {body}"
@@ -226,7 +233,8 @@ fn gemini_acp_permission_requests_reach_the_client_accepted_and_declined() {
             usage: (250, 9),
         },
     ];
-    let extra = json!({"approvalPolicy": "on-request", "continueSession": true});
+    let extra = json!({"approvalPolicy": "on-request", "continueSession": true,
+        "sandbox": "workspace-write"});
     let mut host = GeminiAcp::new(script, extra);
     let work = host.sandbox.work_dir();
 
@@ -284,7 +292,8 @@ fn interrupting_a_gemini_acp_turn_during_a_long_command_leaves_no_process() {
         shell: Some("sleep 600".to_owned()),
         usage: (10, 5),
     }];
-    let mut host = GeminiAcp::new(script, json!({"approvalPolicy": "on-request"}));
+    let extra = json!({"approvalPolicy": "on-request", "sandbox": "workspace-write"});
+    let mut host = GeminiAcp::new(script, extra);
     let turn = host.start_turn("start the long job");
     answer_approval(
         &mut host,
@@ -354,6 +363,10 @@ fn accepted_turn(host: &mut GeminiAcp) -> (String, Vec<Value>) {
             .contains("touch accepted.txt"),
         "{item}"
     );
+    // The workspace-write sandbox kept Gemini in its `default` mode: a shell, no plan mode.
+    let tools = tool_names(&host.mock.wait_request(0, Duration::ZERO));
+    assert!(tools.iter().any(|t| t == "run_shell_command"), "{tools:?}");
+    assert!(!tools.iter().any(|t| t == "exit_plan_mode"), "{tools:?}");
     // Gemini's ACP mode sends no output with the call's update (its `content` is empty):
     // the model got it, the item has none.
     let request = host.mock.wait_request(1, Duration::ZERO);
@@ -370,4 +383,263 @@ fn accepted_turn(host: &mut GeminiAcp) -> (String, Vec<Value>) {
         .find_map(|r| r["event"]["sessionId"].as_str().map(str::to_owned))
         .unwrap_or_else(|| panic!("no backend session: {events}"));
     (session, messages)
+}
+
+/// A sandboxed agent-host whose provider (kind `acp`) runs the real codex-acp adapter against
+/// `mock`: a throwaway `CODEX_HOME` whose `config.toml` sends every model request to the
+/// mock (as for the real Codex), a throwaway `HOME`.
+struct CodexAcp {
+    host: Host,
+    mock: MockResponses,
+}
+
+impl Deref for CodexAcp {
+    type Target = Host;
+    fn deref(&self) -> &Host {
+        &self.host
+    }
+}
+
+impl DerefMut for CodexAcp {
+    fn deref_mut(&mut self) -> &mut Host {
+        &mut self.host
+    }
+}
+
+impl CodexAcp {
+    fn new(script: Vec<mock_responses::Reply>, extra: Value) -> CodexAcp {
+        let bin = installed_cli("codex-acp-bin", "codex-acp");
+        let mock = MockResponses::start(script, MOCK_LIFETIME);
+        let sandbox = Sandbox::new();
+        let codex_home = sandbox.root().join("codex-home");
+        let home = sandbox.root().join("codex-user-home");
+        std::fs::create_dir_all(&codex_home).unwrap();
+        std::fs::create_dir_all(&home).unwrap();
+        // A model codex-acp knows: with an unknown one it tells the user so in the answer.
+        let codex_toml = codex_config(&mock.base_url()).replace(
+            "model = \"mock-model\"",
+            &format!("model = \"{CODEX_MODEL}\""),
+        );
+        std::fs::write(codex_home.join("config.toml"), codex_toml).unwrap();
+        let config = format!(
+            r#"default_provider = "codex-acp"
+[interrupt]
+cancel_grace_ms = 5000
+term_grace_ms = 1000
+[providers.codex-acp]
+kind = "acp"
+command = {command:?}
+[providers.codex-acp.env]
+CODEX_HOME = {codex_home:?}
+HOME = {home:?}
+"#,
+            command = path_str(&bin),
+            codex_home = path_str(&codex_home),
+            home = path_str(&home),
+        );
+        let config_path = sandbox.root().join("codex-acp.toml");
+        std::fs::write(&config_path, config).unwrap();
+        CodexAcp {
+            host: Host::start(sandbox, &config_path, "codex-acp", extra),
+            mock,
+        }
+    }
+}
+
+/// A model in codex-acp 0.16.0's own catalog.
+const CODEX_MODEL: &str = "gpt-5.4";
+
+const CODEX_ANSWER: &str = "Hello from the mock Responses API, streamed over ACP.";
+
+#[test]
+fn a_codex_acp_turn_streams_its_answer_as_deltas() {
+    let script = vec![mock_responses::Reply::Complete {
+        outputs: vec![Output::Message(CODEX_ANSWER.to_owned())],
+        usage: (30, 0, 6),
+    }];
+    let mut host = CodexAcp::new(script, json!({}));
+    let turn = host.start_turn("say hello");
+    let messages = host.until_completed(&turn);
+    let context = describe(&host, &turn, &messages);
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(completed["status"], "completed", "{context}");
+    let deltas: Vec<&str> = with_method(&messages, "item/agentMessage/delta")
+        .iter()
+        .filter_map(|m| m["params"]["delta"].as_str())
+        .collect();
+    assert!(deltas.len() >= 2, "not streamed: {deltas:?}\n{context}");
+    assert_eq!(deltas.concat(), CODEX_ANSWER, "{context}");
+    // The thread's sandbox (read-only, the default) reached Codex: its session stayed in its
+    // `read-only` mode, which Codex tells the model.
+    let body = host.mock.wait_request(0, Duration::ZERO);
+    assert!(
+        body.to_string().contains("`sandbox_mode` is `read-only`"),
+        "{body}"
+    );
+    assert!(body.to_string().contains("say hello"), "{body}");
+    // The turn ended with codex-acp's exit: it does not exit when its input closes, so the
+    // runner stops it soon after the answer (a completed turn all the same).
+    let (_, (pid, start), _) = turn_processes(&host.process_record(&turn));
+    assert!(!alive(pid, start), "codex-acp still runs at turn/completed");
+    assert_eq!(host.turn_file(&turn, "exit.json")["status"], "completed");
+    host.assert_conforms(&messages);
+}
+
+/// The names of the function declarations a Gemini model request offers.
+fn tool_names(body: &Value) -> Vec<String> {
+    body["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|t| {
+            t["functionDeclarations"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|f| f["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// A Responses reply: an assistant message, then optionally an `exec_command` call.
+fn codex_reply(text: &str, command: Option<Value>) -> mock_responses::Reply {
+    let mut outputs = vec![Output::Message(text.to_owned())];
+    outputs.extend(command.map(Output::ExecCommand));
+    mock_responses::Reply::Complete {
+        outputs,
+        usage: (50, 0, 5),
+    }
+}
+
+/// An `exec_command` call that asks to run outside the sandbox (so Codex asks first).
+fn escalated(cmd: &str) -> Value {
+    json!({"cmd": cmd, "sandbox_permissions": "require_escalated",
+        "justification": "the test needs it", "yield_time_ms": 10000})
+}
+
+#[test]
+fn codex_acp_command_approvals_reach_the_client_and_the_session_continues() {
+    let script = vec![
+        codex_reply(
+            "I will create the file.",
+            Some(escalated("touch accepted.txt && echo made-accepted")),
+        ),
+        codex_reply("Created.", None),
+        codex_reply(
+            "I will create another.",
+            Some(escalated("touch declined.txt")),
+        ),
+    ];
+    let extra = json!({"approvalPolicy": "on-request", "sandbox": "workspace-write",
+        "continueSession": true});
+    let mut host = CodexAcp::new(script, extra);
+    let work = host.sandbox.work_dir();
+    let method = "item/commandExecution/requestApproval";
+
+    // Accepted: the command runs; its item has the output and exit code codex-acp reports.
+    let first = host.start_turn("create accepted.txt");
+    let request = answer_approval(&mut host, &first, method, "accept");
+    let messages = host.until_completed(&first);
+    let context = describe(&host, &first, &messages);
+    let item = completed_item(&messages, &request["params"]["itemId"]);
+    assert_eq!(item["type"], "commandExecution", "{context}");
+    assert_eq!(item["status"], "completed", "{context}");
+    assert_eq!(item["exitCode"], 0, "{context}");
+    assert_eq!(item["aggregatedOutput"], "made-accepted\n", "{context}");
+    assert!(work.join("accepted.txt").exists(), "{context}");
+    // The workspace-write sandbox reached Codex as its `auto` mode (`session/set_mode`).
+    let body = host.mock.wait_request(0, Duration::ZERO);
+    assert!(
+        body.to_string()
+            .contains("`sandbox_mode` is `workspace-write`"),
+        "{body}"
+    );
+    let session = backend_session(&host, &first);
+    let mut all = messages;
+
+    // Declined: the command does not run and its item is declined; codex-acp offers no
+    // "deny and go on" option (Codex's decisions for it are `approved`, an execpolicy
+    // amendment and `abort`), so the refusal aborts Codex's turn: it answers the prompt
+    // `cancelled`, and the model is not asked again. The turn runs on the session of the
+    // first turn (`session/load`).
+    let second = host.start_turn("create declined.txt");
+    let request = answer_approval(&mut host, &second, method, "decline");
+    let messages = host.until_completed(&second);
+    let context = describe(&host, &second, &messages);
+    let item = completed_item(&messages, &request["params"]["itemId"]);
+    assert_eq!(item["status"], "declined", "{context}");
+    assert!(!work.join("declined.txt").exists(), "{context}");
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(completed["status"], "completed", "{context}");
+    assert_eq!(
+        completed["items"][0]["text"], "I will create another.",
+        "{context}"
+    );
+    assert!(
+        host.backend_stdout(&second)
+            .contains(r#""stopReason":"cancelled""#),
+        "{context}"
+    );
+    assert_eq!(backend_session(&host, &second), session, "{context}");
+    // The loaded session's history reached the model, and was not replayed to our client.
+    let body = host.mock.wait_request(2, Duration::ZERO);
+    assert!(body.to_string().contains("create accepted.txt"), "{body}");
+    let texts: Vec<&str> = completed_items(&messages)
+        .iter()
+        .filter_map(|i| i["text"].as_str())
+        .collect();
+    assert!(!texts.contains(&"Created."), "{texts:?}");
+    assert!(host.mock.drain().is_empty(), "the model was asked again");
+    all.extend(messages);
+    all.push(host.read_thread());
+    host.assert_conforms(&all);
+}
+
+/// The backend session a turn recorded (its first `backendSession`).
+fn backend_session(host: &Host, turn: &str) -> String {
+    let events = std::fs::read_to_string(host.turn_dir(turn).join("events.jsonl")).unwrap();
+    events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find_map(|r| r["event"]["sessionId"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no backend session: {events}"))
+}
+
+#[test]
+fn interrupting_a_codex_acp_turn_while_the_model_stalls_leaves_no_process() {
+    let script = vec![mock_responses::Reply::Stall];
+    let mut host = CodexAcp::new(script, json!({}));
+    let turn = host.start_turn("think for a long time");
+    host.mock.wait_request(0, TURN_TIMEOUT);
+    let record = host.process_record(&turn);
+    let ((runner, runner_start), (backend_pid, backend_start), backend_pgid) =
+        turn_processes(&record);
+    assert!(alive(backend_pid, backend_start));
+    let before = crate::support::procs::descendants(runner, &[backend_pgid]);
+
+    let response = host.interrupt(&turn);
+    assert_eq!(response["result"], json!({}), "{response}");
+    let messages = host.until_completed(&turn);
+    let context = describe(&host, &turn, &messages);
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(completed["status"], "interrupted", "{context}");
+    assert_eq!(completed["error"], Value::Null, "{context}");
+    // `session/cancel` reached codex-acp: it answered the prompt `cancelled` (it does not
+    // exit when its input closes: the ladder's SIGTERM ends it).
+    assert!(
+        host.backend_stdout(&turn)
+            .contains(r#""stopReason":"cancelled""#),
+        "{context}"
+    );
+    let exit = host.turn_file(&turn, "exit.json");
+    assert_eq!(exit["status"], "interrupted", "{exit}");
+    let left: Vec<&Proc> = before
+        .iter()
+        .filter(|p| alive(p.pid, p.start_time))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:#?}");
+    wait_until(TURN_TIMEOUT, "the runner to exit", || {
+        (!alive(runner, runner_start)).then_some(())
+    });
+    host.assert_conforms(&messages);
 }

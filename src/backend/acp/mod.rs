@@ -16,6 +16,7 @@
 //! Lines to the agent are queued here and taken by the runner ([`Stream::take_input`]),
 //! which writes them to the agent's stdin in order.
 
+mod modes;
 mod tools;
 
 use std::collections::{BTreeMap, HashMap};
@@ -38,6 +39,7 @@ enum Call {
     Initialize,
     NewSession,
     LoadSession,
+    SetMode,
     Prompt,
 }
 
@@ -47,6 +49,7 @@ impl Call {
             Call::Initialize => "initialize",
             Call::NewSession => "session/new",
             Call::LoadSession => "session/load",
+            Call::SetMode => "session/set_mode",
             Call::Prompt => "session/prompt",
         }
     }
@@ -68,6 +71,14 @@ struct OpenText {
     text: String,
 }
 
+/// What the client asked the agent may do without asking: the sandbox mode and whether the
+/// `approvalPolicy` is `never`.
+#[derive(Debug, Clone, Default)]
+pub struct Permissions {
+    pub sandbox: Option<String>,
+    pub never_ask: bool,
+}
+
 /// The state of one ACP agent process, for one turn.
 #[derive(Debug)]
 pub struct Stream {
@@ -75,6 +86,10 @@ pub struct Stream {
     cwd: String,
     /// The session the thread continues.
     resume: Option<String>,
+    /// The sandbox mode the client asked for (`read-only`, …), mapped onto a session mode.
+    sandbox: Option<String>,
+    /// The thread's `approvalPolicy` is `never`.
+    never_ask: bool,
     /// The user's prompt, from the first user message until `session/prompt` is sent.
     prompt: Option<String>,
     started: bool,
@@ -99,11 +114,13 @@ pub struct Stream {
 }
 
 impl Stream {
-    pub fn new(turn_id: &str, cwd: &str, usage: UsageBase) -> Stream {
+    pub fn new(turn_id: &str, cwd: &str, usage: UsageBase, asked: Permissions) -> Stream {
         Stream {
             turn_id: turn_id.to_owned(),
             cwd: cwd.to_owned(),
             resume: usage.session_id,
+            sandbox: asked.sandbox,
+            never_ask: asked.never_ask,
             prompt: None,
             started: false,
             lines: Lines::default(),
@@ -258,13 +275,14 @@ impl Stream {
         match call {
             Call::Initialize => self.open_session(&result, out),
             Call::NewSession => match result.get("sessionId").and_then(Value::as_str) {
-                Some(id) => self.prompt_in(id.to_owned(), out),
+                Some(id) => self.session_opened(id.to_owned(), &result, out),
                 None => self.end_failed("the agent's session/new gave no sessionId".into(), out),
             },
             Call::LoadSession => {
                 let id = self.resume.clone().unwrap_or_default();
-                self.prompt_in(id, out);
+                self.session_opened(id, &result, out);
             }
+            Call::SetMode => self.send_prompt(),
             Call::Prompt => self.prompt_answered(&result, out),
         }
     }
@@ -298,15 +316,34 @@ impl Stream {
         self.request(Call::NewSession, json!({"cwd": self.cwd, "mcpServers": []}));
     }
 
-    /// The session is open: record it and send the prompt.
-    fn prompt_in(&mut self, session_id: String, out: &mut Vec<Event>) {
+    /// The session is open: record it, put it in the session mode the client's sandbox
+    /// asks for (`session/set_mode`, when it is not in it already), then send the prompt. A
+    /// read-only sandbox that the agent has no mode for fails the turn before the prompt.
+    fn session_opened(&mut self, session_id: String, result: &Value, out: &mut Vec<Event>) {
         self.session.named(Some(&session_id), out);
+        self.session_id = Some(session_id.clone());
+        match modes::choose(self.sandbox.as_deref(), self.never_ask, result.get("modes")) {
+            modes::Choice::Keep(warning) => {
+                if let Some(message) = warning {
+                    out.push(Event::Warning { message });
+                }
+                self.send_prompt();
+            }
+            modes::Choice::Set(mode_id) => self.request(
+                Call::SetMode,
+                json!({"sessionId": session_id, "modeId": mode_id}),
+            ),
+            modes::Choice::Refuse(message) => self.end_failed(message, out),
+        }
+    }
+
+    fn send_prompt(&mut self) {
+        let session_id = self.session_id.clone().unwrap_or_default();
         let prompt = self.prompt.take().unwrap_or_default();
         self.request(
             Call::Prompt,
             json!({"sessionId": session_id, "prompt": [{"type": "text", "text": prompt}]}),
         );
-        self.session_id = Some(session_id);
         self.prompting = true;
     }
 

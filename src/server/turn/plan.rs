@@ -134,6 +134,7 @@ pub(super) fn plan(input: PlanInput<'_>) -> TurnPlan {
         model: p.model.clone().or(input.thread.model.clone()),
         resume_session_id: input.resume_session_id,
         approval_policy: Some(input.thread.approval_policy.clone()),
+        sandbox: sandbox_mode(p.sandbox_policy.as_ref(), &input.thread.sandbox),
         grace_ms: spec::GraceMs {
             cancel: input.interrupt.cancel_grace_ms,
             term: input.interrupt.term_grace_ms,
@@ -151,6 +152,24 @@ pub(super) fn plan(input: PlanInput<'_>) -> TurnPlan {
         user_prompt,
         notice: notice(input.notify, mode),
     }
+}
+
+/// The sandbox mode a turn runs under: its own `sandboxPolicy` (an external sandbox is one the
+/// agent runs inside already: no sandbox of ours), else the thread's `sandbox`.
+fn sandbox_mode(
+    policy: Option<&crate::protocol::SandboxPolicy>,
+    thread: &serde_json::Value,
+) -> Option<String> {
+    use crate::protocol::SandboxPolicy;
+    let mode = match policy {
+        Some(SandboxPolicy::ReadOnly { .. }) => "read-only",
+        Some(SandboxPolicy::WorkspaceWrite { .. }) => "workspace-write",
+        Some(SandboxPolicy::DangerFullAccess | SandboxPolicy::ExternalSandbox { .. }) => {
+            "danger-full-access"
+        }
+        None => return thread.as_str().map(str::to_owned),
+    };
+    Some(mode.to_owned())
 }
 
 /// The provider as the runner's spec holds it; `resuming`: the turn resumes a recorded

@@ -16,6 +16,8 @@
 #   .cache/npm-typescript          the pinned TypeScript compiler (checks generate-ts output)
 #   python3                        checked on PATH (the transcript harness's self-test server);
 #                                  installed from Debian's packages when missing and root
+#   script                         checked on PATH (util-linux: `agent-host run` on a
+#                                  pseudo-terminal); installed (bsdutils) the same way
 # Runs unattended (CI=true, no stdin, fresh clone without .cache/). Progress goes to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +44,16 @@ elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         die "apt-get install python3-minimal failed"
 else
     die "python3 not found on PATH (the transcript harness's self-test needs it): install Python 3"
+fi
+
+if command -v script >/dev/null; then
+    say "script found"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing script (apt-get bsdutils)"
+    apt-get update -qq </dev/null >&2 && apt-get install -y -qq bsdutils </dev/null >&2 ||
+        die "apt-get install bsdutils failed"
+else
+    die "script not found on PATH (the terminal tests of agent-host run need it): install util-linux"
 fi
 
 # The npm package ships its native binary as a per-platform optional dependency

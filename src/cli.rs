@@ -62,6 +62,28 @@ pub enum Command {
         #[arg(long, value_name = "PROGRAM", value_parser = clap::builder::NonEmptyStringValueParser::new())]
         on_complete: Option<String>,
     },
+    /// Run one turn from the terminal and show it as it happens.
+    ///
+    /// The turn goes through the same server code as `app-server` (an in-process client of
+    /// it): a new thread on the provider (or, with `--continue`, the thread named), one turn
+    /// with PROMPT (read from stdin when absent or `-`). On a terminal a status line shows
+    /// the elapsed time while the backend works; the agent's text streams, its reasoning
+    /// dimmed; commands show with their output folded to a few lines, file changes as
+    /// coloured diffs; a summary line ends it: status, duration, tokens, and the thread id to
+    /// continue with. Colour and the status line only when stdout is a terminal and NO_COLOR
+    /// is not set.
+    ///
+    /// Approvals the backend asks for are asked on the terminal (y/N); with `--yes` every one
+    /// is accepted, with `--no` every one declined; without either and without a terminal to
+    /// ask on, declined. Ctrl-C interrupts the turn (its processes are stopped, as
+    /// `turn/interrupt` stops them) and waits for its end; a second Ctrl-C stops waiting.
+    ///
+    /// Try it with the built-in demo backend: `agent-host run --provider demo "hello"`.
+    ///
+    /// Exit codes: 0 the turn completed (or, with `--background`, started); 1 it failed; 2 a
+    /// usage or configuration error (an unknown provider, a bad thread id, an empty prompt);
+    /// 130 it was interrupted.
+    Run(RunArgs),
     /// Continue a thread from the terminal.
     ///
     /// With a PROMPT: resumes the thread and runs one turn on it with the prompt, on the
@@ -115,6 +137,23 @@ pub enum Command {
         /// The directory to write into (created if missing).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+    },
+    /// Print a shell completion script for agent-host on stdout (e.g.
+    /// `agent-host completions bash > ~/.local/share/bash-completion/completions/agent-host`).
+    Completions {
+        /// The shell.
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print agent-host's man page (roff) on stdout (e.g. `agent-host man | man -l -`).
+    Man,
+    /// The built-in `demo` provider's backend (internal: a scripted turn in the `jsonl`
+    /// event format, run by a turn's runner).
+    #[command(hide = true)]
+    DemoAgent {
+        /// The user's prompt.
+        #[arg(value_name = "PROMPT", default_value = "")]
+        prompt: String,
     },
     /// Run one turn's supervisor (internal: started by the server, detached).
     #[command(hide = true)]
@@ -202,6 +241,24 @@ pub enum Command {
         #[command(flatten)]
         state: StateOptions,
     },
+    /// Delete stored threads: stop what still runs of each (as `kill` does), wait for its
+    /// turns' completion notices to end, then delete its record, index row and directory,
+    /// as `thread/delete` does. A thread that a running server has loaded is refused
+    /// (that server may write it at any moment), unless `--force`. Prints one line per
+    /// deleted thread.
+    ///
+    /// Exit codes: 0 every thread was deleted; 1 a thread was refused (loaded by a running
+    /// server, a turn that did not stop or a notice that did not end within the timeout) or
+    /// an error while working; 2 no such thread, an ambiguous prefix, a turn id, or no state
+    /// directory (then nothing is deleted).
+    Rm(RmOptions),
+    /// Check that each configured provider (the built-in ones and the configuration's) can
+    /// run a turn here: its kind, the program found (path and version), the command line of
+    /// a new turn, and what is missing.
+    ///
+    /// Exit codes: 0 the default provider can run a turn; 1 it cannot; 2 a bad
+    /// configuration.
+    Doctor(DoctorOptions),
     /// Delete what ended turns no longer need: the backends' raw output and the turns'
     /// scratch files, of turns that ended longer ago than `--older-than`. Never a running
     /// turn, never the records `thread/read` and `logs` read. Prints what it freed.
@@ -216,6 +273,77 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+/// The options of `agent-host run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub common: CommonOptions,
+    /// The provider of the new thread (a configured or built-in one: `codex`, `claude`,
+    /// `gemini`, `demo`). Default: the configuration's `default_provider`.
+    #[arg(long, value_name = "NAME", conflicts_with = "continue_thread")]
+    pub provider: Option<String>,
+    /// The model (default: the provider's).
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+    /// The working directory of the new thread. Default: the current directory.
+    #[arg(long, value_name = "DIR", conflicts_with = "continue_thread")]
+    pub cwd: Option<PathBuf>,
+    /// Continue this thread (its provider, model and working directory) instead of starting
+    /// a new one.
+    #[arg(long = "continue", value_name = "THREAD")]
+    pub continue_thread: Option<String>,
+    /// Start the turn in the background and return at once, printing the thread and turn
+    /// ids (with `--json`, as one object `{"threadId", "turnId"}`): the turn runs on without
+    /// this command (`agent-host ps`, `logs -f`, `kill`).
+    #[arg(long)]
+    pub background: bool,
+    /// Print every message the server sends during the turn as JSON lines on stdout
+    /// (Codex's notifications), and nothing else there.
+    #[arg(long)]
+    pub json: bool,
+    /// Accept every approval the backend asks for.
+    #[arg(long, conflicts_with = "no")]
+    pub yes: bool,
+    /// Decline every approval the backend asks for.
+    #[arg(long)]
+    pub no: bool,
+    /// The user's input; absent or `-`: read from stdin.
+    #[arg(value_name = "PROMPT")]
+    pub prompt: Option<String>,
+}
+
+/// The options of `agent-host rm`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RmOptions {
+    #[command(flatten)]
+    pub state: StateOptions,
+    /// Delete a thread even while a running server has it loaded.
+    #[arg(long)]
+    pub force: bool,
+    /// How long to wait for each thread's turns to stop and for their notices to end, in
+    /// milliseconds.
+    #[arg(long, default_value_t = 15_000, value_name = "MS")]
+    pub timeout_ms: u64,
+    /// Thread ids, or the start of exactly one each.
+    #[arg(value_name = "THREAD", required = true)]
+    pub threads: Vec<String>,
+}
+
+/// The options of `agent-host doctor`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DoctorOptions {
+    /// The configuration file (TOML). Default: $XDG_CONFIG_HOME/agent-host/config.toml,
+    /// else ~/.config/agent-host/config.toml; a missing default file means defaults.
+    #[arg(long, env = "AGENT_HOST_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Override one configuration value, as `key=value` with a TOML value. May be repeated.
+    #[arg(short = 'c', long = "config-override", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// A duration as `--older-than` takes it: digits and a unit (`s`, `m`, `h`, `d`).

@@ -455,6 +455,9 @@ pub struct BackendProcess {
     #[serde(flatten)]
     pub identity: Identity,
     pub pgid: i32,
+    /// The command line it was started with, program first (lossy UTF-8).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub argv: Vec<String>,
 }
 
 /// `process.json`: the runner's process record.

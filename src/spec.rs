@@ -31,13 +31,13 @@ pub struct Spec {
     pub model: Option<String>,
     #[serde(default)]
     pub resume_session_id: Option<String>,
+    /// The turn's `approvalPolicy` (the request's, else the thread's), in Codex's shape.
     #[serde(default)]
     pub approval_policy: Option<Value>,
-    /// The sandbox the client asked for, as a sandbox mode (`read-only`, `workspace-write`,
-    /// `danger-full-access`): the turn's `sandboxPolicy` when it has one, else the thread's
-    /// `sandbox`. Kind `acp` maps it onto the agent's session modes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sandbox: Option<String>,
+    /// The turn's sandbox (the request's `sandboxPolicy`, else the thread's `sandbox`), as
+    /// Codex's `SandboxPolicy` object; how each kind holds it: `backend::permissions`.
+    #[serde(default)]
+    pub sandbox_policy: Option<Value>,
     #[serde(default)]
     pub grace_ms: GraceMs,
     /// The thread's token usage total before this turn: the turn's `tokenUsage.total` is

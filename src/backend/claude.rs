@@ -35,7 +35,7 @@ use super::UsageBase;
 use super::emit::{self, Session, ThreadTotal};
 use super::lines::{Lines, str_field};
 use super::tool_items::{self, McpNaming, OpenTool, ToolKind, ToolResult, ToolStatus};
-use crate::events::{Event, TokenBreakdown};
+use crate::events::{ApprovalKind, Event, TokenBreakdown};
 
 /// Claude's MCP tools are `mcp__SERVER__TOOL`; its own tools without an item of their own
 /// (`Read`, `Grep`, …) are shown as tools of the server `claude`.
@@ -72,6 +72,9 @@ pub struct Stream {
     blocks_per_message: HashMap<String, u32>,
     open_tools: HashMap<String, OpenTool>,
     denied: HashSet<String>,
+    /// The permission requests (`can_use_tool`) waiting for an answer: the tool's input,
+    /// which an `allow` gives back, by request id.
+    permission_requests: HashMap<String, Value>,
     lines: Lines,
 }
 
@@ -89,6 +92,7 @@ impl Stream {
             blocks_per_message: HashMap::new(),
             open_tools: HashMap::new(),
             denied: HashSet::new(),
+            permission_requests: HashMap::new(),
             lines: Lines::default(),
         }
     }
@@ -160,8 +164,80 @@ impl Stream {
                 }
             }
             "result" => self.on_result(&value, out),
+            "control_request" => self.on_control_request(&value, out),
             _ => {}
         }
+    }
+
+    /// A permission request (`--permission-prompt-tool stdio`): Claude waits for a
+    /// `control_response` on stdin ([`Stream::approval_answer`]). What 2.1.330 sends:
+    /// `{"type":"control_request","request_id":R,"request":{"subtype":"can_use_tool",
+    /// "tool_name":T,"input":I,"description":D,"tool_use_id":U,…}}`, after the `assistant`
+    /// line of the `tool_use` U, which opened its item. A `Bash` call is a command approval,
+    /// a file tool's a file change approval, any other tool's a command approval that names
+    /// the tool. Other control requests are not ours (we send no hooks or MCP servers).
+    fn on_control_request(&mut self, value: &Value, out: &mut Vec<Event>) {
+        let request = value.get("request").unwrap_or(&Value::Null);
+        if request.get("subtype").and_then(Value::as_str) != Some("can_use_tool") {
+            return;
+        }
+        let request_id = str_field(value, "request_id");
+        let tool = str_field(request, "tool_name");
+        let input = request.get("input").cloned().unwrap_or(Value::Null);
+        let item_id = format!("{}:{}", self.turn_id, str_field(request, "tool_use_id"));
+        let (kind, command, reason) = match tool.as_str() {
+            "Bash" => (
+                ApprovalKind::CommandExecution,
+                Some(str_field(&input, "command")),
+                None,
+            ),
+            "Edit" | "Write" | "MultiEdit" | "NotebookEdit" => {
+                let path = input
+                    .get("file_path")
+                    .or_else(|| input.get("notebook_path"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let reason = format!("Claude Code asks to change {path} with its {tool} tool");
+                (ApprovalKind::FileChange, None, Some(reason))
+            }
+            other => (
+                ApprovalKind::CommandExecution,
+                Some(format!("{other} {input}")),
+                Some(format!("Claude Code asks to use its {other} tool")),
+            ),
+        };
+        self.permission_requests.insert(request_id.clone(), input);
+        out.push(Event::ApprovalRequested {
+            request_id,
+            kind,
+            item_id,
+            reason,
+            command,
+            cwd: (kind == ApprovalKind::CommandExecution).then(|| self.cwd.clone()),
+        });
+    }
+
+    /// The `control_response` that answers the permission request `request_id`: `allow`
+    /// (with the tool's input unchanged) when `decision` accepts (`accept`,
+    /// `acceptForSession`, or an `accept…` object), else `deny`.
+    pub fn approval_answer(&mut self, request_id: &str, decision: &Value) -> String {
+        let input = self
+            .permission_requests
+            .remove(request_id)
+            .unwrap_or_else(|| json!({}));
+        let accepts = match decision {
+            Value::String(name) => name.starts_with("accept"),
+            Value::Object(map) => map.keys().any(|key| key.starts_with("accept")),
+            _ => false,
+        };
+        let response = if accepts {
+            json!({"behavior": "allow", "updatedInput": input})
+        } else {
+            json!({"behavior": "deny", "message": "The user declined this tool call."})
+        };
+        json!({"type": "control_response", "response": {"subtype": "success",
+            "request_id": request_id, "response": response}})
+        .to_string()
     }
 
     /// At stdout EOF: tools never answered are left open (the turn's status says why).
@@ -251,7 +327,7 @@ impl Stream {
                 .get("is_error")
                 .and_then(Value::as_bool)
                 .unwrap_or(false);
-            let status = if self.denied.contains(&tool_use_id) {
+            let status = if self.denied.contains(&tool_use_id) || rejected(value, &tool_use_id) {
                 ToolStatus::Declined
             } else if is_error {
                 ToolStatus::Failed
@@ -285,6 +361,23 @@ impl Stream {
             (false, false) => out.push(emit::turn_error(failure_message(value))),
         }
     }
+}
+
+/// Whether the `user` line `line` says the permission for the tool use `tool_use_id` was
+/// refused (`tool_result_meta[].permission_decision.decision` `reject`: by our client, by the
+/// permission mode, or because nobody could be asked), so the tool did not run.
+fn rejected(line: &Value, tool_use_id: &str) -> bool {
+    line.get("tool_result_meta")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|meta| {
+            meta.get("id").and_then(Value::as_str) == Some(tool_use_id)
+                && meta
+                    .pointer("/permission_decision/decision")
+                    .and_then(Value::as_str)
+                    == Some("reject")
+        })
 }
 
 /// A `tool_result` block (of the `user` line `line`) in the terms of the item `kind`: a
@@ -758,5 +851,56 @@ mod tests {
             context_window(&serde_json::json!({"modelUsage": {"m": {"contextWindow": 0}}})),
             None
         );
+    }
+
+    /// The lines Claude Code 2.1.330 wrote with `--permission-prompt-tool stdio` for a Bash
+    /// call that needs permission, and the answers it took (captured against the mock).
+    #[test]
+    fn a_permission_request_is_an_approval_and_the_answer_a_control_response() {
+        let mut stream = Stream::new("T", "/w", UsageBase::default(), InputKind::Messages);
+        let mut out = Vec::new();
+        for line in [
+            r#"{"type":"assistant","message":{"id":"msg_0","content":[{"type":"tool_use","id":"toolu_1","name":"Bash","input":{"command":"touch f"}}]},"parent_tool_use_id":null,"session_id":"S"}"#,
+            r#"{"type":"control_request","request_id":"req-1","request":{"subtype":"can_use_tool","tool_name":"Bash","display_name":"Bash","input":{"command":"touch f"},"description":"touch f","permission_suggestions":[],"decision_reason_type":"subcommandResults","tool_use_id":"toolu_1"}}"#,
+        ] {
+            stream.on_line(line.as_bytes(), &mut out);
+        }
+        let Some(Event::ApprovalRequested {
+            request_id,
+            kind,
+            item_id,
+            command,
+            cwd,
+            ..
+        }) = out.last()
+        else {
+            panic!("no approval request: {out:?}");
+        };
+        assert_eq!(request_id, "req-1");
+        assert_eq!(*kind, ApprovalKind::CommandExecution);
+        assert_eq!(item_id, "T:toolu_1");
+        assert_eq!(command.as_deref(), Some("touch f"));
+        assert_eq!(cwd.as_deref(), Some("/w"));
+        let allow: Value =
+            serde_json::from_str(&stream.approval_answer("req-1", &json!("accept"))).unwrap();
+        assert_eq!(
+            allow,
+            json!({"type": "control_response", "response": {"subtype": "success",
+                "request_id": "req-1",
+                "response": {"behavior": "allow", "updatedInput": {"command": "touch f"}}}})
+        );
+        let deny: Value =
+            serde_json::from_str(&stream.approval_answer("req-2", &json!("decline"))).unwrap();
+        assert_eq!(deny["response"]["response"]["behavior"], "deny");
+        // The refused tool's result says so in its meta: the item ends declined.
+        let mut out = Vec::new();
+        stream.on_line(
+            br#"{"type":"user","message":{"role":"user","content":[{"type":"tool_result","content":"no","is_error":true,"tool_use_id":"toolu_1"}]},"parent_tool_use_id":null,"session_id":"S","tool_result_meta":[{"id":"toolu_1","non_execution_kind":"permission-rule","permission_decision":{"decision":"reject","source":"user_reject"}}]}"#,
+            &mut out,
+        );
+        let Some(Event::ItemCompleted { item }) = out.last() else {
+            panic!("no completed item: {out:?}");
+        };
+        assert_eq!(item["status"], "declined");
     }
 }

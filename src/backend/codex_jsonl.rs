@@ -32,6 +32,8 @@ pub struct Stream {
     /// Start times of items in progress, for `durationMs`.
     started_at_ms: HashMap<String, u64>,
     held_error: Option<String>,
+    /// The text of each agent message in progress sent so far as deltas.
+    streamed: HashMap<String, String>,
     lines: Lines,
 }
 
@@ -45,6 +47,7 @@ impl Stream {
             resumed_session: usage.session_id,
             started_at_ms: HashMap::new(),
             held_error: None,
+            streamed: HashMap::new(),
             lines: Lines::default(),
         }
     }
@@ -212,23 +215,35 @@ impl Stream {
         }
     }
 
-    /// An agent message starts at its first sighting and is written whole when it completes.
+    /// An agent message starts at its first sighting. Its text comes as deltas: what an
+    /// `item.started` or `item.updated` adds to the text already sent (a backend that streams
+    /// sends the text so far), and the rest when it completes.
     fn on_agent_message(&mut self, id: &str, phase: Phase, item: &Value, out: &mut Vec<Event>) {
-        let first = !self.started_at_ms.contains_key(id);
-        if first {
+        if !self.started_at_ms.contains_key(id) {
             out.push(Event::ItemStarted {
                 item: emit::agent_message(id, ""),
+            });
+            self.started_at_ms.insert(id.to_owned(), now_ms());
+        }
+        let text = str_field(item, "text");
+        let sent = self.streamed.remove(id).unwrap_or_default();
+        let added = text.strip_prefix(sent.as_str()).unwrap_or("");
+        if !added.is_empty() {
+            out.push(Event::AgentMessageDelta {
+                item_id: id.to_owned(),
+                delta: added.to_owned(),
             });
         }
         match phase {
             Phase::Started | Phase::Updated => {
-                if first {
-                    self.started_at_ms.insert(id.to_owned(), now_ms());
-                }
+                let kept = if added.is_empty() { sent } else { text };
+                self.streamed.insert(id.to_owned(), kept);
             }
             Phase::Completed => {
                 self.started_at_ms.remove(id);
-                emit::complete_agent_message(id, &str_field(item, "text"), out);
+                out.push(Event::ItemCompleted {
+                    item: emit::agent_message(id, &text),
+                });
             }
         }
     }
@@ -380,6 +395,37 @@ mod tests {
     fn map(lines: &[&str]) -> Vec<Event> {
         let stream = Stream::new("T", "/w", UsageBase::default());
         test_support::map(Adapter::CodexJsonl(stream), lines)
+    }
+
+    #[test]
+    fn an_agent_message_updated_with_its_text_so_far_streams_as_deltas() {
+        let out = map(&[
+            r#"{"type":"item.started","item":{"id":"m","type":"agent_message","text":""}}"#,
+            r#"{"type":"item.updated","item":{"id":"m","type":"agent_message","text":"Hello"}}"#,
+            r#"{"type":"item.updated","item":{"id":"m","type":"agent_message","text":"Hello, wor"}}"#,
+            // A text that does not extend what was sent adds nothing until the end.
+            r#"{"type":"item.updated","item":{"id":"m","type":"agent_message","text":"Bye"}}"#,
+            r#"{"type":"item.completed","item":{"id":"m","type":"agent_message","text":"Hello, world."}}"#,
+        ]);
+        let deltas: Vec<&str> = out
+            .iter()
+            .filter_map(|event| match event {
+                Event::AgentMessageDelta { delta, .. } => Some(delta.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(deltas, ["Hello", ", wor", "ld."]);
+        assert_eq!(
+            types(&out),
+            [
+                "itemStarted",
+                "agentMessageDelta",
+                "agentMessageDelta",
+                "agentMessageDelta",
+                "itemCompleted"
+            ]
+        );
+        assert_eq!(completed_item(&out, 4)["text"], "Hello, world.");
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod emit;
 pub mod gemini;
 mod lines;
 pub mod models;
+pub mod permissions;
 #[cfg(test)]
 mod test_support;
 pub mod tool_items;
@@ -24,7 +25,7 @@ use std::path::PathBuf;
 use rustix::process::Signal;
 
 use crate::events::{Event, TokenBreakdown};
-use crate::spec::{self, Approvals, BackendKind, InputMode, PromptVia, Provider, Spec};
+use crate::spec::{Approvals, BackendKind, InputMode, PromptVia, Provider, Spec};
 
 /// How to start the backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +47,8 @@ pub enum Stdin {
     /// An open pipe for `approval.response` lines (`approvals = "stdin"`).
     ApprovalAnswers,
     /// An open pipe for user messages (Claude stream-json): the prompt is the first one,
-    /// `turn/steer` adds more; closed after the answer to the last one.
+    /// `turn/steer` adds more, and the answers to Claude's permission requests go down it
+    /// too; closed after the answer to the last message.
     UserMessages { prompt: String },
 }
 
@@ -127,10 +129,7 @@ impl Adapter {
                 &spec.turn_id,
                 &spec.cwd.to_string_lossy(),
                 UsageBase::of(spec),
-                acp::Permissions {
-                    sandbox: spec.sandbox.clone(),
-                    never_ask: spec::policy_decision(spec.approval_policy.as_ref()) == "accept",
-                },
+                permissions::Permissions::of(spec),
             )))),
         }
     }
@@ -194,15 +193,9 @@ impl Adapter {
         }
     }
 
-    /// Whether the answers to approval requests go down the backend's input with its other
-    /// lines (`Some(line)` from [`Adapter::approval_answer`]) rather than as
-    /// `approval.response` lines (`approvals = "stdin"`).
-    pub fn answers_in_band(&self) -> bool {
-        matches!(self, Adapter::Acp(_))
-    }
-
-    /// The backend's own answer line to approval request `request_id` with `decision`, for
-    /// a backend that answers in band; the events the decision causes go to `out`.
+    /// The stdin line that answers the backend's approval request `request_id` with the
+    /// client's (or the policy's) `decision`; the events the decision causes (an ACP tool
+    /// call declined) go to `out`. `None` when the adapter knows no such request.
     pub fn approval_answer(
         &mut self,
         request_id: &str,
@@ -210,8 +203,13 @@ impl Adapter {
         out: &mut Vec<Event>,
     ) -> Option<String> {
         match self {
+            Adapter::Claude(stream) => Some(stream.approval_answer(request_id, decision)),
             Adapter::Acp(stream) => stream.approval_answer(request_id, decision, out),
-            Adapter::CodexJsonl(_) | Adapter::Claude(_) | Adapter::Gemini(_) => None,
+            Adapter::CodexJsonl(_) | Adapter::Gemini(_) => Some(
+                serde_json::json!({
+                    "type": "approval.response", "id": request_id, "decision": decision})
+                .to_string(),
+            ),
         }
     }
 }
@@ -224,7 +222,7 @@ const ACP_MARKER_EXIT_MS: u64 = 1000;
 /// The interrupt ladder's grace periods for the spec's backend: the spec's own, with the
 /// exit after the end marker shortened for an ACP agent, whose process has nothing left to
 /// do once its prompt is answered.
-pub fn grace(spec: &Spec) -> spec::GraceMs {
+pub fn grace(spec: &Spec) -> crate::spec::GraceMs {
     let mut grace = spec.grace_ms;
     if spec.provider.kind == BackendKind::Acp {
         grace.marker_exit = grace.marker_exit.min(ACP_MARKER_EXIT_MS);
@@ -386,11 +384,13 @@ fn codex_default_args(spec: &Spec) -> Vec<OsString> {
     args
 }
 
-/// `claude -p --output-format stream-json --verbose [--model M] [--resume SESSION] -- PROMPT`
-/// (the prompt after `--`, or variadic flags swallow it); with stream-json input
-/// `claude -p --input-format stream-json --replay-user-messages --output-format stream-json
-/// --verbose [--model M] [--resume SESSION]` and the prompt on stdin. The replays tell which
-/// messages Claude has taken into its turn (see [`claude`]).
+/// `claude -p --output-format stream-json --verbose [--model M] [--resume SESSION]
+/// PERMISSIONS -- PROMPT` (the prompt after `--`, or variadic flags swallow it); with
+/// stream-json input `claude -p --input-format stream-json --replay-user-messages
+/// --output-format stream-json --verbose [--model M] [--resume SESSION] PERMISSIONS` and the
+/// prompt on stdin. The replays tell which messages Claude has taken into its turn (see
+/// [`claude`]); PERMISSIONS are the turn's approval policy and sandbox
+/// ([`permissions::claude_flags`]).
 fn claude_default_args(spec: &Spec, input: InputMode) -> Vec<OsString> {
     let mut args: Vec<OsString> = vec!["-p".into()];
     if input == InputMode::StreamJson {
@@ -407,6 +407,10 @@ fn claude_default_args(spec: &Spec, input: InputMode) -> Vec<OsString> {
     );
     push_flag(&mut args, "--model", spec.model.as_ref());
     push_flag(&mut args, "--resume", spec.resume_session_id.as_ref());
+    args.extend(permissions::claude_flags(
+        &permissions::Permissions::of(spec),
+        input,
+    ));
     if input == InputMode::Once {
         args.push("--".into());
         args.push((&spec.prompt).into());
@@ -414,17 +418,16 @@ fn claude_default_args(spec: &Spec, input: InputMode) -> Vec<OsString> {
     args
 }
 
-/// `gemini -o stream-json [-m MODEL] [--resume SESSION] [--approval-mode yolo] -p PROMPT`.
-/// `--approval-mode yolo` when the thread's `approvalPolicy` is `never` (never ask: every
-/// tool call runs); otherwise Gemini's default mode, in which a headless run refuses the
-/// tools that need an approval. `-p` takes the prompt as its value, even one starting with
-/// `-`.
+/// `gemini -o stream-json [-m MODEL] [--resume SESSION] [--sandbox] --approval-mode MODE
+/// --prompt=PROMPT`: the sandbox and approval mode of the turn's approval policy and sandbox
+/// ([`permissions::gemini_flags`]). `--prompt=` keeps a prompt starting with `-` whole.
 fn gemini_default_args(spec: &Spec) -> Vec<OsString> {
     let mut args: Vec<OsString> = vec!["-o".into(), "stream-json".into()];
     push_flag(&mut args, "-m", spec.model.as_ref());
     push_flag(&mut args, "--resume", spec.resume_session_id.as_ref());
-    let never_ask = spec::policy_decision(spec.approval_policy.as_ref()) == "accept";
-    push_flag(&mut args, "--approval-mode", never_ask.then_some("yolo"));
+    args.extend(permissions::gemini_flags(&permissions::Permissions::of(
+        spec,
+    )));
     args.push(format!("--prompt={}", spec.prompt).into());
     args
 }
@@ -484,7 +487,7 @@ mod tests {
             model: None,
             resume_session_id: None,
             approval_policy: None,
-            sandbox: None,
+            sandbox_policy: None,
             grace_ms: GraceMs::default(),
             previous_total_usage: None,
             resumed_session_usage: None,
@@ -579,6 +582,10 @@ mod tests {
                 "--verbose",
                 "--resume",
                 "s-1",
+                "--permission-mode",
+                "default",
+                "--permission-prompts",
+                "none",
                 "--",
                 "-v: look at these"
             ]
@@ -598,7 +605,11 @@ mod tests {
                 "stream-json",
                 "--verbose",
                 "--model",
-                "m"
+                "m",
+                "--permission-mode",
+                "default",
+                "--permission-prompt-tool",
+                "stdio"
             ]
         );
         assert_eq!(
@@ -625,6 +636,7 @@ mod tests {
         gemini.model = Some("m".to_owned());
         gemini.resume_session_id = Some("s-1".to_owned());
         gemini.approval_policy = Some(serde_json::json!("never"));
+        gemini.sandbox_policy = Some(serde_json::json!({"type": "dangerFullAccess"}));
         assert_eq!(
             argv(&gemini),
             [
@@ -646,7 +658,10 @@ mod tests {
             command.env,
             [("GEMINI_CLI_NO_RELAUNCH".into(), "true".into())]
         );
-        gemini.approval_policy = Some(serde_json::json!("on-request"));
+        gemini.approval_policy = Some(serde_json::json!("untrusted"));
         assert!(!argv(&gemini).contains(&"yolo".to_owned()));
+        gemini.approval_policy = Some(serde_json::json!("never"));
+        gemini.sandbox_policy = Some(serde_json::json!({"type": "readOnly"}));
+        assert!(argv(&gemini).contains(&"plan".to_owned()));
     }
 }

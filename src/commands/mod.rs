@@ -6,6 +6,9 @@
 mod app_server;
 mod client;
 mod command_supervisor;
+mod completions;
+mod demo_agent;
+mod doctor;
 mod gc;
 mod kill;
 mod logs;
@@ -13,6 +16,8 @@ mod notify;
 mod print;
 mod ps;
 mod resume;
+mod rm;
+mod run;
 mod runner;
 mod schema;
 mod select;
@@ -56,6 +61,8 @@ pub enum CommandError {
     CommandSupervisor(std::io::Error),
     #[error("notifier failed: {0}")]
     Notifier(std::io::Error),
+    #[error("cannot write the output: {0}")]
+    Print(std::io::Error),
 }
 
 impl CommandError {
@@ -71,7 +78,8 @@ impl CommandError {
             | CommandError::Ops(_)
             | CommandError::Runner(_)
             | CommandError::CommandSupervisor(_)
-            | CommandError::Notifier(_) => "agent-host",
+            | CommandError::Notifier(_)
+            | CommandError::Print(_) => "agent-host",
         }
     }
 
@@ -86,7 +94,8 @@ impl CommandError {
             CommandError::Schema(_)
             | CommandError::Runner(_)
             | CommandError::CommandSupervisor(_)
-            | CommandError::Notifier(_) => ExitCode::FAILURE,
+            | CommandError::Notifier(_)
+            | CommandError::Print(_) => ExitCode::FAILURE,
         }
     }
 }
@@ -120,6 +129,10 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
             };
             Ok(resume::run(common, &thread, prompt, format)?)
         }
+        Command::Run(args) => Ok(run::run(args)?),
+        Command::Completions { shell } => internal(completions::shell(shell), CommandError::Print),
+        Command::Man => internal(completions::man(), CommandError::Print),
+        Command::DemoAgent { prompt } => internal(demo_agent::run(&prompt), CommandError::Print),
         Command::Unarchive { common, thread } => Ok(unarchive::run(common, &thread)?),
         Command::Runner { turn_dir } => internal(runner::run(&turn_dir), CommandError::Runner),
         Command::CommandSupervisor { control_fd } => internal(
@@ -127,10 +140,7 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
             CommandError::CommandSupervisor,
         ),
         Command::Notify { turn_dir } => internal(notify::run(&turn_dir), CommandError::Notifier),
-        Command::Ps { state, all } => {
-            let listing = if all { Listing::All } else { Listing::NotEnded };
-            Ok(ps::run(state, listing)?)
-        }
+        Command::Ps { state, all } => Ok(ps::run(state, listing(all))?),
         Command::Logs {
             state,
             follow,
@@ -144,6 +154,8 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
             Ok(logs::run(state, follow, &target)?)
         }
         Command::Threads { state } => Ok(threads::run(state)?),
+        Command::Rm(options) => Ok(rm::run(options)?),
+        Command::Doctor(options) => Ok(doctor::run(options)?),
         Command::Gc {
             state,
             older_than,
@@ -157,8 +169,7 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
             Ok(gc::run(state, older_than, deleting)?)
         }
         Command::Turns { state_dir, all } => {
-            let listing = if all { Listing::All } else { Listing::NotEnded };
-            turns::run(state_dir, listing)?;
+            turns::run(state_dir, listing(all))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Kill {
@@ -171,6 +182,11 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
             Duration::from_millis(timeout_ms),
         )?),
     }
+}
+
+/// `--all` of `ps` and `turns`.
+fn listing(all: bool) -> Listing {
+    if all { Listing::All } else { Listing::NotEnded }
 }
 
 /// The end of a hidden command that the server or a runner started: it prints nothing, and

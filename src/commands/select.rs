@@ -1,4 +1,4 @@
-//! What the operator commands (`ps`, `logs`, `threads`, `gc`) share: the state directory they
+//! What the operator commands (`ps`, `logs`, `threads`, `gc`, `rm`) share: the state directory they
 //! read, the thread or turn an id on the command line names, and their errors.
 
 use std::io;
@@ -10,7 +10,8 @@ use uuid::Uuid;
 use crate::store::turn_dir::{self, NameError, Named, TurnDir};
 use crate::store::{self};
 
-/// Exit code: nothing to act on (no state directory, no such thread or turn).
+/// Exit code: nothing to act on (no state directory, no such thread or turn), or a bad
+/// configuration.
 pub const EXIT_NOT_FOUND: u8 = 2;
 
 /// Why an operator command stopped; `main` prints it as one line.
@@ -28,6 +29,13 @@ pub enum OpsError {
     RunnerLost(PathBuf),
     #[error("{0}")]
     Read(io::Error),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("{turn} is a turn, not a thread (its thread is {thread})")]
+    NotAThread { turn: Uuid, thread: Uuid },
+    /// `rm` left threads as they were: why, and the exit code (1 refused, else not found).
+    #[error("{message}")]
+    NotDeleted { message: String, code: u8 },
 }
 
 impl OpsError {
@@ -37,7 +45,10 @@ impl OpsError {
             OpsError::NoStateDir
             | OpsError::MissingStateDir(_)
             | OpsError::Name(_)
-            | OpsError::NoTurns(_) => ExitCode::from(EXIT_NOT_FOUND),
+            | OpsError::NoTurns(_)
+            | OpsError::NotAThread { .. }
+            | OpsError::Config(_) => ExitCode::from(EXIT_NOT_FOUND),
+            OpsError::NotDeleted { code, .. } => ExitCode::from(*code),
             OpsError::RunnerLost(_) | OpsError::Read(_) => ExitCode::FAILURE,
         }
     }

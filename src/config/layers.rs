@@ -124,6 +124,9 @@ fn builtin_table() -> Result<Table, ConfigError> {
         path: PathBuf::from("<built-in providers>"),
         message: err.to_string(),
     })?;
+    if let Some(Value::Table(providers)) = table.get_mut("providers") {
+        providers.insert("demo".to_owned(), Value::Table(demo_provider()));
+    }
     table.insert(
         "default_provider".to_owned(),
         Value::String(BUILTIN_DEFAULT_PROVIDER.to_owned()),
@@ -135,6 +138,26 @@ fn builtin_table() -> Result<Table, ConfigError> {
     ]);
     table.insert("interrupt".to_owned(), Value::Table(interrupt));
     Ok(table)
+}
+
+/// The built-in `demo` provider: this very executable as a `jsonl` backend, its hidden
+/// `demo-agent` subcommand (`src/commands/demo_agent.rs`), a scripted turn that needs no
+/// install and no network. Its command is the path of the running executable (where the
+/// runner finds it as it finds itself); when that cannot be read, `agent-host` in `PATH`.
+fn demo_provider() -> Table {
+    let command = std::env::current_exe()
+        .ok()
+        .and_then(|path| path.to_str().map(str::to_owned))
+        .unwrap_or_else(|| "agent-host".to_owned());
+    let args = ["demo-agent", "--", "{prompt}"]
+        .iter()
+        .map(|arg| Value::String((*arg).to_owned()))
+        .collect();
+    Table::from_iter([
+        ("kind".to_owned(), Value::String("jsonl".to_owned())),
+        ("command".to_owned(), Value::String(command)),
+        ("args".to_owned(), Value::Array(args)),
+    ])
 }
 
 /// Lays `over` onto `base`: tables merge key by key, anything else is replaced.

@@ -92,6 +92,12 @@ pub struct Provider {
     pub input: InputMode,
     /// The models `model/list` offers; `None`: the kind's own list (`src/backend/models.rs`).
     pub models: Option<Vec<String>>,
+    /// The sandbox modes the backend holds; a turn asking for another is refused. `None`:
+    /// the kind decides (`src/backend/permissions.rs`).
+    pub sandbox_modes: Option<Vec<SandboxModeName>>,
+    /// The approval policies the backend holds; a turn asking for another is refused.
+    /// `None`: the kind decides.
+    pub approval_policies: Option<Vec<ApprovalPolicyName>>,
 }
 
 impl Provider {
@@ -188,6 +194,50 @@ impl Approvals {
         match self {
             Approvals::None => "none",
             Approvals::Stdin => "stdin",
+        }
+    }
+}
+
+/// A sandbox mode a provider may list in `sandbox_modes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SandboxModeName {
+    ReadOnly,
+    WorkspaceWrite,
+    DangerFullAccess,
+    ExternalSandbox,
+}
+
+impl SandboxModeName {
+    /// The name used in the configuration file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SandboxModeName::ReadOnly => "read-only",
+            SandboxModeName::WorkspaceWrite => "workspace-write",
+            SandboxModeName::DangerFullAccess => "danger-full-access",
+            SandboxModeName::ExternalSandbox => "external-sandbox",
+        }
+    }
+}
+
+/// An approval policy a provider may list in `approval_policies`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApprovalPolicyName {
+    Untrusted,
+    OnRequest,
+    Never,
+    Granular,
+}
+
+impl ApprovalPolicyName {
+    /// The name used in the configuration file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalPolicyName::Untrusted => "untrusted",
+            ApprovalPolicyName::OnRequest => "on-request",
+            ApprovalPolicyName::Never => "never",
+            ApprovalPolicyName::Granular => "granular",
         }
     }
 }

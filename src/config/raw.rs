@@ -9,8 +9,9 @@ use toml::{Table, Value};
 use super::de::ValueDeserializer;
 use super::error::{Fault, KeyPath};
 use super::{
-    Approvals, BUILTIN_DEFAULT_PROVIDER, Config, DEFAULT_NOTIFY_TIMEOUT_MS, InputMode,
-    InterruptConfig, NotifyConfig, PLACEHOLDERS, PromptVia, Provider, ProviderKind,
+    ApprovalPolicyName, Approvals, BUILTIN_DEFAULT_PROVIDER, Config, DEFAULT_NOTIFY_TIMEOUT_MS,
+    InputMode, InterruptConfig, NotifyConfig, PLACEHOLDERS, PromptVia, Provider, ProviderKind,
+    SandboxModeName,
 };
 
 /// The top level of the merged table.
@@ -61,6 +62,8 @@ struct RawProvider {
     /// The default depends on the kind and `args` (`default_input`).
     input: Option<InputMode>,
     models: Option<Vec<String>>,
+    sandbox_modes: Option<Vec<SandboxModeName>>,
+    approval_policies: Option<Vec<ApprovalPolicyName>>,
 }
 
 /// Reads the merged table into the configuration, then checks what serde cannot.
@@ -154,6 +157,8 @@ impl RawProvider {
             approvals: self.approvals,
             input,
             models: self.models,
+            sandbox_modes: self.sandbox_modes,
+            approval_policies: self.approval_policies,
         };
         check_arguments(&provider)?;
         check_env(&provider)?;

@@ -77,6 +77,8 @@ fn reads_a_full_provider() {
             approvals: Approvals::None,
             input: InputMode::Once,
             models: None,
+            sandbox_modes: None,
+            approval_policies: None,
         }
     );
     assert_eq!(
@@ -177,7 +179,7 @@ fn malformed_overrides_are_named() {
 #[test]
 fn unknown_keys_are_named_with_the_closest_valid_key() {
     let provider_keys = "kind, command, args, resume_args, env, prompt_via, continue_session, \
-                         model, approvals, input, models";
+                         model, approvals, input, models, sandbox_modes, approval_policies";
     check_errors(&[
         (
             text("default_providr = \"codex\""),
@@ -329,7 +331,7 @@ fn unknown_values_list_the_valid_ones() {
             text("default_provider = \"nope\""),
             &[],
             "line 1, column 20: default_provider: unknown provider \"nope\", expected one of \
-             claude, claude-acp, codex, codex-acp, gemini, gemini-acp",
+             claude, claude-acp, codex, codex-acp, demo, gemini, gemini-acp",
         ),
     ]);
 }

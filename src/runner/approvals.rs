@@ -16,8 +16,6 @@ use std::process::ChildStdin;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-
 /// How long a request with no subscriber waits for the first one (the server subscribes
 /// right after it launched the runner).
 pub const ATTACH_GRACE: Duration = Duration::from_secs(2);
@@ -31,11 +29,22 @@ pub enum ClientLink {
     Subscribers,
 }
 
+/// Where the answer lines go.
+#[derive(Debug)]
+pub enum AnswerPipe {
+    /// The backend takes no answers (its stdin is not a pipe for them).
+    None,
+    /// A stdin of their own (`approvals = "stdin"`).
+    Stdin(mpsc::Sender<String>),
+    /// The stdin that carries the user messages (Claude's stream-json input, where the
+    /// answers are `control_response` lines): open until the answer to the last message.
+    UserMessages,
+}
+
 /// The approval state of a turn.
 #[derive(Debug)]
 pub struct Approvals {
-    /// Where answer lines go; `None` when the backend takes no answers (stdin is not a pipe).
-    answers: Option<mpsc::Sender<String>>,
+    answers: AnswerPipe,
     /// The decision when no client can answer.
     pub policy_decision: &'static str,
     pub link: ClientLink,
@@ -49,11 +58,7 @@ pub struct Approvals {
 }
 
 impl Approvals {
-    pub fn new(
-        answers: Option<mpsc::Sender<String>>,
-        policy_decision: &'static str,
-        link: ClientLink,
-    ) -> Approvals {
+    pub fn new(answers: AnswerPipe, policy_decision: &'static str, link: ClientLink) -> Approvals {
         Approvals {
             answers,
             policy_decision,
@@ -67,13 +72,12 @@ impl Approvals {
 
     /// A backend that takes no answers.
     pub fn none() -> Approvals {
-        Approvals::new(None, "decline", ClientLink::Subscribers)
+        Approvals::new(AnswerPipe::None, "decline", ClientLink::Subscribers)
     }
 
-    /// Why a new request cannot be taken, if it cannot; `in_band`: the backend takes its
-    /// answers with its other input (ACP), not as `approval.response` lines.
-    pub fn refusal(&self, request_id: &str, interrupting: bool, in_band: bool) -> Option<String> {
-        if self.answers.is_none() && !in_band {
+    /// Why a new request cannot be taken, if it cannot.
+    pub fn refusal(&self, request_id: &str, interrupting: bool) -> Option<String> {
+        if matches!(self.answers, AnswerPipe::None) {
             Some(format!(
                 "ignored approval request {request_id:?}: this provider does not take answers \
                  on stdin (set its `approvals = \"stdin\"`)"
@@ -102,12 +106,15 @@ impl Approvals {
         self.pending.len() != before
     }
 
-    /// Sends the answer line to the backend; false when its stdin is gone.
-    pub fn send_answer(&self, request_id: &str, decision: &Value) -> bool {
-        let line = json!({"type": "approval.response", "id": request_id, "decision": decision});
-        self.answers
-            .as_ref()
-            .is_some_and(|answers| answers.send(line.to_string()).is_ok())
+    /// Sends the answer line (the adapter's) to the backend, through `messages` when the
+    /// answers share the user messages' stdin; false when that stdin is gone.
+    pub fn send_answer(&self, line: String, messages: Option<&mpsc::Sender<String>>) -> bool {
+        let pipe = match &self.answers {
+            AnswerPipe::None => None,
+            AnswerPipe::Stdin(answers) => Some(answers),
+            AnswerPipe::UserMessages => messages,
+        };
+        pipe.is_some_and(|pipe| pipe.send(line).is_ok())
     }
 
     /// Whether a client can answer now, with the lifeline intact (`lifeline_intact`).

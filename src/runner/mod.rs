@@ -148,6 +148,8 @@ struct Started {
     socket_path: PathBuf,
     listener: UnixListener,
     command_stdin: backend::Stdin,
+    /// The backend's command line, program first, for its process record.
+    argv: Vec<String>,
     adapter: Adapter,
     child: std::process::Child,
 }
@@ -204,6 +206,10 @@ fn start_backend(
         spec,
         socket_path,
         listener,
+        argv: std::iter::once(command.program.as_os_str())
+            .chain(command.args.iter().map(OsString::as_os_str))
+            .map(|arg| arg.to_string_lossy().into_owned())
+            .collect(),
         command_stdin: command.stdin,
         adapter,
         child,
@@ -230,6 +236,9 @@ fn spawn_backend(
                     .iter()
                     .map(|(k, v)| (OsString::from(k), OsString::from(v))),
             )
+            // The turn's approval policy and sandbox, which the provider's `env` cannot
+            // change.
+            .chain(backend::permissions::env(spec))
             .chain([(
                 OsString::from(tree::TURN_MARKER_ENV),
                 OsString::from(&spec.turn_id),
@@ -273,6 +282,7 @@ fn supervise(
         socket_path,
         listener,
         command_stdin,
+        argv,
         adapter,
         mut child,
     } = started;
@@ -285,6 +295,7 @@ fn supervise(
     record.backend = Some(BackendProcess {
         identity: identity::of_pid(pid)?,
         pgid: pid,
+        argv,
     });
     atomic_file::write_json_atomic(&turn_dir.join(PROCESS_FILE), &record)?;
     log.append(
@@ -324,7 +335,11 @@ fn supervise(
         socket_path,
     )
     .with_approvals(approvals::Approvals::new(
-        answers,
+        match (answers, &messages) {
+            (Some(answers), _) => approvals::AnswerPipe::Stdin(answers),
+            (None, Some(_)) => approvals::AnswerPipe::UserMessages,
+            (None, None) => approvals::AnswerPipe::None,
+        },
         spec::policy_decision(spec.approval_policy.as_ref()),
         client_link,
     ));
@@ -658,7 +673,8 @@ fn spawn_error(program: &Path, provider: &str, cwd: &Path, err: &io::Error) -> S
         ),
         io::ErrorKind::NotFound => format!(
             "cannot start {program}: not found (is it installed and on the server's PATH? \
-             `command` of provider `{provider}` names the program)"
+             `command` of provider `{provider}` names the program; the built-in provider `demo` \
+             needs no install)"
         ),
         io::ErrorKind::PermissionDenied => format!(
             "cannot start {program}: permission denied (is it executable?); `command` of \

@@ -514,17 +514,12 @@ impl Supervisor {
             return Ok(());
         }
         let mut events = Vec::new();
-        let in_band = self
+        let line = self
             .backend
             .adapter
             .approval_answer(request_id, &decision, &mut events);
-        let sent = match in_band {
-            Some(line) => self
-                .messages
-                .as_ref()
-                .is_some_and(|messages| messages.send(line).is_ok()),
-            None => self.approvals.send_answer(request_id, &decision),
-        };
+        let sent =
+            line.is_some_and(|line| self.approvals.send_answer(line, self.messages.as_ref()));
         if !sent {
             tracing::warn!(
                 request_id,
@@ -559,11 +554,10 @@ impl Supervisor {
             return self.append(event, Durability::Flushed);
         };
         let request_id = request_id.clone();
-        if let Some(message) = self.approvals.refusal(
-            &request_id,
-            self.ladder.interrupting(),
-            self.backend.adapter.answers_in_band(),
-        ) {
+        if let Some(message) = self
+            .approvals
+            .refusal(&request_id, self.ladder.interrupting())
+        {
             return self.append(Event::Warning { message }, Durability::Flushed);
         }
         self.append(event, Durability::Flushed)?;

@@ -110,7 +110,8 @@ pub(crate) fn sandbox_mode(record: &ThreadRecord) -> SandboxMode {
     serde_json::from_value(record.sandbox.clone()).unwrap_or(SandboxMode::ReadOnly)
 }
 
-fn sandbox_policy(mode: SandboxMode, cwd: &str) -> SandboxPolicy {
+/// The sandbox policy of a sandbox mode, for the working directory `cwd`.
+pub(crate) fn sandbox_policy(mode: SandboxMode, cwd: &str) -> SandboxPolicy {
     match mode {
         SandboxMode::ReadOnly => SandboxPolicy::ReadOnly {
             network_access: false,

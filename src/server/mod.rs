@@ -24,6 +24,9 @@ mod turn;
 mod unavailable;
 mod usage;
 
+/// The provider as a turn's spec holds it (for `agent-host doctor`).
+pub(crate) use turn::spec_provider;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 

@@ -43,6 +43,32 @@ pub(crate) struct LoadedThread {
     pub status: LoadedStatus,
     /// The turn running on this thread, if any.
     pub active: Option<super::turn::ActiveTurn>,
+    /// Tells other processes that this server has the stored thread loaded (`agent-host rm`
+    /// refuses it); dropped with the thread. `None` for an ephemeral thread.
+    pub _mark: Option<crate::store::LoadedMark>,
+}
+
+/// The mark that this server has the stored thread `uuid` loaded (`store::loaded`); none for
+/// an ephemeral thread, nor while an `agent-host rm` deletes the thread.
+pub(crate) fn loaded_mark(
+    store: &Store,
+    uuid: Uuid,
+    ephemeral: Ephemeral,
+) -> Option<crate::store::LoadedMark> {
+    if ephemeral == Ephemeral::Yes {
+        return None;
+    }
+    match store.mark_loaded(uuid) {
+        Ok(Some(mark)) => Some(mark),
+        Ok(None) => {
+            tracing::warn!("thread {uuid} is being deleted by another process");
+            None
+        }
+        Err(err) => {
+            tracing::warn!("cannot mark thread {uuid} loaded: {err}");
+            None
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -220,6 +220,7 @@ impl Server {
                 subscription: Subscription::Subscribed,
                 status: LoadedStatus::Idle,
                 active: None,
+                _mark: super::state::loaded_mark(&self.store, uuid, ephemeral),
             },
         );
     }

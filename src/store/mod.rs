@@ -7,6 +7,7 @@
 //! <state>/index.sqlite                       the index (a cache; rebuilt when needed)
 //! <state>/threads/<thread-id>/thread.json    the thread record ("v": 1)
 //! <state>/threads/<thread-id>/thread.lock    the cross-process lock of the thread
+//! <state>/threads/<thread-id>/loaded.lock    shared-locked by each server that has it loaded
 //! <state>/threads/<thread-id>/turns/<turn-id>/
 //! <state>/threads/<thread-id>/imported.json  the history of an imported session (`imported.rs`)
 //! <state>/imports/<import-id>.json           one completed import (`import_log.rs`)
@@ -22,6 +23,7 @@ mod id;
 mod import_log;
 mod imported;
 mod index;
+mod loaded;
 mod lock;
 mod record;
 mod remove;
@@ -47,6 +49,7 @@ pub use index::{DEFAULT_PAGE_SIZE, INDEX_SCHEMA_VERSION};
 pub use record::{RecordError, THREAD_RECORD_VERSION, ThreadRecord, Timestamp};
 
 use index::{Index, read_record_file};
+pub use loaded::{LOADED_LOCK_FILE_NAME, LoadedMark, NotLoaded};
 pub use lock::ThreadLock;
 
 /// The index file inside the state directory.

@@ -2,6 +2,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod approvals;
+mod backend_permissions;
 mod chaos;
 mod cli_commands;
 mod codex_capture;
@@ -9,6 +10,7 @@ mod codex_capture_threads;
 mod command_exec;
 mod compatibility;
 mod conformance;
+mod doctor;
 mod info;
 mod notification_table;
 mod notify;
@@ -19,6 +21,8 @@ mod real_claude;
 mod real_codex;
 mod real_gemini;
 mod review;
+mod rm;
+mod run_cmd;
 mod runner;
 mod schema_drift;
 mod support;

@@ -28,17 +28,17 @@ use crate::support::procs::{
 use crate::support::{Describe, Sandbox, wait_until};
 
 /// How long the mock serves at most.
-const MOCK_LIFETIME: Duration = Duration::from_secs(120);
+pub(crate) const MOCK_LIFETIME: Duration = Duration::from_secs(120);
 
 /// The installed Claude Code binary, `.cache/claude-bin`; a missing one fails the test.
-fn claude_bin() -> PathBuf {
+pub(crate) fn claude_bin() -> PathBuf {
     installed_cli("claude-bin", "Claude Code CLI")
 }
 
 /// A sandboxed agent-host whose provider runs the real Claude Code against `mock`.
-struct ClaudeHost {
-    host: Host,
-    mock: MockAnthropic,
+pub(crate) struct ClaudeHost {
+    pub(crate) host: Host,
+    pub(crate) mock: MockAnthropic,
 }
 
 impl Deref for ClaudeHost {
@@ -55,7 +55,7 @@ impl DerefMut for ClaudeHost {
 }
 
 /// How the test's provider is configured.
-enum ProviderSetup {
+pub(crate) enum ProviderSetup {
     /// The built-in `claude` provider (its shipped argv) with our command and environment.
     BuiltIn,
     /// A provider of our own, `kind = "claude"` and no `args`: the kind's default argv, with
@@ -66,13 +66,13 @@ enum ProviderSetup {
 }
 
 impl ClaudeHost {
-    fn new(script: Vec<Reply>, setup: ProviderSetup) -> ClaudeHost {
+    pub(crate) fn new(script: Vec<Reply>, setup: ProviderSetup) -> ClaudeHost {
         ClaudeHost::with_options(script, setup, json!({}), 0)
     }
 
     /// As `new`, with `extra` merged into the `thread/start` params (e.g. `continueSession`)
     /// and Claude retrying a failed API call `max_retries` times.
-    fn with_options(
+    pub(crate) fn with_options(
         script: Vec<Reply>,
         setup: ProviderSetup,
         extra: Value,
@@ -142,7 +142,7 @@ CLAUDE_CODE_TMPDIR = {tmp:?}
 
     /// Every message up to the turn's `turn/completed` (see [`Host`]); a failure
     /// also shows what the mock saw.
-    fn until_completed(&mut self, turn_id: &str) -> Vec<Value> {
+    pub(crate) fn until_completed(&mut self, turn_id: &str) -> Vec<Value> {
         let mock = &self.mock;
         self.host
             .until_completed_or(turn_id, &|| format!("mock: {:?}", mock.drain()))
@@ -193,7 +193,7 @@ fn conversation(body: &Value) -> Vec<(String, String)> {
 }
 
 /// The `tool_result` blocks of a model request.
-fn tool_results(body: &Value) -> Vec<&Value> {
+pub(crate) fn tool_results(body: &Value) -> Vec<&Value> {
     body["messages"]
         .as_array()
         .into_iter()
@@ -561,8 +561,8 @@ fn a_retried_upstream_error_is_a_retry_notice_and_the_real_claude_turn_completes
 
 #[test]
 fn a_bash_command_claude_does_not_permit_is_a_declined_command() {
-    // Claude's default permission mode runs a read-only command such as `echo` but refuses,
-    // in `-p` mode where nobody can be asked, a compound command that writes.
+    // Claude's permission mode for a read-only sandbox that never asks (`dontAsk`) runs a
+    // read-only command such as `echo` but refuses a compound command that writes.
     let command = "touch made-by-tool && sh -c 'echo ok'";
     let script = vec![
         Reply::Message {
@@ -574,7 +574,13 @@ fn a_bash_command_claude_does_not_permit_is_a_declined_command() {
             usage: (20, 3),
         },
     ];
-    let mut host = ClaudeHost::new(script, ProviderSetup::Named("mock-claude"));
+    // `never`: nobody is asked (`--permission-mode dontAsk`).
+    let mut host = ClaudeHost::with_options(
+        script,
+        ProviderSetup::Named("mock-claude"),
+        json!({"approvalPolicy": "never"}),
+        0,
+    );
     let (turn, messages) = host.completed_turn("make a file");
     let context = format!(
         "{messages:#?}\nbackend.stdout:\n{}",

@@ -27,20 +27,20 @@ use crate::support::procs::{
 use crate::support::{Sandbox, wait_until};
 
 /// How long the mock serves at most.
-const MOCK_LIFETIME: Duration = Duration::from_secs(120);
+pub(crate) const MOCK_LIFETIME: Duration = Duration::from_secs(120);
 
 /// The model the provider names (`-m`); Gemini puts it in the request path.
 const MODEL: &str = "gemini-mock-model";
 
 /// The installed Gemini CLI, `.cache/gemini-bin`; a missing one fails the test.
-fn gemini_bin() -> PathBuf {
+pub(crate) fn gemini_bin() -> PathBuf {
     installed_cli("gemini-bin", "Gemini CLI")
 }
 
 /// A sandboxed agent-host whose provider runs the real Gemini CLI against `mock`.
-struct GeminiHost {
-    host: Host,
-    mock: MockGemini,
+pub(crate) struct GeminiHost {
+    pub(crate) host: Host,
+    pub(crate) mock: MockGemini,
 }
 
 impl Deref for GeminiHost {
@@ -58,7 +58,7 @@ impl DerefMut for GeminiHost {
 
 impl GeminiHost {
     /// `extra` is merged into the `thread/start` params.
-    fn new(script: Vec<Reply>, extra: Value) -> GeminiHost {
+    pub(crate) fn new(script: Vec<Reply>, extra: Value) -> GeminiHost {
         let bin = gemini_bin();
         let mock = MockGemini::start(script, MOCK_LIFETIME);
         let sandbox = Sandbox::new();
@@ -105,7 +105,7 @@ TMPDIR = {tmp:?}
 
     /// Every message up to the turn's `turn/completed`; a failure also shows what the mock
     /// saw and Gemini's stderr.
-    fn until_completed(&mut self, turn_id: &str) -> Vec<Value> {
+    pub(crate) fn until_completed(&mut self, turn_id: &str) -> Vec<Value> {
         let mock = &self.mock;
         let turn_dir = self.host.turn_dir(turn_id);
         self.host.until_completed_or(turn_id, &|| {
@@ -221,8 +221,11 @@ fn a_real_gemini_tool_turn_runs_the_shell_command_and_ends_with_the_final_answer
             usage: (150, 9),
         },
     ];
-    // `approvalPolicy: never`: the kind's argv adds `--approval-mode yolo`.
-    let mut host = GeminiHost::new(script, json!({"approvalPolicy": "never"}));
+    // `approvalPolicy: never` with full access: the kind's argv adds `--approval-mode yolo`.
+    let mut host = GeminiHost::new(
+        script,
+        json!({"approvalPolicy": "never", "sandbox": "danger-full-access"}),
+    );
     let turn = host.start_turn("run the command, then answer");
     let messages = host.until_completed(&turn);
     let context = format!(
@@ -298,7 +301,10 @@ fn interrupting_a_real_gemini_turn_during_a_long_shell_command_leaves_no_process
         shell: Some("sleep 600".to_owned()),
         usage: (10, 5),
     }];
-    let mut host = GeminiHost::new(script, json!({"approvalPolicy": "never"}));
+    let mut host = GeminiHost::new(
+        script,
+        json!({"approvalPolicy": "never", "sandbox": "danger-full-access"}),
+    );
     let turn = host.start_turn("start the long job");
     host.mock.wait_request(0, TURN_TIMEOUT);
 

@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 use super::UsageBase;
 use super::emit::{self, Session, ThreadTotal};
 use super::lines::Lines;
+use super::permissions::{Permissions, Sandbox};
 use super::tool_items::ToolKind;
 use crate::events::{ApprovalKind, Event, TokenBreakdown};
 use tools::Tools;
@@ -71,14 +72,6 @@ struct OpenText {
     text: String,
 }
 
-/// What the client asked the agent may do without asking: the sandbox mode and whether the
-/// `approvalPolicy` is `never`.
-#[derive(Debug, Clone, Default)]
-pub struct Permissions {
-    pub sandbox: Option<String>,
-    pub never_ask: bool,
-}
-
 /// The state of one ACP agent process, for one turn.
 #[derive(Debug)]
 pub struct Stream {
@@ -86,10 +79,9 @@ pub struct Stream {
     cwd: String,
     /// The session the thread continues.
     resume: Option<String>,
-    /// The sandbox mode the client asked for (`read-only`, …), mapped onto a session mode.
-    sandbox: Option<String>,
-    /// The thread's `approvalPolicy` is `never`.
-    never_ask: bool,
+    /// The turn's approval policy and sandbox: the session mode, and who answers the agent's
+    /// permission requests.
+    asked: Permissions,
     /// The user's prompt, from the first user message until `session/prompt` is sent.
     prompt: Option<String>,
     started: bool,
@@ -119,8 +111,7 @@ impl Stream {
             turn_id: turn_id.to_owned(),
             cwd: cwd.to_owned(),
             resume: usage.session_id,
-            sandbox: asked.sandbox,
-            never_ask: asked.never_ask,
+            asked,
             prompt: None,
             started: false,
             lines: Lines::default(),
@@ -195,6 +186,11 @@ impl Stream {
         out: &mut Vec<Event>,
     ) -> Option<String> {
         let permission = self.permissions.remove(request_id)?;
+        Some(self.answer(permission, decision, out))
+    }
+
+    /// The answer line to `permission` for `decision` (see [`Stream::approval_answer`]).
+    fn answer(&mut self, permission: Permission, decision: &Value, out: &mut Vec<Event>) -> String {
         let wanted: &[&str] = match decision.as_str() {
             Some("accept") => &["allow_once", "allow_always"],
             Some("acceptForSession") => &["allow_always", "allow_once"],
@@ -215,7 +211,7 @@ impl Stream {
             Some(option_id) => json!({"outcome": "selected", "optionId": option_id}),
             None => json!({"outcome": "cancelled"}),
         };
-        Some(response(&permission.rpc_id, json!({"outcome": outcome})))
+        response(&permission.rpc_id, json!({"outcome": outcome}))
     }
 
     /// Maps one line from the agent.
@@ -322,7 +318,7 @@ impl Stream {
     fn session_opened(&mut self, session_id: String, result: &Value, out: &mut Vec<Event>) {
         self.session.named(Some(&session_id), out);
         self.session_id = Some(session_id.clone());
-        match modes::choose(self.sandbox.as_deref(), self.never_ask, result.get("modes")) {
+        match modes::choose(&self.asked, result.get("modes")) {
             modes::Choice::Keep(warning) => {
                 if let Some(message) = warning {
                     out.push(Event::Warning { message });
@@ -391,28 +387,36 @@ impl Stream {
     }
 
     /// A permission request: the call's item (opened now if the agent announced none), then
-    /// our approval request about it.
+    /// our approval request about it; with `approvalPolicy` `never` nobody is asked, and the
+    /// runner answers at once: allowed with full access (the sandbox allows anything), else
+    /// rejected (the agent asks for what its mode does not allow).
     fn permission_requested(&mut self, rpc_id: Value, params: &Value, out: &mut Vec<Event>) {
         self.close_texts(out);
         let call = params.get("toolCall").cloned().unwrap_or(Value::Null);
         let summary = self.tools.on_call(&call, out);
         let request_id = format!("acp-{}", rpc_id_text(&rpc_id));
-        let options = params
-            .get("options")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        self.permissions.insert(
-            request_id.clone(),
-            Permission {
-                rpc_id,
-                options,
-                tool_call_id: call
-                    .get("toolCallId")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-            },
-        );
+        let permission = Permission {
+            rpc_id,
+            options: params
+                .get("options")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+            tool_call_id: call
+                .get("toolCallId")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        };
+        if !self.asked.approval.asks() {
+            let decision = match self.asked.sandbox {
+                Sandbox::DangerFullAccess | Sandbox::External => "accept",
+                Sandbox::ReadOnly | Sandbox::WorkspaceWrite { .. } => "decline",
+            };
+            let line = self.answer(permission, &Value::from(decision), out);
+            self.outgoing.push(line);
+            return;
+        }
+        self.permissions.insert(request_id.clone(), permission);
         let (kind, item_id, command, reason) = match summary {
             Some(s) => (s.kind, s.item_id, s.command, s.title),
             None => (

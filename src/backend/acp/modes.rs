@@ -1,24 +1,27 @@
-//! The client's sandbox as an ACP session mode.
+//! The client's sandbox and approval policy as an ACP session mode.
 //!
 //! ACP has no sandbox of its own; agents offer session modes instead (`session/new` answers
 //! with `modes.availableModes` and `modes.currentModeId`), and the common agents name theirs
 //! alike: codex-acp `read-only`, `auto`, `full-access`; Gemini CLI `default`, `autoEdit`,
 //! `yolo`, `plan`; claude-agent-acp `default`, `acceptEdits`, `bypassPermissions`, `plan`. The
-//! mode is the first of the sandbox's candidates that the agent offers:
+//! mode is the first of the turn's candidates that the agent offers:
 //!
-//! | sandbox | candidates |
-//! |---|---|
-//! | `read-only` | `read-only`, `plan` |
-//! | `workspace-write` | `auto`, `default` |
-//! | `danger-full-access`, `approvalPolicy` `never` | `full-access`, `yolo`, `bypassPermissions` |
-//! | `danger-full-access` | `full-access`, `default` |
+//! | sandbox | approval policy | candidates |
+//! |---|---|---|
+//! | `read-only` | any | `read-only`, `plan` |
+//! | `workspace-write`, `danger-full-access`, external | `untrusted` | `read-only`, `default` |
+//! | `workspace-write` | `on-request`, `never` | `auto`, `acceptEdits`, `default` |
+//! | `danger-full-access`, external | `on-request` | `full-access`, `default` |
+//! | `danger-full-access`, external | `never` | `full-access`, `yolo`, `bypassPermissions` |
 //!
 //! A read-only sandbox that the agent has no mode for refuses the turn before its prompt (the
-//! agent would run with more permission than asked). Another sandbox without a matching mode
-//! keeps the agent's own mode, with a warning. Whatever the mode, every permission request
-//! the agent makes goes to the client.
+//! agent would run with more permission than asked). Otherwise, without a matching mode, the
+//! agent keeps its own mode, with a warning. What the agent asks permission for then goes to
+//! the client, or with `never` is answered by the runner (`backend::acp`).
 
 use serde_json::Value;
+
+use super::super::permissions::{Approval, Permissions, Sandbox};
 
 /// What to do with the session's mode.
 #[derive(Debug, PartialEq, Eq)]
@@ -31,18 +34,21 @@ pub(super) enum Choice {
     Refuse(String),
 }
 
-/// The session mode for `sandbox` among the agent's `modes` (`SessionModeState`).
-pub(super) fn choose(sandbox: Option<&str>, never_ask: bool, modes: Option<&Value>) -> Choice {
-    let Some(sandbox) = sandbox else {
-        return Choice::Keep(None);
-    };
-    let candidates: &[&str] = match (sandbox, never_ask) {
-        ("read-only", _) => &["read-only", "plan"],
-        ("workspace-write", _) => &["auto", "default"],
-        ("danger-full-access", true) => &["full-access", "yolo", "bypassPermissions"],
-        ("danger-full-access", false) => &["full-access", "default"],
-        _ => return Choice::Keep(Some(format!("unknown sandbox {sandbox:?}: not applied"))),
-    };
+/// The session modes that hold `asked`, best first.
+fn candidates(asked: &Permissions) -> &'static [&'static str] {
+    match (&asked.sandbox, asked.approval) {
+        (Sandbox::ReadOnly, _) => &["read-only", "plan"],
+        (_, Approval::Untrusted) => &["read-only", "default"],
+        (Sandbox::WorkspaceWrite { .. }, _) => &["auto", "acceptEdits", "default"],
+        (Sandbox::DangerFullAccess | Sandbox::External, Approval::Never) => {
+            &["full-access", "yolo", "bypassPermissions"]
+        }
+        (Sandbox::DangerFullAccess | Sandbox::External, _) => &["full-access", "default"],
+    }
+}
+
+/// The session mode for `asked` among the agent's `modes` (`SessionModeState`).
+pub(super) fn choose(asked: &Permissions, modes: Option<&Value>) -> Choice {
     let offered: Vec<&str> = modes
         .and_then(|m| m.get("availableModes"))
         .and_then(Value::as_array)
@@ -53,7 +59,7 @@ pub(super) fn choose(sandbox: Option<&str>, never_ask: bool, modes: Option<&Valu
     let current = modes
         .and_then(|m| m.get("currentModeId"))
         .and_then(Value::as_str);
-    match candidates.iter().find(|c| offered.contains(c)) {
+    match candidates(asked).iter().find(|c| offered.contains(c)) {
         Some(mode) if Some(*mode) == current => Choice::Keep(None),
         Some(mode) => Choice::Set((*mode).to_owned()),
         None => {
@@ -62,14 +68,16 @@ pub(super) fn choose(sandbox: Option<&str>, never_ask: bool, modes: Option<&Valu
             } else {
                 format!("its session modes are {}", offered.join(", "))
             };
+            let sandbox = asked.sandbox.as_str();
             let message =
                 format!("the agent has no session mode for sandbox {sandbox} ({offered})");
-            if sandbox == "read-only" {
-                Choice::Refuse(format!(
+            match asked.sandbox {
+                Sandbox::ReadOnly => Choice::Refuse(format!(
                     "{message}: refusing to run it with more permission"
-                ))
-            } else {
-                Choice::Keep(Some(format!("{message}: it runs in its own mode")))
+                )),
+                Sandbox::WorkspaceWrite { .. } | Sandbox::DangerFullAccess | Sandbox::External => {
+                    Choice::Keep(Some(format!("{message}: it runs in its own mode")))
+                }
             }
         }
     }
@@ -86,47 +94,71 @@ mod tests {
         json!({"availableModes": available, "currentModeId": current})
     }
 
+    fn asked(approval: Approval, sandbox: Sandbox) -> Permissions {
+        Permissions { approval, sandbox }
+    }
+
+    fn workspace() -> Sandbox {
+        Sandbox::WorkspaceWrite {
+            extra_roots: Vec::new(),
+            network: false,
+        }
+    }
+
     #[test]
-    fn each_sandbox_picks_the_first_offered_candidate() {
+    fn each_setting_picks_the_first_offered_candidate() {
         let codex = modes(&["read-only", "auto", "full-access"], "read-only");
         let gemini = modes(&["default", "autoEdit", "yolo", "plan"], "default");
+        let claude = modes(
+            &["default", "acceptEdits", "plan", "bypassPermissions"],
+            "default",
+        );
         let set = |mode: &str| Choice::Set(mode.to_owned());
+        let on_request = |sandbox| asked(Approval::OnRequest, sandbox);
         assert_eq!(
-            choose(Some("read-only"), false, Some(&codex)),
-            Choice::Keep(None)
-        );
-        assert_eq!(choose(Some("read-only"), false, Some(&gemini)), set("plan"));
-        assert_eq!(
-            choose(Some("workspace-write"), false, Some(&codex)),
-            set("auto")
-        );
-        assert_eq!(
-            choose(Some("workspace-write"), false, Some(&gemini)),
+            choose(&on_request(Sandbox::ReadOnly), Some(&codex)),
             Choice::Keep(None)
         );
         assert_eq!(
-            choose(Some("danger-full-access"), true, Some(&gemini)),
-            set("yolo")
+            choose(&on_request(Sandbox::ReadOnly), Some(&gemini)),
+            set("plan")
         );
+        assert_eq!(choose(&on_request(workspace()), Some(&codex)), set("auto"));
         assert_eq!(
-            choose(Some("danger-full-access"), false, Some(&gemini)),
+            choose(&on_request(workspace()), Some(&gemini)),
             Choice::Keep(None)
         );
         assert_eq!(
-            choose(Some("danger-full-access"), false, Some(&codex)),
+            choose(&on_request(workspace()), Some(&claude)),
+            set("acceptEdits")
+        );
+        let never_full = asked(Approval::Never, Sandbox::DangerFullAccess);
+        assert_eq!(choose(&never_full, Some(&gemini)), set("yolo"));
+        assert_eq!(choose(&never_full, Some(&claude)), set("bypassPermissions"));
+        assert_eq!(
+            choose(&on_request(Sandbox::DangerFullAccess), Some(&gemini)),
+            Choice::Keep(None)
+        );
+        assert_eq!(
+            choose(&on_request(Sandbox::External), Some(&codex)),
             set("full-access")
         );
-        assert_eq!(choose(None, true, Some(&codex)), Choice::Keep(None));
+        // `untrusted` keeps the agent asking: never a mode that runs without asking.
+        let untrusted = asked(Approval::Untrusted, Sandbox::DangerFullAccess);
+        assert_eq!(choose(&untrusted, Some(&codex)), Choice::Keep(None));
+        assert_eq!(choose(&untrusted, Some(&claude)), Choice::Keep(None));
     }
 
     #[test]
     fn read_only_without_a_mode_is_refused_and_others_are_warned() {
-        let Choice::Refuse(message) = choose(Some("read-only"), false, None) else {
+        let read_only = asked(Approval::OnRequest, Sandbox::ReadOnly);
+        let Choice::Refuse(message) = choose(&read_only, None) else {
             panic!("not refused");
         };
         assert!(message.contains("offers no session modes"), "{message}");
         let other = modes(&["fast", "slow"], "fast");
-        let Choice::Keep(Some(warning)) = choose(Some("workspace-write"), false, Some(&other))
+        let Choice::Keep(Some(warning)) =
+            choose(&asked(Approval::OnRequest, workspace()), Some(&other))
         else {
             panic!("not warned");
         };

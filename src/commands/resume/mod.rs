@@ -30,11 +30,6 @@ pub(crate) enum Format {
     Json,
 }
 
-/// Exit code of a failed turn.
-const EXIT_FAILED: u8 = 1;
-/// Exit code of an interrupted turn (as a shell reports an interrupted command).
-const EXIT_INTERRUPTED: u8 = 130;
-
 /// Shows the thread, or runs one turn on it with `prompt`.
 pub(super) fn run(
     common: CommonOptions,
@@ -56,14 +51,17 @@ pub(super) fn run(
 
 /// A thread as `thread/resume` gave it, or, for an archived thread (which cannot be
 /// resumed), as `thread/read` reads it.
-enum Resumed {
+pub(super) enum Resumed {
     Live(Thread),
     Archived(Thread),
 }
 
 /// Resumes the thread with its turns. A thread that cannot be resumed but can be read is
 /// archived: the only stored thread `thread/resume` refuses.
-async fn resume(client: &mut Client, thread: &str) -> Result<Resumed, ThreadCommandError> {
+pub(super) async fn resume(
+    client: &mut Client,
+    thread: &str,
+) -> Result<Resumed, ThreadCommandError> {
     let request = ClientRequest::ThreadResume(ThreadResumeParams {
         thread_id: thread.to_owned(),
         model: None,

@@ -1,21 +1,22 @@
-//! `agent-host resume THREAD PROMPT`: one turn, streamed. Ctrl-C asks the server to
-//! interrupt the turn (`turn/interrupt`: the runner stops the backend and every process of
-//! the turn) and the command waits for its end; a second Ctrl-C leaves at once, and the
-//! in-process server going away stops the foreground turn through its lifeline.
+//! `agent-host resume THREAD PROMPT`: one turn, streamed, followed by `run`'s
+//! [`Followed`](crate::commands::run::follow::Followed) (Ctrl-C interrupts, a second one
+//! leaves) with a view of its own: the agent's messages on stdout, the rest on stderr.
+//! Approvals are declined: there is nobody to ask.
 
 use std::collections::HashSet;
-use std::io::Write;
+use std::io::{self, Write};
 use std::process::ExitCode;
 
-use serde_json::json;
-use tokio::signal::unix::{SignalKind, signal};
+use serde_json::Value;
 
-use super::{EXIT_FAILED, EXIT_INTERRUPTED, Format, Resumed, render};
-use crate::commands::client::{Client, ClientError, FromServer};
+use super::{Format, Resumed, render};
+use crate::commands::client::{Client, ClientError};
+use crate::commands::run::follow::{self, Approval, Approvals, Decision, Followed, View};
+use crate::commands::run::{Background, turn_start, view::Json};
 use crate::commands::thread_command::ThreadCommandError;
 use crate::protocol::{
     ClientRequest, ServerNotification, ThreadItemKind, ThreadLoadedListParams, Turn,
-    TurnInterruptParams, TurnStartParams, TurnStartResponse, TurnStatus, UserInput,
+    TurnStartResponse, TurnStatus,
 };
 
 /// Resumes the thread, starts the turn and follows it to its end.
@@ -31,8 +32,7 @@ pub(super) async fn run(
         )));
     }
     // From here on Ctrl-C is ours: it interrupts the turn instead of ending the process.
-    let mut interrupts = signal(SignalKind::interrupt())
-        .map_err(|err| ClientError::Broken(format!("cannot take Ctrl-C: {err}")))?;
+    let interrupts = follow::ctrl_c()?;
     // A round trip after the resume: whatever it sent (its status, the replayed token
     // usage) has arrived before the answer, and is not part of the turn shown.
     client
@@ -41,162 +41,57 @@ pub(super) async fn run(
         ))
         .await?;
     client.clear_pending();
-    let started = client.call(turn_start(thread, prompt)).await?;
+    let started = client
+        .call(turn_start(thread, prompt, None, Background::No))
+        .await?;
     let turn = serde_json::from_value::<TurnStartResponse>(started)
         .map_err(|err| ClientError::Broken(format!("answered turn/start with: {err}")))?
         .turn;
-    let mut watch = Watch {
-        thread: thread.to_owned(),
-        turn: turn.id,
-        format,
-        streamed: HashSet::new(),
-        interrupting: false,
-    };
-    loop {
-        tokio::select! {
-            message = client.next() => {
-                let Some(message) = message? else {
-                    return Err(ClientError::Broken("ended before the turn did".into()).into());
-                };
-                if let Some(end) = watch.on_message(client, message).await? {
-                    return Ok(end);
-                }
-            }
-            _ = interrupts.recv() => {
-                if let Some(end) = watch.on_ctrl_c(client).await? {
-                    return Ok(end);
-                }
-            }
+    match format {
+        Format::Json => {
+            let view = Json { out: io::stdout() };
+            follow(client, thread, turn.id, view, interrupts).await
+        }
+        Format::Text => {
+            let view = Plain {
+                turn: turn.id.clone(),
+                streamed: HashSet::new(),
+            };
+            follow(client, thread, turn.id, view, interrupts).await
         }
     }
 }
 
-fn turn_start(thread: &str, prompt: String) -> ClientRequest {
-    ClientRequest::TurnStart(TurnStartParams {
-        thread_id: thread.to_owned(),
-        input: vec![UserInput::Text {
-            text: prompt,
-            text_elements: Vec::new(),
-        }],
-        cwd: None,
-        approval_policy: None,
-        approvals_reviewer: None,
-        sandbox_policy: None,
-        model: None,
-        service_tier: None,
-        effort: None,
-        summary: None,
-        personality: None,
-        output_schema: None,
-        client_user_message_id: None,
-        background: None,
-    })
+async fn follow<V: View>(
+    client: &mut Client,
+    thread: &str,
+    turn: String,
+    view: V,
+    interrupts: tokio::signal::unix::Signal,
+) -> Result<ExitCode, ThreadCommandError> {
+    Followed {
+        client,
+        thread: thread.to_owned(),
+        turn,
+        view,
+        approvals: Approvals::Decline,
+    }
+    .run(interrupts)
+    .await
 }
 
-/// What is known of the turn being followed.
-struct Watch {
-    thread: String,
+/// `resume`'s text: the agent's messages on stdout (one line break after each), commands,
+/// file changes, errors and the end on stderr.
+struct Plain {
     turn: String,
-    format: Format,
     /// The agent messages whose text came as deltas (their completion adds only a line
     /// break).
     streamed: HashSet<String>,
-    interrupting: bool,
 }
 
-impl Watch {
-    /// Handles one message; the exit code once the turn has ended.
-    async fn on_message(
-        &mut self,
-        client: &mut Client,
-        message: FromServer,
-    ) -> Result<Option<ExitCode>, ThreadCommandError> {
-        match message {
-            FromServer::Notification {
-                method,
-                params,
-                raw,
-            } => {
-                if self.format == Format::Json {
-                    out(&format!("{raw}\n"), Stream::Stdout)?;
-                }
-                let notification = serde_json::from_value::<ServerNotification>(
-                    json!({"method": method, "params": params}),
-                );
-                match notification {
-                    Ok(notification) => self.on_notification(notification),
-                    // A notification this build cannot read is nothing to show.
-                    Err(_) => Ok(None),
-                }
-            }
-            FromServer::Request {
-                id,
-                method,
-                params,
-                raw,
-            } => {
-                if self.format == Format::Json {
-                    out(&format!("{raw}\n"), Stream::Stdout)?;
-                }
-                // Nobody can be asked: the backend is told no, and the turn goes on.
-                client.answer(&id, json!({"decision": "decline"})).await?;
-                let what = match params["command"].as_str() {
-                    Some(command) => format!("`{command}`"),
-                    None => method,
-                };
-                out(
-                    &format!("declined {what}: nobody to approve it in `agent-host resume`\n"),
-                    Stream::Stderr,
-                )?;
-                Ok(None)
-            }
-            // The answer to `turn/interrupt`: the end comes with `turn/completed`.
-            FromServer::Response { .. } => Ok(None),
-        }
-    }
-
-    fn on_notification(
-        &mut self,
-        notification: ServerNotification,
-    ) -> Result<Option<ExitCode>, ThreadCommandError> {
-        match notification {
-            ServerNotification::TurnCompleted(done) if done.turn.id == self.turn => {
-                self.ended(&done.turn).map(Some)
-            }
-            _ if self.format == Format::Json => Ok(None),
-            ServerNotification::AgentMessageDelta(delta) if delta.turn_id == self.turn => {
-                self.streamed.insert(delta.item_id);
-                out(&delta.delta, Stream::Stdout).map(|()| None)
-            }
-            ServerNotification::ItemStarted(started) if started.turn_id == self.turn => {
-                match &started.item.kind {
-                    ThreadItemKind::CommandExecution { command, .. } => {
-                        out(&format!("$ {command}\n"), Stream::Stderr).map(|()| None)
-                    }
-                    _ => Ok(None),
-                }
-            }
-            ServerNotification::ItemCompleted(done) if done.turn_id == self.turn => self
-                .item_completed(&done.item.kind, &done.item)
-                .map(|()| None),
-            // A final error is the turn's, shown with its end.
-            ServerNotification::Error(error) if error.turn_id == self.turn && error.will_retry => {
-                out(
-                    &format!("retrying: {}\n", error.error.message),
-                    Stream::Stderr,
-                )
-                .map(|()| None)
-            }
-            _ => Ok(None),
-        }
-    }
-
-    fn item_completed(
-        &mut self,
-        kind: &ThreadItemKind,
-        item: &crate::protocol::ThreadItem,
-    ) -> Result<(), ThreadCommandError> {
-        match kind {
+impl Plain {
+    fn item_completed(&mut self, item: &crate::protocol::ThreadItem) -> io::Result<()> {
+        match &item.kind {
             ThreadItemKind::AgentMessage { id, text, .. } => {
                 let shown = if self.streamed.remove(id) { "" } else { text };
                 out(&format!("{shown}\n"), Stream::Stdout)
@@ -216,18 +111,79 @@ impl Watch {
             _ => Ok(()),
         }
     }
+}
 
-    /// The turn's end status on stderr, and the exit code it means.
-    fn ended(&self, turn: &Turn) -> Result<ExitCode, ThreadCommandError> {
-        let (line, code) = match (turn.status, &turn.error) {
-            (TurnStatus::Completed, _) => (String::new(), ExitCode::SUCCESS),
-            (TurnStatus::Failed, Some(error)) => {
-                (format!(": {}", error.message), ExitCode::from(EXIT_FAILED))
+impl View for Plain {
+    fn raw(&mut self, _raw: &Value) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn notification(&mut self, notification: ServerNotification) -> io::Result<()> {
+        match notification {
+            ServerNotification::AgentMessageDelta(delta) if delta.turn_id == self.turn => {
+                self.streamed.insert(delta.item_id);
+                out(&delta.delta, Stream::Stdout)
             }
-            (TurnStatus::Failed | TurnStatus::InProgress, _) => {
-                (String::new(), ExitCode::from(EXIT_FAILED))
+            ServerNotification::ItemStarted(started) if started.turn_id == self.turn => {
+                match &started.item.kind {
+                    ThreadItemKind::CommandExecution { command, .. } => {
+                        out(&format!("$ {command}\n"), Stream::Stderr)
+                    }
+                    _ => Ok(()),
+                }
             }
-            (TurnStatus::Interrupted, _) => (String::new(), ExitCode::from(EXIT_INTERRUPTED)),
+            ServerNotification::ItemCompleted(done) if done.turn_id == self.turn => {
+                self.item_completed(&done.item)
+            }
+            // A final error is the turn's, shown with its end.
+            ServerNotification::Error(error) if error.turn_id == self.turn && error.will_retry => {
+                out(
+                    &format!("retrying: {}\n", error.error.message),
+                    Stream::Stderr,
+                )
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn asking(&mut self, _approval: &Approval) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn answered(&mut self, approval: &Approval, _decision: Decision) -> io::Result<()> {
+        let what = match &approval.command {
+            Some(command) => format!("`{command}`"),
+            None => approval.method.clone(),
+        };
+        out(
+            &format!("declined {what}: nobody to approve it in `agent-host resume`\n"),
+            Stream::Stderr,
+        )
+    }
+
+    fn tick(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn interrupting(&mut self, turn: &str) -> io::Result<()> {
+        out(
+            &format!("interrupting turn {turn} (Ctrl-C again to leave at once)\n"),
+            Stream::Stderr,
+        )
+    }
+
+    fn leaving(&mut self) -> io::Result<()> {
+        out(
+            "leaving; the turn is stopped because its client went away\n",
+            Stream::Stderr,
+        )
+    }
+
+    /// The turn's end status on stderr.
+    fn ended(&mut self, turn: &Turn) -> io::Result<()> {
+        let line = match (turn.status, &turn.error) {
+            (TurnStatus::Failed, Some(error)) => format!(": {}", error.message),
+            _ => String::new(),
         };
         out(
             &format!(
@@ -236,37 +192,7 @@ impl Watch {
                 render::turn_status(turn.status)
             ),
             Stream::Stderr,
-        )?;
-        Ok(code)
-    }
-
-    /// The first Ctrl-C interrupts the turn; the second leaves at once.
-    async fn on_ctrl_c(
-        &mut self,
-        client: &mut Client,
-    ) -> Result<Option<ExitCode>, ThreadCommandError> {
-        if self.interrupting {
-            out(
-                "leaving; the turn is stopped because its client went away\n",
-                Stream::Stderr,
-            )?;
-            return Ok(Some(ExitCode::from(EXIT_INTERRUPTED)));
-        }
-        self.interrupting = true;
-        client
-            .send(ClientRequest::TurnInterrupt(TurnInterruptParams {
-                thread_id: self.thread.clone(),
-                turn_id: self.turn.clone(),
-            }))
-            .await?;
-        out(
-            &format!(
-                "interrupting turn {} (Ctrl-C again to leave at once)\n",
-                self.turn
-            ),
-            Stream::Stderr,
-        )?;
-        Ok(None)
+        )
     }
 }
 
@@ -277,15 +203,14 @@ enum Stream {
 }
 
 /// Writes and flushes, so that streamed text shows as it comes.
-fn out(text: &str, stream: Stream) -> Result<(), ThreadCommandError> {
-    let written = match stream {
+fn out(text: &str, stream: Stream) -> io::Result<()> {
+    match stream {
         Stream::Stdout => {
-            let mut stdout = std::io::stdout().lock();
+            let mut stdout = io::stdout().lock();
             stdout
                 .write_all(text.as_bytes())
                 .and_then(|()| stdout.flush())
         }
-        Stream::Stderr => std::io::stderr().lock().write_all(text.as_bytes()),
-    };
-    written.map_err(ThreadCommandError::Print)
+        Stream::Stderr => io::stderr().lock().write_all(text.as_bytes()),
+    }
 }

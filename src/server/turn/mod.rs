@@ -29,6 +29,7 @@ use crate::protocol::*;
 /// The file name of [`TurnRecord`] in a turn directory.
 pub(crate) use crate::store::turn_dir::TURN_FILE;
 pub(crate) use control::interrupt_or_kill;
+pub(crate) use plan::spec_provider;
 
 /// How long recovery waits for the leftovers of a turn whose runner died.
 const RECOVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

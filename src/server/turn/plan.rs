@@ -10,6 +10,7 @@ use super::super::{thread_goal, usage};
 use super::TurnRecord;
 use super::input::{ImageDelivery, local_images, prompt_text};
 use crate::backend;
+use crate::backend::permissions::Permissions;
 use crate::config::{
     InterruptConfig, NotifyConfig, PromptVia as ConfigPromptVia, Provider, ProviderKind,
 };
@@ -133,8 +134,8 @@ pub(super) fn plan(input: PlanInput<'_>) -> TurnPlan {
         images,
         model: p.model.clone().or(input.thread.model.clone()),
         resume_session_id: input.resume_session_id,
-        approval_policy: Some(input.thread.approval_policy.clone()),
-        sandbox: sandbox_mode(p.sandbox_policy.as_ref(), &input.thread.sandbox),
+        approval_policy: Some(approval_policy(p, input.thread)),
+        sandbox_policy: Some(sandbox_policy(p, input.thread, &input.cwd)),
         grace_ms: spec::GraceMs {
             cancel: input.interrupt.cancel_grace_ms,
             term: input.interrupt.term_grace_ms,
@@ -154,27 +155,81 @@ pub(super) fn plan(input: PlanInput<'_>) -> TurnPlan {
     }
 }
 
-/// The sandbox mode a turn runs under: its own `sandboxPolicy` (an external sandbox is one the
-/// agent runs inside already: no sandbox of ours), else the thread's `sandbox`.
-fn sandbox_mode(
-    policy: Option<&crate::protocol::SandboxPolicy>,
-    thread: &serde_json::Value,
+/// Why the planned turn cannot run with the approval policy and sandbox it asks for, if it
+/// cannot: the provider's own lists of what it holds (`sandbox_modes`,
+/// `approval_policies`), then what its kind can hold (`backend::permissions`). `as_root`:
+/// the backend would run as root.
+pub(super) fn permission_refusal(
+    spec: &spec::Spec,
+    provider: &Provider,
+    as_root: bool,
 ) -> Option<String> {
-    use crate::protocol::SandboxPolicy;
-    let mode = match policy {
-        Some(SandboxPolicy::ReadOnly { .. }) => "read-only",
-        Some(SandboxPolicy::WorkspaceWrite { .. }) => "workspace-write",
-        Some(SandboxPolicy::DangerFullAccess | SandboxPolicy::ExternalSandbox { .. }) => {
-            "danger-full-access"
-        }
-        None => return thread.as_str().map(str::to_owned),
+    let asked = Permissions::of(spec);
+    let (approval, sandbox) = (asked.approval.as_str(), asked.sandbox.as_str());
+    let unlisted = |listed: Option<Vec<&str>>, key: &str, setting: &str, value: &str| {
+        listed.filter(|names| !names.contains(&value)).map(|names| {
+            format!(
+                "provider `{}` cannot hold {setting} `{value}`: its `{key}` lists only {}",
+                provider.name,
+                names.join(", ")
+            )
+        })
     };
-    Some(mode.to_owned())
+    let sandboxes = provider
+        .sandbox_modes
+        .as_ref()
+        .map(|names| names.iter().map(|n| n.as_str()).collect());
+    let policies = provider
+        .approval_policies
+        .as_ref()
+        .map(|names| names.iter().map(|n| n.as_str()).collect());
+    unlisted(sandboxes, "sandbox_modes", "sandbox", sandbox)
+        .or_else(|| unlisted(policies, "approval_policies", "approvalPolicy", approval))
+        .or_else(|| backend::permissions::refusal(spec, as_root))
+}
+
+/// What a started turn leaves as its thread's settings: its approval policy, and the mode of
+/// its sandbox (none for an external sandbox, which has no mode; the thread keeps its own).
+pub(super) fn persisted_settings(
+    spec: &spec::Spec,
+) -> (Option<serde_json::Value>, Option<serde_json::Value>) {
+    use crate::protocol::{SandboxMode, SandboxPolicy};
+    let policy = spec
+        .sandbox_policy
+        .clone()
+        .and_then(|policy| serde_json::from_value::<SandboxPolicy>(policy).ok());
+    let mode = match policy {
+        Some(SandboxPolicy::ReadOnly { .. }) => Some(SandboxMode::ReadOnly),
+        Some(SandboxPolicy::WorkspaceWrite { .. }) => Some(SandboxMode::WorkspaceWrite),
+        Some(SandboxPolicy::DangerFullAccess) => Some(SandboxMode::DangerFullAccess),
+        Some(SandboxPolicy::ExternalSandbox { .. }) | None => None,
+    };
+    (
+        spec.approval_policy.clone(),
+        mode.and_then(|mode| serde_json::to_value(mode).ok()),
+    )
+}
+
+/// The turn's approval policy: the request's, else the thread's.
+fn approval_policy(p: &TurnStartParams, thread: &ThreadRecord) -> serde_json::Value {
+    match &p.approval_policy {
+        Some(policy) => serde_json::to_value(policy).unwrap_or_default(),
+        None => thread.approval_policy.clone(),
+    }
+}
+
+/// The turn's sandbox as Codex's `SandboxPolicy` object: the request's `sandboxPolicy`, else
+/// the policy of the thread's sandbox mode for the turn's working directory.
+fn sandbox_policy(p: &TurnStartParams, thread: &ThreadRecord, cwd: &str) -> serde_json::Value {
+    let policy = p.sandbox_policy.clone().unwrap_or_else(|| {
+        super::super::convert::sandbox_policy(super::super::convert::sandbox_mode(thread), cwd)
+    });
+    serde_json::to_value(policy).unwrap_or_default()
 }
 
 /// The provider as the runner's spec holds it; `resuming`: the turn resumes a recorded
 /// session, and runs the provider's `resume_args` if it has them.
-pub(super) fn spec_provider(provider: &crate::config::Provider, resuming: bool) -> spec::Provider {
+pub(crate) fn spec_provider(provider: &crate::config::Provider, resuming: bool) -> spec::Provider {
     let args = match (resuming, &provider.resume_args) {
         (true, Some(resume_args)) => resume_args.clone(),
         (true, None) | (false, _) => provider.args.clone(),
@@ -335,6 +390,55 @@ resume_args = ["run", "--resume", "{session}", "{prompt}"]
         }
         let paused = plan_with(&record, &p, None);
         assert_eq!(paused.spec.prompt, paused.user_prompt);
+    }
+
+    #[test]
+    fn the_turns_approval_policy_and_sandbox_win_over_the_threads_and_stay_its() {
+        let thread_default = plan_for("resumable", &params(json!({})), None);
+        assert_eq!(thread_default.spec.approval_policy, Some(json!("never")));
+        assert_eq!(
+            thread_default.spec.sandbox_policy,
+            Some(json!({"type": "readOnly", "networkAccess": false}))
+        );
+        let p = params(json!({"approvalPolicy": "untrusted",
+            "sandboxPolicy": {"type": "workspaceWrite", "networkAccess": true}}));
+        let planned = plan_for("resumable", &p, None);
+        assert_eq!(planned.spec.approval_policy, Some(json!("untrusted")));
+        assert_eq!(
+            planned.spec.sandbox_policy.as_ref().unwrap()["networkAccess"],
+            true
+        );
+        assert_eq!(
+            persisted_settings(&planned.spec),
+            (Some(json!("untrusted")), Some(json!("workspace-write")))
+        );
+        let external = params(json!({"sandboxPolicy": {"type": "externalSandbox"}}));
+        assert_eq!(
+            persisted_settings(&plan_for("resumable", &external, None).spec).1,
+            None
+        );
+    }
+
+    #[test]
+    fn a_provider_that_lists_what_it_holds_refuses_the_rest() {
+        let config = Config::from_toml(
+            "[providers.x]\nkind = \"jsonl\"\ncommand = \"agent\"\nargs = [\"{prompt}\"]\n\
+             sandbox_modes = [\"read-only\"]\napproval_policies = [\"never\"]\n",
+            &[],
+        )
+        .unwrap();
+        let provider = config.provider("x").unwrap();
+        let mut planned = plan_for("resumable", &params(json!({})), None).spec;
+        assert_eq!(permission_refusal(&planned, provider, false), None);
+        planned.approval_policy = Some(json!("on-request"));
+        let why = permission_refusal(&planned, provider, false).unwrap();
+        assert!(
+            why.contains("approvalPolicy `on-request`") && why.contains("never"),
+            "{why}"
+        );
+        planned.sandbox_policy = Some(json!({"type": "dangerFullAccess"}));
+        let why = permission_refusal(&planned, provider, false).unwrap();
+        assert!(why.contains("sandbox `danger-full-access`"), "{why}");
     }
 
     #[test]

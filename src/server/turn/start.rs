@@ -11,7 +11,10 @@ use super::super::review::{self, ReviewRecord};
 use super::super::state::{Ephemeral, LoadedStatus, Reply, Server, now_ms, to_value};
 use super::super::threads::thread_id;
 use super::super::usage;
-use super::plan::{PlanInput, TurnPlan, plan, resume_session, spec_provider};
+use super::plan::{
+    PlanInput, TurnPlan, permission_refusal, persisted_settings, plan, resume_session,
+    spec_provider,
+};
 use super::*;
 use super::{control::*, input::*};
 use crate::atomic_file;
@@ -245,6 +248,10 @@ impl Server {
         });
         plan.record.review = review;
         check_local_images(&p.input, &plan.spec.provider)?;
+        let as_root = rustix::process::geteuid().is_root();
+        if let Some(why) = permission_refusal(&plan.spec, &checked.provider, as_root) {
+            return Err(ErrorObject::invalid_params("turn/start", why));
+        }
         let dir = self.turn_dir_for(checked.thread, plan.turn, checked.ephemeral)?;
         self.launch_planned(&dir, &plan, &checked.provider)?;
         Ok((plan, dir))
@@ -291,8 +298,16 @@ impl Server {
         let thread = checked.thread;
         if checked.ephemeral == Ephemeral::No {
             let first_text = plan.user_prompt.clone();
+            let (approval, sandbox) = persisted_settings(&plan.spec);
             let stored = self.store.update_thread(thread, |r| {
                 r.has_turns = true;
+                // As in Codex, the turn's settings stay the thread's for its later turns.
+                if let Some(approval) = approval {
+                    r.approval_policy = approval;
+                }
+                if let Some(sandbox) = sandbox {
+                    r.sandbox = sandbox;
+                }
                 if r.preview.is_empty() {
                     r.preview = first_text.chars().take(400).collect();
                 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::backend_permissions::{assert_refused, started_turn, turn_start};
 use crate::real_codex::codex_config;
 use crate::support::host::{Host, TURN_TIMEOUT, completed_items, path_str, with_method};
 use crate::support::mock_gemini::{MockGemini, Reply};
@@ -645,4 +646,107 @@ fn interrupting_a_codex_acp_turn_while_the_model_stalls_leaves_no_process() {
         (!alive(runner, runner_start)).then_some(())
     });
     host.assert_conforms(&messages);
+}
+
+#[test]
+fn the_turns_settings_reach_gemini_acp_and_what_it_cannot_hold_is_refused() {
+    let script = vec![
+        gemini_reply("I will create a file.", Some("touch never.txt")),
+        gemini_reply("That was refused.", None),
+        gemini_reply("I will create another file.", Some("touch full.txt")),
+        gemini_reply("Done.", None),
+    ];
+    let mut host = GeminiAcp::new(script, json!({}));
+    let work = host.sandbox.work_dir();
+
+    // `never` in a workspace: nobody is asked, and what Gemini asks permission for (its
+    // shell, in its `default` mode) is rejected by the runner itself.
+    let (turn, mut messages) = settings_turn(
+        &mut host,
+        "create never.txt",
+        json!({"approvalPolicy": "never", "sandboxPolicy": {"type": "workspaceWrite"}}),
+    );
+    let context = describe(&host, &turn, &messages);
+    assert!(
+        host.backend_stdout(&turn)
+            .contains("session/request_permission"),
+        "{context}"
+    );
+    assert!(
+        with_method(&messages, "item/commandExecution/requestApproval").is_empty(),
+        "{context}"
+    );
+    let item = completed_items(&messages)
+        .into_iter()
+        .find(|i| i["type"] == "commandExecution")
+        .unwrap_or_else(|| panic!("no command item: {context}"));
+    assert_eq!(item["status"], "declined", "{context}");
+    assert!(!work.join("never.txt").exists(), "{context}");
+    let request = host.mock.wait_request(1, Duration::ZERO);
+    assert!(
+        request.to_string().contains("canceled by the user"),
+        "the model was not told of the refusal: {request}"
+    );
+
+    // `never` with full access: Gemini's `yolo` mode, in which nothing asks and the command
+    // runs.
+    let (turn, more) = settings_turn(
+        &mut host,
+        "create full.txt",
+        json!({"approvalPolicy": "never", "sandboxPolicy": {"type": "dangerFullAccess"}}),
+    );
+    let context = describe(&host, &turn, &more);
+    assert!(
+        !host
+            .backend_stdout(&turn)
+            .contains("session/request_permission"),
+        "{context}"
+    );
+    assert!(work.join("full.txt").exists(), "{context}");
+    assert_eq!(
+        more.last().unwrap()["params"]["turn"]["status"],
+        "completed",
+        "{context}"
+    );
+    messages.extend(more);
+
+    // No ACP agent holds a per-category policy: refused before anything runs.
+    let refused = turn_start(
+        &mut host,
+        "granular",
+        json!({"approvalPolicy": {"granular": {"sandbox_approval": true, "rules": true,
+            "skill_approval": true, "request_permissions": true, "mcp_elicitations": true}}}),
+    );
+    assert_refused(
+        &mut host,
+        &refused,
+        "gemini-acp",
+        &["ACP agent", "granular"],
+    );
+    host.mock.wait_request(3, Duration::ZERO);
+    let more = host.mock.drain();
+    assert!(
+        more.is_empty(),
+        "the refused turn reached the model: {more:?}"
+    );
+    host.assert_conforms(&messages);
+}
+
+/// A Gemini model reply: text, then optionally a shell command call.
+fn gemini_reply(text: &str, shell: Option<&str>) -> Reply {
+    Reply::Model {
+        text: text.to_owned(),
+        shell: shell.map(str::to_owned),
+        usage: (10, 2),
+    }
+}
+
+/// A turn started with `extra` in its `turn/start`, run to its end: its id, and the
+/// `turn/start` response followed by the turn's messages.
+fn settings_turn(host: &mut Host, text: &str, extra: Value) -> (String, Vec<Value>) {
+    let response = turn_start(host, text, extra);
+    let turn = started_turn(&response);
+    let mut messages = vec![response];
+    messages.extend(host.until_completed(&turn));
+    (turn, messages)
 }

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use crate::backend_permissions::{assert_refused, started_turn, turn_start};
 use crate::real_codex::codex_config;
 use crate::support::host::{Host, TURN_TIMEOUT, completed_items, path_str, with_method};
+use crate::support::mock_anthropic::{Block, MockAnthropic, Reply as ClaudeReply};
 use crate::support::mock_gemini::{MockGemini, Reply};
 use crate::support::mock_responses::{self, MockResponses, Output};
 use crate::support::procs::{Proc, alive, installed_cli, turn_processes, wait_for_process};
@@ -749,4 +750,164 @@ fn settings_turn(host: &mut Host, text: &str, extra: Value) -> (String, Vec<Valu
     let mut messages = vec![response];
     messages.extend(host.until_completed(&turn));
     (turn, messages)
+}
+
+/// A sandboxed agent-host whose provider (kind `acp`) runs the real claude-agent-acp adapter
+/// against `mock`: the environment of `real_claude.rs` (a throwaway `HOME` and
+/// `CLAUDE_CONFIG_DIR`, the mock's base URL, a dummy key, `CLAUDE_CODE_SIMPLE=1` (no title
+/// generation or other side requests of the model), no nonessential traffic), with the
+/// Claude Code that the adapter's Agent SDK ships. `IS_SANDBOX` is emptied: where it is set,
+/// the adapter as root starts Claude Code with `--dangerously-skip-permissions`, which Claude
+/// Code refuses as root unless it is `1`.
+struct ClaudeAcp {
+    host: Host,
+    mock: MockAnthropic,
+}
+
+impl Deref for ClaudeAcp {
+    type Target = Host;
+    fn deref(&self) -> &Host {
+        &self.host
+    }
+}
+
+impl DerefMut for ClaudeAcp {
+    fn deref_mut(&mut self) -> &mut Host {
+        &mut self.host
+    }
+}
+
+/// The model claude-agent-acp is told to use.
+const CLAUDE_MODEL: &str = "claude-mock-model";
+
+impl ClaudeAcp {
+    fn new(script: Vec<ClaudeReply>, extra: Value) -> ClaudeAcp {
+        let bin = installed_cli("claude-acp-bin", "claude-agent-acp");
+        let mock = MockAnthropic::start(script, MOCK_LIFETIME);
+        let sandbox = Sandbox::new();
+        let home = sandbox.root().join("claude-home");
+        let tmp = sandbox.root().join("claude-tmp");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::create_dir_all(&tmp).unwrap();
+        let config = format!(
+            r#"default_provider = "claude-acp"
+[interrupt]
+cancel_grace_ms = 15000
+term_grace_ms = 1000
+[providers.claude-acp]
+kind = "acp"
+command = {command:?}
+[providers.claude-acp.env]
+HOME = {home:?}
+CLAUDE_CONFIG_DIR = {config_dir:?}
+ANTHROPIC_BASE_URL = {base_url:?}
+ANTHROPIC_API_KEY = "mock-key"
+ANTHROPIC_MODEL = "{CLAUDE_MODEL}"
+CLAUDE_CODE_SIMPLE = "1"
+CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1"
+DISABLE_AUTOUPDATER = "1"
+CLAUDE_CODE_MAX_RETRIES = "0"
+CLAUDE_CODE_TMPDIR = {tmp:?}
+IS_SANDBOX = ""
+"#,
+            command = path_str(&bin),
+            home = path_str(&home),
+            config_dir = path_str(&home.join(".claude")),
+            tmp = path_str(&tmp),
+            base_url = mock.base_url(),
+        );
+        let config_path = sandbox.root().join("claude-acp.toml");
+        std::fs::write(&config_path, config).unwrap();
+        ClaudeAcp {
+            host: Host::start(sandbox, &config_path, "claude-acp", extra),
+            mock,
+        }
+    }
+}
+
+const CLAUDE_ANSWER: &str = "Hello from the mock Anthropic API, over ACP.";
+
+#[test]
+fn a_claude_acp_turn_streams_its_answer() {
+    let script = vec![ClaudeReply::Message {
+        blocks: vec![Block::Text(CLAUDE_ANSWER.to_owned())],
+        usage: (30, 6),
+    }];
+    let mut host = ClaudeAcp::new(script, json!({}));
+    let turn = host.start_turn("say hello");
+    let messages = host.until_completed(&turn);
+    let context = describe(&host, &turn, &messages);
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(completed["status"], "completed", "{context}");
+    let deltas: Vec<&str> = with_method(&messages, "item/agentMessage/delta")
+        .iter()
+        .filter_map(|m| m["params"]["delta"].as_str())
+        .collect();
+    assert!(deltas.len() >= 2, "not streamed: {deltas:?}\n{context}");
+    assert_eq!(deltas.concat(), CLAUDE_ANSWER, "{context}");
+    let body = host.mock.wait_request(0, Duration::ZERO);
+    assert!(body.to_string().contains("say hello"), "{body}");
+    // The read-only default put the session in Claude's `plan` mode.
+    let stdout = host.backend_stdout(&turn);
+    assert!(stdout.contains(r#""currentValue":"plan""#), "{context}");
+    // Claude Code's own notices are warnings, not part of the answer.
+    let items = completed_items(&messages);
+    let texts: Vec<&str> = items.iter().filter_map(|i| i["text"].as_str()).collect();
+    assert_eq!(texts, [CLAUDE_ANSWER], "{context}");
+    host.assert_conforms(&messages);
+}
+
+#[test]
+fn a_claude_acp_permission_request_declined_runs_nothing_and_the_turn_goes_on() {
+    let command = "touch made-by-tool && sh -c 'echo ok'";
+    let script = vec![
+        ClaudeReply::Message {
+            blocks: vec![
+                Block::Text("I will run it.".to_owned()),
+                Block::Bash(command.to_owned()),
+            ],
+            usage: (40, 8),
+        },
+        ClaudeReply::Message {
+            blocks: vec![Block::Text("It was declined.".to_owned())],
+            usage: (60, 5),
+        },
+    ];
+    let extra = json!({"approvalPolicy": "on-request", "sandbox": "workspace-write"});
+    let mut host = ClaudeAcp::new(script, extra);
+    // A prompt under 10 characters: claude-agent-acp asks the model for no session title,
+    // a request the mock's script would have to answer in an order of its own.
+    let turn = host.start_turn("run it");
+    let method = "item/commandExecution/requestApproval";
+    let request = answer_approval(&mut host, &turn, method, "decline");
+    assert!(
+        request["params"]["command"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("touch made-by-tool"),
+        "{request}"
+    );
+    let messages = host.until_completed(&turn);
+    let context = describe(&host, &turn, &messages);
+    // The workspace-write sandbox is Claude's `acceptEdits` mode, not its classifier `auto`.
+    assert!(
+        host.backend_stdout(&turn)
+            .contains(r#""currentValue":"acceptEdits""#),
+        "{context}"
+    );
+    let item = completed_item(&messages, &request["params"]["itemId"]);
+    assert_eq!(item["type"], "commandExecution", "{context}");
+    assert_eq!(item["status"], "declined", "{context}");
+    assert!(
+        !host.sandbox.work_dir().join("made-by-tool").exists(),
+        "{context}"
+    );
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(completed["status"], "completed", "{context}");
+    assert_eq!(
+        completed_items(&messages).last().unwrap()["text"],
+        "It was declined.",
+        "{context}"
+    );
+    host.assert_conforms(&messages);
 }

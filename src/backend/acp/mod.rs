@@ -448,6 +448,12 @@ impl Stream {
             return;
         };
         match update.get("sessionUpdate").and_then(Value::as_str) {
+            Some("agent_message_chunk") if is_notice(update) => {
+                // The agent's own notice, not the model's words (claude-agent-acp marks them).
+                out.push(Event::Warning {
+                    message: chunk_text(update),
+                });
+            }
             Some("agent_message_chunk") => {
                 close_text(&mut self.thought, reasoning_done, out);
                 let text = chunk_text(update);
@@ -582,6 +588,16 @@ fn chunk_text(update: &Value) -> String {
             .to_owned(),
         _ => String::new(),
     }
+}
+
+/// Whether a message chunk is a notice of the agent's own rather than model output:
+/// claude-agent-acp sends Claude Code's notices as message chunks whose
+/// `_meta.claudeCode.kind` is `informational`.
+fn is_notice(update: &Value) -> bool {
+    update
+        .pointer("/_meta/claudeCode/kind")
+        .and_then(Value::as_str)
+        == Some("informational")
 }
 
 /// A plan as a Markdown checklist: `- [x]` completed, `- [ ]` otherwise (`(in progress)`

@@ -3,14 +3,15 @@
 //! ACP has no sandbox of its own; agents offer session modes instead (`session/new` answers
 //! with `modes.availableModes` and `modes.currentModeId`), and the common agents name theirs
 //! alike: codex-acp `read-only`, `auto`, `full-access`; Gemini CLI `default`, `autoEdit`,
-//! `yolo`, `plan`; claude-agent-acp `default`, `acceptEdits`, `bypassPermissions`, `plan`. The
+//! `yolo`, `plan`; claude-agent-acp `default`, `acceptEdits`, `plan`, `auto` (its classifier
+//! decides, asking nobody; never chosen) and, unless it runs as root, `bypassPermissions`. The
 //! mode is the first of the turn's candidates that the agent offers:
 //!
 //! | sandbox | approval policy | candidates |
 //! |---|---|---|
 //! | `read-only` | any | `read-only`, `plan` |
 //! | `workspace-write`, `danger-full-access`, external | `untrusted` | `read-only`, `default` |
-//! | `workspace-write` | `on-request`, `never` | `auto`, `acceptEdits`, `default` |
+//! | `workspace-write` | `on-request`, `never` | `acceptEdits`, `auto`, `default` |
 //! | `danger-full-access`, external | `on-request` | `full-access`, `default` |
 //! | `danger-full-access`, external | `never` | `full-access`, `yolo`, `bypassPermissions` |
 //!
@@ -39,7 +40,9 @@ fn candidates(asked: &Permissions) -> &'static [&'static str] {
     match (&asked.sandbox, asked.approval) {
         (Sandbox::ReadOnly, _) => &["read-only", "plan"],
         (_, Approval::Untrusted) => &["read-only", "default"],
-        (Sandbox::WorkspaceWrite { .. }, _) => &["auto", "acceptEdits", "default"],
+        // claude-agent-acp's `auto` is another thing than codex-acp's: a classifier that
+        // decides without asking; its `acceptEdits` comes first.
+        (Sandbox::WorkspaceWrite { .. }, _) => &["acceptEdits", "auto", "default"],
         (Sandbox::DangerFullAccess | Sandbox::External, Approval::Never) => {
             &["full-access", "yolo", "bypassPermissions"]
         }
@@ -110,8 +113,14 @@ mod tests {
         let codex = modes(&["read-only", "auto", "full-access"], "read-only");
         let gemini = modes(&["default", "autoEdit", "yolo", "plan"], "default");
         let claude = modes(
-            &["default", "acceptEdits", "plan", "bypassPermissions"],
-            "default",
+            &[
+                "default",
+                "acceptEdits",
+                "plan",
+                "auto",
+                "bypassPermissions",
+            ],
+            "auto",
         );
         let set = |mode: &str| Choice::Set(mode.to_owned());
         let on_request = |sandbox| asked(Approval::OnRequest, sandbox);
@@ -146,7 +155,11 @@ mod tests {
         // `untrusted` keeps the agent asking: never a mode that runs without asking.
         let untrusted = asked(Approval::Untrusted, Sandbox::DangerFullAccess);
         assert_eq!(choose(&untrusted, Some(&codex)), Choice::Keep(None));
-        assert_eq!(choose(&untrusted, Some(&claude)), Choice::Keep(None));
+        assert_eq!(choose(&untrusted, Some(&claude)), set("default"));
+        assert_eq!(
+            choose(&on_request(Sandbox::DangerFullAccess), Some(&claude)),
+            set("default")
+        );
     }
 
     #[test]

@@ -4,19 +4,24 @@
 //! The conversation of one turn: `initialize` (protocol version 1, no client capabilities:
 //! we serve no file system and no terminal), then `session/load` of the session the thread
 //! continues when there is one and the agent advertises `loadSession`, else `session/new`;
-//! then one `session/prompt`. The agent's `session/update` notifications become items and
-//! deltas (updates before the prompt, such as the history a loaded session replays, are not
-//! the turn's and are skipped); its `session/request_permission` requests become approval
-//! requests ([`Stream::approval_answer`] writes the decision back as the option the agent
-//! offered); the answer to `session/prompt` is the end marker, after which the runner closes
-//! stdin and the agent exits. The cancel is `session/cancel`, with every pending permission
-//! request answered `cancelled` first, as the protocol asks. Requests we do not serve get a
-//! JSON-RPC "method not found" error.
+//! then `session/set_mode` when the turn's sandbox and approval policy ask for another of the
+//! agent's session modes (`modes.rs`); then one `session/prompt`. The agent's
+//! `session/update` notifications become items and deltas (updates before the prompt, such
+//! as the history a loaded session replays, are not the turn's and are skipped); its
+//! `session/request_permission` requests become approval requests
+//! ([`Stream::approval_answer`] writes the decision back as the option the agent offered), or
+//! with `approvalPolicy` `never` are answered here without asking anyone; the answer to
+//! `session/prompt` is the end marker, after which the runner closes stdin and the agent
+//! exits. The cancel is `session/cancel`, with every pending permission request answered
+//! `cancelled` first, as the protocol asks. Requests we do not serve get a JSON-RPC "method
+//! not found" error.
 //!
 //! Lines to the agent are queued here and taken by the runner ([`Stream::take_input`]),
 //! which writes them to the agent's stdin in order.
 
 mod modes;
+#[cfg(test)]
+mod tests;
 mod tools;
 
 use std::collections::{BTreeMap, HashMap};

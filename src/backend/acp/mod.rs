@@ -180,9 +180,10 @@ impl Stream {
     }
 
     /// The answer line to the permission request `request_id` for our client's (or the
-    /// policy's) `decision`: the offered option of the matching kind (`accept` →
-    /// `allow_once`, `acceptForSession` → `allow_always`, each falling back to the other;
-    /// anything else → `reject_once`, else `reject_always`, else the `cancelled` outcome).
+    /// policy's) `decision`: the offered option of the matching kind (`acceptForSession` →
+    /// `allow_always`, `accept` and the other `accept…` decisions → `allow_once`, each
+    /// falling back to the other; anything else → `reject_once`, else `reject_always`, else
+    /// the `cancelled` outcome).
     /// A declined call's item is completed `declined`. `None` for an unknown request.
     pub fn approval_answer(
         &mut self,
@@ -196,10 +197,15 @@ impl Stream {
 
     /// The answer line to `permission` for `decision` (see [`Stream::approval_answer`]).
     fn answer(&mut self, permission: Permission, decision: &Value, out: &mut Vec<Event>) -> String {
-        let wanted: &[&str] = match decision.as_str() {
-            Some("accept") => &["allow_once", "allow_always"],
-            Some("acceptForSession") => &["allow_always", "allow_once"],
-            _ => &["reject_once", "reject_always"],
+        let accepts = match decision {
+            Value::String(name) => name.starts_with("accept"),
+            Value::Object(map) => map.keys().any(|key| key.starts_with("accept")),
+            _ => false,
+        };
+        let wanted: &[&str] = match (accepts, decision.as_str()) {
+            (true, Some("acceptForSession")) => &["allow_always", "allow_once"],
+            (true, _) => &["allow_once", "allow_always"],
+            (false, _) => &["reject_once", "reject_always"],
         };
         let chosen = wanted.iter().find_map(|kind| {
             permission

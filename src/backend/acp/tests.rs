@@ -194,6 +194,13 @@ fn a_permission_request_is_our_approval_and_the_decision_an_offered_option() {
         .unwrap();
     assert!(line.contains(r#""optionId":"always""#), "{line}");
     assert!(events.is_empty(), "{events:?}");
+
+    feed(&mut stream, permission_request(9));
+    let amendment = json!({"acceptWithExecpolicyAmendment": {"execpolicy_amendment": ["touch"]}});
+    let line = stream
+        .approval_answer("acp-9", &amendment, &mut Vec::new())
+        .unwrap();
+    assert!(line.contains(r#""optionId":"yes""#), "{line}");
 }
 
 #[test]

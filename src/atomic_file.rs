@@ -56,12 +56,15 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Opens `path` for appending, creating it owner-only ([`PRIVATE_FILE_MODE`]) if new.
+/// Opens `path` for appending, creating it owner-only ([`PRIVATE_FILE_MODE`]) if new. A
+/// symbolic link at `path` is refused (`ELOOP`), never followed: a link planted in a turn
+/// directory must not send a log, a lock or a program's output out of the state directory.
 pub fn open_private_append(path: &Path) -> io::Result<File> {
     OpenOptions::new()
         .create(true)
         .append(true)
         .mode(PRIVATE_FILE_MODE)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits().cast_signed())
         .open(path)
 }
 
@@ -114,6 +117,25 @@ pub fn create_private_dir_nofollow(dir: &Path) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn append_refuses_a_planted_link_and_leaves_its_target_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        fs::write(&outside, b"kept").unwrap();
+        let path = dir.path().join("notify.out");
+        std::os::unix::fs::symlink(&outside, &path).unwrap();
+        let err = open_private_append(&path).unwrap_err();
+        assert_eq!(
+            err.raw_os_error(),
+            Some(rustix::io::Errno::LOOP.raw_os_error())
+        );
+        assert_eq!(fs::read(&outside).unwrap(), b"kept");
+        let real = dir.path().join("runner.log");
+        open_private_append(&real).unwrap().write_all(b"x").unwrap();
+        open_private_append(&real).unwrap().write_all(b"y").unwrap();
+        assert_eq!(fs::read(&real).unwrap(), b"xy");
+    }
 
     #[test]
     fn replaces_contents_and_leaves_no_temp_file() {

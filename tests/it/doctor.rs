@@ -93,8 +93,14 @@ fn doctor_without_any_cli_on_path_says_so_for_each_provider_and_fails() {
             })
         );
     }
+    assert_new_turn_command_lines(&report);
+    assert_acp_providers_missing(&report);
+}
+
+/// The command line of a new turn of each built-in CLI, with the default policies.
+fn assert_new_turn_command_lines(report: &serde_json::Value) {
     assert_eq!(
-        provider(&report, "codex")["commandLine"],
+        provider(report, "codex")["commandLine"],
         json!([
             "codex",
             "exec",
@@ -106,11 +112,10 @@ fn doctor_without_any_cli_on_path_says_so_for_each_provider_and_fails() {
             "{prompt}"
         ])
     );
-    assert_acp_providers_missing(&report);
-    assert_eq!(provider(&report, "codex")["prompt"], "argument");
-    assert_eq!(provider(&report, "claude")["prompt"], "streamJson");
+    assert_eq!(provider(report, "codex")["prompt"], "argument");
+    assert_eq!(provider(report, "claude")["prompt"], "streamJson");
     assert_eq!(
-        provider(&report, "gemini")["commandLine"],
+        provider(report, "gemini")["commandLine"],
         json!([
             "gemini",
             "-o",

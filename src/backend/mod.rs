@@ -60,6 +60,10 @@ pub enum Cancel {
     /// Write this line to the backend's stdin (Claude's `control_request` interrupt), then
     /// close stdin.
     InputLine(String),
+    /// Write this line to the backend's stdin and keep stdin open until the end marker, as
+    /// for any answer: an ACP agent answers its prompt `cancelled` after `session/cancel`,
+    /// and may still send requests, which are answered.
+    Request(String),
 }
 
 /// Where a turn's token counts start, from its spec.
@@ -155,7 +159,7 @@ impl Adapter {
     }
 
     /// The backend's own cancel.
-    pub fn cancel(&self) -> Cancel {
+    pub fn cancel(&mut self) -> Cancel {
         match self {
             Adapter::Claude(stream) => match stream.interrupt_line() {
                 Some(line) => Cancel::InputLine(line),
@@ -167,8 +171,8 @@ impl Adapter {
             // the ladder's SIGTERM and SIGKILL to every process of the turn do the work.
             Adapter::CodexJsonl(_) | Adapter::Gemini(_) => Cancel::SignalLeader(Signal::INT),
             // `session/cancel`; before the session exists, SIGINT (and stdin's EOF).
-            Adapter::Acp(stream) => match stream.cancel_lines() {
-                Some(lines) => Cancel::InputLine(lines),
+            Adapter::Acp(stream) => match stream.cancel() {
+                Some(lines) => Cancel::Request(lines),
                 None => Cancel::SignalLeader(Signal::INT),
             },
         }

@@ -911,3 +911,45 @@ fn a_claude_acp_permission_request_declined_runs_nothing_and_the_turn_goes_on() 
     );
     host.assert_conforms(&messages);
 }
+
+#[test]
+fn interrupting_a_claude_acp_turn_during_a_long_command_leaves_no_process() {
+    let script = vec![ClaudeReply::Message {
+        blocks: vec![
+            Block::Text("Starting a long job.".to_owned()),
+            Block::Bash("sleep 600".to_owned()),
+        ],
+        usage: (40, 8),
+    }];
+    let extra = json!({"approvalPolicy": "on-request", "sandbox": "workspace-write"});
+    let mut host = ClaudeAcp::new(script, extra);
+    // `sleep` is a command Claude's rules run without asking.
+    let turn = host.start_turn("long job");
+    let record = host.process_record(&turn);
+    let ((runner, runner_start), (backend_pid, _), backend_pgid) = turn_processes(&record);
+    let before = wait_for_process(runner, &[backend_pgid], "sleep");
+    assert!(before.iter().any(|p| p.pid == backend_pid), "{before:#?}");
+
+    let response = host.interrupt(&turn);
+    assert_eq!(response["result"], json!({}), "{response}");
+    let messages = host.until_completed(&turn);
+    let context = describe(&host, &turn, &messages);
+    let completed = &messages.last().unwrap()["params"]["turn"];
+    assert_eq!(completed["status"], "interrupted", "{context}");
+    assert_eq!(completed["error"], Value::Null, "{context}");
+    // `session/cancel` reached the adapter: it answered the prompt `cancelled`.
+    assert!(
+        host.backend_stdout(&turn)
+            .contains(r#""stopReason":"cancelled""#),
+        "{context}"
+    );
+    let left: Vec<&Proc> = before
+        .iter()
+        .filter(|p| alive(p.pid, p.start_time))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:#?}\n{context}");
+    wait_until(TURN_TIMEOUT, "the runner to exit", || {
+        (!alive(runner, runner_start)).then_some(())
+    });
+    host.assert_conforms(&messages);
+}

@@ -101,6 +101,8 @@ pub struct Stream {
     prompting: bool,
     /// The marker was emitted.
     ended: bool,
+    /// `session/cancel` was sent: no more permission requests reach the client.
+    cancelled: bool,
     message: Option<OpenText>,
     thought: Option<OpenText>,
     plan: Option<OpenText>,
@@ -128,6 +130,7 @@ impl Stream {
             outgoing: Vec::new(),
             prompting: false,
             ended: false,
+            cancelled: false,
             message: None,
             thought: None,
             plan: None,
@@ -163,12 +166,13 @@ impl Stream {
     }
 
     /// The cancel: `cancelled` for every pending permission request, then `session/cancel`;
-    /// `None` before the session exists (there is nothing to cancel in the protocol yet).
-    pub fn cancel_lines(&self) -> Option<String> {
-        let session_id = self.session_id.as_ref()?;
-        let mut lines: Vec<String> = self
-            .permissions
-            .values()
+    /// from now on every permission request is answered `cancelled` at once. `None` before
+    /// the session exists (there is nothing to cancel in the protocol yet).
+    pub fn cancel(&mut self) -> Option<String> {
+        let session_id = self.session_id.clone()?;
+        self.cancelled = true;
+        let mut lines: Vec<String> = std::mem::take(&mut self.permissions)
+            .into_values()
             .map(|p| response(&p.rpc_id, json!({"outcome": {"outcome": "cancelled"}})))
             .collect();
         lines.push(
@@ -380,13 +384,18 @@ impl Stream {
     }
 
     fn on_request(&mut self, method: &str, id: Value, message: &Value, out: &mut Vec<Event>) {
-        if method == "session/request_permission" && self.prompting && !self.ended {
+        if method == "session/request_permission"
+            && self.prompting
+            && !self.ended
+            && !self.cancelled
+        {
             let params = message.get("params").cloned().unwrap_or(Value::Null);
             self.permission_requested(id, &params, out);
             return;
         }
         let error = if method == "session/request_permission" {
-            // Outside the prompt nothing of ours runs: the request is cancelled.
+            // Outside the prompt, or once it is cancelled, nothing of ours runs: the request
+            // is cancelled.
             self.outgoing
                 .push(response(&id, json!({"outcome": {"outcome": "cancelled"}})));
             return;

@@ -228,7 +228,7 @@ fn the_cancel_answers_pending_requests_then_cancels_the_session() {
     let mut stream = prompting(Approval::OnRequest, workspace());
     feed(&mut stream, permission_request(4));
     let lines: Vec<Value> = stream
-        .cancel_lines()
+        .cancel()
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -237,4 +237,10 @@ fn the_cancel_answers_pending_requests_then_cancels_the_session() {
     assert_eq!(lines[0]["result"]["outcome"]["outcome"], "cancelled");
     assert_eq!(lines[1]["method"], "session/cancel");
     assert_eq!(lines[1]["params"]["sessionId"], "s1");
+    // A request after the cancel is answered `cancelled` at once; the client is not asked.
+    let out = feed(&mut stream, permission_request(5));
+    assert!(out.is_empty(), "{out:?}");
+    let answer = sent(&mut stream);
+    assert_eq!(answer[0]["id"], 5);
+    assert_eq!(answer[0]["result"]["outcome"]["outcome"], "cancelled");
 }

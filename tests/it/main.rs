@@ -17,6 +17,7 @@ mod notification_table;
 mod notify;
 mod ops;
 mod protocol;
+mod real_acp;
 mod real_claude;
 mod real_codex;
 mod real_codex_app_server;

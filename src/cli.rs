@@ -159,8 +159,17 @@ pub enum Command {
     #[command(hide = true)]
     Runner {
         /// The turn directory holding `spec.json`.
+        #[arg(
+            long,
+            value_name = "DIR",
+            required_unless_present = "spare",
+            conflicts_with = "spare"
+        )]
+        turn_dir: Option<PathBuf>,
+        /// Start as a warm spare: the spare's directory holding `spare.json`; the turn comes
+        /// later from the server.
         #[arg(long, value_name = "DIR")]
-        turn_dir: PathBuf,
+        spare: Option<PathBuf>,
     },
     /// Run one `command/exec` command under its supervisor (internal: started by the server
     /// for each command; the spec comes over the control socket).

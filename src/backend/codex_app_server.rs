@@ -102,7 +102,7 @@ impl Session {
             stdout: Stdio::piped(),
             stderr: Stdio::null(),
             session: SessionPolicy::NewSession,
-            inherit_fd: None,
+            inherit_fds: &[],
         })
         .map_err(|err| format!("cannot run {} app-server: {err}", backend.program.display()))?;
         match Session::pipes(&mut child) {

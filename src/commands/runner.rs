@@ -4,14 +4,32 @@
 //! one owner of the notice of every turn whose runner lives to its end.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Runs the turn in `turn_dir` to its end ([`crate::runner::run`]), then its notice.
-pub(super) fn run(turn_dir: &Path) -> io::Result<()> {
-    crate::runner::init_logging(turn_dir);
-    crate::runner::run(turn_dir)?;
+/// Runs the turn in `turn_dir` to its end ([`crate::runner::run`]), or as a warm spare the
+/// turn it is given, if any ([`crate::runner::spare::run`]); then the turn's notice.
+pub(super) fn run(turn_dir: Option<PathBuf>, spare: Option<PathBuf>) -> io::Result<()> {
+    let turn_dir = match (turn_dir, spare) {
+        (Some(turn_dir), _) => {
+            crate::runner::init_logging(&turn_dir);
+            crate::runner::run(&turn_dir)?;
+            turn_dir
+        }
+        (None, Some(spare)) => {
+            crate::runner::init_logging(&spare);
+            match crate::runner::spare::run(&spare)? {
+                Some(turn_dir) => turn_dir,
+                None => return Ok(()),
+            }
+        }
+        (None, None) => return Err(io::Error::other("runner: --turn-dir or --spare is needed")),
+    };
+    launch_notice(&turn_dir);
+    Ok(())
+}
+
+fn launch_notice(turn_dir: &Path) {
     if let Err(err) = crate::notify::launch(turn_dir) {
         tracing::warn!(%err, "cannot start the completion notice; recovery will");
     }
-    Ok(())
 }

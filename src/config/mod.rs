@@ -98,6 +98,9 @@ pub struct Provider {
     /// The approval policies the backend holds; a turn asking for another is refused.
     /// `None`: the kind decides.
     pub approval_policies: Option<Vec<ApprovalPolicyName>>,
+    /// Whether the server keeps a warm spare of this provider's backend: started before the
+    /// next turn needs it, used by one turn at most (`docs/arch/runner.md`, "Warm spares").
+    pub warm_spare: bool,
 }
 
 impl Provider {

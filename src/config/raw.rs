@@ -64,6 +64,8 @@ struct RawProvider {
     models: Option<Vec<String>>,
     sandbox_modes: Option<Vec<SandboxModeName>>,
     approval_policies: Option<Vec<ApprovalPolicyName>>,
+    #[serde(default)]
+    warm_spare: bool,
 }
 
 /// Reads the merged table into the configuration, then checks what serde cannot.
@@ -159,6 +161,7 @@ impl RawProvider {
             models: self.models,
             sandbox_modes: self.sandbox_modes,
             approval_policies: self.approval_policies,
+            warm_spare: self.warm_spare,
         };
         check_arguments(&provider)?;
         check_env(&provider)?;
@@ -176,12 +179,24 @@ impl RawProvider {
 type Rule = fn(&Provider) -> Option<String>;
 
 /// The rules on one key of a provider, each with the key its message names.
-const RULES: [(&str, Rule); 4] = [
+const RULES: [(&str, Rule); 5] = [
     ("command", empty_command),
     ("continue_session", continue_without_resume),
     ("approvals", approvals_problem),
     ("input", input_problem),
+    ("warm_spare", warm_spare_problem),
 ];
+
+/// A warm spare starts the backend before its turn exists: only a command line that does not
+/// depend on the turn can (kind `codex`, `args` empty: `codex app-server`).
+fn warm_spare_problem(provider: &Provider) -> Option<String> {
+    let fits = provider.kind == ProviderKind::Codex && provider.args.is_empty();
+    (provider.warm_spare && !fits).then(|| {
+        "needs kind \"codex\" with args empty: only `codex app-server`'s command line does \
+         not depend on the turn, so only it can be started before the turn exists"
+            .to_owned()
+    })
+}
 
 /// Kind `claude` with its own command line takes stream-json input by default: the same
 /// events and end rule as one-shot `-p`, plus `turn/steer` and a cancel that needs no

@@ -79,6 +79,7 @@ fn reads_a_full_provider() {
             models: None,
             sandbox_modes: None,
             approval_policies: None,
+            warm_spare: false,
         }
     );
     assert_eq!(
@@ -179,7 +180,8 @@ fn malformed_overrides_are_named() {
 #[test]
 fn unknown_keys_are_named_with_the_closest_valid_key() {
     let provider_keys = "kind, command, args, resume_args, env, prompt_via, continue_session, \
-                         model, approvals, input, models, sandbox_modes, approval_policies";
+                         model, approvals, input, models, sandbox_modes, approval_policies, \
+                         warm_spare";
     check_errors(&[
         (
             text("default_providr = \"codex\""),

@@ -53,7 +53,7 @@ pub fn run(
         stdout: Stdio::piped(),
         stderr: Stdio::piped(),
         session: SessionPolicy::Inherit,
-        inherit_fd: None,
+        inherit_fds: &[],
     })?;
     // Opened while the child is unreaped, so it names the child and nothing else, even
     // after the waiter below has reaped it.

@@ -35,3 +35,4 @@ mod thread_goal;
 mod token_usage;
 mod transcript;
 mod turns;
+mod warm_spare;

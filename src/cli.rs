@@ -157,20 +157,7 @@ pub enum Command {
     },
     /// Run one turn's supervisor (internal: started by the server, detached).
     #[command(hide = true)]
-    Runner {
-        /// The turn directory holding `spec.json`.
-        #[arg(
-            long,
-            value_name = "DIR",
-            required_unless_present = "spare",
-            conflicts_with = "spare"
-        )]
-        turn_dir: Option<PathBuf>,
-        /// Start as a warm spare: the spare's directory holding `spare.json`; the turn comes
-        /// later from the server.
-        #[arg(long, value_name = "DIR")]
-        spare: Option<PathBuf>,
-    },
+    Runner(RunnerArgs),
     /// Run one `command/exec` command under its supervisor (internal: started by the server
     /// for each command; the spec comes over the control socket).
     #[command(hide = true)]
@@ -423,4 +410,21 @@ pub enum AppServerTool {
         #[arg(long)]
         experimental: bool,
     },
+}
+
+/// What a runner supervises: a turn, or (as a warm spare) the turn it will be given.
+#[derive(Debug, clap::Args)]
+pub struct RunnerArgs {
+    /// The turn directory holding `spec.json`.
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "spare",
+        conflicts_with = "spare"
+    )]
+    pub turn_dir: Option<PathBuf>,
+    /// Start as a warm spare: the spare's directory holding `spare.json`; the turn comes
+    /// later from the server.
+    #[arg(long, value_name = "DIR")]
+    pub spare: Option<PathBuf>,
 }

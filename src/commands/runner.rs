@@ -4,12 +4,14 @@
 //! one owner of the notice of every turn whose runner lives to its end.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use crate::cli::RunnerArgs;
 
 /// Runs the turn in `turn_dir` to its end ([`crate::runner::run`]), or as a warm spare the
 /// turn it is given, if any ([`crate::runner::spare::run`]); then the turn's notice.
-pub(super) fn run(turn_dir: Option<PathBuf>, spare: Option<PathBuf>) -> io::Result<()> {
-    let turn_dir = match (turn_dir, spare) {
+pub(super) fn run(args: RunnerArgs) -> io::Result<()> {
+    let turn_dir = match (args.turn_dir, args.spare) {
         (Some(turn_dir), _) => {
             crate::runner::init_logging(&turn_dir);
             crate::runner::run(&turn_dir)?;

@@ -596,7 +596,9 @@ fn rows(scenario: Scenario) -> Vec<Row> {
     let mut rows = vec![
         row("turn/start → turn/completed", |t| Some(t.completed)),
         row("turn/start → turn/started", |t| Some(t.started)),
-        row("turn/start → first item/agentMessage/delta", |t| t.first_delta),
+        row("turn/start → first item/agentMessage/delta", |t| {
+            t.first_delta
+        }),
         row("turn/start → model request #1 at the mock", |t| {
             t.requests.first().copied()
         }),
@@ -614,12 +616,14 @@ fn rows(scenario: Scenario) -> Vec<Row> {
         row("agent-host: turn/start → runner took the turn", |t| {
             t.runner_started
         }),
-        row("agent-host: warm spare's backend started, before turn/start", |t| {
-            Some(-t.backend?.spare_started?)
-        }),
-        row("agent-host: runner took the turn → backend handed over", |t| {
-            Some(t.backend?.spawned - t.runner_started?)
-        }),
+        row(
+            "agent-host: warm spare's backend started, before turn/start",
+            |t| Some(-t.backend?.spare_started?),
+        ),
+        row(
+            "agent-host: runner took the turn → backend handed over",
+            |t| Some(t.backend?.spawned - t.runner_started?),
+        ),
         row("backend: handed over → Codex thread opened", |t| {
             let backend = t.backend?;
             Some(backend.first_event - backend.spawned)

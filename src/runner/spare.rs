@@ -331,7 +331,8 @@ pub struct Spare {
 /// Why a spare did not take a turn.
 #[derive(Debug)]
 pub enum NotAdopted {
-    /// It had ended before it was given the turn: the turn must be started otherwise.
+    /// It ended before it took the turn (before or after it was given it), leaving no
+    /// record in the turn directory: the turn must be started otherwise.
     Gone,
     /// It was given the turn and did not report ready.
     Failed(io::Error),
@@ -412,12 +413,16 @@ impl Spare {
         ));
         let ready = super::launch::wait_ready(&mut runner, &turn_dir, ready_timeout);
         reap(runner);
-        ready
-            .map(|process| LaunchedRunner {
+        match ready {
+            Ok(process) => Ok(LaunchedRunner {
                 runner: process.runner.clone(),
                 process,
-            })
-            .map_err(NotAdopted::Failed)
+            }),
+            // The spare ended (or was stopped) before it recorded anything of the turn: the
+            // turn is still to be started.
+            Err(_) if !has_records(&turn_dir) => Err(NotAdopted::Gone),
+            Err(err) => Err(NotAdopted::Failed(err)),
+        }
     }
 }
 
@@ -429,6 +434,13 @@ impl Drop for Spare {
             reap(runner);
         }
     }
+}
+
+/// Whether a runner recorded the turn of `turn_dir` as started or ended.
+fn has_records(turn_dir: &Path) -> bool {
+    [super::PROCESS_FILE, super::EXIT_FILE]
+        .iter()
+        .any(|name| turn_dir.join(name).exists())
 }
 
 /// Waits for a runner on a thread of its own, so that the server keeps no zombie.

@@ -18,6 +18,8 @@
 #                                  installed from Debian's packages when missing and root
 #   script                         checked on PATH (util-linux: `agent-host run` on a
 #                                  pseudo-terminal); installed (bsdutils) the same way
+#   tmux                           checked on PATH (`agent-host run` in a real terminal, read
+#                                  with capture-pane); installed (tmux) the same way
 # Runs unattended (CI=true, no stdin, fresh clone without .cache/). Progress goes to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +56,16 @@ elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         die "apt-get install bsdutils failed"
 else
     die "script not found on PATH (the terminal tests of agent-host run need it): install util-linux"
+fi
+
+if command -v tmux >/dev/null; then
+    say "tmux found ($(tmux -V 2>&1))"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing tmux (apt-get)"
+    apt-get update -qq </dev/null >&2 && apt-get install -y -qq tmux </dev/null >&2 ||
+        die "apt-get install tmux failed"
+else
+    die "tmux not found on PATH (the terminal tests of agent-host run need it): install tmux"
 fi
 
 # The npm package ships its native binary as a per-platform optional dependency

@@ -27,6 +27,7 @@ mod reliability_soak;
 mod review;
 mod rm;
 mod run_cmd;
+mod run_tmux;
 mod runner;
 mod schema_drift;
 mod support;

@@ -216,39 +216,40 @@ fn start_backend(
     }))
 }
 
-/// Starts the backend in a session of its own. The kind's own variables come first, those
-/// of the provider's `env` after them (they win), and the turn's marker last: every process
-/// started with it is the turn's.
+/// Starts the backend in a session of its own. It inherits the runner's environment (with
+/// the provider's `env_inherit`, only the variables named there); the kind's own variables
+/// come next, those of the provider's `env` after them (they win), and the turn's marker
+/// last: every process started with it is the turn's.
 fn spawn_backend(
     spec: &spec::Spec,
     command: &backend::BackendCommand,
     provider_env: &std::collections::BTreeMap<String, String>,
     stderr: std::fs::File,
 ) -> io::Result<std::process::Child> {
-    let env = EnvPolicy::Inherit {
-        set: command
-            .env
-            .iter()
-            .filter(|(k, _)| !k.to_str().is_some_and(|k| provider_env.contains_key(k)))
-            .cloned()
-            .chain(
-                provider_env
-                    .iter()
-                    .map(|(k, v)| (OsString::from(k), OsString::from(v))),
-            )
-            // The turn's approval policy and sandbox, which the provider's `env` cannot
-            // change.
-            .chain(backend::permissions::env(spec))
-            .chain([(
-                OsString::from(tree::TURN_MARKER_ENV),
-                OsString::from(&spec.turn_id),
-            )])
-            .collect(),
-        remove: vec![
-            OsString::from(LIFELINE_FD_ENV),
-            OsString::from(PROVIDER_ENV_ENV),
-        ],
-    };
+    let set = command
+        .env
+        .iter()
+        .filter(|(k, _)| !k.to_str().is_some_and(|k| provider_env.contains_key(k)))
+        .cloned()
+        .chain(
+            provider_env
+                .iter()
+                .map(|(k, v)| (OsString::from(k), OsString::from(v))),
+        )
+        // The turn's approval policy and sandbox, which the provider's `env` cannot
+        // change.
+        .chain(backend::permissions::env(spec))
+        .chain([(
+            OsString::from(tree::TURN_MARKER_ENV),
+            OsString::from(&spec.turn_id),
+        )])
+        .collect();
+    // The runner's own channels never reach the backend, even when `env_inherit` names them.
+    let remove = vec![
+        OsString::from(LIFELINE_FD_ENV),
+        OsString::from(PROVIDER_ENV_ENV),
+    ];
+    let env = EnvPolicy::inherit_from(spec.provider.env_inherit.as_deref(), set, remove);
     process::spawn(SpawnSpec {
         program: &command.program,
         args: &command.args,

@@ -28,6 +28,7 @@ mod rm;
 mod run_cmd;
 mod runner;
 mod schema_drift;
+mod security;
 mod support;
 mod thread_delete;
 mod thread_goal;

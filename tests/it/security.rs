@@ -422,3 +422,404 @@ fn commands_refuse_ids_that_try_path_traversal_with_exit_code_2() {
     let read = host.read_thread();
     assert_eq!(read["result"]["thread"]["turns"][0]["id"], turn, "{read}");
 }
+
+#[test]
+fn prompts_reach_the_backend_verbatim_and_never_pass_through_a_shell() {
+    let sandbox = Sandbox::new();
+    let scripts = sandbox.root().join("scripts");
+    Host::write_config(
+        &sandbox,
+        &[
+            ("echo", "start\necho-prompt\ncomplete\n"),
+            ("stdin", "start\nread-stdin\ncomplete\n"),
+        ],
+        "",
+    );
+    // A second provider that gets the prompt on its stdin.
+    let config = sandbox.root().join("turns.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "{text}[providers.piped]\nkind = \"jsonl\"\ncommand = {command:?}\nargs = [\"--script\", {script:?}]\nprompt_via = \"stdin\"\n",
+            command = env!("CARGO_BIN_EXE_fake-agent"),
+            script = path_str(&scripts.join("stdin.txt")),
+        ),
+    )
+    .unwrap();
+    let mut host = Host::start(sandbox, &config, "fake", json!({}));
+    let marks = host.sandbox.root().join("marks");
+    let mark = |n: u32| path_str(&marks.join(format!("x{n}")));
+    let hostile = format!(
+        "$(touch {}) `touch {}`; touch {} | touch {} && touch {} > {} ${{IFS}}'\"\\ $HOME *",
+        mark(1),
+        mark(2),
+        mark(3),
+        mark(4),
+        mark(5),
+        mark(6)
+    );
+    std::fs::create_dir(&marks).unwrap();
+    // As an argument (`{prompt}`)...
+    let prompt = format!("script:echo\n{hostile}");
+    let (_, messages) = host.completed_turn(&prompt);
+    let texts: Vec<&str> = crate::support::host::completed_items(&messages)
+        .into_iter()
+        .filter(|item| item["type"] == "agentMessage")
+        .filter_map(|item| item["text"].as_str())
+        .collect();
+    assert_eq!(texts, [prompt.as_str()], "the prompt as the backend got it");
+    // ... and on stdin, on a thread of the second provider.
+    let cwd = path_str(&host.sandbox.work_dir());
+    let started = host.request(
+        "thread/start",
+        json!({"cwd": cwd, "modelProvider": "piped"}),
+    );
+    let piped = started["result"]["thread"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = host.request(
+        "turn/start",
+        json!({"threadId": piped, "input": [{"type": "text", "text": hostile}]}),
+    );
+    let turn = response["result"]["turn"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let messages = host.until_completed(&turn);
+    let texts: Vec<&str> = crate::support::host::completed_items(&messages)
+        .into_iter()
+        .filter(|item| item["type"] == "agentMessage")
+        .filter_map(|item| item["text"].as_str())
+        .collect();
+    assert_eq!(
+        texts,
+        [hostile.as_str()],
+        "the prompt on the backend's stdin"
+    );
+    let made: Vec<_> = std::fs::read_dir(&marks).unwrap().collect();
+    assert!(made.is_empty(), "a shell ran the prompt: {made:?}");
+}
+
+/// A configuration with the fake provider (which inherits everything) and `listed`, the same
+/// backend with `env_inherit`.
+fn env_policy_host(secret: &str) -> Host {
+    let sandbox = Sandbox::new();
+    let script = "start\necho-env AGENT_HOST_TEST_SECRET\necho-env AGENT_HOST_TEST_LISTED\necho-env FAKE_SECRET\necho-env AGENT_HOST_TURN\necho-env AGENT_HOST_SANDBOX\necho-env AGENT_HOST_PROVIDER_ENV\ncomplete\n";
+    Host::write_config(&sandbox, &[("env", script)], "");
+    let config = sandbox.root().join("turns.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "{text}[providers.listed]\nkind = \"jsonl\"\ncommand = {command:?}\nargs = [\"{{prompt}}\"]\n\
+             env_inherit = [\"PATH\", \"HOME\", \"AGENT_HOST_TEST_LISTED\", \"AGENT_HOST_PROVIDER_ENV\"]\n\
+             [providers.listed.env]\nFAKE_AGENT_SCRIPT_DIR = {scripts:?}\nFAKE_SECRET = \"from-env\"\n",
+            command = env!("CARGO_BIN_EXE_fake-agent"),
+            scripts = path_str(&sandbox.root().join("scripts")),
+        ),
+    )
+    .unwrap();
+    let env = BTreeMap::from([
+        ("AGENT_HOST_TEST_SECRET".to_owned(), secret.to_owned()),
+        (
+            "AGENT_HOST_TEST_LISTED".to_owned(),
+            "listed-value".to_owned(),
+        ),
+    ]);
+    Host::start_with_env(sandbox, &config, "fake", json!({}), &env)
+}
+
+/// The agent's messages of one `script:env` turn on `thread`.
+fn env_seen(host: &mut Host, thread: &str) -> (String, Vec<String>) {
+    let response = host.request(
+        "turn/start",
+        json!({"threadId": thread, "input": [{"type": "text", "text": "script:env"}]}),
+    );
+    let turn = response["result"]["turn"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{response}"))
+        .to_owned();
+    let messages = host.until_completed(&turn);
+    let texts = crate::support::host::completed_items(&messages)
+        .into_iter()
+        .filter(|item| item["type"] == "agentMessage")
+        .filter_map(|item| item["text"].as_str().map(str::to_owned))
+        .collect();
+    (turn, texts)
+}
+
+#[test]
+fn with_env_inherit_a_secret_of_the_servers_environment_does_not_reach_the_backend() {
+    let secret = "sk-server-environment-secret-77c1";
+    let mut host = env_policy_host(secret);
+    // By default the backend inherits everything: the user's API keys reach the agent.
+    let thread = host.thread_id.clone();
+    let (turn, seen) = env_seen(&mut host, &thread);
+    assert_eq!(
+        seen,
+        [
+            secret.to_owned(),
+            "listed-value".to_owned(),
+            crate::support::host::PROVIDER_SECRET.to_owned(),
+            turn.clone(),
+            "read-only".to_owned(),
+            "unset AGENT_HOST_PROVIDER_ENV".to_owned(),
+        ]
+    );
+    // With a list, only the listed variables; what agent-host sets comes on top (the
+    // provider's `env`, the turn's marker, the sandbox), and the runner's own channel stays
+    // out even when listed.
+    let cwd = path_str(&host.sandbox.work_dir());
+    let started = host.request(
+        "thread/start",
+        json!({"cwd": cwd, "modelProvider": "listed"}),
+    );
+    let listed = started["result"]["thread"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (turn, seen) = env_seen(&mut host, &listed);
+    assert_eq!(
+        seen,
+        [
+            "unset AGENT_HOST_TEST_SECRET".to_owned(),
+            "listed-value".to_owned(),
+            "from-env".to_owned(),
+            turn.clone(),
+            "read-only".to_owned(),
+            "unset AGENT_HOST_PROVIDER_ENV".to_owned(),
+        ]
+    );
+    // The list is in the turn's spec, the secret in no file of the turn.
+    let dir = host
+        .sandbox
+        .state_dir()
+        .join("threads")
+        .join(&listed)
+        .join("turns")
+        .join(&turn);
+    let spec: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("spec.json")).unwrap()).unwrap();
+    assert_eq!(
+        spec["provider"]["envInherit"],
+        json!([
+            "PATH",
+            "HOME",
+            "AGENT_HOST_TEST_LISTED",
+            "AGENT_HOST_PROVIDER_ENV"
+        ])
+    );
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&text).contains(secret),
+            "{} holds the secret",
+            path.display()
+        );
+    }
+}
+
+/// A host whose thread has one completed turn, and its server stopped: the state directory
+/// as a crash or an operator leaves it, ready for links to be planted.
+fn stopped_host_with_a_turn() -> Host {
+    let mut host = Host::fake(&[("quick", "start\nmessage ok\ncomplete\n")]);
+    let turn = host.start_script("quick", json!({}));
+    host.until_completed(&turn);
+    host.server.kill();
+    host
+}
+
+/// A server on the host's sandbox, initialized.
+fn restarted(host: &Host) -> crate::support::ServerProcess {
+    let mut server = Host::spawn(&host.sandbox);
+    server.initialize();
+    server
+}
+
+/// Sends `requests` (method, params) to `server`; each must be answered, whatever the answer.
+fn answered(server: &mut crate::support::ServerProcess, requests: &[(&str, Value)]) -> Vec<Value> {
+    requests
+        .iter()
+        .enumerate()
+        .map(|(n, (method, params))| server.request(json!(100 + n), method, params.clone()).0)
+        .collect()
+}
+
+/// What a client may do to a thread that changes its files.
+fn writing_requests(thread: &str, cwd: &str) -> Vec<(&'static str, Value)> {
+    vec![
+        ("thread/resume", json!({"threadId": thread})),
+        (
+            "thread/read",
+            json!({"threadId": thread, "includeTurns": true}),
+        ),
+        (
+            "thread/name/set",
+            json!({"threadId": thread, "name": "renamed"}),
+        ),
+        (
+            "turn/start",
+            json!({"threadId": thread, "cwd": cwd,
+                   "input": [{"type": "text", "text": "script:quick"}]}),
+        ),
+        ("thread/archive", json!({"threadId": thread})),
+        ("thread/unarchive", json!({"threadId": thread})),
+        ("thread/delete", json!({"threadId": thread})),
+    ]
+}
+
+#[test]
+fn a_record_planted_as_a_link_is_replaced_never_written_through() {
+    let host = stopped_host_with_a_turn();
+    let thread_dir = host
+        .sandbox
+        .state_dir()
+        .join("threads")
+        .join(&host.thread_id);
+    let outside = host.sandbox.root().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::rename(thread_dir.join("thread.json"), outside.join("thread.json")).unwrap();
+    std::os::unix::fs::symlink(outside.join("thread.json"), thread_dir.join("thread.json"))
+        .unwrap();
+    let before = snapshot(&outside, &[]);
+    let mut server = restarted(&host);
+    let cwd = path_str(&host.sandbox.work_dir());
+    let requests = writing_requests(&host.thread_id, &cwd);
+    // Everything but the deletion, so that the record is written in place of the link.
+    let responses = answered(&mut server, &requests[..requests.len() - 1]);
+    let renamed = &responses[2];
+    assert!(renamed.get("result").is_some(), "{renamed}");
+    assert_eq!(
+        snapshot(&outside, &[]),
+        before,
+        "the file outside was written"
+    );
+    let meta = std::fs::symlink_metadata(thread_dir.join("thread.json")).unwrap();
+    assert!(meta.is_file(), "the record is a file of its own now");
+    let listed = server.request(json!(1), "thread/loaded/list", json!({})).0;
+    assert!(listed.get("result").is_some(), "{listed}");
+}
+
+#[test]
+fn a_thread_directory_planted_as_a_link_is_never_followed() {
+    let host = stopped_host_with_a_turn();
+    let threads = host.sandbox.state_dir().join("threads");
+    let outside = host.sandbox.root().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    // The thread's whole directory moved out, a link in its place.
+    std::fs::rename(threads.join(&host.thread_id), outside.join(&host.thread_id)).unwrap();
+    std::os::unix::fs::symlink(outside.join(&host.thread_id), threads.join(&host.thread_id))
+        .unwrap();
+    let before = snapshot(&outside, &[]);
+    let mut server = restarted(&host);
+    let cwd = path_str(&host.sandbox.work_dir());
+    let responses = answered(&mut server, &writing_requests(&host.thread_id, &cwd));
+    assert_eq!(
+        snapshot(&outside, &[]),
+        before,
+        "something was written through the link: {responses:#?}"
+    );
+    let listed = server.request(json!(1), "thread/loaded/list", json!({})).0;
+    assert!(listed.get("result").is_some(), "{listed}");
+    drop(server);
+    // The operator's commands do not follow it either.
+    for args in [
+        vec!["logs", host.thread_id.as_str()],
+        vec!["rm", "--force", host.thread_id.as_str()],
+        vec!["gc", "--older-than", "0s"],
+    ] {
+        let _ = agent_host(&host.sandbox.state_dir(), &args);
+    }
+    assert_eq!(
+        snapshot(&outside, &[]),
+        before,
+        "a command wrote through the link"
+    );
+}
+
+#[test]
+fn a_turns_directory_planted_as_a_link_is_never_followed() {
+    let host = stopped_host_with_a_turn();
+    let thread_dir = host
+        .sandbox
+        .state_dir()
+        .join("threads")
+        .join(&host.thread_id);
+    let outside = host.sandbox.root().join("outside");
+    std::fs::rename(thread_dir.join("turns"), &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, thread_dir.join("turns")).unwrap();
+    let before = snapshot(&outside, &[]);
+    let mut server = restarted(&host);
+    let cwd = path_str(&host.sandbox.work_dir());
+    let responses = answered(&mut server, &writing_requests(&host.thread_id, &cwd));
+    let started = &responses[3];
+    assert!(
+        started["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("symbolic link")),
+        "turn/start: {started}"
+    );
+    assert_eq!(
+        snapshot(&outside, &[]),
+        before,
+        "something was written through the link: {responses:#?}"
+    );
+}
+
+#[test]
+fn a_temporary_file_planted_as_a_link_is_not_written_through() {
+    let host = stopped_host_with_a_turn();
+    let thread_dir = host
+        .sandbox
+        .state_dir()
+        .join("threads")
+        .join(&host.thread_id);
+    let outside = host.sandbox.root().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(outside.join("victim"), "kept").unwrap();
+    let mut server = Host::spawn(&host.sandbox);
+    // The name the server's next write of the record goes through first.
+    let temp = thread_dir.join(format!("thread.json.{}.tmp", server.pid()));
+    std::os::unix::fs::symlink(outside.join("victim"), &temp).unwrap();
+    server.initialize();
+    let cwd = path_str(&host.sandbox.work_dir());
+    let requests = writing_requests(&host.thread_id, &cwd);
+    let responses = answered(&mut server, &requests[..3]);
+    assert_eq!(
+        std::fs::read_to_string(outside.join("victim")).unwrap(),
+        "kept",
+        "written through the link: {responses:#?}"
+    );
+    let record = std::fs::symlink_metadata(thread_dir.join("thread.json")).unwrap();
+    assert!(
+        record.is_file(),
+        "the record became {:?}",
+        record.file_type()
+    );
+}
+
+#[test]
+fn lock_files_planted_as_links_are_not_followed() {
+    let host = stopped_host_with_a_turn();
+    let thread_dir = host
+        .sandbox
+        .state_dir()
+        .join("threads")
+        .join(&host.thread_id);
+    let outside = host.sandbox.root().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    for name in ["thread.lock", "loaded.lock"] {
+        let _ = std::fs::remove_file(thread_dir.join(name));
+        std::os::unix::fs::symlink(outside.join(name), thread_dir.join(name)).unwrap();
+    }
+    let mut server = restarted(&host);
+    let cwd = path_str(&host.sandbox.work_dir());
+    let responses = answered(&mut server, &writing_requests(&host.thread_id, &cwd));
+    let made: Vec<_> = std::fs::read_dir(&outside).unwrap().collect();
+    assert!(made.is_empty(), "made outside: {made:?}; {responses:#?}");
+    let listed = server.request(json!(1), "thread/loaded/list", json!({})).0;
+    assert!(listed.get("result").is_some(), "{listed}");
+}

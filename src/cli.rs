@@ -192,7 +192,7 @@ pub enum Command {
         #[arg(long, default_value_t = 15_000, value_name = "MS")]
         timeout_ms: u64,
         /// A turn id (found under <state>/threads/*/turns/) or a turn directory (one holding
-        /// its spec.json).
+        /// its spec.json or process.json).
         #[arg(value_name = "TURN")]
         turn: String,
     },

@@ -405,7 +405,7 @@ fn commands_refuse_ids_that_try_path_traversal_with_exit_code_2() {
                     "invalid thread id",
                     "not a thread or turn id",
                     "neither a turn directory nor a turn id",
-                    "a directory without a spec.json",
+                    "not a turn's",
                 ]
                 .iter()
                 .any(|w| last.contains(w)),

@@ -303,6 +303,10 @@ fn ids_that_try_path_traversal_are_refused_by_every_method_that_takes_one() {
             let response = host.request(method, params);
             assert_id_refused(&response, method, &id, &["expected active turn id"]);
         }
+        // A fork through a turn that is none of the thread's: refused, and no fork is made.
+        let params = json!({"threadId": thread, "lastTurnId": id});
+        let response = host.request("thread/fork", params);
+        assert_id_refused(&response, "thread/fork", &id, &["turn not found"]);
     }
     assert_eq!(
         snapshot(host.sandbox.root(), &skip),
@@ -319,7 +323,8 @@ fn ids_that_try_path_traversal_are_refused_by_every_method_that_takes_one() {
             .all(|name| name == "threads" || name.starts_with("index.sqlite")),
         "{state_entries:?}"
     );
-    // The server serves on, and none of the hostile turn ids touched the running turn.
+    // The server serves on with the one thread (no fork was made), and none of the hostile
+    // turn ids touched the running turn.
     let loaded = host.request("thread/loaded/list", json!({}));
     assert_eq!(loaded["result"]["data"], json!([thread]), "{loaded}");
     host.release("go");
@@ -327,6 +332,15 @@ fn ids_that_try_path_traversal_are_refused_by_every_method_that_takes_one() {
     assert_eq!(
         messages.last().unwrap()["params"]["turn"]["status"],
         "completed"
+    );
+    // A real turn of the thread is taken.
+    let forked = host.request(
+        "thread/fork",
+        json!({"threadId": thread, "lastTurnId": turn}),
+    );
+    assert_eq!(
+        forked["result"]["thread"]["turns"][0]["id"], turn,
+        "{forked}"
     );
 }
 

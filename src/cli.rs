@@ -187,7 +187,8 @@ pub enum Command {
         /// How long to wait for the exit record, in milliseconds.
         #[arg(long, default_value_t = 15_000, value_name = "MS")]
         timeout_ms: u64,
-        /// A turn id (found under <state>/threads/*/turns/) or a turn directory.
+        /// A turn id (found under <state>/threads/*/turns/) or a turn directory (one holding
+        /// its spec.json or process.json).
         #[arg(value_name = "TURN")]
         turn: String,
     },

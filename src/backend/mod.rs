@@ -561,6 +561,7 @@ mod tests {
                 command: String::new(),
                 args: args.iter().map(|a| (*a).to_owned()).collect(),
                 env: Vec::new(),
+                env_inherit: None,
                 prompt_via: PromptVia::Arg,
                 approvals: Approvals::None,
                 input: InputMode::Once,

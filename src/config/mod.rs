@@ -81,6 +81,10 @@ pub struct Provider {
     pub resume_args: Option<Vec<String>>,
     /// Extra environment variables for the backend.
     pub env: BTreeMap<String, String>,
+    /// The variables of agent-host's own environment the backend inherits: `None`, all of
+    /// them; a list, only those named (what agent-host sets for the backend, `env` among it,
+    /// comes on top). Codex's `shell_environment_policy` with `include_only`.
+    pub env_inherit: Option<Vec<String>>,
     pub prompt_via: PromptVia,
     /// Whether a thread's later turns resume the backend's own session.
     pub continue_session: bool,

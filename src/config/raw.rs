@@ -52,6 +52,8 @@ struct RawProvider {
     resume_args: Option<Vec<String>>,
     #[serde(default)]
     env: BTreeMap<String, String>,
+    /// `None`: the backend inherits the whole environment.
+    env_inherit: Option<Vec<String>>,
     #[serde(default)]
     prompt_via: PromptVia,
     #[serde(default)]
@@ -153,6 +155,7 @@ impl RawProvider {
             args: self.args,
             resume_args: self.resume_args,
             env: self.env,
+            env_inherit: self.env_inherit,
             prompt_via: self.prompt_via,
             continue_session: self.continue_session,
             model: self.model,
@@ -264,7 +267,7 @@ fn check_placeholders(key: &KeyPath, args: &[String]) -> Result<(), Fault> {
 /// Every variable name can be set, and no value holds a NUL.
 fn check_env(provider: &Provider) -> Result<(), Fault> {
     for (name, value) in &provider.env {
-        let message = if name.is_empty() || name.contains(['=', '\0']) {
+        let message = if !valid_env_name(name) {
             "not a valid environment variable name"
         } else if value.contains('\0') {
             "must not contain a NUL character"
@@ -276,7 +279,19 @@ fn check_env(provider: &Provider) -> Result<(), Fault> {
             message,
         ));
     }
+    let inherit = provider.env_inherit.as_deref().unwrap_or_default();
+    if let Some(position) = inherit.iter().position(|name| !valid_env_name(name)) {
+        return Err(Fault::invalid(
+            KeyPath::provider(&provider.name, "env_inherit").index(position),
+            "not a valid environment variable name",
+        ));
+    }
     Ok(())
+}
+
+/// A name a variable can have: not empty, no `=`, no NUL.
+fn valid_env_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains(['=', '\0'])
 }
 
 /// Every model is named, and named once.

@@ -30,6 +30,34 @@ pub enum EnvPolicy {
     },
     /// Only `set`.
     Clean { set: Vec<(OsString, OsString)> },
+    /// Only our variables named in `inherit` (those we have), plus `set` (later entries win):
+    /// a provider's `env_inherit`.
+    Only {
+        inherit: Vec<OsString>,
+        set: Vec<(OsString, OsString)>,
+    },
+}
+
+impl EnvPolicy {
+    /// Our environment minus `remove`, plus `set`, when `inherit` is `None`; else only our
+    /// variables that `inherit` names, plus `set`. `remove` wins over `inherit`.
+    pub fn inherit_from(
+        inherit: Option<&[String]>,
+        set: Vec<(OsString, OsString)>,
+        remove: Vec<OsString>,
+    ) -> EnvPolicy {
+        match inherit {
+            None => EnvPolicy::Inherit { set, remove },
+            Some(names) => EnvPolicy::Only {
+                inherit: names
+                    .iter()
+                    .map(OsString::from)
+                    .filter(|name| !remove.contains(name))
+                    .collect(),
+                set,
+            },
+        }
+    }
 }
 
 /// Where the new process lives in the session and group hierarchy.
@@ -106,6 +134,15 @@ fn spawn_inner(
         }
         EnvPolicy::Clean { set } => {
             command.env_clear().envs(set);
+        }
+        EnvPolicy::Only { inherit, set } => {
+            command.env_clear();
+            for name in inherit {
+                if let Some(value) = std::env::var_os(&name) {
+                    command.env(name, value);
+                }
+            }
+            command.envs(set);
         }
     }
     let session = spec.session;

@@ -269,6 +269,7 @@ fn start_backend(
                 &provider_env,
                 backend::permissions::env(&spec),
                 &spec.turn_id,
+                spec.provider.env_inherit.as_deref(),
             );
             spawn_backend(&command, &spec.cwd, env, stderr)
         }
@@ -363,9 +364,13 @@ fn backend_env(
     provider_env: &std::collections::BTreeMap<String, String>,
     settings: Vec<(OsString, OsString)>,
     marker: &str,
+    env_inherit: Option<&[String]>,
 ) -> EnvPolicy {
-    EnvPolicy::Inherit {
-        set: command
+    // With the provider's `env_inherit`, only the variables named there are inherited; the
+    // runner's own channels never reach the backend, even when the list names them.
+    EnvPolicy::inherit_from(
+        env_inherit,
+        command
             .env
             .iter()
             .filter(|(k, _)| !k.to_str().is_some_and(|k| provider_env.contains_key(k)))
@@ -381,12 +386,12 @@ fn backend_env(
                 OsString::from(marker),
             )])
             .collect(),
-        remove: vec![
+        vec![
             OsString::from(LIFELINE_FD_ENV),
             OsString::from(PROVIDER_ENV_ENV),
             OsString::from(spare::SPARE_FD_ENV),
         ],
-    }
+    )
 }
 
 /// Starts the backend in a session of its own.

@@ -92,7 +92,13 @@ pub fn run(spare_dir: &Path) -> io::Result<Option<PathBuf>> {
     let provider_env = super::provider_env(&record.provider).map_err(io::Error::other)?;
     let command = backend::spare_command(&record.provider).map_err(io::Error::other)?;
     let stderr = atomic_file::open_private_append(&spare_dir.join(STDERR_FILE))?;
-    let env = super::backend_env(&command, &provider_env, Vec::new(), &record.id);
+    let env = super::backend_env(
+        &command,
+        &provider_env,
+        Vec::new(),
+        &record.id,
+        record.provider.env_inherit.as_deref(),
+    );
     let child = super::spawn_backend(&command, &record.cwd, env, stderr)?;
     let started_at_ms = now_ms();
     let pid = child.id() as i32;

@@ -30,6 +30,7 @@ mod run_cmd;
 mod run_tmux;
 mod runner;
 mod schema_drift;
+mod security;
 mod support;
 mod thread_delete;
 mod thread_goal;

@@ -7,7 +7,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The mode of every file in the state directory: owner-only, since records and logs may
 /// hold what a backend printed and what the user typed.
@@ -18,25 +18,7 @@ pub const TEMP_SUFFIX: &str = ".tmp";
 
 /// Writes `bytes` to `path` atomically and durably.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let mut temp_name = file_name.to_os_string();
-    temp_name.push(format!(".{}{TEMP_SUFFIX}", std::process::id()));
-    let temp_path = dir.join(temp_name);
-    {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(PRIVATE_FILE_MODE)
-            .open(&temp_path)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-    }
+    let (dir, temp_path) = write_temp(path, "", bytes)?;
     if let Err(err) = fs::rename(&temp_path, path) {
         let _ = fs::remove_file(&temp_path);
         return Err(err);
@@ -48,25 +30,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// nothing is changed). The temporary file is linked to `path`, which fails if a file is
 /// there: of writers racing, exactly one succeeds, and readers see all of it or nothing.
 pub fn create_atomic(path: &Path, bytes: &[u8]) -> io::Result<bool> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let mut temp_name = file_name.to_os_string();
-    temp_name.push(format!(".{}.new{TEMP_SUFFIX}", std::process::id()));
-    let temp_path = dir.join(temp_name);
-    {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(PRIVATE_FILE_MODE)
-            .open(&temp_path)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-    }
+    let (dir, temp_path) = write_temp(path, ".new", bytes)?;
     let linked = fs::hard_link(&temp_path, path);
     let _ = fs::remove_file(&temp_path);
     match linked {
@@ -74,6 +38,31 @@ pub fn create_atomic(path: &Path, bytes: &[u8]) -> io::Result<bool> {
         Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Ok(false),
         Err(err) => Err(err),
     }
+}
+
+/// Writes `bytes` durably to a temporary file beside `path` (named after it, this process
+/// and `infix`); returns the directory and the temporary file's path.
+fn write_temp<'a>(path: &'a Path, infix: &str, bytes: &[u8]) -> io::Result<(&'a Path, PathBuf)> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let mut temp_name = file_name.to_os_string();
+    temp_name.push(format!(".{}{infix}{TEMP_SUFFIX}", std::process::id()));
+    let temp_path = dir.join(temp_name);
+    // A link planted at the temporary name is refused (`ELOOP`), never written through.
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(PRIVATE_FILE_MODE)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits().cast_signed())
+        .open(&temp_path)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok((dir, temp_path))
 }
 
 /// Serializes `value` as pretty JSON and writes it with [`create_atomic`].
@@ -202,5 +191,34 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn a_link_planted_at_a_temporary_name_is_never_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        fs::write(&outside, b"kept").unwrap();
+        let pid = std::process::id();
+        for (name, temp, create) in [
+            (
+                "exit.json",
+                format!("exit.json.{pid}.new{TEMP_SUFFIX}"),
+                true,
+            ),
+            ("spec.json", format!("spec.json.{pid}{TEMP_SUFFIX}"), false),
+        ] {
+            std::os::unix::fs::symlink(&outside, dir.path().join(temp)).unwrap();
+            let path = dir.path().join(name);
+            let err = match create {
+                true => create_atomic(&path, b"new").unwrap_err(),
+                false => write_atomic(&path, b"new").unwrap_err(),
+            };
+            assert_eq!(
+                err.raw_os_error(),
+                Some(rustix::io::Errno::LOOP.raw_os_error())
+            );
+            assert!(!path.exists());
+        }
+        assert_eq!(fs::read(&outside).unwrap(), b"kept");
     }
 }

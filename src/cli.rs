@@ -157,15 +157,7 @@ pub enum Command {
     },
     /// Run one turn's supervisor (internal: started by the server, detached).
     #[command(hide = true)]
-    Runner {
-        /// The turn directory holding `spec.json`.
-        #[arg(long, value_name = "DIR")]
-        turn_dir: PathBuf,
-        /// Run as the main process of a job of this engine (`slurm`): in the foreground,
-        /// controlled through the turn's control inbox and the engine's signals.
-        #[arg(long, value_name = "ENGINE")]
-        engine: Option<String>,
-    },
+    Runner(RunnerArgs),
     /// Run one `command/exec` command under its supervisor (internal: started by the server
     /// for each command; the spec comes over the control socket).
     #[command(hide = true)]
@@ -195,7 +187,8 @@ pub enum Command {
         /// How long to wait for the exit record, in milliseconds.
         #[arg(long, default_value_t = 15_000, value_name = "MS")]
         timeout_ms: u64,
-        /// A turn id (found under <state>/threads/*/turns/) or a turn directory.
+        /// A turn id (found under <state>/threads/*/turns/) or a turn directory (one holding
+        /// its spec.json or process.json).
         #[arg(value_name = "TURN")]
         turn: String,
     },
@@ -418,4 +411,25 @@ pub enum AppServerTool {
         #[arg(long)]
         experimental: bool,
     },
+}
+
+/// What a runner supervises: a turn, or (as a warm spare) the turn it will be given.
+#[derive(Debug, clap::Args)]
+pub struct RunnerArgs {
+    /// The turn directory holding `spec.json`.
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "spare",
+        conflicts_with = "spare"
+    )]
+    pub turn_dir: Option<PathBuf>,
+    /// Start as a warm spare: the spare's directory holding `spare.json`; the turn comes
+    /// later from the server.
+    #[arg(long, value_name = "DIR")]
+    pub spare: Option<PathBuf>,
+    /// Run as the main process of a job of this engine (`slurm`, `kubernetes`): in the
+    /// foreground, controlled through the turn's control inbox and the engine's signals.
+    #[arg(long, value_name = "ENGINE", conflicts_with = "spare")]
+    pub engine: Option<String>,
 }

@@ -491,6 +491,10 @@ pub struct ProcessRecord {
     /// The engine whose job the runner is the main process of (absent: a local runner).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<EngineJob>,
+    /// The warm spare this runner was before it took the turn (absent for a runner started
+    /// for the turn): its backend was started then, with the spare's id as its marker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spare: Option<SpareOrigin>,
 }
 
 /// A runner's place in an engine: which launcher placed it, its job and the node it runs on.
@@ -500,6 +504,16 @@ pub struct EngineJob {
     pub launcher: String,
     pub job_id: String,
     pub node: String,
+}
+
+/// A turn's runner that was a warm spare first (`docs/arch/runner.md`, "Warm spares").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpareOrigin {
+    /// The spare's id: the backend's marker (`AGENT_HOST_TURN=<id>`) instead of the turn id.
+    pub id: String,
+    /// When the spare started its backend.
+    pub started_at_ms: u64,
 }
 
 /// Milliseconds since the Unix epoch, now.

@@ -10,22 +10,42 @@
 use std::io;
 use std::path::Path;
 
-/// Runs the turn in `turn_dir` to its end ([`crate::runner::run`]), then its notice.
-pub(super) fn run(turn_dir: &Path, engine: Option<String>) -> io::Result<()> {
-    crate::runner::init_logging(turn_dir);
-    match engine {
-        None => {
-            crate::runner::run(turn_dir)?;
-            if let Err(err) = crate::notify::launch(turn_dir) {
-                tracing::warn!(%err, "cannot start the completion notice; recovery will");
+use crate::cli::RunnerArgs;
+
+/// Runs the turn in `turn_dir` to its end ([`crate::runner::run`]), in an engine's job when
+/// `--engine` names one ([`crate::runner::run_in_engine`]), or as a warm spare the turn it is
+/// given, if any ([`crate::runner::spare::run`]); then the turn's notice.
+pub(super) fn run(args: RunnerArgs) -> io::Result<()> {
+    let turn_dir = match (args.turn_dir, args.spare) {
+        (Some(turn_dir), _) => {
+            crate::runner::init_logging(&turn_dir);
+            if let Some(engine) = args.engine {
+                crate::runner::run_in_engine(&turn_dir, &engine)?;
+                // In an engine's job the notice runs here, in the job: a detached notifier
+                // would be ended with the job.
+                if let Err(err) = crate::notify::run(&turn_dir) {
+                    tracing::warn!(%err, "the completion notice failed; recovery will retry");
+                }
+                return Ok(());
+            }
+            crate::runner::run(&turn_dir)?;
+            turn_dir
+        }
+        (None, Some(spare)) => {
+            crate::runner::init_logging(&spare);
+            match crate::runner::spare::run(&spare)? {
+                Some(turn_dir) => turn_dir,
+                None => return Ok(()),
             }
         }
-        Some(engine) => {
-            crate::runner::run_in_engine(turn_dir, &engine)?;
-            if let Err(err) = crate::notify::run(turn_dir) {
-                tracing::warn!(%err, "the completion notice failed; recovery will retry");
-            }
-        }
-    }
+        (None, None) => return Err(io::Error::other("runner: --turn-dir or --spare is needed")),
+    };
+    launch_notice(&turn_dir);
     Ok(())
+}
+
+fn launch_notice(turn_dir: &Path) {
+    if let Err(err) = crate::notify::launch(turn_dir) {
+        tracing::warn!(%err, "cannot start the completion notice; recovery will");
+    }
 }

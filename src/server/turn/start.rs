@@ -22,6 +22,7 @@ use crate::config::Provider;
 use crate::events;
 use crate::jsonrpc::{ErrorObject, RequestId};
 use crate::protocol::*;
+use crate::runner::spare::NotAdopted;
 use crate::store::turn_dir;
 use crate::store::{self, ThreadRecord, Timestamp};
 use crate::{runner, spec};
@@ -278,21 +279,38 @@ impl Server {
                 ErrorObject::internal(format!("cannot write the turn directory: {err}"))
             })?;
         let launcher = self.config.launcher.clone();
+        // A warm spare is a local runner: a provider placed by an engine starts cold.
+        let warm_spare = provider.warm_spare
+            && launcher.kind_for(&provider.name) == crate::config::LauncherKind::Local;
+        let warm = match warm_spare {
+            true => self.spares.take(&plan.spec, &provider.env),
+            false => None,
+        };
         let lifeline = match plan.mode() {
             events::Mode::Foreground => Some(self.lifeline().map_err(ErrorObject::internal)?),
             events::Mode::Background => None,
         };
         let launched = tokio::task::block_in_place(|| {
-            crate::launcher::launch(
-                &launcher,
-                &provider.name,
-                dir,
-                plan.mode(),
-                lifeline,
-                &provider.env,
-            )
+            let cold = || {
+                crate::launcher::launch(
+                    &launcher,
+                    &provider.name,
+                    dir,
+                    plan.mode(),
+                    lifeline,
+                    &provider.env,
+                )
+            };
+            match warm.map(|spare| spare.adopt(dir, runner::launch::DEFAULT_READY_TIMEOUT)) {
+                Some(Ok(_)) => Ok(()),
+                Some(Err(NotAdopted::Gone)) | None => cold(),
+                Some(Err(NotAdopted::Failed(err))) => Err(err),
+            }
         });
-        launched.map(|_| ()).map_err(|err| {
+        if warm_spare {
+            self.refill_spare(&plan.spec, &provider.env);
+        }
+        launched.map_err(|err| {
             let message = format!("failed to start the turn's runner: {err}");
             // The turn never ran: its exit record says so, so nobody waits for it to start.
             end_unlaunched(dir, &message);

@@ -17,10 +17,11 @@ use serde_json::Value;
 
 use crate::atomic_file;
 use crate::events::{EndReason, ErrorInfo, ExitRecord, InterruptReason, ProcessRecord, TurnStatus};
+use crate::launcher::request_blocking;
 use crate::notify;
 use crate::process::identity;
 use crate::process::tree::{self, Scope};
-use crate::runner::client::{read_exit_record, request_blocking};
+use crate::runner::client::read_exit_record;
 use crate::runner::control::ControlRequest;
 use crate::runner::launch::read_process_record;
 use crate::runner::{EXIT_FILE, log};

@@ -10,12 +10,16 @@
 use std::io;
 use std::path::Path;
 
-use crate::cli::RunnerArgs;
+use crate::cli::{RunnerArgs, RunnerCommand};
+use crate::runner::control::ControlRequest;
 
 /// Runs the turn in `turn_dir` to its end ([`crate::runner::run`]), in an engine's job when
 /// `--engine` names one ([`crate::runner::run_in_engine`]), or as a warm spare the turn it is
 /// given, if any ([`crate::runner::spare::run`]); then the turn's notice.
 pub(super) fn run(args: RunnerArgs) -> io::Result<()> {
+    if let Some(RunnerCommand::Ctl { turn_dir, request }) = args.command {
+        return ctl(&turn_dir, &request);
+    }
     let turn_dir = match (args.turn_dir, args.spare) {
         (Some(turn_dir), _) => {
             crate::runner::init_logging(&turn_dir);
@@ -47,5 +51,32 @@ pub(super) fn run(args: RunnerArgs) -> io::Result<()> {
 fn launch_notice(turn_dir: &Path) {
     if let Err(err) = crate::notify::launch(turn_dir) {
         tracing::warn!(%err, "cannot start the completion notice; recovery will");
+    }
+}
+
+/// `runner ctl`: one interrupt, steer or approval to the turn's runner on this node; prints
+/// the runner's answer (its `ok`), and fails when the runner refused the request.
+fn ctl(turn_dir: &Path, request: &str) -> io::Result<()> {
+    let request: ControlRequest = serde_json::from_str(request)
+        .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, format!("--request: {err}")))?;
+    if matches!(
+        request,
+        ControlRequest::Subscribe { .. } | ControlRequest::Attach {}
+    ) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "--request: only interrupt, steer and approve are sent by `runner ctl`",
+        ));
+    }
+    let reply = crate::runner::client::ctl(turn_dir, &request)?;
+    let line = serde_json::to_string(&reply).map_err(io::Error::other)?;
+    super::print::line(&line);
+    match reply.ok {
+        true => Ok(()),
+        false => {
+            Err(io::Error::other(reply.error.unwrap_or_else(|| {
+                "the runner refused the request".to_owned()
+            })))
+        }
     }
 }

@@ -3,8 +3,10 @@
 //! crate under the turn's deterministic name (a second create is a reattach: the API answers
 //! `AlreadyExists` and the Job there is taken). The turn's files live on a ReadWriteMany
 //! volume mounted at the same path here and in the pod, so the runner contract is unchanged:
-//! the server follows `events.jsonl`, controls the turn through the control inbox, and reads
-//! `exit.json`.
+//! the server follows `events.jsonl` and reads `exit.json`. It controls the turn (interrupt,
+//! steer, approvals) by running `agent-host runner ctl` in the runner's pod through
+//! `pods/exec`, which hands the request to the runner over its control socket there; when
+//! that fails, through the control inbox on the volume ([`control`]).
 //!
 //! The Job runs once (`backoffLimit: 0`, `restartPolicy: Never`), within a deadline
 //! (`activeDeadlineSeconds`), and is removed some time after its end
@@ -29,12 +31,13 @@ use k8s_openapi::api::core::v1::{
     PodSpec, PodTemplateSpec, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Api, DeleteParams, ListParams, PostParams, PropagationPolicy};
+use kube::api::{Api, AttachParams, DeleteParams, ListParams, PostParams, PropagationPolicy};
 use kube::runtime::wait::await_condition;
 
 use super::{EngineRecord, FinalKind, FinalState, JobState, engine_record};
 use crate::atomic_file;
 use crate::config::{KubernetesConfig, LauncherKind};
+use crate::runner::control::{ControlReply, ControlRequest};
 use crate::runner::launch::read_process_record;
 use crate::runner::{
     ENGINE_JOB_ENV as JOB_NAME_ENV, ENGINE_NODE_ENV as NODE_NAME_ENV, PROVIDER_ENV_ENV,
@@ -53,6 +56,11 @@ const STATE_POLL: Duration = Duration::from_millis(500);
 const DEFAULT_GRACE_SECONDS: u32 = 30;
 /// How long one API call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a control request through `pods/exec` may take, its answer included.
+const CONTROL_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest request `runner ctl` is given on its command line; a longer one (a large
+/// steer) goes through the control inbox.
+const MAX_CTL_REQUEST: usize = 64 * 1024;
 
 /// The Kubernetes launcher: a client and the namespace of the turns' Jobs.
 #[derive(Clone)]
@@ -202,6 +210,60 @@ impl Kubernetes {
             exit_code: None,
             signal: None,
         })
+    }
+
+    /// The pod of the Job named `name` that runs (its runner's), by the Job's label.
+    pub async fn running_pod(&self, name: &str) -> io::Result<String> {
+        let selector = format!("{JOB_NAME_LABEL}={name}");
+        let pods = self
+            .pods()
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map_err(api_error)?;
+        pods.items
+            .into_iter()
+            .find(|pod| {
+                pod.metadata.deletion_timestamp.is_none()
+                    && pod
+                        .status
+                        .as_ref()
+                        .and_then(|status| status.phase.as_deref())
+                        == Some("Running")
+            })
+            .and_then(|pod| pod.metadata.name)
+            .ok_or_else(|| io::Error::other(format!("the Job {name} has no running pod")))
+    }
+
+    /// Runs `argv` in the runner's container of `pod` through `pods/exec` (stdout and stderr,
+    /// no stdin) and returns what it printed on each.
+    pub async fn exec(&self, pod: &str, argv: Vec<String>) -> io::Result<(String, String)> {
+        use tokio::io::AsyncReadExt;
+        let params = AttachParams::default()
+            .container(CONTAINER)
+            .stdin(false)
+            .stdout(true)
+            .stderr(true);
+        let mut attached = self
+            .pods()
+            .exec(pod, argv, &params)
+            .await
+            .map_err(api_error)?;
+        let (Some(mut stdout), Some(mut stderr)) = (attached.stdout(), attached.stderr()) else {
+            return Err(io::Error::other("pods/exec gave no stdout or stderr"));
+        };
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let (read_out, read_err) =
+            tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err));
+        read_out?;
+        read_err?;
+        attached
+            .join()
+            .await
+            .map_err(|err| io::Error::other(format!("pods/exec: {err}")))?;
+        Ok((
+            String::from_utf8_lossy(&out).into_owned(),
+            String::from_utf8_lossy(&err).into_owned(),
+        ))
     }
 
     /// The Jobs of agent-host's turns in the namespace (listed by their label, whatever the
@@ -422,12 +484,14 @@ pub fn launch(
     let engine_file = turn_dir.join(super::ENGINE_FILE);
     let namespace = config.namespace.clone();
     let grace_seconds = u32::try_from(config.termination_grace_seconds).unwrap_or(u32::MAX);
+    let runner_exe = config.runner_exe.clone();
     let (kube, uid) = block_on(async move {
         let kube = Kubernetes::from_env(&namespace).await?;
         // Before the create: a server that dies during it leaves the Job's name for recovery.
         let mut record = engine_record(LauncherKind::Kubernetes, "", &name);
         record.namespace = Some(kube.namespace().to_owned());
         record.grace_seconds = Some(grace_seconds);
+        record.runner_exe = Some(runner_exe);
         atomic_file::write_json_atomic(&engine_file, &record)?;
         let uid = kube.submit(&job).await?;
         record.job_id = uid.clone();
@@ -594,6 +658,63 @@ pub fn stop(engine: &EngineRecord, timeout: Duration) -> io::Result<FinalState> 
                 )
             })?
     })?
+}
+
+/// Sends `request` to the runner of the Job of `engine.json`: `runner ctl` run in its pod
+/// through `pods/exec`, which hands it to the runner over its control socket there; returns
+/// the runner's answer as `runner ctl` printed it. An error: the request may not have reached
+/// the runner (no running pod, exec refused or broken, no answer printed).
+pub fn control(
+    engine: &EngineRecord,
+    turn_dir: &Path,
+    request: &ControlRequest,
+) -> io::Result<ControlReply> {
+    let json = serde_json::to_string(request).map_err(io::Error::other)?;
+    if json.len() > MAX_CTL_REQUEST {
+        return Err(io::Error::other(format!(
+            "the request ({} bytes) is too long for a command line",
+            json.len()
+        )));
+    }
+    let argv = vec![
+        engine
+            .runner_exe
+            .clone()
+            .unwrap_or_else(|| KubernetesConfig::default().runner_exe),
+        "runner".to_owned(),
+        "ctl".to_owned(),
+        "--turn-dir".to_owned(),
+        turn_dir.to_string_lossy().into_owned(),
+        "--request".to_owned(),
+        json,
+    ];
+    let namespace = engine.namespace.clone().unwrap_or_default();
+    let name = engine.job_name.clone();
+    let (stdout, stderr) = block_on(async move {
+        let exchange = async {
+            let kube = Kubernetes::from_env(&namespace).await?;
+            let pod = kube.running_pod(&name).await?;
+            kube.exec(&pod, argv).await
+        };
+        tokio::time::timeout(CONTROL_TIMEOUT, exchange)
+            .await
+            .map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no answer through pods/exec within {CONTROL_TIMEOUT:?}"),
+                )
+            })?
+    })??;
+    stdout
+        .lines()
+        .rev()
+        .find_map(|line| serde_json::from_str::<ControlReply>(line).ok())
+        .ok_or_else(|| {
+            io::Error::other(format!(
+                "runner ctl printed no answer (stderr: {})",
+                stderr.trim()
+            ))
+        })
 }
 
 /// Runs `future` to its end on a runtime of its own, on a thread of its own (the callers may

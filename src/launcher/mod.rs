@@ -24,6 +24,7 @@ use crate::config::{LauncherConfig, LauncherKind};
 use crate::events::{
     EndReason, ErrorInfo, ExitRecord, InterruptReason, Mode, RECORD_VERSION, check_version,
 };
+use crate::runner::control::ControlRequest;
 use crate::runner::launch::Lifeline;
 
 /// The file naming a turn's engine job.
@@ -44,6 +45,9 @@ pub struct EngineRecord {
     /// Kubernetes: the grace period of the Job's pod when it is deleted, in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grace_seconds: Option<u32>,
+    /// Kubernetes: the `agent-host` executable in the pod, which `runner ctl` runs as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner_exe: Option<String>,
 }
 
 /// Reads `engine.json` of a turn (`None`: a local turn, or unreadable).
@@ -75,6 +79,55 @@ pub fn launch(
         }
         LauncherKind::Slurm => slurm::Slurm::new(&config.slurm).launch(turn_dir, env),
         LauncherKind::Kubernetes => kubernetes::launch(&config.kubernetes, turn_dir, env),
+    }
+}
+
+/// Sends one control request (interrupt, steer, approval) to the runner of `turn_dir` and
+/// waits (bounded) for its answer: into the runner's node the engine's own way where it has
+/// one (Kubernetes: `runner ctl` through `pods/exec`), else, or when that fails, as
+/// [`crate::runner::client::request_blocking`] does (the socket, or the control inbox).
+pub fn request_blocking(turn_dir: &Path, request: &ControlRequest) -> io::Result<()> {
+    if let Some(answer) = through_engine(turn_dir, request) {
+        return answer;
+    }
+    crate::runner::client::request_blocking(turn_dir, request)
+}
+
+/// [`request_blocking`] for async callers.
+pub async fn request(turn_dir: &Path, request: &ControlRequest) -> io::Result<()> {
+    let (dir, asked) = (turn_dir.to_path_buf(), request.clone());
+    let answer = tokio::task::spawn_blocking(move || through_engine(&dir, &asked))
+        .await
+        .map_err(io::Error::other)?;
+    if let Some(answer) = answer {
+        return answer;
+    }
+    crate::runner::client::request(turn_dir, request).await
+}
+
+/// The runner's answer to `request` sent the engine's own way into its node; `None` when
+/// the turn's engine has none, or it failed (logged): the caller then uses the inbox.
+fn through_engine(turn_dir: &Path, request: &ControlRequest) -> Option<io::Result<()>> {
+    let engine = read_engine(turn_dir)?;
+    if engine.launcher != LauncherKind::Kubernetes {
+        return None;
+    }
+    match kubernetes::control(&engine, turn_dir, request) {
+        Ok(reply) => {
+            tracing::info!(job = %engine.job_name, ok = reply.ok, "control request sent through pods/exec (runner ctl)");
+            Some(match reply.ok {
+                true => Ok(()),
+                false => Err(io::Error::other(
+                    reply
+                        .error
+                        .unwrap_or_else(|| "the runner refused".to_owned()),
+                )),
+            })
+        }
+        Err(err) => {
+            tracing::warn!(job = %engine.job_name, %err, "runner ctl through pods/exec failed; sending through the control inbox");
+            None
+        }
     }
 }
 
@@ -269,5 +322,6 @@ fn engine_record(launcher: LauncherKind, job_id: &str, job_name: &str) -> Engine
         submitted_at_ms: crate::events::now_ms(),
         namespace: None,
         grace_seconds: None,
+        runner_exe: None,
     }
 }

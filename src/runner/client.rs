@@ -44,7 +44,9 @@ pub fn read_exit_record(turn_dir: &Path) -> io::Result<Option<ExitRecord>> {
 /// socket: a runner placed by an engine reads its control inbox instead).
 pub fn live_socket(turn_dir: &Path) -> Option<PathBuf> {
     let record = read_process_record(turn_dir)?;
-    if record.socket.is_empty() || !runner_alive(&record) {
+    // A runner an engine placed serves its socket for `runner ctl` on its own node only:
+    // whoever else controls it does so through its inbox, wherever it runs.
+    if record.socket.is_empty() || record.engine.is_some() || !runner_alive(&record) {
         return None;
     }
     Some(PathBuf::from(record.socket))
@@ -213,7 +215,35 @@ pub fn request_blocking(turn_dir: &Path, request: &ControlRequest) -> io::Result
     }
     let socket = live_socket(turn_dir)
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "the runner is not running"))?;
-    let mut stream = std::os::unix::net::UnixStream::connect(&socket)?;
+    let answer = socket_exchange(&socket, request)?;
+    reply_to_result(&answer)
+}
+
+/// `runner ctl`: sends one request to the runner of `turn_dir` over its control socket, on
+/// the node where the runner runs (an engine's runner too: on Kubernetes this runs in the
+/// runner's pod, through `pods/exec`), and returns its answer.
+pub fn ctl(turn_dir: &Path, request: &ControlRequest) -> io::Result<ControlReply> {
+    let record = read_process_record(turn_dir)
+        .filter(|record| !record.socket.is_empty() && identity::is_alive(&record.runner))
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotConnected,
+                "no runner of this turn runs here",
+            )
+        })?;
+    let answer = socket_exchange(Path::new(&record.socket), request)?;
+    if answer.trim().is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the runner closed the connection without answering",
+        ));
+    }
+    serde_json::from_str(answer.trim()).map_err(io::Error::other)
+}
+
+/// Writes one request line to the socket and reads the answer line (bounded).
+fn socket_exchange(socket: &Path, request: &ControlRequest) -> io::Result<String> {
+    let mut stream = std::os::unix::net::UnixStream::connect(socket)?;
     stream.set_read_timeout(Some(REQUEST_TIMEOUT))?;
     stream.set_write_timeout(Some(REQUEST_TIMEOUT))?;
     let mut line = serde_json::to_vec(request).map_err(io::Error::other)?;
@@ -221,10 +251,12 @@ pub fn request_blocking(turn_dir: &Path, request: &ControlRequest) -> io::Result
     stream.write_all(&line)?;
     let mut answer = String::new();
     BufReader::new(stream).read_line(&mut answer)?;
-    reply_to_result(&answer)
+    Ok(answer)
 }
 
-async fn request(turn_dir: &Path, request: &ControlRequest) -> io::Result<()> {
+/// Sends one request to the runner of `turn_dir` and waits for its answer: over its socket,
+/// or through its control inbox when an engine placed it.
+pub async fn request(turn_dir: &Path, request: &ControlRequest) -> io::Result<()> {
     if uses_inbox(turn_dir) {
         let (dir, request) = (turn_dir.to_path_buf(), request.clone());
         return tokio::task::spawn_blocking(move || inbox_request(&dir, &request))

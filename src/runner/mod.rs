@@ -267,8 +267,7 @@ struct EarlyEnd {
 struct Started {
     spec: spec::Spec,
     socket_path: PathBuf,
-    /// The control socket; `None` in an engine, whose runner reads its inbox instead.
-    listener: Option<UnixListener>,
+    listener: UnixListener,
     command_stdin: backend::Stdin,
     /// The backend's command line, program first, for its process record.
     argv: Vec<String>,
@@ -360,8 +359,7 @@ fn start_backend(
 struct Prepared {
     spec: spec::Spec,
     socket_path: PathBuf,
-    /// The control socket; `None` in an engine, whose runner reads its inbox instead.
-    listener: Option<UnixListener>,
+    listener: UnixListener,
     command: backend::BackendCommand,
     adapter: Adapter,
     provider_env: std::collections::BTreeMap<String, String>,
@@ -384,23 +382,22 @@ fn prepare(turn_dir: &Path, record: &mut ProcessRecord) -> io::Result<Result<Pre
         }
     };
     record.mode = spec.mode;
-    let (socket_path, listener) = if record.engine.is_some() {
-        match inbox::create(turn_dir) {
-            Ok(_) => (PathBuf::new(), None),
-            Err(err) => {
-                let message = format!("cannot create the control inbox: {err}");
-                return early(EndReason::RunnerError, message, None);
-            }
-        }
-    } else {
-        let bound = socket_path(turn_dir, &spec.turn_id)
-            .and_then(|path| bind_private(&path).map(|listener| (path, Some(listener))));
-        match bound {
-            Ok(bound) => bound,
-            Err(err) => {
-                let message = format!("cannot serve the control socket: {err}");
-                return early(EndReason::RunnerError, message, None);
-            }
+    // A runner an engine placed reads its control inbox (the server may be on another
+    // node), and serves its socket too, for `runner ctl` run on its own node (on Kubernetes,
+    // through `pods/exec`).
+    if record.engine.is_some()
+        && let Err(err) = inbox::create(turn_dir)
+    {
+        let message = format!("cannot create the control inbox: {err}");
+        return early(EndReason::RunnerError, message, None);
+    }
+    let bound = socket_path(turn_dir, &spec.turn_id)
+        .and_then(|path| bind_private(&path).map(|listener| (path, listener)));
+    let (socket_path, listener) = match bound {
+        Ok(bound) => bound,
+        Err(err) => {
+            let message = format!("cannot serve the control socket: {err}");
+            return early(EndReason::RunnerError, message, None);
         }
     };
     record.socket = socket_path.to_string_lossy().into_owned();
@@ -655,7 +652,7 @@ fn start_feeders(
     mut child: std::process::Child,
     to_loop: &mpsc::Sender<Input>,
     stop_signals: libc::sigset_t,
-    listener: Option<UnixListener>,
+    listener: UnixListener,
 ) -> io::Result<()> {
     if let Some(stdout) = child.stdout.take() {
         let raw_path = turn_dir.join(STDOUT_FILE);
@@ -673,9 +670,6 @@ fn start_feeders(
     })?;
     let tx = to_loop.clone();
     spawn_thread("signals", move || wait_stop_signals(stop_signals, tx))?;
-    let Some(listener) = listener else {
-        return Ok(());
-    };
     let tx = to_loop.clone();
     let events_path = turn_dir.join(log::EVENTS_FILE);
     spawn_thread("control", move || {

@@ -109,7 +109,8 @@ fn job_state(job: &str) -> String {
 fn job_of(host: &Host, turn: &str) -> String {
     let process = host.process_record(turn);
     assert_eq!(process["engine"]["launcher"], "slurm", "{process}");
-    assert_eq!(process["socket"], "", "no socket is advertised: {process}");
+    // Its socket serves `runner ctl` on the job's node; the server uses the inbox.
+    assert_ne!(process["socket"], "", "{process}");
     process["engine"]["jobId"].as_str().unwrap().to_owned()
 }
 

@@ -235,8 +235,14 @@ impl Kubernetes {
     }
 
     /// Runs `argv` in the runner's container of `pod` through `pods/exec` (stdout and stderr,
-    /// no stdin) and returns what it printed on each.
-    pub async fn exec(&self, pod: &str, argv: Vec<String>) -> io::Result<(String, String)> {
+    /// no stdin) and returns what it printed on each; `started` is set once the exec's stream
+    /// is open (the command runs).
+    pub async fn exec(
+        &self,
+        pod: &str,
+        argv: Vec<String>,
+        started: &std::sync::atomic::AtomicBool,
+    ) -> io::Result<(String, String)> {
         use tokio::io::AsyncReadExt;
         let params = AttachParams::default()
             .container(CONTAINER)
@@ -248,6 +254,7 @@ impl Kubernetes {
             .exec(pod, argv, &params)
             .await
             .map_err(api_error)?;
+        started.store(true, std::sync::atomic::Ordering::SeqCst);
         let (Some(mut stdout), Some(mut stderr)) = (attached.stdout(), attached.stderr()) else {
             return Err(io::Error::other("pods/exec gave no stdout or stderr"));
         };
@@ -660,21 +667,33 @@ pub fn stop(engine: &EngineRecord, timeout: Duration) -> io::Result<FinalState> 
     })?
 }
 
+/// Why a control request through `pods/exec` has no answer.
+#[derive(Debug)]
+pub enum ControlError {
+    /// The command never started in the pod (no running pod, the exec refused or not made,
+    /// the request too long for a command line): the runner did not get the request, which
+    /// may be sent another way.
+    NotSent(io::Error),
+    /// `runner ctl` started but gave no answer: the runner may have taken the request, so it
+    /// is not sent again (a steer would be given twice).
+    NoAnswer(io::Error),
+}
+
 /// Sends `request` to the runner of the Job of `engine.json`: `runner ctl` run in its pod
 /// through `pods/exec`, which hands it to the runner over its control socket there; returns
-/// the runner's answer as `runner ctl` printed it. An error: the request may not have reached
-/// the runner (no running pod, exec refused or broken, no answer printed).
+/// the runner's answer as `runner ctl` printed it.
 pub fn control(
     engine: &EngineRecord,
     turn_dir: &Path,
     request: &ControlRequest,
-) -> io::Result<ControlReply> {
-    let json = serde_json::to_string(request).map_err(io::Error::other)?;
+) -> Result<ControlReply, ControlError> {
+    let json = serde_json::to_string(request)
+        .map_err(|err| ControlError::NotSent(io::Error::other(err)))?;
     if json.len() > MAX_CTL_REQUEST {
-        return Err(io::Error::other(format!(
+        return Err(ControlError::NotSent(io::Error::other(format!(
             "the request ({} bytes) is too long for a command line",
             json.len()
-        )));
+        ))));
     }
     let argv = vec![
         engine
@@ -690,11 +709,13 @@ pub fn control(
     ];
     let namespace = engine.namespace.clone().unwrap_or_default();
     let name = engine.job_name.clone();
-    let (stdout, stderr) = block_on(async move {
+    let started = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let in_exec = std::sync::Arc::clone(&started);
+    let exchanged = block_on(async move {
         let exchange = async {
             let kube = Kubernetes::from_env(&namespace).await?;
             let pod = kube.running_pod(&name).await?;
-            kube.exec(&pod, argv).await
+            kube.exec(&pod, argv, &in_exec).await
         };
         tokio::time::timeout(CONTROL_TIMEOUT, exchange)
             .await
@@ -704,16 +725,22 @@ pub fn control(
                     format!("no answer through pods/exec within {CONTROL_TIMEOUT:?}"),
                 )
             })?
-    })??;
+    })
+    .and_then(|exchanged| exchanged);
+    let not_answered = |err| match started.load(std::sync::atomic::Ordering::SeqCst) {
+        true => ControlError::NoAnswer(err),
+        false => ControlError::NotSent(err),
+    };
+    let (stdout, stderr) = exchanged.map_err(not_answered)?;
     stdout
         .lines()
         .rev()
         .find_map(|line| serde_json::from_str::<ControlReply>(line).ok())
         .ok_or_else(|| {
-            io::Error::other(format!(
+            ControlError::NoAnswer(io::Error::other(format!(
                 "runner ctl printed no answer (stderr: {})",
                 stderr.trim()
-            ))
+            )))
         })
 }
 

@@ -106,15 +106,18 @@ pub async fn request(turn_dir: &Path, request: &ControlRequest) -> io::Result<()
 }
 
 /// The runner's answer to `request` sent the engine's own way into its node; `None` when
-/// the turn's engine has none, or it failed (logged): the caller then uses the inbox.
+/// the turn's engine has none, or the request could not be sent that way (logged): the
+/// caller then uses the inbox. A request that may have reached the runner unanswered is an
+/// error, never sent twice.
 fn through_engine(turn_dir: &Path, request: &ControlRequest) -> Option<io::Result<()>> {
     let engine = read_engine(turn_dir)?;
     if engine.launcher != LauncherKind::Kubernetes {
         return None;
     }
+    let job = &engine.job_name;
     match kubernetes::control(&engine, turn_dir, request) {
         Ok(reply) => {
-            tracing::info!(job = %engine.job_name, ok = reply.ok, "control request sent through pods/exec (runner ctl)");
+            tracing::info!(%job, ok = reply.ok, "control request sent through pods/exec (runner ctl)");
             Some(match reply.ok {
                 true => Ok(()),
                 false => Err(io::Error::other(
@@ -124,9 +127,13 @@ fn through_engine(turn_dir: &Path, request: &ControlRequest) -> Option<io::Resul
                 )),
             })
         }
-        Err(err) => {
-            tracing::warn!(job = %engine.job_name, %err, "runner ctl through pods/exec failed; sending through the control inbox");
+        Err(kubernetes::ControlError::NotSent(err)) => {
+            tracing::warn!(%job, %err, "runner ctl through pods/exec failed; sending through the control inbox");
             None
+        }
+        Err(kubernetes::ControlError::NoAnswer(err)) => {
+            tracing::warn!(%job, %err, "runner ctl through pods/exec gave no answer; not sent again");
+            Some(Err(err))
         }
     }
 }

@@ -66,6 +66,7 @@ SlurmdLogFile=$DIR/log/slurmd.log
 ProctrackType=$PROCTRACK
 TaskPlugin=task/none
 SchedulerType=sched/builtin
+SchedulerParameters=batch_sched_delay=0
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 SlurmdParameters=config_overrides

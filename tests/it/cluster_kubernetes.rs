@@ -229,3 +229,37 @@ fn a_refused_pods_exec_falls_back_to_the_control_inbox() {
     assert_eq!(kube.problems(), Vec::<String>::new());
     assert_all_gone(&host.recorded_pids(), Duration::from_secs(10));
 }
+
+#[test]
+fn agent_host_kill_reaches_the_runner_as_runner_ctl_through_pods_exec() {
+    let (mut host, kube) = kube_host(&[("held", HELD)], false, |t| t, json!({}));
+    let turn = host.start_script("held", json!({}));
+    host.until_message("before the gate", |m| {
+        m["method"] == "item/completed" && m["params"]["item"]["text"] == "before the gate"
+    });
+    let out = std::process::Command::new("timeout")
+        .arg("60")
+        .arg(env!("CARGO_BIN_EXE_agent-host"))
+        .args(["kill", &turn, "--state-dir"])
+        .arg(host.sandbox.state_dir())
+        .env("KUBECONFIG", kube.kubeconfig())
+        .env_remove("AGENT_HOST_HOME")
+        .env_remove("AGENT_HOST_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let exit: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(exit["reason"], "kill", "{exit}");
+    let messages = host.until_completed(&turn);
+    assert_eq!(completed_turn(&messages, &turn)["status"], "interrupted");
+    let dir = host.turn_dir(&turn);
+    assert_one_ctl_exec(
+        &kube,
+        &turn,
+        &dir,
+        &json!({"op": "interrupt", "reason": "kill"}),
+    );
+    assert_eq!(inbox_requests(&dir), Vec::<Value>::new());
+    assert_eq!(kube.problems(), Vec::<String>::new());
+    assert_all_gone(&host.recorded_pids(), Duration::from_secs(10));
+}

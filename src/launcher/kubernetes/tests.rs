@@ -591,3 +591,61 @@ async fn a_restarted_server_lists_the_jobs_by_label_once_and_ends_each_ended_tur
         assert_eq!(&now, before, "{} was written again", dir.display());
     }
 }
+
+/// A pod of the turn's Job in `phase`, `deleting` or not.
+fn pod_in(name: &str, phase: &str, deleting: bool) -> Pod {
+    Pod {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            deletion_timestamp: deleting
+                .then(|| serde_json::from_value(json!("2026-12-05T19:00:00Z")).unwrap()),
+            ..ObjectMeta::default()
+        },
+        spec: None,
+        status: Some(PodStatus {
+            phase: Some(phase.into()),
+            ..PodStatus::default()
+        }),
+    }
+}
+
+#[tokio::test]
+async fn runner_ctl_is_run_in_the_jobs_running_pod_found_by_its_label() {
+    let pods = vec![
+        pod_in("old-pod", "Failed", false),
+        pod_in("leaving-pod", "Running", true),
+        pod_in("live-pod", "Running", false),
+    ];
+    let (found, _) = run(vec![pods_of(TURN, pods)], async |kube| {
+        kube.running_pod(NAME).await
+    })
+    .await;
+    assert_eq!(found.unwrap(), "live-pod");
+    let (none, _) = run(
+        vec![pods_of(TURN, vec![pod_in("done-pod", "Succeeded", false)])],
+        async |kube| kube.running_pod(NAME).await,
+    )
+    .await;
+    assert!(
+        none.unwrap_err().to_string().contains("no running pod"),
+        "a Job without a running pod has nowhere to exec"
+    );
+}
+
+#[test]
+fn a_request_too_long_for_a_command_line_is_not_sent_through_exec() {
+    let mut engine = engine();
+    engine.runner_exe = Some("/usr/bin/agent-host".into());
+    let request = ControlRequest::Steer {
+        input: json!([]),
+        prompt: "x".repeat(MAX_CTL_REQUEST),
+        user_message_id: String::new(),
+        client_user_message_id: None,
+    };
+    match control(&engine, Path::new("/srv/agent-host/t"), &request) {
+        Err(ControlError::NotSent(err)) => {
+            assert!(err.to_string().contains("too long"), "{err}")
+        }
+        other => panic!("expected NotSent: {other:?}"),
+    }
+}

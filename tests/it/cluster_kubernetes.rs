@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::support::host::{Host, TURN_TIMEOUT};
-use crate::support::mock_kube::FakeKube;
+use crate::support::mock_kube::{ExecMode, FakeKube};
 use crate::support::procs::assert_all_gone;
 use crate::support::{Sandbox, wait_until};
 
@@ -21,13 +21,13 @@ const HELD: &str = "pid\nstart\nmessage before the gate\nwait-file go\nmessage a
 /// A host on the fake agent whose turns run as Jobs of the fake API server.
 fn kube_host(
     scripts: &[(&str, &str)],
-    refuse_exec: bool,
+    exec_mode: ExecMode,
     edit: impl FnOnce(String) -> String,
     extra: Value,
 ) -> (Host, FakeKube) {
     let sandbox = Sandbox::new();
     Host::write_scripts(&sandbox, scripts);
-    let kube = FakeKube::start(&sandbox, refuse_exec);
+    let kube = FakeKube::start(&sandbox, exec_mode);
     let config = sandbox.root().join("turns.toml");
     let text = edit(std::fs::read_to_string(&config).unwrap());
     std::fs::write(
@@ -101,7 +101,7 @@ fn assert_one_ctl_exec(kube: &FakeKube, turn: &str, dir: &Path, request: &Value)
 
 #[test]
 fn turn_interrupt_reaches_the_runner_as_runner_ctl_through_pods_exec() {
-    let (mut host, kube) = kube_host(&[("held", HELD)], false, |t| t, json!({}));
+    let (mut host, kube) = kube_host(&[("held", HELD)], ExecMode::Run, |t| t, json!({}));
     let turn = host.start_script("held", json!({}));
     host.until_message("before the gate", |m| {
         m["method"] == "item/completed" && m["params"]["item"]["text"] == "before the gate"
@@ -148,7 +148,7 @@ fn an_approval_reaches_the_runner_as_runner_ctl_through_pods_exec() {
         )
     };
     let policy = json!({"approvalPolicy": "untrusted"});
-    let (mut host, kube) = kube_host(&[("s", script)], false, stdin_answers, policy);
+    let (mut host, kube) = kube_host(&[("s", script)], ExecMode::Run, stdin_answers, policy);
     let turn = host.start_script("s", json!({}));
     let dir = host.turn_dir(&turn);
     // The server follows the turn from its files and attaches through the inbox (renewed
@@ -203,7 +203,7 @@ fn an_approval_reaches_the_runner_as_runner_ctl_through_pods_exec() {
 
 #[test]
 fn a_refused_pods_exec_falls_back_to_the_control_inbox() {
-    let (mut host, kube) = kube_host(&[("held", HELD)], true, |t| t, json!({}));
+    let (mut host, kube) = kube_host(&[("held", HELD)], ExecMode::Refuse, |t| t, json!({}));
     let turn = host.start_script("held", json!({}));
     host.until_message("before the gate", |m| {
         m["method"] == "item/completed" && m["params"]["item"]["text"] == "before the gate"
@@ -232,7 +232,7 @@ fn a_refused_pods_exec_falls_back_to_the_control_inbox() {
 
 #[test]
 fn agent_host_kill_reaches_the_runner_as_runner_ctl_through_pods_exec() {
-    let (mut host, kube) = kube_host(&[("held", HELD)], false, |t| t, json!({}));
+    let (mut host, kube) = kube_host(&[("held", HELD)], ExecMode::Run, |t| t, json!({}));
     let turn = host.start_script("held", json!({}));
     host.until_message("before the gate", |m| {
         m["method"] == "item/completed" && m["params"]["item"]["text"] == "before the gate"
@@ -260,6 +260,36 @@ fn agent_host_kill_reaches_the_runner_as_runner_ctl_through_pods_exec() {
         &json!({"op": "interrupt", "reason": "kill"}),
     );
     assert_eq!(inbox_requests(&dir), Vec::<Value>::new());
+    assert_eq!(kube.problems(), Vec::<String>::new());
+    assert_all_gone(&host.recorded_pids(), Duration::from_secs(10));
+}
+
+#[test]
+fn an_exec_that_gives_no_answer_is_not_sent_again_and_the_job_is_deleted_with_grace() {
+    let (mut host, kube) = kube_host(&[("held", HELD)], ExecMode::Silent, |t| t, json!({}));
+    let turn = host.start_script("held", json!({}));
+    host.until_message("before the gate", |m| {
+        m["method"] == "item/completed" && m["params"]["item"]["text"] == "before the gate"
+    });
+    let answer = host.interrupt(&turn);
+    assert_eq!(answer["result"], json!({}), "{answer}");
+    let messages = host.until_completed(&turn);
+    assert_eq!(completed_turn(&messages, &turn)["status"], "interrupted");
+    assert_eq!(kube.execs().len(), 1, "one exec, no answer");
+    let dir = host.turn_dir(&turn);
+    // Not sent a second time through the inbox: the runner may have taken it.
+    assert_eq!(inbox_requests(&dir), Vec::<Value>::new());
+    // The runner that did not answer is stopped by deleting its Job with the grace period:
+    // SIGTERM, the graceful end, whose exit record is the runner's own.
+    let deleted = kube.deleted();
+    assert_eq!(deleted.len(), 1, "{deleted:?}");
+    assert_eq!(deleted[0].name, format!("agent-host-{turn}"));
+    assert_eq!(deleted[0].body["gracePeriodSeconds"], 30, "{deleted:?}");
+    assert_eq!(deleted[0].body["propagationPolicy"], "Foreground");
+    let exit: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("exit.json")).unwrap()).unwrap();
+    assert_eq!(exit["reason"], "kill", "{exit}");
+    assert_eq!(kube.jobs(), Vec::<String>::new());
     assert_eq!(kube.problems(), Vec::<String>::new());
     assert_all_gone(&host.recorded_pids(), Duration::from_secs(10));
 }

@@ -46,10 +46,30 @@ struct FakeJob {
     child: Child,
 }
 
+/// How the fake answers `pods/exec`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecMode {
+    /// Runs the command in the pod and streams its output back.
+    Run,
+    /// `403 Forbidden`, as an API server whose RBAC does not grant `pods/exec`.
+    Refuse,
+    /// Opens the stream, then ends it with a failure status and no output, as a command that
+    /// died before it printed anything (the runner may or may not have got the request).
+    Silent,
+}
+
+/// A Job deleted through the API: its name and the body of the delete.
+#[derive(Debug, Clone)]
+pub struct Deleted {
+    pub name: String,
+    pub body: Value,
+}
+
 struct State {
     /// The environment of every pod before its container's own.
     base_env: BTreeMap<String, String>,
-    refuse_exec: bool,
+    exec_mode: ExecMode,
+    deleted: Mutex<Vec<Deleted>>,
     jobs: Mutex<BTreeMap<String, FakeJob>>,
     execs: Mutex<Vec<Exec>>,
     problems: Mutex<Vec<String>>,
@@ -64,10 +84,9 @@ pub struct FakeKube {
 }
 
 impl FakeKube {
-    /// Starts the fake and writes a kubeconfig for it into the sandbox. With `refuse_exec`,
-    /// every `pods/exec` is answered `403 Forbidden`, as an API server whose RBAC does not
-    /// grant `pods/exec` answers.
-    pub fn start(sandbox: &Sandbox, refuse_exec: bool) -> FakeKube {
+    /// Starts the fake and writes a kubeconfig for it into the sandbox; `exec_mode` says how
+    /// it answers `pods/exec`.
+    pub fn start(sandbox: &Sandbox, exec_mode: ExecMode) -> FakeKube {
         let base_env = BTreeMap::from([
             ("PATH".to_owned(), std::env::var("PATH").unwrap_or_default()),
             (
@@ -77,7 +96,8 @@ impl FakeKube {
         ]);
         let state = Arc::new(State {
             base_env,
-            refuse_exec,
+            exec_mode,
+            deleted: Mutex::new(Vec::new()),
             jobs: Mutex::new(BTreeMap::new()),
             execs: Mutex::new(Vec::new()),
             problems: Mutex::new(Vec::new()),
@@ -117,7 +137,12 @@ impl FakeKube {
         self.state.problems.lock().unwrap().clone()
     }
 
-    /// The names of the Jobs created.
+    /// The Jobs deleted through the API.
+    pub fn deleted(&self) -> Vec<Deleted> {
+        self.state.deleted.lock().unwrap().clone()
+    }
+
+    /// The names of the Jobs there (created and not deleted).
     pub fn jobs(&self) -> Vec<String> {
         self.state.jobs.lock().unwrap().keys().cloned().collect()
     }
@@ -150,6 +175,9 @@ impl Service for Api {
             ("POST", p) if p == jobs => state.create_job(&request),
             ("GET", p) if p == jobs => state.list_jobs(&request),
             ("GET", p) if p.starts_with(&format!("{jobs}/")) => state.get_job(&p[jobs.len() + 1..]),
+            ("DELETE", p) if p.starts_with(&format!("{jobs}/")) => {
+                state.delete_job(&p[jobs.len() + 1..], &request)
+            }
             ("GET", p) if p == pods => state.list_pods(&request),
             ("GET", p) if p.starts_with(&format!("{pods}/")) && p.ends_with("/exec") => {
                 let pod = &p[pods.len() + 1..p.len() - "/exec".len()];
@@ -278,24 +306,65 @@ impl State {
         }
     }
 
-    /// `GET jobs?labelSelector=agent-host/turn`: every Job of a turn.
+    /// `GET jobs?labelSelector=agent-host/turn`: every Job of a turn; `GET
+    /// jobs?fieldSelector=metadata.name=NAME` (a watcher's list): that Job, if there.
     fn list_jobs(&self, request: &Request) -> (u16, Value) {
-        let selector = query_values(&request.query, "labelSelector");
-        if selector != ["agent-host/turn"] {
+        let labels = query_values(&request.query, "labelSelector");
+        let fields = query_values(&request.query, "fieldSelector");
+        let name = fields
+            .first()
+            .and_then(|f| f.strip_prefix("metadata.name="))
+            .map(str::to_owned);
+        if labels != ["agent-host/turn"] && name.is_none() {
             self.problem(format!(
-                "Jobs listed by {selector:?}, not by the turn label"
+                "Jobs listed by {labels:?} {fields:?}, not by the turn label or a name"
             ));
+        }
+        if query_values(&request.query, "watch") == ["true"] {
+            self.problem(format!("a watch the fake does not serve: {}", request.line));
         }
         let items: Vec<Value> = self
             .jobs
             .lock()
             .unwrap()
-            .values_mut()
-            .map(State::job_json)
+            .iter_mut()
+            .filter(|(job, _)| name.as_ref().is_none_or(|name| name == *job))
+            .map(|(_, job)| State::job_json(job))
             .collect();
         (
             200,
-            json!({"apiVersion": "batch/v1", "kind": "JobList", "metadata": {}, "items": items}),
+            json!({"apiVersion": "batch/v1", "kind": "JobList",
+                "metadata": {"resourceVersion": "1"}, "items": items}),
+        )
+    }
+
+    /// `DELETE jobs/NAME`: the kubelet's SIGTERM to the pod's main process, then (after the
+    /// grace, bounded here by the grace the delete asks) the Job is gone.
+    fn delete_job(&self, name: &str, request: &Request) -> (u16, Value) {
+        let body = request.json();
+        let grace = body["gracePeriodSeconds"].as_u64().unwrap_or(30);
+        self.deleted.lock().unwrap().push(Deleted {
+            name: name.to_owned(),
+            body,
+        });
+        let Some(mut job) = self.jobs.lock().unwrap().remove(name) else {
+            return (404, status_json(404, "NotFound", "no such Job"));
+        };
+        if let Ok(pid) = i32::try_from(job.child.id())
+            && let Some(pid) = rustix::process::Pid::from_raw(pid)
+            && matches!(job.child.try_wait(), Ok(None))
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(grace);
+        while matches!(job.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = job.child.kill();
+        let _ = job.child.wait();
+        (
+            200,
+            json!({"apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Success"}),
         )
     }
 
@@ -342,7 +411,7 @@ impl State {
     /// in the pod and streams its output and status back.
     fn exec(&self, pod: &str, request: &Request, connection: &mut Connection) -> bool {
         let argv = self.check_exec(request);
-        if self.refuse_exec {
+        if self.exec_mode == ExecMode::Refuse {
             let body = serde_json::to_vec(&status_json(
                 403,
                 "Forbidden",
@@ -369,7 +438,11 @@ impl State {
             return false;
         };
         container["command"] = json!(argv);
-        let (exit_code, stdout, stderr) = match self.run_to_end(&container) {
+        let ran = match self.exec_mode {
+            ExecMode::Silent => Ok((Some(1), String::new(), String::new())),
+            ExecMode::Run | ExecMode::Refuse => self.run_to_end(&container),
+        };
+        let (exit_code, stdout, stderr) = match ran {
             Ok(ran) => ran,
             Err(err) => (None, String::new(), format!("exec failed: {err}")),
         };

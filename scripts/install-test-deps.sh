@@ -8,11 +8,18 @@
 #   .cache/claude-bin              a symlink to the native claude binary inside it
 #   .cache/npm-gemini              the pinned real Gemini CLI (@google/gemini-cli, pure JS)
 #   .cache/gemini-bin              a symlink to its bundle/gemini.js (run by node, its shebang)
+#   .cache/npm-codex-acp           the pinned ACP adapter of Codex (@zed-industries/codex-acp)
+#   .cache/codex-acp-bin           a symlink to its native codex-acp binary
+#   .cache/npm-claude-acp          the pinned ACP adapter of Claude Code
+#                                  (@agentclientprotocol/claude-agent-acp, with its Agent SDK)
+#   .cache/claude-acp-bin          a symlink to its dist/index.js (run by node, its shebang)
 #   .cache/npm-typescript          the pinned TypeScript compiler (checks generate-ts output)
 #   python3                        checked on PATH (the transcript harness's self-test server);
 #                                  installed from Debian's packages when missing and root
 #   script                         checked on PATH (util-linux: `agent-host run` on a
 #                                  pseudo-terminal); installed (bsdutils) the same way
+#   tmux                           checked on PATH (`agent-host run` in a real terminal, read
+#                                  with capture-pane); installed (tmux) the same way
 # Runs unattended (CI=true, no stdin, fresh clone without .cache/). Progress goes to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,6 +56,16 @@ elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         die "apt-get install bsdutils failed"
 else
     die "script not found on PATH (the terminal tests of agent-host run need it): install util-linux"
+fi
+
+if command -v tmux >/dev/null; then
+    say "tmux found ($(tmux -V 2>&1))"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing tmux (apt-get)"
+    apt-get update -qq </dev/null >&2 && apt-get install -y -qq tmux </dev/null >&2 ||
+        die "apt-get install tmux failed"
+else
+    die "tmux not found on PATH (the terminal tests of agent-host run need it): install tmux"
 fi
 
 # The npm package ships its native binary as a per-platform optional dependency
@@ -202,6 +219,56 @@ else
     say "gemini $GEMINI_VERSION installed"
 fi
 ln -sfn "$(cd "$GEMINI_PACKAGE/bundle" && pwd)/gemini.js" "$GEMINI_LINK"
+
+# The Agent Client Protocol adapters (kind `acp`), each in a prefix of its own. codex-acp ships
+# its native binary as a per-platform optional dependency
+# (@zed-industries/codex-acp-<os>-<arch>, bin/codex-acp), which we link; its JS launcher only
+# finds and runs that binary. claude-agent-acp is JavaScript (dist/index.js, run by `node`
+# through its shebang) over the Claude Agent SDK, whose native Claude Code binary is again a
+# per-platform optional dependency. Neither has a `--version`: the package.json tells.
+CODEX_ACP_VERSION=0.16.0
+CODEX_ACP_PREFIX="$CACHE/npm-codex-acp"
+CODEX_ACP_LINK="$CACHE/codex-acp-bin"
+CLAUDE_ACP_VERSION=0.101.0
+CLAUDE_ACP_PREFIX="$CACHE/npm-claude-acp"
+CLAUDE_ACP_LINK="$CACHE/claude-acp-bin"
+
+package_version() {
+    node -p 'require(process.argv[1]).version' "$(pwd)/$1/package.json" 2>/dev/null
+}
+
+# install_npm PREFIX PACKAGE VERSION FILE: PACKAGE@VERSION into PREFIX unless FILE (inside the
+# package) is there and the package reports VERSION.
+install_npm() {
+    local prefix=$1 package=$2 version=$3 file=$4
+    local dir="$prefix/node_modules/$package"
+    if [ -e "$dir/$file" ] && [ "$(package_version "$dir")" = "$version" ]; then
+        say "$package $version already installed"
+        return
+    fi
+    command -v npm >/dev/null || die "npm not found on PATH (Node.js 20 or later is needed)"
+    say "installing $package@$version into $prefix (npm)"
+    rm -rf "$prefix"
+    mkdir -p "$prefix"
+    # --include=optional: the native binaries are optional dependencies and must not be skipped.
+    npm install --prefix "$prefix" --no-audit --no-fund --no-save --loglevel=error \
+        --include=optional --ignore-scripts "$package@$version" </dev/null >&2 ||
+        die "npm install $package@$version failed"
+    [ -e "$dir/$file" ] || die "no $file in $dir"
+    got=$(package_version "$dir")
+    [ "$got" = "$version" ] || die "$dir reports version '${got:-nothing}', expected $version"
+    say "$package $version installed"
+}
+
+install_npm "$CODEX_ACP_PREFIX" @zed-industries/codex-acp "$CODEX_ACP_VERSION" bin/codex-acp.js
+codex_acp_bin=$(find "$CODEX_ACP_PREFIX/node_modules/@zed-industries" -path '*/codex-acp-*/bin/codex-acp' -type f 2>/dev/null | head -n 1)
+[ -n "$codex_acp_bin" ] ||
+    die "no native codex-acp binary for this platform ($(uname -sm)) in $CODEX_ACP_PREFIX/node_modules/@zed-industries"
+ln -sfn "$(cd "$(dirname "$codex_acp_bin")" && pwd)/codex-acp" "$CODEX_ACP_LINK"
+
+install_npm "$CLAUDE_ACP_PREFIX" @agentclientprotocol/claude-agent-acp "$CLAUDE_ACP_VERSION" dist/index.js
+ln -sfn "$(cd "$CLAUDE_ACP_PREFIX/node_modules/@agentclientprotocol/claude-agent-acp/dist" && pwd)/index.js" \
+    "$CLAUDE_ACP_LINK"
 
 # The TypeScript compiler, pinned, in a prefix of its own: the types `agent-host app-server
 # generate-ts` writes must compile (tests/it/schema_drift.rs runs `tsc --noEmit --strict`).

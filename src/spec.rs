@@ -108,6 +108,8 @@ pub enum BackendKind {
     Claude,
     /// Gemini CLI `-o stream-json`.
     Gemini,
+    /// An Agent Client Protocol agent over stdio.
+    Acp,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

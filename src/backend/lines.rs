@@ -34,6 +34,29 @@ impl Lines {
         }
     }
 
+    /// The next line as a JSON object of any shape (JSON-RPC messages have no `type`);
+    /// `None` for a blank line, or for a line that is not a JSON object, whose warning goes to
+    /// `out`.
+    pub(crate) fn read_object(&mut self, line: &[u8], out: &mut Vec<Event>) -> Option<Value> {
+        self.number += 1;
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim();
+        if text.is_empty() {
+            return None;
+        }
+        match serde_json::from_str::<Value>(text) {
+            Ok(value) if value.is_object() => Some(value),
+            Ok(_) => {
+                out.push(bad_line(self.number, text, "not a JSON object"));
+                None
+            }
+            Err(err) => {
+                out.push(bad_line(self.number, text, &err.to_string()));
+                None
+            }
+        }
+    }
+
     /// The warning for the line just read, skipped because of `why`.
     pub(crate) fn skipped(&self, line: &[u8], why: &str) -> Event {
         bad_line(self.number, &String::from_utf8_lossy(line), why)

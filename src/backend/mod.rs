@@ -6,6 +6,7 @@
 //! marker is an ordinary [`Event::Marker`] among them; the runner, not the adapter, decides
 //! the turn's status from (marker, interrupt, exit status) together.
 
+pub mod acp;
 pub mod claude;
 pub mod codex_app_server;
 pub mod codex_jsonl;
@@ -65,9 +66,10 @@ pub enum Cancel {
     /// Write this line to the backend's stdin (Claude's `control_request` interrupt), then
     /// close stdin.
     InputLine(String),
-    /// Write this request of the backend's own protocol to its stdin and leave stdin open:
-    /// the backend ends its turn itself, and its end marker closes stdin (`codex app-server`'s
-    /// `turn/interrupt`).
+    /// Write this request of the backend's own protocol to its stdin and keep stdin open:
+    /// the backend ends its turn itself (`codex app-server` after its `turn/interrupt`, an
+    /// ACP agent answering its prompt `cancelled` after `session/cancel`), may still send
+    /// requests, which are answered, and its end marker closes stdin.
     Request(String),
 }
 
@@ -107,6 +109,8 @@ pub enum Adapter {
     Claude(claude::Stream),
     /// `gemini`: Gemini CLI `-p PROMPT -o stream-json`.
     Gemini(gemini::Stream),
+    /// `acp`: an Agent Client Protocol agent, with the runner as its client.
+    Acp(Box<acp::Stream>),
 }
 
 impl Adapter {
@@ -137,6 +141,12 @@ impl Adapter {
                 &spec.cwd.to_string_lossy(),
                 UsageBase::of(spec),
             ))),
+            BackendKind::Acp => Ok(Adapter::Acp(Box::new(acp::Stream::new(
+                &spec.turn_id,
+                &spec.cwd.to_string_lossy(),
+                UsageBase::of(spec),
+                permissions::Permissions::of(spec),
+            )))),
         }
     }
 
@@ -147,6 +157,7 @@ impl Adapter {
             Adapter::CodexAppServer(stream) => stream.on_line(line, out),
             Adapter::Claude(stream) => stream.on_line(line, out),
             Adapter::Gemini(stream) => stream.on_line(line, out),
+            Adapter::Acp(stream) => stream.on_line(line, out),
         }
     }
 
@@ -157,11 +168,12 @@ impl Adapter {
             Adapter::CodexAppServer(stream) => stream.finish(out),
             Adapter::Claude(stream) => stream.finish(out),
             Adapter::Gemini(stream) => stream.finish(out),
+            Adapter::Acp(stream) => stream.finish(out),
         }
     }
 
     /// The backend's own cancel.
-    pub fn cancel(&self) -> Cancel {
+    pub fn cancel(&mut self) -> Cancel {
         match self {
             Adapter::Claude(stream) => match stream.interrupt_line() {
                 Some(line) => Cancel::InputLine(line),
@@ -178,30 +190,11 @@ impl Adapter {
                 Some(line) => Cancel::Request(line),
                 None => Cancel::SignalLeader(Signal::INT),
             },
-        }
-    }
-
-    /// Lines the adapter has for the backend's stdin (requests and answers of its protocol);
-    /// empty for every adapter whose backend speaks no protocol on stdin.
-    pub fn take_input(&mut self) -> Vec<String> {
-        match self {
-            Adapter::CodexAppServer(stream) => stream.take_input(),
-            Adapter::CodexJsonl(_) | Adapter::Claude(_) | Adapter::Gemini(_) => Vec::new(),
-        }
-    }
-
-    /// The stdin line that answers the backend's approval request `request_id` with the
-    /// client's (or the policy's) `decision`.
-    /// `None` when the backend asked no such request (kind `codex` keeps Codex's request ids).
-    pub fn approval_answer(&mut self, request_id: &str, decision: &Value) -> Option<String> {
-        match self {
-            Adapter::Claude(stream) => Some(stream.approval_answer(request_id, decision)),
-            Adapter::CodexAppServer(stream) => stream.approval_answer(request_id, decision),
-            Adapter::CodexJsonl(_) | Adapter::Gemini(_) => Some(
-                serde_json::json!({
-                    "type": "approval.response", "id": request_id, "decision": decision})
-                .to_string(),
-            ),
+            // `session/cancel`; before the session exists, SIGINT (and stdin's EOF).
+            Adapter::Acp(stream) => match stream.cancel() {
+                Some(lines) => Cancel::Request(lines),
+                None => Cancel::SignalLeader(Signal::INT),
+            },
         }
     }
 
@@ -212,9 +205,59 @@ impl Adapter {
         match self {
             Adapter::Claude(stream) => stream.user_message(text),
             Adapter::CodexAppServer(stream) => stream.steer_request(text),
+            Adapter::Acp(stream) => stream.user_message(text),
             Adapter::CodexJsonl(_) | Adapter::Gemini(_) => None,
         }
     }
+
+    /// The lines the adapter has for the backend's stdin since the last call (the requests
+    /// and answers of its protocol: kind `codex`, an ACP client); written in order, before
+    /// anything else; empty for every backend that speaks no protocol on stdin.
+    pub fn take_input(&mut self) -> Vec<String> {
+        match self {
+            Adapter::CodexAppServer(stream) => stream.take_input(),
+            Adapter::Acp(stream) => stream.take_input(),
+            Adapter::CodexJsonl(_) | Adapter::Claude(_) | Adapter::Gemini(_) => Vec::new(),
+        }
+    }
+
+    /// The stdin line that answers the backend's approval request `request_id` with the
+    /// client's (or the policy's) `decision`; the events the decision causes (an ACP tool
+    /// call declined) go to `out`. `None` when the adapter knows no such request (kind `codex`
+    /// keeps Codex's request ids).
+    pub fn approval_answer(
+        &mut self,
+        request_id: &str,
+        decision: &Value,
+        out: &mut Vec<Event>,
+    ) -> Option<String> {
+        match self {
+            Adapter::Claude(stream) => Some(stream.approval_answer(request_id, decision)),
+            Adapter::CodexAppServer(stream) => stream.approval_answer(request_id, decision),
+            Adapter::Acp(stream) => stream.approval_answer(request_id, decision, out),
+            Adapter::CodexJsonl(_) | Adapter::Gemini(_) => Some(
+                serde_json::json!({
+                    "type": "approval.response", "id": request_id, "decision": decision})
+                .to_string(),
+            ),
+        }
+    }
+}
+
+/// How long an ACP agent may take to exit after the answer to its prompt (its input is
+/// closed then): Gemini CLI exits at once; codex-acp 0.16.0 does not exit at the end of its
+/// input, and is stopped (SIGTERM) after this.
+const ACP_MARKER_EXIT_MS: u64 = 1000;
+
+/// The interrupt ladder's grace periods for the spec's backend: the spec's own, with the
+/// exit after the end marker shortened for an ACP agent, whose process has nothing left to
+/// do once its prompt is answered.
+pub fn grace(spec: &Spec) -> crate::spec::GraceMs {
+    let mut grace = spec.grace_ms;
+    if spec.provider.kind == BackendKind::Acp {
+        grace.marker_exit = grace.marker_exit.min(ACP_MARKER_EXIT_MS);
+    }
+    grace
 }
 
 /// Whether a running turn of the provider takes more user messages (`turn/steer`): Claude
@@ -235,7 +278,7 @@ pub fn takes_image_flags(provider: &Provider) -> bool {
         // Its turn/start takes them as `localImage` inputs, whatever its command line.
         BackendKind::Codex => true,
         BackendKind::CodexExec => provider.args.is_empty(),
-        BackendKind::Jsonl | BackendKind::Claude | BackendKind::Gemini => false,
+        BackendKind::Jsonl | BackendKind::Claude | BackendKind::Gemini | BackendKind::Acp => false,
     }
 }
 
@@ -271,7 +314,7 @@ fn program(provider: &Provider) -> Result<PathBuf, String> {
         BackendKind::Codex | BackendKind::CodexExec => Ok(PathBuf::from("codex")),
         BackendKind::Claude => Ok(PathBuf::from("claude")),
         BackendKind::Gemini => Ok(PathBuf::from("gemini")),
-        BackendKind::Jsonl => Err(format!(
+        BackendKind::Jsonl | BackendKind::Acp => Err(format!(
             "provider {:?} has kind {:?} but no command",
             provider.name, provider.kind
         )),
@@ -289,7 +332,7 @@ fn args(spec: &Spec) -> Result<Vec<OsString>, String> {
         BackendKind::CodexExec => codex_default_args(spec),
         BackendKind::Claude => claude_default_args(spec, provider.input),
         BackendKind::Gemini => gemini_default_args(spec),
-        BackendKind::Jsonl => Vec::new(),
+        BackendKind::Jsonl | BackendKind::Acp => Vec::new(),
     })
 }
 
@@ -336,6 +379,12 @@ fn stdin(spec: &Spec) -> Stdin {
     if provider.kind == BackendKind::Codex {
         return Stdin::Protocol;
     }
+    if provider.kind == BackendKind::Acp {
+        // The client's JSON-RPC lines; the prompt goes in `session/prompt`.
+        return Stdin::UserMessages {
+            prompt: spec.prompt.clone(),
+        };
+    }
     match (provider.input, provider.prompt_via, provider.approvals) {
         (InputMode::StreamJson, _, _) => Stdin::UserMessages {
             prompt: spec.prompt.clone(),
@@ -351,7 +400,10 @@ fn kind_env(kind: BackendKind) -> Vec<(OsString, OsString)> {
     match kind {
         // Without it `gemini.js` re-spawns itself as a child `node` and its parent ignores
         // SIGINT, SIGTERM and SIGHUP.
-        BackendKind::Gemini => vec![("GEMINI_CLI_NO_RELAUNCH".into(), "true".into())],
+        // `gemini --acp` too.
+        BackendKind::Gemini | BackendKind::Acp => {
+            vec![("GEMINI_CLI_NO_RELAUNCH".into(), "true".into())]
+        }
         BackendKind::Jsonl | BackendKind::Codex | BackendKind::CodexExec | BackendKind::Claude => {
             Vec::new()
         }

@@ -88,6 +88,6 @@ pub fn builtin_models(kind: ProviderKind) -> &'static [KnownModel] {
         ProviderKind::Codex | ProviderKind::CodexExec => CODEX,
         ProviderKind::Claude => CLAUDE,
         ProviderKind::Gemini => GEMINI,
-        ProviderKind::Jsonl => &[],
+        ProviderKind::Jsonl | ProviderKind::Acp => &[],
     }
 }

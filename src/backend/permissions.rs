@@ -1,6 +1,7 @@
 //! What a turn's `approvalPolicy` and sandbox ask of its backend, kind by kind: the flags of
-//! Claude Code, Gemini CLI and `codex exec`, the environment every backend gets, and the
-//! settings a kind cannot hold, which `turn/start` refuses. The rule throughout: a backend never runs with
+//! Claude Code, Gemini CLI and `codex exec` (an ACP agent's session mode is
+//! `backend::acp::modes`), the environment every backend gets, and the settings a kind cannot
+//! hold, which `turn/start` refuses. The rule throughout: a backend never runs with
 //! more permission than the client asked for; where a kind can only hold a setting by giving
 //! less (a request nobody can be asked about is denied), it gives less, and
 //! `docs/backends.md` says so.
@@ -46,7 +47,7 @@ impl Approval {
     }
 
     /// Whether the client is to be asked at all.
-    fn asks(self) -> bool {
+    pub fn asks(self) -> bool {
         match self {
             Approval::Untrusted | Approval::OnRequest | Approval::Granular => true,
             Approval::Never => false,
@@ -149,6 +150,8 @@ pub fn refusal(spec: &Spec, as_root: bool) -> Option<String> {
         // `codex exec` holds every sandbox (`codex_exec_flags`) and every policy by asking
         // nobody; `granular` too.
         BackendKind::Jsonl | BackendKind::CodexExec => return None,
+        // An ACP agent's `args` only start it: the settings reach it through the protocol.
+        BackendKind::Acp => ("an ACP agent", acp_refusal(&permissions)?),
         _ if !own_command_line => return None,
         BackendKind::Claude => ("Claude Code", claude_refusal(&permissions, as_root)?),
         BackendKind::Gemini => ("Gemini CLI", gemini_refusal(&permissions)?),
@@ -179,6 +182,20 @@ fn gemini_refusal(permissions: &Permissions) -> Option<String> {
     match permissions.approval {
         Approval::Granular => Some(
             "approvalPolicy `granular`: its approval modes have no per-category policy".to_owned(),
+        ),
+        Approval::Untrusted | Approval::OnRequest | Approval::Never => None,
+    }
+}
+
+/// What no ACP agent can hold: the protocol has no per-category approval policy. (A
+/// read-only sandbox needs a session mode of the agent's that only the agent names, in its
+/// answer to `session/new`: without one the turn fails there, before its prompt;
+/// `backend::acp::modes`.)
+fn acp_refusal(permissions: &Permissions) -> Option<String> {
+    match permissions.approval {
+        Approval::Granular => Some(
+            "approvalPolicy `granular`: the Agent Client Protocol has no per-category policy"
+                .to_owned(),
         ),
         Approval::Untrusted | Approval::OnRequest | Approval::Never => None,
     }
@@ -446,5 +463,7 @@ mod tests {
         };
         assert!(claude_refusal(&granular, false).is_some_and(|why| why.contains("granular")));
         assert!(gemini_refusal(&granular).is_some());
+        assert!(acp_refusal(&granular).is_some_and(|why| why.contains("granular")));
+        assert!(acp_refusal(&full).is_none());
     }
 }

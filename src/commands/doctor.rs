@@ -54,10 +54,10 @@ struct Checked {
     version: Option<String>,
     /// The program and arguments of a new turn.
     command_line: Vec<String>,
-    /// How the prompt reaches the program: `argument` (in the command line), `stdin`, or
-    /// `streamJson` (the first user message on stdin), or `protocol` (in the `turn/start`
-    /// request of the backend's own protocol on stdin, kind `codex`); `None` without a
-    /// command line.
+    /// How the prompt reaches the program: `argument` (in the command line), `stdin`,
+    /// `streamJson` (the first user message on stdin), `protocol` (in the `turn/start`
+    /// request of the backend's own protocol on stdin, kind `codex`) or `sessionPrompt` (an
+    /// ACP agent's `session/prompt` request); `None` without a command line.
     prompt: Option<&'static str>,
     /// Why a turn cannot run; empty when it can.
     missing: Vec<String>,
@@ -114,6 +114,7 @@ fn check(provider: &Provider, default: bool) -> Checked {
     let prompt = command.as_ref().map(|command| match command.stdin {
         Stdin::Null | Stdin::ApprovalAnswers => "argument",
         Stdin::Prompt(_) => "stdin",
+        Stdin::UserMessages { .. } if provider.kind == ProviderKind::Acp => "sessionPrompt",
         Stdin::UserMessages { .. } => "streamJson",
         // The prompt is in the `turn/start` request of the backend's own protocol.
         Stdin::Protocol => "protocol",
@@ -184,14 +185,15 @@ fn argv(command: &BackendCommand) -> Vec<String> {
 }
 
 /// Whether the kind's CLI is one we know to answer `--version` (a `jsonl` provider runs any
-/// program, which might take the flag for a prompt).
+/// program, which might take the flag for a prompt; an `acp` agent may have no such flag
+/// and start serving its stdin instead, as codex-acp and claude-agent-acp do).
 fn knows_version_flag(kind: ProviderKind) -> bool {
     match kind {
         ProviderKind::Codex
         | ProviderKind::CodexExec
         | ProviderKind::Claude
         | ProviderKind::Gemini => true,
-        ProviderKind::Jsonl => false,
+        ProviderKind::Jsonl | ProviderKind::Acp => false,
     }
 }
 

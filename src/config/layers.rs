@@ -12,9 +12,11 @@ use super::de::{Problem, type_name};
 use super::error::{ConfigError, Fault, KeyPath, Origin, Segment};
 use super::{BUILTIN_DEFAULT_PROVIDER, DEFAULT_GRACE_MS};
 
-/// The built-in providers, as TOML, laid under the user's file. Their `args` are empty: the
-/// runner then builds the kind's own command line, which knows the model flag and the resume
-/// form (`src/backend/mod.rs`).
+/// The built-in providers, as TOML, laid under the user's file. The `args` of `codex`, `claude`
+/// and `gemini` are empty: the runner then builds the kind's own command line, which knows the
+/// model flag and the resume form (`src/backend/mod.rs`). The ACP agents (kind `acp`) are
+/// started as written: Gemini CLI in ACP mode and the npm adapters
+/// `@zed-industries/codex-acp` and `@agentclientprotocol/claude-agent-acp`.
 const BUILTIN_PROVIDERS: &str = r#"
 [providers.codex]
 kind = "codex"
@@ -29,6 +31,21 @@ args = []
 [providers.gemini]
 kind = "gemini"
 command = "gemini"
+args = []
+
+[providers.gemini-acp]
+kind = "acp"
+command = "gemini"
+args = ["--acp"]
+
+[providers.codex-acp]
+kind = "acp"
+command = "codex-acp"
+args = []
+
+[providers.claude-acp]
+kind = "acp"
+command = "claude-agent-acp"
 args = []
 "#;
 

@@ -103,9 +103,10 @@ pub struct Provider {
 impl Provider {
     /// Whether a turn can resume the backend session a previous turn recorded: the provider
     /// has `resume_args`, or runs the kind's own command line (kinds `codex`, `claude` and
-    /// `gemini` with `args` empty), which has its resume form.
+    /// `gemini` with `args` empty), which has its resume form, or is an ACP agent (its
+    /// `session/load`).
     pub fn can_resume(&self) -> bool {
-        self.resume_args.is_some() || self.runs_own_command_line()
+        self.resume_args.is_some() || self.runs_own_command_line() || self.kind == ProviderKind::Acp
     }
 
     /// Whether the runner builds the kind's own command line: a built-in kind, `args` empty.
@@ -135,15 +136,18 @@ pub enum ProviderKind {
     Claude,
     /// `gemini -p PROMPT -o stream-json`.
     Gemini,
+    /// An Agent Client Protocol agent over stdio (`command` and `args` start it).
+    Acp,
 }
 
 impl ProviderKind {
-    const ALL: [ProviderKind; 5] = [
+    const ALL: [ProviderKind; 6] = [
         ProviderKind::Jsonl,
         ProviderKind::Codex,
         ProviderKind::CodexExec,
         ProviderKind::Claude,
         ProviderKind::Gemini,
+        ProviderKind::Acp,
     ];
 
     /// The name used in the configuration file and in `spec.json`.
@@ -154,6 +158,7 @@ impl ProviderKind {
             ProviderKind::CodexExec => "codex-exec",
             ProviderKind::Claude => "claude",
             ProviderKind::Gemini => "gemini",
+            ProviderKind::Acp => "acp",
         }
     }
 }

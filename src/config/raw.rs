@@ -193,7 +193,8 @@ fn default_input(kind: ProviderKind, args: &[String]) -> InputMode {
         | ProviderKind::Jsonl
         | ProviderKind::Codex
         | ProviderKind::CodexExec
-        | ProviderKind::Gemini => InputMode::Once,
+        | ProviderKind::Gemini
+        | ProviderKind::Acp => InputMode::Once,
     }
 }
 

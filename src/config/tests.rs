@@ -307,7 +307,7 @@ fn unknown_values_list_the_valid_ones() {
             text("[providers.x]\nkind = \"foo\"\ncommand = \"x\""),
             &[],
             "line 2, column 8: providers.x.kind: unknown value \"foo\", expected one of jsonl, \
-             codex, codex-exec, claude, gemini",
+             codex, codex-exec, claude, gemini, acp",
         ),
         (
             x("prompt_via = \"pipe\""),
@@ -331,7 +331,7 @@ fn unknown_values_list_the_valid_ones() {
             text("default_provider = \"nope\""),
             &[],
             "line 1, column 20: default_provider: unknown provider \"nope\", expected one of \
-             claude, codex, demo, gemini",
+             claude, claude-acp, codex, codex-acp, demo, gemini, gemini-acp",
         ),
     ]);
 }
@@ -343,7 +343,7 @@ fn missing_and_empty_values_are_named_at_their_table() {
             text("[providers.x]\ncommand = \"x\""),
             &[],
             "line 1, column 12: providers.x.kind: missing, expected one of jsonl, codex, \
-             codex-exec, claude, gemini",
+             codex-exec, claude, gemini, acp",
         ),
         (
             text("[providers.x]\nkind = \"jsonl\""),
@@ -429,7 +429,7 @@ fn an_error_in_an_override_names_the_override() {
             text(""),
             &["providers.codex.kind=foo"],
             "override `providers.codex.kind=foo`: providers.codex.kind: unknown value \"foo\", \
-             expected one of jsonl, codex, codex-exec, claude, gemini",
+             expected one of jsonl, codex, codex-exec, claude, gemini, acp",
         ),
         // The override replaced the file's `args`: the element is the override's.
         (
@@ -444,7 +444,7 @@ fn an_error_in_an_override_names_the_override() {
             file.clone(),
             &["providers.x.model=m", "providers.new.command=new"],
             "override `providers.new.command=new`: providers.new.kind: missing, expected one of \
-             jsonl, codex, codex-exec, claude, gemini",
+             jsonl, codex, codex-exec, claude, gemini, acp",
         ),
         // A value of the file stays the file's beside an override of another key.
         (

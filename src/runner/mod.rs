@@ -332,7 +332,7 @@ fn supervise(
         record,
         backend,
         scope,
-        spec.grace_ms,
+        backend::grace(&spec),
         socket_path,
     )
     .with_approvals(approvals::Approvals::new(

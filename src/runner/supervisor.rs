@@ -529,10 +529,13 @@ impl Supervisor {
         if !self.approvals.take(request_id) {
             return Ok(());
         }
-        let sent = match self.backend.adapter.approval_answer(request_id, &decision) {
-            Some(line) => self.approvals.send_answer(line, self.messages.as_ref()),
-            None => false,
-        };
+        let mut events = Vec::new();
+        let line = self
+            .backend
+            .adapter
+            .approval_answer(request_id, &decision, &mut events);
+        let sent =
+            line.is_some_and(|line| self.approvals.send_answer(line, self.messages.as_ref()));
         if !sent {
             tracing::warn!(
                 request_id,
@@ -546,7 +549,8 @@ impl Supervisor {
                 decided_by,
             },
             Durability::Flushed,
-        )
+        )?;
+        self.record_backend_events(events)
     }
 
     /// No client can answer: the spec's `approvalPolicy` decides every pending request.
@@ -647,30 +651,35 @@ impl Supervisor {
         Ok(())
     }
 
-    /// The backend's own cancel: its interrupt line on stdin, then EOF, or a signal.
+    /// The backend's own cancel: its interrupt line on stdin, then EOF (or, for a protocol
+    /// request, EOF at the end marker), or a signal.
     fn send_cancel(&mut self) {
         let cancel = self.backend.adapter.cancel();
-        if let Cancel::Request(line) = &cancel
-            && let Some(stdin) = self.messages.as_ref()
-            && stdin.send(line.clone()).is_ok()
-        {
-            // The backend ends its turn itself; its marker closes stdin.
-            return;
-        }
-        let signal = match (cancel, self.messages.take()) {
-            (Cancel::InputLine(line), Some(messages)) => {
-                // The backend's own interrupt, then EOF (dropping the sender closes stdin
-                // once the line is written).
-                match messages.send(line) {
-                    Ok(()) => None,
-                    Err(_) => Some(Signal::INT),
+        let sent = |messages: Option<&mpsc::Sender<String>>, line: String| {
+            messages.is_some_and(|messages| messages.send(line).is_ok())
+        };
+        let signal = match cancel {
+            // The backend's own interrupt, then EOF (dropping the sender closes stdin once
+            // the line is written).
+            Cancel::InputLine(line) => {
+                let messages = self.messages.take();
+                // Stdin already closed: the signal is the only cancel left.
+                (!sent(messages.as_ref(), line)).then_some(Signal::INT)
+            }
+            // The backend's own cancel request; stdin stays open for what it still asks and
+            // closes at its end marker.
+            Cancel::Request(line) => {
+                if sent(self.messages.as_ref(), line) {
+                    None
+                } else {
+                    self.messages = None;
+                    Some(Signal::INT)
                 }
             }
-            // Stdin is already closed: the signal is the only cancel left.
-            (Cancel::InputLine(_), None) => Some(Signal::INT),
-            // Stdin is gone: the signal is the only cancel left.
-            (Cancel::Request(_), _) => Some(Signal::INT),
-            (Cancel::SignalLeader(signal), _) => Some(signal),
+            Cancel::SignalLeader(signal) => {
+                self.messages = None;
+                Some(signal)
+            }
         };
         if let Some(signal) = signal {
             // The leader is our unreaped child or its pidfd reports it gone: never a

@@ -30,7 +30,7 @@ fn has_flag(argv: &[String], flag: &str, value: &str) -> bool {
 }
 
 /// `turn/start` with `extra` merged in; returns the whole response.
-fn turn_start(host: &mut Host, text: &str, extra: Value) -> Value {
+pub(crate) fn turn_start(host: &mut Host, text: &str, extra: Value) -> Value {
     let mut params = json!({"threadId": host.thread_id,
         "input": [{"type": "text", "text": text}]});
     if let (Some(params), Some(extra)) = (params.as_object_mut(), extra.as_object()) {
@@ -40,7 +40,7 @@ fn turn_start(host: &mut Host, text: &str, extra: Value) -> Value {
 }
 
 /// The turn id of a `turn/start` response that succeeded.
-fn started_turn(response: &Value) -> String {
+pub(crate) fn started_turn(response: &Value) -> String {
     response["result"]["turn"]["id"]
         .as_str()
         .unwrap_or_else(|| panic!("turn/start failed: {response}"))
@@ -49,7 +49,7 @@ fn started_turn(response: &Value) -> String {
 
 /// A refused `turn/start`: `-32602` whose message names `provider` and every one of `words`;
 /// the server then still serves (`thread/read` answers) and started no turn.
-fn assert_refused(host: &mut Host, response: &Value, provider: &str, words: &[&str]) {
+pub(crate) fn assert_refused(host: &mut Host, response: &Value, provider: &str, words: &[&str]) {
     let error = &response["error"];
     assert_eq!(error["code"], -32602, "{response}");
     let message = error["message"].as_str().unwrap_or_default();

@@ -52,20 +52,7 @@ fn doctor_without_any_cli_on_path_says_so_for_each_provider_and_fails() {
     let path = [("PATH", path_str(&empty))];
     let path: Vec<(&str, &str)> = path.iter().map(|(k, v)| (*k, v.as_str())).collect();
 
-    let text = doctor(&sandbox, &[], &path);
-    assert_eq!(text.code, Some(1), "{text:?}");
-    for name in ["codex", "claude", "gemini"] {
-        assert!(
-            text.stdout
-                .contains(&format!("  missing  `{name}` was not found in PATH\n")),
-            "{name}: {text:?}"
-        );
-    }
-    assert!(
-        text.stdout
-            .ends_with("the default provider codex cannot run a turn\n"),
-        "{text:?}"
-    );
+    assert_text_says_every_program_is_missing(&sandbox, &path);
 
     let cli = doctor(&sandbox, &["--json"], &path);
     assert_eq!(cli.code, Some(1), "{cli:?}");
@@ -80,7 +67,8 @@ fn doctor_without_any_cli_on_path_says_so_for_each_provider_and_fails() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["claude", "codex", "demo", "gemini"]);
+    let builtin = "claude claude-acp codex codex-acp demo gemini gemini-acp";
+    assert_eq!(names.join(" "), builtin);
     // The built-in demo backend is this executable: it can always run a turn.
     let demo = provider(&report, "demo");
     assert_eq!(
@@ -106,6 +94,7 @@ fn doctor_without_any_cli_on_path_says_so_for_each_provider_and_fails() {
         );
     }
     assert_new_turn_command_lines(&report);
+    assert_acp_providers_missing(&report);
 }
 
 /// The command line of a new turn of each built-in CLI, with the default policies.
@@ -128,6 +117,53 @@ fn assert_new_turn_command_lines(report: &serde_json::Value) {
             "--prompt={prompt}"
         ])
     );
+}
+
+/// `doctor` in text: each program missing, and the verdict last.
+fn assert_text_says_every_program_is_missing(sandbox: &Sandbox, path: &[(&str, &str)]) {
+    let text = doctor(sandbox, &[], path);
+    assert_eq!(text.code, Some(1), "{text:?}");
+    for name in ["codex", "claude", "gemini", "codex-acp", "claude-agent-acp"] {
+        assert!(
+            text.stdout
+                .contains(&format!("  missing  `{name}` was not found in PATH\n")),
+            "{name}: {text:?}"
+        );
+    }
+    assert!(
+        text.stdout
+            .ends_with("the default provider codex cannot run a turn\n"),
+        "{text:?}"
+    );
+}
+
+/// The built-in ACP agents of a report made without any CLI: started as configured, the prompt
+/// in `session/prompt`, each program missing.
+fn assert_acp_providers_missing(report: &Value) {
+    for (name, command, args) in [
+        ("gemini-acp", "gemini", json!(["--acp"])),
+        ("codex-acp", "codex-acp", json!([])),
+        ("claude-acp", "claude-agent-acp", json!([])),
+    ] {
+        let checked = provider(report, name);
+        let mut command_line = vec![json!(command)];
+        command_line.extend(args.as_array().unwrap().iter().cloned());
+        assert_eq!(
+            checked,
+            &json!({
+                "name": name,
+                "kind": "acp",
+                "default": false,
+                "command": command,
+                "binary": null,
+                "version": null,
+                "commandLine": command_line,
+                "prompt": "sessionPrompt",
+                "missing": [format!("`{command}` was not found in PATH")],
+                "ready": false,
+            })
+        );
+    }
 }
 
 /// The first line `bin --version` prints, asked directly.

@@ -21,7 +21,7 @@ use crate::support::schema::Conformance;
 use crate::support::{DEFAULT_TIMEOUT, Sandbox, ServerProcess, wait_until};
 
 /// The first line of the demo's answer (`src/commands/demo_agent.rs`).
-const DEMO_LABEL: &str =
+pub(crate) const DEMO_LABEL: &str =
     "[demo] This is agent-host's built-in demo backend: a scripted turn, no model.";
 
 /// What a finished `run` printed, and how it ended.
@@ -310,7 +310,7 @@ fn approvals_are_declined_with_no_and_accepted_with_yes() {
 }
 
 /// A configuration where the demo waits `ms` between its steps (a turn to interrupt).
-fn slow_demo(sandbox: &Sandbox, ms: u64) -> std::path::PathBuf {
+pub(crate) fn slow_demo(sandbox: &Sandbox, ms: u64) -> std::path::PathBuf {
     let config = sandbox.root().join("slow.toml");
     std::fs::write(
         &config,
@@ -321,7 +321,7 @@ fn slow_demo(sandbox: &Sandbox, ms: u64) -> std::path::PathBuf {
 }
 
 /// The one turn of the sandbox that has not ended: (thread, turn, runner, backend).
-fn running_turn(sandbox: &Sandbox) -> (String, String, (i32, u64), (i32, u64)) {
+pub(crate) fn running_turn(sandbox: &Sandbox) -> (String, String, (i32, u64), (i32, u64)) {
     let listed = agent_host(&sandbox.state_dir(), &["turns"]);
     let turn: Value = serde_json::from_str(listed.stdout.trim())
         .unwrap_or_else(|err| panic!("{err}: {listed:?}"));

@@ -132,6 +132,19 @@ impl<W: Write> Text<W> {
         Ok(())
     }
 
+    /// Before a line on stderr: the cursor at the start of an empty line of the terminal, so
+    /// that the line neither follows streamed text nor mixes with the status line's remnants
+    /// (the status line is cleared; the next tick draws it again below).
+    fn line_start_for_stderr(&mut self) -> io::Result<()> {
+        self.line_start()?;
+        if self.status_shown {
+            self.out.write_all(CLEAR_LINE.as_bytes())?;
+            self.status_shown = false;
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+
     fn ours(&self, turn: &str) -> bool {
         turn == self.turn
     }
@@ -369,6 +382,7 @@ impl<W: Write> View for Text<W> {
 
     fn interrupting(&mut self, turn: &str) -> io::Result<()> {
         self.doing = Doing::Interrupting;
+        self.line_start_for_stderr()?;
         let mut stderr = io::stderr().lock();
         writeln!(
             stderr,
@@ -377,7 +391,7 @@ impl<W: Write> View for Text<W> {
     }
 
     fn leaving(&mut self) -> io::Result<()> {
-        self.line_start()?;
+        self.line_start_for_stderr()?;
         let mut stderr = io::stderr().lock();
         writeln!(
             stderr,

@@ -242,6 +242,7 @@ pub(crate) fn spec_provider(provider: &crate::config::Provider, resuming: bool) 
             ProviderKind::CodexExec => spec::BackendKind::CodexExec,
             ProviderKind::Claude => spec::BackendKind::Claude,
             ProviderKind::Gemini => spec::BackendKind::Gemini,
+            ProviderKind::Acp => spec::BackendKind::Acp,
         },
         command: provider.command.clone(),
         args,

@@ -124,3 +124,30 @@ fn the_status_line_shows_a_short_command() {
     assert_eq!(short("make\nmore"), "make…");
     assert_eq!(short(&"x".repeat(50)), format!("{}…", "x".repeat(40)));
 }
+
+#[test]
+fn ctrl_c_clears_the_status_line_before_its_line_on_stderr() {
+    // The line about the interrupt goes to stderr, on the same terminal: stdout's status line
+    // must be gone from the row first, or its text stays in front of that line.
+    let mut view = Text::new(Vec::new(), Styling::Terminal, "T", "U");
+    view.tick().unwrap();
+    let drawn = view.out.len();
+    assert!(String::from_utf8_lossy(&view.out).contains(" working "));
+    view.interrupting("U").unwrap();
+    assert_eq!(&view.out[drawn..], CLEAR_LINE.as_bytes());
+    // Then the status line is drawn again, saying what happens now.
+    view.tick().unwrap();
+    let after = String::from_utf8_lossy(&view.out[drawn..]).into_owned();
+    assert!(after.contains(" interrupting (Ctrl-C again"), "{after:?}");
+    // Streamed text left open is ended first, so the stderr line starts a line of its own.
+    let mut view = Text::new(Vec::new(), Styling::Terminal, "T", "U");
+    let delta = notification(
+        "item/agentMessage/delta",
+        json!({"threadId": "T", "turnId": "U", "itemId": "m", "delta": "Hel"}),
+    );
+    view.notification(delta).unwrap();
+    view.interrupting("U").unwrap();
+    assert_eq!(String::from_utf8_lossy(&view.out), "Hel\n");
+    view.leaving().unwrap();
+    assert_eq!(String::from_utf8_lossy(&view.out), "Hel\n");
+}

@@ -16,6 +16,10 @@ nothing twice):
                     (src/backend/<kind>.rs) and the `line` commands of the fake agent's
                     scripts (fixtures/agent-scripts/), one seed per source file; claude seeds
                     come twice, for one-shot (first byte 0) and stream-json input (first byte 1)
+  acp               (and any target) the files of fuzz/seeds/<target>/, written by hand where
+                    no fixture holds the format (an ACP turn: the answers to the adapter's
+                    initialize, session/new and session/set_mode, updates, a permission
+                    request, the prompt's answer)
 """
 
 import glob
@@ -113,12 +117,19 @@ def seeds():
                 yield target, data
 
 
+def committed():
+    """(target, bytes) for every file of fuzz/seeds/<target>/."""
+    for path in fixtures("fuzz/seeds/*/*"):
+        with open(path, "rb") as file:
+            yield os.path.basename(os.path.dirname(path)), file.read()
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     out = sys.argv[1]
     counts = {}
-    for target, data in seeds():
+    for target, data in list(seeds()) + list(committed()):
         folder = os.path.join(out, target)
         os.makedirs(folder, exist_ok=True)
         name = "seed-" + hashlib.sha256(data).hexdigest()[:16]

@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 CARGO_FUZZ_VERSION=0.13.2
 FUZZ_ROOT=.cache/cargo-fuzz
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-30}
-ALL_TARGETS=(framing config codex_jsonl claude gemini codex_app_server)
+ALL_TARGETS=(framing config codex_jsonl claude gemini codex_app_server acp)
 BUILD_FLAGS=(--sanitizer none --debug-assertions)
 
 say() { printf 'fuzz: %s\n' "$*" >&2; }

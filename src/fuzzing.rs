@@ -156,6 +156,8 @@ pub enum Stream {
     Gemini,
     /// A `codex app-server`'s JSON-RPC, as its client (kind `codex`).
     CodexAppServer,
+    /// An Agent Client Protocol agent's JSON-RPC, as its client (kind `acp`).
+    Acp,
 }
 
 /// One backend's stdout: `data` split at `\n` and fed to the adapter line by line, as the
@@ -169,15 +171,29 @@ pub fn backend_stream(stream: Stream, data: &[u8]) {
         Err(why) => panic!("no adapter for {stream:?}: {why}"),
     };
     let mut out = Vec::new();
+    // The first user message is the prompt where stdin carries user messages (the runner's
+    // `with_user_messages`); the others start with the backend's protocol.
+    match stream {
+        Stream::ClaudeStreamJsonInput | Stream::Acp => {
+            let _ = adapter.user_message("fuzz");
+        }
+        Stream::CodexJsonl | Stream::Claude | Stream::Gemini | Stream::CodexAppServer => {}
+    }
     let _ = adapter.take_input();
     for (number, line) in data.split(|&b| b == b'\n').enumerate() {
         let from = out.len();
         adapter.on_line(line, &mut out);
         let _ = adapter.take_input();
-        for event in &out[from..] {
-            if let Event::ApprovalRequested { request_id, .. } = event {
-                let _ = adapter.approval_answer(request_id, &json!("accept"));
-            }
+        let asked: Vec<String> = out[from..]
+            .iter()
+            .filter_map(|event| match event {
+                Event::ApprovalRequested { request_id, .. } => Some(request_id.clone()),
+                _ => None,
+            })
+            .collect();
+        for (index, request_id) in asked.iter().enumerate() {
+            let decision = if index % 2 == 0 { "accept" } else { "decline" };
+            let _ = adapter.approval_answer(request_id, &json!(decision), &mut out);
         }
         if number % 16 == 5 {
             let _ = adapter.user_message("steered");
@@ -203,6 +219,7 @@ fn spec(stream: Stream) -> Spec {
         Stream::ClaudeStreamJsonInput => (BackendKind::Claude, InputMode::StreamJson),
         Stream::Gemini => (BackendKind::Gemini, InputMode::Once),
         Stream::CodexAppServer => (BackendKind::Codex, InputMode::Once),
+        Stream::Acp => (BackendKind::Acp, InputMode::Once),
     };
     Spec {
         v: 1,
@@ -224,8 +241,8 @@ fn spec(stream: Stream) -> Spec {
         images: Vec::new(),
         model: None,
         resume_session_id: Some("session-1".to_owned()),
-        approval_policy: None,
-        sandbox_policy: None,
+        approval_policy: Some(json!("on-request")),
+        sandbox_policy: Some(json!({"type": "workspaceWrite", "networkAccess": false})),
         grace_ms: GraceMs::default(),
         previous_total_usage: None,
         resumed_session_usage: None,
@@ -275,12 +292,35 @@ mod tests {
             Stream::ClaudeStreamJsonInput,
             Stream::Gemini,
             Stream::CodexAppServer,
+            Stream::Acp,
         ];
         for data in &scripts {
             for stream in streams {
                 backend_stream(stream, data);
             }
         }
+        for data in fixtures("fuzz/seeds/acp", ".jsonl") {
+            backend_stream(Stream::Acp, &data);
+        }
+    }
+
+    /// The hand-written ACP seed is a whole turn: it reaches the end marker, so the fuzzer
+    /// starts from inputs that get past the handshake.
+    #[test]
+    fn the_acp_seed_is_a_whole_turn() {
+        let data = &fixtures("fuzz/seeds/acp", ".jsonl")[0];
+        let mut adapter = Adapter::new(&spec(Stream::Acp)).unwrap();
+        let mut out = Vec::new();
+        let _ = adapter.user_message("fuzz");
+        for line in data.split(|&b| b == b'\n') {
+            adapter.on_line(line, &mut out);
+            let _ = adapter.take_input();
+        }
+        assert!(
+            out.iter()
+                .any(|event| matches!(event, Event::Marker { .. })),
+            "{out:?}"
+        );
     }
 
     #[test]

@@ -40,7 +40,8 @@ use crate::runner::{EXIT_FILE, PROCESS_FILE};
 use crate::server::recovery::recover_turn;
 use crate::spec::GraceMs;
 
-/// Cases per run: enough to mix every kind of step, few enough to run in seconds.
+/// Cases per run: enough to mix every kind of step, few enough to run in seconds
+/// (`PROPTEST_CASES=N` runs more).
 const CASES: u32 = 48;
 /// The longest interleaving generated.
 const MAX_STEPS: usize = 24;
@@ -705,7 +706,10 @@ fn check_read_back<'a>(
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: CASES,
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|cases| cases.parse().ok())
+            .unwrap_or(CASES),
         failure_persistence: None,
         ..ProptestConfig::default()
     })]

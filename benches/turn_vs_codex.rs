@@ -1,8 +1,9 @@
-//! Turn round trips side by side: `codex app-server` 0.169.0 and `agent-host app-server` whose
-//! provider (kind `codex`) runs the same Codex binary as `codex exec --json`, both against a
-//! loopback mock of the OpenAI Responses API (the real-Codex tests' mock,
-//! `tests/it/support/mock_responses.rs`). A third column runs that `codex exec --json` command
-//! line alone, spawned by the bench, to tell agent-host's own cost from its backend's.
+//! Turn round trips side by side: `codex app-server` 0.169.0 and `agent-host app-server`
+//! whose provider (kind `codex`) runs the same Codex binary as a fresh `codex app-server` per
+//! turn, both against a loopback mock of the OpenAI Responses API (the real-Codex tests' mock,
+//! `tests/it/support/mock_responses.rs`). agent-host runs twice: **cold** (each turn's backend
+//! is started for it) and **warm** (`warm_spare = true`: the turn takes a backend a spare
+//! started before it; `docs/arch/runner.md`, "Warm spares").
 //!
 //! Two scenarios, each on a new server with one thread:
 //! - **message**: `turn/start` with a short prompt; the mock answers with a short assistant
@@ -14,9 +15,10 @@
 //! Timed: `turn/start` written → `turn/started` read, → the model request(s) at the mock, →
 //! `turn/completed` read. A reader thread stamps every server line as it arrives and one
 //! stamps every mock request. For agent-host the turn's own records split the time further:
-//! runner start (`process.json`), backend spawned (`runnerStarted`), backend's first event,
-//! backend exit seen (`turnEnded`); those are wall-clock milliseconds. The first turn of each
-//! server (the first bare `codex exec`) is reported apart and left out of the medians.
+//! runner took the turn (`process.json`), backend handed to the turn (`runnerStarted`), its
+//! first event (`backendSession`, Codex's thread opened), backend exit seen (`turnEnded`);
+//! those are wall-clock milliseconds. The first turn of each server (always cold: no spare
+//! yet) is reported apart and left out of the medians.
 //!
 //! `cargo bench --bench turn_vs_codex` (options after `--`: `--turns N`, default 20;
 //! `--tool-turns N`, default 20, 0 skips the tool scenario). Without `--bench` (`cargo test
@@ -142,33 +144,34 @@ impl Scenario {
     }
 }
 
-/// One timed turn. Instants are offsets in milliseconds from `turn/start` written (for the
-/// bare `codex exec`: from its spawn).
+/// One timed turn. Instants are offsets in milliseconds from `turn/start` written.
 #[derive(Debug, Clone, Default)]
 struct Turn {
-    /// `turn/started` read (the bare `codex exec`: its `turn.started` line).
+    /// `turn/started` read.
     started: f64,
     /// When each model request reached the mock.
     requests: Vec<f64>,
-    /// `turn/completed` read (the bare `codex exec`: the process reaped).
+    /// `turn/completed` read.
     completed: f64,
-    /// `item/agentMessage/delta` notifications (a server's turn only).
+    /// `item/agentMessage/delta` notifications.
     deltas: Option<usize>,
-    /// The first `item/agentMessage/delta` read (a server's turn only).
+    /// The first `item/agentMessage/delta` read.
     first_delta: Option<f64>,
-    /// agent-host only: when the turn's runner started (`process.json`).
+    /// agent-host only: when the turn's runner took the turn (`process.json`).
     runner_started: Option<f64>,
-    /// The `codex exec` process: agent-host's backend (from the turn's records: wall-clock
-    /// milliseconds) or the bare one.
-    exec: Option<Exec>,
+    /// agent-host only: the turn's backend, from the turn's records (wall-clock ms).
+    backend: Option<Backend>,
 }
 
-/// When a `codex exec` process was spawned, printed its first event and exited.
+/// When agent-host's backend of a turn was handed to the turn (`runnerStarted`), opened
+/// Codex's thread (`backendSession`) and exited (`turnEnded`); and, for a backend a warm
+/// spare started, when that was (before `turn/start`: negative).
 #[derive(Debug, Clone, Copy, Default)]
-struct Exec {
+struct Backend {
     spawned: f64,
     first_event: f64,
     exited: f64,
+    spare_started: Option<f64>,
 }
 
 /// Every turn of one contender in one scenario.
@@ -177,8 +180,7 @@ struct Runs {
     turns: Vec<Turn>,
     /// Requests the mock does not serve (e.g. `GET /models`): method and path.
     unexpected: Vec<String>,
-    /// Whether every process exited by itself (a server when its stdin closed, `codex
-    /// exec` after its turn).
+    /// Whether the server exited by itself when its stdin closed.
     exited: bool,
 }
 
@@ -187,11 +189,12 @@ struct Runs {
 enum Contender {
     /// `codex app-server`, one process and thread for every turn.
     AppServer,
-    /// `agent-host app-server`, one process and thread; each turn runs `codex exec --json`.
+    /// `agent-host app-server`, one process and thread; each turn starts its own `codex
+    /// app-server`.
     AgentHost,
-    /// `codex exec --json` started by the bench, one process per turn, no server: what
-    /// agent-host's backend costs by itself.
-    Exec,
+    /// The same with `warm_spare = true`: each turn takes the `codex app-server` a spare
+    /// started before it (the server's first turn excepted).
+    AgentHostWarm,
 }
 
 /// A contender and the Codex binary it runs.
@@ -260,13 +263,14 @@ impl Drop for StampedMock {
 }
 
 /// agent-host's config: the provider `codex` (kind `codex`, the adapter's own command line)
-/// runs the installed binary with its own `CODEX_HOME`.
-fn agent_host_config(codex: &Path, codex_home: &Path) -> String {
+/// runs the installed binary with its own `CODEX_HOME`, with a warm spare or without.
+fn agent_host_config(codex: &Path, codex_home: &Path, warm_spare: bool) -> String {
     format!(
         r#"default_provider = "codex"
 [providers.codex]
 kind = "codex"
 command = {command:?}
+warm_spare = {warm_spare}
 [providers.codex.env]
 CODEX_HOME = {codex_home:?}
 "#,
@@ -280,18 +284,17 @@ impl Side {
         match self.contender {
             Contender::AppServer => "codex app-server",
             Contender::AgentHost => "agent-host",
-            Contender::Exec => "codex exec",
+            Contender::AgentHostWarm => "agent-host (warm spare)",
         }
     }
 
-    /// How the contender runs in `sandbox` with its model requests going to `base_url`
-    /// (for the bare `codex exec`, its environment: the arguments are the turn's).
+    /// How the contender runs in `sandbox` with its model requests going to `base_url`.
     fn launch(&self, sandbox: &Sandbox, base_url: &str) -> Result<Launch, String> {
         match self.contender {
-            Contender::AppServer | Contender::Exec => {
+            Contender::AppServer => {
                 sandbox.launch_with(Kind::Codex, &self.codex, Some(base_url), "")
             }
-            Contender::AgentHost => {
+            Contender::AgentHost | Contender::AgentHostWarm => {
                 let codex_home = sandbox.path("codex-home");
                 std::fs::create_dir_all(&codex_home)
                     .map_err(|e| format!("cannot create {}: {e}", codex_home.display()))?;
@@ -302,7 +305,11 @@ impl Side {
                     Kind::AgentHost,
                     &setup::agent_host_binary(),
                     None,
-                    &agent_host_config(&self.codex, &codex_home),
+                    &agent_host_config(
+                        &self.codex,
+                        &codex_home,
+                        self.contender == Contender::AgentHostWarm,
+                    ),
                 )
             }
         }
@@ -314,9 +321,6 @@ impl Side {
         let script: Vec<Reply> = (0..=turns).flat_map(|_| scenario.replies()).collect();
         let lifetime = Duration::from_secs(60) + TURN_TIMEOUT.saturating_mul(turns as u32 + 1);
         let mock = StampedMock::start(script, lifetime);
-        if self.contender == Contender::Exec {
-            return self.exec_runs(&sandbox, &mock, scenario, turns);
-        }
         let mut server = Server::spawn(&self.launch(&sandbox, &mock.base_url)?)?;
         let outcome = self.turns(&sandbox, &mut server, &mock, scenario, turns);
         let exited = server.shutdown();
@@ -441,17 +445,17 @@ impl Side {
         let turn_started =
             turn_started.ok_or_else(|| format!("{}: no turn/started", self.name()))?;
         let requests = self.requests(mock, sent, scenario)?;
-        let (runner_started, exec) = match self.contender {
-            Contender::AppServer | Contender::Exec => (None, None),
-            Contender::AgentHost => {
+        let (runner_started, backend) = match self.contender {
+            Contender::AppServer => (None, None),
+            Contender::AgentHost | Contender::AgentHostWarm => {
                 let dir = sandbox
                     .state_dir()
                     .join("threads")
                     .join(thread_id)
                     .join("turns")
                     .join(&turn_id);
-                let (runner, exec) = read_records(&dir, wall_ms(wall_sent))?;
-                (Some(runner), Some(exec))
+                let (runner, backend) = read_records(&dir, wall_ms(wall_sent))?;
+                (Some(runner), Some(backend))
             }
         };
         Ok(Turn {
@@ -461,7 +465,7 @@ impl Side {
             deltas: Some(deltas.len()),
             first_delta: deltas.first().map(|&at| ms_between(sent, at)),
             runner_started,
-            exec,
+            backend,
         })
     }
 
@@ -499,112 +503,6 @@ impl Side {
             )),
         }
     }
-
-    /// The first run and `turns` more of a bare `codex exec --json`, the command line
-    /// agent-host's provider runs, each a new process.
-    fn exec_runs(
-        &self,
-        sandbox: &Sandbox,
-        mock: &StampedMock,
-        scenario: Scenario,
-        turns: usize,
-    ) -> Result<Runs, String> {
-        let mut all = Vec::with_capacity(turns + 1);
-        let mut exited = true;
-        for _ in 0..=turns {
-            let (turn, by_itself) = self.exec_turn(sandbox, mock, scenario)?;
-            exited &= by_itself;
-            all.push(turn);
-        }
-        let unexpected = mock
-            .drain()
-            .into_iter()
-            .filter_map(|(_, event)| match event {
-                MockEvent::Unexpected { request_line } => Some(request_line),
-                _ => None,
-            })
-            .collect();
-        let first = all.remove(0);
-        Ok(Runs {
-            first,
-            turns: all,
-            unexpected,
-            exited,
-        })
-    }
-
-    /// One `codex exec --json` run, spawn → exit; also whether it exited by itself.
-    fn exec_turn(
-        &self,
-        sandbox: &Sandbox,
-        mock: &StampedMock,
-        scenario: Scenario,
-    ) -> Result<(Turn, bool), String> {
-        let _ = mock.drain();
-        let mut launch = self.launch(sandbox, &mock.base_url)?;
-        // `codex exec --json --skip-git-repo-check -C CWD -- PROMPT`: agent-host's argv for a
-        // provider of kind `codex` with no `args`, no model and no session.
-        launch.args = ["exec", "--json", "--skip-git-repo-check", "-C"]
-            .into_iter()
-            .map(Into::into)
-            .chain([
-                sandbox.work_dir().into_os_string(),
-                "--".into(),
-                PROMPT.into(),
-            ])
-            .collect();
-        let sent = Instant::now();
-        let mut exec = Server::spawn(&launch)?;
-        // Input at its end at once, as from agent-host's `/dev/null`.
-        exec.close_stdin();
-        let mut first_event = None;
-        let mut started = None;
-        let mut command_ok = false;
-        let (last, _) = exec.wait_for("turn.completed", TURN_TIMEOUT, |event, at| {
-            first_event.get_or_insert(at);
-            let kind = event["type"].as_str().unwrap_or_default();
-            if kind == "turn.started" {
-                started.get_or_insert(at);
-            }
-            let item = &event["item"];
-            if kind == "item.completed"
-                && item["type"] == "command_execution"
-                && item["exit_code"] == 0
-                && item["aggregated_output"]
-                    .as_str()
-                    .is_some_and(|out| out.contains(COMMAND_OUTPUT))
-            {
-                command_ok = true;
-            }
-            matches!(kind, "turn.completed" | "turn.failed" | "error")
-        })?;
-        let by_itself = exec.shutdown();
-        let exited = Instant::now();
-        if last["type"] != "turn.completed" {
-            return Err(format!("codex exec: the turn failed: {last}"));
-        }
-        if scenario == Scenario::Tool && !command_ok {
-            return Err(format!(
-                "codex exec: no completed command_execution of {COMMAND:?} printing {COMMAND_OUTPUT:?}"
-            ));
-        }
-        let requests = self.requests(mock, sent, scenario)?;
-        let exited = ms_between(sent, exited);
-        let turn = Turn {
-            started: ms_between(sent, started.ok_or("codex exec: no turn.started")?),
-            requests,
-            completed: exited,
-            deltas: None,
-            first_delta: None,
-            runner_started: None,
-            exec: Some(Exec {
-                spawned: 0.0,
-                first_event: ms_between(sent, first_event.ok_or("codex exec: no event")?),
-                exited,
-            }),
-        };
-        Ok((turn, by_itself))
-    }
 }
 
 /// Whether a model request carries the output of the command (a `function_call_output`).
@@ -620,8 +518,8 @@ fn tool_output_in(body: &Value) -> bool {
 }
 
 /// The turn's records in `dir` as offsets (ms) from `sent_ms` (wall clock): when the runner
-/// started, and its backend's spawn, first event and exit (the `turnEnded` record).
-fn read_records(dir: &Path, sent_ms: f64) -> Result<(f64, Exec), String> {
+/// took the turn, and its backend's hand-over, first event and exit (the `turnEnded` record).
+fn read_records(dir: &Path, sent_ms: f64) -> Result<(f64, Backend), String> {
     let read = |name: &str| {
         std::fs::read_to_string(dir.join(name))
             .map_err(|e| format!("cannot read {}: {e}", dir.join(name).display()))
@@ -642,16 +540,19 @@ fn read_records(dir: &Path, sent_ms: f64) -> Result<(f64, Exec), String> {
             .and_then(|record| record["atMs"].as_f64())
     };
     let backend_spawned = at(&|kind| kind == "runnerStarted").ok_or("no runnerStarted record")?;
-    // Codex's first event, `thread.started`, is recorded as the backend's session.
+    // Codex's thread, opened by `thread/start`, is recorded as the backend's session.
     let first_backend_event =
         at(&|kind| kind == "backendSession").ok_or("no backendSession record")?;
     let turn_ended = at(&|kind| kind == "turnEnded").ok_or("no turnEnded record")?;
-    let exec = Exec {
+    let backend = Backend {
         spawned: backend_spawned - sent_ms,
         first_event: first_backend_event - sent_ms,
         exited: turn_ended - sent_ms,
+        spare_started: process["spare"]["startedAtMs"]
+            .as_f64()
+            .map(|at| at - sent_ms),
     };
-    Ok((runner_started - sent_ms, exec))
+    Ok((runner_started - sent_ms, backend))
 }
 
 /// Samples of `value` over the turns (those for which it exists).
@@ -695,6 +596,9 @@ fn rows(scenario: Scenario) -> Vec<Row> {
     let mut rows = vec![
         row("turn/start → turn/completed", |t| Some(t.completed)),
         row("turn/start → turn/started", |t| Some(t.started)),
+        row("turn/start → first item/agentMessage/delta", |t| {
+            t.first_delta
+        }),
         row("turn/start → model request #1 at the mock", |t| {
             t.requests.first().copied()
         }),
@@ -709,28 +613,29 @@ fn rows(scenario: Scenario) -> Vec<Row> {
         row(format!("model request #{last} → turn/completed"), |t| {
             Some(t.completed - t.requests.last()?)
         }),
-        row("agent-host: turn/start → runner started", |t| {
+        row("agent-host: turn/start → runner took the turn", |t| {
             t.runner_started
         }),
-        row("agent-host: runner started → codex exec spawned", |t| {
-            Some(t.exec?.spawned - t.runner_started?)
-        }),
         row(
-            "codex exec: spawned → first event (thread.started)",
-            |t| {
-                let exec = t.exec?;
-                Some(exec.first_event - exec.spawned)
-            },
+            "agent-host: warm spare's backend started, before turn/start",
+            |t| Some(-t.backend?.spare_started?),
         ),
-        row("codex exec: spawned → model request #1", |t| {
-            Some(t.requests.first()? - t.exec?.spawned)
+        row(
+            "agent-host: runner took the turn → backend handed over",
+            |t| Some(t.backend?.spawned - t.runner_started?),
+        ),
+        row("backend: handed over → Codex thread opened", |t| {
+            let backend = t.backend?;
+            Some(backend.first_event - backend.spawned)
         }),
-        row(format!("codex exec: model request #{last} → exit"), |t| {
-            Some(t.exec?.exited - t.requests.last()?)
+        row("backend: handed over → model request #1", |t| {
+            Some(t.requests.first()? - t.backend?.spawned)
         }),
-        row("agent-host: codex exec exit → turn/completed read", |t| {
-            t.runner_started?;
-            Some(t.completed - t.exec?.exited)
+        row(format!("backend: model request #{last} → exit"), |t| {
+            Some(t.backend?.exited - t.requests.last()?)
+        }),
+        row("agent-host: backend exit → turn/completed read", |t| {
+            Some(t.completed - t.backend?.exited)
         }),
         row("item/agentMessage/delta notifications per turn", |t| {
             t.deltas.map(|n| n as f64)
@@ -779,7 +684,7 @@ fn table(scenario: Scenario, results: &[(String, Result<Runs, String>)]) -> Stri
         }
         out.push(cells);
     }
-    let mut first = vec!["first turn of the server / first exec (not in the above)".to_owned()];
+    let mut first = vec!["first turn of the server (not in the above)".to_owned()];
     for (_, result) in results {
         first.push(match result {
             Ok(runs) => format!("{:.1}", runs.first.completed),
@@ -819,12 +724,10 @@ fn main() -> ExitCode {
     }
     println!();
     println!(
-        "codex exec --json alone: the bench spawns agent-host's command line for the turn \
-         itself; its turn/start is the spawn, turn/started its turn.started line, \
-         turn/completed its exit. The agent-host codex exec rows are from the turn's records \
-         (process.json, events.jsonl): wall-clock milliseconds, so ±1 ms. codex exec --json \
-         has no text deltas: agent-host sends one item/agentMessage/delta per message, codex \
-         app-server forwards the model's (the mock sends two per message)."
+        "The agent-host backend rows are from the turn's records (process.json, events.jsonl): \
+         wall-clock milliseconds, so ±1 ms. A warm turn's backend was started by its spare \
+         before turn/start (the row says how long before) and is handed over when the runner \
+         takes the turn; a cold turn's is started then."
     );
     if failures.is_empty() {
         ExitCode::SUCCESS
@@ -836,8 +739,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// The figures `BENCHMARKS.md` reports (see `support::figures`): agent-host (codex exec per
-/// turn) against `codex app-server`, and agent-host's own share of the turn.
+/// The figures `BENCHMARKS.md` reports (see `support::figures`): agent-host cold and warm
+/// against `codex app-server`, and agent-host's own share of the turn.
 type Tables = [(Scenario, usize, Vec<(String, Result<Runs, String>)>)];
 
 fn emit_figures(tables: &Tables) {
@@ -849,7 +752,7 @@ fn emit_figures(tables: &Tables) {
             Ok(runs) => figures::some(samples(&runs.turns, read).median(), "no samples"),
             Err(err) => figures::none(err),
         };
-    // Columns: 0 codex app-server, 1 agent-host, 2 codex exec alone (`run_scenario`).
+    // Columns: 0 codex app-server, 1 agent-host cold, 2 agent-host warm (`run_scenario`).
     for (scenario, _, results) in tables {
         let prefix = match scenario {
             Scenario::Message => "real_turn",
@@ -858,11 +761,11 @@ fn emit_figures(tables: &Tables) {
         let end: ReadTurn = Box::new(|t| Some(t.completed));
         let first_delta: ReadTurn = Box::new(|t| t.first_delta);
         let started: ReadTurn = Box::new(|t| Some(t.started));
-        // The turn minus the backend's own life (spawn → exit): what agent-host adds.
+        // The turn minus the backend's own time in it (hand-over → exit): what agent-host adds.
         let own: ReadTurn = Box::new(|t| {
-            let exec = t.exec?;
+            let backend = t.backend?;
             t.runner_started?;
-            Some(t.completed - (exec.exited - exec.spawned))
+            Some(t.completed - (backend.exited - backend.spawned))
         });
         let in_process = "n/a: codex app-server runs the model loop in its own process";
         for (id, read) in [
@@ -881,11 +784,13 @@ fn emit_figures(tables: &Tables) {
             median(results, 1, &own),
             figures::none(in_process),
         );
-        figures::record(
-            &format!("{prefix}_exec_alone_p50"),
-            median(results, 2, &end),
-            median(results, 0, &end),
-        );
+        for (id, read) in [("end", &end), ("first_delta", &first_delta)] {
+            figures::record(
+                &format!("{prefix}_warm_{id}_p50"),
+                median(results, 2, read),
+                median(results, 0, read),
+            );
+        }
     }
 }
 
@@ -899,7 +804,11 @@ fn run_scenario(
     failures: &mut Vec<String>,
 ) -> Vec<(String, Result<Runs, String>)> {
     let mut results = Vec::new();
-    for contender in [Contender::AppServer, Contender::AgentHost, Contender::Exec] {
+    for contender in [
+        Contender::AppServer,
+        Contender::AgentHost,
+        Contender::AgentHostWarm,
+    ] {
         let header = column_header(contender);
         let result = match codex {
             Ok(codex) => {
@@ -929,8 +838,8 @@ fn run_scenario(
 fn column_header(contender: Contender) -> String {
     match contender {
         Contender::AppServer => format!("codex app-server {}", setup::CODEX_VERSION),
-        Contender::AgentHost => "agent-host (codex exec --json)".to_owned(),
-        Contender::Exec => "codex exec --json alone".to_owned(),
+        Contender::AgentHost => "agent-host, cold".to_owned(),
+        Contender::AgentHostWarm => "agent-host, warm spare".to_owned(),
     }
 }
 
@@ -953,9 +862,8 @@ fn print_head(plan: Plan, load_before: &str) {
         "method: one server and one thread per scenario, a loopback mock of the Responses API \
          (SSE); a first turn, then N timed turns; prompt {PROMPT:?}; codex app-server with \
          CODEX_HOME on the mock; agent-host's provider kind `codex` running the same binary \
-         (`codex exec --json`) with the same config; thread/start approvalPolicy never, \
-         sandbox read-only; `codex exec --json alone`: agent-host's command line for the \
-         turn, spawned by the bench (one process per turn, no server)"
+         (a fresh `codex app-server` per turn) with the same config, cold and with \
+         `warm_spare = true`; thread/start approvalPolicy never, sandbox read-only"
     );
 }
 

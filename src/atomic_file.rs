@@ -28,11 +28,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     temp_name.push(format!(".{}{TEMP_SUFFIX}", std::process::id()));
     let temp_path = dir.join(temp_name);
     {
+        // A link planted at the temporary name is refused (`ELOOP`), never written through.
         let mut file = OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
             .mode(PRIVATE_FILE_MODE)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits().cast_signed())
             .open(&temp_path)?;
         file.write_all(bytes)?;
         file.sync_all()?;

@@ -157,11 +157,7 @@ pub enum Command {
     },
     /// Run one turn's supervisor (internal: started by the server, detached).
     #[command(hide = true)]
-    Runner {
-        /// The turn directory holding `spec.json`.
-        #[arg(long, value_name = "DIR")]
-        turn_dir: PathBuf,
-    },
+    Runner(RunnerArgs),
     /// Run one `command/exec` command under its supervisor (internal: started by the server
     /// for each command; the spec comes over the control socket).
     #[command(hide = true)]
@@ -191,7 +187,8 @@ pub enum Command {
         /// How long to wait for the exit record, in milliseconds.
         #[arg(long, default_value_t = 15_000, value_name = "MS")]
         timeout_ms: u64,
-        /// A turn id (found under <state>/threads/*/turns/) or a turn directory.
+        /// A turn id (found under <state>/threads/*/turns/) or a turn directory (one holding
+        /// its spec.json or process.json).
         #[arg(value_name = "TURN")]
         turn: String,
     },
@@ -414,4 +411,21 @@ pub enum AppServerTool {
         #[arg(long)]
         experimental: bool,
     },
+}
+
+/// What a runner supervises: a turn, or (as a warm spare) the turn it will be given.
+#[derive(Debug, clap::Args)]
+pub struct RunnerArgs {
+    /// The turn directory holding `spec.json`.
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "spare",
+        conflicts_with = "spare"
+    )]
+    pub turn_dir: Option<PathBuf>,
+    /// Start as a warm spare: the spare's directory holding `spare.json`; the turn comes
+    /// later from the server.
+    #[arg(long, value_name = "DIR")]
+    pub spare: Option<PathBuf>,
 }

@@ -480,6 +480,20 @@ pub struct ProcessRecord {
     /// stopped by identity when the runner is gone and they were reparented to init).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub descendants: Vec<Identity>,
+    /// The warm spare this runner was before it took the turn (absent for a runner started
+    /// for the turn): its backend was started then, with the spare's id as its marker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spare: Option<SpareOrigin>,
+}
+
+/// A turn's runner that was a warm spare first (`docs/arch/runner.md`, "Warm spares").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpareOrigin {
+    /// The spare's id: the backend's marker (`AGENT_HOST_TURN=<id>`) instead of the turn id.
+    pub id: String,
+    /// When the spare started its backend.
+    pub started_at_ms: u64,
 }
 
 /// Milliseconds since the Unix epoch, now.

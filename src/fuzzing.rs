@@ -233,6 +233,7 @@ fn spec(stream: Stream) -> Spec {
             command: "backend".to_owned(),
             args: Vec::new(),
             env: Vec::new(),
+            env_inherit: None,
             prompt_via: PromptVia::Arg,
             approvals: Approvals::None,
             input,

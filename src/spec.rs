@@ -69,6 +69,10 @@ pub struct Provider {
     /// its own environment ([`crate::runner::PROVIDER_ENV_ENV`]), never in this file.
     #[serde(default, deserialize_with = "env_names")]
     pub env: Vec<String>,
+    /// The names of the runner's variables the backend inherits (the provider's
+    /// `env_inherit`); absent: all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_inherit: Option<Vec<String>>,
     #[serde(default)]
     pub prompt_via: PromptVia,
     /// How the backend takes approval answers (`docs/backend-jsonl.md`, "Approvals").

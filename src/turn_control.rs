@@ -118,7 +118,11 @@ pub fn recorded_scope(turn_dir: &Path, process: &ProcessRecord) -> Scope {
     let mut scope = Scope {
         verified_roots: process.descendants.clone(),
         not_before: Some(process.runner.start_time),
-        marker: turn_id_of(turn_dir),
+        // A backend started as a warm spare carries the spare's id, not the turn's.
+        marker: match &process.spare {
+            Some(spare) => Some(spare.id.clone()),
+            None => turn_id_of(turn_dir),
+        },
         ..Scope::default()
     };
     if let Some(backend) = &process.backend {

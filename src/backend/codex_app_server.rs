@@ -2,7 +2,7 @@
 //! which `model/list` and `account/read` ask a provider of kind `codex` what only Codex
 //! knows: its model catalog and its login.
 //!
-//! The backend runs with the provider's environment in a session of its own, gets
+//! The backend runs with the provider's environment (and `env_inherit`) in a session of its own, gets
 //! `initialize`, the caller's requests one at a time, then EOF, and exits. One deadline bounds
 //! the whole session; a backend that misses it is killed. The child's environment carries
 //! [`ASKED_ENV`]: an agent-host that finds it set answers from its own lists instead of
@@ -50,6 +50,8 @@ pub fn initialize_params() -> Value {
 pub struct Backend<'a> {
     pub program: &'a Path,
     pub env: &'a BTreeMap<String, String>,
+    /// The provider's `env_inherit`: `None`, our whole environment.
+    pub env_inherit: Option<&'a [String]>,
     pub cwd: &'a Path,
 }
 
@@ -94,15 +96,12 @@ impl Session {
             program: backend.program,
             args: &[OsString::from("app-server")],
             cwd: backend.cwd,
-            env: EnvPolicy::Inherit {
-                set,
-                remove: Vec::new(),
-            },
+            env: EnvPolicy::inherit_from(backend.env_inherit, set, Vec::new()),
             stdin: Stdio::piped(),
             stdout: Stdio::piped(),
             stderr: Stdio::null(),
             session: SessionPolicy::NewSession,
-            inherit_fd: None,
+            inherit_fds: &[],
         })
         .map_err(|err| format!("cannot run {} app-server: {err}", backend.program.display()))?;
         match Session::pipes(&mut child) {

@@ -685,6 +685,7 @@ mod tests {
                 command: String::new(),
                 args: Vec::new(),
                 env: Vec::new(),
+                env_inherit: None,
                 prompt_via: PromptVia::Arg,
                 approvals: Approvals::None,
                 input: InputMode::Once,

@@ -305,6 +305,29 @@ pub fn command_for(spec: &Spec) -> Result<BackendCommand, String> {
     })
 }
 
+/// The command line of a warm spare of `provider` (`docs/arch/runner.md`, "Warm spares"):
+/// only a backend whose command line does not depend on the turn has one, kind `codex` with
+/// its own command line (`codex app-server`). It equals what [`command_for`] gives every turn
+/// of the provider.
+pub fn spare_command(provider: &Provider) -> Result<BackendCommand, String> {
+    if provider.kind != BackendKind::Codex || !provider.args.is_empty() {
+        return Err(format!(
+            "provider {:?} cannot keep a warm spare: only kind codex with its own command line \
+             does not depend on the turn",
+            provider.name
+        ));
+    }
+    Ok(BackendCommand {
+        program: program(provider)?,
+        args: vec![CODEX_APP_SERVER.into()],
+        env: kind_env(provider.kind),
+        stdin: Stdin::Protocol,
+    })
+}
+
+/// Kind `codex`'s own arguments.
+const CODEX_APP_SERVER: &str = "app-server";
+
 /// The provider's `command`, else its kind's own program; kind `jsonl` has none.
 fn program(provider: &Provider) -> Result<PathBuf, String> {
     if !provider.command.is_empty() {
@@ -328,7 +351,7 @@ fn args(spec: &Spec) -> Result<Vec<OsString>, String> {
         return substitute_all(&provider.args, spec);
     }
     Ok(match provider.kind {
-        BackendKind::Codex => vec!["app-server".into()],
+        BackendKind::Codex => vec![CODEX_APP_SERVER.into()],
         BackendKind::CodexExec => codex_default_args(spec),
         BackendKind::Claude => claude_default_args(spec, provider.input),
         BackendKind::Gemini => gemini_default_args(spec),
@@ -538,6 +561,7 @@ mod tests {
                 command: String::new(),
                 args: args.iter().map(|a| (*a).to_owned()).collect(),
                 env: Vec::new(),
+                env_inherit: None,
                 prompt_via: PromptVia::Arg,
                 approvals: Approvals::None,
                 input: InputMode::Once,

@@ -308,7 +308,7 @@ impl Agent {
             stdout: Stdio::inherit(),
             stderr: Stdio::inherit(),
             session: SessionPolicy::Inherit,
-            inherit_fd: None,
+            inherit_fds: &[],
         })
         .map_err(|err| format!("cannot start a child: {err}"))?;
         Ok(())

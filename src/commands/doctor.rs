@@ -198,7 +198,8 @@ fn knows_version_flag(kind: ProviderKind) -> bool {
 }
 
 /// The program as the runner would start it: a name without a slash is looked up in the
-/// provider's `PATH` (its `env`), else ours; a path is taken as it is.
+/// provider's `PATH` (its `env`), else ours (when `env_inherit` lets it through), else in
+/// `execvp`'s default; a path is taken as it is.
 fn find_program(program: &Path, provider: &Provider) -> Result<PathBuf, String> {
     let shown = program.display();
     if program.components().count() > 1 {
@@ -210,12 +211,17 @@ fn find_program(program: &Path, provider: &Provider) -> Result<PathBuf, String> 
             Err(format!("{shown} does not exist"))
         };
     }
+    let inherits_path = provider
+        .env_inherit
+        .as_ref()
+        .is_none_or(|names| names.iter().any(|name| name == "PATH"));
     let path = provider
         .env
         .get("PATH")
         .map(OsString::from)
-        .or_else(|| std::env::var_os("PATH"))
-        .unwrap_or_default();
+        .or_else(|| inherits_path.then(|| std::env::var_os("PATH")).flatten())
+        // What `execvp` searches when the backend has no `PATH` at all.
+        .unwrap_or_else(|| OsString::from("/bin:/usr/bin"));
     std::env::split_paths(&path)
         .map(|dir| dir.join(program))
         .find(|candidate| is_executable(candidate))
@@ -227,8 +233,9 @@ fn is_executable(path: &Path) -> bool {
         .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
 }
 
-/// Runs `PROGRAM --version` with the environment a turn's backend gets (the kind's variables,
-/// then the provider's `env`); the first line it printed.
+/// Runs `PROGRAM --version` with the environment a turn's backend gets (what `env_inherit`
+/// lets through of ours, the kind's variables, then the provider's `env`); the first line it
+/// printed.
 fn version(path: &Path, command: &BackendCommand, provider: &Provider) -> Result<String, String> {
     let shown = format!("`{} --version`", path.display());
     let set = command
@@ -249,10 +256,7 @@ fn version(path: &Path, command: &BackendCommand, provider: &Provider) -> Result
         timeout: VERSION_TIMEOUT,
     };
     let args = [OsString::from("--version")];
-    let env = EnvPolicy::Inherit {
-        set,
-        remove: Vec::new(),
-    };
+    let env = EnvPolicy::inherit_from(provider.env_inherit.as_deref(), set, Vec::new());
     let captured = match capture::run(path, &args, &cwd, env, limits) {
         Ok(captured) => captured,
         Err(err) if err.kind() == std::io::ErrorKind::TimedOut => {

@@ -68,14 +68,26 @@ pub(super) fn run(
 /// directory path.
 fn resolve_turn(state_dir: Option<&Path>, turn: &str) -> Result<PathBuf, String> {
     let as_path = Path::new(turn);
-    if as_path.is_dir() {
+    // A directory is taken only if it is a turn's (it holds the spec every turn starts with,
+    // or a runner's process record): `kill ..` or a mistyped path must not act on, or write
+    // into, any directory.
+    let is_turn_dir = [turn_dir::SPEC_FILE, turn_dir::PROCESS_FILE]
+        .iter()
+        .any(|name| as_path.join(name).is_file());
+    if is_turn_dir {
         return Ok(as_path.to_path_buf());
     }
     let id = uuid::Uuid::parse_str(turn).map_err(|_| {
-        format!(
-            "{:?} is neither a turn directory nor a turn id (a UUID)",
-            crate::jsonrpc::quote(turn)
-        )
+        let what = if as_path.is_dir() {
+            format!(
+                "is a directory without a {} or {}: not a turn's",
+                turn_dir::SPEC_FILE,
+                turn_dir::PROCESS_FILE
+            )
+        } else {
+            "is neither a turn directory nor a turn id (a UUID)".to_owned()
+        };
+        format!("{:?} {what}", crate::jsonrpc::quote(turn))
     })?;
     let state = match state_dir {
         Some(dir) => dir.to_path_buf(),

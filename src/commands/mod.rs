@@ -134,7 +134,7 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
         Command::Man => internal(completions::man(), CommandError::Print),
         Command::DemoAgent { prompt } => internal(demo_agent::run(&prompt), CommandError::Print),
         Command::Unarchive { common, thread } => Ok(unarchive::run(common, &thread)?),
-        Command::Runner { turn_dir } => internal(runner::run(&turn_dir), CommandError::Runner),
+        Command::Runner(args) => internal(runner::run(args), CommandError::Runner),
         Command::CommandSupervisor { control_fd } => internal(
             command_supervisor::run(control_fd),
             CommandError::CommandSupervisor,

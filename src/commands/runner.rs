@@ -6,12 +6,32 @@
 use std::io;
 use std::path::Path;
 
-/// Runs the turn in `turn_dir` to its end ([`crate::runner::run`]), then its notice.
-pub(super) fn run(turn_dir: &Path) -> io::Result<()> {
-    crate::runner::init_logging(turn_dir);
-    crate::runner::run(turn_dir)?;
+use crate::cli::RunnerArgs;
+
+/// Runs the turn in `turn_dir` to its end ([`crate::runner::run`]), or as a warm spare the
+/// turn it is given, if any ([`crate::runner::spare::run`]); then the turn's notice.
+pub(super) fn run(args: RunnerArgs) -> io::Result<()> {
+    let turn_dir = match (args.turn_dir, args.spare) {
+        (Some(turn_dir), _) => {
+            crate::runner::init_logging(&turn_dir);
+            crate::runner::run(&turn_dir)?;
+            turn_dir
+        }
+        (None, Some(spare)) => {
+            crate::runner::init_logging(&spare);
+            match crate::runner::spare::run(&spare)? {
+                Some(turn_dir) => turn_dir,
+                None => return Ok(()),
+            }
+        }
+        (None, None) => return Err(io::Error::other("runner: --turn-dir or --spare is needed")),
+    };
+    launch_notice(&turn_dir);
+    Ok(())
+}
+
+fn launch_notice(turn_dir: &Path) {
     if let Err(err) = crate::notify::launch(turn_dir) {
         tracing::warn!(%err, "cannot start the completion notice; recovery will");
     }
-    Ok(())
 }

@@ -81,6 +81,10 @@ pub struct Provider {
     pub resume_args: Option<Vec<String>>,
     /// Extra environment variables for the backend.
     pub env: BTreeMap<String, String>,
+    /// The variables of agent-host's own environment the backend inherits: `None`, all of
+    /// them; a list, only those named (what agent-host sets for the backend, `env` among it,
+    /// comes on top). Codex's `shell_environment_policy` with `include_only`.
+    pub env_inherit: Option<Vec<String>>,
     pub prompt_via: PromptVia,
     /// Whether a thread's later turns resume the backend's own session.
     pub continue_session: bool,
@@ -98,6 +102,9 @@ pub struct Provider {
     /// The approval policies the backend holds; a turn asking for another is refused.
     /// `None`: the kind decides.
     pub approval_policies: Option<Vec<ApprovalPolicyName>>,
+    /// Whether the server keeps a warm spare of this provider's backend: started before the
+    /// next turn needs it, used by one turn at most (`docs/arch/runner.md`, "Warm spares").
+    pub warm_spare: bool,
 }
 
 impl Provider {

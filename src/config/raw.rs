@@ -52,6 +52,8 @@ struct RawProvider {
     resume_args: Option<Vec<String>>,
     #[serde(default)]
     env: BTreeMap<String, String>,
+    /// `None`: the backend inherits the whole environment.
+    env_inherit: Option<Vec<String>>,
     #[serde(default)]
     prompt_via: PromptVia,
     #[serde(default)]
@@ -64,6 +66,8 @@ struct RawProvider {
     models: Option<Vec<String>>,
     sandbox_modes: Option<Vec<SandboxModeName>>,
     approval_policies: Option<Vec<ApprovalPolicyName>>,
+    #[serde(default)]
+    warm_spare: bool,
 }
 
 /// Reads the merged table into the configuration, then checks what serde cannot.
@@ -151,6 +155,7 @@ impl RawProvider {
             args: self.args,
             resume_args: self.resume_args,
             env: self.env,
+            env_inherit: self.env_inherit,
             prompt_via: self.prompt_via,
             continue_session: self.continue_session,
             model: self.model,
@@ -159,6 +164,7 @@ impl RawProvider {
             models: self.models,
             sandbox_modes: self.sandbox_modes,
             approval_policies: self.approval_policies,
+            warm_spare: self.warm_spare,
         };
         check_arguments(&provider)?;
         check_env(&provider)?;
@@ -176,12 +182,24 @@ impl RawProvider {
 type Rule = fn(&Provider) -> Option<String>;
 
 /// The rules on one key of a provider, each with the key its message names.
-const RULES: [(&str, Rule); 4] = [
+const RULES: [(&str, Rule); 5] = [
     ("command", empty_command),
     ("continue_session", continue_without_resume),
     ("approvals", approvals_problem),
     ("input", input_problem),
+    ("warm_spare", warm_spare_problem),
 ];
+
+/// A warm spare starts the backend before its turn exists: only a command line that does not
+/// depend on the turn can (kind `codex`, `args` empty: `codex app-server`).
+fn warm_spare_problem(provider: &Provider) -> Option<String> {
+    let fits = provider.kind == ProviderKind::Codex && provider.args.is_empty();
+    (provider.warm_spare && !fits).then(|| {
+        "needs kind \"codex\" with args empty: only `codex app-server`'s command line does \
+         not depend on the turn, so only it can be started before the turn exists"
+            .to_owned()
+    })
+}
 
 /// Kind `claude` with its own command line takes stream-json input by default: the same
 /// events and end rule as one-shot `-p`, plus `turn/steer` and a cancel that needs no
@@ -249,7 +267,7 @@ fn check_placeholders(key: &KeyPath, args: &[String]) -> Result<(), Fault> {
 /// Every variable name can be set, and no value holds a NUL.
 fn check_env(provider: &Provider) -> Result<(), Fault> {
     for (name, value) in &provider.env {
-        let message = if name.is_empty() || name.contains(['=', '\0']) {
+        let message = if !valid_env_name(name) {
             "not a valid environment variable name"
         } else if value.contains('\0') {
             "must not contain a NUL character"
@@ -261,7 +279,19 @@ fn check_env(provider: &Provider) -> Result<(), Fault> {
             message,
         ));
     }
+    let inherit = provider.env_inherit.as_deref().unwrap_or_default();
+    if let Some(position) = inherit.iter().position(|name| !valid_env_name(name)) {
+        return Err(Fault::invalid(
+            KeyPath::provider(&provider.name, "env_inherit").index(position),
+            "not a valid environment variable name",
+        ));
+    }
     Ok(())
+}
+
+/// A name a variable can have: not empty, no `=`, no NUL.
+fn valid_env_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains(['=', '\0'])
 }
 
 /// Every model is named, and named once.

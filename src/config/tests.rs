@@ -20,6 +20,7 @@ command = "fake-agent"
 args = ["--script", "s.json", "--cwd={cwd}", "{prompt}"]
 resume_args = ["--script", "s.json", "--resume", "{session}", "{prompt}"]
 env = { FAKE_MODE = "fast" }
+env_inherit = ["PATH", "HOME"]
 prompt_via = "arg"
 continue_session = true
 model = "fake-1"
@@ -71,6 +72,7 @@ fn reads_a_full_provider() {
                     .to_vec()
             ),
             env: BTreeMap::from([("FAKE_MODE".to_owned(), "fast".to_owned())]),
+            env_inherit: Some(vec!["PATH".to_owned(), "HOME".to_owned()]),
             prompt_via: PromptVia::Arg,
             continue_session: true,
             model: Some("fake-1".to_owned()),
@@ -79,6 +81,7 @@ fn reads_a_full_provider() {
             models: None,
             sandbox_modes: None,
             approval_policies: None,
+            warm_spare: false,
         }
     );
     assert_eq!(
@@ -178,8 +181,9 @@ fn malformed_overrides_are_named() {
 
 #[test]
 fn unknown_keys_are_named_with_the_closest_valid_key() {
-    let provider_keys = "kind, command, args, resume_args, env, prompt_via, continue_session, \
-                         model, approvals, input, models, sandbox_modes, approval_policies";
+    let provider_keys = "kind, command, args, resume_args, env, env_inherit, prompt_via, \
+                         continue_session, model, approvals, input, models, sandbox_modes, \
+                         approval_policies, warm_spare";
     check_errors(&[
         (
             text("default_providr = \"codex\""),
@@ -359,6 +363,11 @@ fn missing_and_empty_values_are_named_at_their_table() {
             x("env = { \"A=B\" = \"1\" }"),
             &[],
             "line 4, column 17: providers.x.env.\"A=B\": not a valid environment variable name",
+        ),
+        (
+            x("env_inherit = [\"PATH\", \"A=B\"]"),
+            &[],
+            "line 4, column 24: providers.x.env_inherit[1]: not a valid environment variable name",
         ),
     ]);
 }

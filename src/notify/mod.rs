@@ -115,7 +115,7 @@ fn start_notifier(turn_dir: &Path) -> io::Result<()> {
         stdout: Stdio::from(log.try_clone()?),
         stderr: Stdio::from(log),
         session: SessionPolicy::NewSession,
-        inherit_fd: None,
+        inherit_fds: &[],
     })?;
     std::thread::Builder::new()
         .name("notifier-reaper".into())

@@ -142,7 +142,7 @@ fn start_and_wait(
             stdout: Stdio::from(output.try_clone()?),
             stderr: Stdio::from(output),
             session: SessionPolicy::NewSession,
-            inherit_fd: None,
+            inherit_fds: &[],
         },
         lock.as_fd(),
     );

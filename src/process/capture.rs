@@ -53,7 +53,7 @@ pub fn run(
         stdout: Stdio::piped(),
         stderr: Stdio::piped(),
         session: SessionPolicy::Inherit,
-        inherit_fd: None,
+        inherit_fds: &[],
     })?;
     // Opened while the child is unreaped, so it names the child and nothing else, even
     // after the waiter below has reaped it.
@@ -165,5 +165,57 @@ mod tests {
         };
         let err = sh("exec sleep 30", limits).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[test]
+    fn a_list_lets_only_the_named_variables_through() {
+        let run_env = |policy: EnvPolicy| {
+            let limits = Limits {
+                stdout_bytes: 1 << 16,
+                ..LIMITS
+            };
+            let done = run(
+                Path::new("/usr/bin/env"),
+                &[],
+                Path::new("/"),
+                policy,
+                limits,
+            );
+            let stdout = String::from_utf8(done.unwrap().stdout).unwrap();
+            let mut names: Vec<String> = stdout
+                .lines()
+                .filter_map(|line| line.split_once('=').map(|(name, _)| name.to_owned()))
+                .collect();
+            names.sort();
+            names
+        };
+        let set = vec![("AGENT_HOST_SET".into(), "1".into())];
+        let listed = ["PATH".to_owned(), "AGENT_HOST_NOT_IN_OUR_ENV".to_owned()];
+        let remove = vec!["PATH".into()];
+        // Ours has PATH and more; only PATH (which we have) and what is set get through.
+        assert_eq!(
+            run_env(EnvPolicy::inherit_from(
+                Some(&listed),
+                set.clone(),
+                Vec::new()
+            )),
+            ["AGENT_HOST_SET", "PATH"]
+        );
+        // `remove` wins over the list.
+        assert_eq!(
+            run_env(EnvPolicy::inherit_from(Some(&listed), set.clone(), remove)),
+            ["AGENT_HOST_SET"]
+        );
+        // No list: everything of ours.
+        let all = run_env(EnvPolicy::inherit_from(None, set, Vec::new()));
+        assert!(all.iter().any(|name| name == "AGENT_HOST_SET"), "{all:?}");
+        for (name, value) in std::env::vars_os() {
+            let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else {
+                continue;
+            };
+            if !value.contains('\n') {
+                assert!(all.iter().any(|n| n == name), "{name} not in {all:?}");
+            }
+        }
     }
 }

@@ -30,6 +30,34 @@ pub enum EnvPolicy {
     },
     /// Only `set`.
     Clean { set: Vec<(OsString, OsString)> },
+    /// Only our variables named in `inherit` (those we have), plus `set` (later entries win):
+    /// a provider's `env_inherit`.
+    Only {
+        inherit: Vec<OsString>,
+        set: Vec<(OsString, OsString)>,
+    },
+}
+
+impl EnvPolicy {
+    /// Our environment minus `remove`, plus `set`, when `inherit` is `None`; else only our
+    /// variables that `inherit` names, plus `set`. `remove` wins over `inherit`.
+    pub fn inherit_from(
+        inherit: Option<&[String]>,
+        set: Vec<(OsString, OsString)>,
+        remove: Vec<OsString>,
+    ) -> EnvPolicy {
+        match inherit {
+            None => EnvPolicy::Inherit { set, remove },
+            Some(names) => EnvPolicy::Only {
+                inherit: names
+                    .iter()
+                    .map(OsString::from)
+                    .filter(|name| !remove.contains(name))
+                    .collect(),
+                set,
+            },
+        }
+    }
 }
 
 /// Where the new process lives in the session and group hierarchy.
@@ -53,9 +81,9 @@ pub struct SpawnSpec<'a> {
     pub stdout: Stdio,
     pub stderr: Stdio,
     pub session: SessionPolicy,
-    /// A descriptor the child inherits under the same number (its close-on-exec flag is
+    /// Descriptors the child inherits under the same numbers (their close-on-exec flags are
     /// cleared in the child only).
-    pub inherit_fd: Option<BorrowedFd<'a>>,
+    pub inherit_fds: &'a [BorrowedFd<'a>],
 }
 
 /// Starts a process with an empty signal mask. This is the one constructor of `Command` in
@@ -107,10 +135,20 @@ fn spawn_inner(
         EnvPolicy::Clean { set } => {
             command.env_clear().envs(set);
         }
+        EnvPolicy::Only { inherit, set } => {
+            command.env_clear();
+            for name in inherit {
+                if let Some(value) = std::env::var_os(&name) {
+                    command.env(name, value);
+                }
+            }
+            command.envs(set);
+        }
     }
     let session = spec.session;
     let confinement = confinement.raw();
-    let inherit_fd = spec.inherit_fd.map(|fd| fd.as_raw_fd());
+    let inherit_fds: Vec<std::os::fd::RawFd> =
+        spec.inherit_fds.iter().map(|fd| fd.as_raw_fd()).collect();
     // SAFETY: the closure runs in the child between fork and exec and only makes
     // async-signal-safe system calls (sigprocmask, setsid, ioctl, fcntl, prctl, write, and
     // those of `Confinement::apply`); it allocates nothing.
@@ -133,8 +171,8 @@ fn spawn_inner(
                 }
                 SessionPolicy::Inherit => {}
             }
-            if let Some(raw) = inherit_fd {
-                // SAFETY: the parent keeps the descriptor open across the spawn.
+            for &raw in &inherit_fds {
+                // SAFETY: the parent keeps the descriptors open across the spawn.
                 let fd = BorrowedFd::borrow_raw(raw);
                 rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty())?;
             }

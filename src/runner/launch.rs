@@ -41,6 +41,11 @@ impl Lifeline {
         Ok(Lifeline { read, write })
     }
 
+    /// The read end, which foreground runners and spares inherit.
+    pub fn read_end(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.read.as_fd()
+    }
+
     /// Hands the write end to the caller (tests pass it to a stand-in "server" process).
     pub fn into_write_end(self) -> OwnedFd {
         self.write
@@ -131,7 +136,7 @@ pub fn launch_with(
         stdout: Stdio::from(log.try_clone()?),
         stderr: Stdio::from(log),
         session: SessionPolicy::NewSession,
-        inherit_fd: lifeline_fd,
+        inherit_fds: lifeline_fd.as_slice(),
     })?;
     let process = wait_ready(&mut child, &turn_dir, options.ready_timeout)?;
     // The reaper: the runner is our child until it exits; someone must wait for it.
@@ -148,7 +153,7 @@ pub fn launch_with(
 
 /// The runner's environment: the lifeline's descriptor number (foreground), and the values
 /// of the provider's `env` as JSON ([`PROVIDER_ENV_ENV`]); neither inherited otherwise.
-fn runner_env(
+pub(super) fn runner_env(
     lifeline: Option<std::os::fd::RawFd>,
     env: &BTreeMap<String, String>,
 ) -> io::Result<EnvPolicy> {
@@ -170,7 +175,7 @@ fn runner_env(
 /// Waits (polling, bounded by `timeout`) until the runner reports ready by writing its
 /// process record; a runner that exits first, or is not ready in time (then killed), is an
 /// error.
-fn wait_ready(
+pub(super) fn wait_ready(
     child: &mut std::process::Child,
     turn_dir: &Path,
     timeout: Duration,

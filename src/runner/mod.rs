@@ -19,6 +19,7 @@ pub mod control;
 pub mod ladder;
 pub mod launch;
 pub mod log;
+pub mod spare;
 pub mod supervisor;
 
 use std::ffi::OsString;
@@ -35,7 +36,7 @@ use crate::atomic_file;
 use crate::backend::{self, Adapter};
 use crate::events::{
     BackendProcess, EndReason, ErrorInfo, Event, ExitRecord, Mode, ProcessRecord, RECORD_VERSION,
-    now_ms,
+    SpareOrigin, now_ms,
 };
 use crate::process::tree::{self, Scope};
 use crate::process::{self, EnvPolicy, SessionPolicy, SpawnSpec, identity};
@@ -88,36 +89,102 @@ pub fn run(turn_dir: &Path) -> io::Result<()> {
     // Before any thread exists, so that every thread inherits the mask (`process::spawn`
     // gives the backend a clean one).
     let stop_signals = block_stop_signals()?;
-    let lifeline = take_lifeline();
-    if let Err(err) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
-        tracing::warn!(%err, "cannot become the child subreaper; orphans will escape to init");
-    }
+    let lifeline = take_inherited_fd(LIFELINE_FD_ENV);
+    become_subreaper();
     let me = identity::current()?;
-    let mut log = EventLog::open(&turn_dir)?;
+    let taken = Taken {
+        lock,
+        me,
+        stop_signals,
+        lifeline,
+    };
+    run_taken(&turn_dir, taken, None)
+}
+
+/// A runner that holds its turn: the turn's lock, its own identity, its blocked stop
+/// signals and its lifeline.
+struct Taken {
+    lock: std::fs::File,
+    me: identity::Identity,
+    stop_signals: libc::sigset_t,
+    lifeline: Option<OwnedFd>,
+}
+
+/// Runs a turn this runner holds to its end, on `warm` (a backend a spare started before the
+/// turn existed) when it fits the turn, else on a backend started now.
+fn run_taken(turn_dir: &Path, taken: Taken, warm: Option<WarmBackend>) -> io::Result<()> {
+    let Taken {
+        lock,
+        me,
+        stop_signals,
+        lifeline,
+    } = taken;
+    let mut log = EventLog::open(turn_dir)?;
     let mut record = ProcessRecord {
         v: RECORD_VERSION,
-        runner: me.clone(),
+        runner: me,
         backend: None,
         socket: String::new(),
         mode: Mode::Background,
         started_at_ms: now_ms(),
         heartbeat_at_ms: now_ms(),
         descendants: Vec::new(),
+        spare: None,
     };
-    let started = match start_backend(&turn_dir, &mut record)? {
+    let started = match start_backend(turn_dir, &mut record, warm)? {
         Ok(started) => started,
         Err(stop) => {
             atomic_file::write_json_atomic(&turn_dir.join(PROCESS_FILE), &record)?;
             if let Some(socket) = &stop.socket {
                 let _ = std::fs::remove_file(socket);
             }
-            return fail_before_start(&turn_dir, &mut log, stop.reason, stop.message);
+            return fail_before_start(turn_dir, &mut log, stop.reason, stop.message);
         }
     };
-    let exit = supervise(&turn_dir, record, log, started, stop_signals, lifeline)?;
+    let exit = supervise(turn_dir, record, log, started, stop_signals, lifeline)?;
     tracing::info!(status = ?exit.status, reason = %exit.reason, "turn ended");
     drop(lock);
     Ok(())
+}
+
+/// Makes this process the child subreaper of everything it starts.
+fn become_subreaper() {
+    if let Err(err) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
+        tracing::warn!(%err, "cannot become the child subreaper; orphans will escape to init");
+    }
+}
+
+/// A backend a warm spare started before its turn existed, with what it was started with.
+struct WarmBackend {
+    child: std::process::Child,
+    command: backend::BackendCommand,
+    cwd: PathBuf,
+    provider_env: std::collections::BTreeMap<String, String>,
+    origin: SpareOrigin,
+}
+
+impl WarmBackend {
+    /// Whether the turn would start exactly this process: the same command line, kind
+    /// variables, provider variables and working directory.
+    fn fits(
+        &self,
+        spec: &spec::Spec,
+        command: &backend::BackendCommand,
+        provider_env: &std::collections::BTreeMap<String, String>,
+    ) -> bool {
+        self.command == *command
+            && self.cwd == spec.cwd
+            && self.provider_env == *provider_env
+            && command.stdin == backend::Stdin::Protocol
+    }
+
+    /// Stops a warm backend the turn cannot use (it has seen nothing; the turn's final sweep
+    /// takes whatever it started).
+    fn discard(mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Takes the turn: one runner per turn, by a lock held for the runner's life (closed on
@@ -155,12 +222,97 @@ struct Started {
 }
 
 /// Reads the spec, binds the control socket, builds the backend's command line and starts
-/// it. `Ok(Err(_))`: the turn ends `failed` for a reason the runner records; `Err`: the
-/// turn's files cannot be written.
+/// it, or takes `warm` when it fits. `Ok(Err(_))`: the turn ends `failed` for a reason the
+/// runner records; `Err`: the turn's files cannot be written.
 fn start_backend(
     turn_dir: &Path,
     record: &mut ProcessRecord,
+    warm: Option<WarmBackend>,
 ) -> io::Result<Result<Started, EarlyEnd>> {
+    let prepared = match prepare(turn_dir, record) {
+        Ok(Ok(prepared)) => prepared,
+        Ok(Err(early)) => {
+            if let Some(warm) = warm {
+                warm.discard();
+            }
+            return Ok(Err(early));
+        }
+        Err(err) => {
+            if let Some(warm) = warm {
+                warm.discard();
+            }
+            return Err(err);
+        }
+    };
+    let Prepared {
+        spec,
+        socket_path,
+        listener,
+        command,
+        adapter,
+        provider_env,
+    } = prepared;
+    let child = match warm {
+        Some(warm) if warm.fits(&spec, &command, &provider_env) => {
+            tracing::info!(pid = warm.child.id(), spare = %warm.origin.id, "backend taken from a warm spare");
+            record.spare = Some(warm.origin);
+            Ok(warm.child)
+        }
+        unfit => {
+            if let Some(warm) = unfit {
+                tracing::info!(spare = %warm.origin.id, "the warm spare does not fit the turn; starting a fresh backend");
+                warm.discard();
+            }
+            let stderr = atomic_file::open_private_append(&turn_dir.join(STDERR_FILE))?;
+            let env = backend_env(
+                &command,
+                &provider_env,
+                backend::permissions::env(&spec),
+                &spec.turn_id,
+                spec.provider.env_inherit.as_deref(),
+            );
+            spawn_backend(&command, &spec.cwd, env, stderr)
+        }
+    };
+    let child = match child {
+        Ok(child) => child,
+        Err(err) => {
+            let message = spawn_error(&command.program, &spec.provider.name, &spec.cwd, &err);
+            return Ok(Err(EarlyEnd {
+                reason: EndReason::SpawnFailed,
+                message,
+                socket: Some(socket_path),
+            }));
+        }
+    };
+    tracing::info!(pid = child.id(), program = %command.program.display(), "backend started");
+    Ok(Ok(Started {
+        spec,
+        socket_path,
+        listener,
+        argv: std::iter::once(command.program.as_os_str())
+            .chain(command.args.iter().map(OsString::as_os_str))
+            .map(|arg| arg.to_string_lossy().into_owned())
+            .collect(),
+        command_stdin: command.stdin,
+        adapter,
+        child,
+    }))
+}
+
+/// What the backend is started from: the spec, the bound socket, the command line, the
+/// adapter and the provider's variables.
+struct Prepared {
+    spec: spec::Spec,
+    socket_path: PathBuf,
+    listener: UnixListener,
+    command: backend::BackendCommand,
+    adapter: Adapter,
+    provider_env: std::collections::BTreeMap<String, String>,
+}
+
+/// Reads the spec, binds the control socket and builds the backend's command line.
+fn prepare(turn_dir: &Path, record: &mut ProcessRecord) -> io::Result<Result<Prepared, EarlyEnd>> {
     let early = |reason, message, socket: Option<&Path>| {
         Ok(Err(EarlyEnd {
             reason,
@@ -188,45 +340,37 @@ fn start_backend(
     record.socket = socket_path.to_string_lossy().into_owned();
     let prepared = backend::command_for(&spec)
         .and_then(|command| Adapter::new(&spec).map(|adapter| (command, adapter)))
-        .and_then(|(command, adapter)| Ok((command, adapter, provider_env(&spec)?)));
+        .and_then(|(command, adapter)| Ok((command, adapter, provider_env(&spec.provider)?)));
     let (command, adapter, provider_env) = match prepared {
         Ok(prepared) => prepared,
         Err(message) => return early(EndReason::SpawnFailed, message, Some(&socket_path)),
     };
-    let stderr = atomic_file::open_private_append(&turn_dir.join(STDERR_FILE))?;
-    let child = match spawn_backend(&spec, &command, &provider_env, stderr) {
-        Ok(child) => child,
-        Err(err) => {
-            let message = spawn_error(&command.program, &spec.provider.name, &spec.cwd, &err);
-            return early(EndReason::SpawnFailed, message, Some(&socket_path));
-        }
-    };
-    tracing::info!(pid = child.id(), program = %command.program.display(), "backend started");
-    Ok(Ok(Started {
+    Ok(Ok(Prepared {
         spec,
         socket_path,
         listener,
-        argv: std::iter::once(command.program.as_os_str())
-            .chain(command.args.iter().map(OsString::as_os_str))
-            .map(|arg| arg.to_string_lossy().into_owned())
-            .collect(),
-        command_stdin: command.stdin,
+        command,
         adapter,
-        child,
+        provider_env,
     }))
 }
 
-/// Starts the backend in a session of its own. The kind's own variables come first, those
-/// of the provider's `env` after them (they win), and the turn's marker last: every process
-/// started with it is the turn's.
-fn spawn_backend(
-    spec: &spec::Spec,
+/// The backend's environment: the kind's own variables first, those of the provider's `env`
+/// after them (they win), then `settings` (the turn's approval policy and sandbox, which the
+/// provider's `env` cannot change) and the marker last: every process started with it is the
+/// turn's (or the warm spare's that becomes the turn's).
+fn backend_env(
     command: &backend::BackendCommand,
     provider_env: &std::collections::BTreeMap<String, String>,
-    stderr: std::fs::File,
-) -> io::Result<std::process::Child> {
-    let env = EnvPolicy::Inherit {
-        set: command
+    settings: Vec<(OsString, OsString)>,
+    marker: &str,
+    env_inherit: Option<&[String]>,
+) -> EnvPolicy {
+    // With the provider's `env_inherit`, only the variables named there are inherited; the
+    // runner's own channels never reach the backend, even when the list names them.
+    EnvPolicy::inherit_from(
+        env_inherit,
+        command
             .env
             .iter()
             .filter(|(k, _)| !k.to_str().is_some_and(|k| provider_env.contains_key(k)))
@@ -236,23 +380,31 @@ fn spawn_backend(
                     .iter()
                     .map(|(k, v)| (OsString::from(k), OsString::from(v))),
             )
-            // The turn's approval policy and sandbox, which the provider's `env` cannot
-            // change.
-            .chain(backend::permissions::env(spec))
+            .chain(settings)
             .chain([(
                 OsString::from(tree::TURN_MARKER_ENV),
-                OsString::from(&spec.turn_id),
+                OsString::from(marker),
             )])
             .collect(),
-        remove: vec![
+        vec![
             OsString::from(LIFELINE_FD_ENV),
             OsString::from(PROVIDER_ENV_ENV),
+            OsString::from(spare::SPARE_FD_ENV),
         ],
-    };
+    )
+}
+
+/// Starts the backend in a session of its own.
+fn spawn_backend(
+    command: &backend::BackendCommand,
+    cwd: &Path,
+    env: EnvPolicy,
+    stderr: std::fs::File,
+) -> io::Result<std::process::Child> {
     process::spawn(SpawnSpec {
         program: &command.program,
         args: &command.args,
-        cwd: &spec.cwd,
+        cwd,
         env,
         stdin: match &command.stdin {
             backend::Stdin::Null => Stdio::null(),
@@ -264,7 +416,7 @@ fn spawn_backend(
         stdout: Stdio::piped(),
         stderr: Stdio::from(stderr),
         session: SessionPolicy::NewSession,
-        inherit_fd: None,
+        inherit_fds: &[],
     })
 }
 
@@ -316,7 +468,11 @@ fn supervise(
     // all the same (no subreaper); nothing that started before the runner is ever the turn's.
     let scope = Scope {
         roots: vec![record.runner.pid],
-        marker: Some(spec.turn_id.clone()),
+        // A backend taken from a warm spare carries the spare's id, not the turn's.
+        marker: Some(match &record.spare {
+            Some(spare) => spare.id.clone(),
+            None => spec.turn_id.clone(),
+        }),
         not_before: Some(record.runner.start_time),
         exclude: vec![record.runner.pid],
         ..Scope::default()
@@ -466,7 +622,9 @@ fn spawn_thread(name: &str, body: impl FnOnce() + Send + 'static) -> io::Result<
 }
 
 /// The values of the provider's `env`, named by the spec and passed in [`PROVIDER_ENV_ENV`].
-fn provider_env(spec: &spec::Spec) -> Result<std::collections::BTreeMap<String, String>, String> {
+fn provider_env(
+    provider: &spec::Provider,
+) -> Result<std::collections::BTreeMap<String, String>, String> {
     let mut passed: std::collections::BTreeMap<String, String> =
         match std::env::var(PROVIDER_ENV_ENV) {
             Ok(json) => serde_json::from_str(&json).map_err(|err| {
@@ -474,8 +632,7 @@ fn provider_env(spec: &spec::Spec) -> Result<std::collections::BTreeMap<String, 
             })?,
             Err(_) => std::collections::BTreeMap::new(),
         };
-    let missing: Vec<&str> = spec
-        .provider
+    let missing: Vec<&str> = provider
         .env
         .iter()
         .filter(|name| !passed.contains_key(name.as_str()))
@@ -486,10 +643,10 @@ fn provider_env(spec: &spec::Spec) -> Result<std::collections::BTreeMap<String, 
             "the values of the environment variables {} of provider `{}` were not passed to \
              the runner (in {PROVIDER_ENV_ENV})",
             missing.join(", "),
-            spec.provider.name
+            provider.name
         ));
     }
-    passed.retain(|name, _| spec.provider.env.contains(name));
+    passed.retain(|name, _| provider.env.contains(name));
     Ok(passed)
 }
 
@@ -547,10 +704,10 @@ fn wait_stop_signals(set: libc::sigset_t, to_loop: mpsc::Sender<Input>) {
     }
 }
 
-/// Takes the lifeline descriptor named by the environment, marking it close-on-exec so that
-/// the backend never holds it.
-fn take_lifeline() -> Option<OwnedFd> {
-    let raw: RawFd = std::env::var(LIFELINE_FD_ENV).ok()?.parse().ok()?;
+/// Takes the inherited descriptor (the lifeline, a spare's adopt pipe) that the environment
+/// variable `name` names, marking it close-on-exec so that the backend never holds it.
+fn take_inherited_fd(name: &str) -> Option<OwnedFd> {
+    let raw: RawFd = std::env::var(name).ok()?.parse().ok()?;
     if raw < 3 {
         return None;
     }

@@ -14,6 +14,7 @@ mod import;
 mod info;
 pub mod recovery;
 mod review;
+mod spares;
 mod state;
 mod thread_delete;
 mod thread_fork;

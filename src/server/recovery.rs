@@ -29,6 +29,7 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// runner died before it started it: `crate::notify`); returns the turn directories it
 /// ended.
 pub fn recover(state_dir: &Path) -> Vec<PathBuf> {
+    runner::spare::sweep_dead(state_dir);
     let turns = match turn_dir::all(state_dir) {
         Ok(turns) => turns,
         Err(err) => {

@@ -124,6 +124,8 @@ pub(crate) struct Server {
     pub load_order: Vec<Uuid>,
     /// The running standalone commands (`command/exec`) of this connection.
     pub commands: super::command_exec::Commands,
+    /// The warm spares of providers with `warm_spare = true`.
+    pub spares: super::spares::Spares,
 }
 
 /// The answer to one request: a result to serialize, or an error object.
@@ -157,6 +159,7 @@ impl Server {
             pending_approvals: HashMap::new(),
             next_server_request_id: 0,
             commands: Default::default(),
+            spares: Default::default(),
         }
     }
 
@@ -322,6 +325,27 @@ impl Server {
         self.lifeline
             .as_ref()
             .ok_or_else(|| std::io::Error::other("lifeline missing"))
+    }
+
+    /// Starts the spare for the next turn like `spec`'s, if its provider keeps one and it has
+    /// none of that key yet.
+    pub fn refill_spare(
+        &mut self,
+        spec: &crate::spec::Spec,
+        env: &std::collections::BTreeMap<String, String>,
+    ) {
+        if self.lifeline.is_none() {
+            match Lifeline::new() {
+                Ok(lifeline) => self.lifeline = Some(lifeline),
+                Err(err) => {
+                    tracing::warn!(%err, "cannot make the lifeline; no warm spare");
+                    return;
+                }
+            }
+        }
+        if let Some(lifeline) = &self.lifeline {
+            self.spares.refill(&self.state_dir, spec, env, lifeline);
+        }
     }
 
     /// Whether the client opted into experimental methods and fields.

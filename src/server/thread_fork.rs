@@ -15,10 +15,36 @@ use super::state::{Ephemeral, Server};
 use super::turn::TURN_FILE;
 use crate::atomic_file;
 use crate::events::{EndReason, ExitRecord, InterruptReason};
+use crate::jsonrpc::{ErrorObject, quote};
 use crate::runner;
+use crate::store;
 use crate::store::turn_dir::{EVENTS_FILE, EXIT_FILE};
 
 impl Server {
+    /// The `lastTurnId` of a fork of `source`: a turn of its history (stored or imported),
+    /// else Codex's `turn not found` before anything is made.
+    pub(crate) fn fork_last_turn(
+        &self,
+        source: Uuid,
+        raw: Option<&str>,
+    ) -> Result<Option<Uuid>, ErrorObject> {
+        let Some(raw) = raw else {
+            return Ok(None);
+        };
+        let not_found = || ErrorObject::request_failed(format!("turn not found: {}", quote(raw)));
+        let turn = store::parse_turn_id(raw).map_err(|_| not_found())?;
+        let stored = self.store.list_turn_ids(source).unwrap_or_default();
+        let imported = match self.store.read_imported(source) {
+            Ok(Some(history)) => history.turns.iter().any(|t| t.id == turn),
+            Ok(None) | Err(_) => false,
+        };
+        if imported || stored.contains(&turn) {
+            Ok(Some(turn))
+        } else {
+            Err(not_found())
+        }
+    }
+
     /// Copies the turns of `source` (up to and including `last_turn`, when given) into the
     /// new thread `target`.
     pub(crate) fn copy_history(

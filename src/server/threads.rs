@@ -414,6 +414,10 @@ impl Server {
             Ok(source) => source,
             Err(err) => return Some(Err(err)),
         };
+        let last_turn = match self.fork_last_turn(source.id, p.last_turn_id.as_deref()) {
+            Ok(last_turn) => last_turn,
+            Err(err) => return Some(Err(err)),
+        };
         let record = match self.forked_record(&source, &p) {
             Ok(record) => record,
             Err(err) => return Some(Err(err)),
@@ -424,10 +428,6 @@ impl Server {
             Ok(uuid) => uuid,
             Err(err) => return Some(Err(err)),
         };
-        let last_turn = p
-            .last_turn_id
-            .as_deref()
-            .and_then(|t| store::parse_turn_id(t).ok());
         // Like Codex, the fork has the history also when the response leaves it out.
         self.copy_history(source_id, new_uuid, fork, last_turn);
         let response = self.respond_with_thread(id, new_uuid, exclude_turns).await;

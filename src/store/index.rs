@@ -193,6 +193,11 @@ impl Index {
                 continue;
             };
             let dir = threads_dir.join(id.hyphenated().to_string());
+            if std::fs::symlink_metadata(&dir).is_ok_and(|meta| !meta.is_dir()) {
+                // A link planted in the thread's place is no thread (and never followed).
+                self.remove(id)?;
+                continue;
+            }
             // Wait for a live writer to finish; then the file is final.
             let _lock = match super::lock::ThreadLock::acquire(&dir) {
                 Ok(lock) => Some(lock),
@@ -431,6 +436,10 @@ fn fill_from_files(
             // Temporary files and anything else that is not a thread directory.
             continue;
         };
+        if !entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+            // A link is not a thread directory: it is never followed.
+            continue;
+        }
         let file = entry.path().join(super::THREAD_FILE_NAME);
         match read_record_file(&file) {
             Ok(Some(record)) if record.id == id => {

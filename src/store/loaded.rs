@@ -62,7 +62,7 @@ impl super::Store {
     /// Marks the stored thread loaded by this process until the mark is dropped; `None`
     /// when an `rm` holds [`NotLoaded`] right now (it is deleting the thread).
     pub fn mark_loaded(&self, thread_id: Uuid) -> Result<Option<LoadedMark>, StoreError> {
-        let dir = self.thread_dir(thread_id);
+        let dir = self.real_thread_dir(thread_id)?;
         try_lock(&dir, FlockOperation::NonBlockingLockShared)
             .map(|file| file.map(|file| LoadedMark { _file: file }))
             .map_err(|source| lock_error(thread_id, &dir, source))
@@ -70,7 +70,7 @@ impl super::Store {
 
     /// Proof that no live server has the stored thread loaded; `None` when one has.
     pub fn claim_not_loaded(&self, thread_id: Uuid) -> Result<Option<NotLoaded>, StoreError> {
-        let dir = self.thread_dir(thread_id);
+        let dir = self.real_thread_dir(thread_id)?;
         try_lock(&dir, FlockOperation::NonBlockingLockExclusive)
             .map(|file| file.map(|file| NotLoaded { _file: file }))
             .map_err(|source| lock_error(thread_id, &dir, source))

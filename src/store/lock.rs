@@ -30,6 +30,8 @@ impl ThreadLock {
             .create(true)
             .truncate(false)
             .mode(0o600)
+            // A link planted in the thread's place is refused, never followed.
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(dir.join(LOCK_FILE_NAME))?;
         loop {
             match flock(&file, FlockOperation::LockExclusive) {

@@ -307,6 +307,30 @@ impl Store {
         self.threads_dir.join(thread_id.hyphenated().to_string())
     }
 
+    /// The directory of a thread, to read or write through: missing, or a real directory.
+    /// A symbolic link in its place (planted in the state directory) is an error, so that no
+    /// record, lock or turn is read or written through it.
+    fn real_thread_dir(&self, thread_id: Uuid) -> Result<PathBuf, StoreError> {
+        let dir = self.thread_dir(thread_id);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(meta) if !meta.is_dir() => Err(StoreError::Io {
+                source: io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    if meta.file_type().is_symlink() {
+                        "a symbolic link; agent-host does not follow links inside its state \
+                         directory"
+                    } else {
+                        "not a directory"
+                    },
+                ),
+                path: dir,
+            }),
+            Ok(_) => Ok(dir),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(dir),
+            Err(source) => Err(StoreError::Io { path: dir, source }),
+        }
+    }
+
     fn thread_file(&self, thread_id: Uuid) -> PathBuf {
         self.thread_dir(thread_id).join(THREAD_FILE_NAME)
     }
@@ -326,7 +350,7 @@ impl Store {
 
     /// Reads a thread record from its file (the source of truth); `None` if unknown.
     pub fn read_thread(&self, thread_id: Uuid) -> Result<Option<ThreadRecord>, StoreError> {
-        read_record_file(&self.thread_file(thread_id))
+        read_record_file(&self.real_thread_dir(thread_id)?.join(THREAD_FILE_NAME))
     }
 
     /// Read-modify-write of one record under the thread's cross-process lock; returns the
@@ -372,7 +396,7 @@ impl Store {
 
     /// Creates the directory of a turn of a stored thread (owner-only) and returns it.
     pub fn create_turn_dir(&self, thread_id: Uuid, turn_id: Uuid) -> Result<PathBuf, StoreError> {
-        if read_record_file(&self.thread_file(thread_id))?.is_none() {
+        if self.read_thread(thread_id)?.is_none() {
             return Err(StoreError::NotFound(thread_id));
         }
         let thread_dir = self.thread_dir(thread_id);
@@ -442,7 +466,7 @@ impl Store {
     }
 
     fn lock(&self, thread_id: Uuid) -> Result<ThreadLock, StoreError> {
-        let dir = self.thread_dir(thread_id);
+        let dir = self.real_thread_dir(thread_id)?;
         ThreadLock::acquire(&dir).map_err(|source| match source.kind() {
             io::ErrorKind::NotFound => StoreError::NotFound(thread_id),
             _ => StoreError::Io { path: dir, source },

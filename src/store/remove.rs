@@ -13,8 +13,7 @@ use std::path::Path;
 
 use uuid::Uuid;
 
-use super::index::read_record_file;
-use super::{StoreError, THREAD_FILE_NAME, ThreadLock, create_dir_durably, new_id};
+use super::{StoreError, ThreadLock, create_dir_durably, new_id};
 
 /// The directory of removed thread trees inside the state directory, until they are gone.
 pub const TRASH_DIR_NAME: &str = "trash";
@@ -27,7 +26,7 @@ impl super::Store {
     pub fn remove_thread(&self, thread_id: Uuid, _held: &ThreadLock) -> Result<(), StoreError> {
         let index = self.index()?;
         let dir = self.thread_dir(thread_id);
-        if read_record_file(&dir.join(THREAD_FILE_NAME))?.is_none() {
+        if self.read_thread(thread_id)?.is_none() {
             return Err(StoreError::NotFound(thread_id));
         }
         let trash = self.state_dir.join(TRASH_DIR_NAME);

@@ -118,6 +118,19 @@ impl CodexHost {
         extra: Value,
         env: &BTreeMap<String, String>,
     ) -> CodexHost {
+        CodexHost::of_kind_with_keys(script, name, kind, extra, env, "")
+    }
+
+    /// As [`CodexHost::of_kind`], with `keys` (lines such as `warm_spare = true`) added to
+    /// the provider's table.
+    pub fn of_kind_with_keys(
+        script: Vec<Reply>,
+        name: &str,
+        kind: &str,
+        extra: Value,
+        env: &BTreeMap<String, String>,
+        keys: &str,
+    ) -> CodexHost {
         let bin = codex_bin();
         let mock = MockResponses::start(script, MOCK_LIFETIME);
         let sandbox = Sandbox::new();
@@ -138,6 +151,7 @@ term_grace_ms = 1000
 [providers.{name}]
 kind = "{kind}"
 command = {command:?}
+{keys}
 [providers.{name}.env]
 CODEX_HOME = {codex_home:?}
 HOME = {home:?}

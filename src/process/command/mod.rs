@@ -133,7 +133,7 @@ pub fn launch(exe: &Path, input: Input) -> io::Result<Launched> {
         stdout: stdio.stdout,
         stderr: stdio.stderr,
         session: SessionPolicy::NewSession,
-        inherit_fd: Some(theirs.as_fd()),
+        inherit_fds: &[theirs.as_fd()],
     })?;
     drop(theirs);
     ours.supervisor = Some(supervisor);

@@ -102,7 +102,7 @@ fn start(spec: &CommandSpec) -> Result<Child, String> {
             stdout: Stdio::inherit(),
             stderr: Stdio::inherit(),
             session,
-            inherit_fd: None,
+            inherit_fds: &[],
         },
         &confinement,
     )

@@ -80,6 +80,7 @@ async fn ask<T>(
     let backend = Backend {
         program,
         env: &provider.env,
+        env_inherit: provider.env_inherit.as_deref(),
         cwd: &cwd,
     };
     codex_app_server::ask(backend, ASK_TIMEOUT, talk).await

@@ -410,6 +410,7 @@ fn write_process_record(dir: &Path, mode: Mode, runner: Identity) {
         started_at_ms: now_ms(),
         heartbeat_at_ms: now_ms(),
         descendants: Vec::new(),
+        spare: None,
     };
     atomic_file::write_json_atomic(&dir.join(PROCESS_FILE), &record).expect("process.json");
 }

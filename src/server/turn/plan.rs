@@ -247,6 +247,7 @@ pub(crate) fn spec_provider(provider: &crate::config::Provider, resuming: bool) 
         command: provider.command.clone(),
         args,
         env: provider.env.keys().cloned().collect(),
+        env_inherit: provider.env_inherit.clone(),
         prompt_via: match provider.prompt_via {
             ConfigPromptVia::Arg => spec::PromptVia::Arg,
             ConfigPromptVia::Stdin => spec::PromptVia::Stdin,

@@ -22,6 +22,7 @@ use crate::config::Provider;
 use crate::events;
 use crate::jsonrpc::{ErrorObject, RequestId};
 use crate::protocol::*;
+use crate::runner::spare::NotAdopted;
 use crate::store::turn_dir;
 use crate::store::{self, ThreadRecord, Timestamp};
 use crate::{runner, spec};
@@ -277,13 +278,25 @@ impl Server {
             .map_err(|err| {
                 ErrorObject::internal(format!("cannot write the turn directory: {err}"))
             })?;
+        let warm = match provider.warm_spare {
+            true => self.spares.take(&plan.spec, &provider.env),
+            false => None,
+        };
         let lifeline = match plan.mode() {
             events::Mode::Foreground => Some(self.lifeline().map_err(ErrorObject::internal)?),
             events::Mode::Background => None,
         };
         let launched = tokio::task::block_in_place(|| {
-            runner::launch::launch(dir, plan.mode(), lifeline, &provider.env)
+            let cold = || runner::launch::launch(dir, plan.mode(), lifeline, &provider.env);
+            match warm.map(|spare| spare.adopt(dir, runner::launch::DEFAULT_READY_TIMEOUT)) {
+                Some(Ok(launched)) => Ok(launched),
+                Some(Err(NotAdopted::Gone)) | None => cold(),
+                Some(Err(NotAdopted::Failed(err))) => Err(err),
+            }
         });
+        if provider.warm_spare {
+            self.refill_spare(&plan.spec, &provider.env);
+        }
         launched.map(|_| ()).map_err(|err| {
             let message = format!("failed to start the turn's runner: {err}");
             // The turn never ran: its exit record says so, so nobody waits for it to start.

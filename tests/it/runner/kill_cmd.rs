@@ -95,7 +95,7 @@ fn spawn_sleep(cwd: &Path) -> std::process::Child {
         stdout: Stdio::null(),
         stderr: Stdio::null(),
         session: SessionPolicy::Inherit,
-        inherit_fd: None,
+        inherit_fds: &[],
     })
     .unwrap()
 }
@@ -323,7 +323,7 @@ fn a_recorded_socket_that_is_an_ordinary_file_survives_kill_and_recovery() {
         stdout: Stdio::null(),
         stderr: Stdio::inherit(),
         session: SessionPolicy::Inherit,
-        inherit_fd: None,
+        inherit_fds: &[],
     })
     .unwrap();
     let exit = crate::support::wait_until(Duration::from_secs(20), "the exit record", || {

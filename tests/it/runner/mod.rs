@@ -253,7 +253,7 @@ pub fn start_server_with(turn: &Turn, mode: &str, extra: &[&str]) -> (std::proce
         stdout: Stdio::piped(),
         stderr: Stdio::inherit(),
         session: SessionPolicy::Inherit,
-        inherit_fd: None,
+        inherit_fds: &[],
     })
     .unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -295,7 +295,7 @@ pub fn run_agent_host(args: &[&str], cwd: &Path) -> (i32, String, String) {
         stdout: Stdio::piped(),
         stderr: Stdio::piped(),
         session: SessionPolicy::Inherit,
-        inherit_fd: None,
+        inherit_fds: &[],
     })
     .unwrap();
     let output = child.wait_with_output().unwrap();

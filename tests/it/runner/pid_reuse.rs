@@ -93,7 +93,7 @@ fn place_stranger_on(pid: i32, dir: &Path) -> Option<Stranger> {
             stdout: Stdio::null(),
             stderr: Stdio::inherit(),
             session: SessionPolicy::Inherit,
-            inherit_fd: None,
+            inherit_fds: &[],
         })
         .unwrap();
         if candidate.id() as i32 != pid {
@@ -205,7 +205,7 @@ fn recovery_leaves_a_stranger_on_the_backends_old_pid_alone() {
             stdout: Stdio::null(),
             stderr: Stdio::inherit(),
             session: SessionPolicy::Inherit,
-            inherit_fd: None,
+            inherit_fds: &[],
         })
         .unwrap(),
     );

@@ -80,7 +80,21 @@ impl Host {
         extra: Value,
         env: &BTreeMap<String, String>,
     ) -> Host {
-        let server = ServerProcess::spawn(&sandbox.agent_host_spec(Some(config), &[], env));
+        let spec = sandbox.agent_host_spec(Some(config), &[], env);
+        Host::start_with_spec(sandbox, &spec, provider, extra, Value::Null)
+    }
+
+    /// As [`Host::start`], with the server started by `spec` (a wrapper around agent-host,
+    /// say, built with [`Sandbox::app_server_spec`]) and initialized with `capabilities`
+    /// (`null` for none).
+    pub fn start_with_spec(
+        sandbox: Sandbox,
+        spec: &super::SpawnSpec,
+        provider: &str,
+        extra: Value,
+        capabilities: Value,
+    ) -> Host {
+        let server = ServerProcess::spawn(spec);
         let mut host = Host {
             sandbox,
             server,
@@ -89,7 +103,7 @@ impl Host {
             pending: Vec::new(),
             next_id: 1,
         };
-        host.server.initialize();
+        host.server.initialize_with(capabilities);
         let cwd = path_str(&host.sandbox.work_dir());
         let mut params = json!({"cwd": cwd, "modelProvider": provider});
         if let (Some(params), Some(extra)) = (params.as_object_mut(), extra.as_object()) {

@@ -223,9 +223,18 @@ impl ServerProcess {
     /// The handshake: `initialize` (with a test client name), then `initialized`; returns the
     /// initialize result and panics on an error response.
     pub fn initialize(&mut self) -> Value {
-        let params = serde_json::json!({
+        self.initialize_with(serde_json::json!(null))
+    }
+
+    /// [`ServerProcess::initialize`] with these `capabilities` (e.g. `{"experimentalApi":
+    /// true}`; `null` for none).
+    pub fn initialize_with(&mut self, capabilities: Value) -> Value {
+        let mut params = serde_json::json!({
             "clientInfo": {"name": "agent_host_tests", "title": null, "version": "0.0.1"}
         });
+        if !capabilities.is_null() {
+            params["capabilities"] = capabilities;
+        }
         let (response, _) = self.request(Value::from("init"), "initialize", params);
         let result = response
             .get("result")

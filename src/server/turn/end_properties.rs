@@ -1,8 +1,8 @@
 //! Property tests of a turn's end (`proptest`): any interleaving of backend output,
 //! interrupts, the backend's exit, client disconnects, server restarts and runner crashes
 //! ends the turn with exactly one terminal status, every server that follows the turn to its
-//! end sends exactly one `turn/completed` with that status, and what the servers were told
-//! live is what a restarted server reads back from the files.
+//! end sends exactly one `turn/completed` with that status and the exit record's time, and
+//! what the servers were told live is what a restarted server reads back from the files.
 //!
 //! The runner is a model made of the runner's real parts: its backend output goes through
 //! the real `jsonl` adapter, the interrupt ladder is the real [`Ladder`] (over a scripted
@@ -23,13 +23,13 @@ use proptest::prelude::*;
 use uuid::Uuid;
 
 use super::history::read_turn;
-use super::translate::{Step, translate};
+use super::translate::{Ended, Step, translate};
 use super::{ActiveTurn, TURN_FILE, TurnRecord};
 use crate::atomic_file;
 use crate::backend::{Adapter, UsageBase, codex_jsonl};
 use crate::events::{
-    Event, EventRecord, ExitRecord, InterruptReason, Mode, ProcessRecord, RECORD_VERSION,
-    TurnStatus, now_ms,
+    EndReason, Event, EventRecord, ExitRecord, InterruptReason, Mode, ProcessRecord,
+    RECORD_VERSION, TurnStatus, now_ms,
 };
 use crate::process::identity::{self, Identity};
 use crate::runner::client::{read_exit_record, subscribe};
@@ -47,6 +47,8 @@ const CASES: u32 = 48;
 const MAX_STEPS: usize = 24;
 /// How long any wait of the test may take.
 const WAIT: Duration = Duration::from_secs(20);
+/// When the turn started, as its `turn.json` says.
+const STARTED_AT_MS: i64 = 1_764_000_000_000;
 
 /// One line of backend output in the codex `exec --json` format.
 #[derive(Debug, Clone, Copy)]
@@ -415,11 +417,11 @@ fn write_process_record(dir: &Path, mode: Mode, runner: Identity) {
     atomic_file::write_json_atomic(&dir.join(PROCESS_FILE), &record).expect("process.json");
 }
 
-/// What one server sent for the turn: the `turn/completed` statuses, and every record it
-/// was given.
+/// What one server sent for the turn: each `turn/completed` (its status and its time), and
+/// every record it was given.
 #[derive(Debug, Default)]
 struct Told {
-    completed: Vec<TurnStatus>,
+    completed: Vec<(TurnStatus, i64)>,
     records: Vec<EventRecord>,
 }
 
@@ -457,7 +459,7 @@ impl Follower {
         let active = ActiveTurn {
             turn_id: turn,
             dir: dir.to_owned(),
-            started_at_ms: 1_764_000_000_000,
+            started_at_ms: STARTED_AT_MS,
             final_message: None,
             last_error: None,
             summary_parts: BTreeSet::new(),
@@ -482,30 +484,35 @@ async fn follow(active: ActiveTurn, thread: Uuid, from_seq: u64, seen: Arc<Atomi
         told.records.push(record.clone());
         let ended = record.is_turn_ended();
         if let Some(turn) = active.as_mut()
-            && let Step::End { status, .. } = translate(turn, thread, record)
+            && let Step::End(ended) = translate(turn, thread, record)
         {
             active = None;
-            told.completed.push(status);
+            told.completed.push((ended.status, ended.at_ms));
         }
         if ended {
             return told;
         }
     }
     if active.take().is_some() {
-        let status = match read_exit_record(&dir) {
-            Ok(Some(exit)) => exit.status,
+        let ended = match read_exit_record(&dir) {
+            Ok(Some(exit)) => Ended::recorded(exit),
             Ok(None) | Err(_) => {
                 let stopped = tokio::task::spawn_blocking(move || {
                     crate::turn_control::stop(&dir, Duration::from_secs(10))
                 })
                 .await;
                 match stopped {
-                    Ok(Ok(Some(exit))) => exit.status,
-                    Ok(Ok(None) | Err(_)) | Err(_) => TurnStatus::Interrupted,
+                    Ok(Ok(Some(exit))) => Ended::recorded(exit),
+                    Ok(Ok(None) | Err(_)) | Err(_) => Ended {
+                        status: TurnStatus::Interrupted,
+                        reason: EndReason::RunnerLost,
+                        error: None,
+                        at_ms: now_ms() as i64,
+                    },
                 }
             }
         };
-        told.completed.push(status);
+        told.completed.push((ended.status, ended.at_ms));
     }
     told
 }
@@ -536,7 +543,7 @@ fn new_turn(state: &Path, turn: Uuid) -> PathBuf {
         user_message_id: "u".to_owned(),
         client_user_message_id: None,
         input: Vec::new(),
-        started_at_ms: 1_764_000_000_000,
+        started_at_ms: STARTED_AT_MS,
         review: None,
     };
     atomic_file::write_json_atomic(&dir.join(TURN_FILE), &turn_record).expect("turn.json");
@@ -637,15 +644,18 @@ fn check(mode: Mode, ops: &[Op]) {
     let (told, gone) = servers.finish();
     let _ = runtime().block_on(recovered);
     let exit = check_one_end(&dir, runner.state);
+    // One end, one time: whoever ended the turn, every server tells the exit record's.
+    let end = (exit.status, exit.ended_at_ms as i64);
     for server in &told {
-        assert_eq!(
-            server.completed,
-            [exit.status],
-            "turn/completed of a follower"
-        );
+        assert_eq!(server.completed, [end], "turn/completed of a follower");
     }
     for server in &gone {
         assert!(server.completed.len() <= 1, "{:?}", server.completed);
+        assert!(
+            server.completed.iter().all(|told| *told == end),
+            "turn/completed of a server that went away: {:?}, on disk {end:?}",
+            server.completed
+        );
     }
     check_read_back(&dir, turn, &exit, told.iter().chain(&gone));
 }
@@ -702,6 +712,17 @@ fn check_read_back<'a>(
     }
     let read = read_turn(dir, turn).expect("the turn reads back");
     assert_eq!(read.status, super::super::convert::turn_status(exit.status));
+    let ended_at_ms = exit.ended_at_ms as i64;
+    assert_eq!(
+        read.completed_at,
+        Some(ended_at_ms / 1000),
+        "completedAt read back"
+    );
+    assert_eq!(
+        read.duration_ms,
+        Some(ended_at_ms - STARTED_AT_MS),
+        "durationMs read back"
+    );
     assert_eq!(Some(read), read_turn(dir, turn), "a second read");
 }
 

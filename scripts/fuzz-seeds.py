@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes the seed corpus of each fuzz target (fuzz/fuzz_targets/) from the project's fixtures.
+"""Writes the seed corpus of each fuzz target (a parser of fuzz/fuzz_targets/parsers.rs, named
+by agent_host::fuzzing::Target) from the project's fixtures.
 
     scripts/fuzz-seeds.py OUT_DIR
 

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Fuzzes every target of fuzz/ (cargo fuzz, libFuzzer) for a bounded time each; a crash, a
-# panic or a failed assertion in any target fails the script (exit 1, its input saved under
+# Fuzzes every parser of agent-host (cargo fuzz, libFuzzer) for a bounded time each; a crash, a
+# panic or a failed assertion in any of them fails the script (exit 1, its input saved under
 # fuzz/artifacts/<target>/). Called by scripts/test.sh; runs alone too:
 #
 #   scripts/fuzz.sh [TARGET...]          every target, or the named ones
 #   FUZZ_SECONDS=300 scripts/fuzz.sh     a longer run per target (default 30 s)
 #
 # Installs the pinned cargo-fuzz into .cache/cargo-fuzz (skipped when it is there) and needs
-# the nightly toolchain (libFuzzer's instrumentation). The corpus of each target starts from
-# the project's fixtures (scripts/fuzz-seeds.py) and keeps what earlier runs found
-# (fuzz/corpus/, not committed). Targets are built without a sanitizer: the parsers are safe
-# Rust, and without one the build and every run are several times faster.
+# the nightly toolchain (libFuzzer's instrumentation). Every target is one parser of one fuzz
+# binary, `parsers` (built once), chosen by AGENT_HOST_FUZZ_TARGET. The corpus of each target
+# starts from the project's fixtures (scripts/fuzz-seeds.py) and keeps what earlier runs found
+# (fuzz/corpus/<target>/, not committed). The binary is built without a sanitizer: the parsers
+# are safe Rust, and without one the build and every run are several times faster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,7 @@ FUZZ_ROOT=.cache/cargo-fuzz
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-30}
 ALL_TARGETS=(framing config codex_jsonl claude gemini codex_app_server acp)
 BUILD_FLAGS=(--sanitizer none --debug-assertions)
+FUZZ_BINARY=parsers
 
 say() { printf 'fuzz: %s\n' "$*" >&2; }
 die() {
@@ -47,20 +49,24 @@ step=$SECONDS
 # The fuzz crate's lock file is committed: fail if it no longer matches, as --locked does.
 (cd fuzz && cargo +nightly metadata --locked --format-version 1 >/dev/null) ||
     die "fuzz/Cargo.lock is out of date: run cargo +nightly update -p agent-host in fuzz/ and commit it"
-(cd fuzz && cargo +nightly fuzz build "${BUILD_FLAGS[@]}" >&2)
-say "targets built ($(elapsed "$step"))"
+(cd fuzz && cargo +nightly fuzz build "${BUILD_FLAGS[@]}" "$FUZZ_BINARY" >&2)
+say "fuzz binary built ($(elapsed "$step"))"
+triple=$(rustc +nightly -vV | sed -n 's/^host: //p')
+binary="$PWD/fuzz/target/$triple/release/$FUZZ_BINARY"
+[ -x "$binary" ] || die "no fuzz binary at $binary"
 
 python3 scripts/fuzz-seeds.py fuzz/corpus
 
 failed=()
 for target in "${TARGETS[@]}"; do
     step=$SECONDS
-    mkdir -p "fuzz/corpus/$target"
+    mkdir -p "fuzz/corpus/$target" "fuzz/artifacts/$target"
     log="fuzz/artifacts/$target.log"
-    mkdir -p fuzz/artifacts
-    if (cd fuzz && cargo +nightly fuzz run "${BUILD_FLAGS[@]}" "$target" -- \
-        -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048 \
-        -max_len=65536 -print_final_stats=1) >"$log" 2>&1; then
+    # The binary itself, not `cargo fuzz run`: that would check the build again per target.
+    if (cd fuzz && AGENT_HOST_FUZZ_TARGET="$target" "$binary" \
+        -artifact_prefix="artifacts/$target/" -max_total_time="$SECONDS_PER_TARGET" \
+        -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+        "corpus/$target") >"$log" 2>&1; then
         runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
         say "$target: no crash in ${SECONDS_PER_TARGET}s, ${runs:-?} inputs ($(elapsed "$step"))"
     else
@@ -73,5 +79,5 @@ done
 say "total $(elapsed "$started")"
 if [ "${#failed[@]}" -gt 0 ]; then
     die "crashes in: ${failed[*]} (inputs under fuzz/artifacts/<target>/; replay one with
-    cd fuzz && cargo +nightly fuzz run ${BUILD_FLAGS[*]} TARGET artifacts/TARGET/crash-...)"
+    cd fuzz && AGENT_HOST_FUZZ_TARGET=TARGET cargo +nightly fuzz run ${BUILD_FLAGS[*]} $FUZZ_BINARY artifacts/TARGET/crash-...)"
 fi

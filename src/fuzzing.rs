@@ -3,6 +3,9 @@
 //! wrote, the way the server or the runner runs it. None of them may panic on any input;
 //! where a parser promises more than that, the entry point asserts it.
 //!
+//! The fuzz crate builds one binary for all of them (one build instead of one per parser):
+//! [`Target`] names each parser, and the binary runs the one its environment names.
+//!
 //! Hidden from the documentation: only the fuzz crate and the seed test below call these.
 
 use std::sync::OnceLock;
@@ -17,6 +20,79 @@ use crate::protocol::methods::{ClientNotification, ClientRequest};
 use crate::server::{ExperimentalApi, parse_error_object};
 use crate::spec::{Approvals, BackendKind, GraceMs, InputMode, PromptVia, Provider, Spec};
 use crate::transport::{self, InputLine};
+
+/// One parser under fuzzing: what one run of the fuzz binary feeds its inputs to, chosen
+/// by name (`AGENT_HOST_FUZZ_TARGET`); each has its own corpus, `fuzz/corpus/<name>/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// [`framing_and_dispatch`].
+    Framing,
+    /// [`config`].
+    Config,
+    /// [`backend_stream`] of [`Stream::CodexJsonl`].
+    CodexJsonl,
+    /// [`backend_stream`] of Claude's stream-json: the first byte chooses one-shot (even) or
+    /// stream-json input (odd), the rest is the stream.
+    Claude,
+    /// [`backend_stream`] of [`Stream::Gemini`].
+    Gemini,
+    /// [`backend_stream`] of [`Stream::CodexAppServer`].
+    CodexAppServer,
+    /// [`backend_stream`] of [`Stream::Acp`].
+    Acp,
+}
+
+impl Target {
+    pub const ALL: [Target; 7] = [
+        Target::Framing,
+        Target::Config,
+        Target::CodexJsonl,
+        Target::Claude,
+        Target::Gemini,
+        Target::CodexAppServer,
+        Target::Acp,
+    ];
+
+    /// The target's name: its corpus directory and the value that selects it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Framing => "framing",
+            Target::Config => "config",
+            Target::CodexJsonl => "codex_jsonl",
+            Target::Claude => "claude",
+            Target::Gemini => "gemini",
+            Target::CodexAppServer => "codex_app_server",
+            Target::Acp => "acp",
+        }
+    }
+
+    /// The target named `name`.
+    pub fn from_name(name: &str) -> Option<Target> {
+        Target::ALL.into_iter().find(|target| target.name() == name)
+    }
+
+    /// Feeds `data` to the target's parser.
+    pub fn run(self, data: &[u8]) {
+        match self {
+            Target::Framing => framing_and_dispatch(data),
+            Target::Config => config(data),
+            Target::CodexJsonl => backend_stream(Stream::CodexJsonl, data),
+            Target::Claude => {
+                let Some((&mode, rest)) = data.split_first() else {
+                    return;
+                };
+                let stream = match mode % 2 {
+                    0 => Stream::Claude,
+                    _ => Stream::ClaudeStreamJsonInput,
+                };
+                backend_stream(stream, rest);
+            }
+            Target::Gemini => backend_stream(Stream::Gemini, data),
+            Target::CodexAppServer => backend_stream(Stream::CodexAppServer, data),
+            Target::Acp => backend_stream(Stream::Acp, data),
+        }
+    }
+}
 
 /// The longest line the framing target accepts: small, so that fuzzed inputs reach the
 /// overlong-line path.
@@ -322,6 +398,25 @@ mod tests {
                 .any(|event| matches!(event, Event::Marker { .. })),
             "{out:?}"
         );
+    }
+
+    /// Every target by its name, and every corpus name of `scripts/fuzz-seeds.py` and
+    /// `scripts/fuzz.sh` a target's.
+    #[test]
+    fn every_target_is_found_by_its_name_and_the_scripts_name_them_all() {
+        for target in Target::ALL {
+            assert_eq!(Target::from_name(target.name()), Some(target));
+        }
+        assert_eq!(Target::from_name("nothing"), None);
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let script = std::fs::read_to_string(root.join("scripts/fuzz.sh")).unwrap();
+        let listed = script
+            .lines()
+            .find_map(|line| line.strip_prefix("ALL_TARGETS=("))
+            .and_then(|rest| rest.strip_suffix(')'))
+            .expect("ALL_TARGETS=(...) in scripts/fuzz.sh");
+        let names: Vec<&str> = Target::ALL.iter().map(|target| target.name()).collect();
+        assert_eq!(listed.split(' ').collect::<Vec<_>>(), names);
     }
 
     #[test]

@@ -1,8 +1,0 @@
-//! A `codex app-server`'s JSON-RPC output, read by its client (kind `codex`).
-#![no_main]
-
-use agent_host::fuzzing::{Stream, backend_stream};
-
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    backend_stream(Stream::CodexAppServer, data);
-});

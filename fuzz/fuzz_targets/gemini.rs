@@ -1,8 +1,0 @@
-//! Gemini CLI's stream-json output.
-#![no_main]
-
-use agent_host::fuzzing::{Stream, backend_stream};
-
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    backend_stream(Stream::Gemini, data);
-});

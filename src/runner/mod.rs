@@ -23,7 +23,7 @@ pub mod spare;
 pub mod supervisor;
 
 use std::ffi::OsString;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
@@ -157,6 +157,10 @@ fn become_subreaper() {
 /// A backend a warm spare started before its turn existed, with what it was started with.
 struct WarmBackend {
     child: std::process::Child,
+    /// What the spare read of the backend's stdout: the turn reads it first.
+    stdout: Vec<u8>,
+    /// What the spare sent the backend before the turn existed.
+    sent: backend::codex_turn::SpareSent,
     command: backend::BackendCommand,
     cwd: PathBuf,
     provider_env: std::collections::BTreeMap<String, String>,
@@ -219,6 +223,8 @@ struct Started {
     argv: Vec<String>,
     adapter: Adapter,
     child: std::process::Child,
+    /// What a warm spare already read of the backend's stdout.
+    stdout_prefix: Vec<u8>,
 }
 
 /// Reads the spec, binds the control socket, builds the backend's command line and starts
@@ -249,13 +255,16 @@ fn start_backend(
         socket_path,
         listener,
         command,
-        adapter,
+        mut adapter,
         provider_env,
     } = prepared;
+    let mut stdout_prefix = Vec::new();
     let child = match warm {
         Some(warm) if warm.fits(&spec, &command, &provider_env) => {
-            tracing::info!(pid = warm.child.id(), spare = %warm.origin.id, "backend taken from a warm spare");
+            tracing::info!(pid = warm.child.id(), spare = %warm.origin.id, sent = ?warm.sent, "backend taken from a warm spare");
             record.spare = Some(warm.origin);
+            adapter = adapter.after_spare(&spec, &warm.sent);
+            stdout_prefix = warm.stdout;
             Ok(warm.child)
         }
         unfit => {
@@ -297,6 +306,7 @@ fn start_backend(
         command_stdin: command.stdin,
         adapter,
         child,
+        stdout_prefix,
     }))
 }
 
@@ -438,6 +448,7 @@ fn supervise(
         argv,
         adapter,
         mut child,
+        stdout_prefix,
     } = started;
     let pid = child.id() as i32;
     // The child is unreaped until its waiter says so, so this pidfd names it for sure.
@@ -461,7 +472,14 @@ fn supervise(
     )?;
     let (to_loop, inputs) = mpsc::channel::<Input>();
     let (answers, messages) = connect_stdin(&mut child, command_stdin)?;
-    start_feeders(turn_dir, child, &to_loop, stop_signals, listener)?;
+    start_feeders(
+        turn_dir,
+        child,
+        stdout_prefix,
+        &to_loop,
+        stop_signals,
+        listener,
+    )?;
     let client_link = watch_client(spec.mode, lifeline, &to_loop)?;
     // Every process of the turn is a descendant of the runner: it is their subreaper, so
     // orphans (double-forked, `setsid`-ed) come back to it. The marker finds one that escaped
@@ -554,11 +572,12 @@ fn connect_stdin(child: &mut std::process::Child, stdin: backend::Stdin) -> io::
     })
 }
 
-/// The threads that feed the loop: the backend's stdout, its waiter, the stop signals and
-/// the control socket.
+/// The threads that feed the loop: the backend's stdout (after `stdout_prefix`, what a warm
+/// spare read of it), its waiter, the stop signals and the control socket.
 fn start_feeders(
     turn_dir: &Path,
     mut child: std::process::Child,
+    stdout_prefix: Vec<u8>,
     to_loop: &mpsc::Sender<Input>,
     stop_signals: libc::sigset_t,
     listener: UnixListener,
@@ -567,7 +586,7 @@ fn start_feeders(
         let raw_path = turn_dir.join(STDOUT_FILE);
         let tx = to_loop.clone();
         spawn_thread("backend-stdout", move || {
-            supervisor::read_stdout(stdout, &raw_path, tx)
+            supervisor::read_stdout(io::Cursor::new(stdout_prefix).chain(stdout), &raw_path, tx)
         })?;
     } else {
         let _ = to_loop.send(Input::StdoutEof);

@@ -73,6 +73,9 @@ const COMMAND_OUTPUT: &str = "hi";
 struct Plan {
     turns: usize,
     tool_turns: usize,
+    /// How long to wait after a turn completed before the next `turn/start` (a person
+    /// reading the answer); 0: back to back.
+    pause_ms: u64,
     /// A run without `--bench`: tiny counts, only to keep the harness working.
     smoke: bool,
 }
@@ -85,11 +88,13 @@ impl Plan {
             true => Plan {
                 turns: 20,
                 tool_turns: 20,
+                pause_ms: 0,
                 smoke: false,
             },
             false => Plan {
                 turns: 2,
                 tool_turns: 1,
+                pause_ms: 0,
                 smoke: true,
             },
         };
@@ -103,6 +108,7 @@ impl Plan {
             match arg.as_str() {
                 "--turns" => plan.turns = number("--turns")?.max(1),
                 "--tool-turns" => plan.tool_turns = number("--tool-turns")?,
+                "--pause-ms" => plan.pause_ms = number("--pause-ms")? as u64,
                 // Cargo passes `--bench`; libtest-style filters are ignored.
                 _ => {}
             }
@@ -165,13 +171,15 @@ struct Turn {
 
 /// When agent-host's backend of a turn was handed to the turn (`runnerStarted`), opened
 /// Codex's thread (`backendSession`) and exited (`turnEnded`); and, for a backend a warm
-/// spare started, when that was (before `turn/start`: negative).
+/// spare started, when that was and when Codex answered the spare's `initialize` (before
+/// `turn/start`: negative).
 #[derive(Debug, Clone, Copy, Default)]
 struct Backend {
     spawned: f64,
     first_event: f64,
     exited: f64,
     spare_started: Option<f64>,
+    spare_initialized: Option<f64>,
 }
 
 /// Every turn of one contender in one scenario.
@@ -316,13 +324,13 @@ impl Side {
     }
 
     /// The first turn and `turns` more of `scenario` on one new server and thread.
-    fn run(&self, scenario: Scenario, turns: usize) -> Result<Runs, String> {
+    fn run(&self, scenario: Scenario, turns: usize, pause: Duration) -> Result<Runs, String> {
         let sandbox = Sandbox::new()?;
         let script: Vec<Reply> = (0..=turns).flat_map(|_| scenario.replies()).collect();
         let lifetime = Duration::from_secs(60) + TURN_TIMEOUT.saturating_mul(turns as u32 + 1);
         let mock = StampedMock::start(script, lifetime);
         let mut server = Server::spawn(&self.launch(&sandbox, &mock.base_url)?)?;
-        let outcome = self.turns(&sandbox, &mut server, &mock, scenario, turns);
+        let outcome = self.turns(&sandbox, &mut server, &mock, (scenario, turns), pause);
         let exited = server.shutdown();
         let unexpected = mock
             .drain()
@@ -347,8 +355,8 @@ impl Side {
         sandbox: &Sandbox,
         server: &mut Server,
         mock: &StampedMock,
-        scenario: Scenario,
-        turns: usize,
+        (scenario, turns): (Scenario, usize),
+        pause: Duration,
     ) -> Result<(Turn, Vec<Turn>), String> {
         server.call(
             0,
@@ -368,6 +376,11 @@ impl Side {
             .to_owned();
         let mut all = Vec::with_capacity(turns + 1);
         for i in 0..=turns {
+            if i > 0 {
+                // Pacing, not synchronisation: the time a person takes to read the answer,
+                // which a warm spare has to get ready in.
+                thread::sleep(pause);
+            }
             let turn = self.turn(sandbox, server, mock, scenario, &thread_id, 2 + i as i64)?;
             all.push(turn);
         }
@@ -551,6 +564,9 @@ fn read_records(dir: &Path, sent_ms: f64) -> Result<(f64, Backend), String> {
         spare_started: process["spare"]["startedAtMs"]
             .as_f64()
             .map(|at| at - sent_ms),
+        spare_initialized: process["spare"]["initializedAtMs"]
+            .as_f64()
+            .map(|at| at - sent_ms),
     };
     Ok((runner_started - sent_ms, backend))
 }
@@ -619,6 +635,10 @@ fn rows(scenario: Scenario) -> Vec<Row> {
         row(
             "agent-host: warm spare's backend started, before turn/start",
             |t| Some(-t.backend?.spare_started?),
+        ),
+        row(
+            "agent-host: warm spare's Codex initialized, before turn/start",
+            |t| Some(-t.backend?.spare_initialized?),
         ),
         row(
             "agent-host: runner took the turn → backend handed over",
@@ -713,7 +733,8 @@ fn main() -> ExitCode {
     let mut tables = Vec::new();
     let mut failures = Vec::new();
     for &(scenario, turns) in &scenarios {
-        let results = run_scenario(&codex, scenario, turns, &mut failures);
+        let pause = Duration::from_millis(plan.pause_ms);
+        let results = run_scenario(&codex, (scenario, turns), pause, &mut failures);
         tables.push((scenario, turns, results));
     }
 
@@ -799,8 +820,8 @@ fn emit_figures(tables: &Tables) {
 #[allow(clippy::print_stderr)]
 fn run_scenario(
     codex: &Result<PathBuf, String>,
-    scenario: Scenario,
-    turns: usize,
+    (scenario, turns): (Scenario, usize),
+    pause: Duration,
     failures: &mut Vec<String>,
 ) -> Vec<(String, Result<Runs, String>)> {
     let mut results = Vec::new();
@@ -820,7 +841,7 @@ fn run_scenario(
                     "turn_vs_codex: {}, {scenario:?} scenario, 1 + {turns} turns…",
                     side.name()
                 );
-                side.run(scenario, turns)
+                side.run(scenario, turns, pause)
             }
             Err(missing) => Err(missing.clone()),
         };
@@ -863,7 +884,12 @@ fn print_head(plan: Plan, load_before: &str) {
          (SSE); a first turn, then N timed turns; prompt {PROMPT:?}; codex app-server with \
          CODEX_HOME on the mock; agent-host's provider kind `codex` running the same binary \
          (a fresh `codex app-server` per turn) with the same config, cold and with \
-         `warm_spare = true`; thread/start approvalPolicy never, sandbox read-only"
+         `warm_spare = true`; thread/start approvalPolicy never, sandbox read-only; {} \
+         between a turn's end and the next turn/start",
+        match plan.pause_ms {
+            0 => "no pause".to_owned(),
+            ms => format!("a pause of {ms} ms"),
+        }
     );
 }
 

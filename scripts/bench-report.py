@@ -88,9 +88,10 @@ SECTIONS = [
          None, ""),
         ("real_turn_warm_first_delta_p50", "message turn, `turn/start` → first `item/agentMessage/delta`, warm spare, median", "ms", 1,
          ("ratio_max", 1.2),
-         "the spare hides only the process start (a few ms); a fresh Codex spends about 100 ms "
-         "after its first `initialize` and `thread/start` before its first model request, "
-         "which the spare does not send ahead yet (docs/benchmarks.md, turn_vs_codex results)"),
+         "the spare hides the process start and sends `initialize` and `thread/start` ahead, "
+         "but Codex's first turn on a thread costs it 30-40 ms more than a later turn, and only "
+         "a turn (with its prompt) makes it pay that; plus the records of a turn's start "
+         "(docs/benchmarks.md, turn_vs_codex results)"),
         ("real_turn_warm_end_p50", "message turn, `turn/start` → `turn/completed`, warm spare, median", "ms", 1, None, ""),
         ("real_turn_started_p50", "message turn, `turn/start` → `turn/started`, median", "ms", 1, None, ""),
         ("real_turn_own_share_p50", "message turn, agent-host's own share (turn − the backend's time in it), median", "ms", 1,

@@ -40,7 +40,7 @@ benches=(
     "command_exec_vs_codex|--calls 500 --stream-mb 200|--calls 50 --stream-mb 20"
     "turn_events|--latency 10000 --throughput 100000 --rounds 3|--latency 1000 --throughput 10000 --rounds 1"
     "turn_load|--turns 200 --interrupts 20 --concurrent 200 --messages 50|--turns 20 --interrupts 3 --concurrent 20 --messages 20"
-    "turn_vs_codex|--turns 20 --tool-turns 20|--turns 3 --tool-turns 2"
+    "turn_vs_codex|--turns 20 --tool-turns 20 --pause-ms 300|--turns 3 --tool-turns 2 --pause-ms 300"
     "runner||"
     "thread_list_store||"
 )

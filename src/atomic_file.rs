@@ -251,8 +251,11 @@ mod tests {
         let outside = dir.path().join("outside");
         fs::write(&outside, b"kept").unwrap();
         let pid = std::process::id();
-        std::os::unix::fs::symlink(&outside, dir.path().join(format!("spec.json.{pid}{TEMP_SUFFIX}")))
-            .unwrap();
+        std::os::unix::fs::symlink(
+            &outside,
+            dir.path().join(format!("spec.json.{pid}{TEMP_SUFFIX}")),
+        )
+        .unwrap();
         let path = dir.path().join("spec.json");
         let err = write_atomic(&path, b"new").unwrap_err();
         assert_eq!(

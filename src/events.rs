@@ -514,6 +514,9 @@ pub struct SpareOrigin {
     pub id: String,
     /// When the spare started its backend.
     pub started_at_ms: u64,
+    /// When the backend answered the spare's `initialize` (before the turn existed), if it had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initialized_at_ms: Option<u64>,
 }
 
 /// Milliseconds since the Unix epoch, now.

@@ -13,6 +13,12 @@
 //! exits. The interrupt is Codex's own `turn/interrupt`; a steered message is Codex's own
 //! `turn/steer` of its running turn.
 //!
+//! A warm spare (`docs/arch/runner.md`, "Warm spares") says ahead of its turn what needs no
+//! prompt ([`Warmup`]: `initialize`, `initialized`, and `thread/start` with the settings it was
+//! given); the turn's adapter ([`Stream::after_spare`]) then reads the app-server's output
+//! from its start and sends only what the spare did not, taking the spare's thread only
+//! when the turn would have started exactly that one.
+//!
 //! Every method and field used here is named by a constant or a `json!` key in this file;
 //! `tests/it/codex_pin.rs` checks them against the installed Codex's schema.
 
@@ -57,6 +63,10 @@ const TURN_ID: i64 = 2;
 const INTERRUPT_ID: i64 = 3;
 /// The id of the first `turn/steer`; each later one takes the next.
 const FIRST_STEER_ID: i64 = 100;
+/// The ids of a warm spare's requests, sent before its turn exists: strings, so that they
+/// never meet the turn's own.
+pub const SPARE_INITIALIZE_ID: &str = "spare-initialize";
+pub const SPARE_THREAD_ID: &str = "spare-thread";
 
 /// Where the conversation with the app-server is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,10 +83,37 @@ enum Phase {
     Ended,
 }
 
+/// What a warm spare sent its app-server before the turn existed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpareSent {
+    /// `initialize` (id [`SPARE_INITIALIZE_ID`]).
+    pub initialize: bool,
+    /// `initialized`, after the answer to `initialize`.
+    pub initialized: bool,
+    /// The params of its `thread/start` (id [`SPARE_THREAD_ID`]), sent after `initialized`.
+    pub thread_start: Option<Value>,
+}
+
+/// The requests whose answers the adapter reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Initialize,
+    Thread,
+    /// The spare's `thread/start`, whose thread the turn does not take.
+    UnusedSpareThread,
+    Turn,
+    Interrupt,
+    Steer,
+}
+
 /// The adapter of one `codex` turn.
 #[derive(Debug)]
 pub struct Stream {
     phase: Phase,
+    /// What a warm spare already sent (nothing for a backend started for the turn).
+    spare: SpareSent,
+    /// Whether the turn takes the thread the spare started.
+    uses_spare_thread: bool,
     /// What `thread/start` or `thread/resume` and `turn/start` carry.
     setup: Setup,
     /// Lines for the app-server's stdin, taken by the runner.
@@ -105,32 +142,159 @@ struct Setup {
     images: Vec<String>,
 }
 
+impl Setup {
+    fn of(spec: &Spec) -> Setup {
+        Setup {
+            resume: spec.resume_session_id.clone(),
+            cwd: spec.cwd.to_string_lossy().into_owned(),
+            model: spec.model.clone(),
+            approval_policy: spec.approval_policy.clone().filter(|p| !p.is_null()),
+            sandbox_policy: spec.sandbox_policy.clone().filter(|s| !s.is_null()),
+            sandbox_mode: sandbox_mode(spec),
+            prompt: spec.prompt.clone(),
+            images: spec
+                .images
+                .iter()
+                .map(|path| path.to_string_lossy().into_owned())
+                .collect(),
+        }
+    }
+
+    /// The params of `thread/start` (and, with `threadId`, of `thread/resume`).
+    fn thread_params(&self) -> Value {
+        let mut params = json!({"cwd": self.cwd});
+        insert(&mut params, "model", self.model.clone().map(Value::from));
+        insert(&mut params, "approvalPolicy", self.approval_policy.clone());
+        insert(&mut params, "sandbox", self.sandbox_mode.map(Value::from));
+        params
+    }
+}
+
+/// The params of the `thread/start` that `spec`'s turn sends when it starts a new Codex
+/// thread: what a warm spare may send ahead of a turn like it.
+pub fn thread_start_params(spec: &Spec) -> Value {
+    Setup::of(spec).thread_params()
+}
+
+/// A warm spare's conversation with its app-server before any turn exists: `initialize`,
+/// `initialized` once it is answered, then `thread/start` with `thread_start` (if given).
+/// Nothing of a turn and no prompt; what was sent is handed to the turn ([`SpareSent`]).
+#[derive(Debug)]
+pub struct Warmup {
+    thread_start: Option<Value>,
+    sent: SpareSent,
+    input: Vec<String>,
+    initialized: bool,
+    thread: Option<String>,
+    refused: Option<String>,
+}
+
+impl Warmup {
+    /// Its first line, `initialize`, is ready to be taken.
+    pub fn new(thread_start: Option<Value>) -> Warmup {
+        let initialize =
+            json!({"id": SPARE_INITIALIZE_ID, "method": INITIALIZE, "params": initialize_params()});
+        Warmup {
+            thread_start,
+            sent: SpareSent {
+                initialize: true,
+                ..SpareSent::default()
+            },
+            input: vec![initialize.to_string()],
+            initialized: false,
+            thread: None,
+            refused: None,
+        }
+    }
+
+    /// The lines to write since the last call.
+    pub fn take_input(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.input)
+    }
+
+    /// What was sent so far (once the lines are written).
+    pub fn sent(&self) -> &SpareSent {
+        &self.sent
+    }
+
+    /// Whether Codex answered `initialize`.
+    pub fn initialized(&self) -> bool {
+        self.initialized
+    }
+
+    /// The thread Codex started for the spare, once it answered.
+    pub fn thread(&self) -> Option<&str> {
+        self.thread.as_deref()
+    }
+
+    /// Codex's refusal of one of the spare's requests: the spare cannot serve a turn.
+    pub fn refused(&self) -> Option<&str> {
+        self.refused.as_deref()
+    }
+
+    /// Reads one line of the app-server's output; only the answers to its requests matter.
+    pub fn on_line(&mut self, line: &[u8]) {
+        let Ok(message) = serde_json::from_slice::<Value>(line) else {
+            return;
+        };
+        let Some(id) = message.get("id").and_then(Value::as_str) else {
+            return;
+        };
+        if message.get("method").is_some() {
+            return;
+        }
+        if let Some(error) = message.get("error") {
+            let text = error["message"].as_str().unwrap_or("no message");
+            self.refused = Some(format!("codex app-server refused the spare's {id}: {text}"));
+            return;
+        }
+        match id {
+            SPARE_INITIALIZE_ID if !self.initialized => {
+                self.initialized = true;
+                self.input.push(json!({"method": INITIALIZED}).to_string());
+                self.sent.initialized = true;
+                if let Some(params) = self.thread_start.take() {
+                    let request =
+                        json!({"id": SPARE_THREAD_ID, "method": THREAD_START, "params": params});
+                    self.input.push(request.to_string());
+                    self.sent.thread_start = Some(params);
+                }
+            }
+            SPARE_THREAD_ID => {
+                self.thread = message["result"]["thread"]["id"]
+                    .as_str()
+                    .map(str::to_owned);
+            }
+            _ => {}
+        }
+    }
+}
+
 impl Stream {
     /// The adapter of `spec`'s turn; its first line, `initialize`, is ready to be taken.
     pub fn new(spec: &Spec) -> Stream {
+        Stream::after_spare(spec, &SpareSent::default())
+    }
+
+    /// The adapter of `spec`'s turn on a backend to which a warm spare sent `sent`: it sends
+    /// the rest, and reads the backend's output from its start (the answers to the spare's
+    /// requests included). The spare's thread is the turn's only when the turn would start
+    /// exactly that thread: no resume, the same params.
+    pub fn after_spare(spec: &Spec, sent: &SpareSent) -> Stream {
         let mut stream = Stream {
             phase: Phase::Initializing,
-            setup: Setup {
-                resume: spec.resume_session_id.clone(),
-                cwd: spec.cwd.to_string_lossy().into_owned(),
-                model: spec.model.clone(),
-                approval_policy: spec.approval_policy.clone().filter(|p| !p.is_null()),
-                sandbox_policy: spec.sandbox_policy.clone().filter(|s| !s.is_null()),
-                sandbox_mode: sandbox_mode(spec),
-                prompt: spec.prompt.clone(),
-                images: spec
-                    .images
-                    .iter()
-                    .map(|path| path.to_string_lossy().into_owned())
-                    .collect(),
-            },
+            spare: sent.clone(),
+            uses_spare_thread: false,
+            setup: Setup::of(spec),
             input: Vec::new(),
             approvals: BTreeMap::new(),
             next_steer: FIRST_STEER_ID,
             session: emit::Session::default(),
             total: emit::ThreadTotal::new(spec.previous_total_usage.unwrap_or_default()),
         };
-        stream.request(INITIALIZE_ID, INITIALIZE, initialize_params());
+        if !sent.initialize {
+            stream.request(INITIALIZE_ID, INITIALIZE, initialize_params());
+        }
         stream
     }
 
@@ -201,40 +365,61 @@ impl Stream {
             .push(json!({"id": id, "method": method, "params": params}).to_string());
     }
 
+    /// Which of our requests (or the spare's) `id` answers.
+    fn answered(&self, id: &Value) -> Option<Answer> {
+        if let Some(id) = id.as_str() {
+            return match id {
+                SPARE_INITIALIZE_ID => Some(Answer::Initialize),
+                SPARE_THREAD_ID if self.uses_spare_thread => Some(Answer::Thread),
+                SPARE_THREAD_ID => Some(Answer::UnusedSpareThread),
+                _ => None,
+            };
+        }
+        match id.as_i64()? {
+            INITIALIZE_ID => Some(Answer::Initialize),
+            THREAD_ID => Some(Answer::Thread),
+            TURN_ID => Some(Answer::Turn),
+            INTERRUPT_ID => Some(Answer::Interrupt),
+            id if id >= FIRST_STEER_ID => Some(Answer::Steer),
+            _ => None,
+        }
+    }
+
     fn on_response(&mut self, id: &Value, message: &Value, out: &mut Vec<Event>) {
-        let Some(id) = id.as_i64() else { return };
+        let Some(answer) = self.answered(id) else {
+            return;
+        };
         if let Some(error) = message.get("error") {
             let text = error["message"].as_str().unwrap_or("no message");
-            if id >= FIRST_STEER_ID {
-                // The turn goes on without the message (Codex's turn had just ended, say).
-                out.push(Event::Warning {
-                    message: format!("codex app-server refused {TURN_STEER}: {text}"),
-                });
-                return;
-            }
-            let method = match id {
-                INITIALIZE_ID => INITIALIZE,
-                THREAD_ID if self.setup.resume.is_some() => THREAD_RESUME,
-                THREAD_ID => THREAD_START,
-                TURN_ID => TURN_START,
-                _ => TURN_INTERRUPT,
+            let method = match answer {
+                Answer::Steer => {
+                    // The turn goes on without the message (Codex's turn had just ended, say).
+                    out.push(Event::Warning {
+                        message: format!("codex app-server refused {TURN_STEER}: {text}"),
+                    });
+                    return;
+                }
+                // The turn does not need either.
+                Answer::Interrupt | Answer::UnusedSpareThread => return,
+                Answer::Initialize => INITIALIZE,
+                Answer::Thread if self.setup.resume.is_some() => THREAD_RESUME,
+                Answer::Thread => THREAD_START,
+                Answer::Turn => TURN_START,
             };
-            if id != INTERRUPT_ID {
-                self.fail(format!("codex app-server refused {method}: {text}"), out);
-            }
+            self.fail(format!("codex app-server refused {method}: {text}"), out);
             return;
         }
         let result = &message["result"];
-        match (id, &self.phase) {
-            (INITIALIZE_ID, Phase::Initializing) => self.open_thread(),
-            (THREAD_ID, Phase::OpeningThread) => match result["thread"]["id"].as_str() {
+        match (answer, &self.phase) {
+            (Answer::Initialize, Phase::Initializing) => self.open_thread(),
+            (Answer::Thread, Phase::OpeningThread) => match result["thread"]["id"].as_str() {
                 Some(thread) => {
                     self.session.named(Some(thread), out);
                     self.start_turn(thread.to_owned());
                 }
                 None => self.fail("codex app-server named no thread".to_owned(), out),
             },
-            (TURN_ID, Phase::StartingTurn { thread }) => {
+            (Answer::Turn, Phase::StartingTurn { thread }) => {
                 if let Some(turn) = result["turn"]["id"].as_str() {
                     self.phase = Phase::Running {
                         thread: thread.clone(),
@@ -246,25 +431,27 @@ impl Stream {
         }
     }
 
-    /// `initialized`, then `thread/resume` of the recorded thread or `thread/start`.
+    /// `initialized` (unless the spare sent it), then `thread/resume` of the recorded thread
+    /// or `thread/start`; or nothing when the spare's `thread/start` is the one the turn
+    /// would send (its answer opens the thread).
     fn open_thread(&mut self) {
-        self.input.push(json!({"method": INITIALIZED}).to_string());
-        let mut params = json!({"cwd": self.setup.cwd});
-        self.insert_model_and_approvals(&mut params);
-        insert(
-            &mut params,
-            "sandbox",
-            self.setup.sandbox_mode.map(Value::from),
-        );
+        if !self.spare.initialized {
+            self.input.push(json!({"method": INITIALIZED}).to_string());
+        }
+        self.phase = Phase::OpeningThread;
+        let mut params = self.setup.thread_params();
         let method = match &self.setup.resume {
             Some(thread) => {
                 params["threadId"] = Value::from(thread.clone());
                 THREAD_RESUME
             }
+            None if self.spare.thread_start.as_ref() == Some(&params) => {
+                self.uses_spare_thread = true;
+                return;
+            }
             None => THREAD_START,
         };
         self.request(THREAD_ID, method, params);
-        self.phase = Phase::OpeningThread;
     }
 
     /// The turn's model and approval policy, which `thread/start` (or `thread/resume`) and
@@ -299,6 +486,9 @@ impl Stream {
         let text = |key: &str| params[key].as_str().unwrap_or_default().to_owned();
         let index = |key: &str| params[key].as_u64().unwrap_or(0) as u32;
         match method {
+            // A thread the spare started and the turn does not take is not the turn's
+            // session (the answer to the turn's own request names that one).
+            THREAD_STARTED if self.spare.thread_start.is_some() && !self.uses_spare_thread => {}
             THREAD_STARTED => self.session.named(params["thread"]["id"].as_str(), out),
             ITEM_STARTED | ITEM_COMPLETED => {
                 let item = params["item"].clone();
@@ -782,6 +972,157 @@ mod tests {
             interrupt["params"],
             json!({"threadId": "th", "turnId": "tu"})
         );
+    }
+
+    /// What a warm spare sent, its lines, and what its app-server answered (the spare's
+    /// thread is `sth`, when it had params for one).
+    fn warmed_up(thread_start: Option<Value>) -> (SpareSent, Vec<Value>, Vec<Value>) {
+        let mut warmup = Warmup::new(thread_start.clone());
+        let mut lines: Vec<Value> = warmup
+            .take_input()
+            .iter()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let mut answers = vec![json!({"id": SPARE_INITIALIZE_ID, "result": {}})];
+        warmup.on_line(answers[0].to_string().as_bytes());
+        assert!(warmup.initialized());
+        if thread_start.is_some() {
+            answers.push(json!({"id": SPARE_THREAD_ID, "result": {"thread": {"id": "sth"}}}));
+            answers.push(json!({"method": THREAD_STARTED, "params": {"thread": {"id": "sth"}}}));
+            warmup.on_line(answers[1].to_string().as_bytes());
+            assert_eq!(warmup.thread(), Some("sth"));
+        }
+        lines.extend(
+            warmup
+                .take_input()
+                .iter()
+                .map(|line| serde_json::from_str::<Value>(line).unwrap()),
+        );
+        (warmup.sent().clone(), lines, answers)
+    }
+
+    #[test]
+    fn a_warm_spare_says_only_what_needs_no_prompt() {
+        let params = thread_start_params(&spec(None));
+        let (spare, lines, _) = warmed_up(Some(params.clone()));
+        let methods: Vec<&str> = lines
+            .iter()
+            .map(|l| l["method"].as_str().unwrap())
+            .collect();
+        assert_eq!(methods, [INITIALIZE, INITIALIZED, THREAD_START]);
+        assert_eq!(lines[2]["params"], params);
+        assert!(!lines.iter().any(|l| l.to_string().contains("hello")));
+        assert_eq!(
+            spare,
+            SpareSent {
+                initialize: true,
+                initialized: true,
+                thread_start: Some(params)
+            }
+        );
+        let mut refused = Warmup::new(None);
+        refused.on_line(br#"{"id":"spare-initialize","error":{"code":-1,"message":"no"}}"#);
+        assert!(refused.refused().is_some());
+    }
+
+    /// The adapter after a spare: what it sends and the events of the spare's answers.
+    fn after(
+        spec: &Spec,
+        spare: &SpareSent,
+        answers: &[Value],
+    ) -> (Stream, Vec<Value>, Vec<Event>) {
+        let mut stream = Stream::after_spare(spec, spare);
+        let mut lines = sent(&mut stream);
+        let mut out = Vec::new();
+        for answer in answers {
+            out.extend(feed(&mut stream, answer.clone()));
+            lines.extend(sent(&mut stream));
+        }
+        (stream, lines, out)
+    }
+
+    #[test]
+    fn a_turn_takes_the_spare_thread_only_when_it_would_start_exactly_that_one() {
+        let (spare, _, answers) = warmed_up(Some(thread_start_params(&spec(None))));
+        // The same settings: straight to turn/start on the spare's thread.
+        let (_, lines, out) = after(&spec(None), &spare, &answers);
+        let methods: Vec<&str> = lines
+            .iter()
+            .map(|l| l["method"].as_str().unwrap())
+            .collect();
+        assert_eq!(methods, [TURN_START]);
+        assert_eq!(lines[0]["params"]["threadId"], "sth");
+        assert_eq!(
+            out,
+            [Event::BackendSession {
+                session_id: "sth".to_owned()
+            }]
+        );
+
+        // Another model: its own thread/start in the same process; the spare's thread is not
+        // the turn's session, whenever its notification comes.
+        let mut other = spec(None);
+        other.model = Some("other".to_owned());
+        let (mut stream, lines, out) = after(&other, &spare, &answers);
+        let methods: Vec<&str> = lines
+            .iter()
+            .map(|l| l["method"].as_str().unwrap())
+            .collect();
+        assert_eq!(methods, [THREAD_START]);
+        assert_eq!(lines[0]["params"]["model"], "other");
+        assert_eq!(lines[0]["id"], THREAD_ID);
+        assert!(out.is_empty(), "{out:?}");
+        let out = feed(
+            &mut stream,
+            json!({"id": THREAD_ID, "result": {"thread": {"id": "own"}}}),
+        );
+        assert_eq!(
+            out,
+            [Event::BackendSession {
+                session_id: "own".to_owned()
+            }]
+        );
+        let late = json!({"method": THREAD_STARTED, "params": {"thread": {"id": "sth"}}});
+        assert!(feed(&mut stream, late).is_empty());
+        let turn = sent(&mut stream);
+        assert_eq!(turn[0]["params"]["threadId"], "own");
+        assert_eq!(turn[0]["params"]["model"], "other");
+
+        // A continued session resumes its recorded thread, never the spare's.
+        let (_, lines, out) = after(&spec(Some("th")), &spare, &answers);
+        assert_eq!(lines[0]["method"], THREAD_RESUME);
+        assert_eq!(lines[0]["params"]["threadId"], "th");
+        assert!(out.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn after_a_spare_that_only_initialized_the_turn_opens_its_thread() {
+        let (spare, _, answers) = warmed_up(None);
+        let (_, lines, _) = after(&spec(None), &spare, &answers);
+        let methods: Vec<&str> = lines
+            .iter()
+            .map(|l| l["method"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            methods,
+            [THREAD_START],
+            "no second initialize or initialized"
+        );
+        // Adopted before Codex answered initialize: the answer still comes, then the rest.
+        let early = SpareSent {
+            initialize: true,
+            ..SpareSent::default()
+        };
+        let (_, lines, _) = after(&spec(None), &early, &answers[..1]);
+        let methods: Vec<&str> = lines
+            .iter()
+            .map(|l| l["method"].as_str().unwrap())
+            .collect();
+        assert_eq!(methods, [INITIALIZED, THREAD_START]);
+        // A refused initialize fails the turn as it would cold.
+        let refused = json!({"id": SPARE_INITIALIZE_ID, "error": {"code": -1, "message": "no"}});
+        let (_, _, out) = after(&spec(None), &early, &[refused]);
+        assert_eq!(types(&out), ["error", "marker"]);
     }
 
     #[test]

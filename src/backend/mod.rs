@@ -150,6 +150,20 @@ impl Adapter {
         }
     }
 
+    /// The adapter of `spec`'s turn on a backend a warm spare started and talked to
+    /// (`sent`; only kind `codex` keeps spares): it sends only the rest.
+    pub fn after_spare(self, spec: &Spec, sent: &codex_turn::SpareSent) -> Adapter {
+        match self {
+            Adapter::CodexAppServer(_) => {
+                Adapter::CodexAppServer(Box::new(codex_turn::Stream::after_spare(spec, sent)))
+            }
+            other @ (Adapter::CodexJsonl(_)
+            | Adapter::Claude(_)
+            | Adapter::Gemini(_)
+            | Adapter::Acp(_)) => other,
+        }
+    }
+
     /// Maps one complete stdout line (without its newline) onto canonical events.
     pub fn on_line(&mut self, line: &[u8], out: &mut Vec<Event>) {
         match self {

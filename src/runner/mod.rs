@@ -24,7 +24,7 @@ pub mod spare;
 pub mod supervisor;
 
 use std::ffi::OsString;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
@@ -211,6 +211,10 @@ fn become_subreaper() {
 /// A backend a warm spare started before its turn existed, with what it was started with.
 struct WarmBackend {
     child: std::process::Child,
+    /// What the spare read of the backend's stdout: the turn reads it first.
+    stdout: Vec<u8>,
+    /// What the spare sent the backend before the turn existed.
+    sent: backend::codex_turn::SpareSent,
     command: backend::BackendCommand,
     cwd: PathBuf,
     provider_env: std::collections::BTreeMap<String, String>,
@@ -273,6 +277,8 @@ struct Started {
     argv: Vec<String>,
     adapter: Adapter,
     child: std::process::Child,
+    /// What a warm spare already read of the backend's stdout.
+    stdout_prefix: Vec<u8>,
 }
 
 /// Reads the spec, binds the control socket, builds the backend's command line and starts
@@ -303,13 +309,16 @@ fn start_backend(
         socket_path,
         listener,
         command,
-        adapter,
+        mut adapter,
         provider_env,
     } = prepared;
+    let mut stdout_prefix = Vec::new();
     let child = match warm {
         Some(warm) if warm.fits(&spec, &command, &provider_env) => {
-            tracing::info!(pid = warm.child.id(), spare = %warm.origin.id, "backend taken from a warm spare");
+            tracing::info!(pid = warm.child.id(), spare = %warm.origin.id, sent = ?warm.sent, "backend taken from a warm spare");
             record.spare = Some(warm.origin);
+            adapter = adapter.after_spare(&spec, &warm.sent);
+            stdout_prefix = warm.stdout;
             Ok(warm.child)
         }
         unfit => {
@@ -351,6 +360,7 @@ fn start_backend(
         command_stdin: command.stdin,
         adapter,
         child,
+        stdout_prefix,
     }))
 }
 
@@ -497,6 +507,31 @@ fn start_inbox(
     spawn_thread("inbox", move || inbox::poll(&path, &tx)).map(|_| ())
 }
 
+/// Records the started backend in `process.json` and as `runnerStarted` in the event log.
+fn record_backend(
+    turn_dir: &Path,
+    record: &mut ProcessRecord,
+    log: &mut EventLog,
+    pid: i32,
+    argv: Vec<String>,
+) -> io::Result<()> {
+    record.backend = Some(BackendProcess {
+        identity: identity::of_pid(pid)?,
+        pgid: pid,
+        argv,
+    });
+    atomic_file::write_json_atomic(&turn_dir.join(PROCESS_FILE), &*record)?;
+    log.append(
+        Event::RunnerStarted {
+            runner_pid: record.runner.pid,
+            backend_pid: pid,
+            backend_pgid: pid,
+        },
+        Durability::Flushed,
+    )?;
+    Ok(())
+}
+
 /// Records the started backend (`process.json`, `runnerStarted`), starts the threads that
 /// feed the loop, and runs the supervisor to the turn's end.
 fn supervise(
@@ -519,6 +554,7 @@ fn supervise(
         argv,
         adapter,
         mut child,
+        stdout_prefix,
     } = started;
     let pid = child.id() as i32;
     // The child is unreaped until its waiter says so, so this pidfd names it for sure.
@@ -526,23 +562,17 @@ fn supervise(
         Pid::from_raw(pid).ok_or_else(|| io::Error::other("pid 0"))?,
         PidfdFlags::empty(),
     )?;
-    record.backend = Some(BackendProcess {
-        identity: identity::of_pid(pid)?,
-        pgid: pid,
-        argv,
-    });
-    atomic_file::write_json_atomic(&turn_dir.join(PROCESS_FILE), &record)?;
-    log.append(
-        Event::RunnerStarted {
-            runner_pid: record.runner.pid,
-            backend_pid: pid,
-            backend_pgid: pid,
-        },
-        Durability::Flushed,
-    )?;
+    record_backend(turn_dir, &mut record, &mut log, pid, argv)?;
     let (to_loop, inputs) = mpsc::channel::<Input>();
     let (answers, messages) = connect_stdin(&mut child, command_stdin)?;
-    start_feeders(turn_dir, child, &to_loop, stop_signals, listener)?;
+    start_feeders(
+        turn_dir,
+        child,
+        stdout_prefix,
+        &to_loop,
+        stop_signals,
+        listener,
+    )?;
     start_inbox(turn_dir, record.engine.as_ref(), &to_loop)?;
     let client_link = watch_client(spec.mode, lifeline, &to_loop)?;
     let scope = turn_scope(&record, &spec.turn_id);
@@ -645,11 +675,12 @@ fn connect_stdin(child: &mut std::process::Child, stdin: backend::Stdin) -> io::
     })
 }
 
-/// The threads that feed the loop: the backend's stdout, its waiter, the stop signals and
-/// the control socket.
+/// The threads that feed the loop: the backend's stdout (after `stdout_prefix`, what a warm
+/// spare read of it), its waiter, the stop signals and the control socket.
 fn start_feeders(
     turn_dir: &Path,
     mut child: std::process::Child,
+    stdout_prefix: Vec<u8>,
     to_loop: &mpsc::Sender<Input>,
     stop_signals: libc::sigset_t,
     listener: UnixListener,
@@ -658,7 +689,7 @@ fn start_feeders(
         let raw_path = turn_dir.join(STDOUT_FILE);
         let tx = to_loop.clone();
         spawn_thread("backend-stdout", move || {
-            supervisor::read_stdout(stdout, &raw_path, tx)
+            supervisor::read_stdout(io::Cursor::new(stdout_prefix).chain(stdout), &raw_path, tx)
         })?;
     } else {
         let _ = to_loop.send(Input::StdoutEof);

@@ -3,14 +3,16 @@
 //! "Warm spares").
 //!
 //! The runner side ([`run`], `agent-host runner --spare DIR`) starts the backend, records the
-//! identities in `spare.json` and waits in one `poll` over its adopt pipe, the lifeline, the
-//! backend's pidfd and a `signalfd` of the stop signals. A turn directory on the adopt pipe
-//! makes it that turn's runner; EOF on either pipe, a stop signal or the backend's exit ends
+//! identities in `spare.json`, says ahead what needs no prompt (`initialize`, and
+//! `thread/start` when the server gave it the params: [`codex_turn::Warmup`]) and waits in
+//! one `poll` over its adopt pipe, the lifeline, the backend's pidfd and stdout and a
+//! `signalfd` of the stop signals. A turn directory on the adopt pipe makes it that turn's
+//! runner, which reads first what the spare read of the backend's stdout; EOF on either pipe, a stop signal or the backend's exit ends
 //! the spare and everything it started. The server side ([`Spare`]) starts one, gives it a
 //! turn at most once, and discards it by dropping it (which closes the adopt pipe).
 
 use std::collections::BTreeMap;
-use std::io;
+use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
@@ -20,11 +22,13 @@ use std::time::{Duration, Instant};
 use rustix::event::{PollFd, PollFlags};
 use rustix::process::{Pid, PidfdFlags, pidfd_open};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::launch::{LaunchOptions, LaunchedRunner, Lifeline};
 use super::{LIFELINE_FD_ENV, LOCK_FILE, RUNNER_LOG_FILE, STDERR_FILE, Taken, WarmBackend};
 use crate::atomic_file;
 use crate::backend;
+use crate::backend::codex_turn::Warmup;
 use crate::events::{RECORD_VERSION, SpareOrigin, check_version, now_ms};
 use crate::process::identity::{self, Identity};
 use crate::process::tree::{self, Scope};
@@ -42,6 +46,10 @@ pub const SPARE_FD_ENV: &str = "AGENT_HOST_SPARE_FD";
 /// killed.
 const EXIT_GRACE: Duration = Duration::from_secs(1);
 
+/// The most a spare keeps of its backend's output before a turn takes it (a `codex
+/// app-server` says a few lines while it waits); a backend that says more is discarded.
+const MAX_HELD_OUTPUT: usize = 1024 * 1024;
+
 /// `spare.json`: written by the server (what for), completed by the spare runner (its
 /// processes).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -53,12 +61,22 @@ pub struct SpareRecord {
     pub provider: spec::Provider,
     /// The backend's working directory.
     pub cwd: PathBuf,
+    /// The params of the `thread/start` the spare sends ahead (those of the turn it was
+    /// started after, when that turn started a new Codex thread).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_start: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner: Option<Identity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<Identity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at_ms: Option<u64>,
+    /// When Codex answered the spare's `initialize`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initialized_at_ms: Option<u64>,
+    /// The Codex thread the spare's `thread/start` opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<String>,
 }
 
 /// Reads a spare's record.
@@ -99,21 +117,20 @@ pub fn run(spare_dir: &Path) -> io::Result<Option<PathBuf>> {
         &record.id,
         record.provider.env_inherit.as_deref(),
     );
-    let child = super::spawn_backend(&command, &record.cwd, env, stderr)?;
+    let mut child = super::spawn_backend(&command, &record.cwd, env, stderr)?;
     let started_at_ms = now_ms();
     let pid = child.id() as i32;
     tracing::info!(pid, spare = %record.id, "spare backend started");
     record.runner = Some(me.clone());
     record.backend = identity::of_pid(pid).ok();
     record.started_at_ms = Some(started_at_ms);
-    let written = atomic_file::write_json_atomic(&spare_dir.join(SPARE_FILE), &record);
-    let waited = written.and_then(|()| {
-        let pidfd = pidfd_open(
-            Pid::from_raw(pid).ok_or_else(|| io::Error::other("pid 0"))?,
-            PidfdFlags::empty(),
-        )?;
-        wait_for_turn(adopt.as_ref(), lifeline.as_ref(), &pidfd, &stop_signals)
-    });
+    let (waited, talk) = record_and_wait(
+        &spare_dir,
+        &mut record,
+        &mut child,
+        (adopt.as_ref(), lifeline.as_ref()),
+        &stop_signals,
+    );
     let turn_dir = match waited {
         Ok(Waited::Turn(turn_dir)) => turn_dir,
         Ok(Waited::Discard(why)) => {
@@ -141,12 +158,15 @@ pub fn run(spare_dir: &Path) -> io::Result<Option<PathBuf>> {
     drop(lock);
     let warm = WarmBackend {
         child,
+        sent: talk.warmup.sent().clone(),
+        stdout: talk.read,
         command,
         cwd: record.cwd,
         provider_env,
         origin: SpareOrigin {
             id: record.id,
             started_at_ms,
+            initialized_at_ms: record.initialized_at_ms,
         },
     };
     let taken = Taken {
@@ -158,6 +178,42 @@ pub fn run(spare_dir: &Path) -> io::Result<Option<PathBuf>> {
     };
     super::run_taken(&turn_dir, taken, Some(warm))?;
     Ok(Some(turn_dir))
+}
+
+/// Records the spare's processes in `spare.json`, then talks to the backend and waits for a
+/// turn ([`wait_for_turn`] on the `(adopt, lifeline)` pipes), keeping `spare.json` up to
+/// date with the warm-up; returns how the wait ended and what was said.
+fn record_and_wait(
+    spare_dir: &Path,
+    record: &mut SpareRecord,
+    child: &mut std::process::Child,
+    (adopt, lifeline): (Option<&OwnedFd>, Option<&OwnedFd>),
+    stop_signals: &libc::sigset_t,
+) -> (io::Result<Waited>, Talk) {
+    let mut talk = Talk {
+        warmup: Warmup::new(record.thread_start.clone()),
+        read: Vec::new(),
+        scanned: 0,
+    };
+    let written = atomic_file::write_json_atomic(&spare_dir.join(SPARE_FILE), &*record);
+    let waited = written.and_then(|()| {
+        let pid = Pid::from_raw(child.id() as i32).ok_or_else(|| io::Error::other("pid 0"))?;
+        let pidfd = pidfd_open(pid, PidfdFlags::empty())?;
+        let fds = WaitFds {
+            adopt,
+            lifeline,
+            pidfd: &pidfd,
+            stop_signals,
+        };
+        wait_for_turn(&fds, child, &mut talk, &mut |warmup: &Warmup| {
+            if record.initialized_at_ms.is_none() && warmup.initialized() {
+                record.initialized_at_ms = Some(now_ms());
+            }
+            record.thread = warmup.thread().map(str::to_owned);
+            atomic_file::write_json_atomic(&spare_dir.join(SPARE_FILE), &*record)
+        })
+    });
+    (waited, talk)
 }
 
 /// Takes the spare's lock for the runner's life.
@@ -174,36 +230,107 @@ fn lock(spare_dir: &Path) -> io::Result<std::fs::File> {
     Ok(lock)
 }
 
+/// The descriptors a spare waits on besides its backend's stdout.
+struct WaitFds<'a> {
+    adopt: Option<&'a OwnedFd>,
+    lifeline: Option<&'a OwnedFd>,
+    pidfd: &'a OwnedFd,
+    stop_signals: &'a libc::sigset_t,
+}
+
+/// A spare's conversation with its backend while it waits: what it says, and everything it
+/// read (handed to the turn, which reads it first).
+struct Talk {
+    warmup: Warmup,
+    read: Vec<u8>,
+    /// How much of `read` is split into lines already.
+    scanned: usize,
+}
+
+impl Talk {
+    /// Writes the warm-up's pending lines to the backend's stdin.
+    fn write(&mut self, child: &mut std::process::Child) -> io::Result<()> {
+        let Some(stdin) = child.stdin.as_mut() else {
+            return Err(io::Error::other("the backend has no stdin"));
+        };
+        for mut line in self.warmup.take_input() {
+            line.push('\n');
+            stdin.write_all(line.as_bytes())?;
+        }
+        stdin.flush()
+    }
+
+    /// Reads what the backend's stdout holds (the poll said it is readable) and answers it;
+    /// `Ok(false)` at EOF.
+    fn read(&mut self, child: &mut std::process::Child) -> io::Result<bool> {
+        let Some(stdout) = child.stdout.as_ref() else {
+            return Ok(false);
+        };
+        let mut buf = [0u8; 16 * 1024];
+        let n = match rustix::io::read(stdout, &mut buf) {
+            Ok(n) => n,
+            Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => return Ok(true),
+            Err(err) => return Err(err.into()),
+        };
+        if n == 0 {
+            return Ok(false);
+        }
+        self.read.extend_from_slice(&buf[..n]);
+        while let Some(end) = self.read[self.scanned..].iter().position(|&b| b == b'\n') {
+            let line = self.scanned..self.scanned + end;
+            self.warmup.on_line(&self.read[line]);
+            self.scanned += end + 1;
+        }
+        self.write(child)?;
+        Ok(true)
+    }
+}
+
 /// Waits until the server gives the spare a turn, or until anything else happens: the adopt
 /// pipe or the lifeline reaches EOF (the server dropped the spare, or is gone), the backend
-/// exits, or a stop signal arrives (the signals stay blocked: an adopted runner's `sigwait`
-/// takes those that come later).
+/// exits or refuses the warm-up, or a stop signal arrives (the signals stay blocked: an
+/// adopted runner's `sigwait` takes those that come later). Meanwhile it talks to the
+/// backend (`talk`), and calls `progress` when the warm-up got further.
 fn wait_for_turn(
-    adopt: Option<&OwnedFd>,
-    lifeline: Option<&OwnedFd>,
-    pidfd: &OwnedFd,
-    stop_signals: &libc::sigset_t,
+    fds: &WaitFds<'_>,
+    child: &mut std::process::Child,
+    talk: &mut Talk,
+    progress: &mut dyn FnMut(&Warmup) -> io::Result<()>,
 ) -> io::Result<Waited> {
-    let (Some(adopt), Some(lifeline)) = (adopt, lifeline) else {
+    let (Some(adopt), Some(lifeline)) = (fds.adopt, fds.lifeline) else {
         return Ok(Waited::Discard(
             "started without its adopt pipe and lifeline",
         ));
     };
-    let signals = signalfd(stop_signals)?;
+    let signals = signalfd(fds.stop_signals)?;
+    if talk.write(child).is_err() {
+        return Ok(Waited::Discard("its backend does not read its stdin"));
+    }
     let mut line = Vec::new();
+    let mut stdout_open = true;
     loop {
-        let mut fds = [
-            PollFd::new(adopt, PollFlags::IN),
-            PollFd::new(lifeline, PollFlags::IN),
-            PollFd::new(pidfd, PollFlags::IN),
-            PollFd::new(&signals, PollFlags::IN),
-        ];
-        match rustix::event::poll(&mut fds, None) {
-            Ok(_) => {}
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(err) => return Err(err.into()),
-        }
-        let ready: Vec<bool> = fds.iter().map(|fd| !fd.revents().is_empty()).collect();
+        let ready: Vec<bool> = {
+            let stdout = child
+                .stdout
+                .as_ref()
+                .map(|stdout| stdout.as_fd())
+                .filter(|_| stdout_open);
+            let mut polled = vec![
+                PollFd::new(adopt, PollFlags::IN),
+                PollFd::new(lifeline, PollFlags::IN),
+                PollFd::new(fds.pidfd, PollFlags::IN),
+                PollFd::new(&signals, PollFlags::IN),
+            ];
+            if let Some(stdout) = &stdout {
+                polled.push(PollFd::new(stdout, PollFlags::IN));
+            }
+            match rustix::event::poll(&mut polled, None) {
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(err) => return Err(err.into()),
+            }
+            polled.iter().map(|fd| !fd.revents().is_empty()).collect()
+        };
         if ready[3] {
             return Ok(Waited::Discard("a stop signal"));
         }
@@ -212,6 +339,24 @@ fn wait_for_turn(
         }
         if ready[1] {
             return Ok(Waited::Discard("the server is gone (lifeline)"));
+        }
+        if ready.get(4) == Some(&true) {
+            let before = (talk.warmup.initialized(), talk.warmup.thread().is_some());
+            match talk.read(child) {
+                Ok(true) => {}
+                // The backend closed its stdout: its exit follows.
+                Ok(false) => stdout_open = false,
+                Err(_) => return Ok(Waited::Discard("its backend does not read its stdin")),
+            }
+            if talk.warmup.refused().is_some() {
+                return Ok(Waited::Discard("its backend refused the warm-up"));
+            }
+            if talk.read.len() > MAX_HELD_OUTPUT {
+                return Ok(Waited::Discard("its backend says too much while it waits"));
+            }
+            if before != (talk.warmup.initialized(), talk.warmup.thread().is_some()) {
+                progress(&talk.warmup)?;
+            }
         }
         if ready[0] {
             let mut buf = [0u8; 4096];
@@ -347,12 +492,14 @@ pub enum NotAdopted {
 
 impl Spare {
     /// Starts a spare of `provider` for `cwd` under `state_dir`: a runner with `lifeline`
-    /// (it dies with this server) and the provider's variables `env`.
+    /// (it dies with this server) and the provider's variables `env`, which sends
+    /// `thread/start` with `thread_start` ahead, if given.
     pub fn launch(
         options: &LaunchOptions,
         state_dir: &Path,
         provider: &spec::Provider,
         cwd: &Path,
+        thread_start: Option<Value>,
         env: &BTreeMap<String, String>,
         lifeline: &Lifeline,
     ) -> io::Result<Spare> {
@@ -366,9 +513,12 @@ impl Spare {
             id,
             provider: provider.clone(),
             cwd: cwd.to_path_buf(),
+            thread_start,
             runner: None,
             backend: None,
             started_at_ms: None,
+            initialized_at_ms: None,
+            thread: None,
         };
         let launched = atomic_file::write_json_atomic(&dir.join(SPARE_FILE), &record)
             .and_then(|()| spawn_runner(options, &dir, env, lifeline));

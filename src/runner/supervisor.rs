@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::process::{ChildStdout, ExitStatus};
+use std::process::ExitStatus;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -897,7 +897,7 @@ fn strip_terminal_escapes(text: &str) -> String {
 pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Reads the backend's stdout line by line, keeping a raw copy in `raw_path`.
-pub fn read_stdout(stdout: ChildStdout, raw_path: &Path, to_loop: mpsc::Sender<Input>) {
+pub fn read_stdout(stdout: impl Read, raw_path: &Path, to_loop: mpsc::Sender<Input>) {
     read_lines(stdout, raw_path, MAX_LINE_BYTES, &to_loop);
     let _ = to_loop.send(Input::StdoutEof);
 }

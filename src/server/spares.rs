@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use crate::backend::codex_turn;
 use crate::runner::launch::{LaunchOptions, Lifeline};
 use crate::runner::spare::Spare;
 use crate::spec::{self, Spec};
@@ -74,8 +75,24 @@ impl Spares {
             return;
         }
         self.by_provider.remove(name);
+        // A turn that started a new Codex thread is likely followed by another (an agent
+        // making a thread per task): the spare starts one ahead, with the same settings. After
+        // a resumed thread, it does not: the next turn resumes again, and an unused thread
+        // costs Codex its set-up (its MCP servers, say) for nothing.
+        let thread_start = spec
+            .resume_session_id
+            .is_none()
+            .then(|| codex_turn::thread_start_params(spec));
         let launched = LaunchOptions::current().and_then(|options| {
-            Spare::launch(&options, state_dir, &key.provider, &key.cwd, env, lifeline)
+            Spare::launch(
+                &options,
+                state_dir,
+                &key.provider,
+                &key.cwd,
+                thread_start,
+                env,
+                lifeline,
+            )
         });
         match launched {
             Ok(spare) => {

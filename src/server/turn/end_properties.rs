@@ -413,6 +413,7 @@ fn write_process_record(dir: &Path, mode: Mode, runner: Identity) {
         heartbeat_at_ms: now_ms(),
         descendants: Vec::new(),
         spare: None,
+        engine: None,
     };
     atomic_file::write_json_atomic(&dir.join(PROCESS_FILE), &record).expect("process.json");
 }
@@ -639,7 +640,8 @@ fn check(mode: Mode, ops: &[Op]) {
     // A server starting now recovers a turn whose runner died without its end.
     let recovered = {
         let dir = dir.clone();
-        runtime().spawn_blocking(move || recover_turn(&dir))
+        runtime()
+            .spawn_blocking(move || recover_turn(&dir, &mut crate::launcher::Recovery::from_env()))
     };
     let (told, gone) = servers.finish();
     let _ = runtime().block_on(recovered);

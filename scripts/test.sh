@@ -3,6 +3,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh
+# The one-node Slurm on loopback that tests/it/cluster_slurm.rs runs turns on (the tests start
+# it themselves when it is not running); stopped at the end if this run started it.
+SLURM_DIR="${AGENT_HOST_SLURM_DIR:-/tmp/agent-host-slurm}"
+if ! { [ -s "$SLURM_DIR/slurmctld.pid" ] && kill -0 "$(cat "$SLURM_DIR/slurmctld.pid")" 2>/dev/null; }; then
+  trap 'scripts/cluster-down.sh slurm' EXIT
+fi
+scripts/cluster-up.sh slurm >/dev/null
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 # The modules of src/ depend downward only (ARCHITECTURE.md): fails on an import cycle.

@@ -7,7 +7,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The mode of every file in the state directory: owner-only, since records and logs may
 /// hold what a backend printed and what the user typed.
@@ -41,8 +41,8 @@ pub fn write_atomic_all(files: &[(&Path, &[u8])]) -> io::Result<()> {
     }
     let mut temps = Vec::with_capacity(files.len());
     for (path, bytes) in files {
-        match write_temp(dir, path, bytes) {
-            Ok(temp) => temps.push(temp),
+        match write_temp(path, "", bytes) {
+            Ok((_, temp)) => temps.push(temp),
             Err(err) => {
                 remove_all(&temps);
                 return Err(err);
@@ -58,13 +58,37 @@ pub fn write_atomic_all(files: &[(&Path, &[u8])]) -> io::Result<()> {
     sync_dir(dir)
 }
 
-/// The fsynced temporary file beside `path` holding `bytes`.
-fn write_temp(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<std::path::PathBuf> {
+fn remove_all(temps: &[PathBuf]) {
+    for temp in temps {
+        let _ = fs::remove_file(temp);
+    }
+}
+
+/// Writes `bytes` to `path` durably unless `path` already exists; `false` when it did (then
+/// nothing is changed). The temporary file is linked to `path`, which fails if a file is
+/// there: of writers racing, exactly one succeeds, and readers see all of it or nothing.
+pub fn create_atomic(path: &Path, bytes: &[u8]) -> io::Result<bool> {
+    let (dir, temp_path) = write_temp(path, ".new", bytes)?;
+    let linked = fs::hard_link(&temp_path, path);
+    let _ = fs::remove_file(&temp_path);
+    match linked {
+        Ok(()) => sync_dir(dir).map(|()| true),
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
+/// Writes `bytes` durably to a temporary file beside `path` (named after it, this process
+/// and `infix`); returns the directory and the temporary file's path.
+fn write_temp<'a>(path: &'a Path, infix: &str, bytes: &[u8]) -> io::Result<(&'a Path, PathBuf)> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
     let file_name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
     let mut temp_name = file_name.to_os_string();
-    temp_name.push(format!(".{}{TEMP_SUFFIX}", std::process::id()));
+    temp_name.push(format!(".{}{infix}{TEMP_SUFFIX}", std::process::id()));
     let temp_path = dir.join(temp_name);
     // A link planted at the temporary name is refused (`ELOOP`), never written through.
     let mut file = OpenOptions::new()
@@ -76,20 +100,20 @@ fn write_temp(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<std::path::Pa
         .open(&temp_path)?;
     file.write_all(bytes)?;
     file.sync_all()?;
-    Ok(temp_path)
+    Ok((dir, temp_path))
 }
 
-fn remove_all(temps: &[std::path::PathBuf]) {
-    for temp in temps {
-        let _ = fs::remove_file(temp);
-    }
-}
-
-/// `value` as the pretty JSON, with a final newline, that [`write_json_atomic`] writes.
+/// `value` as the pretty JSON, with a final newline, that [`write_json_atomic`] and
+/// [`create_json_atomic`] write.
 pub fn json_bytes<T: serde::Serialize>(value: &T) -> io::Result<Vec<u8>> {
     let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
     bytes.push(b'\n');
     Ok(bytes)
+}
+
+/// Serializes `value` as pretty JSON and writes it with [`create_atomic`].
+pub fn create_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<bool> {
+    create_atomic(path, &json_bytes(value)?)
 }
 
 /// Serializes `value` as pretty JSON and writes it with [`write_atomic`].
@@ -184,6 +208,20 @@ mod tests {
     }
 
     #[test]
+    fn a_create_never_replaces_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("exit.json");
+        assert!(create_atomic(&path, b"first").unwrap());
+        assert!(!create_atomic(&path, b"second").unwrap());
+        assert_eq!(fs::read(&path).unwrap(), b"first");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["exit.json"]);
+    }
+
+    #[test]
     fn replaces_contents_and_leaves_no_temp_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("record.json");
@@ -241,5 +279,34 @@ mod tests {
             .path()
             .join(format!("a.json.{}{TEMP_SUFFIX}", std::process::id()));
         assert!(!temp_of_a.exists(), "the first temporary file is removed");
+    }
+
+    #[test]
+    fn a_link_planted_at_a_temporary_name_is_never_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        fs::write(&outside, b"kept").unwrap();
+        let pid = std::process::id();
+        for (name, temp, create) in [
+            (
+                "exit.json",
+                format!("exit.json.{pid}.new{TEMP_SUFFIX}"),
+                true,
+            ),
+            ("spec.json", format!("spec.json.{pid}{TEMP_SUFFIX}"), false),
+        ] {
+            std::os::unix::fs::symlink(&outside, dir.path().join(temp)).unwrap();
+            let path = dir.path().join(name);
+            let err = match create {
+                true => create_atomic(&path, b"new").unwrap_err(),
+                false => write_atomic(&path, b"new").unwrap_err(),
+            };
+            assert_eq!(
+                err.raw_os_error(),
+                Some(rustix::io::Errno::LOOP.raw_os_error())
+            );
+            assert!(!path.exists());
+        }
+        assert_eq!(fs::read(&outside).unwrap(), b"kept");
     }
 }

@@ -415,6 +415,7 @@ pub enum AppServerTool {
 
 /// What a runner supervises: a turn, or (as a warm spare) the turn it will be given.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct RunnerArgs {
     /// The turn directory holding `spec.json`.
     #[arg(
@@ -428,4 +429,28 @@ pub struct RunnerArgs {
     /// later from the server.
     #[arg(long, value_name = "DIR")]
     pub spare: Option<PathBuf>,
+    /// Run as the main process of a job of this engine (`slurm`, `kubernetes`): in the
+    /// foreground, controlled through the turn's control inbox and the engine's signals.
+    #[arg(long, value_name = "ENGINE", conflicts_with = "spare")]
+    pub engine: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<RunnerCommand>,
+}
+
+/// What `runner` does besides running a turn.
+#[derive(Debug, Subcommand)]
+pub enum RunnerCommand {
+    /// Send one control request to the turn's runner on this node, over its control socket,
+    /// and print its answer as one JSON line (`{"ok":true}`); exits 1 when the runner refuses
+    /// it or cannot be reached. On Kubernetes the server runs it in the runner's pod through
+    /// `pods/exec`.
+    Ctl {
+        /// The turn directory.
+        #[arg(long, value_name = "DIR")]
+        turn_dir: PathBuf,
+        /// The request, as on the control socket: `{"op":"interrupt","reason":"client"}`,
+        /// `{"op":"steer",...}` or `{"op":"approve",...}`.
+        #[arg(long, value_name = "JSON")]
+        request: String,
+    },
 }

@@ -128,6 +128,14 @@ pub enum Event {
         #[serde(default)]
         client_user_message_id: Option<String>,
     },
+    /// The runner took a request of the turn's control inbox (`control.inbox`): its `id`,
+    /// and the answer it would have given on the control socket.
+    ControlAcknowledged {
+        id: String,
+        ok: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
     /// The runner starts the interrupt ladder.
     InterruptRequested {
         reason: InterruptReason,
@@ -480,10 +488,22 @@ pub struct ProcessRecord {
     /// stopped by identity when the runner is gone and they were reparented to init).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub descendants: Vec<Identity>,
+    /// The engine whose job the runner is the main process of (absent: a local runner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineJob>,
     /// The warm spare this runner was before it took the turn (absent for a runner started
     /// for the turn): its backend was started then, with the spare's id as its marker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spare: Option<SpareOrigin>,
+}
+
+/// A runner's place in an engine: which launcher placed it, its job and the node it runs on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EngineJob {
+    pub launcher: String,
+    pub job_id: String,
+    pub node: String,
 }
 
 /// A turn's runner that was a warm spare first (`docs/arch/runner.md`, "Warm spares").

@@ -12,6 +12,7 @@ pub mod config;
 pub mod events;
 pub(crate) mod fault;
 pub mod jsonrpc;
+pub mod launcher;
 pub mod logging;
 pub mod notify;
 pub mod process;

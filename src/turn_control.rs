@@ -17,10 +17,11 @@ use serde_json::Value;
 
 use crate::atomic_file;
 use crate::events::{EndReason, ErrorInfo, ExitRecord, InterruptReason, ProcessRecord, TurnStatus};
+use crate::launcher::request_blocking;
 use crate::notify;
 use crate::process::identity;
 use crate::process::tree::{self, Scope};
-use crate::runner::client::{read_exit_record, request_blocking};
+use crate::runner::client::read_exit_record;
 use crate::runner::control::ControlRequest;
 use crate::runner::launch::read_process_record;
 use crate::runner::{EXIT_FILE, log};
@@ -28,6 +29,10 @@ use crate::store::turn_dir;
 
 /// How long the direct SIGKILL loop may take when the runner is gone.
 const DIRECT_KILL_LIMIT: Duration = Duration::from_secs(5);
+
+/// How long an engine may take to end a job it was asked to cancel (its own SIGTERM grace,
+/// `KillWait` in Slurm, included).
+const ENGINE_STOP_LIMIT: Duration = Duration::from_secs(60);
 
 /// Stops the turn in `turn_dir` and waits up to `timeout` for its exit record.
 pub fn stop(turn_dir: &Path, timeout: Duration) -> io::Result<Option<ExitRecord>> {
@@ -64,6 +69,12 @@ pub fn stop(turn_dir: &Path, timeout: Duration) -> io::Result<Option<ExitRecord>
 pub fn stop_unresponsive(turn_dir: &Path) -> io::Result<ExitRecord> {
     if let Some(record) = read_exit_record(turn_dir)? {
         return Ok(record);
+    }
+    // A runner an engine placed: the engine stops its job and tells how it ended.
+    if let Some(stopped) = crate::launcher::stop_job(turn_dir, ENGINE_STOP_LIMIT) {
+        stopped?;
+        return read_exit_record(turn_dir)?
+            .ok_or_else(|| io::Error::other("no exit record after the engine stopped the job"));
     }
     let process = read_process_record(turn_dir).ok_or_else(|| {
         io::Error::new(

@@ -193,6 +193,7 @@ impl Output {
             // The file change items show each change.
             | Event::TurnDiff { .. }
             | Event::Marker { .. }
+            | Event::ControlAcknowledged { .. }
             | Event::BackendExited { .. } => {}
         }
     }

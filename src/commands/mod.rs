@@ -121,14 +121,7 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
             json,
             thread,
             prompt,
-        } => {
-            let format = if json {
-                resume::Format::Json
-            } else {
-                resume::Format::Text
-            };
-            Ok(resume::run(common, &thread, prompt, format)?)
-        }
+        } => Ok(resume::run(common, &thread, prompt, resume_format(json))?),
         Command::Run(args) => Ok(run::run(args)?),
         Command::Completions { shell } => internal(completions::shell(shell), CommandError::Print),
         Command::Man => internal(completions::man(), CommandError::Print),
@@ -160,14 +153,7 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
             state,
             older_than,
             dry_run,
-        } => {
-            let deleting = if dry_run {
-                gc::Deleting::DryRun
-            } else {
-                gc::Deleting::Yes
-            };
-            Ok(gc::run(state, older_than, deleting)?)
-        }
+        } => Ok(gc::run(state, older_than, gc_deleting(dry_run))?),
         Command::Turns { state_dir, all } => {
             turns::run(state_dir, listing(all))?;
             Ok(ExitCode::SUCCESS)
@@ -181,6 +167,24 @@ pub fn run(command: Command) -> Result<ExitCode, CommandError> {
             &turn,
             Duration::from_millis(timeout_ms),
         )?),
+    }
+}
+
+/// `--json` of `resume`.
+fn resume_format(json: bool) -> resume::Format {
+    if json {
+        resume::Format::Json
+    } else {
+        resume::Format::Text
+    }
+}
+
+/// `--dry-run` of `gc`.
+fn gc_deleting(dry_run: bool) -> gc::Deleting {
+    if dry_run {
+        gc::Deleting::DryRun
+    } else {
+        gc::Deleting::Yes
     }
 }
 

@@ -10,6 +10,7 @@
 
 mod de;
 mod error;
+mod launcher;
 mod layers;
 mod raw;
 #[cfg(test)]
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use error::{ConfigError, Origin};
+pub use launcher::{KubernetesConfig, LauncherConfig, LauncherKind, SlurmConfig};
 
 /// The provider used when none is configured.
 pub const BUILTIN_DEFAULT_PROVIDER: &str = "codex";
@@ -40,6 +42,8 @@ pub struct Config {
     pub interrupt: InterruptConfig,
     /// The completion notice.
     pub notify: NotifyConfig,
+    /// Where turns' runners run (`[launcher]`).
+    pub launcher: LauncherConfig,
     /// The file that was read, if any (a missing default file reads nothing).
     pub file: Option<PathBuf>,
     layers: Layers,

@@ -30,6 +30,8 @@ struct RawConfig {
     notify_foreground: bool,
     #[serde(default = "default_notify_timeout")]
     notify_timeout_ms: u64,
+    #[serde(default)]
+    launcher: super::LauncherConfig,
 }
 
 fn builtin_default_provider() -> String {
@@ -83,6 +85,21 @@ pub(super) fn read(table: Table) -> Result<Config, Fault> {
         .map(|(name, provider)| provider.check(&name).map(|provider| (name, provider)))
         .collect::<Result<BTreeMap<_, _>, _>>()?;
     check_default_provider(&raw.default_provider, &providers)?;
+    if let Some(name) = raw
+        .launcher
+        .providers
+        .keys()
+        .find(|name| !providers.contains_key(*name))
+    {
+        return Err(Fault::invalid(
+            KeyPath::default()
+                .key("launcher")
+                .key("providers")
+                .key(name),
+            "names no provider (the keys are provider names from [providers])",
+        ));
+    }
+    check_kubernetes(&raw.launcher)?;
     let notify = NotifyConfig {
         program: check_notify(raw.notify)?,
         foreground: raw.notify_foreground,
@@ -93,6 +110,7 @@ pub(super) fn read(table: Table) -> Result<Config, Fault> {
         providers,
         interrupt: raw.interrupt,
         notify,
+        launcher: raw.launcher,
         file: None,
         layers: Default::default(),
     })
@@ -387,4 +405,37 @@ fn unknown_placeholder(arg: &str) -> Option<&str> {
         rest = &after[close + 1..];
     }
     None
+}
+
+/// `[launcher.kubernetes]` names what a Job cannot do without when some provider uses it.
+fn check_kubernetes(launcher: &super::LauncherConfig) -> Result<(), Fault> {
+    if !launcher.uses_kubernetes() {
+        return Ok(());
+    }
+    let settings = &launcher.kubernetes;
+    for (key, value) in [
+        ("image", &settings.image),
+        ("claim", &settings.claim),
+        ("mount_path", &settings.mount_path),
+    ] {
+        if value.is_empty() {
+            return Err(Fault::invalid(
+                KeyPath::default()
+                    .key("launcher")
+                    .key("kubernetes")
+                    .key(key),
+                "must be set when a provider's turns run on Kubernetes",
+            ));
+        }
+    }
+    if !settings.mount_path.starts_with('/') {
+        return Err(Fault::invalid(
+            KeyPath::default()
+                .key("launcher")
+                .key("kubernetes")
+                .key("mount_path"),
+            "must be an absolute path",
+        ));
+    }
+    Ok(())
 }

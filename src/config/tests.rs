@@ -743,3 +743,52 @@ fn the_completion_notice_is_an_argv_with_its_switches() {
         ),
     ]);
 }
+
+#[test]
+fn the_launcher_is_chosen_per_provider() {
+    let config = load("", &[]).unwrap();
+    assert_eq!(config.launcher.kind_for("codex"), LauncherKind::Local);
+    let text = format!(
+        "{FAKE}\n[launcher]\nkind = \"slurm\"\nproviders = {{ codex = \"local\" }}\n\
+         [launcher.slurm]\nsbatch_args = [\"--partition=p\"]\nready_timeout_ms = 5000\n"
+    );
+    let config = load(&text, &[]).unwrap();
+    assert_eq!(config.launcher.kind_for("fake"), LauncherKind::Slurm);
+    assert_eq!(config.launcher.kind_for("codex"), LauncherKind::Local);
+    assert_eq!(config.launcher.slurm.sbatch_args, ["--partition=p"]);
+    assert_eq!(config.launcher.slurm.ready_timeout_ms, 5000);
+    let overridden = load(FAKE, &["launcher.kind=\"slurm\""]).unwrap();
+    assert_eq!(overridden.launcher.kind_for("fake"), LauncherKind::Slurm);
+}
+
+#[test]
+fn a_launcher_override_must_name_a_provider_and_a_known_launcher() {
+    let err = error("[launcher]\nproviders = { nope = \"slurm\" }\n", &[]);
+    assert!(err.contains("launcher.providers.nope"), "{err}");
+    assert!(err.contains("names no provider"), "{err}");
+    let err = error("[launcher]\nkind = \"mesos\"\n", &[]);
+    assert!(err.contains("launcher.kind"), "{err}");
+    assert!(err.contains("local") && err.contains("kubernetes"), "{err}");
+}
+
+#[test]
+fn the_kubernetes_launcher_needs_an_image_a_claim_and_its_mount() {
+    let err = error("[launcher]\nkind = \"kubernetes\"\n", &[]);
+    assert!(err.contains("launcher.kubernetes.image"), "{err}");
+    let err = error(
+        "[launcher]\nkind = \"kubernetes\"\n[launcher.kubernetes]\nimage = \"i\"\n\
+         claim = \"c\"\nmount_path = \"rel\"\n",
+        &[],
+    );
+    assert!(err.contains("launcher.kubernetes.mount_path"), "{err}");
+    let config = load(
+        &format!(
+            "{FAKE}\n[launcher]\nproviders = {{ fake = \"kubernetes\" }}\n\
+             [launcher.kubernetes]\nimage = \"i\"\nclaim = \"c\"\nmount_path = \"/srv\"\n"
+        ),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(config.launcher.kind_for("fake"), LauncherKind::Kubernetes);
+    assert_eq!(config.launcher.kubernetes.termination_grace_seconds, 30);
+}

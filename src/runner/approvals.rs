@@ -56,6 +56,8 @@ pub struct Approvals {
     pub ever_subscribed: bool,
     /// When the policy decides the pending requests if still no client is attached.
     pub policy_at: Option<Instant>,
+    /// Until when a client that attached through the control inbox counts as attached.
+    pub lease_until: Option<Instant>,
 }
 
 impl Approvals {
@@ -68,6 +70,7 @@ impl Approvals {
             subscribers: BTreeSet::new(),
             ever_subscribed: false,
             policy_at: None,
+            lease_until: None,
         }
     }
 
@@ -122,7 +125,10 @@ impl Approvals {
     pub fn client_attached(&self, lifeline_intact: bool) -> bool {
         match self.link {
             ClientLink::Lifeline => lifeline_intact,
-            ClientLink::Subscribers => !self.subscribers.is_empty(),
+            ClientLink::Subscribers => {
+                !self.subscribers.is_empty()
+                    || self.lease_until.is_some_and(|until| Instant::now() < until)
+            }
         }
     }
 }

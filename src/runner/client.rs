@@ -14,7 +14,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use crate::events::{EventRecord, ExitRecord, InterruptReason, check_version};
+use crate::events::{EventRecord, ExitRecord, InterruptReason, ProcessRecord, check_version};
 use crate::process::identity;
 use crate::runner::EXIT_FILE;
 use crate::runner::control::{ControlReply, ControlRequest};
@@ -40,13 +40,33 @@ pub fn read_exit_record(turn_dir: &Path) -> io::Result<Option<ExitRecord>> {
     Ok(Some(record))
 }
 
-/// The control socket of a live runner, or `None` when the runner is gone.
+/// The control socket of a live runner, or `None` when the runner is gone (or serves no
+/// socket: a runner placed by an engine reads its control inbox instead).
 pub fn live_socket(turn_dir: &Path) -> Option<PathBuf> {
     let record = read_process_record(turn_dir)?;
-    if record.socket.is_empty() || !identity::is_alive(&record.runner) {
+    // A runner an engine placed serves its socket for `runner ctl` on its own node only:
+    // whoever else controls it does so through its inbox, wherever it runs.
+    if record.socket.is_empty() || record.engine.is_some() || !runner_alive(&record) {
         return None;
     }
     Some(PathBuf::from(record.socket))
+}
+
+/// A runner on another node counts as gone once its heartbeat is older than this.
+const REMOTE_HEARTBEAT_LIMIT: Duration = Duration::from_secs(10);
+
+/// Whether the runner of a process record lives: by identity on this machine (pid, start
+/// time and boot id); for a runner an engine placed on another node (another boot id), by
+/// its heartbeat in the shared turn directory. The engine itself is asked by those who end a
+/// turn on a runner's behalf (`crate::launcher`).
+pub fn runner_alive(record: &ProcessRecord) -> bool {
+    let remote = record.engine.is_some()
+        && identity::boot_id().is_ok_and(|boot| boot != record.runner.boot_id);
+    if !remote {
+        return identity::is_alive(&record.runner);
+    }
+    let age = crate::events::now_ms().saturating_sub(record.heartbeat_at_ms);
+    Duration::from_millis(age) < REMOTE_HEARTBEAT_LIMIT
 }
 
 /// Streams the turn's records from `from_seq` (see the module doc). The stream ends after
@@ -119,11 +139,13 @@ async fn follow_socket(
 async fn tail_files(turn_dir: &Path, next: &mut u64, tx: &mpsc::Sender<io::Result<EventRecord>>) {
     let events = turn_dir.join(EVENTS_FILE);
     let mut offset = 0;
+    let mut attached_at: Option<std::time::Instant> = None;
     loop {
+        renew_attach(turn_dir, &mut attached_at);
         // Whether the turn had ended before this read: then the read sees everything.
         let exit_before = read_exit_record(turn_dir).ok().flatten();
         let runner_gone_before =
-            !read_process_record(turn_dir).is_some_and(|record| identity::is_alive(&record.runner));
+            !read_process_record(turn_dir).is_some_and(|record| runner_alive(&record));
         let read = match log::read_from(&events, offset) {
             Ok(read) => read,
             Err(err) => {
@@ -163,11 +185,65 @@ async fn tail_files(turn_dir: &Path, next: &mut u64, tx: &mpsc::Sender<io::Resul
 
 const PROCESS_FILE_NAME: &str = crate::runner::PROCESS_FILE;
 
+/// How often a follower of a runner that reads its control inbox renews its attachment.
+const ATTACH_RENEW: Duration = Duration::from_secs(2);
+
+/// Following a runner that serves no socket (an engine placed it) is attaching to it: an
+/// `attach` in its control inbox every [`ATTACH_RENEW`], so that it counts a client as
+/// attached for approvals, as an open subscription does on the socket.
+fn renew_attach(turn_dir: &Path, attached_at: &mut Option<std::time::Instant>) {
+    if attached_at.is_some_and(|at| at.elapsed() < ATTACH_RENEW) {
+        return;
+    }
+    *attached_at = Some(std::time::Instant::now());
+    if !uses_inbox(turn_dir) {
+        return;
+    }
+    let line = crate::runner::inbox::InboxLine {
+        id: uuid::Uuid::now_v7().to_string(),
+        request: ControlRequest::Attach {},
+    };
+    if let Err(err) = crate::runner::inbox::append(turn_dir, &line) {
+        tracing::debug!(%err, "cannot attach through the control inbox");
+    }
+}
+
 /// Sends one request to the runner of `turn_dir` and waits for its answer (blocking).
 pub fn request_blocking(turn_dir: &Path, request: &ControlRequest) -> io::Result<()> {
+    if uses_inbox(turn_dir) {
+        return inbox_request(turn_dir, request);
+    }
     let socket = live_socket(turn_dir)
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "the runner is not running"))?;
-    let mut stream = std::os::unix::net::UnixStream::connect(&socket)?;
+    let answer = socket_exchange(&socket, request)?;
+    reply_to_result(&answer)
+}
+
+/// `runner ctl`: sends one request to the runner of `turn_dir` over its control socket, on
+/// the node where the runner runs (an engine's runner too: on Kubernetes this runs in the
+/// runner's pod, through `pods/exec`), and returns its answer.
+pub fn ctl(turn_dir: &Path, request: &ControlRequest) -> io::Result<ControlReply> {
+    let record = read_process_record(turn_dir)
+        .filter(|record| !record.socket.is_empty() && identity::is_alive(&record.runner))
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotConnected,
+                "no runner of this turn runs here",
+            )
+        })?;
+    let answer = socket_exchange(Path::new(&record.socket), request)?;
+    if answer.trim().is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the runner closed the connection without answering",
+        ));
+    }
+    serde_json::from_str(answer.trim()).map_err(io::Error::other)
+}
+
+/// Writes one request line to the socket and reads the answer line (bounded).
+fn socket_exchange(socket: &Path, request: &ControlRequest) -> io::Result<String> {
+    let mut stream = std::os::unix::net::UnixStream::connect(socket)?;
     stream.set_read_timeout(Some(REQUEST_TIMEOUT))?;
     stream.set_write_timeout(Some(REQUEST_TIMEOUT))?;
     let mut line = serde_json::to_vec(request).map_err(io::Error::other)?;
@@ -175,10 +251,18 @@ pub fn request_blocking(turn_dir: &Path, request: &ControlRequest) -> io::Result
     stream.write_all(&line)?;
     let mut answer = String::new();
     BufReader::new(stream).read_line(&mut answer)?;
-    reply_to_result(&answer)
+    Ok(answer)
 }
 
-async fn request(turn_dir: &Path, request: &ControlRequest) -> io::Result<()> {
+/// Sends one request to the runner of `turn_dir` and waits for its answer: over its socket,
+/// or through its control inbox when an engine placed it.
+pub async fn request(turn_dir: &Path, request: &ControlRequest) -> io::Result<()> {
+    if uses_inbox(turn_dir) {
+        let (dir, request) = (turn_dir.to_path_buf(), request.clone());
+        return tokio::task::spawn_blocking(move || inbox_request(&dir, &request))
+            .await
+            .map_err(io::Error::other)?;
+    }
     let socket = live_socket(turn_dir)
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "the runner is not running"))?;
     let exchange = async {
@@ -195,6 +279,64 @@ async fn request(turn_dir: &Path, request: &ControlRequest) -> io::Result<()> {
     tokio::time::timeout(REQUEST_TIMEOUT, exchange)
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the runner did not answer"))?
+}
+
+/// True when the turn's runner takes requests through its control inbox (it was placed by
+/// an engine) rather than a socket.
+fn uses_inbox(turn_dir: &Path) -> bool {
+    read_process_record(turn_dir).is_some_and(|record| record.engine.is_some())
+}
+
+/// How often a request through the inbox looks for its acknowledgement.
+const INBOX_POLL: Duration = Duration::from_millis(20);
+
+/// Sends one request through the turn's control inbox and waits (bounded) for the runner's
+/// acknowledgement in the event log: its answer, as the socket would have given it.
+fn inbox_request(turn_dir: &Path, request: &ControlRequest) -> io::Result<()> {
+    let record = read_process_record(turn_dir)
+        .filter(runner_alive)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "the runner is not running"))?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let line = crate::runner::inbox::InboxLine {
+        id: id.clone(),
+        request: request.clone(),
+    };
+    crate::runner::inbox::append(turn_dir, &line)?;
+    let deadline = std::time::Instant::now() + REQUEST_TIMEOUT;
+    let events = turn_dir.join(EVENTS_FILE);
+    let mut offset = 0;
+    loop {
+        let read = log::read_from(&events, offset)?;
+        offset = read.complete_len;
+        for record in read.records {
+            if let crate::events::Event::ControlAcknowledged {
+                id: acked,
+                ok,
+                error,
+            } = record.event
+                && acked == id
+            {
+                return match ok {
+                    true => Ok(()),
+                    false => Err(io::Error::other(
+                        error.unwrap_or_else(|| "the runner refused".to_owned()),
+                    )),
+                };
+            }
+        }
+        if read_exit_record(turn_dir)?.is_some() {
+            return Err(io::Error::other(
+                "the turn ended before the runner took the request",
+            ));
+        }
+        if std::time::Instant::now() >= deadline || !runner_alive(&record) {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the runner did not acknowledge the request in its control inbox",
+            ));
+        }
+        std::thread::sleep(INBOX_POLL);
+    }
 }
 
 fn reply_to_result(answer: &str) -> io::Result<()> {

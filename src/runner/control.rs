@@ -51,7 +51,14 @@ pub enum ControlRequest {
         request_id: String,
         decision: Value,
     },
+    /// Through the control inbox only: the sender follows the turn and can answer approval
+    /// requests for the next [`ATTACH_LEASE`]; renewed while it follows (the inbox's
+    /// counterpart of an open subscription). Not acknowledged in the event log.
+    Attach {},
 }
+
+/// How long one `attach` counts the sender as an attached client.
+pub const ATTACH_LEASE: std::time::Duration = std::time::Duration::from_secs(6);
 
 fn first_seq() -> u64 {
     1
@@ -172,6 +179,7 @@ fn connection<T: Send + 'static>(
                 return subscription(&mut writer, events_path, to_loop, wrap, from_seq);
             }
             ControlRequest::Interrupt { .. }
+            | ControlRequest::Attach {}
             | ControlRequest::Steer { .. }
             | ControlRequest::Approve { .. } => {
                 let (reply, answer) = mpsc::channel();

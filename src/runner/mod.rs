@@ -16,6 +16,7 @@
 pub mod approvals;
 pub mod client;
 pub mod control;
+pub mod inbox;
 pub mod ladder;
 pub mod launch;
 pub mod log;
@@ -35,8 +36,8 @@ use rustix::process::{Pid, PidfdFlags, pidfd_open};
 use crate::atomic_file;
 use crate::backend::{self, Adapter};
 use crate::events::{
-    BackendProcess, EndReason, ErrorInfo, Event, ExitRecord, Mode, ProcessRecord, RECORD_VERSION,
-    SpareOrigin, now_ms,
+    BackendProcess, EndReason, EngineJob, ErrorInfo, Event, ExitRecord, Mode, ProcessRecord,
+    RECORD_VERSION, SpareOrigin, now_ms,
 };
 use crate::process::tree::{self, Scope};
 use crate::process::{self, EnvPolicy, SessionPolicy, SpawnSpec, identity};
@@ -57,6 +58,11 @@ pub const LIFELINE_FD_ENV: &str = "AGENT_HOST_LIFELINE_FD";
 /// The environment variable that carries the values of the provider's `env` to the runner, as
 /// a JSON object: `spec.json` names the variables only, so no secret sits in a file.
 pub const PROVIDER_ENV_ENV: &str = "AGENT_HOST_PROVIDER_ENV";
+
+/// The environment through which an engine that has no variables of its own for it
+/// (Kubernetes) tells the runner its job and node.
+pub const ENGINE_JOB_ENV: &str = "AGENT_HOST_JOB_NAME";
+pub const ENGINE_NODE_ENV: &str = "AGENT_HOST_NODE_NAME";
 
 /// The longest socket path we bind (`sun_path` holds 108 bytes with its terminator).
 const MAX_SOCKET_PATH: usize = 100;
@@ -81,6 +87,17 @@ pub fn init_logging(turn_dir: &Path) {
 /// can record ends the turn `failed` and returns `Ok`; an error is one it could not record
 /// (another runner holds the turn, or the turn's files cannot be written).
 pub fn run(turn_dir: &Path) -> io::Result<()> {
+    run_placed(turn_dir, None)
+}
+
+/// [`run`] as the main process of a job of `engine` (`slurm`): in the foreground, controlled
+/// through the control inbox (no socket is served: the server may be on another node) and
+/// the engine's signals, SIGUSR1 as the turn's interrupt; the process record names the job.
+pub fn run_in_engine(turn_dir: &Path, engine: &str) -> io::Result<()> {
+    run_placed(turn_dir, Some(engine))
+}
+
+fn run_placed(turn_dir: &Path, engine: Option<&str>) -> io::Result<()> {
     let turn_dir = std::path::absolute(turn_dir)?;
     let Some(lock) = claim(&turn_dir)? else {
         tracing::warn!("the turn has already ended; nothing to do");
@@ -88,7 +105,7 @@ pub fn run(turn_dir: &Path) -> io::Result<()> {
     };
     // Before any thread exists, so that every thread inherits the mask (`process::spawn`
     // gives the backend a clean one).
-    let stop_signals = block_stop_signals()?;
+    let stop_signals = block_stop_signals(engine.is_some())?;
     let lifeline = take_inherited_fd(LIFELINE_FD_ENV);
     become_subreaper();
     let me = identity::current()?;
@@ -97,17 +114,19 @@ pub fn run(turn_dir: &Path) -> io::Result<()> {
         me,
         stop_signals,
         lifeline,
+        engine: engine.map(engine_job),
     };
     run_taken(&turn_dir, taken, None)
 }
 
 /// A runner that holds its turn: the turn's lock, its own identity, its blocked stop
-/// signals and its lifeline.
+/// signals, its lifeline and the engine job it is the main process of (if any).
 struct Taken {
     lock: std::fs::File,
     me: identity::Identity,
     stop_signals: libc::sigset_t,
     lifeline: Option<OwnedFd>,
+    engine: Option<EngineJob>,
 }
 
 /// Runs a turn this runner holds to its end, on `warm` (a backend a spare started before the
@@ -118,6 +137,7 @@ fn run_taken(turn_dir: &Path, taken: Taken, warm: Option<WarmBackend>) -> io::Re
         me,
         stop_signals,
         lifeline,
+        engine,
     } = taken;
     let mut log = EventLog::open(turn_dir)?;
     let mut record = ProcessRecord {
@@ -129,6 +149,7 @@ fn run_taken(turn_dir: &Path, taken: Taken, warm: Option<WarmBackend>) -> io::Re
         started_at_ms: now_ms(),
         heartbeat_at_ms: now_ms(),
         descendants: Vec::new(),
+        engine,
         spare: None,
     };
     let started = match start_backend(turn_dir, &mut record, warm)? {
@@ -141,10 +162,43 @@ fn run_taken(turn_dir: &Path, taken: Taken, warm: Option<WarmBackend>) -> io::Re
             return fail_before_start(turn_dir, &mut log, stop.reason, stop.message);
         }
     };
-    let exit = supervise(turn_dir, record, log, started, stop_signals, lifeline)?;
+    let feeds = Feeds {
+        stop_signals,
+        lifeline,
+    };
+    let exit = supervise(turn_dir, record, log, started, feeds)?;
     tracing::info!(status = ?exit.status, reason = %exit.reason, "turn ended");
     drop(lock);
     Ok(())
+}
+
+/// The job this runner is the main process of, from the engine's environment.
+fn engine_job(engine: &str) -> EngineJob {
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    let (job_id, node) = match engine {
+        "slurm" => (var("SLURM_JOB_ID"), var("SLURMD_NODENAME")),
+        "kubernetes" => (var(ENGINE_JOB_ENV), var(ENGINE_NODE_ENV)),
+        _ => (String::new(), String::new()),
+    };
+    let node = if node.is_empty() {
+        rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned()
+    } else {
+        node
+    };
+    EngineJob {
+        launcher: engine.to_owned(),
+        job_id,
+        node,
+    }
+}
+
+/// What feeds the loop besides the backend: the blocked stop signals, the lifeline.
+struct Feeds {
+    stop_signals: libc::sigset_t,
+    lifeline: Option<OwnedFd>,
 }
 
 /// Makes this process the child subreaper of everything it starts.
@@ -328,6 +382,15 @@ fn prepare(turn_dir: &Path, record: &mut ProcessRecord) -> io::Result<Result<Pre
         }
     };
     record.mode = spec.mode;
+    // A runner an engine placed reads its control inbox (the server may be on another
+    // node), and serves its socket too, for `runner ctl` run on its own node (on Kubernetes,
+    // through `pods/exec`).
+    if record.engine.is_some()
+        && let Err(err) = inbox::create(turn_dir)
+    {
+        let message = format!("cannot create the control inbox: {err}");
+        return early(EndReason::RunnerError, message, None);
+    }
     let bound = socket_path(turn_dir, &spec.turn_id)
         .and_then(|path| bind_private(&path).map(|listener| (path, listener)));
     let (socket_path, listener) = match bound {
@@ -420,6 +483,20 @@ fn spawn_backend(
     })
 }
 
+/// Polls the control inbox of a runner an engine placed (`engine`), into the loop.
+fn start_inbox(
+    turn_dir: &Path,
+    engine: Option<&EngineJob>,
+    to_loop: &mpsc::Sender<Input>,
+) -> io::Result<()> {
+    if engine.is_none() {
+        return Ok(());
+    }
+    let tx = to_loop.clone();
+    let path = turn_dir.join(inbox::INBOX_FILE);
+    spawn_thread("inbox", move || inbox::poll(&path, &tx)).map(|_| ())
+}
+
 /// Records the started backend (`process.json`, `runnerStarted`), starts the threads that
 /// feed the loop, and runs the supervisor to the turn's end.
 fn supervise(
@@ -427,9 +504,13 @@ fn supervise(
     mut record: ProcessRecord,
     mut log: EventLog,
     started: Started,
-    stop_signals: libc::sigset_t,
-    lifeline: Option<OwnedFd>,
+    feeds: Feeds,
 ) -> io::Result<ExitRecord> {
+    let Feeds {
+        stop_signals,
+        lifeline,
+    } = feeds;
+    let engine = record.engine.is_some();
     let Started {
         spec,
         socket_path,
@@ -462,21 +543,9 @@ fn supervise(
     let (to_loop, inputs) = mpsc::channel::<Input>();
     let (answers, messages) = connect_stdin(&mut child, command_stdin)?;
     start_feeders(turn_dir, child, &to_loop, stop_signals, listener)?;
+    start_inbox(turn_dir, record.engine.as_ref(), &to_loop)?;
     let client_link = watch_client(spec.mode, lifeline, &to_loop)?;
-    // Every process of the turn is a descendant of the runner: it is their subreaper, so
-    // orphans (double-forked, `setsid`-ed) come back to it. The marker finds one that escaped
-    // all the same (no subreaper); nothing that started before the runner is ever the turn's.
-    let scope = Scope {
-        roots: vec![record.runner.pid],
-        // A backend taken from a warm spare carries the spare's id, not the turn's.
-        marker: Some(match &record.spare {
-            Some(spare) => spare.id.clone(),
-            None => spec.turn_id.clone(),
-        }),
-        not_before: Some(record.runner.start_time),
-        exclude: vec![record.runner.pid],
-        ..Scope::default()
-    };
+    let scope = turn_scope(&record, &spec.turn_id);
     let backend = Backend {
         pid,
         pidfd,
@@ -505,9 +574,31 @@ fn supervise(
         Some((stdin, None)) => supervisor.with_protocol_input(stdin),
         None => supervisor,
     };
+    let supervisor = if engine {
+        supervisor.in_engine()
+    } else {
+        supervisor
+    };
     // Keep one sender so the channel never reports "disconnected" while timers run.
     let _keep = to_loop;
     supervisor.run(inputs)
+}
+
+/// Every process of the turn: the runner's descendants (it is their subreaper, so orphans,
+/// double-forked or `setsid`-ed, come back to it), and whatever carries the turn's marker
+/// that escaped all the same (no subreaper); nothing that started before the runner.
+fn turn_scope(record: &ProcessRecord, turn_id: &str) -> Scope {
+    Scope {
+        roots: vec![record.runner.pid],
+        // A backend taken from a warm spare carries the spare's id, not the turn's.
+        marker: Some(match &record.spare {
+            Some(spare) => spare.id.clone(),
+            None => turn_id.to_owned(),
+        }),
+        not_before: Some(record.runner.start_time),
+        exclude: vec![record.runner.pid],
+        ..Scope::default()
+    }
 }
 
 /// The senders of an open stdin: approval answers, or user messages (with the first one,
@@ -672,13 +763,17 @@ fn fail_before_start(
 /// Blocks SIGTERM, SIGINT and SIGHUP in this thread (and the threads it starts): the runner
 /// takes them with `sigwait` and treats them as an interrupt with reason `kill`, instead of
 /// dying and leaving the turn without an exit record.
-fn block_stop_signals() -> io::Result<libc::sigset_t> {
+fn block_stop_signals(engine: bool) -> io::Result<libc::sigset_t> {
     // SAFETY: sigset manipulation on a local value, and a mask change of this thread only.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
             libc::sigaddset(&mut set, signal);
+        }
+        if engine {
+            // The engine's interrupt (`scancel --signal=USR1`).
+            libc::sigaddset(&mut set, libc::SIGUSR1);
         }
         let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         if rc != 0 {

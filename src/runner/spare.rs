@@ -83,7 +83,7 @@ pub fn run(spare_dir: &Path) -> io::Result<Option<PathBuf>> {
     let spare_dir = std::path::absolute(spare_dir)?;
     let lock = lock(&spare_dir)?;
     // Before any thread exists (see `super::run`).
-    let stop_signals = super::block_stop_signals()?;
+    let stop_signals = super::block_stop_signals(false)?;
     let lifeline = super::take_inherited_fd(LIFELINE_FD_ENV);
     let adopt = super::take_inherited_fd(SPARE_FD_ENV);
     super::become_subreaper();
@@ -154,6 +154,7 @@ pub fn run(spare_dir: &Path) -> io::Result<Option<PathBuf>> {
         me,
         stop_signals,
         lifeline,
+        engine: None,
     };
     super::run_taken(&turn_dir, taken, Some(warm))?;
     Ok(Some(turn_dir))

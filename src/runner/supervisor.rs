@@ -57,6 +57,11 @@ pub enum Input {
     /// SIGTERM, SIGINT or SIGHUP to the runner itself.
     StopSignal(i32),
     Control(ControlInput),
+    /// A request from the turn's control inbox, acknowledged in the event log.
+    Inbox {
+        id: String,
+        request: ControlRequest,
+    },
 }
 
 /// The backend's end-of-turn marker: its outcome and error.
@@ -200,6 +205,8 @@ pub struct Supervisor {
     messages: Option<mpsc::Sender<String>>,
     lifeline_intact: bool,
     next_subscription_id: u64,
+    /// The runner is an engine job's main process: the engine's signals reach the backend too.
+    engine: bool,
 }
 
 impl Supervisor {
@@ -234,7 +241,16 @@ impl Supervisor {
             messages: None,
             lifeline_intact: true,
             next_subscription_id: 0,
+            engine: false,
         }
+    }
+
+    /// The runner is an engine job's main process (`docs/contracts.md`, "Runners placed by
+    /// an engine"): a backend killed by the engine's stop or interrupt signal (sent to the
+    /// whole job) counts as that signal to the runner, whichever process got it first.
+    pub fn in_engine(mut self) -> Supervisor {
+        self.engine = true;
+        self
     }
 
     /// Sets how approval requests are answered (the default takes none).
@@ -374,6 +390,10 @@ impl Supervisor {
                 // Recorded at the end, after the last stdout line (see finalize); the ladder
                 // stops what the leader left behind.
                 let exit = LeaderExit::from_status(&status);
+                if let Some(reason) = self.engine_signal(exit) {
+                    tracing::info!(?exit, "the backend got the engine's signal");
+                    self.interrupt(reason)?;
+                }
                 self.ladder
                     .leader_exited(exit, Instant::now(), &mut self.processes);
                 Ok(())
@@ -386,7 +406,22 @@ impl Supervisor {
             }
             Input::StopSignal(signal) => {
                 tracing::info!(signal, "stop signal to the runner: interrupting the turn");
-                self.interrupt(InterruptReason::Kill)
+                self.interrupt(signal_reason(signal))
+            }
+            Input::Inbox { id, request } => {
+                let attach = request == ControlRequest::Attach {};
+                let answer = self.control(request)?;
+                if attach {
+                    return Ok(());
+                }
+                self.append(
+                    Event::ControlAcknowledged {
+                        id,
+                        ok: answer.ok,
+                        error: answer.error,
+                    },
+                    Durability::Synced,
+                )
             }
             Input::Control(ControlInput::Request { request, reply }) => {
                 let answer = self.control(request)?;
@@ -399,6 +434,15 @@ impl Supervisor {
             }
             Input::Control(ControlInput::Unsubscribed { id }) => self.unsubscribed(id),
         }
+    }
+
+    /// The interrupt an engine's signal means when it killed the backend before the runner
+    /// saw it: only in an engine, only before any interrupt, only for the engine's signals.
+    fn engine_signal(&self, exit: LeaderExit) -> Option<InterruptReason> {
+        let signal = exit.signal?;
+        let engines = [libc::SIGTERM, libc::SIGUSR1];
+        (self.engine && engines.contains(&signal) && self.ladder.stop().is_none())
+            .then(|| signal_reason(signal))
     }
 
     /// A new subscriber: it follows the log from the last record written.
@@ -452,6 +496,14 @@ impl Supervisor {
             } => self.approve(&request_id, decision)?,
             ControlRequest::Subscribe { .. } => {
                 ControlReply::error("subscribe is answered by the connection")
+            }
+            ControlRequest::Attach {} => {
+                let until = Instant::now() + crate::runner::control::ATTACH_LEASE;
+                self.approvals.lease_until = Some(until);
+                self.approvals.ever_subscribed = true;
+                // When the lease runs out unrenewed, the policy decides what is pending.
+                self.approvals.policy_at = Some(until);
+                ControlReply::ok()
             }
         })
     }
@@ -615,6 +667,7 @@ impl Supervisor {
                 Durability::Synced
             }
             Event::RunnerStarted { .. }
+            | Event::ControlAcknowledged { .. }
             | Event::BackendSession { .. }
             | Event::ItemStarted { .. }
             | Event::AgentMessageDelta { .. }
@@ -911,6 +964,16 @@ fn read_lines(stdout: impl Read, raw_path: &Path, max_line: usize, to_loop: &mps
     };
     if let Some(input) = last {
         let _ = to_loop.send(input);
+    }
+}
+
+/// What a signal to the runner asks: SIGUSR1 (an engine's `scancel --signal=USR1`) the
+/// turn's interrupt, as `turn/interrupt`; SIGTERM, SIGINT and SIGHUP the end now (`kill`).
+fn signal_reason(signal: i32) -> InterruptReason {
+    if signal == libc::SIGUSR1 {
+        InterruptReason::Client
+    } else {
+        InterruptReason::Kill
     }
 }
 

@@ -143,7 +143,11 @@ impl Server {
         let (dir, runner_request_id) = (pending.dir.clone(), pending.runner_request_id.clone());
         let turn = pending.turn;
         tokio::spawn(async move {
-            if let Err(err) = runner::client::approve(&dir, &runner_request_id, decision).await {
+            let approve = runner::control::ControlRequest::Approve {
+                request_id: runner_request_id,
+                decision,
+            };
+            if let Err(err) = crate::launcher::request(&dir, &approve).await {
                 tracing::warn!("cannot pass the approval to the runner: {err}");
             }
             if cancel {

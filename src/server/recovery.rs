@@ -6,13 +6,16 @@
 //! runner is gone is stopped the way `agent-host kill` stops it (identity-checked leftovers
 //! killed) and recorded `interrupted`, so it can be resumed; nothing already recorded is
 //! touched. An ended turn whose completion notice was never started (its runner died first)
-//! gets its notifier. This runs beside the loop (it only reads, and writes exit records of dead turns),
-//! so a large state directory does not delay `initialize`.
+//! gets its notifier. A turn an engine placed is asked of its engine instead
+//! (`launcher::Recovery`: the Kubernetes Jobs are listed by label once per pass). This runs
+//! beside the loop (it only reads, and writes exit records of dead turns), so a large state
+//! directory does not delay `initialize`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::events::EndReason;
+use crate::launcher;
 use crate::notify;
 use crate::process::identity;
 use crate::runner;
@@ -37,22 +40,28 @@ pub fn recover(state_dir: &Path) -> Vec<PathBuf> {
             return Vec::new();
         }
     };
+    let mut engines = launcher::Recovery::from_env();
     let mut ended = Vec::new();
     for dir in turns.into_iter().map(|turn| turn.path) {
         if dir.join(turn_dir::EXIT_FILE).exists() {
             if let Err(err) = notify::launch_if_abandoned(&dir) {
                 tracing::warn!("recovery of the notice of {}: {err}", dir.display());
             }
-        } else if dir.join(turn_dir::SPEC_FILE).exists() && recover_turn(&dir) {
+        } else if dir.join(turn_dir::SPEC_FILE).exists() && recover_turn(&dir, &mut engines) {
             ended.push(dir);
         }
     }
     ended
 }
 
-/// Ends one turn if its runner is gone; `true` if it did.
-pub(crate) fn recover_turn(dir: &Path) -> bool {
+/// Ends one turn if its runner is gone; `true` if it did. `engines` answers for a turn an
+/// engine placed (and keeps what it learnt for the next turn of the same pass).
+pub(crate) fn recover_turn(dir: &Path, engines: &mut launcher::Recovery) -> bool {
     tracing::debug!("recovery looks at {}", dir.display());
+    // A turn an engine placed: the engine says whether its job lives, and how it ended.
+    if let Some(ended) = engines.recover(dir) {
+        return ended;
+    }
     match runner::launch::read_process_record(dir) {
         Some(process) if identity::is_alive(&process.runner) => false,
         Some(_) => match crate::turn_control::stop(dir, STOP_TIMEOUT) {

@@ -5,6 +5,8 @@ mod approvals;
 mod backend_permissions;
 mod chaos;
 mod cli_commands;
+mod cluster_kubernetes;
+mod cluster_slurm;
 mod codex_capture;
 mod codex_capture_threads;
 mod codex_pin;

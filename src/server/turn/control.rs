@@ -18,7 +18,10 @@ use crate::{runner, spec};
 /// request (hung, stopped, or gone) is killed directly with the turn's processes, and its
 /// follower then reads the exit record and ends the turn, once.
 pub(crate) async fn interrupt_or_kill(dir: PathBuf, turn: Uuid) {
-    let Err(err) = runner::client::interrupt(&dir, InterruptReason::Client).await else {
+    let request = runner::control::ControlRequest::Interrupt {
+        reason: InterruptReason::Client,
+    };
+    let Err(err) = crate::launcher::request(&dir, &request).await else {
         return;
     };
     tracing::warn!(
@@ -46,13 +49,13 @@ pub(super) async fn steer_running(
     client_user_message_id: Option<String>,
 ) -> Result<(), ErrorObject> {
     // Stream-json input is Claude's, which has no image flag: images are prompt lines.
-    let steer = runner::client::SteerInput {
+    let steer = runner::control::ControlRequest::Steer {
         input: serde_json::to_value(input).map_err(ErrorObject::internal)?,
         prompt: prompt_text(input, ImageDelivery::PromptLines),
         user_message_id: store::new_id().to_string(),
         client_user_message_id,
     };
-    runner::client::steer(dir, steer)
+    crate::launcher::request(dir, &steer)
         .await
         .map_err(|err| ErrorObject::request_failed(format!("cannot steer turn {turn}: {err}")))
 }

@@ -284,7 +284,11 @@ impl Server {
             .map_err(|err| {
                 ErrorObject::internal(format!("cannot write the turn directory: {err}"))
             })?;
-        let warm = match provider.warm_spare {
+        let launcher = self.config.launcher.clone();
+        // A warm spare is a local runner: a provider placed by an engine starts cold.
+        let warm_spare = provider.warm_spare
+            && launcher.kind_for(&provider.name) == crate::config::LauncherKind::Local;
+        let warm = match warm_spare {
             true => self.spares.take(&plan.spec, &provider.env),
             false => None,
         };
@@ -293,17 +297,26 @@ impl Server {
             events::Mode::Background => None,
         };
         let launched = tokio::task::block_in_place(|| {
-            let cold = || runner::launch::launch(dir, plan.mode(), lifeline, &provider.env);
+            let cold = || {
+                crate::launcher::launch(
+                    &launcher,
+                    &provider.name,
+                    dir,
+                    plan.mode(),
+                    lifeline,
+                    &provider.env,
+                )
+            };
             match warm.map(|spare| spare.adopt(dir, runner::launch::DEFAULT_READY_TIMEOUT)) {
-                Some(Ok(launched)) => Ok(launched),
+                Some(Ok(_)) => Ok(()),
                 Some(Err(NotAdopted::Gone)) | None => cold(),
                 Some(Err(NotAdopted::Failed(err))) => Err(err),
             }
         });
-        if provider.warm_spare {
+        if warm_spare {
             self.refill_spare(&plan.spec, &provider.env);
         }
-        launched.map(|_| ()).map_err(|err| {
+        launched.map_err(|err| {
             let message = format!("failed to start the turn's runner: {err}");
             // The turn never ran: its exit record says so, so nobody waits for it to start.
             end_unlaunched(dir, &message);
@@ -422,7 +435,7 @@ impl Server {
         if runner::client::live_socket(&dir).is_some() {
             return Err(Claim::Running(turn));
         }
-        super::super::recovery::recover_turn(&dir);
+        super::super::recovery::recover_turn(&dir, &mut crate::launcher::Recovery::from_env());
         if ended(&dir) {
             Ok(lock)
         } else {

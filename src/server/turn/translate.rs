@@ -44,6 +44,7 @@ pub(super) fn translate(active: &mut ActiveTurn, thread: Uuid, record: EventReco
         events::Event::RunnerStarted { .. }
         | events::Event::ApprovalResolved { .. }
         | events::Event::InterruptRequested { .. }
+        | events::Event::ControlAcknowledged { .. }
         | events::Event::Marker { .. }
         | events::Event::BackendExited { .. } => Step::Nothing,
         events::Event::BackendSession { session_id } => Step::BackendSession { session_id },

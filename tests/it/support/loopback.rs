@@ -148,10 +148,22 @@ pub struct Request {
     pub method: String,
     /// The path without its query.
     pub path: String,
+    /// The query (after `?`, still percent-encoded; empty when none).
+    pub query: String,
+    /// The headers, names in lower case, in order.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
 impl Request {
+    /// The value of the header `name` (lower case), if sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The body as JSON, or as a JSON string when it is not JSON.
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
@@ -198,6 +210,15 @@ impl Connection {
     pub fn write_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.writer.write_all(bytes)?;
         self.writer.flush()
+    }
+
+    /// The connection's stream, for a protocol the connection was upgraded to (after a `101`
+    /// written with [`Connection::write_raw`]); its reads are bounded by the mock's deadline.
+    pub fn upgraded(&mut self) -> std::io::Result<TcpStream> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        let stream = self.writer.try_clone()?;
+        stream.set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
+        Ok(stream)
     }
 
     /// Waits until the client closes the connection (read returns EOF or an error), or until
@@ -373,6 +394,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     }
     let mut length = 0usize;
     let mut chunked = false;
+    let mut headers = Vec::new();
     loop {
         let mut header = String::new();
         if reader.read_line(&mut header).ok()? == 0 {
@@ -384,6 +406,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
         }
         let (name, value) = header.split_once(':')?;
         let (name, value) = (name.trim().to_ascii_lowercase(), value.trim());
+        headers.push((name.clone(), value.to_owned()));
         if name == "content-length" {
             length = value.parse().ok()?;
         } else if name == "transfer-encoding" && value.eq_ignore_ascii_case("chunked") {
@@ -412,18 +435,24 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     let mut parts = line.split_whitespace();
     let method = parts.next().unwrap_or("").to_owned();
     let target = parts.next().unwrap_or("");
-    let path = target.split('?').next().unwrap_or("").to_owned();
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let (path, query) = (path.to_owned(), query.to_owned());
     Some(Request {
         line,
         method,
         path,
+        query,
+        headers,
         body,
     })
 }
 
 fn reason(status: u16) -> &'static str {
     match status {
+        101 => "Switching Protocols",
         200 => "OK",
+        201 => "Created",
+        403 => "Forbidden",
         400 => "Bad Request",
         404 => "Not Found",
         429 => "Too Many Requests",

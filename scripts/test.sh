@@ -17,3 +17,5 @@ python3 scripts/module-graph.py >/dev/null
 # Benchmarks (benches/, harness = false) are compiled by clippy above and run by
 # `cargo bench`, not here: they print tables and assert nothing.
 cargo test --locked --lib --bins --tests
+# Every fuzzed parser for a bounded time (30 s each, FUZZ_SECONDS): a crash fails here.
+scripts/fuzz.sh

@@ -2,12 +2,15 @@
 //!
 //! A write goes to a temporary file in the same directory, is fsynced, renamed over the
 //! target, and the directory is fsynced. A crash at any point leaves either the old
-//! contents or the new, never a mix; a stray temporary file is ignored by readers.
+//! contents or the new, never a mix; a stray temporary file is ignored by readers. A record
+//! that is created once and never replaced ([`create_atomic`]) is hard-linked into place
+//! instead of renamed, so the first writer's stays.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The mode of every file in the state directory: owner-only, since records and logs may
 /// hold what a backend printed and what the user typed.
@@ -41,21 +44,34 @@ pub fn write_atomic_all(files: &[(&Path, &[u8])]) -> io::Result<()> {
     }
     let mut temps = Vec::with_capacity(files.len());
     for (path, bytes) in files {
-        match write_temp(path, "", bytes) {
-            Ok((_, temp)) => temps.push(temp),
+        let written = temp_path_of(dir, path)
+            .and_then(|temp_path| write_temp(&temp_path, bytes).map(|()| temp_path));
+        match written {
+            Ok(temp_path) => temps.push(temp_path),
             Err(err) => {
                 remove_all(&temps);
                 return Err(err);
             }
         }
     }
-    for (done, ((path, _), temp)) in files.iter().zip(&temps).enumerate() {
-        if let Err(err) = fs::rename(temp, path) {
+    for (done, ((path, _), temp_path)) in files.iter().zip(&temps).enumerate() {
+        if let Err(err) = fs::rename(temp_path, path) {
             remove_all(&temps[done..]);
             return Err(err);
         }
     }
     sync_dir(dir)
+}
+
+/// The temporary file beside `path` (in `dir`) that [`write_atomic`] writes: named after it
+/// and this process.
+fn temp_path_of(dir: &Path, path: &Path) -> io::Result<PathBuf> {
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let mut temp_name = file_name.to_os_string();
+    temp_name.push(format!(".{}{TEMP_SUFFIX}", std::process::id()));
+    Ok(dir.join(temp_name))
 }
 
 fn remove_all(temps: &[PathBuf]) {
@@ -64,12 +80,41 @@ fn remove_all(temps: &[PathBuf]) {
     }
 }
 
-/// Writes `bytes` to `path` durably unless `path` already exists; `false` when it did (then
-/// nothing is changed). The temporary file is linked to `path`, which fails if a file is
-/// there: of writers racing, exactly one succeeds, and readers see all of it or nothing.
+/// `value` as the pretty JSON, with a final newline, that [`write_json_atomic`] writes.
+pub fn json_bytes<T: serde::Serialize>(value: &T) -> io::Result<Vec<u8>> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// Serializes `value` as pretty JSON and writes it with [`write_atomic`].
+pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    write_atomic(path, &json_bytes(value)?)
+}
+
+/// Creates `path` with `bytes` atomically and durably unless it already exists: `Ok(true)`
+/// when this call made it, `Ok(false)` (and `path` untouched) when a file was there first.
+/// A record that must be written once, by whichever of several processes gets there first,
+/// is created this way: the temporary file is fsynced, then hard-linked to `path` (`link`
+/// fails with `EEXIST` instead of replacing, as `rename` would), so a reader sees either no
+/// file or the whole of the first writer's.
 pub fn create_atomic(path: &Path, bytes: &[u8]) -> io::Result<bool> {
-    let (dir, temp_path) = write_temp(path, ".new", bytes)?;
-    let linked = fs::hard_link(&temp_path, path);
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    // Two threads of one process may race too: the temporary name is theirs alone.
+    static CREATES: AtomicU64 = AtomicU64::new(0);
+    let mut temp_name = file_name.to_os_string();
+    temp_name.push(format!(
+        ".{}-{}{TEMP_SUFFIX}",
+        std::process::id(),
+        CREATES.fetch_add(1, Ordering::Relaxed)
+    ));
+    let temp_path = dir.join(temp_name);
+    let linked = write_temp(&temp_path, bytes).and_then(|()| fs::hard_link(&temp_path, path));
     let _ = fs::remove_file(&temp_path);
     match linked {
         Ok(()) => sync_dir(dir).map(|()| true),
@@ -78,47 +123,25 @@ pub fn create_atomic(path: &Path, bytes: &[u8]) -> io::Result<bool> {
     }
 }
 
-/// Writes `bytes` durably to a temporary file beside `path` (named after it, this process
-/// and `infix`); returns the directory and the temporary file's path.
-fn write_temp<'a>(path: &'a Path, infix: &str, bytes: &[u8]) -> io::Result<(&'a Path, PathBuf)> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let mut temp_name = file_name.to_os_string();
-    temp_name.push(format!(".{}{infix}{TEMP_SUFFIX}", std::process::id()));
-    let temp_path = dir.join(temp_name);
-    // A link planted at the temporary name is refused (`ELOOP`), never written through.
+/// Serializes `value` as pretty JSON and creates `path` with it ([`create_atomic`]).
+pub fn create_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<bool> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    bytes.push(b'\n');
+    create_atomic(path, &bytes)
+}
+
+/// Writes a new owner-only temporary file and fsyncs it. A link planted at the temporary
+/// name is refused (`ELOOP`), never written through.
+fn write_temp(temp_path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(PRIVATE_FILE_MODE)
         .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits().cast_signed())
-        .open(&temp_path)?;
+        .open(temp_path)?;
     file.write_all(bytes)?;
-    file.sync_all()?;
-    Ok((dir, temp_path))
-}
-
-/// `value` as the pretty JSON, with a final newline, that [`write_json_atomic`] and
-/// [`create_json_atomic`] write.
-pub fn json_bytes<T: serde::Serialize>(value: &T) -> io::Result<Vec<u8>> {
-    let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
-    bytes.push(b'\n');
-    Ok(bytes)
-}
-
-/// Serializes `value` as pretty JSON and writes it with [`create_atomic`].
-pub fn create_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<bool> {
-    create_atomic(path, &json_bytes(value)?)
-}
-
-/// Serializes `value` as pretty JSON and writes it with [`write_atomic`].
-pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
-    write_atomic(path, &json_bytes(value)?)
+    file.sync_all()
 }
 
 /// Fsyncs a directory so that a rename or a new entry in it survives a crash.
@@ -208,17 +231,51 @@ mod tests {
     }
 
     #[test]
-    fn a_create_never_replaces_and_leaves_no_temp_file() {
+    fn create_keeps_the_first_record_and_leaves_no_temp_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("exit.json");
-        assert!(create_atomic(&path, b"first").unwrap());
-        assert!(!create_atomic(&path, b"second").unwrap());
-        assert_eq!(fs::read(&path).unwrap(), b"first");
+        assert!(create_json_atomic(&path, &"first").unwrap());
+        assert!(!create_json_atomic(&path, &"second").unwrap());
+        assert!(!create_atomic(&path, b"third").unwrap());
+        assert_eq!(fs::read(&path).unwrap(), b"\"first\"\n");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, PRIVATE_FILE_MODE);
         let names: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
-            .map(|entry| entry.unwrap().file_name())
+            .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(names, ["exit.json"]);
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn racing_creates_leave_exactly_one_whole_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("exit.json");
+        let made: Vec<bool> = std::thread::scope(|scope| {
+            let writers: Vec<_> = (0..8u8)
+                .map(|n| {
+                    let path = &path;
+                    scope.spawn(move || create_atomic(path, &[b'0' + n; 4096]).unwrap())
+                })
+                .collect();
+            writers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        assert_eq!(made.iter().filter(|made| **made).count(), 1, "{made:?}");
+        let winner = made.iter().position(|made| *made).unwrap() as u8;
+        assert_eq!(fs::read(&path).unwrap(), [b'0' + winner; 4096]);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn create_refuses_a_planted_link_and_leaves_its_target_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        fs::write(&outside, b"kept").unwrap();
+        let path = dir.path().join("exit.json");
+        std::os::unix::fs::symlink(&outside, &path).unwrap();
+        assert!(!create_atomic(&path, b"new").unwrap());
+        assert_eq!(fs::read(&outside).unwrap(), b"kept");
     }
 
     #[test]
@@ -233,6 +290,27 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn a_link_planted_at_a_temporary_name_is_never_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        fs::write(&outside, b"kept").unwrap();
+        let pid = std::process::id();
+        std::os::unix::fs::symlink(
+            &outside,
+            dir.path().join(format!("spec.json.{pid}{TEMP_SUFFIX}")),
+        )
+        .unwrap();
+        let path = dir.path().join("spec.json");
+        let err = write_atomic(&path, b"new").unwrap_err();
+        assert_eq!(
+            err.raw_os_error(),
+            Some(rustix::io::Errno::LOOP.raw_os_error())
+        );
+        assert!(!path.exists());
+        assert_eq!(fs::read(&outside).unwrap(), b"kept");
     }
 
     #[test]
@@ -279,34 +357,5 @@ mod tests {
             .path()
             .join(format!("a.json.{}{TEMP_SUFFIX}", std::process::id()));
         assert!(!temp_of_a.exists(), "the first temporary file is removed");
-    }
-
-    #[test]
-    fn a_link_planted_at_a_temporary_name_is_never_written_through() {
-        let dir = tempfile::tempdir().unwrap();
-        let outside = dir.path().join("outside");
-        fs::write(&outside, b"kept").unwrap();
-        let pid = std::process::id();
-        for (name, temp, create) in [
-            (
-                "exit.json",
-                format!("exit.json.{pid}.new{TEMP_SUFFIX}"),
-                true,
-            ),
-            ("spec.json", format!("spec.json.{pid}{TEMP_SUFFIX}"), false),
-        ] {
-            std::os::unix::fs::symlink(&outside, dir.path().join(temp)).unwrap();
-            let path = dir.path().join(name);
-            let err = match create {
-                true => create_atomic(&path, b"new").unwrap_err(),
-                false => write_atomic(&path, b"new").unwrap_err(),
-            };
-            assert_eq!(
-                err.raw_os_error(),
-                Some(rustix::io::Errno::LOOP.raw_os_error())
-            );
-            assert!(!path.exists());
-        }
-        assert_eq!(fs::read(&outside).unwrap(), b"kept");
     }
 }

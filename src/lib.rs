@@ -11,6 +11,8 @@ pub mod commands;
 pub mod config;
 pub mod events;
 pub(crate) mod fault;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod jsonrpc;
 pub mod launcher;
 pub mod logging;

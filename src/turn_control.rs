@@ -118,6 +118,7 @@ fn kill_directly(turn_dir: &Path, process: &ProcessRecord) -> io::Result<()> {
         "the turn's runner was gone; agent-host kill stopped its processes",
         next_seq(turn_dir)?,
     )
+    .map(drop)
 }
 
 /// The processes of a turn as its records prove them, for a turn whose runner is gone
@@ -185,16 +186,25 @@ pub fn next_seq(turn_dir: &Path) -> io::Result<u64> {
 
 /// Writes the exit record of a turn whose runner cannot (it is gone, or never started), then
 /// starts the turn's completion notice, if it owes one: the runner cannot do that either.
+/// Returns the turn's exit record: several processes may end one dead runner's turn at once
+/// (servers following it, recovery, `agent-host kill`), and the record is created, never
+/// replaced, so the first one written is the turn's end, with its time, and whoever comes
+/// second takes that one.
 pub fn record_end(
     turn_dir: &Path,
     reason: EndReason,
     message: &str,
     last_seq: u64,
-) -> io::Result<()> {
+) -> io::Result<ExitRecord> {
     let record = ExitRecord::ended(reason, Some(ErrorInfo::new(message)), last_seq);
-    atomic_file::write_json_atomic(&turn_dir.join(EXIT_FILE), &record)?;
+    let record = if atomic_file::create_json_atomic(&turn_dir.join(EXIT_FILE), &record)? {
+        record
+    } else {
+        read_exit_record(turn_dir)?
+            .ok_or_else(|| io::Error::other("exit.json exists but cannot be read"))?
+    };
     launch_notice(turn_dir);
-    Ok(())
+    Ok(record)
 }
 
 /// Starts the notifier of an ended turn whose runner is gone ([`notify::launch`]); a failure
@@ -321,4 +331,25 @@ pub fn summary(dir: &Path, listing: Listing) -> Option<TurnSummary> {
             .map(|b| b.identity.pid),
         dir: dir.display().to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_end_on_a_dead_runners_behalf_takes_the_first_and_leaves_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = record_end(
+            dir.path(),
+            EndReason::Interrupted(InterruptReason::Kill),
+            "agent-host kill",
+            3,
+        )
+        .unwrap();
+        // A second process that also found no exit record before the first wrote it.
+        let second = record_end(dir.path(), EndReason::RunnerLost, "a server", 4).unwrap();
+        assert_eq!(second, first, "the second end is the first one's");
+        assert_eq!(read_exit_record(dir.path()).unwrap(), Some(first));
+    }
 }

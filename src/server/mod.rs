@@ -25,8 +25,12 @@ mod turn;
 mod unavailable;
 mod usage;
 
+/// The answer to a request the method table cannot read, for the fuzz targets
+/// ([`crate::fuzzing`]), which run the loop's reading of a line without a loop.
+pub(crate) use state::parse_error_object;
 /// The provider as a turn's spec holds it (for `agent-host doctor`).
 pub(crate) use turn::spec_provider;
+pub(crate) use unavailable::ExperimentalApi;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

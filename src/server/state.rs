@@ -363,7 +363,10 @@ impl Server {
 }
 
 /// Maps a method-table error to its wire error.
-fn parse_error_object(err: RequestParseError, experimental: ExperimentalApi) -> ErrorObject {
+pub(crate) fn parse_error_object(
+    err: RequestParseError,
+    experimental: ExperimentalApi,
+) -> ErrorObject {
     match err {
         RequestParseError::UnknownMethod { method } => unavailable::answer(&method, experimental),
         RequestParseError::MissingParams { method } => {

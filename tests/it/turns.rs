@@ -573,20 +573,7 @@ fn a_server_that_starts_ends_turns_whose_runner_died_and_kills_their_leftovers()
         .unwrap_or_else(|(err, got)| panic!("{err}: {got:#?}"));
     host.server.kill();
     // Kill the runner itself: the backend is orphaned, and nothing wrote an exit record.
-    let process: Value =
-        serde_json::from_slice(&std::fs::read(host.turn_dir(&turn).join("process.json")).unwrap())
-            .unwrap();
-    let runner_pid = process["runner"]["pid"].as_i64().unwrap() as i32;
-    let runner_start = process["runner"]["startTime"].as_u64().unwrap();
-    assert!(alive(runner_pid, runner_start));
-    // By pid, a process this test started (through the server), after checking its identity.
-    let status = std::process::Command::new("kill")
-        .args(["-KILL", &runner_pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert_all_gone(&[(runner_pid, runner_start)], Duration::from_secs(5));
-    let backend = host.recorded_pids();
+    let backend = kill_runner(&host, &turn);
     assert!(
         alive(backend[0].0, backend[0].1),
         "the orphaned backend should still run"
@@ -609,6 +596,13 @@ fn a_server_that_starts_ends_turns_whose_runner_died_and_kills_their_leftovers()
         read["result"]["thread"]["turns"][0]["status"], "interrupted",
         "{read}"
     );
+    // Its end time is the one recovery recorded (there is no `turnEnded` record).
+    let exit: Value = serde_json::from_slice(&std::fs::read(&exit).unwrap()).unwrap();
+    assert_eq!(
+        read["result"]["thread"]["turns"][0]["completedAt"],
+        exit["endedAtMs"].as_i64().unwrap() / 1000,
+        "{read}"
+    );
     let items = read["result"]["thread"]["turns"][0]["items"]
         .as_array()
         .unwrap()
@@ -618,6 +612,64 @@ fn a_server_that_starts_ends_turns_whose_runner_died_and_kills_their_leftovers()
         "waiting",
         "completed items are kept"
     );
+}
+
+/// Kills the runner of `turn` (by its recorded pid, after checking it is the process this
+/// test started through the server) and waits until it is gone; returns the turn's backend.
+fn kill_runner(host: &Host, turn: &str) -> Vec<(i32, u64)> {
+    let process: Value =
+        serde_json::from_slice(&std::fs::read(host.turn_dir(turn).join("process.json")).unwrap())
+            .unwrap();
+    let runner_pid = process["runner"]["pid"].as_i64().unwrap() as i32;
+    let runner_start = process["runner"]["startTime"].as_u64().unwrap();
+    assert!(alive(runner_pid, runner_start));
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &runner_pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_all_gone(&[(runner_pid, runner_start)], Duration::from_secs(5));
+    host.recorded_pids()
+}
+
+#[test]
+fn a_turn_ended_for_its_dead_runner_reads_back_after_a_restart_with_the_time_it_was_told() {
+    let mut host = Host::fake(&[("long", "pid\nstart\nmessage waiting\nsleep 600000\n")]);
+    let turn = host.start_script("long", json!({"background": true}));
+    host.until_message("the turn's message", |m| {
+        m["method"] == "item/completed" && m["params"]["item"]["type"] == "agentMessage"
+    });
+    let backend = kill_runner(&host, &turn);
+    // The server that follows the turn ends it on the runner's behalf: the runner wrote no
+    // `turnEnded` record, the server writes `exit.json`.
+    let done = host.until_completed(&turn).pop().unwrap();
+    assert_eq!(done["params"]["turn"]["status"], "interrupted", "{done}");
+    assert_all_gone(&backend, Duration::from_secs(10));
+    let read_record = |name: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(host.turn_dir(&turn).join(name)).unwrap()).unwrap()
+    };
+    let ended_ms = read_record("exit.json")["endedAtMs"].as_i64().unwrap();
+    let started_ms = read_record("turn.json")["startedAtMs"].as_i64().unwrap();
+    let events = std::fs::read_to_string(host.turn_dir(&turn).join("events.jsonl")).unwrap();
+    assert!(!events.contains("\"turnEnded\""), "{events}");
+    let told = &done["params"]["turn"];
+    assert_eq!(told["completedAt"], ended_ms / 1000, "{done}");
+    assert_eq!(told["durationMs"], ended_ms - started_ms, "{done}");
+    // A restarted server reads the turn back with the same end, twice the same way.
+    host.server.kill();
+    let mut server = Host::spawn(&host.sandbox);
+    server.initialize();
+    for id in [1, 2] {
+        let (read, _) = server.request(
+            json!(id),
+            "thread/read",
+            json!({"threadId": host.thread_id, "includeTurns": true}),
+        );
+        let read_turn = &read["result"]["thread"]["turns"][0];
+        assert_eq!(read_turn["status"], "interrupted", "{read}");
+        assert_eq!(read_turn["completedAt"], told["completedAt"], "{read}");
+        assert_eq!(read_turn["durationMs"], told["durationMs"], "{read}");
+    }
 }
 
 #[test]

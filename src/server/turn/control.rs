@@ -4,9 +4,10 @@ use std::path::{Path, PathBuf};
 
 use uuid::Uuid;
 
-use super::super::state::{Reply, Server, to_value};
+use super::super::state::{Reply, Server, now_ms, to_value};
 use super::super::threads::thread_id;
 use super::input::*;
+use super::translate::Ended;
 use super::*;
 use crate::events::{self, InterruptReason};
 use crate::jsonrpc::ErrorObject;
@@ -143,15 +144,15 @@ impl Server {
         let stopped =
             tokio::task::spawn_blocking(move || crate::turn_control::stop(&dir, RECOVERY_TIMEOUT))
                 .await;
-        let (status, reason, message) = match stopped {
-            Ok(Ok(Some(exit))) => (exit.status, exit.reason, exit.error),
-            Ok(Ok(None)) | Ok(Err(_)) | Err(_) => (
-                events::TurnStatus::Interrupted,
-                events::EndReason::Interrupted(events::InterruptReason::Kill),
-                None,
-            ),
+        let ended = match stopped {
+            Ok(Ok(Some(exit))) => Ended::recorded(exit),
+            Ok(Ok(None)) | Ok(Err(_)) | Err(_) => Ended {
+                status: events::TurnStatus::Interrupted,
+                reason: events::EndReason::Interrupted(events::InterruptReason::Kill),
+                error: None,
+                at_ms: now_ms(),
+            },
         };
-        self.finish_turn(thread, turn, status, reason, message)
-            .await;
+        self.finish_turn(thread, turn, ended).await;
     }
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::super::Event;
 use super::super::state::{LoadedStatus, Server, now_ms};
-use super::translate::{Step, translate};
+use super::translate::{Ended, Step, translate};
 use super::*;
 use crate::events::{self, EventRecord};
 use crate::protocol::*;
@@ -85,11 +85,7 @@ impl Server {
                     self.ask_approval(thread, turn, dir, asked).await;
                 }
             }
-            Step::End {
-                status,
-                reason,
-                error,
-            } => self.finish_turn(thread, turn, status, reason, error).await,
+            Step::End(ended) => self.finish_turn(thread, turn, ended).await,
             Step::Nothing => {}
         }
     }
@@ -221,8 +217,7 @@ impl Server {
         let recorded = runner::client::read_exit_record(&active.dir).ok().flatten();
         match recorded {
             Some(exit) => {
-                self.finish_turn(thread, turn, exit.status, exit.reason, exit.error)
-                    .await;
+                self.finish_turn(thread, turn, Ended::recorded(exit)).await;
             }
             None => {
                 // The runner died without its exit record: stop whatever is left of the
@@ -232,32 +227,25 @@ impl Server {
                     crate::turn_control::stop(&dir, RECOVERY_TIMEOUT)
                 })
                 .await;
-                let (status, reason, message) = match stopped {
-                    Ok(Ok(Some(exit))) => (exit.status, exit.reason, exit.error),
-                    Ok(Ok(None)) | Ok(Err(_)) | Err(_) => (
-                        events::TurnStatus::Interrupted,
-                        events::EndReason::RunnerLost,
-                        Some(events::ErrorInfo::new(format!(
+                let ended = match stopped {
+                    Ok(Ok(Some(exit))) => Ended::recorded(exit),
+                    Ok(Ok(None)) | Ok(Err(_)) | Err(_) => Ended {
+                        status: events::TurnStatus::Interrupted,
+                        reason: events::EndReason::RunnerLost,
+                        error: Some(events::ErrorInfo::new(format!(
                             "the turn's runner was lost: {error}"
                         ))),
-                    ),
+                        at_ms: now_ms(),
+                    },
                 };
-                self.finish_turn(thread, turn, status, reason, message)
-                    .await;
+                self.finish_turn(thread, turn, ended).await;
             }
         }
     }
 
     /// Sends the end of a turn: status change, error, `turn/completed`. Once per turn: the
     /// active turn is taken from the thread first, so a second end finds nothing to end.
-    pub(super) async fn finish_turn(
-        &mut self,
-        thread: Uuid,
-        turn: Uuid,
-        status: events::TurnStatus,
-        reason: events::EndReason,
-        error: Option<events::ErrorInfo>,
-    ) {
+    pub(super) async fn finish_turn(&mut self, thread: Uuid, turn: Uuid, ended: Ended) {
         let Some(loaded) = self.loaded.get_mut(&thread) else {
             return;
         };
@@ -267,7 +255,7 @@ impl Server {
         self.resolve_turn_requests(thread, turn).await;
         self.count_goal_turn(thread, turn, &active.dir, active.started_at_ms)
             .await;
-        let end = turn_end(&active, status, reason, error, now_ms());
+        let end = turn_end(&active, ended);
         if let Some(review) = &active.review {
             let result = active.final_message.as_ref();
             let ended = (end.turn.status, active.dir.as_path());
@@ -342,16 +330,16 @@ struct TurnEnd {
     turn: Turn,
 }
 
-/// The end of `active` with the runner's `status`, `reason` and `error`, at `completed_ms`.
+/// The end of `active` as the runner's records say it ended, at the time they say.
 /// A failed turn's error is the runner's words (with the backend's last stderr as the
 /// details), else the backend's last error; a completed turn shows its result.
-fn turn_end(
-    active: &ActiveTurn,
-    status: events::TurnStatus,
-    reason: events::EndReason,
-    error: Option<events::ErrorInfo>,
-    completed_ms: i64,
-) -> TurnEnd {
+fn turn_end(active: &ActiveTurn, ended: Ended) -> TurnEnd {
+    let Ended {
+        status,
+        reason,
+        error,
+        at_ms: completed_ms,
+    } = ended;
     let turn_status = super::super::convert::turn_status(status);
     let thread_status = match status {
         events::TurnStatus::Completed | events::TurnStatus::Interrupted => LoadedStatus::Idle,

@@ -85,7 +85,6 @@ pub(super) fn read_turn(dir: &Path, turn: Uuid) -> Option<Turn> {
         serde_json::from_slice(&std::fs::read(dir.join(TURN_FILE)).ok()?).ok()?;
     let mut items = opening_items(&record);
     let log = runner::log::read_all(&dir.join(runner::log::EVENTS_FILE)).ok();
-    let mut ended_at_ms = None;
     let mut started_at: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
     for entry in log.map(|l| l.records).unwrap_or_default() {
         let at_ms = entry.at_ms as i64;
@@ -120,12 +119,13 @@ pub(super) fn read_turn(dir: &Path, turn: Uuid) -> Option<Turn> {
                 client_user_message_id,
                 at_ms,
             )),
-            events::Event::TurnEnded { .. } => ended_at_ms = Some(entry.at_ms as i64),
             _ => {}
         }
     }
+    // The end's time is the exit record's: the `turnEnded` record carries the same, but a
+    // turn ended on a dead runner's behalf has none.
     let exit = runner::client::read_exit_record(dir).ok().flatten();
-    let exit_ms = exit.as_ref().map(|exit| exit.ended_at_ms as i64);
+    let ended_at_ms = exit.as_ref().map(|exit| exit.ended_at_ms as i64);
     let (status, error) = match exit {
         Some(exit) => (
             super::super::convert::turn_status(exit.status),
@@ -136,7 +136,7 @@ pub(super) fn read_turn(dir: &Path, turn: Uuid) -> Option<Turn> {
         ),
         None => (TurnStatus::InProgress, None),
     };
-    if let (Some(review), Some(ended_ms)) = (&record.review, exit_ms) {
+    if let (Some(review), Some(ended_ms)) = (&record.review, ended_at_ms) {
         let result = items
             .iter()
             .rev()

@@ -8,6 +8,8 @@
 //! active turn is removed from the thread when it is sent.
 
 mod control;
+#[cfg(test)]
+mod end_properties;
 mod follow;
 mod history;
 mod input;

@@ -17,13 +17,32 @@ pub(super) enum Step {
     /// Ask the client for an approval.
     AskApproval(events::Event),
     /// The turn ended: send its end, once.
-    End {
-        status: events::TurnStatus,
-        reason: events::EndReason,
-        error: Option<events::ErrorInfo>,
-    },
+    End(Ended),
     /// Nothing the client sees.
     Nothing,
+}
+
+/// How a turn ended, as its `turnEnded` record or its exit record says; `at_ms` is the
+/// record's time, so the client that saw the end live and one that reads the turn later
+/// (`completedAt`, `durationMs`) are told the same.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Ended {
+    pub status: events::TurnStatus,
+    pub reason: events::EndReason,
+    pub error: Option<events::ErrorInfo>,
+    pub at_ms: i64,
+}
+
+impl Ended {
+    /// The end an exit record gives.
+    pub fn recorded(exit: events::ExitRecord) -> Ended {
+        Ended {
+            status: exit.status,
+            reason: exit.reason,
+            error: exit.error,
+            at_ms: exit.ended_at_ms as i64,
+        }
+    }
 }
 
 /// The step one record of `active` (the turn `turn` of `thread`) leads to; keeps in
@@ -101,11 +120,12 @@ pub(super) fn translate(active: &mut ActiveTurn, thread: Uuid, record: EventReco
             status,
             reason,
             error,
-        } => Step::End {
+        } => Step::End(Ended {
             status,
             reason,
             error,
-        },
+            at_ms,
+        }),
     }
 }
 

@@ -9,7 +9,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The mode of every file in the state directory: owner-only, since records and logs may
@@ -21,28 +21,75 @@ pub const TEMP_SUFFIX: &str = ".tmp";
 
 /// Writes `bytes` to `path` atomically and durably.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path
+    write_atomic_all(&[(path, bytes)])
+}
+
+/// Writes each `(path, bytes)` atomically and durably, in order; every path must be in the
+/// same directory. Each file is replaced as by [`write_atomic`] (its temporary file written and
+/// fsynced, then renamed over it), and the directory is fsynced once, after the last rename,
+/// instead of once per file: when this returns, every file is durable. A crash in between
+/// leaves each file old or new, never a mix, like separate writes in the same order.
+pub fn write_atomic_all(files: &[(&Path, &[u8])]) -> io::Result<()> {
+    let Some(((first, _), rest)) = files.split_first() else {
+        return Ok(());
+    };
+    let dir = first
         .parent()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
+    if rest.iter().any(|(path, _)| path.parent() != Some(dir)) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "files written together must share a directory",
+        ));
+    }
+    let mut temps = Vec::with_capacity(files.len());
+    for (path, bytes) in files {
+        let written = temp_path_of(dir, path)
+            .and_then(|temp_path| write_temp(&temp_path, bytes).map(|()| temp_path));
+        match written {
+            Ok(temp_path) => temps.push(temp_path),
+            Err(err) => {
+                remove_all(&temps);
+                return Err(err);
+            }
+        }
+    }
+    for (done, ((path, _), temp_path)) in files.iter().zip(&temps).enumerate() {
+        if let Err(err) = fs::rename(temp_path, path) {
+            remove_all(&temps[done..]);
+            return Err(err);
+        }
+    }
+    sync_dir(dir)
+}
+
+/// The temporary file beside `path` (in `dir`) that [`write_atomic`] writes: named after it
+/// and this process.
+fn temp_path_of(dir: &Path, path: &Path) -> io::Result<PathBuf> {
     let file_name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
     let mut temp_name = file_name.to_os_string();
     temp_name.push(format!(".{}{TEMP_SUFFIX}", std::process::id()));
-    let temp_path = dir.join(temp_name);
-    write_temp(&temp_path, bytes)?;
-    if let Err(err) = fs::rename(&temp_path, path) {
-        let _ = fs::remove_file(&temp_path);
-        return Err(err);
+    Ok(dir.join(temp_name))
+}
+
+fn remove_all(temps: &[PathBuf]) {
+    for temp in temps {
+        let _ = fs::remove_file(temp);
     }
-    sync_dir(dir)
+}
+
+/// `value` as the pretty JSON, with a final newline, that [`write_json_atomic`] writes.
+pub fn json_bytes<T: serde::Serialize>(value: &T) -> io::Result<Vec<u8>> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    bytes.push(b'\n');
+    Ok(bytes)
 }
 
 /// Serializes `value` as pretty JSON and writes it with [`write_atomic`].
 pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
-    let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
-    bytes.push(b'\n');
-    write_atomic(path, &bytes)
+    write_atomic(path, &json_bytes(value)?)
 }
 
 /// Creates `path` with `bytes` atomically and durably unless it already exists: `Ok(true)`
@@ -264,5 +311,51 @@ mod tests {
         );
         assert!(!path.exists());
         assert_eq!(fs::read(&outside).unwrap(), b"kept");
+    }
+
+    #[test]
+    fn writes_several_files_of_one_directory_and_refuses_two_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.json");
+        let b = dir.path().join("b.json");
+        write_atomic(&a, b"old").unwrap();
+        write_atomic_all(&[(&a, b"new a"), (&b, b"new b")]).unwrap();
+        assert_eq!(fs::read(&a).unwrap(), b"new a");
+        assert_eq!(fs::read(&b).unwrap(), b"new b");
+        let mut names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a.json", "b.json"]);
+
+        let sub = dir.path().join("sub");
+        create_private_dir(&sub).unwrap();
+        let elsewhere = sub.join("c.json");
+        let err = write_atomic_all(&[(&a, b"x"), (&elsewhere, b"y")]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(fs::read(&a).unwrap(), b"new a", "nothing written");
+        assert!(!elsewhere.exists());
+    }
+
+    #[test]
+    fn a_failed_write_of_several_leaves_the_old_files_and_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.json");
+        write_atomic(&a, b"old").unwrap();
+        // A directory where the second file's temporary file would go: its open fails.
+        let b = dir.path().join("b.json");
+        fs::create_dir(
+            dir.path()
+                .join(format!("b.json.{}{TEMP_SUFFIX}", std::process::id())),
+        )
+        .unwrap();
+        assert!(write_atomic_all(&[(&a, b"new"), (&b, b"new")]).is_err());
+        assert_eq!(fs::read(&a).unwrap(), b"old");
+        assert!(!b.exists());
+        let temp_of_a = dir
+            .path()
+            .join(format!("a.json.{}{TEMP_SUFFIX}", std::process::id()));
+        assert!(!temp_of_a.exists(), "the first temporary file is removed");
     }
 }

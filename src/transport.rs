@@ -96,14 +96,32 @@ where
     // buffer halved the streaming throughput). It is flushed whenever the queue is empty, so
     // a lone message waits for nothing.
     let mut output = tokio::io::BufWriter::with_capacity(1024 * 1024, output);
+    // One line buffer, reused: no allocation per message.
+    let mut line = Vec::new();
     while let Some(message) = messages.recv().await {
-        output.write_all(&message.to_line()).await?;
+        write_one(&mut output, &mut line, &message).await?;
         while let Ok(more) = messages.try_recv() {
-            output.write_all(&more.to_line()).await?;
+            write_one(&mut output, &mut line, &more).await?;
         }
         output.flush().await?;
     }
     output.flush().await
+}
+
+async fn write_one<W: AsyncWrite + Unpin>(
+    output: &mut W,
+    line: &mut Vec<u8>,
+    message: &Outgoing,
+) -> std::io::Result<()> {
+    line.clear();
+    message.write_line(line);
+    output.write_all(line).await?;
+    // A 64 KiB output delta of `command/exec` is the largest usual line; a buffer grown past
+    // that by a rare huge message is not kept.
+    if line.capacity() > 256 * 1024 {
+        *line = Vec::new();
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -65,13 +65,33 @@ pub fn parse_stat(pid: i32, text: &str) -> Option<ProcStat> {
 
 /// Reads `/proc/PID/stat`; `NotFound` when there is no such process.
 pub fn read_stat(pid: i32) -> io::Result<ProcStat> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    parse_stat(pid, &text).ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("cannot parse /proc/{pid}/stat"),
-        )
-    })
+    let path = format!("/proc/{pid}/stat");
+    // A sweep reads this file for every process on the machine. The line is a few hundred
+    // bytes: read into a buffer of that size, one `read` and the one that says end of file,
+    // where `read_to_string` asks for the (zero) size, then grows from 32 bytes over ~5 reads.
+    let mut buf = [0u8; 2048];
+    let mut file = fs::File::open(&path)?;
+    let mut len = 0;
+    loop {
+        match io::Read::read(&mut file, &mut buf[len..])? {
+            0 => break,
+            n => len += n,
+        }
+        if len == buf.len() {
+            // Never seen; read the whole file as before rather than cut it.
+            let text = fs::read_to_string(&path)?;
+            return parse_stat(pid, &text).ok_or_else(|| unparsable(pid));
+        }
+    }
+    let text = std::str::from_utf8(&buf[..len]).map_err(|_| unparsable(pid))?;
+    parse_stat(pid, text).ok_or_else(|| unparsable(pid))
+}
+
+fn unparsable(pid: i32) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("cannot parse /proc/{pid}/stat"),
+    )
 }
 
 /// This boot's id (`/proc/sys/kernel/random/boot_id`), read once.
@@ -175,5 +195,26 @@ mod tests {
             signal(&other, Signal::KILL).unwrap(),
             SignalOutcome::NotThatProcess
         );
+    }
+
+    #[test]
+    fn read_stat_reads_what_the_whole_file_says_and_no_process_is_not_found() {
+        let pid = std::process::id() as i32;
+        let whole = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let expected = parse_stat(pid, &whole).unwrap();
+        let got = read_stat(pid).unwrap();
+        assert_eq!(
+            (got.pid, got.ppid, got.pgid, got.sid, got.start_time),
+            (
+                expected.pid,
+                expected.ppid,
+                expected.pgid,
+                expected.sid,
+                expected.start_time
+            )
+        );
+        // Above the kernel's largest pid (4,194,304): never a process.
+        let err = read_stat(i32::MAX).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
     }
 }

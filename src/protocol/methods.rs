@@ -273,6 +273,14 @@ macro_rules! server_notification_definitions {
                     $(ServerNotification::$variant(params) => serde_json::to_value(params),)*
                 }
             }
+
+            /// The params as JSON text: the same text as [`Self::params_value`] serialized,
+            /// without the `Value` tree in between.
+            pub fn params_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+                match self {
+                    $(ServerNotification::$variant(params) => serde_json::to_vec(params),)*
+                }
+            }
         }
 
         /// Every server notification method name, in table order.

@@ -35,6 +35,12 @@ fn captured_notifications_round_trip() {
             serde_json::from_value(msg.clone()).unwrap_or_else(|error| panic!("{error}: {msg}"));
         assert_eq!(parsed.method(), msg["method"], "method of {msg}");
         assert_eq!(parsed.params_value().expect("params"), msg["params"]);
+        // The text written on the wire is the text of the value, byte for byte.
+        assert_eq!(
+            parsed.params_json().expect("params"),
+            serde_json::to_vec(&parsed.params_value().expect("params")).expect("text"),
+            "params of {msg}"
+        );
         assert_eq!(serde_json::to_value(&parsed).expect("serialize"), *msg);
     }
 }

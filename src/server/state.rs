@@ -293,8 +293,8 @@ impl Server {
         {
             return;
         }
-        let params = match notification.params_value() {
-            Ok(params) => params,
+        let params_json = match notification.params_json() {
+            Ok(params_json) => params_json,
             Err(err) => {
                 tracing::error!("cannot serialize {method}: {err}");
                 return;
@@ -302,7 +302,7 @@ impl Server {
         };
         self.send(Outgoing::Notification {
             method,
-            params,
+            params_json,
             emitted_at_ms: now_ms(),
         })
         .await;

@@ -269,8 +269,14 @@ impl Server {
         plan: &TurnPlan,
         provider: &Provider,
     ) -> Result<(), ErrorObject> {
-        atomic_file::write_json_atomic(&dir.join(TURN_FILE), &plan.record)
-            .and_then(|()| atomic_file::write_json_atomic(&dir.join(spec::SPEC_FILE), &plan.spec))
+        // The two records of a new turn go to disk together: one directory fsync, not two.
+        let turn_file = dir.join(TURN_FILE);
+        let spec_file = dir.join(spec::SPEC_FILE);
+        atomic_file::json_bytes(&plan.record)
+            .and_then(|record| Ok((record, atomic_file::json_bytes(&plan.spec)?)))
+            .and_then(|(record, spec)| {
+                atomic_file::write_atomic_all(&[(&turn_file, &record), (&spec_file, &spec)])
+            })
             .and_then(|()| match &plan.notice {
                 Some(notice) => crate::notify::owe(dir, &notice.argv, notice.timeout_ms),
                 None => Ok(()),

@@ -412,6 +412,13 @@ fn check_kubernetes(launcher: &super::LauncherConfig) -> Result<(), Fault> {
     if !launcher.uses_kubernetes() {
         return Ok(());
     }
+    if !cfg!(feature = "kubernetes") {
+        return Err(Fault::invalid(
+            KeyPath::default().key("launcher").key("kind"),
+            "this agent-host was built without the Kubernetes launcher: build it with \
+             `--features kubernetes` (docs/scale-out.md)",
+        ));
+    }
     let settings = &launcher.kubernetes;
     for (key, value) in [
         ("image", &settings.image),

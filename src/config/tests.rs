@@ -772,6 +772,20 @@ fn a_launcher_override_must_name_a_provider_and_a_known_launcher() {
 }
 
 #[test]
+#[cfg(not(feature = "kubernetes"))]
+fn a_build_without_the_kubernetes_launcher_refuses_it_by_name() {
+    for written in [
+        "[launcher]\nkind = \"kubernetes\"\n".to_owned(),
+        format!("{FAKE}\n[launcher]\nproviders = {{ fake = \"kubernetes\" }}\n"),
+    ] {
+        let err = error(&written, &[]);
+        assert!(err.contains("launcher.kind"), "{err}");
+        assert!(err.contains("--features kubernetes"), "{err}");
+    }
+}
+
+#[test]
+#[cfg(feature = "kubernetes")]
 fn the_kubernetes_launcher_needs_an_image_a_claim_and_its_mount() {
     let err = error("[launcher]\nkind = \"kubernetes\"\n", &[]);
     assert!(err.contains("launcher.kubernetes.image"), "{err}");

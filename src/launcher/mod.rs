@@ -10,6 +10,10 @@
 //! the job (`engine`). The deterministic job name (`agent-host-<turn id>`) makes a second
 //! submit of the same turn a reattach, never a duplicate.
 
+#[cfg(feature = "kubernetes")]
+pub mod kubernetes;
+#[cfg(not(feature = "kubernetes"))]
+#[path = "kubernetes_absent.rs"]
 pub mod kubernetes;
 pub mod slurm;
 
@@ -218,6 +222,7 @@ impl Recovery {
     }
 
     /// The Kubernetes API reached through `client` (a mocked API server in tests).
+    #[cfg(feature = "kubernetes")]
     pub fn with_kubernetes(client: kube::Client) -> Recovery {
         Recovery {
             kubernetes: kubernetes::Census::with_client(client),

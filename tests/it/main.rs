@@ -5,6 +5,7 @@ mod approvals;
 mod backend_permissions;
 mod chaos;
 mod cli_commands;
+#[cfg(feature = "kubernetes")]
 mod cluster_kubernetes;
 mod cluster_slurm;
 mod codex_capture;

@@ -9,6 +9,7 @@ pub mod host;
 pub mod loopback;
 pub mod mock_anthropic;
 pub mod mock_gemini;
+#[cfg(feature = "kubernetes")]
 pub mod mock_kube;
 pub mod mock_responses;
 pub mod ops;

@@ -3,7 +3,7 @@
 # `codex app-server` where both can do the work, and writes BENCHMARKS.md (machine, versions,
 # method, each figure with Codex's and the ratio, each target met or its gap and cause).
 #
-#   scripts/bench.sh                 # the full run (about 5 minutes on 2 idle cores after the build)
+#   scripts/bench.sh                 # the full run (about 2 minutes on 2 idle cores after the build)
 #   scripts/bench.sh --quick         # small counts: checks the harness end to end (~1 minute)
 #   scripts/bench.sh --out FILE      # write FILE instead of BENCHMARKS.md
 #

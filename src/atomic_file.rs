@@ -33,9 +33,7 @@ pub fn write_atomic_all(files: &[(&Path, &[u8])]) -> io::Result<()> {
     let Some(((first, _), rest)) = files.split_first() else {
         return Ok(());
     };
-    let dir = first
-        .parent()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
+    let dir = dir_of(first)?;
     if rest.iter().any(|(path, _)| path.parent() != Some(dir)) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -44,7 +42,7 @@ pub fn write_atomic_all(files: &[(&Path, &[u8])]) -> io::Result<()> {
     }
     let mut temps = Vec::with_capacity(files.len());
     for (path, bytes) in files {
-        let written = temp_path_of(dir, path)
+        let written = temp_path_of(dir, path, "")
             .and_then(|temp_path| write_temp(&temp_path, bytes).map(|()| temp_path));
         match written {
             Ok(temp_path) => temps.push(temp_path),
@@ -63,14 +61,20 @@ pub fn write_atomic_all(files: &[(&Path, &[u8])]) -> io::Result<()> {
     sync_dir(dir)
 }
 
-/// The temporary file beside `path` (in `dir`) that [`write_atomic`] writes: named after it
-/// and this process.
-fn temp_path_of(dir: &Path, path: &Path) -> io::Result<PathBuf> {
+/// The directory `path` is in.
+fn dir_of(path: &Path) -> io::Result<&Path> {
+    path.parent()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))
+}
+
+/// The temporary file beside `path` (in `dir`) that a write of it goes through: named after
+/// it, this process and `unique` (what tells apart two writes of this process at once).
+fn temp_path_of(dir: &Path, path: &Path, unique: &str) -> io::Result<PathBuf> {
     let file_name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
     let mut temp_name = file_name.to_os_string();
-    temp_name.push(format!(".{}{TEMP_SUFFIX}", std::process::id()));
+    temp_name.push(format!(".{}{unique}{TEMP_SUFFIX}", std::process::id()));
     Ok(dir.join(temp_name))
 }
 
@@ -99,21 +103,11 @@ pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> io::Res
 /// fails with `EEXIST` instead of replacing, as `rename` would), so a reader sees either no
 /// file or the whole of the first writer's.
 pub fn create_atomic(path: &Path, bytes: &[u8]) -> io::Result<bool> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let dir = dir_of(path)?;
     // Two threads of one process may race too: the temporary name is theirs alone.
     static CREATES: AtomicU64 = AtomicU64::new(0);
-    let mut temp_name = file_name.to_os_string();
-    temp_name.push(format!(
-        ".{}-{}{TEMP_SUFFIX}",
-        std::process::id(),
-        CREATES.fetch_add(1, Ordering::Relaxed)
-    ));
-    let temp_path = dir.join(temp_name);
+    let unique = format!("-{}", CREATES.fetch_add(1, Ordering::Relaxed));
+    let temp_path = temp_path_of(dir, path, &unique)?;
     let linked = write_temp(&temp_path, bytes).and_then(|()| fs::hard_link(&temp_path, path));
     let _ = fs::remove_file(&temp_path);
     match linked {
@@ -125,9 +119,7 @@ pub fn create_atomic(path: &Path, bytes: &[u8]) -> io::Result<bool> {
 
 /// Serializes `value` as pretty JSON and creates `path` with it ([`create_atomic`]).
 pub fn create_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<bool> {
-    let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
-    bytes.push(b'\n');
-    create_atomic(path, &bytes)
+    create_atomic(path, &json_bytes(value)?)
 }
 
 /// Writes a new owner-only temporary file and fsyncs it. A link planted at the temporary
@@ -211,6 +203,16 @@ pub fn create_private_dir_nofollow(dir: &Path) -> io::Result<bool> {
 mod tests {
     use super::*;
 
+    /// The names in `dir`, sorted.
+    fn names_in(dir: &Path) -> Vec<std::ffi::OsString> {
+        let mut names: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    }
+
     #[test]
     fn append_refuses_a_planted_link_and_leaves_its_target_alone() {
         let dir = tempfile::tempdir().unwrap();
@@ -241,10 +243,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, PRIVATE_FILE_MODE);
-        let names: Vec<_> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let names = names_in(dir.path());
         assert_eq!(names.len(), 1, "{names:?}");
     }
 
@@ -285,10 +284,7 @@ mod tests {
         write_atomic(&path, b"one").unwrap();
         write_atomic(&path, b"two").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
-        let names: Vec<_> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let names = names_in(dir.path());
         assert_eq!(names.len(), 1, "{names:?}");
     }
 
@@ -322,11 +318,7 @@ mod tests {
         write_atomic_all(&[(&a, b"new a"), (&b, b"new b")]).unwrap();
         assert_eq!(fs::read(&a).unwrap(), b"new a");
         assert_eq!(fs::read(&b).unwrap(), b"new b");
-        let mut names: Vec<_> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        names.sort();
+        let names = names_in(dir.path());
         assert_eq!(names, ["a.json", "b.json"]);
 
         let sub = dir.path().join("sub");

@@ -900,6 +900,14 @@ mod tests {
             .collect()
     }
 
+    /// The methods of `lines`, in order.
+    fn methods_of(lines: &[Value]) -> Vec<&str> {
+        lines
+            .iter()
+            .map(|line| line["method"].as_str().unwrap())
+            .collect()
+    }
+
     fn feed(stream: &mut Stream, message: Value) -> Vec<Event> {
         let mut out = Vec::new();
         stream.on_line(message.to_string().as_bytes(), &mut out);
@@ -928,10 +936,7 @@ mod tests {
     #[test]
     fn a_fresh_turn_starts_a_thread_then_the_turn_with_the_settings() {
         let (stream, lines) = running(None);
-        let methods: Vec<&str> = lines
-            .iter()
-            .map(|l| l["method"].as_str().unwrap())
-            .collect();
+        let methods = methods_of(&lines);
         assert_eq!(methods, [INITIALIZE, INITIALIZED, THREAD_START, TURN_START]);
         assert_eq!(
             lines[2]["params"],
@@ -1005,10 +1010,7 @@ mod tests {
     fn a_warm_spare_says_only_what_needs_no_prompt() {
         let params = thread_start_params(&spec(None));
         let (spare, lines, _) = warmed_up(Some(params.clone()));
-        let methods: Vec<&str> = lines
-            .iter()
-            .map(|l| l["method"].as_str().unwrap())
-            .collect();
+        let methods = methods_of(&lines);
         assert_eq!(methods, [INITIALIZE, INITIALIZED, THREAD_START]);
         assert_eq!(lines[2]["params"], params);
         assert!(!lines.iter().any(|l| l.to_string().contains("hello")));
@@ -1046,10 +1048,7 @@ mod tests {
         let (spare, _, answers) = warmed_up(Some(thread_start_params(&spec(None))));
         // The same settings: straight to turn/start on the spare's thread.
         let (_, lines, out) = after(&spec(None), &spare, &answers);
-        let methods: Vec<&str> = lines
-            .iter()
-            .map(|l| l["method"].as_str().unwrap())
-            .collect();
+        let methods = methods_of(&lines);
         assert_eq!(methods, [TURN_START]);
         assert_eq!(lines[0]["params"]["threadId"], "sth");
         assert_eq!(
@@ -1064,10 +1063,7 @@ mod tests {
         let mut other = spec(None);
         other.model = Some("other".to_owned());
         let (mut stream, lines, out) = after(&other, &spare, &answers);
-        let methods: Vec<&str> = lines
-            .iter()
-            .map(|l| l["method"].as_str().unwrap())
-            .collect();
+        let methods = methods_of(&lines);
         assert_eq!(methods, [THREAD_START]);
         assert_eq!(lines[0]["params"]["model"], "other");
         assert_eq!(lines[0]["id"], THREAD_ID);
@@ -1099,10 +1095,7 @@ mod tests {
     fn after_a_spare_that_only_initialized_the_turn_opens_its_thread() {
         let (spare, _, answers) = warmed_up(None);
         let (_, lines, _) = after(&spec(None), &spare, &answers);
-        let methods: Vec<&str> = lines
-            .iter()
-            .map(|l| l["method"].as_str().unwrap())
-            .collect();
+        let methods = methods_of(&lines);
         assert_eq!(
             methods,
             [THREAD_START],
@@ -1114,10 +1107,7 @@ mod tests {
             ..SpareSent::default()
         };
         let (_, lines, _) = after(&spec(None), &early, &answers[..1]);
-        let methods: Vec<&str> = lines
-            .iter()
-            .map(|l| l["method"].as_str().unwrap())
-            .collect();
+        let methods = methods_of(&lines);
         assert_eq!(methods, [INITIALIZED, THREAD_START]);
         // A refused initialize fails the turn as it would cold.
         let refused = json!({"id": SPARE_INITIALIZE_ID, "error": {"code": -1, "message": "no"}});

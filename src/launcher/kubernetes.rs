@@ -123,12 +123,7 @@ impl Kubernetes {
             Ok(Some(job)) => self.classify(&job).await,
             // Deleted (by an operator, or by its TTL long after its end): nothing of it is left
             // to tell how it ended.
-            Ok(None) => JobState::Ended(FinalState {
-                state: "NotFound".into(),
-                kind: FinalKind::Lost,
-                exit_code: None,
-                signal: None,
-            }),
+            Ok(None) => JobState::Ended(FinalState::without_status("NotFound", FinalKind::Lost)),
             Err(err) => JobState::Unknown(err.to_string()),
         }
     }
@@ -204,12 +199,7 @@ impl Kubernetes {
         await_condition(self.jobs(), name, gone)
             .await
             .map_err(|err| io::Error::other(format!("watching the Job {name}: {err}")))?;
-        Ok(FinalState {
-            state: "Deleted".into(),
-            kind: FinalKind::Cancelled,
-            exit_code: None,
-            signal: None,
-        })
+        Ok(FinalState::without_status("Deleted", FinalKind::Cancelled))
     }
 
     /// The pod of the Job named `name` that runs (its runner's), by the Job's label.
@@ -636,14 +626,12 @@ impl Census {
                 Some(client) => Kubernetes::new(client, &namespace),
                 None => Kubernetes::from_env(&namespace).await?,
             };
-            tokio::time::timeout(CALL_TIMEOUT, request(kube))
-                .await
-                .map_err(|_| {
-                    io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!("no answer from the Kubernetes API within {CALL_TIMEOUT:?}"),
-                    )
-                })?
+            within(
+                CALL_TIMEOUT,
+                "no answer from the Kubernetes API",
+                request(kube),
+            )
+            .await
         })?
     }
 }
@@ -656,14 +644,13 @@ pub fn stop(engine: &EngineRecord, timeout: Duration) -> io::Result<FinalState> 
     let name = engine.job_name.clone();
     block_on(async move {
         let kube = Kubernetes::from_env(&namespace).await?;
-        tokio::time::timeout(timeout, kube.cancel_and_wait(&name, grace_seconds))
-            .await
-            .map_err(|_| {
-                io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("the Kubernetes Job {name} was not gone within {timeout:?}"),
-                )
-            })?
+        let gone = kube.cancel_and_wait(&name, grace_seconds);
+        within(
+            timeout,
+            &format!("the Kubernetes Job {name} was not gone"),
+            gone,
+        )
+        .await
     })?
 }
 
@@ -717,14 +704,7 @@ pub fn control(
             let pod = kube.running_pod(&name).await?;
             kube.exec(&pod, argv, &in_exec).await
         };
-        tokio::time::timeout(CONTROL_TIMEOUT, exchange)
-            .await
-            .map_err(|_| {
-                io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("no answer through pods/exec within {CONTROL_TIMEOUT:?}"),
-                )
-            })?
+        within(CONTROL_TIMEOUT, "no answer through pods/exec", exchange).await
     })
     .and_then(|exchanged| exchanged);
     let not_answered = |err| match started.load(std::sync::atomic::Ordering::SeqCst) {
@@ -742,6 +722,17 @@ pub fn control(
                 stderr.trim()
             )))
         })
+}
+
+/// `future`'s result, or a `TimedOut` error ("`what` within `limit`") when it takes longer.
+async fn within<T>(
+    limit: Duration,
+    what: &str,
+    future: impl Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    tokio::time::timeout(limit, future)
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("{what} within {limit:?}")))?
 }
 
 /// Runs `future` to its end on a runtime of its own, on a thread of its own (the callers may

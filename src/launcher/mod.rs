@@ -163,6 +163,19 @@ pub struct FinalState {
     pub signal: Option<i32>,
 }
 
+impl FinalState {
+    /// A final state the engine tells no exit code or signal for (the job gone, deleted,
+    /// never submitted).
+    pub fn without_status(state: &str, kind: FinalKind) -> FinalState {
+        FinalState {
+            state: state.to_owned(),
+            kind,
+            exit_code: None,
+            signal: None,
+        }
+    }
+}
+
 /// What a final state means for a turn whose runner wrote no exit record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FinalKind {

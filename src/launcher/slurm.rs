@@ -164,12 +164,9 @@ impl Slurm {
         }
         match self.find(&engine.job_name) {
             Ok(Some(job_id)) => self.state(&job_id),
-            Ok(None) => JobState::Ended(FinalState {
-                state: "NOT_SUBMITTED".into(),
-                kind: FinalKind::Lost,
-                exit_code: None,
-                signal: None,
-            }),
+            Ok(None) => {
+                JobState::Ended(FinalState::without_status("NOT_SUBMITTED", FinalKind::Lost))
+            }
             Err(err) => JobState::Unknown(err.to_string()),
         }
     }
@@ -201,12 +198,7 @@ impl Slurm {
         });
         match line.as_deref().and_then(|l| l.split_once('|')) {
             Some((state, exit)) => classify(state.split_whitespace().next().unwrap_or(""), exit),
-            None => JobState::Ended(FinalState {
-                state: "PURGED".into(),
-                kind: FinalKind::Lost,
-                exit_code: None,
-                signal: None,
-            }),
+            None => JobState::Ended(FinalState::without_status("PURGED", FinalKind::Lost)),
         }
     }
 

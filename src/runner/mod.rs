@@ -248,16 +248,23 @@ impl WarmBackend {
 /// Takes the turn: one runner per turn, by a lock held for the runner's life (closed on
 /// exec, so the backend does not inherit it). `None` when the turn has already ended.
 fn claim(turn_dir: &Path) -> io::Result<Option<std::fs::File>> {
-    let lock = atomic_file::open_private_append(&turn_dir.join(LOCK_FILE))?;
+    let lock = lock_dir(turn_dir)?;
+    Ok((!turn_dir.join(EXIT_FILE).exists()).then_some(lock))
+}
+
+/// Takes the runner's lock of `dir` (a turn's or a warm spare's), held while the returned
+/// file is open; `AlreadyExists` when another runner holds it.
+fn lock_dir(dir: &Path) -> io::Result<std::fs::File> {
+    let lock = atomic_file::open_private_append(&dir.join(LOCK_FILE))?;
     rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
         |_| {
             io::Error::new(
                 io::ErrorKind::AlreadyExists,
-                format!("another runner holds {}", turn_dir.display()),
+                format!("another runner holds {}", dir.display()),
             )
         },
     )?;
-    Ok((!turn_dir.join(EXIT_FILE).exists()).then_some(lock))
+    Ok(lock)
 }
 
 /// Why the turn ends before its backend runs; the control socket to remove, if bound.

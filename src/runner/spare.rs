@@ -99,7 +99,8 @@ enum Waited {
 /// (returned, to start its notice) or stop everything it started.
 pub fn run(spare_dir: &Path) -> io::Result<Option<PathBuf>> {
     let spare_dir = std::path::absolute(spare_dir)?;
-    let lock = lock(&spare_dir)?;
+    // The spare's lock, for the runner's life.
+    let lock = super::lock_dir(&spare_dir)?;
     // Before any thread exists (see `super::run`).
     let stop_signals = super::block_stop_signals(false)?;
     let lifeline = super::take_inherited_fd(LIFELINE_FD_ENV);
@@ -214,20 +215,6 @@ fn record_and_wait(
         })
     });
     (waited, talk)
-}
-
-/// Takes the spare's lock for the runner's life.
-fn lock(spare_dir: &Path) -> io::Result<std::fs::File> {
-    let lock = atomic_file::open_private_append(&spare_dir.join(LOCK_FILE))?;
-    rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
-        |_| {
-            io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("another runner holds {}", spare_dir.display()),
-            )
-        },
-    )?;
-    Ok(lock)
 }
 
 /// The descriptors a spare waits on besides its backend's stdout.

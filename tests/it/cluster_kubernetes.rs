@@ -11,10 +11,12 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::host::{Host, TURN_TIMEOUT};
+use crate::support::Sandbox;
+use crate::support::host::{
+    Host, completed_turn, events_of_type, exit_record, inbox_requests, stdin_approvals, turn_events,
+};
 use crate::support::mock_kube::{ExecMode, FakeKube};
 use crate::support::procs::assert_all_gone;
-use crate::support::{Sandbox, wait_until};
 
 const HELD: &str = "pid\nstart\nmessage before the gate\nwait-file go\nmessage after\ncomplete\n";
 
@@ -48,33 +50,6 @@ fn kube_host(
     (host, kube)
 }
 
-fn events(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("events.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-/// The inbox's requests other than the follower's `attach` renewals.
-fn inbox_requests(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("control.inbox"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|l| l["request"]["op"] != "attach")
-        .collect()
-}
-
-fn completed_turn(messages: &[Value], turn: &str) -> Value {
-    let done: Vec<&Value> = messages
-        .iter()
-        .filter(|m| m["method"] == "turn/completed" && m["params"]["turn"]["id"] == turn)
-        .collect();
-    assert_eq!(done.len(), 1, "exactly one turn/completed: {messages:?}");
-    done[0]["params"]["turn"].clone()
-}
-
 /// The one exec the fake served: `runner ctl` of the turn with `request`, answered `ok`.
 fn assert_one_ctl_exec(kube: &FakeKube, turn: &str, dir: &Path, request: &Value) {
     let execs = kube.execs();
@@ -103,18 +78,13 @@ fn assert_one_ctl_exec(kube: &FakeKube, turn: &str, dir: &Path, request: &Value)
 fn turn_interrupt_reaches_the_runner_as_runner_ctl_through_pods_exec() {
     let (mut host, kube) = kube_host(&[("held", HELD)], ExecMode::Run, |t| t, json!({}));
     let turn = host.start_script("held", json!({}));
-    host.until_message("before the gate", |m| {
-        m["method"] == "item/completed" && m["params"]["item"]["text"] == "before the gate"
-    });
+    host.wait_agent_message("before the gate");
     let dir = host.turn_dir(&turn);
     let process = host.process_record(&turn);
     assert_eq!(process["engine"]["launcher"], "kubernetes", "{process}");
     assert_eq!(process["engine"]["jobId"], format!("agent-host-{turn}"));
     assert_eq!(process["engine"]["node"], "fake-node");
-    let answer = host.interrupt(&turn);
-    assert_eq!(answer["result"], json!({}), "{answer}");
-    let messages = host.until_completed(&turn);
-    assert_eq!(completed_turn(&messages, &turn)["status"], "interrupted");
+    let messages = host.interrupt_to_the_end(&turn);
     assert_one_ctl_exec(
         &kube,
         &turn,
@@ -123,13 +93,9 @@ fn turn_interrupt_reaches_the_runner_as_runner_ctl_through_pods_exec() {
     );
     // Not through the inbox: no request there, none acknowledged in the log.
     assert_eq!(inbox_requests(&dir), Vec::<Value>::new());
-    let acked: Vec<Value> = events(&dir)
-        .into_iter()
-        .filter(|r| r["event"]["type"] == "controlAcknowledged")
-        .collect();
+    let acked = events_of_type(&dir, "controlAcknowledged");
     assert_eq!(acked, Vec::<Value>::new());
-    let exit: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("exit.json")).unwrap()).unwrap();
+    let exit = exit_record(&dir);
     assert_eq!(exit["reason"], "client", "{exit}");
     assert_eq!(kube.jobs(), [format!("agent-host-{turn}")]);
     assert_eq!(kube.problems(), Vec::<String>::new());
@@ -140,53 +106,13 @@ fn turn_interrupt_reaches_the_runner_as_runner_ctl_through_pods_exec() {
 #[test]
 fn an_approval_reaches_the_runner_as_runner_ctl_through_pods_exec() {
     let script = "start\nwait-file go\napprove-command make build\nmessage built.\ncomplete\n";
-    let stdin_answers = |text: String| {
-        text.replacen(
-            "args = [\"{prompt}\"]\n",
-            "args = [\"{prompt}\"]\napprovals = \"stdin\"\n",
-            1,
-        )
-    };
     let policy = json!({"approvalPolicy": "untrusted"});
-    let (mut host, kube) = kube_host(&[("s", script)], ExecMode::Run, stdin_answers, policy);
+    let (mut host, kube) = kube_host(&[("s", script)], ExecMode::Run, stdin_approvals, policy);
     let turn = host.start_script("s", json!({}));
     let dir = host.turn_dir(&turn);
-    // The server follows the turn from its files and attaches through the inbox (renewed
-    // every 2 s), so that the runner counts a client as attached for the approval.
-    let attaches = |dir: &Path| {
-        std::fs::read_to_string(dir.join("control.inbox"))
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains("\"op\":\"attach\""))
-            .count()
-    };
-    wait_until(TURN_TIMEOUT, "the server's attach, renewed", || {
-        (attaches(&dir) >= 2).then_some(())
-    });
-    host.release("go");
-    let (request, _) = host
-        .server
-        .wait_for(TURN_TIMEOUT, |m| {
-            m["method"] == "item/commandExecution/requestApproval"
-        })
-        .unwrap_or_else(|(err, got)| panic!("no approval request: {err}: {got:#?}"));
-    host.server
-        .send_json(&json!({"id": request["id"], "result": {"decision": "accept"}}));
-    let messages = host.until_completed(&turn);
-    assert_eq!(completed_turn(&messages, &turn)["status"], "completed");
-    let resolved: Vec<Value> = events(&dir)
-        .into_iter()
-        .filter(|r| r["event"]["type"] == "approvalResolved")
-        .collect();
-    assert_eq!(resolved.len(), 1, "{resolved:?}");
-    assert_eq!(
-        (
-            &resolved[0]["event"]["decision"],
-            &resolved[0]["event"]["decidedBy"]
-        ),
-        (&json!("accept"), &json!("client"))
-    );
-    let requested = events(&dir)
+    let request = host.approval_request_once_attached(&dir);
+    host.accept_approval(&request, &turn, &dir);
+    let requested = turn_events(&dir)
         .into_iter()
         .find(|r| r["event"]["type"] == "approvalRequested")
         .expect("approvalRequested");
@@ -205,13 +131,8 @@ fn an_approval_reaches_the_runner_as_runner_ctl_through_pods_exec() {
 fn a_refused_pods_exec_falls_back_to_the_control_inbox() {
     let (mut host, kube) = kube_host(&[("held", HELD)], ExecMode::Refuse, |t| t, json!({}));
     let turn = host.start_script("held", json!({}));
-    host.until_message("before the gate", |m| {
-        m["method"] == "item/completed" && m["params"]["item"]["text"] == "before the gate"
-    });
-    let answer = host.interrupt(&turn);
-    assert_eq!(answer["result"], json!({}), "{answer}");
-    let messages = host.until_completed(&turn);
-    assert_eq!(completed_turn(&messages, &turn)["status"], "interrupted");
+    host.wait_agent_message("before the gate");
+    host.interrupt_to_the_end(&turn);
     assert_eq!(kube.execs().len(), 0, "the exec was refused");
     let dir = host.turn_dir(&turn);
     let requests = inbox_requests(&dir);
@@ -220,10 +141,7 @@ fn a_refused_pods_exec_falls_back_to_the_control_inbox() {
         requests[0]["request"],
         json!({"op": "interrupt", "reason": "client"})
     );
-    let acked: Vec<Value> = events(&dir)
-        .into_iter()
-        .filter(|r| r["event"]["type"] == "controlAcknowledged")
-        .collect();
+    let acked = events_of_type(&dir, "controlAcknowledged");
     assert_eq!(acked.len(), 1, "{acked:?}");
     assert_eq!(acked[0]["event"]["id"], requests[0]["id"]);
     assert_eq!(kube.problems(), Vec::<String>::new());
@@ -234,9 +152,7 @@ fn a_refused_pods_exec_falls_back_to_the_control_inbox() {
 fn agent_host_kill_reaches_the_runner_as_runner_ctl_through_pods_exec() {
     let (mut host, kube) = kube_host(&[("held", HELD)], ExecMode::Run, |t| t, json!({}));
     let turn = host.start_script("held", json!({}));
-    host.until_message("before the gate", |m| {
-        m["method"] == "item/completed" && m["params"]["item"]["text"] == "before the gate"
-    });
+    host.wait_agent_message("before the gate");
     let out = std::process::Command::new("timeout")
         .arg("60")
         .arg(env!("CARGO_BIN_EXE_agent-host"))
@@ -268,13 +184,8 @@ fn agent_host_kill_reaches_the_runner_as_runner_ctl_through_pods_exec() {
 fn an_exec_that_gives_no_answer_is_not_sent_again_and_the_job_is_deleted_with_grace() {
     let (mut host, kube) = kube_host(&[("held", HELD)], ExecMode::Silent, |t| t, json!({}));
     let turn = host.start_script("held", json!({}));
-    host.until_message("before the gate", |m| {
-        m["method"] == "item/completed" && m["params"]["item"]["text"] == "before the gate"
-    });
-    let answer = host.interrupt(&turn);
-    assert_eq!(answer["result"], json!({}), "{answer}");
-    let messages = host.until_completed(&turn);
-    assert_eq!(completed_turn(&messages, &turn)["status"], "interrupted");
+    host.wait_agent_message("before the gate");
+    host.interrupt_to_the_end(&turn);
     assert_eq!(kube.execs().len(), 1, "one exec, no answer");
     let dir = host.turn_dir(&turn);
     // Not sent a second time through the inbox: the runner may have taken it.
@@ -286,8 +197,7 @@ fn an_exec_that_gives_no_answer_is_not_sent_again_and_the_job_is_deleted_with_gr
     assert_eq!(deleted[0].name, format!("agent-host-{turn}"));
     assert_eq!(deleted[0].body["gracePeriodSeconds"], 30, "{deleted:?}");
     assert_eq!(deleted[0].body["propagationPolicy"], "Foreground");
-    let exit: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("exit.json")).unwrap()).unwrap();
+    let exit = exit_record(&dir);
     assert_eq!(exit["reason"], "kill", "{exit}");
     assert_eq!(kube.jobs(), Vec::<String>::new());
     assert_eq!(kube.problems(), Vec::<String>::new());

@@ -12,7 +12,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::host::{Host, PROVIDER_SECRET, TURN_TIMEOUT};
+use crate::support::host::{
+    Host, PROVIDER_SECRET, TURN_TIMEOUT, completed_turn, events_of_type, exit_record,
+    inbox_attaches, inbox_requests, stdin_approvals, turn_events,
+};
 use crate::support::procs::assert_all_gone;
 use crate::support::{Describe, Sandbox, ServerProcess, wait_until};
 
@@ -114,38 +117,11 @@ fn job_of(host: &Host, turn: &str) -> String {
     process["engine"]["jobId"].as_str().unwrap().to_owned()
 }
 
-fn wait_agent_message(host: &mut Host, text: &str) {
-    host.until_message(text, |m| {
-        m["method"] == "item/completed" && m["params"]["item"]["text"] == text
-    });
-}
-
-fn completed_turn(messages: &[Value], turn: &str) -> Value {
-    let done: Vec<&Value> = messages
-        .iter()
-        .filter(|m| m["method"] == "turn/completed" && m["params"]["turn"]["id"] == turn)
-        .collect();
-    assert_eq!(done.len(), 1, "exactly one turn/completed: {messages:?}");
-    done[0]["params"]["turn"].clone()
-}
-
-fn events(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("events.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 fn event_types(dir: &Path) -> Vec<String> {
-    events(dir)
+    turn_events(dir)
         .iter()
         .map(|r| r["event"]["type"].as_str().unwrap_or_default().to_owned())
         .collect()
-}
-
-fn exit_record(dir: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(dir.join("exit.json")).unwrap()).unwrap()
 }
 
 #[test]
@@ -184,28 +160,17 @@ fn a_turn_placed_on_slurm_completes_once_with_the_providers_env() {
 fn turn_interrupt_reaches_the_runner_through_the_control_inbox() {
     let mut host = slurm_host(&[("held", HELD)]);
     let turn = host.start_script("held", json!({}));
-    wait_agent_message(&mut host, "before the gate");
-    let answer = host.interrupt(&turn);
-    assert_eq!(answer["result"], json!({}), "{answer}");
-    let messages = host.until_completed(&turn);
-    assert_eq!(completed_turn(&messages, &turn)["status"], "interrupted");
+    host.wait_agent_message("before the gate");
+    let messages = host.interrupt_to_the_end(&turn);
     let dir = host.turn_dir(&turn);
-    let inbox = std::fs::read_to_string(dir.join("control.inbox")).unwrap();
-    let requests: Vec<Value> = inbox
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|l| l["request"]["op"] != "attach")
-        .collect();
-    assert_eq!(requests.len(), 1, "{inbox}");
+    let requests = inbox_requests(&dir);
+    assert_eq!(requests.len(), 1, "{requests:?}");
     let line = &requests[0];
     assert_eq!(
         line["request"],
         json!({"op": "interrupt", "reason": "client"})
     );
-    let acked: Vec<Value> = events(&dir)
-        .into_iter()
-        .filter(|r| r["event"]["type"] == "controlAcknowledged")
-        .collect();
+    let acked = events_of_type(&dir, "controlAcknowledged");
     assert_eq!(acked.len(), 1, "{acked:?}");
     assert_eq!(acked[0]["event"]["id"], line["id"]);
     assert_eq!(acked[0]["event"]["ok"], true);
@@ -218,7 +183,7 @@ fn turn_interrupt_reaches_the_runner_through_the_control_inbox() {
 fn the_engines_sigterm_ends_the_turn_gracefully_and_takes_the_whole_tree() {
     let mut host = slurm_host(&[("tree", TREE), ("grandchild", GRANDCHILD)]);
     let turn = host.start_script("tree", json!({}));
-    wait_agent_message(&mut host, "tree started");
+    host.wait_agent_message("tree started");
     wait_until(TURN_TIMEOUT, "the backend and its grandchild", || {
         (host.recorded_pids().len() == 2).then_some(())
     });
@@ -248,7 +213,7 @@ fn the_engines_sigterm_ends_the_turn_gracefully_and_takes_the_whole_tree() {
 fn the_engines_usr1_interrupts_the_turn() {
     let mut host = slurm_host(&[("held", HELD)]);
     let turn = host.start_script("held", json!({}));
-    wait_agent_message(&mut host, "before the gate");
+    host.wait_agent_message("before the gate");
     let job = job_of(&host, &turn);
     slurm("scancel", &["--batch", "--signal=USR1", &job]);
     let messages = host.until_completed(&turn);
@@ -284,7 +249,7 @@ fn kill_runner_outright(host: &Host, turn: &str) -> String {
 fn a_runner_killed_outright_is_ended_once_from_the_engines_final_state() {
     let mut host = slurm_host(&[("held", HELD)]);
     let turn = host.start_script("held", json!({}));
-    wait_agent_message(&mut host, "before the gate");
+    host.wait_agent_message("before the gate");
     let job = kill_runner_outright(&host, &turn);
     let messages = host.until_completed(&turn);
     assert_eq!(completed_turn(&messages, &turn)["status"], "interrupted");
@@ -308,7 +273,7 @@ fn a_runner_killed_outright_is_ended_once_from_the_engines_final_state() {
 fn recovery_ends_a_background_turn_whose_runner_was_killed_while_no_server_ran() {
     let mut host = slurm_host(&[("held", HELD)]);
     let turn = host.start_script("held", json!({"background": true}));
-    wait_agent_message(&mut host, "before the gate");
+    host.wait_agent_message("before the gate");
     host.server.kill();
     let job = kill_runner_outright(&host, &turn);
     wait_until(TURN_TIMEOUT, "the job to end", || {
@@ -355,7 +320,7 @@ fn recovery_ends_a_background_turn_whose_runner_was_killed_while_no_server_ran()
 fn a_background_turn_outlives_a_server_sigkill_and_a_new_server_follows_it_to_its_end() {
     let mut host = slurm_host(&[("held", HELD)]);
     let turn = host.start_script("held", json!({"background": true}));
-    wait_agent_message(&mut host, "before the gate");
+    host.wait_agent_message("before the gate");
     let job = job_of(&host, &turn);
     host.server.kill();
     let mut server = respawn(&host.sandbox);
@@ -410,7 +375,7 @@ fn an_engine_signal_that_reaches_the_backend_first_still_means_the_same() {
     for (signal, reason) in [("TERM", "kill"), ("USR1", "client")] {
         let mut host = slurm_host(&[("held", HELD)]);
         let turn = host.start_script("held", json!({}));
-        wait_agent_message(&mut host, "before the gate");
+        host.wait_agent_message("before the gate");
         signal_backend(&host, &turn, signal);
         let messages = host.until_completed(&turn);
         assert_eq!(completed_turn(&messages, &turn)["status"], "interrupted");
@@ -419,61 +384,19 @@ fn an_engine_signal_that_reaches_the_backend_first_still_means_the_same() {
     }
 }
 
-/// The `attach` lines the server wrote into the turn's control inbox while following it.
-fn attaches(dir: &Path) -> usize {
-    std::fs::read_to_string(dir.join("control.inbox"))
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains("\"op\":\"attach\""))
-        .count()
-}
-
 #[test]
 fn approvals_are_answered_through_the_inbox_while_the_server_follows() {
     let script = "start\nwait-file go\napprove-command make build\nmessage built.\ncomplete\n";
-    let stdin_answers = |text: String| {
-        text.replacen(
-            "args = [\"{prompt}\"]\n",
-            "args = [\"{prompt}\"]\napprovals = \"stdin\"\n",
-            1,
-        )
-    };
     let policy = json!({"approvalPolicy": "untrusted"});
-    let mut host = slurm_host_with(&[("s", script)], stdin_answers, policy);
+    let mut host = slurm_host_with(&[("s", script)], stdin_approvals, policy);
     let turn = host.start_script("s", json!({}));
     let dir = host.turn_dir(&turn);
-    // The request comes once the server has attached (and renewed: the runner polls its
-    // inbox every 50 ms, the server renews every 2 s).
-    wait_until(TURN_TIMEOUT, "the server's attach, renewed", || {
-        (attaches(&dir) >= 2).then_some(())
-    });
-    host.release("go");
-    let (request, _) = host
-        .server
-        .wait_for(TURN_TIMEOUT, |m| {
-            m["method"] == "item/commandExecution/requestApproval"
-        })
-        .unwrap_or_else(|(err, got)| panic!("no approval request: {err}: {got:#?}"));
+    let request = host.approval_request_once_attached(&dir);
     // Two renewals after the request: the runner's grace for a first client (2 s) is over,
     // so only the server's attachment keeps the policy (decline) from deciding.
-    let seen = attaches(&dir);
+    let seen = inbox_attaches(&dir);
     wait_until(TURN_TIMEOUT, "two more attach renewals", || {
-        (attaches(&dir) >= seen + 2).then_some(())
+        (inbox_attaches(&dir) >= seen + 2).then_some(())
     });
-    host.server
-        .send_json(&json!({"id": request["id"], "result": {"decision": "accept"}}));
-    let messages = host.until_completed(&turn);
-    assert_eq!(completed_turn(&messages, &turn)["status"], "completed");
-    let resolved: Vec<Value> = events(&dir)
-        .into_iter()
-        .filter(|r| r["event"]["type"] == "approvalResolved")
-        .collect();
-    assert_eq!(resolved.len(), 1, "{resolved:?}");
-    assert_eq!(
-        (
-            &resolved[0]["event"]["decision"],
-            &resolved[0]["event"]["decidedBy"]
-        ),
-        (&json!("accept"), &json!("client"))
-    );
+    host.accept_approval(&request, &turn, &dir);
 }

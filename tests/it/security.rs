@@ -24,6 +24,14 @@ use crate::support::Sandbox;
 use crate::support::host::{Host, path_str};
 use crate::support::ops::{Cli, agent_host};
 
+/// The directory `outside` next to the state directory, made empty: where a planted link
+/// or a hostile id may try to reach.
+fn outside_dir(host: &Host) -> PathBuf {
+    let outside = host.sandbox.root().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    outside
+}
+
 /// Ids that try to leave the threads directory, or to break the code that makes paths.
 fn traversal_ids(outside: &Path) -> Vec<String> {
     vec![
@@ -271,8 +279,7 @@ fn ids_that_try_path_traversal_are_refused_by_every_method_that_takes_one() {
     // The experimental methods (goals, memory mode) check ids only for a client that opted in.
     let experimental = json!({"experimentalApi": true});
     let mut host = Host::start_with_spec(sandbox, &spec, "fake", json!({}), experimental);
-    let outside = host.sandbox.root().join("outside");
-    std::fs::create_dir(&outside).unwrap();
+    let outside = outside_dir(&host);
     std::fs::write(outside.join("thread.json"), "{}").unwrap();
     let cwd = path_str(&host.sandbox.work_dir());
     // A running turn, so that a turn id is checked against it.
@@ -358,7 +365,6 @@ fn cli(host: &Host, args: &[&str]) -> Cli {
 /// `agent-host ARGS… --state-dir STATE`, run in the sandbox's work directory (so that `..`
 /// names the sandbox's root, where `outside` is).
 fn agent_host_in(sandbox: &Sandbox, args: &[&str]) -> Cli {
-    let _ = agent_host;
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_agent-host"))
         .args(args)
         .arg("--state-dir")
@@ -382,8 +388,7 @@ fn commands_refuse_ids_that_try_path_traversal_with_exit_code_2() {
     let mut host = Host::fake(&[("quick", "start\nmessage ok\ncomplete\n")]);
     let turn = host.start_script("quick", json!({}));
     host.until_completed(&turn);
-    let outside = host.sandbox.root().join("outside");
-    std::fs::create_dir(&outside).unwrap();
+    let outside = outside_dir(&host);
     std::fs::write(outside.join("thread.json"), "{}").unwrap();
     let skip = ["state", "scripts", "home"];
     let before = snapshot(host.sandbox.root(), &skip);
@@ -662,8 +667,16 @@ fn answered(server: &mut crate::support::ServerProcess, requests: &[(&str, Value
         .collect()
 }
 
-/// What a client may do to a thread that changes its files.
-fn writing_requests(thread: &str, cwd: &str) -> Vec<(&'static str, Value)> {
+/// The server still answers after what was planted: it lists its loaded threads.
+fn assert_still_serves(server: &mut crate::support::ServerProcess) {
+    let listed = server.request(json!(1), "thread/loaded/list", json!({})).0;
+    assert!(listed.get("result").is_some(), "{listed}");
+}
+
+/// What a client may do to the host's thread that changes its files.
+fn writing_requests(host: &Host) -> Vec<(&'static str, Value)> {
+    let thread = host.thread_id.as_str();
+    let cwd = path_str(&host.sandbox.work_dir());
     vec![
         ("thread/resume", json!({"threadId": thread})),
         (
@@ -688,20 +701,14 @@ fn writing_requests(thread: &str, cwd: &str) -> Vec<(&'static str, Value)> {
 #[test]
 fn a_record_planted_as_a_link_is_replaced_never_written_through() {
     let host = stopped_host_with_a_turn();
-    let thread_dir = host
-        .sandbox
-        .state_dir()
-        .join("threads")
-        .join(&host.thread_id);
-    let outside = host.sandbox.root().join("outside");
-    std::fs::create_dir(&outside).unwrap();
+    let thread_dir = host.thread_dir();
+    let outside = outside_dir(&host);
     std::fs::rename(thread_dir.join("thread.json"), outside.join("thread.json")).unwrap();
     std::os::unix::fs::symlink(outside.join("thread.json"), thread_dir.join("thread.json"))
         .unwrap();
     let before = snapshot(&outside, &[]);
     let mut server = restarted(&host);
-    let cwd = path_str(&host.sandbox.work_dir());
-    let requests = writing_requests(&host.thread_id, &cwd);
+    let requests = writing_requests(&host);
     // Everything but the deletion, so that the record is written in place of the link.
     let responses = answered(&mut server, &requests[..requests.len() - 1]);
     let renamed = &responses[2];
@@ -713,31 +720,27 @@ fn a_record_planted_as_a_link_is_replaced_never_written_through() {
     );
     let meta = std::fs::symlink_metadata(thread_dir.join("thread.json")).unwrap();
     assert!(meta.is_file(), "the record is a file of its own now");
-    let listed = server.request(json!(1), "thread/loaded/list", json!({})).0;
-    assert!(listed.get("result").is_some(), "{listed}");
+    assert_still_serves(&mut server);
 }
 
 #[test]
 fn a_thread_directory_planted_as_a_link_is_never_followed() {
     let host = stopped_host_with_a_turn();
     let threads = host.sandbox.state_dir().join("threads");
-    let outside = host.sandbox.root().join("outside");
-    std::fs::create_dir(&outside).unwrap();
+    let outside = outside_dir(&host);
     // The thread's whole directory moved out, a link in its place.
     std::fs::rename(threads.join(&host.thread_id), outside.join(&host.thread_id)).unwrap();
     std::os::unix::fs::symlink(outside.join(&host.thread_id), threads.join(&host.thread_id))
         .unwrap();
     let before = snapshot(&outside, &[]);
     let mut server = restarted(&host);
-    let cwd = path_str(&host.sandbox.work_dir());
-    let responses = answered(&mut server, &writing_requests(&host.thread_id, &cwd));
+    let responses = answered(&mut server, &writing_requests(&host));
     assert_eq!(
         snapshot(&outside, &[]),
         before,
         "something was written through the link: {responses:#?}"
     );
-    let listed = server.request(json!(1), "thread/loaded/list", json!({})).0;
-    assert!(listed.get("result").is_some(), "{listed}");
+    assert_still_serves(&mut server);
     drop(server);
     // The operator's commands do not follow it either.
     for args in [
@@ -757,18 +760,13 @@ fn a_thread_directory_planted_as_a_link_is_never_followed() {
 #[test]
 fn a_turns_directory_planted_as_a_link_is_never_followed() {
     let host = stopped_host_with_a_turn();
-    let thread_dir = host
-        .sandbox
-        .state_dir()
-        .join("threads")
-        .join(&host.thread_id);
+    let thread_dir = host.thread_dir();
     let outside = host.sandbox.root().join("outside");
     std::fs::rename(thread_dir.join("turns"), &outside).unwrap();
     std::os::unix::fs::symlink(&outside, thread_dir.join("turns")).unwrap();
     let before = snapshot(&outside, &[]);
     let mut server = restarted(&host);
-    let cwd = path_str(&host.sandbox.work_dir());
-    let responses = answered(&mut server, &writing_requests(&host.thread_id, &cwd));
+    let responses = answered(&mut server, &writing_requests(&host));
     let started = &responses[3];
     assert!(
         started["error"]["message"]
@@ -786,21 +784,15 @@ fn a_turns_directory_planted_as_a_link_is_never_followed() {
 #[test]
 fn a_temporary_file_planted_as_a_link_is_not_written_through() {
     let host = stopped_host_with_a_turn();
-    let thread_dir = host
-        .sandbox
-        .state_dir()
-        .join("threads")
-        .join(&host.thread_id);
-    let outside = host.sandbox.root().join("outside");
-    std::fs::create_dir(&outside).unwrap();
+    let thread_dir = host.thread_dir();
+    let outside = outside_dir(&host);
     std::fs::write(outside.join("victim"), "kept").unwrap();
     let mut server = Host::spawn(&host.sandbox);
     // The name the server's next write of the record goes through first.
     let temp = thread_dir.join(format!("thread.json.{}.tmp", server.pid()));
     std::os::unix::fs::symlink(outside.join("victim"), &temp).unwrap();
     server.initialize();
-    let cwd = path_str(&host.sandbox.work_dir());
-    let requests = writing_requests(&host.thread_id, &cwd);
+    let requests = writing_requests(&host);
     let responses = answered(&mut server, &requests[..3]);
     assert_eq!(
         std::fs::read_to_string(outside.join("victim")).unwrap(),
@@ -818,22 +810,15 @@ fn a_temporary_file_planted_as_a_link_is_not_written_through() {
 #[test]
 fn lock_files_planted_as_links_are_not_followed() {
     let host = stopped_host_with_a_turn();
-    let thread_dir = host
-        .sandbox
-        .state_dir()
-        .join("threads")
-        .join(&host.thread_id);
-    let outside = host.sandbox.root().join("outside");
-    std::fs::create_dir(&outside).unwrap();
+    let thread_dir = host.thread_dir();
+    let outside = outside_dir(&host);
     for name in ["thread.lock", "loaded.lock"] {
         let _ = std::fs::remove_file(thread_dir.join(name));
         std::os::unix::fs::symlink(outside.join(name), thread_dir.join(name)).unwrap();
     }
     let mut server = restarted(&host);
-    let cwd = path_str(&host.sandbox.work_dir());
-    let responses = answered(&mut server, &writing_requests(&host.thread_id, &cwd));
+    let responses = answered(&mut server, &writing_requests(&host));
     let made: Vec<_> = std::fs::read_dir(&outside).unwrap().collect();
     assert!(made.is_empty(), "made outside: {made:?}; {responses:#?}");
-    let listed = server.request(json!(1), "thread/loaded/list", json!({})).0;
-    assert!(listed.get("result").is_some(), "{listed}");
+    assert_still_serves(&mut server);
 }

@@ -146,21 +146,6 @@ fn backend_session(host: &CodexHost, turn: &str) -> String {
     }
 }
 
-/// Starts a new thread on the host's server with `extra` in its `thread/start` params, and
-/// makes it the host's thread.
-fn new_thread(host: &mut CodexHost, extra: Value) {
-    let mut params =
-        json!({"cwd": host.sandbox.work_dir().to_string_lossy(), "modelProvider": "app"});
-    if let (Some(params), Some(extra)) = (params.as_object_mut(), extra.as_object()) {
-        params.extend(extra.clone());
-    }
-    let started = host.request("thread/start", params);
-    host.thread_id = started["result"]["thread"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("thread/start failed: {started}"))
-        .to_owned();
-}
-
 #[test]
 fn a_turn_takes_the_warm_spare_and_a_new_spare_replaces_it() {
     // The thread continues its Codex session: the warm turn must resume it.
@@ -248,7 +233,7 @@ fn a_spare_initializes_its_codex_and_opens_a_thread_before_a_new_threads_turn_ta
 
     // A new thread with the same settings: its turn runs on the spare's thread, which has
     // seen no prompt before it.
-    new_thread(&mut host, json!({}));
+    host.switch_thread("app", json!({}));
     let (second, messages) = host.completed_turn("second");
     let record = host.process_record(&second);
     assert_eq!(record["spare"]["id"], spare.id, "{record}");
@@ -276,7 +261,7 @@ fn a_turn_with_other_settings_than_the_spares_thread_gets_them_on_its_own_thread
     let mut host = spare_host(2);
     host.completed_turn("first");
     let spare = wait_warmed_spare(&host);
-    new_thread(&mut host, json!({"model": "other-model"}));
+    host.switch_thread("app", json!({"model": "other-model"}));
     let (second, _) = host.completed_turn("second");
     let record = host.process_record(&second);
     // The spare's process, with a thread of the turn's own.

@@ -232,6 +232,16 @@ fn list(kind: &str, api_version: &str, items: Vec<Value>) -> Value {
         "items": items})
 }
 
+/// The list of the Jobs named `NAME` (by field selector): `job`.
+fn listed_by_name(job: &Job) -> Expect {
+    let jobs = list(
+        "JobList",
+        "batch/v1",
+        vec![serde_json::to_value(job).unwrap()],
+    );
+    Expect::new("GET", JOBS, &jobs).query(&["fieldSelector=metadata.name=agent-host-01a2479e"])
+}
+
 fn status(code: u16, reason: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Status", "status": "Failure", "code": code,
         "reason": reason, "message": reason})
@@ -349,16 +359,7 @@ async fn a_runner_that_does_not_answer_is_stopped_by_deleting_its_job_with_grace
     let script = vec![
         Expect::new("GET", &format!("{JOBS}/{NAME}"), &running),
         Expect::new("DELETE", &format!("{JOBS}/{NAME}"), &deleting),
-        Expect::new(
-            "GET",
-            JOBS,
-            &list(
-                "JobList",
-                "batch/v1",
-                vec![serde_json::to_value(&deleting).unwrap()],
-            ),
-        )
-        .query(&["fieldSelector=metadata.name=agent-host-01a2479e"]),
+        listed_by_name(&deleting),
         Expect::new("GET", JOBS, &Value::Null)
             .query(&[
                 "watch=true",
@@ -381,16 +382,7 @@ async fn a_watched_job_that_fails_reports_its_final_state() {
     let failed = job("uid-1", &[("Failed", "DeadlineExceeded")], false);
     let modified = json!({"type": "MODIFIED", "object": serde_json::to_value(&failed).unwrap()});
     let script = vec![
-        Expect::new(
-            "GET",
-            JOBS,
-            &list(
-                "JobList",
-                "batch/v1",
-                vec![serde_json::to_value(&running).unwrap()],
-            ),
-        )
-        .query(&["fieldSelector=metadata.name=agent-host-01a2479e"]),
+        listed_by_name(&running),
         Expect::new("GET", JOBS, &Value::Null)
             .query(&["watch=true"])
             .stream(&[modified]),

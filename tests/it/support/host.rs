@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::schema::{Conformance, TrafficChecker};
-use super::{Sandbox, ServerProcess};
+use super::{Sandbox, ServerProcess, wait_until};
 
 /// How long a turn may take before the test fails (a real one takes about a second; the fake
 /// agent's, milliseconds). Only a bound: nothing waits for it to pass.
@@ -104,20 +104,11 @@ impl Host {
             next_id: 1,
         };
         host.server.initialize_with(capabilities);
-        let cwd = path_str(&host.sandbox.work_dir());
-        let mut params = json!({"cwd": cwd, "modelProvider": provider});
-        if let (Some(params), Some(extra)) = (params.as_object_mut(), extra.as_object()) {
-            params.extend(extra.clone());
-        }
-        let started = host.request("thread/start", params);
+        let started = host.switch_thread(provider, extra);
         assert_eq!(
             started["result"]["thread"]["modelProvider"], provider,
             "{started}"
         );
-        host.thread_id = started["result"]["thread"]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("thread/start failed: {started}"))
-            .to_owned();
         // Codex sends `thread/started` after the response; a test's messages begin after it.
         host.until_message("thread/started", |m| m["method"] == "thread/started");
         host.pending.clear();
@@ -297,6 +288,76 @@ FAKE_AGENT_SCRIPT_DIR = {scripts:?}
         found
     }
 
+    /// Starts a thread in the sandbox's work dir on `provider`, with `extra` merged into the
+    /// `thread/start` params, and makes it the host's thread; returns the response.
+    pub fn switch_thread(&mut self, provider: &str, extra: Value) -> Value {
+        let cwd = path_str(&self.sandbox.work_dir());
+        let mut params = json!({"cwd": cwd, "modelProvider": provider});
+        if let (Some(params), Some(extra)) = (params.as_object_mut(), extra.as_object()) {
+            params.extend(extra.clone());
+        }
+        let started = self.request("thread/start", params);
+        self.thread_id = started["result"]["thread"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("thread/start failed: {started}"))
+            .to_owned();
+        started
+    }
+
+    /// Interrupts `turn` as a client; asserts the request is answered and the turn ends
+    /// once, interrupted, and returns the messages up to its end.
+    pub fn interrupt_to_the_end(&mut self, turn: &str) -> Vec<Value> {
+        let answer = self.interrupt(turn);
+        assert_eq!(answer["result"], json!({}), "{answer}");
+        let messages = self.until_completed(turn);
+        assert_eq!(completed_turn(&messages, turn)["status"], "interrupted");
+        messages
+    }
+
+    /// Waits (bounded) for the agent message `text` to complete.
+    pub fn wait_agent_message(&mut self, text: &str) {
+        self.until_message(text, |m| {
+            m["method"] == "item/completed" && m["params"]["item"]["text"] == text
+        });
+    }
+
+    /// For a turn whose script waits at the gate `go` and then asks to approve a command:
+    /// waits (bounded) until the server following the turn from its files has attached
+    /// through the control inbox and renewed that once (every 2 s), so that the runner
+    /// counts a client as attached for the approval, opens the gate and returns the
+    /// approval request the server then sends.
+    pub fn approval_request_once_attached(&mut self, dir: &Path) -> Value {
+        wait_until(TURN_TIMEOUT, "the server's attach, renewed", || {
+            (inbox_attaches(dir) >= 2).then_some(())
+        });
+        self.release("go");
+        let (request, _) = self
+            .server
+            .wait_for(TURN_TIMEOUT, |m| {
+                m["method"] == "item/commandExecution/requestApproval"
+            })
+            .unwrap_or_else(|(err, got)| panic!("no approval request: {err}: {got:#?}"));
+        request
+    }
+
+    /// Accepts the approval `request` of `turn`, whose directory is `dir`; asserts the turn
+    /// completed and its log holds one resolution, the client's acceptance.
+    pub fn accept_approval(&mut self, request: &Value, turn: &str, dir: &Path) {
+        self.server
+            .send_json(&json!({"id": request["id"], "result": {"decision": "accept"}}));
+        let messages = self.until_completed(turn);
+        assert_eq!(completed_turn(&messages, turn)["status"], "completed");
+        let resolved = events_of_type(dir, "approvalResolved");
+        assert_eq!(resolved.len(), 1, "{resolved:?}");
+        assert_eq!(
+            (
+                &resolved[0]["event"]["decision"],
+                &resolved[0]["event"]["decidedBy"]
+            ),
+            (&json!("accept"), &json!("client"))
+        );
+    }
+
     /// Runs one turn with `prompt` to its `turn/completed`; asserts it completed and returns
     /// its turn id and its messages.
     pub fn completed_turn(&mut self, prompt: &str) -> (String, Vec<Value>) {
@@ -333,13 +394,16 @@ FAKE_AGENT_SCRIPT_DIR = {scripts:?}
         recorded_pids(&self.sandbox)
     }
 
-    pub fn turn_dir(&self, turn_id: &str) -> PathBuf {
+    /// The thread's directory, `<state>/threads/<id>`.
+    pub fn thread_dir(&self) -> PathBuf {
         self.sandbox
             .state_dir()
             .join("threads")
             .join(&self.thread_id)
-            .join("turns")
-            .join(turn_id)
+    }
+
+    pub fn turn_dir(&self, turn_id: &str) -> PathBuf {
+        self.thread_dir().join("turns").join(turn_id)
     }
 
     /// The turn's raw backend stdout, for failure messages.
@@ -368,14 +432,7 @@ FAKE_AGENT_SCRIPT_DIR = {scripts:?}
 
     /// The thread record on disk, `<state>/threads/<id>/thread.json`.
     pub fn thread_record(&self) -> Value {
-        read_json(
-            &self
-                .sandbox
-                .state_dir()
-                .join("threads")
-                .join(&self.thread_id)
-                .join("thread.json"),
-        )
+        read_json(&self.thread_dir().join("thread.json"))
     }
 
     /// Checks every server message against Codex's own schema (stable and closed
@@ -409,6 +466,68 @@ pub fn recorded_pids(sandbox: &Sandbox) -> Vec<(i32, u64)> {
 pub fn mentions_turn(message: &Value, turn_id: &str) -> bool {
     message.get("method").is_some()
         && (message["params"]["turnId"] == turn_id || message["params"]["turn"]["id"] == turn_id)
+}
+
+/// The turn of the one `turn/completed` of `turn` among `messages` (asserted to be one).
+pub fn completed_turn(messages: &[Value], turn: &str) -> Value {
+    let done: Vec<&Value> = messages
+        .iter()
+        .filter(|m| m["method"] == "turn/completed" && m["params"]["turn"]["id"] == turn)
+        .collect();
+    assert_eq!(done.len(), 1, "exactly one turn/completed: {messages:?}");
+    done[0]["params"]["turn"].clone()
+}
+
+/// The records of the turn's `events.jsonl` in `dir` (none while it does not exist).
+pub fn turn_events(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("events.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The records of type `kind` in the turn's `events.jsonl` in `dir`.
+pub fn events_of_type(dir: &Path, kind: &str) -> Vec<Value> {
+    turn_events(dir)
+        .into_iter()
+        .filter(|r| r["event"]["type"] == kind)
+        .collect()
+}
+
+/// The turn's `exit.json` in `dir`.
+pub fn exit_record(dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join("exit.json")).unwrap()).unwrap()
+}
+
+/// The `attach` lines a server following the turn in `dir` wrote into its control inbox.
+pub fn inbox_attaches(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("control.inbox"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("\"op\":\"attach\""))
+        .count()
+}
+
+/// The requests in the control inbox of the turn in `dir` other than a follower's `attach`
+/// renewals (none while it does not exist).
+pub fn inbox_requests(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("control.inbox"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| l["request"]["op"] != "attach")
+        .collect()
+}
+
+/// `turns.toml` of the fake agent (`text`) with its provider taking approval answers on
+/// stdin.
+pub fn stdin_approvals(text: String) -> String {
+    text.replacen(
+        "args = [\"{prompt}\"]\n",
+        "args = [\"{prompt}\"]\napprovals = \"stdin\"\n",
+        1,
+    )
 }
 
 fn read_json(path: &Path) -> Value {

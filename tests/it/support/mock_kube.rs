@@ -256,8 +256,10 @@ impl State {
         (201, job)
     }
 
-    /// The container's command with the pod's environment, in its working directory.
-    fn run_container(&self, container: &Value, stdout: Stdio) -> std::io::Result<Child> {
+    /// The command of `container` as its pod runs it, after `launcher` (a program and its
+    /// arguments, or nothing): with the pod's environment only, in its working directory,
+    /// without stdin.
+    fn pod_command(&self, container: &Value, launcher: &[String]) -> std::io::Result<Command> {
         let argv: Vec<String> = container["command"]
             .as_array()
             .into_iter()
@@ -267,19 +269,32 @@ impl State {
         let (program, args) = argv
             .split_first()
             .ok_or_else(|| std::io::Error::other("no command"))?;
-        let mut command = Command::new(program);
+        let mut command = match launcher.split_first() {
+            Some((first, rest)) => {
+                let mut command = Command::new(first);
+                command.args(rest).arg(program);
+                command
+            }
+            None => Command::new(program),
+        };
         command
             .args(args)
             .env_clear()
             .envs(&self.base_env)
             .envs(pod_env(container))
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(Stdio::null());
+            .stdin(Stdio::null());
         if let Some(dir) = container["workingDir"].as_str() {
             command.current_dir(dir);
         }
-        command.spawn()
+        Ok(command)
+    }
+
+    /// The container's command with the pod's environment, in its working directory.
+    fn run_container(&self, container: &Value, stdout: Stdio) -> std::io::Result<Child> {
+        self.pod_command(container, &[])?
+            .stdout(stdout)
+            .stderr(Stdio::null())
+            .spawn()
     }
 
     fn job_json(job: &mut FakeJob) -> Value {
@@ -492,28 +507,8 @@ impl State {
     /// Runs the command of `container` in its pod to its end (bounded): exit code, stdout,
     /// stderr.
     fn run_to_end(&self, container: &Value) -> std::io::Result<(Option<i32>, String, String)> {
-        let argv: Vec<String> = container["command"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|a| a.as_str().map(str::to_owned))
-            .collect();
-        let (program, args) = argv
-            .split_first()
-            .ok_or_else(|| std::io::Error::other("no command"))?;
-        let mut command = Command::new("timeout");
-        command
-            .arg(EXEC_LIMIT.as_secs().to_string())
-            .arg(program)
-            .args(args)
-            .env_clear()
-            .envs(&self.base_env)
-            .envs(pod_env(container))
-            .stdin(Stdio::null());
-        if let Some(dir) = container["workingDir"].as_str() {
-            command.current_dir(dir);
-        }
-        let out = command.output()?;
+        let limit = ["timeout".to_owned(), EXEC_LIMIT.as_secs().to_string()];
+        let out = self.pod_command(container, &limit)?.output()?;
         Ok((
             out.status.code(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
